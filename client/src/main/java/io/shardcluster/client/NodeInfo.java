@@ -1,0 +1,32 @@
+package io.shardcluster.client;
+
+/**
+ * One shard node as the coordinator reports it.
+ *
+ * @param id node id
+ * @param address host:port
+ * @param state UP or DOWN
+ * @param share fraction of the default keyspace's hash space it owns
+ * @param intervals number of ring intervals it owns
+ * @param keys estimated keys stored
+ * @param bytes estimated bytes stored
+ * @param readsPerSec reads per second over the last heartbeat window
+ * @param writesPerSec writes per second over the last heartbeat window
+ * @param readP99Millis server-side read latency p99 in that window
+ * @param writeP99Millis server-side write latency p99 in that window
+ * @param millisSinceHeartbeat time since its last heartbeat; 0 if none since the coordinator
+ *     started
+ */
+public record NodeInfo(
+    String id,
+    String address,
+    NodeState state,
+    double share,
+    int intervals,
+    long keys,
+    long bytes,
+    double readsPerSec,
+    double writesPerSec,
+    double readP99Millis,
+    double writeP99Millis,
+    long millisSinceHeartbeat) {}

@@ -1,0 +1,433 @@
+package io.shardcluster.client;
+
+import static io.shardcluster.client.ShardClusterException.requireArgument;
+
+import com.google.protobuf.ByteString;
+import com.google.protobuf.UnsafeByteOperations;
+import io.grpc.Deadline;
+import io.grpc.ManagedChannel;
+import io.shardcluster.client.internal.Dispatcher;
+import io.shardcluster.client.internal.Dispatcher.Batching;
+import io.shardcluster.client.internal.MergedScan;
+import io.shardcluster.client.internal.NodeChannels;
+import io.shardcluster.client.internal.RetryPolicy;
+import io.shardcluster.client.internal.RoutingCache;
+import io.shardcluster.client.internal.UnaryFuture;
+import io.shardcluster.proto.v1.DeleteRequest;
+import io.shardcluster.proto.v1.DeleteResponse;
+import io.shardcluster.proto.v1.GetRequest;
+import io.shardcluster.proto.v1.GetResponse;
+import io.shardcluster.proto.v1.MultiGetRequest;
+import io.shardcluster.proto.v1.MultiGetResponse;
+import io.shardcluster.proto.v1.MultiPutRequest;
+import io.shardcluster.proto.v1.MultiPutResponse;
+import io.shardcluster.proto.v1.PutRequest;
+import io.shardcluster.proto.v1.PutResponse;
+import io.shardcluster.routing.Keyspace;
+import io.shardcluster.routing.Route;
+import io.shardcluster.routing.RoutingTable;
+import io.shardcluster.wire.HostPort;
+import io.shardcluster.wire.Limits;
+import io.shardcluster.wire.StatusErrors;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+
+/**
+ * A client of a shard cluster. It asks the coordinator for the routing table once, follows its
+ * changes over a watch stream, and sends every request straight to the shard node that owns the
+ * key. When a node answers that the key has moved, or cannot be reached, the client refreshes its
+ * table and retries, within the request timeout. While the coordinator is down, requests keep
+ * working with the table the client already has.
+ *
+ * <p>Thread-safe; share one instance. Failures are {@link ShardClusterException}s. Futures of the
+ * async methods complete on gRPC's I/O threads: do not block in their callbacks.
+ *
+ * <pre>{@code
+ * try (ShardClient client = ShardClient.builder().coordinator("127.0.0.1:7400").build()) {
+ *   client.put("user:42", "ada");
+ *   Optional<String> name = client.get("user:42");
+ * }
+ * }</pre>
+ */
+public final class ShardClient implements AutoCloseable {
+  private static final String KEYSPACE = Keyspace.DEFAULT;
+
+  private final String coordinatorAddress;
+  private final Duration requestTimeout;
+  private final Duration scanTimeout;
+  private final RetryPolicy retryPolicy;
+  private final ManagedChannel coordinatorChannel;
+  private final NodeChannels nodeChannels;
+  private final ScheduledExecutorService scheduler;
+  private final RoutingCache routing;
+  private final Dispatcher dispatcher;
+  private final ClusterAdmin admin;
+
+  private ShardClient(Builder builder) {
+    this.coordinatorAddress = builder.coordinator.toString();
+    this.requestTimeout = builder.requestTimeout;
+    this.scanTimeout = builder.scanTimeout;
+    this.retryPolicy = builder.retryPolicy;
+    this.scheduler =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread thread = new Thread(r, "shardcluster-client-scheduler");
+              thread.setDaemon(true);
+              return thread;
+            });
+    this.nodeChannels = new NodeChannels(builder.channelFactory);
+    this.coordinatorChannel = builder.channelFactory.apply(coordinatorAddress);
+    this.routing =
+        new RoutingCache(coordinatorChannel, coordinatorAddress, requestTimeout, scheduler);
+    this.dispatcher = new Dispatcher(routing, nodeChannels, retryPolicy, scheduler);
+    this.admin = new ClusterAdmin(coordinatorChannel, coordinatorAddress, requestTimeout);
+    routing.watch();
+  }
+
+  /** A builder; {@link Builder#coordinator(String)} is required. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  // ---- single keys ----
+
+  /** The value of a key, or empty if it has none. */
+  public Optional<byte[]> get(byte[] key) {
+    return await(getAsync(key));
+  }
+
+  /** The value of a UTF-8 key decoded as UTF-8, or empty if it has none. */
+  public Optional<String> get(String key) {
+    return get(utf8(key)).map(value -> new String(value, StandardCharsets.UTF_8));
+  }
+
+  /** Async form of {@link #get(byte[])}. */
+  public CompletableFuture<Optional<byte[]>> getAsync(byte[] key) {
+    Limits.checkKey(key.length);
+    GetRequest.Builder request = GetRequest.newBuilder().setKeyspace(KEYSPACE).setKey(wrap(key));
+    List<Optional<byte[]>> result = new ArrayList<>(List.of(Optional.empty()));
+    return dispatcher
+        .dispatch(
+            KEYSPACE,
+            List.of(key),
+            Function.identity(),
+            Batching.single(),
+            (node, batch, epoch) -> {
+              UnaryFuture<GetResponse> call = new UnaryFuture<>();
+              node.get(request.setEpoch(epoch).build(), call);
+              return call.thenAccept(
+                  response ->
+                      result.set(
+                          0,
+                          response.getFound()
+                              ? Optional.of(response.getValue().toByteArray())
+                              : Optional.empty()));
+            },
+            deadline())
+        .thenApply(done -> result.get(0));
+  }
+
+  /** Sets a key's value. The write is durable on its node when this returns. */
+  public void put(byte[] key, byte[] value) {
+    await(putAsync(key, value));
+  }
+
+  /** Sets a UTF-8 key to a UTF-8 value. */
+  public void put(String key, String value) {
+    put(utf8(key), utf8(value));
+  }
+
+  /** Async form of {@link #put(byte[], byte[])}. */
+  public CompletableFuture<Void> putAsync(byte[] key, byte[] value) {
+    Limits.checkKey(key.length);
+    Limits.checkValue(value.length);
+    PutRequest.Builder request =
+        PutRequest.newBuilder().setKeyspace(KEYSPACE).setKey(wrap(key)).setValue(wrap(value));
+    return dispatcher.dispatch(
+        KEYSPACE,
+        List.of(key),
+        Function.identity(),
+        Batching.single(),
+        (node, batch, epoch) -> {
+          UnaryFuture<PutResponse> call = new UnaryFuture<>();
+          node.put(request.setEpoch(epoch).build(), call);
+          return call.thenAccept(response -> {});
+        },
+        deadline());
+  }
+
+  /** Removes a key; removing an absent key is not an error. */
+  public void delete(byte[] key) {
+    await(deleteAsync(key));
+  }
+
+  /** Removes a UTF-8 key. */
+  public void delete(String key) {
+    delete(utf8(key));
+  }
+
+  /** Async form of {@link #delete(byte[])}. */
+  public CompletableFuture<Void> deleteAsync(byte[] key) {
+    Limits.checkKey(key.length);
+    DeleteRequest.Builder request =
+        DeleteRequest.newBuilder().setKeyspace(KEYSPACE).setKey(wrap(key));
+    return dispatcher.dispatch(
+        KEYSPACE,
+        List.of(key),
+        Function.identity(),
+        Batching.single(),
+        (node, batch, epoch) -> {
+          UnaryFuture<DeleteResponse> call = new UnaryFuture<>();
+          node.delete(request.setEpoch(epoch).build(), call);
+          return call.thenAccept(response -> {});
+        },
+        deadline());
+  }
+
+  // ---- batches ----
+
+  /**
+   * The values of many keys, in the order of the keys (empty where a key has none). Keys are
+   * grouped by owner and the groups fetched in parallel.
+   */
+  public List<Optional<byte[]>> multiGet(List<byte[]> keys) {
+    return await(multiGetAsync(keys));
+  }
+
+  /** Async form of {@link #multiGet(List)}. */
+  public CompletableFuture<List<Optional<byte[]>>> multiGetAsync(List<byte[]> keys) {
+    List<Integer> indexes = new ArrayList<>(keys.size());
+    for (int i = 0; i < keys.size(); i++) {
+      Limits.checkKey(keys.get(i).length);
+      indexes.add(i);
+    }
+    @SuppressWarnings("unchecked")
+    Optional<byte[]>[] results = new Optional[keys.size()];
+    Arrays.fill(results, Optional.empty());
+    return dispatcher
+        .dispatch(
+            KEYSPACE,
+            indexes,
+            keys::get,
+            new Batching<>(
+                Limits.MAX_BATCH_ENTRIES, Limits.MAX_MESSAGE_BYTES / 2, i -> keys.get(i).length),
+            (node, batch, epoch) -> {
+              MultiGetRequest.Builder request =
+                  MultiGetRequest.newBuilder().setKeyspace(KEYSPACE).setEpoch(epoch);
+              batch.forEach(i -> request.addKeys(wrap(keys.get(i))));
+              UnaryFuture<MultiGetResponse> call = new UnaryFuture<>();
+              node.multiGet(request.build(), call);
+              return call.thenAccept(
+                  response -> {
+                    for (int j = 0; j < batch.size(); j++) {
+                      GetResponse one = response.getResults(j);
+                      if (one.getFound()) {
+                        results[batch.get(j)] = Optional.of(one.getValue().toByteArray());
+                      }
+                    }
+                  });
+            },
+            deadline())
+        .thenApply(done -> List.of(results));
+  }
+
+  /**
+   * Writes many entries: grouped by owner, each group applied atomically on its node, the groups in
+   * parallel. If it fails, some groups may have been applied.
+   */
+  public void multiPut(List<KeyValue> entries) {
+    await(multiPutAsync(entries));
+  }
+
+  /** Writes many UTF-8 entries. */
+  public void multiPut(Map<String, String> entries) {
+    List<KeyValue> list = new ArrayList<>(entries.size());
+    entries.forEach((k, v) -> list.add(KeyValue.of(k, v)));
+    multiPut(list);
+  }
+
+  /** Async form of {@link #multiPut(List)}. */
+  public CompletableFuture<Void> multiPutAsync(List<KeyValue> entries) {
+    for (KeyValue entry : entries) {
+      Limits.checkKey(entry.key().length);
+      Limits.checkValue(entry.value().length);
+    }
+    return dispatcher.dispatch(
+        KEYSPACE,
+        entries,
+        KeyValue::key,
+        new Batching<>(
+            Limits.MAX_BATCH_ENTRIES,
+            Limits.MAX_MESSAGE_BYTES / 2,
+            e -> e.key().length + e.value().length),
+        (node, batch, epoch) -> {
+          MultiPutRequest.Builder request =
+              MultiPutRequest.newBuilder().setKeyspace(KEYSPACE).setEpoch(epoch);
+          for (KeyValue entry : batch) {
+            request.addEntriesBuilder().setKey(wrap(entry.key())).setValue(wrap(entry.value()));
+          }
+          UnaryFuture<MultiPutResponse> call = new UnaryFuture<>();
+          node.multiPut(request.build(), call);
+          return call.thenAccept(response -> {});
+        },
+        deadline());
+  }
+
+  // ---- scans ----
+
+  /**
+   * Rows across all nodes in key order, streamed: nodes send rows as the iterator is consumed.
+   * Close the iterator if you stop early.
+   */
+  public KeyValueIterator scan(ScanOptions options) {
+    return new MergedScan(
+        routing,
+        nodeChannels,
+        retryPolicy,
+        KEYSPACE,
+        ByteString.copyFrom(options.from()),
+        ByteString.copyFrom(options.to()),
+        options.limit(),
+        scanTimeout);
+  }
+
+  // ---- routing and administration ----
+
+  /** Where a key lives under the client's current routing table. */
+  public Route route(byte[] key) {
+    Limits.checkKey(key.length);
+    return routing.current().route(KEYSPACE, key);
+  }
+
+  /** The routing table the client routes with, fetching it first if it has none. */
+  public RoutingTable routingTable() {
+    return routing.current();
+  }
+
+  /** Fetches the coordinator's routing table now and returns the newest known. */
+  public RoutingTable refreshRoutingTable() {
+    return await(routing.refresh());
+  }
+
+  /** Operator commands: nodes, directory. */
+  public ClusterAdmin admin() {
+    return admin;
+  }
+
+  /** The coordinator address this client was built with. */
+  public String coordinatorAddress() {
+    return coordinatorAddress;
+  }
+
+  @Override
+  public void close() {
+    routing.close();
+    nodeChannels.close();
+    coordinatorChannel.shutdown();
+    try {
+      if (!coordinatorChannel.awaitTermination(2, TimeUnit.SECONDS)) {
+        coordinatorChannel.shutdownNow();
+      }
+    } catch (InterruptedException e) {
+      coordinatorChannel.shutdownNow();
+      Thread.currentThread().interrupt();
+    }
+    scheduler.shutdownNow();
+  }
+
+  private Deadline deadline() {
+    return Deadline.after(requestTimeout.toNanos(), TimeUnit.NANOSECONDS);
+  }
+
+  private static ByteString wrap(byte[] bytes) {
+    return UnsafeByteOperations.unsafeWrap(bytes);
+  }
+
+  private static byte[] utf8(String text) {
+    return text.getBytes(StandardCharsets.UTF_8);
+  }
+
+  static <T> T await(CompletableFuture<T> future) {
+    try {
+      return future.get();
+    } catch (ExecutionException e) {
+      throw StatusErrors.fromStatus(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      future.cancel(true);
+      throw new ShardClusterException(ErrorCode.CANCELLED, "interrupted");
+    }
+  }
+
+  /** Configures a {@link ShardClient}. */
+  public static final class Builder {
+    private HostPort coordinator;
+    private Duration requestTimeout = Duration.ofSeconds(5);
+    private Duration scanTimeout = Duration.ofMinutes(10);
+    private RetryPolicy retryPolicy = RetryPolicy.DEFAULT;
+    private Function<String, ManagedChannel> channelFactory = NodeChannels::plaintext;
+
+    private Builder() {}
+
+    /** The coordinator's {@code host:port}. Required. */
+    public Builder coordinator(String hostPort) {
+      this.coordinator = HostPort.parse(hostPort);
+      return this;
+    }
+
+    /**
+     * How long one operation may take, retries included (default 5 s). Also the deadline of each
+     * routing fetch.
+     */
+    public Builder requestTimeout(Duration timeout) {
+      requireArgument(
+          timeout != null && !timeout.isNegative() && !timeout.isZero(),
+          "request timeout must be positive");
+      this.requestTimeout = timeout;
+      return this;
+    }
+
+    /** How long a scan stream may stay open (default 10 minutes). */
+    public Builder scanTimeout(Duration timeout) {
+      requireArgument(
+          timeout != null && !timeout.isNegative() && !timeout.isZero(),
+          "scan timeout must be positive");
+      this.scanTimeout = timeout;
+      return this;
+    }
+
+    /** Attempts per operation, first included (default 12). */
+    public Builder maxAttempts(int attempts) {
+      this.retryPolicy =
+          new RetryPolicy(
+              attempts,
+              retryPolicy.unavailableRetries(),
+              retryPolicy.initialBackoff(),
+              retryPolicy.maxBackoff());
+      return this;
+    }
+
+    /** How to open a channel to an address; for tests with in-process transports. */
+    public Builder channelFactory(Function<String, ManagedChannel> factory) {
+      this.channelFactory = factory;
+      return this;
+    }
+
+    /** The client. Does not contact the cluster until the first request. */
+    public ShardClient build() {
+      requireArgument(coordinator != null, "the coordinator address is required");
+      return new ShardClient(this);
+    }
+  }
+}

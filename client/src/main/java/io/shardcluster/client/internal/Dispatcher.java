@@ -1,0 +1,229 @@
+package io.shardcluster.client.internal;
+
+import io.grpc.Deadline;
+import io.shardcluster.client.ErrorCode;
+import io.shardcluster.client.NodeUnavailableException;
+import io.shardcluster.client.ShardClusterException;
+import io.shardcluster.client.WrongShardException;
+import io.shardcluster.proto.v1.ShardNodeGrpc;
+import io.shardcluster.routing.RoutingTable;
+import io.shardcluster.wire.StatusErrors;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+import java.util.function.ToIntFunction;
+
+/**
+ * The request path: routes items (keys, or entries with keys) to their owners under the cached
+ * routing table, sends each owner's batch directly to it, and retries failed batches per the {@link
+ * RetryPolicy}, re-routing them under a refreshed table. The one place that retries.
+ */
+public final class Dispatcher {
+  private final RoutingCache routing;
+  private final NodeChannels channels;
+  private final RetryPolicy policy;
+  private final ScheduledExecutorService scheduler;
+
+  /** Sends one owner's batch and completes when the node has answered. */
+  @FunctionalInterface
+  public interface Sender<T> {
+    CompletableFuture<Void> send(ShardNodeGrpc.ShardNodeStub node, List<T> batch, long epoch);
+  }
+
+  /** How to split an owner's items into requests. */
+  public record Batching<T>(int maxEntries, long maxBytes, ToIntFunction<T> sizeOf) {
+    /** One item per request, as for single-key operations. */
+    public static <T> Batching<T> single() {
+      return new Batching<>(1, Long.MAX_VALUE, item -> 0);
+    }
+  }
+
+  public Dispatcher(
+      RoutingCache routing,
+      NodeChannels channels,
+      RetryPolicy policy,
+      ScheduledExecutorService scheduler) {
+    this.routing = routing;
+    this.channels = channels;
+    this.policy = policy;
+    this.scheduler = scheduler;
+  }
+
+  /**
+   * Sends every item to the owner of its key, batches to different owners in parallel.
+   *
+   * @param keyspace the keyspace the keys belong to
+   * @param items what to send
+   * @param keyOf the key of an item
+   * @param batching how to split an owner's items into requests
+   * @param sender sends one batch
+   * @param deadline when the whole operation, retries included, must be done
+   */
+  public <T> CompletableFuture<Void> dispatch(
+      String keyspace,
+      List<T> items,
+      Function<T, byte[]> keyOf,
+      Batching<T> batching,
+      Sender<T> sender,
+      Deadline deadline) {
+    Request<T> request = new Request<>(keyspace, keyOf, batching, sender, deadline);
+    RoutingTable table = routing.cached();
+    if (table.epoch() == 0) {
+      return routing.refresh().thenCompose(fresh -> route(request, items, fresh, 0));
+    }
+    return route(request, items, table, 0);
+  }
+
+  private record Request<T>(
+      String keyspace,
+      Function<T, byte[]> keyOf,
+      Batching<T> batching,
+      Sender<T> sender,
+      Deadline deadline) {}
+
+  private <T> CompletableFuture<Void> route(
+      Request<T> request, List<T> items, RoutingTable table, int attempt) {
+    Map<String, List<T>> byOwner = new LinkedHashMap<>();
+    try {
+      if (items.size() == 1) {
+        byOwner.put(owner(table, request, items.get(0)), items);
+      } else {
+        for (T item : items) {
+          byOwner.computeIfAbsent(owner(table, request, item), o -> new ArrayList<>()).add(item);
+        }
+      }
+    } catch (ShardClusterException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+    if (byOwner.size() == 1 && items.size() <= request.batching().maxEntries()) {
+      var only = byOwner.entrySet().iterator().next();
+      return send(request, only.getKey(), only.getValue(), table, attempt);
+    }
+    List<CompletableFuture<Void>> sends = new ArrayList<>();
+    byOwner.forEach(
+        (owner, batch) -> {
+          for (List<T> chunk : chunks(batch, request.batching())) {
+            sends.add(send(request, owner, chunk, table, attempt));
+          }
+        });
+    return CompletableFuture.allOf(sends.toArray(CompletableFuture[]::new));
+  }
+
+  private <T> String owner(RoutingTable table, Request<T> request, T item) {
+    String owner = table.ownerOf(request.keyspace(), request.keyOf().apply(item));
+    if (owner == null) {
+      throw ShardClusterException.unavailable(
+          "no shard node has joined the cluster yet (epoch " + table.epoch() + ")");
+    }
+    return owner;
+  }
+
+  private static <T> List<List<T>> chunks(List<T> batch, Batching<T> batching) {
+    List<List<T>> chunks = new ArrayList<>();
+    List<T> chunk = new ArrayList<>();
+    long bytes = 0;
+    for (T item : batch) {
+      int size = batching.sizeOf().applyAsInt(item);
+      if (!chunk.isEmpty()
+          && (chunk.size() >= batching.maxEntries() || bytes + size > batching.maxBytes())) {
+        chunks.add(chunk);
+        chunk = new ArrayList<>();
+        bytes = 0;
+      }
+      chunk.add(item);
+      bytes += size;
+    }
+    if (!chunk.isEmpty()) {
+      chunks.add(chunk);
+    }
+    return chunks;
+  }
+
+  private <T> CompletableFuture<Void> send(
+      Request<T> request, String owner, List<T> batch, RoutingTable table, int attempt) {
+    String address = table.address(owner).orElse("");
+    if (address.isEmpty()) {
+      return CompletableFuture.failedFuture(
+          ShardClusterException.unavailable(
+              "node " + owner + " has no address in routing epoch " + table.epoch()));
+    }
+    if (request.deadline().isExpired()) {
+      return CompletableFuture.failedFuture(deadlineExceeded(owner, address));
+    }
+    ShardNodeGrpc.ShardNodeStub stub =
+        ShardNodeGrpc.newStub(channels.channel(address)).withDeadline(request.deadline());
+    CompletableFuture<Void> sent;
+    try {
+      sent = request.sender().send(stub, batch, table.epoch());
+    } catch (RuntimeException e) {
+      sent = CompletableFuture.failedFuture(e);
+    }
+    return sent.handle(
+            (ok, failure) -> {
+              if (failure == null) {
+                return CompletableFuture.<Void>completedFuture(null);
+              }
+              return retry(request, owner, address, batch, table, attempt, failure);
+            })
+        .thenCompose(Function.identity());
+  }
+
+  private <T> CompletableFuture<Void> retry(
+      Request<T> request,
+      String owner,
+      String address,
+      List<T> batch,
+      RoutingTable used,
+      int attempt,
+      Throwable failure) {
+    ShardClusterException error = StatusErrors.fromStatus(failure);
+    if (!policy.shouldRetry(error, attempt) || request.deadline().isExpired()) {
+      return CompletableFuture.failedFuture(describe(error, owner, address));
+    }
+    long minEpoch =
+        error instanceof WrongShardException wrong
+            ? Math.max(wrong.epoch(), used.epoch())
+            : used.epoch();
+    return routing
+        .refresh()
+        .exceptionally(unreachable -> routing.cached())
+        .thenCompose(
+            fresh -> {
+              // A newer table may already send the batch elsewhere: go at once. Otherwise the
+              // cluster is mid-change (or the node is down); give it a moment.
+              boolean moved = fresh.epoch() > used.epoch() && fresh.epoch() >= minEpoch;
+              long delay = moved && attempt == 0 ? 0 : policy.backoffMillis(attempt);
+              return after(delay)
+                  .thenCompose(ignored -> route(request, batch, routing.cached(), attempt + 1));
+            });
+  }
+
+  private CompletableFuture<Void> after(long millis) {
+    if (millis <= 0) {
+      return CompletableFuture.completedFuture(null);
+    }
+    Executor delayed = command -> scheduler.schedule(command, millis, TimeUnit.MILLISECONDS);
+    return CompletableFuture.runAsync(() -> {}, delayed);
+  }
+
+  private static ShardClusterException describe(
+      ShardClusterException error, String owner, String address) {
+    return switch (error.code()) {
+      case UNAVAILABLE -> new NodeUnavailableException(owner, address, error.getMessage(), error);
+      case DEADLINE_EXCEEDED -> deadlineExceeded(owner, address);
+      default -> error;
+    };
+  }
+
+  private static ShardClusterException deadlineExceeded(String owner, String address) {
+    return new ShardClusterException(
+        ErrorCode.DEADLINE_EXCEEDED,
+        "node " + owner + " at " + address + " did not answer before the deadline");
+  }
+}

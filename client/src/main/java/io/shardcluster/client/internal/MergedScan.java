@@ -1,0 +1,239 @@
+package io.shardcluster.client.internal;
+
+import com.google.protobuf.ByteString;
+import io.grpc.Context;
+import io.shardcluster.client.ErrorCode;
+import io.shardcluster.client.KeyValue;
+import io.shardcluster.client.KeyValueIterator;
+import io.shardcluster.client.NodeUnavailableException;
+import io.shardcluster.client.ShardClusterException;
+import io.shardcluster.proto.v1.ScanRequest;
+import io.shardcluster.proto.v1.ScanResponse;
+import io.shardcluster.proto.v1.ShardNodeGrpc;
+import io.shardcluster.routing.Keyspace;
+import io.shardcluster.routing.RoutingTable;
+import io.shardcluster.wire.StatusErrors;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.Iterator;
+import java.util.List;
+import java.util.NoSuchElementException;
+import java.util.PriorityQueue;
+import java.util.TreeSet;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A scan across every node of a keyspace: one server stream per node, each in key order, merged
+ * k-way. Rows are pulled from the streams as the caller consumes them (gRPC flow control keeps the
+ * nodes from running ahead). If a stream fails in a retryable way (the routing changed, a node
+ * restarted) the merge reopens every stream after the last key it returned, under a fresh table.
+ */
+public final class MergedScan implements KeyValueIterator {
+  private static final Comparator<ByteString> KEY_ORDER =
+      ByteString.unsignedLexicographicalComparator();
+
+  private final RoutingCache routing;
+  private final NodeChannels channels;
+  private final RetryPolicy policy;
+  private final String keyspace;
+  private final ByteString from;
+  private final ByteString to;
+  private final long limit;
+  private final Duration streamTimeout;
+
+  private final PriorityQueue<Cursor> heads =
+      new PriorityQueue<>(Comparator.comparing(Cursor::key, KEY_ORDER));
+  private List<Cursor> cursors;
+  private ByteString lastKey;
+  private long emitted;
+  private int attempt;
+  private KeyValue next;
+  private boolean done;
+
+  public MergedScan(
+      RoutingCache routing,
+      NodeChannels channels,
+      RetryPolicy policy,
+      String keyspace,
+      ByteString from,
+      ByteString to,
+      long limit,
+      Duration streamTimeout) {
+    this.routing = routing;
+    this.channels = channels;
+    this.policy = policy;
+    this.keyspace = keyspace;
+    this.from = from;
+    this.to = to;
+    this.limit = limit;
+    this.streamTimeout = streamTimeout;
+  }
+
+  @Override
+  public boolean hasNext() {
+    if (next != null) {
+      return true;
+    }
+    if (done) {
+      return false;
+    }
+    if (limit > 0 && emitted >= limit) {
+      close();
+      return false;
+    }
+    while (true) {
+      try {
+        if (cursors == null) {
+          open();
+        }
+        Cursor head = heads.poll();
+        if (head == null) {
+          close();
+          return false;
+        }
+        ByteString key = head.key();
+        next = new KeyValue(key.toByteArray(), head.value().toByteArray());
+        lastKey = key;
+        emitted++;
+        if (head.advance()) {
+          heads.add(head);
+        }
+        return true;
+      } catch (ShardClusterException e) {
+        closeStreams();
+        if (next != null) {
+          // The row is good; reopen after it on the next call.
+          return true;
+        }
+        if (!policy.shouldRetry(e, attempt)) {
+          close();
+          throw e;
+        }
+        pause(policy.backoffMillis(attempt));
+        attempt++;
+        try {
+          routing.refresh().get(streamTimeout.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (Exception unreachable) {
+          // Keep the cached table; the reopened streams tell whether it still works.
+        }
+      }
+    }
+  }
+
+  @Override
+  public KeyValue next() {
+    if (!hasNext()) {
+      throw new NoSuchElementException();
+    }
+    KeyValue row = next;
+    next = null;
+    return row;
+  }
+
+  private void open() {
+    RoutingTable table = routing.current();
+    Keyspace routed = table.keyspace(keyspace);
+    TreeSet<String> owners = new TreeSet<>();
+    routed.ring().intervals().forEach(i -> owners.add(i.owner()));
+    routed.directory().entries().forEach(e -> owners.add(e.owner()));
+    ByteString start = lastKey == null ? from : lastKey.concat(ByteString.copyFrom(new byte[] {0}));
+    ScanRequest request =
+        ScanRequest.newBuilder()
+            .setKeyspace(keyspace)
+            .setStart(start)
+            .setEnd(to)
+            .setLimit(limit == 0 ? 0 : limit - emitted)
+            .setEpoch(table.epoch())
+            .build();
+    cursors = new ArrayList<>();
+    for (String owner : owners) {
+      String address = table.address(owner).orElse("?");
+      Cursor cursor = new Cursor(owner, address, request);
+      cursors.add(cursor);
+      if (cursor.advance()) {
+        heads.add(cursor);
+      }
+    }
+  }
+
+  private void closeStreams() {
+    if (cursors != null) {
+      cursors.forEach(Cursor::cancel);
+    }
+    cursors = null;
+    heads.clear();
+  }
+
+  @Override
+  public void close() {
+    done = true;
+    closeStreams();
+  }
+
+  private static void pause(long millis) {
+    try {
+      Thread.sleep(millis);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new ShardClusterException(ErrorCode.CANCELLED, "scan interrupted");
+    }
+  }
+
+  /** One node's stream and its current row. */
+  private final class Cursor {
+    private final String node;
+    private final String address;
+    private final Context.CancellableContext context = Context.current().withCancellation();
+    private final Iterator<ScanResponse> batches;
+    private List<io.shardcluster.proto.v1.KeyValue> batch = List.of();
+    private int index = -1;
+
+    Cursor(String node, String address, ScanRequest request) {
+      this.node = node;
+      this.address = address;
+      ShardNodeGrpc.ShardNodeBlockingStub stub =
+          ShardNodeGrpc.newBlockingStub(channels.channel(address))
+              .withDeadlineAfter(streamTimeout.toMillis(), TimeUnit.MILLISECONDS);
+      Context previous = context.attach();
+      try {
+        this.batches = stub.scan(request);
+      } finally {
+        context.detach(previous);
+      }
+    }
+
+    ByteString key() {
+      return batch.get(index).getKey();
+    }
+
+    ByteString value() {
+      return batch.get(index).getValue();
+    }
+
+    /** Moves to the next row; false at the end of the stream. */
+    boolean advance() {
+      index++;
+      try {
+        while (index >= batch.size()) {
+          if (!batches.hasNext()) {
+            return false;
+          }
+          batch = batches.next().getEntriesList();
+          index = 0;
+        }
+        return true;
+      } catch (RuntimeException e) {
+        ShardClusterException error = StatusErrors.fromStatus(e);
+        if (error.code() == ErrorCode.UNAVAILABLE) {
+          throw new NodeUnavailableException(node, address, error.getMessage(), error);
+        }
+        throw error;
+      }
+    }
+
+    void cancel() {
+      context.cancel(null);
+    }
+  }
+}

@@ -1,0 +1,56 @@
+package io.shardcluster.client.internal;
+
+import static io.shardcluster.client.ShardClusterException.requireArgument;
+
+import io.shardcluster.client.ErrorCode;
+import io.shardcluster.client.ShardClusterException;
+import java.time.Duration;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * When and how soon a failed request is tried again. Wrong-shard answers are retried after a
+ * routing refresh until the attempts or the deadline run out; an unreachable node is retried a few
+ * times (its keys may have moved) and then reported; every other error is final.
+ *
+ * @param maxAttempts attempts in all, first included
+ * @param unavailableRetries retries of a node that cannot be reached
+ * @param initialBackoff wait before the second attempt; doubles each time
+ * @param maxBackoff longest wait between attempts
+ */
+public record RetryPolicy(
+    int maxAttempts, int unavailableRetries, Duration initialBackoff, Duration maxBackoff) {
+  /** The default: 12 attempts, 2 retries of an unreachable node, 5 ms doubling to 500 ms. */
+  public static final RetryPolicy DEFAULT =
+      new RetryPolicy(12, 2, Duration.ofMillis(5), Duration.ofMillis(500));
+
+  public RetryPolicy {
+    requireArgument(maxAttempts >= 1, "maxAttempts must be at least 1, got " + maxAttempts);
+    requireArgument(
+        unavailableRetries >= 0,
+        "unavailableRetries must not be negative, got " + unavailableRetries);
+    requireArgument(!initialBackoff.isNegative(), "initialBackoff must not be negative");
+    requireArgument(
+        maxBackoff.compareTo(initialBackoff) >= 0, "maxBackoff must be >= initialBackoff");
+  }
+
+  /**
+   * Whether a request that failed with the error on attempt {@code attempt} (0-based) may retry.
+   */
+  public boolean shouldRetry(ShardClusterException error, int attempt) {
+    if (attempt + 1 >= maxAttempts) {
+      return false;
+    }
+    if (error.code() == ErrorCode.WRONG_SHARD) {
+      return true;
+    }
+    return error.code() == ErrorCode.UNAVAILABLE && attempt < unavailableRetries;
+  }
+
+  /** How long to wait before attempt {@code attempt + 1}: exponential, with full jitter on half. */
+  public long backoffMillis(int attempt) {
+    long base = initialBackoff.toMillis() << Math.min(attempt, 20);
+    long capped = Math.min(base, maxBackoff.toMillis());
+    long half = capped / 2;
+    return half + (half > 0 ? ThreadLocalRandom.current().nextLong(half + 1) : 0);
+  }
+}

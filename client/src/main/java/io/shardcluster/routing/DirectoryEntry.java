@@ -1,0 +1,21 @@
+package io.shardcluster.routing;
+
+import static io.shardcluster.client.ShardClusterException.requireArgument;
+
+import com.google.protobuf.ByteString;
+
+/**
+ * Places one key ({@code prefix == false}) or every key that starts with {@code key} on a node,
+ * overriding the keyspace's intervals.
+ */
+public record DirectoryEntry(ByteString key, boolean prefix, String owner) {
+  public DirectoryEntry {
+    requireArgument(!key.isEmpty(), "a directory entry needs a non-empty key");
+    requireArgument(owner != null && !owner.isEmpty(), "a directory entry needs an owner");
+  }
+
+  @Override
+  public String toString() {
+    return (prefix ? "prefix " : "key ") + key.toStringUtf8() + " -> " + owner;
+  }
+}

@@ -1,0 +1,128 @@
+package io.shardcluster.routing;
+
+import static io.shardcluster.client.ShardClusterException.requireArgument;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A consistent-hash ring modelled as the intervals between its tokens: sorted, non-overlapping
+ * intervals covering the whole 64-bit position space, each owned by one node. Immutable; lookup is
+ * a binary search.
+ */
+public final class HashRing {
+  private static final HashRing EMPTY = new HashRing(List.of());
+
+  private final List<Interval> intervals;
+  // Interval starts with the sign bit flipped, so signed comparison orders them as unsigned.
+  private final long[] flippedStarts;
+  private final String[] owners;
+
+  private HashRing(List<Interval> intervals) {
+    this.intervals = List.copyOf(intervals);
+    this.flippedStarts = new long[intervals.size()];
+    this.owners = new String[intervals.size()];
+    for (int i = 0; i < intervals.size(); i++) {
+      flippedStarts[i] = intervals.get(i).start() ^ Long.MIN_VALUE;
+      owners[i] = intervals.get(i).owner();
+    }
+  }
+
+  /** A ring with no owners, before any node has joined. */
+  public static HashRing empty() {
+    return EMPTY;
+  }
+
+  /**
+   * A ring from interval starts and owners, sorted by start; each interval runs to the next start.
+   * Adjacent intervals with the same owner are merged.
+   */
+  public static HashRing of(List<Long> starts, List<String> owners) {
+    requireArgument(starts.size() == owners.size(), "starts and owners differ in length");
+    if (starts.isEmpty()) {
+      return EMPTY;
+    }
+    requireArgument(starts.get(0) == 0, "the first interval must start at position 0");
+    List<Interval> intervals = new ArrayList<>(starts.size());
+    for (int i = 0; i < starts.size(); i++) {
+      long start = starts.get(i);
+      long end = i + 1 < starts.size() ? starts.get(i + 1) : 0;
+      requireArgument(
+          end == 0 || Long.compareUnsigned(start, end) < 0,
+          "interval starts must be strictly increasing, got "
+              + Interval.hex(start)
+              + " then "
+              + Interval.hex(end));
+      String owner = owners.get(i);
+      requireArgument(owner != null && !owner.isEmpty(), "every interval needs an owner");
+      if (!intervals.isEmpty() && intervals.get(intervals.size() - 1).owner().equals(owner)) {
+        Interval previous = intervals.remove(intervals.size() - 1);
+        intervals.add(new Interval(previous.start(), end, owner));
+      } else {
+        intervals.add(new Interval(start, end, owner));
+      }
+    }
+    return new HashRing(intervals);
+  }
+
+  /** The intervals, sorted by start. */
+  public List<Interval> intervals() {
+    return intervals;
+  }
+
+  /** Whether no node owns anything yet. */
+  public boolean isEmpty() {
+    return intervals.isEmpty();
+  }
+
+  /** The owner of a position, or null if the ring is empty. */
+  public String ownerOf(long position) {
+    if (owners.length == 0) {
+      return null;
+    }
+    int i = Arrays.binarySearch(flippedStarts, position ^ Long.MIN_VALUE);
+    return owners[i >= 0 ? i : -i - 2];
+  }
+
+  /** The interval holding a position, or null if the ring is empty. */
+  public Interval intervalOf(long position) {
+    if (owners.length == 0) {
+      return null;
+    }
+    int i = Arrays.binarySearch(flippedStarts, position ^ Long.MIN_VALUE);
+    return intervals.get(i >= 0 ? i : -i - 2);
+  }
+
+  /** Each owner's fraction of the position space, in order of first appearance. */
+  public Map<String, Double> shares() {
+    Map<String, Double> shares = new LinkedHashMap<>();
+    for (Interval interval : intervals) {
+      shares.merge(interval.owner(), interval.fraction(), Double::sum);
+    }
+    return Collections.unmodifiableMap(shares);
+  }
+
+  /** The intervals a node owns. */
+  public List<Interval> intervalsOf(String node) {
+    return intervals.stream().filter(i -> i.owner().equals(node)).toList();
+  }
+
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof HashRing other && intervals.equals(other.intervals);
+  }
+
+  @Override
+  public int hashCode() {
+    return intervals.hashCode();
+  }
+
+  @Override
+  public String toString() {
+    return "HashRing" + intervals;
+  }
+}

@@ -1,0 +1,132 @@
+package io.shardcluster.routing;
+
+import io.shardcluster.client.ShardClusterException;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+
+/**
+ * An immutable snapshot of the cluster's routing: the nodes and their addresses, and every
+ * keyspace's ring and directory, versioned by one cluster-wide epoch that every change bumps.
+ */
+public final class RoutingTable {
+  private static final RoutingTable EMPTY = new RoutingTable(0, Map.of(), Map.of());
+
+  private final long epoch;
+  private final Map<String, String> nodeAddresses;
+  private final Map<String, Keyspace> keyspaces;
+
+  /**
+   * Creates a table.
+   *
+   * @param epoch the epoch this table is version of
+   * @param nodeAddresses node id to host:port
+   * @param keyspaces keyspace name to its routing
+   */
+  public RoutingTable(
+      long epoch, Map<String, String> nodeAddresses, Map<String, Keyspace> keyspaces) {
+    this.epoch = epoch;
+    this.nodeAddresses = Collections.unmodifiableMap(new TreeMap<>(nodeAddresses));
+    this.keyspaces = Collections.unmodifiableMap(new TreeMap<>(keyspaces));
+  }
+
+  /** The table before anything is known: epoch 0, no nodes, no keyspaces. */
+  public static RoutingTable empty() {
+    return EMPTY;
+  }
+
+  /** The table's epoch. */
+  public long epoch() {
+    return epoch;
+  }
+
+  /** Node id to host:port, sorted by id. */
+  public Map<String, String> nodeAddresses() {
+    return nodeAddresses;
+  }
+
+  /** The address of a node, if it is in the table. */
+  public Optional<String> address(String node) {
+    return Optional.ofNullable(nodeAddresses.get(node));
+  }
+
+  /** Keyspaces by name, sorted. */
+  public Map<String, Keyspace> keyspaces() {
+    return keyspaces;
+  }
+
+  /** The named keyspace; NOT_FOUND if there is none. */
+  public Keyspace keyspace(String name) {
+    Keyspace keyspace = keyspaces.get(name);
+    if (keyspace == null) {
+      throw ShardClusterException.notFound("no keyspace named '" + name + "'");
+    }
+    return keyspace;
+  }
+
+  /** The owner of a key, or null if nobody owns it (no node has joined). */
+  public String ownerOf(String keyspace, byte[] key) {
+    return keyspace(keyspace).ownerOf(key);
+  }
+
+  /** Where a key lives; UNAVAILABLE if no node owns it yet. */
+  public Route route(String keyspaceName, byte[] key) {
+    Keyspace keyspace = keyspace(keyspaceName);
+    long position = KeyHash.position(key);
+    Optional<DirectoryEntry> entry = keyspace.directory().entryFor(key);
+    String owner =
+        entry.map(DirectoryEntry::owner).orElseGet(() -> keyspace.ring().ownerOf(position));
+    if (owner == null) {
+      throw ShardClusterException.unavailable(
+          "no shard node has joined the cluster yet (epoch " + epoch + ")");
+    }
+    return new Route(
+        keyspaceName,
+        owner,
+        nodeAddresses.getOrDefault(owner, ""),
+        position,
+        keyspace.ring().intervalOf(position),
+        entry,
+        epoch);
+  }
+
+  /** A copy at another epoch with one keyspace replaced or added. */
+  public RoutingTable with(long newEpoch, Keyspace keyspace) {
+    Map<String, Keyspace> next = new LinkedHashMap<>(keyspaces);
+    next.put(keyspace.name(), keyspace);
+    return new RoutingTable(newEpoch, nodeAddresses, next);
+  }
+
+  /** A copy at another epoch with one node's address set. */
+  public RoutingTable withNode(long newEpoch, String node, String address) {
+    Map<String, String> next = new LinkedHashMap<>(nodeAddresses);
+    next.put(node, address);
+    return new RoutingTable(newEpoch, next, keyspaces);
+  }
+
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof RoutingTable other
+        && epoch == other.epoch
+        && nodeAddresses.equals(other.nodeAddresses)
+        && keyspaces.equals(other.keyspaces);
+  }
+
+  @Override
+  public int hashCode() {
+    return Long.hashCode(epoch) * 31 + keyspaces.hashCode();
+  }
+
+  @Override
+  public String toString() {
+    return "RoutingTable{epoch="
+        + epoch
+        + ", nodes="
+        + nodeAddresses
+        + ", keyspaces="
+        + keyspaces.keySet()
+        + "}";
+  }
+}

@@ -1,0 +1,102 @@
+package io.shardcluster.wire;
+
+import com.google.common.primitives.Longs;
+import com.google.protobuf.ByteString;
+import io.shardcluster.client.ShardClusterException;
+import io.shardcluster.proto.v1.Node;
+import io.shardcluster.proto.v1.Strategy;
+import io.shardcluster.routing.Directory;
+import io.shardcluster.routing.DirectoryEntry;
+import io.shardcluster.routing.HashRing;
+import io.shardcluster.routing.Interval;
+import io.shardcluster.routing.Keyspace;
+import io.shardcluster.routing.RoutingTable;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/** Converts routing tables between their wire form and the domain value. */
+public final class RoutingTables {
+  private RoutingTables() {}
+
+  /** The wire form of a table. */
+  public static io.shardcluster.proto.v1.RoutingTable toProto(RoutingTable table) {
+    var builder = io.shardcluster.proto.v1.RoutingTable.newBuilder().setEpoch(table.epoch());
+    table
+        .nodeAddresses()
+        .forEach(
+            (id, address) -> builder.addNodes(Node.newBuilder().setId(id).setAddress(address)));
+    for (Keyspace keyspace : table.keyspaces().values()) {
+      var ks =
+          io.shardcluster.proto.v1.Keyspace.newBuilder()
+              .setName(keyspace.name())
+              .setStrategy(Strategy.HASH);
+      for (Interval interval : keyspace.ring().intervals()) {
+        ks.addIntervals(
+            io.shardcluster.proto.v1.Interval.newBuilder()
+                .setStart(ByteString.copyFrom(Longs.toByteArray(interval.start())))
+                .setOwner(interval.owner()));
+      }
+      for (DirectoryEntry entry : keyspace.directory().entries()) {
+        ks.addDirectory(toProto(entry));
+      }
+      builder.addKeyspaces(ks);
+    }
+    return builder.build();
+  }
+
+  /** The domain value of a wire table; INVALID_ARGUMENT if it is malformed. */
+  public static RoutingTable fromProto(io.shardcluster.proto.v1.RoutingTable proto) {
+    Map<String, String> nodes = new HashMap<>();
+    for (Node node : proto.getNodesList()) {
+      nodes.put(node.getId(), node.getAddress());
+    }
+    Map<String, Keyspace> keyspaces = new HashMap<>();
+    for (var ks : proto.getKeyspacesList()) {
+      if (ks.getStrategy() != Strategy.HASH) {
+        throw ShardClusterException.invalidArgument(
+            "keyspace " + ks.getName() + " has unsupported strategy " + ks.getStrategy());
+      }
+      List<Long> starts = new ArrayList<>(ks.getIntervalsCount());
+      List<String> owners = new ArrayList<>(ks.getIntervalsCount());
+      for (var interval : ks.getIntervalsList()) {
+        starts.add(hashPosition(interval.getStart()));
+        owners.add(interval.getOwner());
+      }
+      List<DirectoryEntry> entries = new ArrayList<>(ks.getDirectoryCount());
+      for (var entry : ks.getDirectoryList()) {
+        entries.add(fromProto(entry));
+      }
+      keyspaces.put(
+          ks.getName(),
+          new Keyspace(ks.getName(), HashRing.of(starts, owners), Directory.of(entries)));
+    }
+    return new RoutingTable(proto.getEpoch(), nodes, keyspaces);
+  }
+
+  /** The wire form of a directory entry. */
+  public static io.shardcluster.proto.v1.DirectoryEntry toProto(DirectoryEntry entry) {
+    return io.shardcluster.proto.v1.DirectoryEntry.newBuilder()
+        .setKey(entry.key())
+        .setPrefix(entry.prefix())
+        .setOwner(entry.owner())
+        .build();
+  }
+
+  /** The domain value of a wire directory entry. */
+  public static DirectoryEntry fromProto(io.shardcluster.proto.v1.DirectoryEntry entry) {
+    return new DirectoryEntry(entry.getKey(), entry.getPrefix(), entry.getOwner());
+  }
+
+  private static long hashPosition(ByteString start) {
+    if (start.isEmpty()) {
+      return 0;
+    }
+    if (start.size() != Long.BYTES) {
+      throw ShardClusterException.invalidArgument(
+          "a hash interval start must be 8 bytes, got " + start.size());
+    }
+    return Longs.fromByteArray(start.toByteArray());
+  }
+}

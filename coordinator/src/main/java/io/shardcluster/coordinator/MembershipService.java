@@ -1,0 +1,44 @@
+package io.shardcluster.coordinator;
+
+import io.grpc.stub.StreamObserver;
+import io.shardcluster.proto.v1.HeartbeatRequest;
+import io.shardcluster.proto.v1.HeartbeatResponse;
+import io.shardcluster.proto.v1.MembershipGrpc;
+import io.shardcluster.proto.v1.RegisterRequest;
+import io.shardcluster.proto.v1.RegisterResponse;
+import io.shardcluster.wire.RoutingTables;
+import io.shardcluster.wire.ServerResponses;
+
+/** Serves shard nodes' registrations and heartbeats. */
+final class MembershipService extends MembershipGrpc.MembershipImplBase {
+  private final Cluster cluster;
+
+  MembershipService(Cluster cluster) {
+    this.cluster = cluster;
+  }
+
+  @Override
+  public void register(RegisterRequest request, StreamObserver<RegisterResponse> observer) {
+    ServerResponses.unary(
+        observer,
+        () ->
+            RegisterResponse.newBuilder()
+                .setRouting(
+                    RoutingTables.toProto(
+                        cluster.register(
+                            request.getNodeId(), request.getAddress(), request.getInstanceId())))
+                .build());
+  }
+
+  @Override
+  public void heartbeat(HeartbeatRequest request, StreamObserver<HeartbeatResponse> observer) {
+    ServerResponses.unary(
+        observer,
+        () ->
+            HeartbeatResponse.newBuilder()
+                .setEpoch(
+                    cluster.heartbeat(
+                        request.getNodeId(), request.getInstanceId(), request.getStats()))
+                .build());
+  }
+}

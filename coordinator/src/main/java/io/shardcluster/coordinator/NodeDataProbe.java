@@ -1,0 +1,45 @@
+package io.shardcluster.coordinator;
+
+import com.google.protobuf.ByteString;
+import io.shardcluster.client.ShardClusterException;
+import io.shardcluster.client.internal.NodeChannels;
+import io.shardcluster.proto.v1.CountRequest;
+import io.shardcluster.proto.v1.ShardNodeGrpc;
+import io.shardcluster.wire.StatusErrors;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+
+/** Asks shard nodes over gRPC how many keys they store in a range. */
+final class NodeDataProbe implements DataProbe, AutoCloseable {
+  private final NodeChannels channels = new NodeChannels();
+  private final Duration timeout;
+
+  NodeDataProbe(Duration timeout) {
+    this.timeout = timeout;
+  }
+
+  @Override
+  public long countKeys(
+      String node, String address, String keyspace, ByteString start, ByteString end) {
+    try {
+      return ShardNodeGrpc.newBlockingStub(channels.channel(address))
+          .withDeadlineAfter(timeout.toMillis(), TimeUnit.MILLISECONDS)
+          .count(
+              CountRequest.newBuilder().setKeyspace(keyspace).setStart(start).setEnd(end).build())
+          .getCount();
+    } catch (RuntimeException e) {
+      throw ShardClusterException.failedPrecondition(
+          "cannot check which keys node "
+              + node
+              + " at "
+              + address
+              + " stores: "
+              + StatusErrors.fromStatus(e).getMessage());
+    }
+  }
+
+  @Override
+  public void close() {
+    channels.close();
+  }
+}

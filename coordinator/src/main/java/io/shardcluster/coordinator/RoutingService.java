@@ -1,0 +1,78 @@
+package io.shardcluster.coordinator;
+
+import com.google.errorprone.annotations.concurrent.GuardedBy;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import io.shardcluster.proto.v1.GetRoutingTableRequest;
+import io.shardcluster.proto.v1.RoutingGrpc;
+import io.shardcluster.proto.v1.WatchRoutingTableRequest;
+import io.shardcluster.routing.RoutingTable;
+import io.shardcluster.wire.RoutingTables;
+import io.shardcluster.wire.ServerResponses;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Serves routing tables: on request, and as a watch stream that sends each subscriber the newest
+ * table whenever the epoch moves. A slow subscriber skips intermediate tables rather than buffering
+ * them.
+ */
+final class RoutingService extends RoutingGrpc.RoutingImplBase {
+  private final Cluster cluster;
+  private final Set<Watcher> watchers = ConcurrentHashMap.newKeySet();
+
+  RoutingService(Cluster cluster) {
+    this.cluster = cluster;
+    cluster.addListener(table -> watchers.forEach(watcher -> watcher.offer(table)));
+  }
+
+  @Override
+  public void getRoutingTable(
+      GetRoutingTableRequest request,
+      StreamObserver<io.shardcluster.proto.v1.RoutingTable> observer) {
+    ServerResponses.unary(observer, () -> RoutingTables.toProto(cluster.routing()));
+  }
+
+  @Override
+  public void watchRoutingTable(
+      WatchRoutingTableRequest request,
+      StreamObserver<io.shardcluster.proto.v1.RoutingTable> observer) {
+    var call = (ServerCallStreamObserver<io.shardcluster.proto.v1.RoutingTable>) observer;
+    Watcher watcher = new Watcher(call, request.getKnownEpoch());
+    call.setOnCancelHandler(() -> watchers.remove(watcher));
+    call.setOnReadyHandler(watcher::drain);
+    watchers.add(watcher);
+    watcher.offer(cluster.routing());
+  }
+
+  /** One watch stream: the newest table it has not been sent yet. */
+  private static final class Watcher {
+    private final ServerCallStreamObserver<io.shardcluster.proto.v1.RoutingTable> call;
+
+    @GuardedBy("this")
+    private long sentEpoch;
+
+    @GuardedBy("this")
+    private RoutingTable pending;
+
+    Watcher(ServerCallStreamObserver<io.shardcluster.proto.v1.RoutingTable> call, long knownEpoch) {
+      this.call = call;
+      this.sentEpoch = knownEpoch;
+    }
+
+    synchronized void offer(RoutingTable table) {
+      if (table.epoch() > sentEpoch && (pending == null || table.epoch() > pending.epoch())) {
+        pending = table;
+      }
+      drain();
+    }
+
+    synchronized void drain() {
+      if (pending != null && !call.isCancelled() && call.isReady()) {
+        call.onNext(RoutingTables.toProto(pending));
+        sentEpoch = pending.epoch();
+        pending = null;
+      }
+    }
+  }
+}

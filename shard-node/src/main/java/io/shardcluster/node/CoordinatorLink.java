@@ -1,0 +1,163 @@
+package io.shardcluster.node;
+
+import io.grpc.Channel;
+import io.shardcluster.client.ErrorCode;
+import io.shardcluster.client.ShardClusterException;
+import io.shardcluster.client.internal.RoutingCache;
+import io.shardcluster.proto.v1.HeartbeatRequest;
+import io.shardcluster.proto.v1.MembershipGrpc;
+import io.shardcluster.proto.v1.NodeStats;
+import io.shardcluster.proto.v1.RegisterRequest;
+import io.shardcluster.proto.v1.RegisterResponse;
+import io.shardcluster.wire.RoutingTables;
+import io.shardcluster.wire.StatusErrors;
+import java.time.Duration;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
+import java.util.logging.Logger;
+
+/**
+ * This node's membership: registers with the coordinator (retrying while it is unreachable), sends
+ * heartbeats with stats, and keeps the routing cache current. A refusal to register (the id is
+ * taken, or belongs to another data directory) is fatal and reported to {@code onFatal}.
+ */
+final class CoordinatorLink {
+  private static final Logger logger = Logger.getLogger(CoordinatorLink.class.getName());
+
+  private final NodeIdentity identity;
+  private final String address;
+  private final String coordinatorAddress;
+  private final MembershipGrpc.MembershipBlockingStub membership;
+  private final RoutingCache routing;
+  private final Supplier<NodeStats> stats;
+  private final Duration interval;
+  private final ScheduledExecutorService scheduler;
+  private final Consumer<ShardClusterException> onFatal;
+  private volatile boolean registered;
+  private volatile boolean reportedUnreachable;
+
+  CoordinatorLink(
+      NodeIdentity identity,
+      String address,
+      String coordinatorAddress,
+      Channel coordinator,
+      RoutingCache routing,
+      Supplier<NodeStats> stats,
+      Duration interval,
+      ScheduledExecutorService scheduler,
+      Consumer<ShardClusterException> onFatal) {
+    this.identity = identity;
+    this.address = address;
+    this.coordinatorAddress = coordinatorAddress;
+    this.membership = MembershipGrpc.newBlockingStub(coordinator);
+    this.routing = routing;
+    this.stats = stats;
+    this.interval = interval;
+    this.scheduler = scheduler;
+    this.onFatal = onFatal;
+  }
+
+  /**
+   * Registers once now, then heartbeats on a schedule. Throws if the coordinator refuses this node;
+   * if it cannot be reached, keeps trying in the background.
+   */
+  void start() {
+    try {
+      register();
+    } catch (ShardClusterException e) {
+      if (!isTransient(e)) {
+        throw e;
+      }
+      unreachable(e);
+    }
+    routing.watch();
+    scheduler.scheduleWithFixedDelay(
+        this::tick, interval.toMillis(), interval.toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  boolean registered() {
+    return registered;
+  }
+
+  private void register() {
+    RegisterResponse response;
+    try {
+      response =
+          membership
+              .withDeadlineAfter(interval.toMillis() * 4 + 1_000, TimeUnit.MILLISECONDS)
+              .register(
+                  RegisterRequest.newBuilder()
+                      .setNodeId(identity.nodeId())
+                      .setAddress(address)
+                      .setInstanceId(identity.instanceId())
+                      .build());
+    } catch (RuntimeException e) {
+      throw StatusErrors.fromStatus(e);
+    }
+    routing.offer(RoutingTables.fromProto(response.getRouting()));
+    registered = true;
+    reportedUnreachable = false;
+    logger.info(
+        identity.nodeId()
+            + " registered with the coordinator at "
+            + coordinatorAddress
+            + " (epoch "
+            + response.getRouting().getEpoch()
+            + ")");
+  }
+
+  private void tick() {
+    try {
+      if (!registered) {
+        register();
+        return;
+      }
+      long epoch =
+          membership
+              .withDeadlineAfter(interval.toMillis() * 4 + 1_000, TimeUnit.MILLISECONDS)
+              .heartbeat(
+                  HeartbeatRequest.newBuilder()
+                      .setNodeId(identity.nodeId())
+                      .setInstanceId(identity.instanceId())
+                      .setStats(stats.get())
+                      .build())
+              .getEpoch();
+      if (reportedUnreachable) {
+        logger.info("coordinator at " + coordinatorAddress + " is reachable again");
+        reportedUnreachable = false;
+      }
+      if (epoch > routing.cached().epoch()) {
+        routing.refresh();
+      }
+    } catch (RuntimeException failure) {
+      ShardClusterException e = StatusErrors.fromStatus(failure);
+      if (e.code() == ErrorCode.NOT_FOUND) {
+        registered = false;
+      } else if (isTransient(e)) {
+        unreachable(e);
+      } else {
+        onFatal.accept(e);
+      }
+    }
+  }
+
+  private void unreachable(ShardClusterException e) {
+    if (!reportedUnreachable) {
+      reportedUnreachable = true;
+      logger.warning(
+          "cannot reach or register with the coordinator at "
+              + coordinatorAddress
+              + " ("
+              + e.getMessage()
+              + "); serving with routing epoch "
+              + routing.cached().epoch()
+              + " and retrying");
+    }
+  }
+
+  private static boolean isTransient(ShardClusterException e) {
+    return e.code() == ErrorCode.UNAVAILABLE || e.code() == ErrorCode.DEADLINE_EXCEEDED;
+  }
+}

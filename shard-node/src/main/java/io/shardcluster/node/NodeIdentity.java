@@ -1,0 +1,79 @@
+package io.shardcluster.node;
+
+import io.shardcluster.client.ShardClusterException;
+import java.io.IOException;
+import java.io.Reader;
+import java.io.Writer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.Properties;
+import java.util.UUID;
+
+/**
+ * Who a data directory belongs to: the node id, fixed when the directory is created, and a random
+ * instance id that tells this directory from any other claiming the same node id.
+ *
+ * @param nodeId the node's id
+ * @param instanceId random id of this data directory
+ */
+record NodeIdentity(String nodeId, String instanceId) {
+  static final String FILE = "IDENTITY";
+
+  /**
+   * The identity stored in the directory, or a new one for {@code requestedId} if the directory has
+   * none. INVALID_ARGUMENT if the directory belongs to another node id, or if it is new and no id
+   * was given.
+   */
+  static NodeIdentity loadOrCreate(Path dataDir, String requestedId) {
+    Path file = dataDir.resolve(FILE);
+    if (Files.exists(file)) {
+      Properties properties = new Properties();
+      try (Reader reader = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+        properties.load(reader);
+      } catch (IOException e) {
+        throw ShardClusterException.invalidArgument("cannot read " + file + ": " + e.getMessage());
+      }
+      NodeIdentity stored =
+          new NodeIdentity(
+              properties.getProperty("node.id", ""), properties.getProperty("instance.id", ""));
+      if (stored.nodeId().isEmpty() || stored.instanceId().isEmpty()) {
+        throw ShardClusterException.invalidArgument(
+            file + " is damaged: it lacks node.id or instance.id");
+      }
+      if (requestedId != null && !requestedId.equals(stored.nodeId())) {
+        throw ShardClusterException.invalidArgument(
+            "data dir " + dataDir + " belongs to node " + stored.nodeId() + ", not " + requestedId);
+      }
+      return stored;
+    }
+    if (requestedId == null) {
+      throw ShardClusterException.invalidArgument(
+          "data dir " + dataDir + " is new: give the node an id with --id");
+    }
+    NodeIdentity created = new NodeIdentity(requestedId, UUID.randomUUID().toString());
+    created.write(file);
+    return created;
+  }
+
+  private void write(Path file) {
+    Properties properties = new Properties();
+    properties.setProperty("node.id", nodeId);
+    properties.setProperty("instance.id", instanceId);
+    Path temp = file.resolveSibling(FILE + ".tmp");
+    try {
+      try (Writer writer = Files.newBufferedWriter(temp, StandardCharsets.UTF_8)) {
+        properties.store(writer, "shardcluster node identity; do not edit");
+      }
+      try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.WRITE)) {
+        channel.force(true);
+      }
+      Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE);
+    } catch (IOException e) {
+      throw ShardClusterException.invalidArgument("cannot write " + file + ": " + e.getMessage());
+    }
+  }
+}

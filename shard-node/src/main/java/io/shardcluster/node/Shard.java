@@ -1,0 +1,191 @@
+package io.shardcluster.node;
+
+import static io.shardcluster.client.ShardClusterException.requireArgument;
+
+import io.shardcluster.client.ShardClusterException;
+import io.shardcluster.client.WrongShardException;
+import io.shardcluster.routing.Keyspace;
+import io.shardcluster.routing.RoutingTable;
+import io.shardcluster.wire.Limits;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * This node's partition: serves the keys the routing table gives it and refuses every other key
+ * with a wrong-shard error, before touching storage.
+ */
+final class Shard {
+  private final String nodeId;
+  private final LocalStore store;
+  private final Routing routing;
+  private final NodeMetrics metrics;
+
+  /** The routing table a request is judged by. */
+  interface Routing {
+    /**
+     * The table to use for a request routed at {@code requestEpoch}: the newest this node has,
+     * refreshed first if the caller has seen a newer one.
+     */
+    RoutingTable table(long requestEpoch);
+  }
+
+  Shard(String nodeId, LocalStore store, Routing routing, NodeMetrics metrics) {
+    this.nodeId = nodeId;
+    this.store = store;
+    this.routing = routing;
+    this.metrics = metrics;
+  }
+
+  String nodeId() {
+    return nodeId;
+  }
+
+  Optional<byte[]> get(String keyspace, byte[] key, long epoch) {
+    long start = metrics.now();
+    Limits.checkKey(key.length);
+    checkOwned(routing.table(epoch), keyspace, key);
+    byte[] value = store.get(keyspace, key);
+    metrics.recordReads(1, start);
+    return Optional.ofNullable(value);
+  }
+
+  void put(String keyspace, byte[] key, byte[] value, long epoch) {
+    long start = metrics.now();
+    Limits.checkKey(key.length);
+    Limits.checkValue(value.length);
+    checkOwned(routing.table(epoch), keyspace, key);
+    store.put(keyspace, key, value);
+    metrics.recordWrites(1, start);
+  }
+
+  void delete(String keyspace, byte[] key, long epoch) {
+    long start = metrics.now();
+    Limits.checkKey(key.length);
+    checkOwned(routing.table(epoch), keyspace, key);
+    store.delete(keyspace, key);
+    metrics.recordWrites(1, start);
+  }
+
+  List<byte[]> multiGet(String keyspace, List<byte[]> keys, long epoch) {
+    long start = metrics.now();
+    checkBatch(keys.size());
+    RoutingTable table = routing.table(epoch);
+    for (byte[] key : keys) {
+      Limits.checkKey(key.length);
+      checkOwned(table, keyspace, key);
+    }
+    List<byte[]> values = store.multiGet(keyspace, keys);
+    metrics.recordReads(keys.size(), start);
+    return values;
+  }
+
+  void multiPut(String keyspace, List<LocalStore.Entry> entries, long epoch) {
+    long start = metrics.now();
+    checkBatch(entries.size());
+    RoutingTable table = routing.table(epoch);
+    for (LocalStore.Entry entry : entries) {
+      Limits.checkKey(entry.key().length);
+      Limits.checkValue(entry.value().length);
+      checkOwned(table, keyspace, entry.key());
+    }
+    store.putAll(keyspace, entries);
+    metrics.recordWrites(entries.size(), start);
+  }
+
+  /** The owned keys in {@code [start, end)}, in key order, at most {@code limit} (0: all). */
+  Scan scan(String keyspace, byte[] start, byte[] end, long limit, long epoch) {
+    checkRange(start, end);
+    requireArgument(limit >= 0, "limit must not be negative");
+    RoutingTable table = routing.table(epoch);
+    Keyspace routed = keyspace(table, keyspace);
+    return new Scan(routed, store.scan(keyspace, start, end), limit);
+  }
+
+  /** The number of keys stored in {@code [start, end)}, owned or not. */
+  long count(String keyspace, byte[] start, byte[] end) {
+    checkRange(start, end);
+    Keyspace.checkName(keyspace);
+    return store.count(keyspace, start, end);
+  }
+
+  private void checkOwned(RoutingTable table, String keyspace, byte[] key) {
+    String owner = keyspace(table, keyspace).ownerOf(key);
+    if (!nodeId.equals(owner)) {
+      throw new WrongShardException(
+          table.epoch(),
+          nodeId,
+          owner == null ? "" : owner,
+          owner == null ? "" : table.address(owner).orElse(""));
+    }
+  }
+
+  private Keyspace keyspace(RoutingTable table, String keyspace) {
+    if (table.epoch() == 0) {
+      // No routing yet (never registered, coordinator unreachable): this node owns nothing.
+      throw new WrongShardException(0, nodeId, "", "");
+    }
+    return table.keyspace(keyspace);
+  }
+
+  private static void checkBatch(int size) {
+    if (size > Limits.MAX_BATCH_ENTRIES) {
+      throw ShardClusterException.resourceExhausted(
+          "batch of " + size + " entries exceeds the limit of " + Limits.MAX_BATCH_ENTRIES);
+    }
+  }
+
+  private static void checkRange(byte[] start, byte[] end) {
+    requireArgument(start.length <= Limits.MAX_KEY_BYTES, "scan start is longer than a key may be");
+    requireArgument(end.length <= Limits.MAX_KEY_BYTES, "scan end is longer than a key may be");
+    requireArgument(
+        end.length == 0 || Arrays.compareUnsigned(start, end) <= 0,
+        "scan start must not be after its end");
+  }
+
+  /** A scan over owned keys. Not thread-safe; close it when done. */
+  final class Scan implements AutoCloseable {
+    private final Keyspace routed;
+    private final LocalStore.Cursor cursor;
+    private final long limit;
+    private long returned;
+    private byte[] key;
+
+    private Scan(Keyspace routed, LocalStore.Cursor cursor, long limit) {
+      this.routed = routed;
+      this.cursor = cursor;
+      this.limit = limit;
+    }
+
+    /** Moves to the next owned key; false at the end or at the limit. */
+    boolean advance() {
+      if (limit > 0 && returned >= limit) {
+        return false;
+      }
+      long start = metrics.now();
+      while (cursor.advance()) {
+        byte[] candidate = cursor.key();
+        if (nodeId.equals(routed.ownerOf(candidate))) {
+          key = candidate;
+          returned++;
+          metrics.recordReads(1, start);
+          return true;
+        }
+      }
+      return false;
+    }
+
+    byte[] key() {
+      return key;
+    }
+
+    byte[] value() {
+      return cursor.value();
+    }
+
+    @Override
+    public void close() {
+      cursor.close();
+    }
+  }
+}

@@ -1,0 +1,40 @@
+package io.shardcluster.node;
+
+import static io.shardcluster.client.ShardClusterException.requireArgument;
+
+import io.shardcluster.wire.HostPort;
+import java.nio.file.Path;
+import java.time.Duration;
+
+/**
+ * A shard node's validated settings.
+ *
+ * @param nodeId the node id; may be null when the data dir already records one
+ * @param host address to listen on (and to advertise)
+ * @param port port to listen on; 0 picks a free one
+ * @param dataDir where the partition and the node's identity are kept
+ * @param coordinator the coordinator's address
+ * @param syncWrites fsync every write batch before acknowledging it
+ * @param heartbeatInterval time between heartbeats
+ * @param threads threads serving requests
+ */
+public record ShardNodeConfig(
+    String nodeId,
+    String host,
+    int port,
+    Path dataDir,
+    HostPort coordinator,
+    boolean syncWrites,
+    Duration heartbeatInterval,
+    int threads) {
+  public ShardNodeConfig {
+    requireArgument(host != null && !host.isBlank(), "host must not be empty");
+    requireArgument(port >= 0 && port <= 65535, "port must be 0-65535, got " + port);
+    requireArgument(dataDir != null, "data dir is required");
+    requireArgument(coordinator != null, "coordinator address is required");
+    requireArgument(
+        heartbeatInterval != null && heartbeatInterval.toMillis() >= 10,
+        "heartbeat interval must be at least 10 ms");
+    requireArgument(threads >= 1 && threads <= 1024, "threads must be 1-1024, got " + threads);
+  }
+}

@@ -1,0 +1,115 @@
+package io.shardcluster.node;
+
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.shardcluster.client.ShardClusterException;
+import io.shardcluster.wire.HostPort;
+import io.shardcluster.wire.ServerStartup;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** Command line of a shard node process. */
+@Command(
+    name = "shard-node",
+    mixinStandardHelpOptions = true,
+    version = "shardcluster shard-node 0.1.0",
+    description = "Runs a shardcluster shard node: one partition of the data, stored in RocksDB.")
+public final class ShardNodeMain implements Callable<Integer> {
+  @Option(
+      names = "--id",
+      description = "Node id; required the first time a data dir is used, then read from it.")
+  private String id;
+
+  @Option(
+      names = "--host",
+      defaultValue = "127.0.0.1",
+      description = "Address to listen on and advertise (default: ${DEFAULT-VALUE}).")
+  private String host;
+
+  @Option(
+      names = "--port",
+      defaultValue = "7401",
+      description = "Port to listen on; 0 picks a free one (default: ${DEFAULT-VALUE}).")
+  private int port;
+
+  @Option(
+      names = "--data-dir",
+      required = true,
+      description = "Where the partition and the node identity are kept.")
+  private Path dataDir;
+
+  @Option(
+      names = "--coordinator",
+      defaultValue = "127.0.0.1:7400",
+      description = "Coordinator address HOST:PORT (default: ${DEFAULT-VALUE}).")
+  private String coordinator;
+
+  @Option(
+      names = "--fsync",
+      description =
+          "Fsync every write batch before acknowledging it (group commit). Default: off; writes still reach the write-ahead log first, so they survive a process crash.")
+  private boolean fsync;
+
+  @Option(
+      names = "--heartbeat-interval-ms",
+      defaultValue = "500",
+      description = "Time between heartbeats in ms (default: ${DEFAULT-VALUE}).")
+  private long heartbeatIntervalMs;
+
+  @Option(
+      names = "--threads",
+      defaultValue = "16",
+      description = "Threads serving requests (default: ${DEFAULT-VALUE}).")
+  private int threads;
+
+  @Override
+  public Integer call() throws InterruptedException {
+    ShardNodeConfig config =
+        new ShardNodeConfig(
+            id,
+            host,
+            port,
+            dataDir,
+            HostPort.parse(coordinator),
+            fsync,
+            Duration.ofMillis(heartbeatIntervalMs),
+            threads);
+    ShardNodeServer server =
+        new ShardNodeServer(
+                config,
+                NettyServerBuilder.forAddress(new InetSocketAddress(config.host(), config.port())))
+            .start();
+    Runtime.getRuntime().addShutdownHook(new Thread(server::stop, "shard-node-shutdown"));
+    System.out.println(
+        "shard-node " + server.nodeId() + " listening on " + config.host() + ":" + server.port());
+    System.out.flush();
+    server.blockUntilShutdown();
+    if (server.fatalError() != null) {
+      System.err.println("shard-node: " + server.fatalError().getMessage());
+      return 1;
+    }
+    return 0;
+  }
+
+  public static void main(String[] args) {
+    ServerStartup.configureLogging();
+    System.exit(
+        new CommandLine(new ShardNodeMain())
+            .setExecutionExceptionHandler(
+                (e, commandLine, parseResult) -> {
+                  commandLine
+                      .getErr()
+                      .println(
+                          "shard-node: "
+                              + (e instanceof ShardClusterException
+                                  ? e.getMessage()
+                                  : e.getClass().getSimpleName() + ": " + e.getMessage()));
+                  return 1;
+                })
+            .execute(args));
+  }
+}

@@ -1,0 +1,219 @@
+package io.shardcluster.node;
+
+import com.google.protobuf.ByteString;
+import com.google.protobuf.UnsafeByteOperations;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import io.shardcluster.proto.v1.CountRequest;
+import io.shardcluster.proto.v1.CountResponse;
+import io.shardcluster.proto.v1.DeleteRequest;
+import io.shardcluster.proto.v1.DeleteResponse;
+import io.shardcluster.proto.v1.GetRequest;
+import io.shardcluster.proto.v1.GetResponse;
+import io.shardcluster.proto.v1.GetStatsRequest;
+import io.shardcluster.proto.v1.KeyValue;
+import io.shardcluster.proto.v1.MultiGetRequest;
+import io.shardcluster.proto.v1.MultiGetResponse;
+import io.shardcluster.proto.v1.MultiPutRequest;
+import io.shardcluster.proto.v1.MultiPutResponse;
+import io.shardcluster.proto.v1.NodeStats;
+import io.shardcluster.proto.v1.PutRequest;
+import io.shardcluster.proto.v1.PutResponse;
+import io.shardcluster.proto.v1.ScanRequest;
+import io.shardcluster.proto.v1.ScanResponse;
+import io.shardcluster.proto.v1.ShardNodeGrpc;
+import io.shardcluster.routing.Keyspace;
+import io.shardcluster.wire.ServerResponses;
+import io.shardcluster.wire.StatusErrors;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Supplier;
+
+/** Serves the data RPCs: converts between the wire and {@link Shard}. */
+final class ShardNodeService extends ShardNodeGrpc.ShardNodeImplBase {
+  private static final int SCAN_BATCH_ROWS = 256;
+  private static final int SCAN_BATCH_BYTES = 256 * 1024;
+
+  private final Shard shard;
+  private final Supplier<NodeStats> stats;
+
+  ShardNodeService(Shard shard, Supplier<NodeStats> stats) {
+    this.shard = shard;
+    this.stats = stats;
+  }
+
+  @Override
+  public void get(GetRequest request, StreamObserver<GetResponse> observer) {
+    ServerResponses.unary(
+        observer,
+        () ->
+            shard
+                .get(
+                    keyspace(request.getKeyspace()),
+                    request.getKey().toByteArray(),
+                    request.getEpoch())
+                .map(value -> GetResponse.newBuilder().setFound(true).setValue(wrap(value)).build())
+                .orElse(GetResponse.getDefaultInstance()));
+  }
+
+  @Override
+  public void put(PutRequest request, StreamObserver<PutResponse> observer) {
+    ServerResponses.unary(
+        observer,
+        () -> {
+          shard.put(
+              keyspace(request.getKeyspace()),
+              request.getKey().toByteArray(),
+              request.getValue().toByteArray(),
+              request.getEpoch());
+          return PutResponse.getDefaultInstance();
+        });
+  }
+
+  @Override
+  public void delete(DeleteRequest request, StreamObserver<DeleteResponse> observer) {
+    ServerResponses.unary(
+        observer,
+        () -> {
+          shard.delete(
+              keyspace(request.getKeyspace()), request.getKey().toByteArray(), request.getEpoch());
+          return DeleteResponse.getDefaultInstance();
+        });
+  }
+
+  @Override
+  public void multiGet(MultiGetRequest request, StreamObserver<MultiGetResponse> observer) {
+    ServerResponses.unary(
+        observer,
+        () -> {
+          List<byte[]> keys = new ArrayList<>(request.getKeysCount());
+          request.getKeysList().forEach(key -> keys.add(key.toByteArray()));
+          MultiGetResponse.Builder response = MultiGetResponse.newBuilder();
+          for (byte[] value :
+              shard.multiGet(keyspace(request.getKeyspace()), keys, request.getEpoch())) {
+            response.addResults(
+                value == null
+                    ? GetResponse.getDefaultInstance()
+                    : GetResponse.newBuilder().setFound(true).setValue(wrap(value)).build());
+          }
+          return response.build();
+        });
+  }
+
+  @Override
+  public void multiPut(MultiPutRequest request, StreamObserver<MultiPutResponse> observer) {
+    ServerResponses.unary(
+        observer,
+        () -> {
+          List<LocalStore.Entry> entries = new ArrayList<>(request.getEntriesCount());
+          for (KeyValue entry : request.getEntriesList()) {
+            entries.add(
+                new LocalStore.Entry(entry.getKey().toByteArray(), entry.getValue().toByteArray()));
+          }
+          shard.multiPut(keyspace(request.getKeyspace()), entries, request.getEpoch());
+          return MultiPutResponse.getDefaultInstance();
+        });
+  }
+
+  @Override
+  public void scan(ScanRequest request, StreamObserver<ScanResponse> observer) {
+    var call = (ServerCallStreamObserver<ScanResponse>) observer;
+    Shard.Scan scan;
+    try {
+      scan =
+          shard.scan(
+              keyspace(request.getKeyspace()),
+              request.getStart().toByteArray(),
+              request.getEnd().toByteArray(),
+              request.getLimit(),
+              request.getEpoch());
+    } catch (RuntimeException e) {
+      observer.onError(StatusErrors.toStatus(e));
+      return;
+    }
+    new ScanStream(call, scan).start();
+  }
+
+  /** Sends a scan's rows in batches whenever the client can take more (gRPC flow control). */
+  private static final class ScanStream {
+    private final ServerCallStreamObserver<ScanResponse> call;
+    private final Shard.Scan scan;
+    private boolean finished;
+
+    ScanStream(ServerCallStreamObserver<ScanResponse> call, Shard.Scan scan) {
+      this.call = call;
+      this.scan = scan;
+    }
+
+    void start() {
+      // Handlers run serialized on the call's executor, as does this method.
+      call.setOnCancelHandler(this::finish);
+      call.setOnReadyHandler(this::pump);
+      pump();
+    }
+
+    private void pump() {
+      try {
+        while (!finished && call.isReady()) {
+          ScanResponse.Builder batch = ScanResponse.newBuilder();
+          int bytes = 0;
+          boolean more = true;
+          while (batch.getEntriesCount() < SCAN_BATCH_ROWS && bytes < SCAN_BATCH_BYTES) {
+            more = scan.advance();
+            if (!more) {
+              break;
+            }
+            byte[] key = scan.key();
+            byte[] value = scan.value();
+            batch.addEntriesBuilder().setKey(wrap(key)).setValue(wrap(value));
+            bytes += key.length + value.length;
+          }
+          if (batch.getEntriesCount() > 0) {
+            call.onNext(batch.build());
+          }
+          if (!more) {
+            finish();
+            call.onCompleted();
+          }
+        }
+      } catch (RuntimeException e) {
+        finish();
+        call.onError(StatusErrors.toStatus(e));
+      }
+    }
+
+    private void finish() {
+      if (!finished) {
+        finished = true;
+        scan.close();
+      }
+    }
+  }
+
+  @Override
+  public void count(CountRequest request, StreamObserver<CountResponse> observer) {
+    ServerResponses.unary(
+        observer,
+        () ->
+            CountResponse.newBuilder()
+                .setCount(
+                    shard.count(
+                        keyspace(request.getKeyspace()),
+                        request.getStart().toByteArray(),
+                        request.getEnd().toByteArray()))
+                .build());
+  }
+
+  @Override
+  public void getStats(GetStatsRequest request, StreamObserver<NodeStats> observer) {
+    ServerResponses.unary(observer, stats);
+  }
+
+  private static String keyspace(String name) {
+    return name.isEmpty() ? Keyspace.DEFAULT : name;
+  }
+
+  private static ByteString wrap(byte[] bytes) {
+    return UnsafeByteOperations.unsafeWrap(bytes);
+  }
+}

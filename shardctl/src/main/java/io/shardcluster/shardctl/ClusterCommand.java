@@ -1,0 +1,37 @@
+package io.shardcluster.shardctl;
+
+import io.shardcluster.client.ShardClient;
+import java.io.PrintWriter;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+
+/** Base of commands that talk to the cluster: gives them a client and the output streams. */
+abstract class ClusterCommand implements Callable<Integer> {
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public final Integer call() throws Exception {
+    try (ShardClient client = root().client()) {
+      return run(client);
+    }
+  }
+
+  /** Runs the command; returns the exit code. */
+  abstract int run(ShardClient client) throws Exception;
+
+  PrintWriter out() {
+    return spec.commandLine().getOut();
+  }
+
+  PrintWriter err() {
+    return spec.commandLine().getErr();
+  }
+
+  ShardctlMain root() {
+    CommandLine line = spec.commandLine();
+    while (line.getParent() != null) {
+      line = line.getParent();
+    }
+    return line.getCommand();
+  }
+}

@@ -1,0 +1,78 @@
+package io.shardcluster.shardctl;
+
+import io.shardcluster.client.ClusterAdmin;
+import io.shardcluster.client.NodeInfo;
+import io.shardcluster.client.ShardClient;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+@Command(
+    name = "nodes",
+    description = "Lists the member nodes with state, ring share and load.",
+    mixinStandardHelpOptions = true)
+final class NodesCommand extends ClusterCommand {
+  @Option(names = "--json", description = "Print as JSON.")
+  boolean json;
+
+  @Override
+  int run(ShardClient client) {
+    ClusterAdmin.Nodes nodes = client.admin().nodes();
+    if (json) {
+      List<Map<String, Object>> list = new ArrayList<>();
+      for (NodeInfo node : nodes.nodes()) {
+        Map<String, Object> row = new LinkedHashMap<>();
+        row.put("id", node.id());
+        row.put("address", node.address());
+        row.put("state", node.state().toString());
+        row.put("share", node.share());
+        row.put("intervals", node.intervals());
+        row.put("keys", node.keys());
+        row.put("bytes", node.bytes());
+        row.put("reads_per_sec", node.readsPerSec());
+        row.put("writes_per_sec", node.writesPerSec());
+        row.put("read_p99_ms", node.readP99Millis());
+        row.put("write_p99_ms", node.writeP99Millis());
+        row.put("millis_since_heartbeat", node.millisSinceHeartbeat());
+        list.add(row);
+      }
+      Output.json(out(), Map.of("epoch", nodes.epoch(), "nodes", list));
+      return 0;
+    }
+    out().println("epoch " + nodes.epoch());
+    List<List<String>> rows = new ArrayList<>();
+    for (NodeInfo node : nodes.nodes()) {
+      rows.add(
+          List.of(
+              node.id(),
+              node.address(),
+              node.state().toString(),
+              String.format(Locale.ROOT, "%.1f%%", node.share() * 100),
+              String.valueOf(node.intervals()),
+              String.format(Locale.ROOT, "~%,d", node.keys()),
+              String.format(Locale.ROOT, "%.0f", node.readsPerSec()),
+              String.format(Locale.ROOT, "%.0f", node.writesPerSec()),
+              node.millisSinceHeartbeat() == 0
+                  ? "none yet"
+                  : String.format(Locale.ROOT, "%.1fs ago", node.millisSinceHeartbeat() / 1000.0)));
+    }
+    Output.table(
+        out(),
+        List.of(
+            "ID",
+            "ADDRESS",
+            "STATE",
+            "SHARE",
+            "INTERVALS",
+            "KEYS",
+            "READS/S",
+            "WRITES/S",
+            "HEARTBEAT"),
+        rows);
+    return 0;
+  }
+}

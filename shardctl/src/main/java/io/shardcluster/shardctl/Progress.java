@@ -1,0 +1,36 @@
+package io.shardcluster.shardctl;
+
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarStyle;
+
+/** A progress bar on the terminal, or nothing when output is not a terminal. */
+final class Progress implements AutoCloseable {
+  private final ProgressBar bar;
+
+  Progress(String task, long total, String unit) {
+    this.bar =
+        System.console() == null
+            ? null
+            : new ProgressBarBuilder()
+                .setTaskName(task)
+                .setInitialMax(total)
+                .setUnit(" " + unit, 1)
+                .setStyle(ProgressBarStyle.ASCII)
+                .showSpeed()
+                .build();
+  }
+
+  void stepBy(long n) {
+    if (bar != null) {
+      bar.stepBy(n);
+    }
+  }
+
+  @Override
+  public void close() {
+    if (bar != null) {
+      bar.close();
+    }
+  }
+}

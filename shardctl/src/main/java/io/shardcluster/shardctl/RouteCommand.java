@@ -1,0 +1,53 @@
+package io.shardcluster.shardctl;
+
+import io.shardcluster.client.ShardClient;
+import io.shardcluster.routing.Interval;
+import io.shardcluster.routing.Route;
+import java.nio.charset.StandardCharsets;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+@Command(
+    name = "route",
+    description = "Shows which node owns KEY, and why.",
+    mixinStandardHelpOptions = true)
+final class RouteCommand extends ClusterCommand {
+  @Parameters(index = "0", paramLabel = "KEY")
+  String key;
+
+  @Option(names = "--json", description = "Print the route as JSON.")
+  boolean json;
+
+  @Override
+  int run(ShardClient client) {
+    Route route = client.route(key.getBytes(StandardCharsets.UTF_8));
+    String placedBy =
+        route
+            .directoryEntry()
+            .map(e -> "directory " + e)
+            .orElse("ring interval " + route.interval());
+    if (json) {
+      Map<String, Object> result = new LinkedHashMap<>();
+      result.put("key", key);
+      result.put("keyspace", route.keyspace());
+      result.put("owner", route.owner());
+      result.put("address", route.address());
+      result.put("position", Interval.hex(route.position()));
+      result.put("interval_start", Interval.hex(route.interval().start()));
+      result.put(
+          "interval_end",
+          route.interval().end() == 0 ? "end" : Interval.hex(route.interval().end()));
+      result.put("directory", route.directoryEntry().map(Object::toString).orElse(null));
+      result.put("epoch", route.epoch());
+      Output.json(out(), result);
+    } else {
+      out().println(route.owner() + " " + route.address());
+      out().println("  position " + Interval.hex(route.position()) + ", placed by " + placedBy);
+      out().println("  routing epoch " + route.epoch());
+    }
+    return 0;
+  }
+}

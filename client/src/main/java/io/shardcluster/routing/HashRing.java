@@ -2,6 +2,7 @@ package io.shardcluster.routing;
 
 import static io.shardcluster.client.ShardClusterException.requireArgument;
 
+import io.shardcluster.client.ShardClusterException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -51,12 +52,13 @@ public final class HashRing {
     for (int i = 0; i < starts.size(); i++) {
       long start = starts.get(i);
       long end = i + 1 < starts.size() ? starts.get(i + 1) : 0;
-      requireArgument(
-          end == 0 || Long.compareUnsigned(start, end) < 0,
-          "interval starts must be strictly increasing, got "
-              + Interval.hex(start)
-              + " then "
-              + Interval.hex(end));
+      if (end != 0 && Long.compareUnsigned(start, end) >= 0) {
+        throw ShardClusterException.invalidArgument(
+            "interval starts must be strictly increasing, got "
+                + Interval.hex(start)
+                + " then "
+                + Interval.hex(end));
+      }
       String owner = owners.get(i);
       requireArgument(owner != null && !owner.isEmpty(), "every interval needs an owner");
       if (!intervals.isEmpty() && intervals.get(intervals.size() - 1).owner().equals(owner)) {

@@ -1,5 +1,6 @@
 package io.shardcluster.coordinator;
 
+import io.grpc.ManagedChannel;
 import io.grpc.Server;
 import io.grpc.ServerBuilder;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
@@ -7,6 +8,7 @@ import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
 import io.shardcluster.client.NodeState;
 import io.shardcluster.client.ShardClusterException;
+import io.shardcluster.client.internal.NodeChannels;
 import io.shardcluster.wire.Limits;
 import io.shardcluster.wire.ServerStartup;
 import java.time.Clock;
@@ -16,6 +18,7 @@ import java.util.Map;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 import java.util.logging.Logger;
 import org.rocksdb.RocksDBException;
 
@@ -26,6 +29,7 @@ public final class CoordinatorServer {
   private final CoordinatorConfig config;
   private final ServerBuilder<?> serverBuilder;
   private final Clock clock;
+  private final Function<String, ManagedChannel> channels;
   private final HealthStatusManager health = new HealthStatusManager();
   private final ScheduledExecutorService ticker =
       Executors.newSingleThreadScheduledExecutor(
@@ -45,9 +49,19 @@ public final class CoordinatorServer {
    * A coordinator that will serve on the given builder (Netty in production, in-process in tests).
    */
   public CoordinatorServer(CoordinatorConfig config, ServerBuilder<?> serverBuilder, Clock clock) {
+    this(config, serverBuilder, clock, NodeChannels::plaintext);
+  }
+
+  /** As above, reaching shard nodes through channels from {@code channels} (tests: in-process). */
+  public CoordinatorServer(
+      CoordinatorConfig config,
+      ServerBuilder<?> serverBuilder,
+      Clock clock,
+      Function<String, ManagedChannel> channels) {
     this.config = config;
     this.serverBuilder = serverBuilder;
     this.clock = clock;
+    this.channels = channels;
   }
 
   /** Opens the metadata, starts serving and starts failure detection. */
@@ -61,7 +75,7 @@ public final class CoordinatorServer {
     }
     try {
       liveness = new Liveness(clock, config.heartbeatTimeout());
-      probe = new NodeDataProbe(Duration.ofSeconds(5));
+      probe = new NodeDataProbe(new NodeChannels(channels), Duration.ofSeconds(5));
       cluster = Cluster.open(store, liveness, probe, config.vnodes());
       serverBuilder
           .addService(new MembershipService(cluster))

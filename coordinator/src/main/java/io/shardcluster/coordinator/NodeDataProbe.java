@@ -11,10 +11,11 @@ import java.util.concurrent.TimeUnit;
 
 /** Asks shard nodes over gRPC how many keys they store in a range. */
 final class NodeDataProbe implements DataProbe, AutoCloseable {
-  private final NodeChannels channels = new NodeChannels();
+  private final NodeChannels channels;
   private final Duration timeout;
 
-  NodeDataProbe(Duration timeout) {
+  NodeDataProbe(NodeChannels channels, Duration timeout) {
+    this.channels = channels;
     this.timeout = timeout;
   }
 

@@ -20,6 +20,9 @@ import java.util.Map;
 final class TokenAllocator {
   private static final double UNITS = 0x1.0p64;
 
+  /** How far above the mean share the largest share may end after a join. */
+  static final double TOLERANCE = 0.03;
+
   private TokenAllocator() {}
 
   /** The ring after {@code node} joins taking up to {@code vnodes} pieces. */
@@ -32,17 +35,35 @@ final class TokenAllocator {
     requireArgument(!shares.containsKey(node), "node " + node + " already owns intervals");
     double target = 1.0 / (shares.size() + 1);
 
-    List<String> donors =
+    List<String> byShare =
         shares.keySet().stream()
             .sorted(
                 Comparator.comparing((String d) -> shares.get(d)).reversed().thenComparing(d -> d))
-            .limit(vnodes)
             .toList();
-    double level = waterLevel(donors.stream().map(shares::get).toList(), target);
+    List<Double> sorted = byShare.stream().map(shares::get).toList();
+    // More donors never leave a larger share behind, so search for the fewest that suffice.
+    int low = Math.min(vnodes, byShare.size());
+    int high = byShare.size();
+    while (low < high) {
+      int count = (low + high) >>> 1;
+      double largestLeft =
+          Math.max(waterLevel(sorted.subList(0, count), target), sorted.get(count));
+      if (largestLeft <= (1 + TOLERANCE) * target) {
+        high = count;
+      } else {
+        low = count + 1;
+      }
+    }
+    List<String> donors = byShare.subList(0, low);
+    double level = waterLevel(sorted.subList(0, low), target);
 
     // What each interval gives up: a suffix of it (or all of it) in position units.
     Map<Integer, Long> cuts = new HashMap<>();
     List<Interval> intervals = ring.intervals();
+    Map<String, List<Integer>> byOwner = new HashMap<>();
+    for (int i = 0; i < intervals.size(); i++) {
+      byOwner.computeIfAbsent(intervals.get(i).owner(), o -> new ArrayList<>()).add(i);
+    }
     long taken = 0;
     long targetUnits = units(target);
     for (int d = 0; d < donors.size(); d++) {
@@ -56,13 +77,9 @@ final class TokenAllocator {
           d == donors.size() - 1 || shares.get(donors.get(d + 1)) <= level
               ? targetUnits - taken
               : units(give);
-      List<Integer> own = new ArrayList<>();
-      for (int i = 0; i < intervals.size(); i++) {
-        if (intervals.get(i).owner().equals(donor)) {
-          own.add(i);
-        }
-      }
-      own.sort(Comparator.comparing((Integer i) -> size(intervals.get(i))).reversed());
+      // Largest intervals first, so few pieces cover the amount.
+      List<Integer> own = new ArrayList<>(byOwner.get(donor));
+      own.sort((a, b) -> Long.compareUnsigned(size(intervals.get(b)), size(intervals.get(a))));
       for (int i : own) {
         if (remaining == 0) {
           break;

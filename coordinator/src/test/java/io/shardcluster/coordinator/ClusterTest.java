@@ -1,0 +1,223 @@
+package io.shardcluster.coordinator;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.google.protobuf.ByteString;
+import io.shardcluster.client.ErrorCode;
+import io.shardcluster.client.ShardClusterException;
+import io.shardcluster.proto.v1.NodeStats;
+import io.shardcluster.routing.DirectoryEntry;
+import io.shardcluster.routing.Keyspace;
+import io.shardcluster.routing.RoutingTable;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ClusterTest {
+  @TempDir Path dir;
+
+  private final LivenessTest.ManualClock clock = new LivenessTest.ManualClock();
+  private final Liveness liveness = new Liveness(clock, Duration.ofSeconds(3));
+
+  /** Keys each node "stores", as the probe reports them: node -> count. */
+  private final Map<String, Long> stored = new HashMap<>();
+
+  private final DataProbe probe =
+      (node, address, keyspace, start, end) -> stored.getOrDefault(node, 0L);
+  private MetadataStore store;
+  private Cluster cluster;
+
+  @BeforeEach
+  void open() throws Exception {
+    store = MetadataStore.open(dir);
+    cluster = Cluster.open(store, liveness, probe, 16);
+  }
+
+  @AfterEach
+  void close() {
+    store.close();
+  }
+
+  private static ShardClusterException failure(Runnable action) {
+    try {
+      action.run();
+    } catch (ShardClusterException e) {
+      return e;
+    }
+    throw new AssertionError("expected a failure");
+  }
+
+  @Test
+  void register_threeNodes_splitTheRingEvenly_andBumpTheEpoch() {
+    long start = cluster.routing().epoch();
+    cluster.register("n1", "127.0.0.1:1", "i1");
+    cluster.register("n2", "127.0.0.1:2", "i2");
+    RoutingTable table = cluster.register("n3", "127.0.0.1:3", "i3");
+
+    assertThat(table.epoch()).isEqualTo(start + 3);
+    assertThat(table.nodeAddresses()).containsOnlyKeys("n1", "n2", "n3");
+    table
+        .keyspace(Keyspace.DEFAULT)
+        .ring()
+        .shares()
+        .values()
+        .forEach(
+            share ->
+                assertThat(share).isCloseTo(1.0 / 3, org.assertj.core.data.Offset.offset(1e-9)));
+  }
+
+  @Test
+  void register_restartSameInstance_keepsEpoch_newAddressBumpsIt() {
+    cluster.register("n1", "127.0.0.1:1", "i1");
+    long epoch = cluster.routing().epoch();
+
+    assertThat(cluster.register("n1", "127.0.0.1:1", "i1").epoch()).isEqualTo(epoch);
+    RoutingTable moved = cluster.register("n1", "127.0.0.1:9", "i1");
+    assertThat(moved.epoch()).isEqualTo(epoch + 1);
+    assertThat(moved.address("n1")).contains("127.0.0.1:9");
+    assertThat(moved.keyspace(Keyspace.DEFAULT).ring().ownerOf(0)).isEqualTo("n1");
+  }
+
+  @Test
+  void register_sameIdOtherInstanceWhileUp_isAlreadyExists_andChangesNothing() {
+    cluster.register("n1", "127.0.0.1:1", "i1");
+    RoutingTable before = cluster.routing();
+
+    ShardClusterException e = failure(() -> cluster.register("n1", "127.0.0.1:2", "impostor"));
+    assertThat(e.code()).isEqualTo(ErrorCode.ALREADY_EXISTS);
+    assertThat(e).hasMessageContaining("already in use by a live node at 127.0.0.1:1");
+    assertThat(cluster.routing()).isEqualTo(before);
+  }
+
+  @Test
+  void register_sameIdOtherInstanceWhileDown_isFailedPrecondition() {
+    cluster.register("n1", "127.0.0.1:1", "i1");
+    clock.advance(Duration.ofSeconds(10));
+
+    ShardClusterException e = failure(() -> cluster.register("n1", "127.0.0.1:2", "other-dir"));
+    assertThat(e.code()).isEqualTo(ErrorCode.FAILED_PRECONDITION);
+    assertThat(e).hasMessageContaining("belongs to another data directory");
+  }
+
+  @Test
+  void register_badIdOrAddress_isInvalidArgument() {
+    assertThat(failure(() -> cluster.register("bad id", "127.0.0.1:1", "i")).code())
+        .isEqualTo(ErrorCode.INVALID_ARGUMENT);
+    assertThat(failure(() -> cluster.register("n1", "nowhere", "i")).code())
+        .isEqualTo(ErrorCode.INVALID_ARGUMENT);
+    assertThat(cluster.routing().nodeAddresses()).isEmpty();
+  }
+
+  @Test
+  void register_newNodeWhileClusterHoldsData_isRefused() {
+    cluster.register("n1", "127.0.0.1:1", "i1");
+    stored.put("n1", 10L);
+
+    ShardClusterException e = failure(() -> cluster.register("n2", "127.0.0.1:2", "i2"));
+    assertThat(e.code()).isEqualTo(ErrorCode.FAILED_PRECONDITION);
+    assertThat(e).hasMessageContaining("n1: 10");
+    assertThat(cluster.routing().nodeAddresses()).containsOnlyKeys("n1");
+  }
+
+  @Test
+  void reopen_servesTheSameTableAndEpoch() throws Exception {
+    cluster.register("n1", "127.0.0.1:1", "i1");
+    cluster.register("n2", "127.0.0.1:2", "i2");
+    cluster.setDirectoryEntry(
+        Keyspace.DEFAULT, new DirectoryEntry(ByteString.copyFromUtf8("t:"), true, "n2"));
+    RoutingTable before = cluster.routing();
+    store.close();
+
+    store = MetadataStore.open(dir);
+    Cluster reopened = Cluster.open(store, liveness, probe, 16);
+    assertThat(reopened.routing()).isEqualTo(before);
+    // The restarted node is recognised by its instance id, with no epoch change.
+    assertThat(reopened.register("n2", "127.0.0.1:2", "i2").epoch()).isEqualTo(before.epoch());
+  }
+
+  @Test
+  void heartbeat_unknownNode_isNotFound_knownReturnsEpoch() {
+    assertThat(
+            failure(() -> cluster.heartbeat("ghost", "i", NodeStats.getDefaultInstance())).code())
+        .isEqualTo(ErrorCode.NOT_FOUND);
+    cluster.register("n1", "127.0.0.1:1", "i1");
+    assertThat(cluster.heartbeat("n1", "i1", NodeStats.getDefaultInstance()))
+        .isEqualTo(cluster.routing().epoch());
+  }
+
+  @Test
+  void directory_setAndRemove_changeRoutingAndEpoch() {
+    cluster.register("n1", "127.0.0.1:1", "i1");
+    cluster.register("n2", "127.0.0.1:2", "i2");
+    DirectoryEntry entry = new DirectoryEntry(ByteString.copyFromUtf8("acme:"), true, "n1");
+
+    long setEpoch = cluster.setDirectoryEntry(Keyspace.DEFAULT, entry);
+    assertThat(cluster.routing().ownerOf(Keyspace.DEFAULT, "acme:1".getBytes())).isEqualTo("n1");
+
+    long removeEpoch = cluster.removeDirectoryEntry(Keyspace.DEFAULT, entry.key(), true);
+    assertThat(removeEpoch).isEqualTo(setEpoch + 1);
+    assertThat(cluster.routing().keyspace(Keyspace.DEFAULT).directory().isEmpty()).isTrue();
+  }
+
+  @Test
+  void directory_badInput_isRefusedAndChangesNothing() {
+    cluster.register("n1", "127.0.0.1:1", "i1");
+    RoutingTable before = cluster.routing();
+
+    assertThat(
+            failure(
+                    () ->
+                        cluster.setDirectoryEntry(
+                            Keyspace.DEFAULT,
+                            new DirectoryEntry(ByteString.copyFromUtf8("k"), false, "ghost")))
+                .code())
+        .isEqualTo(ErrorCode.NOT_FOUND);
+    assertThat(
+            failure(
+                    () ->
+                        cluster.setDirectoryEntry(
+                            "nope", new DirectoryEntry(ByteString.copyFromUtf8("k"), false, "n1")))
+                .code())
+        .isEqualTo(ErrorCode.NOT_FOUND);
+    assertThat(
+            failure(
+                    () ->
+                        cluster.removeDirectoryEntry(
+                            Keyspace.DEFAULT, ByteString.copyFromUtf8("k"), false))
+                .code())
+        .isEqualTo(ErrorCode.NOT_FOUND);
+    stored.put("n1", 3L);
+    assertThat(
+            failure(
+                    () ->
+                        cluster.setDirectoryEntry(
+                            Keyspace.DEFAULT,
+                            new DirectoryEntry(ByteString.copyFromUtf8("k"), false, "n1")))
+                .code())
+        .isEqualTo(ErrorCode.FAILED_PRECONDITION);
+    assertThat(cluster.routing()).isEqualTo(before);
+  }
+
+  @Test
+  void rangeEnd_ofPrefix_isNextPrefix() {
+    assertThat(
+            Cluster.rangeEnd(new DirectoryEntry(ByteString.copyFromUtf8("ab"), true, "n"))
+                .toStringUtf8())
+        .isEqualTo("ac");
+    assertThat(
+            Cluster.rangeEnd(
+                new DirectoryEntry(ByteString.copyFrom(new byte[] {1, (byte) 0xff}), true, "n")))
+        .isEqualTo(ByteString.copyFrom(new byte[] {2}));
+    assertThat(
+            Cluster.rangeEnd(
+                new DirectoryEntry(ByteString.copyFrom(new byte[] {(byte) 0xff}), true, "n")))
+        .isEqualTo(ByteString.EMPTY);
+    assertThat(Cluster.rangeEnd(new DirectoryEntry(ByteString.copyFromUtf8("ab"), false, "n")))
+        .isEqualTo(ByteString.copyFromUtf8("ab").concat(ByteString.copyFrom(new byte[] {0})));
+  }
+}

@@ -1,0 +1,93 @@
+package io.shardcluster.coordinator;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.shardcluster.routing.HashRing;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+class TokenAllocatorTest {
+  private static final int VNODES = CoordinatorConfig.DEFAULT_VNODES;
+
+  private static HashRing grow(int nodes) {
+    HashRing ring = HashRing.empty();
+    for (int i = 1; i <= nodes; i++) {
+      ring = TokenAllocator.join(ring, "n" + i, VNODES);
+    }
+    return ring;
+  }
+
+  private static double maxOverMean(HashRing ring) {
+    Map<String, Double> shares = ring.shares();
+    return Collections.max(shares.values()) * shares.size();
+  }
+
+  @ParameterizedTest
+  @ValueSource(ints = {3, 10, 100, 1000})
+  void join_defaultVnodes_keepsMaxOverMeanWithinFivePercent(int nodes) {
+    HashRing ring = grow(nodes);
+    assertThat(ring.shares()).hasSize(nodes);
+    assertThat(maxOverMean(ring)).isLessThanOrEqualTo(1.05);
+    assertThat(ring.shares().values().stream().mapToDouble(Double::doubleValue).sum())
+        .isCloseTo(1.0, org.assertj.core.data.Offset.offset(1e-9));
+  }
+
+  @Test
+  void join_everyStepFromOneToHundred_staysBalanced() {
+    HashRing ring = HashRing.empty();
+    for (int i = 1; i <= 100; i++) {
+      ring = TokenAllocator.join(ring, "n" + i, VNODES);
+      assertThat(maxOverMean(ring)).as("after %d nodes", i).isLessThanOrEqualTo(1.05);
+    }
+  }
+
+  @ParameterizedTest
+  @ValueSource(ints = {1, 2, 3, 9, 50})
+  void join_movesExactlyOneOverNPlusOne_allToTheNewNode(int before) {
+    HashRing ring = grow(before);
+    HashRing after = TokenAllocator.join(ring, "new", VNODES);
+
+    SplittableRandom random = new SplittableRandom(before);
+    int samples = 200_000;
+    int moved = 0;
+    for (int i = 0; i < samples; i++) {
+      long position = random.nextLong();
+      String was = ring.ownerOf(position);
+      String now = after.ownerOf(position);
+      if (!was.equals(now)) {
+        assertThat(now).isEqualTo("new");
+        moved++;
+      }
+    }
+    assertThat(after.shares().get("new"))
+        .isCloseTo(1.0 / (before + 1), org.assertj.core.data.Offset.offset(1e-9));
+    assertThat((double) moved / samples)
+        .isCloseTo(1.0 / (before + 1), org.assertj.core.data.Offset.offset(0.01));
+  }
+
+  @Test
+  void join_firstNode_ownsEverything() {
+    HashRing ring = TokenAllocator.join(HashRing.empty(), "n1", VNODES);
+    assertThat(ring.intervals()).hasSize(1);
+    assertThat(ring.ownerOf(-1L)).isEqualTo("n1");
+  }
+
+  @Test
+  void join_intervalCount_staysProportionalToNodesTimesVnodes() {
+    HashRing ring = grow(100);
+    assertThat(ring.intervals().size()).isLessThanOrEqualTo(100 * 2 * VNODES);
+  }
+
+  @Test
+  void waterLevel_levelsTheLargestShares() {
+    assertThat(TokenAllocator.waterLevel(List.of(0.5, 0.3, 0.2), 0.25))
+        .isCloseTo(0.275, org.assertj.core.data.Offset.offset(1e-12));
+    assertThat(TokenAllocator.waterLevel(List.of(0.5, 0.5), 0.5))
+        .isCloseTo(0.25, org.assertj.core.data.Offset.offset(1e-12));
+  }
+}

@@ -1,0 +1,264 @@
+package io.shardcluster.node;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import com.google.protobuf.ByteString;
+import io.grpc.ManagedChannel;
+import io.grpc.Server;
+import io.grpc.Status;
+import io.grpc.inprocess.InProcessChannelBuilder;
+import io.grpc.inprocess.InProcessServerBuilder;
+import io.grpc.stub.StreamObserver;
+import io.shardcluster.client.ShardClusterException;
+import io.shardcluster.client.WrongShardException;
+import io.shardcluster.proto.v1.GetRequest;
+import io.shardcluster.proto.v1.GetRoutingTableRequest;
+import io.shardcluster.proto.v1.HeartbeatRequest;
+import io.shardcluster.proto.v1.HeartbeatResponse;
+import io.shardcluster.proto.v1.MembershipGrpc;
+import io.shardcluster.proto.v1.PutRequest;
+import io.shardcluster.proto.v1.RegisterRequest;
+import io.shardcluster.proto.v1.RegisterResponse;
+import io.shardcluster.proto.v1.RoutingGrpc;
+import io.shardcluster.proto.v1.ScanRequest;
+import io.shardcluster.proto.v1.ScanResponse;
+import io.shardcluster.proto.v1.ShardNodeGrpc;
+import io.shardcluster.proto.v1.WatchRoutingTableRequest;
+import io.shardcluster.routing.HashRing;
+import io.shardcluster.routing.Keyspace;
+import io.shardcluster.routing.RoutingTable;
+import io.shardcluster.wire.HostPort;
+import io.shardcluster.wire.RoutingTables;
+import io.shardcluster.wire.StatusErrors;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** A real shard node over in-process gRPC, registered with a stand-in coordinator. */
+class ShardNodeServerTest {
+  private static final String COORDINATOR = "coordinator:1";
+
+  @TempDir Path dir;
+
+  /** n1 owns the lower half, n2 the upper half. */
+  private final RoutingTable table =
+      new RoutingTable(
+          3,
+          Map.of("n1", "n1:1", "n2", "n2:1"),
+          Map.of(
+              Keyspace.DEFAULT,
+              Keyspace.hash(Keyspace.DEFAULT)
+                  .withRing(HashRing.of(List.of(0L, Long.MIN_VALUE), List.of("n1", "n2")))));
+
+  private final AtomicReference<Status> registerRefusal = new AtomicReference<>();
+  private final AtomicInteger heartbeats = new AtomicInteger();
+  private Server coordinator;
+  private ShardNodeServer node;
+  private ManagedChannel channel;
+
+  private static ManagedChannel inProcess(String target) {
+    return InProcessChannelBuilder.forName(target).directExecutor().build();
+  }
+
+  @BeforeEach
+  void start() throws Exception {
+    startCoordinator();
+    node = startNode();
+    channel = inProcess("n1:1");
+  }
+
+  private void startCoordinator() throws Exception {
+    coordinator =
+        InProcessServerBuilder.forName(COORDINATOR)
+            .directExecutor()
+            .addService(
+                new MembershipGrpc.MembershipImplBase() {
+                  @Override
+                  public void register(
+                      RegisterRequest request, StreamObserver<RegisterResponse> observer) {
+                    if (registerRefusal.get() != null) {
+                      observer.onError(registerRefusal.get().asRuntimeException());
+                      return;
+                    }
+                    observer.onNext(
+                        RegisterResponse.newBuilder()
+                            .setRouting(RoutingTables.toProto(table))
+                            .build());
+                    observer.onCompleted();
+                  }
+
+                  @Override
+                  public void heartbeat(
+                      HeartbeatRequest request, StreamObserver<HeartbeatResponse> observer) {
+                    heartbeats.incrementAndGet();
+                    observer.onNext(HeartbeatResponse.newBuilder().setEpoch(table.epoch()).build());
+                    observer.onCompleted();
+                  }
+                })
+            .addService(
+                new RoutingGrpc.RoutingImplBase() {
+                  @Override
+                  public void getRoutingTable(
+                      GetRoutingTableRequest request,
+                      StreamObserver<io.shardcluster.proto.v1.RoutingTable> observer) {
+                    observer.onNext(RoutingTables.toProto(table));
+                    observer.onCompleted();
+                  }
+
+                  @Override
+                  public void watchRoutingTable(
+                      WatchRoutingTableRequest request,
+                      StreamObserver<io.shardcluster.proto.v1.RoutingTable> observer) {}
+                })
+            .build()
+            .start();
+  }
+
+  private ShardNodeServer startNode() {
+    ShardNodeConfig config =
+        new ShardNodeConfig(
+            "n1",
+            "127.0.0.1",
+            0,
+            dir,
+            HostPort.parse(COORDINATOR),
+            false,
+            Duration.ofMillis(50),
+            4);
+    return new ShardNodeServer(
+            config, InProcessServerBuilder.forName("n1:1"), ShardNodeServerTest::inProcess)
+        .start();
+  }
+
+  @AfterEach
+  void stop() {
+    channel.shutdownNow();
+    node.stop();
+    coordinator.shutdownNow();
+  }
+
+  private String keyOwnedBy(String owner, int skip) {
+    int seen = 0;
+    for (int i = 0; ; i++) {
+      if (table.ownerOf(Keyspace.DEFAULT, ("k" + i).getBytes()).equals(owner) && seen++ == skip) {
+        return "k" + i;
+      }
+    }
+  }
+
+  @Test
+  void putThenGet_ownedKey_overGrpc() {
+    var stub = ShardNodeGrpc.newBlockingStub(channel);
+    ByteString key = ByteString.copyFromUtf8(keyOwnedBy("n1", 0));
+    stub.put(
+        PutRequest.newBuilder()
+            .setKey(key)
+            .setValue(ByteString.copyFromUtf8("v"))
+            .setEpoch(3)
+            .build());
+    var response = stub.get(GetRequest.newBuilder().setKey(key).setEpoch(3).build());
+    assertThat(response.getFound()).isTrue();
+    assertThat(response.getValue().toStringUtf8()).isEqualTo("v");
+  }
+
+  @Test
+  void put_foreignKey_isFailedPreconditionWithWrongShardDetail() {
+    var stub = ShardNodeGrpc.newBlockingStub(channel);
+    ByteString key = ByteString.copyFromUtf8(keyOwnedBy("n2", 0));
+    assertThatThrownBy(
+            () ->
+                stub.put(
+                    PutRequest.newBuilder()
+                        .setKey(key)
+                        .setValue(ByteString.copyFromUtf8("v"))
+                        .build()))
+        .satisfies(
+            e -> {
+              ShardClusterException error = StatusErrors.fromStatus(e);
+              assertThat(error).isInstanceOf(WrongShardException.class);
+              assertThat(((WrongShardException) error).epoch()).isEqualTo(3);
+              assertThat(((WrongShardException) error).owner()).contains("n2");
+            });
+  }
+
+  @Test
+  void scan_manyBatches_streamsEveryOwnedRowInOrder() {
+    var stub = ShardNodeGrpc.newBlockingStub(channel);
+    for (int i = 0; i < 1000; i++) {
+      stub.put(
+          PutRequest.newBuilder()
+              .setKey(ByteString.copyFromUtf8(keyOwnedBy("n1", i)))
+              .setValue(ByteString.copyFromUtf8("v" + i))
+              .setEpoch(3)
+              .build());
+    }
+    Iterator<ScanResponse> batches = stub.scan(ScanRequest.newBuilder().setEpoch(3).build());
+    int rows = 0;
+    int messages = 0;
+    ByteString previous = ByteString.EMPTY;
+    while (batches.hasNext()) {
+      messages++;
+      for (var row : batches.next().getEntriesList()) {
+        assertThat(ByteString.unsignedLexicographicalComparator().compare(previous, row.getKey()))
+            .isNegative();
+        previous = row.getKey();
+        rows++;
+      }
+    }
+    assertThat(rows).isEqualTo(1000);
+    assertThat(messages).isGreaterThan(1);
+  }
+
+  @Test
+  void heartbeats_reachTheCoordinator() {
+    await().atMost(Duration.ofSeconds(5)).until(() -> heartbeats.get() >= 3);
+  }
+
+  @Test
+  void restart_withCoordinatorDown_servesWithSavedTable() {
+    var stub = ShardNodeGrpc.newBlockingStub(channel);
+    ByteString key = ByteString.copyFromUtf8(keyOwnedBy("n1", 0));
+    stub.put(
+        PutRequest.newBuilder()
+            .setKey(key)
+            .setValue(ByteString.copyFromUtf8("kept"))
+            .setEpoch(3)
+            .build());
+    node.stop();
+    coordinator.shutdownNow();
+
+    node = startNode();
+
+    var response =
+        ShardNodeGrpc.newBlockingStub(channel)
+            .get(GetRequest.newBuilder().setKey(key).setEpoch(3).build());
+    assertThat(response.getValue().toStringUtf8()).isEqualTo("kept");
+  }
+
+  @Test
+  void start_refusedByCoordinator_failsWithItsMessage() throws Exception {
+    node.stop();
+    registerRefusal.set(
+        Status.ALREADY_EXISTS.withDescription(
+            "node id n1 is already in use by a live node at x:1"));
+    assertThatThrownBy(this::startNode)
+        .isInstanceOf(ShardClusterException.class)
+        .hasMessageContaining("already in use");
+    node = startNodeAfterRefusalCleared();
+  }
+
+  private ShardNodeServer startNodeAfterRefusalCleared() {
+    registerRefusal.set(null);
+    return startNode();
+  }
+}

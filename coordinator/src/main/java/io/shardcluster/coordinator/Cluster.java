@@ -94,7 +94,12 @@ final class Cluster {
       RoutingTable before = routing();
       boolean joining = !before.nodeAddresses().containsKey(node);
       if (joining) {
-        requireEmpty(before, Keyspace.DEFAULT, ByteString.EMPTY, ByteString.EMPTY, "a new node");
+        requireEmpty(
+            before,
+            Keyspace.DEFAULT,
+            ByteString.EMPTY,
+            ByteString.EMPTY,
+            "cannot add " + node + ": the cluster already stores keys");
       }
       RoutingTable after;
       synchronized (this) {
@@ -186,7 +191,12 @@ final class Cluster {
     if (keyspace.directory().get(entry.key(), entry.prefix()).equals(Optional.of(entry))) {
       return before.epoch();
     }
-    requireEmpty(before, keyspaceName, entry.key(), rangeEnd(entry), describe(entry));
+    requireEmpty(
+        before,
+        keyspaceName,
+        entry.key(),
+        rangeEnd(entry),
+        "cannot change the placement of " + describe(entry) + ": keys it covers are stored");
     return changeDirectory(
         before, keyspaceName, ks -> ks.withDirectory(ks.directory().with(entry)));
   }
@@ -206,7 +216,12 @@ final class Cluster {
                             + (prefix ? "prefix '" : "key '")
                             + key.toStringUtf8()
                             + "'"));
-    requireEmpty(before, keyspaceName, entry.key(), rangeEnd(entry), describe(entry));
+    requireEmpty(
+        before,
+        keyspaceName,
+        entry.key(),
+        rangeEnd(entry),
+        "cannot change the placement of " + describe(entry) + ": keys it covers are stored");
     return changeDirectory(
         before, keyspaceName, ks -> ks.withDirectory(ks.directory().without(key, prefix)));
   }
@@ -251,7 +266,7 @@ final class Cluster {
    * FAILED_PRECONDITION naming where keys were found.
    */
   private void requireEmpty(
-      RoutingTable table, String keyspace, ByteString start, ByteString end, String what) {
+      RoutingTable table, String keyspace, ByteString start, ByteString end, String problem) {
     List<String> holders = new ArrayList<>();
     table
         .nodeAddresses()
@@ -264,11 +279,10 @@ final class Cluster {
             });
     if (!holders.isEmpty()) {
       throw ShardClusterException.failedPrecondition(
-          "cannot place "
-              + what
-              + " while keys it covers are stored ("
+          problem
+              + " ("
               + String.join(", ", holders)
-              + "); moving stored data needs rebalancing, which this version does not do");
+              + ") and moving stored data needs rebalancing, which this version does not do");
     }
   }
 

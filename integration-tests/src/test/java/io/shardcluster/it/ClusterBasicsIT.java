@@ -1,0 +1,202 @@
+package io.shardcluster.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.google.protobuf.ByteString;
+import io.grpc.ManagedChannel;
+import io.grpc.StatusRuntimeException;
+import io.shardcluster.client.KeyValue;
+import io.shardcluster.client.ShardClient;
+import io.shardcluster.client.WrongShardException;
+import io.shardcluster.client.internal.NodeChannels;
+import io.shardcluster.proto.v1.GetRequest;
+import io.shardcluster.proto.v1.ScanRequest;
+import io.shardcluster.proto.v1.ShardNodeGrpc;
+import io.shardcluster.routing.Keyspace;
+import io.shardcluster.routing.RoutingTable;
+import io.shardcluster.wire.StatusErrors;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** A healthy three-node cluster: membership, placement, routing, verification, wrong-shard. */
+class ClusterBasicsIT {
+  private static final int KEYS = 10_000;
+  private static LocalCluster cluster;
+  private static ShardClient client;
+
+  @BeforeAll
+  static void start() throws Exception {
+    cluster = LocalCluster.start("basics", 3);
+    client = cluster.client();
+    List<KeyValue> batch = new ArrayList<>();
+    for (int i = 0; i < KEYS; i++) {
+      batch.add(KeyValue.of("user:" + i, "value-" + i));
+      if (batch.size() == 500) {
+        client.multiPut(batch);
+        batch.clear();
+      }
+    }
+  }
+
+  @AfterAll
+  static void stop() throws Exception {
+    cluster.close();
+  }
+
+  @Test
+  void nodes_showsThreeUp() throws Exception {
+    assertThat(cluster.nodeStates())
+        .containsExactly(
+            Map.entry("node-1", "UP"), Map.entry("node-2", "UP"), Map.entry("node-3", "UP"));
+  }
+
+  @Test
+  void tenThousandKeys_readBackWithTheirValues() {
+    List<byte[]> keys = new ArrayList<>();
+    for (int i = 0; i < KEYS; i++) {
+      keys.add(("user:" + i).getBytes(StandardCharsets.UTF_8));
+    }
+    List<Optional<byte[]>> values = client.multiGet(keys);
+    for (int i = 0; i < KEYS; i++) {
+      assertThat(values.get(i)).as("user:%d", i).isPresent();
+      assertThat(new String(values.get(i).get(), StandardCharsets.UTF_8)).isEqualTo("value-" + i);
+    }
+  }
+
+  @Test
+  void everyNode_holdsAFairShare_andOnlyKeysRoutedToIt() throws Exception {
+    RoutingTable table = client.refreshRoutingTable();
+    Map<String, List<String>> stored = storedKeysPerNode(table);
+    int total = 0;
+    for (var node : stored.entrySet()) {
+      List<String> keys = node.getValue().stream().filter(k -> k.startsWith("user:")).toList();
+      double share = (double) keys.size() / KEYS;
+      assertThat(share).as("share of %s", node.getKey()).isBetween(0.25, 0.42);
+      for (String key : keys) {
+        assertThat(client.route(key.getBytes(StandardCharsets.UTF_8)).owner())
+            .as(key)
+            .isEqualTo(node.getKey());
+      }
+      total += keys.size();
+    }
+    assertThat(total).isEqualTo(KEYS);
+
+    // The CLI names the same owner.
+    ObjectMapper json = new ObjectMapper();
+    for (String key : List.of("user:0", "user:1", "user:4242")) {
+      Shardctl.Result route = cluster.shardctl("route", key, "--json");
+      assertThat(route.exitCode()).isZero();
+      String owner = json.readTree(route.out()).get("owner").asText();
+      assertThat(stored.get(owner)).contains(key);
+    }
+  }
+
+  /** Every key each node stores, read straight from the node (the scan RPC). */
+  private static Map<String, List<String>> storedKeysPerNode(RoutingTable table) {
+    Map<String, List<String>> stored = new HashMap<>();
+    try (NodeChannels channels = new NodeChannels()) {
+      table
+          .nodeAddresses()
+          .forEach(
+              (node, address) -> {
+                List<String> keys = new ArrayList<>();
+                ShardNodeGrpc.newBlockingStub(channels.channel(address))
+                    .scan(ScanRequest.newBuilder().setEpoch(table.epoch()).build())
+                    .forEachRemaining(
+                        batch ->
+                            batch
+                                .getEntriesList()
+                                .forEach(e -> keys.add(e.getKey().toStringUtf8())));
+                stored.put(node, keys);
+              });
+    }
+    return stored;
+  }
+
+  @Test
+  void loadAndVerify_throughTheCli() throws Exception {
+    Shardctl.Result load =
+        cluster.shardctl("load", "--count", "2000", "--prefix", "cli:", "--value-size", "64");
+    assertThat(load.exitCode()).as(load.err()).isZero();
+    assertThat(load.out()).contains("loaded 2,000 keys");
+
+    Shardctl.Result verify =
+        cluster.shardctl(
+            "verify", "--count", "2000", "--prefix", "cli:", "--value-size", "64", "--json");
+    assertThat(verify.exitCode()).as(verify.err()).isZero();
+    assertThat(verify.out())
+        .contains("\"ok\":2000")
+        .contains("\"missing\":0")
+        .contains("\"wrong\":0");
+
+    Shardctl.Result wrongSize =
+        cluster.shardctl("verify", "--count", "10", "--prefix", "cli:", "--value-size", "65");
+    assertThat(wrongSize.exitCode()).isEqualTo(1);
+    assertThat(wrongSize.out()).contains("ok=0 missing=0 wrong=10");
+  }
+
+  @Test
+  void putGetDelete_throughTheCli() throws Exception {
+    assertThat(cluster.shardctl("put", "greeting", "hello world").exitCode()).isZero();
+    Shardctl.Result get = cluster.shardctl("get", "greeting");
+    assertThat(get.exitCode()).isZero();
+    assertThat(get.out().trim()).isEqualTo("hello world");
+    assertThat(cluster.shardctl("del", "greeting").exitCode()).isZero();
+    Shardctl.Result absent = cluster.shardctl("get", "greeting");
+    assertThat(absent.exitCode()).isEqualTo(1);
+    assertThat(absent.errLines()).containsExactly("shardctl: key 'greeting' not found");
+  }
+
+  @Test
+  void scan_throughTheCli_isInKeyOrderAcrossNodes() throws Exception {
+    Shardctl.Result scan =
+        cluster.shardctl("scan", "--from", "user:100", "--to", "user:101", "--limit", "5");
+    assertThat(scan.exitCode()).isZero();
+    assertThat(scan.out().lines().map(line -> line.split("\t")[0]).toList())
+        .containsExactly("user:100", "user:1000", "user:1001", "user:1002", "user:1003");
+  }
+
+  @Test
+  void requestToANodeThatDoesNotOwnTheKey_isWrongShardWithTheEpoch() {
+    RoutingTable table = client.refreshRoutingTable();
+    byte[] key = "user:7".getBytes(StandardCharsets.UTF_8);
+    String owner = table.ownerOf(Keyspace.DEFAULT, key);
+    String other =
+        table.nodeAddresses().keySet().stream()
+            .filter(n -> !n.equals(owner))
+            .findFirst()
+            .orElseThrow();
+    ManagedChannel channel = NodeChannels.plaintext(table.address(other).orElseThrow());
+    try {
+      assertThatThrownBy(
+              () ->
+                  ShardNodeGrpc.newBlockingStub(channel)
+                      .get(
+                          GetRequest.newBuilder()
+                              .setKey(ByteString.copyFrom(key))
+                              .setEpoch(table.epoch())
+                              .build()))
+          .isInstanceOfSatisfying(
+              StatusRuntimeException.class,
+              e -> {
+                assertThat(e.getStatus().getCode())
+                    .isEqualTo(io.grpc.Status.Code.FAILED_PRECONDITION);
+                WrongShardException wrong = (WrongShardException) StatusErrors.fromStatus(e);
+                assertThat(wrong.epoch()).isEqualTo(table.epoch());
+                assertThat(wrong.node()).isEqualTo(other);
+                assertThat(wrong.owner()).contains(owner);
+              });
+    } finally {
+      channel.shutdownNow();
+    }
+  }
+}

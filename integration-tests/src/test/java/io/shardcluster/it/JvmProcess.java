@@ -1,0 +1,135 @@
+package io.shardcluster.it;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * One server JVM started from a built jar, its output in a log file. Started, killed with SIGKILL
+ * and restarted with the same arguments.
+ */
+final class JvmProcess {
+  private static final Pattern LISTENING = Pattern.compile("listening on (\\S+):(\\d+)");
+  static final List<String> JVM_OPTIONS =
+      List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:-UsePerfData");
+
+  private final String name;
+  private final Path jar;
+  private final Path log;
+  private List<String> arguments;
+  private Process process;
+  private int starts;
+
+  JvmProcess(String name, Path jar, Path logDir, List<String> arguments) {
+    this.name = name;
+    this.jar = jar;
+    this.log = logDir.resolve(name + ".log");
+    this.arguments = List.copyOf(arguments);
+  }
+
+  static String javaBinary() {
+    return ProcessHandle.current().info().command().orElse("java");
+  }
+
+  String name() {
+    return name;
+  }
+
+  /** Starts the JVM; the log of each start is appended to the same file. */
+  JvmProcess start() throws IOException {
+    List<String> command = new ArrayList<>();
+    command.add(javaBinary());
+    command.addAll(JVM_OPTIONS);
+    command.add("-jar");
+    command.add(jar.toString());
+    command.addAll(arguments);
+    starts++;
+    Files.writeString(
+        log,
+        "---- start " + starts + ": " + String.join(" ", command) + System.lineSeparator(),
+        StandardCharsets.UTF_8,
+        java.nio.file.StandardOpenOption.CREATE,
+        java.nio.file.StandardOpenOption.APPEND);
+    process =
+        new ProcessBuilder(command)
+            .redirectErrorStream(true)
+            .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
+            .start();
+    return this;
+  }
+
+  /**
+   * Waits for this start's "listening on HOST:PORT" line and returns the port. Fails early, with
+   * the log, if the process exits.
+   */
+  int awaitListening(Duration timeout) throws IOException, InterruptedException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (System.nanoTime() < deadline) {
+      String text = Files.readString(log, StandardCharsets.UTF_8);
+      String thisStart = text.substring(text.lastIndexOf("---- start " + starts + ":"));
+      Matcher matcher = LISTENING.matcher(thisStart);
+      if (matcher.find()) {
+        return Integer.parseInt(matcher.group(2));
+      }
+      if (!process.isAlive()) {
+        throw new IllegalStateException(
+            name + " exited with " + process.exitValue() + ":\n" + thisStart);
+      }
+      Thread.sleep(50);
+    }
+    throw new IllegalStateException(
+        name + " did not start listening within " + timeout + "; see " + log);
+  }
+
+  /** Replaces the arguments used by the next start. */
+  void arguments(List<String> next) {
+    this.arguments = List.copyOf(next);
+  }
+
+  List<String> arguments() {
+    return arguments;
+  }
+
+  /** SIGKILL, and wait until it is gone. */
+  void kill() throws InterruptedException {
+    if (process != null && process.isAlive()) {
+      process.destroyForcibly();
+      process.waitFor(30, TimeUnit.SECONDS);
+    }
+  }
+
+  /** SIGTERM, and wait until it is gone. */
+  void stop() throws InterruptedException {
+    if (process != null && process.isAlive()) {
+      process.destroy();
+      if (!process.waitFor(20, TimeUnit.SECONDS)) {
+        kill();
+      }
+    }
+  }
+
+  boolean isAlive() {
+    return process != null && process.isAlive();
+  }
+
+  /** Waits for the process to exit and returns its exit code. */
+  int awaitExit(Duration timeout) throws InterruptedException {
+    if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+      throw new IllegalStateException(name + " did not exit within " + timeout);
+    }
+    return process.exitValue();
+  }
+
+  /** The log of the latest start. */
+  String lastLog() throws IOException {
+    String text = Files.readString(log, StandardCharsets.UTF_8);
+    return text.substring(text.lastIndexOf("---- start " + starts + ":"));
+  }
+}

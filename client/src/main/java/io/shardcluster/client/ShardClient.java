@@ -4,6 +4,7 @@ import static io.shardcluster.client.ShardClusterException.requireArgument;
 
 import com.google.protobuf.ByteString;
 import com.google.protobuf.UnsafeByteOperations;
+import io.grpc.Channel;
 import io.grpc.Deadline;
 import io.grpc.ManagedChannel;
 import io.shardcluster.client.internal.Dispatcher;
@@ -67,7 +68,7 @@ public final class ShardClient implements AutoCloseable {
   private final Duration requestTimeout;
   private final Duration scanTimeout;
   private final RetryPolicy retryPolicy;
-  private final ManagedChannel coordinatorChannel;
+  private final Channel coordinatorChannel;
   private final NodeChannels nodeChannels;
   private final ScheduledExecutorService scheduler;
   private final RoutingCache routing;
@@ -86,8 +87,11 @@ public final class ShardClient implements AutoCloseable {
               thread.setDaemon(true);
               return thread;
             });
-    this.nodeChannels = new NodeChannels(builder.channelFactory);
-    this.coordinatorChannel = builder.channelFactory.apply(coordinatorAddress);
+    this.nodeChannels =
+        builder.channelFactory == null
+            ? NodeChannels.netty(builder.ioThreads)
+            : new NodeChannels(builder.channelFactory);
+    this.coordinatorChannel = nodeChannels.channel(coordinatorAddress);
     this.routing =
         new RoutingCache(coordinatorChannel, coordinatorAddress, requestTimeout, scheduler);
     this.dispatcher = new Dispatcher(routing, nodeChannels, retryPolicy, scheduler);
@@ -334,15 +338,6 @@ public final class ShardClient implements AutoCloseable {
   public void close() {
     routing.close();
     nodeChannels.close();
-    coordinatorChannel.shutdown();
-    try {
-      if (!coordinatorChannel.awaitTermination(2, TimeUnit.SECONDS)) {
-        coordinatorChannel.shutdownNow();
-      }
-    } catch (InterruptedException e) {
-      coordinatorChannel.shutdownNow();
-      Thread.currentThread().interrupt();
-    }
     scheduler.shutdownNow();
   }
 
@@ -376,7 +371,8 @@ public final class ShardClient implements AutoCloseable {
     private Duration requestTimeout = Duration.ofSeconds(5);
     private Duration scanTimeout = Duration.ofMinutes(10);
     private RetryPolicy retryPolicy = RetryPolicy.DEFAULT;
-    private Function<String, ManagedChannel> channelFactory = NodeChannels::plaintext;
+    private int ioThreads = Runtime.getRuntime().availableProcessors();
+    private Function<String, ManagedChannel> channelFactory;
 
     private Builder() {}
 
@@ -415,6 +411,16 @@ public final class ShardClient implements AutoCloseable {
               retryPolicy.unavailableRetries(),
               retryPolicy.initialBackoff(),
               retryPolicy.maxBackoff());
+      return this;
+    }
+
+    /**
+     * Network I/O threads shared by the client's channels (default: one per core). Responses are
+     * decoded on them; the fewer there are, the fewer cross-thread wake-ups per request.
+     */
+    public Builder ioThreads(int threads) {
+      requireArgument(threads >= 1, "ioThreads must be at least 1, got " + threads);
+      this.ioThreads = threads;
       return this;
     }
 

@@ -72,13 +72,7 @@ final class FakeCluster implements AutoCloseable {
     for (String node : nodes) {
       data.put(node, new ConcurrentSkipListMap<>(ByteString.unsignedLexicographicalComparator()));
       requests.put(node, new AtomicInteger());
-      servers.put(
-          node,
-          InProcessServerBuilder.forName(node + ":1")
-              .directExecutor()
-              .addService(new Node(node))
-              .build()
-              .start());
+      startNode(node);
     }
   }
 
@@ -107,6 +101,17 @@ final class FakeCluster implements AutoCloseable {
 
   void stop(String name) {
     servers.remove(name).shutdownNow();
+  }
+
+  /** Starts a node's server; after {@link #stop}, it comes back with the data it had. */
+  void startNode(String node) throws IOException {
+    servers.put(
+        node,
+        InProcessServerBuilder.forName(node + ":1")
+            .directExecutor()
+            .addService(new Node(node))
+            .build()
+            .start());
   }
 
   static ManagedChannel channel(String address) {

@@ -122,6 +122,20 @@ class ShardClientTest {
   }
 
   @Test
+  void get_afterOwnerRestarts_succeedsAtOnceWithoutWaitingOutReconnectBackoff() throws Exception {
+    client.put("back", "soon");
+    String owner = client.route(utf8("back")).owner();
+    cluster.stop(owner);
+    assertThatThrownBy(() -> client.get("back")).isInstanceOf(NodeUnavailableException.class);
+
+    cluster.startNode(owner);
+
+    long start = System.nanoTime();
+    assertThat(client.get("back")).contains("soon");
+    assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofMillis(900));
+  }
+
+  @Test
   void multiGet_splitsPerNode_andKeepsOrder() {
     Map<String, String> entries = new TreeMap<>();
     for (int i = 0; i < 100; i++) {

@@ -77,7 +77,7 @@ public final class CoordinatorMain implements Callable<Integer> {
   }
 
   public static void main(String[] args) {
-    ServerStartup.configureLogging();
+    ServerStartup.configureProcess();
     System.exit(
         new CommandLine(new CoordinatorMain())
             .setExecutionExceptionHandler(

@@ -103,7 +103,7 @@ class ClusterBasicsIT {
   /** Every key each node stores, read straight from the node (the scan RPC). */
   private static Map<String, List<String>> storedKeysPerNode(RoutingTable table) {
     Map<String, List<String>> stored = new HashMap<>();
-    try (NodeChannels channels = new NodeChannels()) {
+    try (NodeChannels channels = new NodeChannels(NodeChannels::plaintext)) {
       table
           .nodeAddresses()
           .forEach(

@@ -74,7 +74,11 @@ final class LocalStore implements AutoCloseable {
     ColumnFamilyOptions dataOptions =
         new ColumnFamilyOptions()
             .setCompressionType(CompressionType.LZ4_COMPRESSION)
-            .setWriteBufferSize(64L << 20)
+            // Memtable lookups are cache-miss bound: a smaller memtable keeps the skiplist
+            // shallow, and its whole-key bloom filter lets reads of flushed keys skip it.
+            .setWriteBufferSize(16L << 20)
+            .setMemtablePrefixBloomSizeRatio(0.05)
+            .setMemtableWholeKeyFiltering(true)
             .setTableFormatConfig(
                 new BlockBasedTableConfig().setFilterPolicy(new BloomFilter(10, false)));
     ColumnFamilyOptions metaOptions = new ColumnFamilyOptions();

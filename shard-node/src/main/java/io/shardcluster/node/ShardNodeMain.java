@@ -63,7 +63,8 @@ public final class ShardNodeMain implements Callable<Integer> {
   @Option(
       names = "--threads",
       defaultValue = "16",
-      description = "Threads serving requests (default: ${DEFAULT-VALUE}).")
+      description =
+          "Threads serving requests when --fsync is on; without it, requests run on the I/O threads (default: ${DEFAULT-VALUE}).")
   private int threads;
 
   @Override
@@ -96,7 +97,7 @@ public final class ShardNodeMain implements Callable<Integer> {
   }
 
   public static void main(String[] args) {
-    ServerStartup.configureLogging();
+    ServerStartup.configureProcess();
     System.exit(
         new CommandLine(new ShardNodeMain())
             .setExecutionExceptionHandler(

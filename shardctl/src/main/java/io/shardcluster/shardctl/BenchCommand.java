@@ -8,8 +8,9 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Phaser;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.LongAdder;
 import org.HdrHistogram.Histogram;
 import org.HdrHistogram.Recorder;
@@ -103,78 +104,120 @@ final class BenchCommand extends ClusterCommand {
           });
     }
 
-    Recorder latency = new Recorder(TimeUnit.SECONDS.toNanos(60), 3);
-    LongAdder ops = new LongAdder();
-    LongAdder requests = new LongAdder();
-    LongAdder errors = new LongAdder();
-    AtomicBoolean measuring = new AtomicBoolean();
-    AtomicBoolean stop = new AtomicBoolean();
-    List<Thread> workers = new ArrayList<>();
+    LoadLoop load = new LoadLoop(client);
     for (int t = 0; t < threads; t++) {
-      SplittableRandom random = new SplittableRandom(t * 7919L + 17);
-      Thread worker =
-          new Thread(
-              () -> {
-                byte[] value = new byte[valueSize];
-                while (!stop.get()) {
-                  boolean read = random.nextDouble() < readRatio;
-                  long start = System.nanoTime();
-                  try {
-                    if (batch == 1) {
-                      byte[] key = Values.key(PREFIX, random.nextInt(keys));
-                      if (read) {
-                        client.get(key);
-                      } else {
-                        random.nextBytes(value);
-                        client.put(key, value.clone());
-                      }
-                    } else if (read) {
-                      List<byte[]> batchKeys = new ArrayList<>(batch);
-                      for (int i = 0; i < batch; i++) {
-                        batchKeys.add(Values.key(PREFIX, random.nextInt(keys)));
-                      }
-                      client.multiGet(batchKeys);
-                    } else {
-                      List<KeyValue> entries = new ArrayList<>(batch);
-                      for (int i = 0; i < batch; i++) {
-                        byte[] bytes = new byte[valueSize];
-                        random.nextBytes(bytes);
-                        entries.add(new KeyValue(Values.key(PREFIX, random.nextInt(keys)), bytes));
-                      }
-                      client.multiPut(entries);
-                    }
-                    if (measuring.get()) {
-                      latency.recordValue(
-                          Math.min(System.nanoTime() - start, TimeUnit.SECONDS.toNanos(60)));
-                      ops.add(batch);
-                      requests.increment();
-                    }
-                  } catch (RuntimeException e) {
-                    if (measuring.get()) {
-                      errors.increment();
-                    }
-                  }
-                }
-              },
-              "bench-" + t);
-      worker.setDaemon(true);
-      workers.add(worker);
-      worker.start();
+      load.startClient(new SplittableRandom(t * 7919L + 17));
     }
     Thread.sleep((long) (warmup * 1000));
-    latency.reset();
-    measuring.set(true);
+    load.latency.reset();
+    load.measuring = true;
     long start = System.nanoTime();
     Thread.sleep((long) (duration * 1000));
-    measuring.set(false);
+    load.measuring = false;
     double seconds = (System.nanoTime() - start) / 1e9;
-    stop.set(true);
-    for (Thread worker : workers) {
-      worker.join(10_000);
-    }
+    load.stop();
+    LongAdder ops = load.ops;
+    LongAdder requests = load.requests;
+    LongAdder errors = load.errors;
+    Recorder latency = load.latency;
     Histogram histogram = latency.getIntervalHistogram();
     report(histogram, ops.sum() / seconds, requests.sum() / seconds, errors.sum(), seconds);
     return 0;
+  }
+
+  /**
+   * Closed-loop clients: each sends one request, and sends the next when the answer arrives, like
+   * redis-benchmark's connections. Driven by the async API, so the load generator needs no thread
+   * per client and its own cost stays small next to the cluster's.
+   */
+  private final class LoadLoop {
+    final ShardClient client;
+    final Recorder latency = new Recorder(TimeUnit.SECONDS.toNanos(60), 3);
+    final LongAdder ops = new LongAdder();
+    final LongAdder requests = new LongAdder();
+    final LongAdder errors = new LongAdder();
+    final Phaser inFlight = new Phaser(1);
+    volatile boolean measuring;
+    volatile boolean stopped;
+
+    LoadLoop(ShardClient client) {
+      this.client = client;
+    }
+
+    void startClient(SplittableRandom random) {
+      inFlight.register();
+      next(random);
+    }
+
+    private void next(SplittableRandom random) {
+      if (stopped) {
+        inFlight.arriveAndDeregister();
+        return;
+      }
+      long start = System.nanoTime();
+      CompletableFuture<?> request;
+      try {
+        request = send(random);
+      } catch (RuntimeException e) {
+        request = CompletableFuture.failedFuture(e);
+      }
+      request.whenComplete(
+          (ok, failure) -> {
+            if (measuring) {
+              if (failure == null) {
+                latency.recordValue(
+                    Math.min(System.nanoTime() - start, TimeUnit.SECONDS.toNanos(60)));
+                ops.add(batch);
+                requests.increment();
+              } else {
+                errors.increment();
+              }
+            }
+            if (failure == null) {
+              next(random);
+            } else {
+              // Do not spin on a failing cluster, nor recurse on a synchronous failure.
+              CompletableFuture.delayedExecutor(10, TimeUnit.MILLISECONDS)
+                  .execute(() -> next(random));
+            }
+          });
+    }
+
+    private CompletableFuture<?> send(SplittableRandom random) {
+      boolean read = random.nextDouble() < readRatio;
+      if (batch == 1) {
+        byte[] key = Values.key(PREFIX, random.nextInt(keys));
+        if (read) {
+          return client.getAsync(key);
+        }
+        byte[] value = new byte[valueSize];
+        random.nextBytes(value);
+        return client.putAsync(key, value);
+      }
+      if (read) {
+        List<byte[]> batchKeys = new ArrayList<>(batch);
+        for (int i = 0; i < batch; i++) {
+          batchKeys.add(Values.key(PREFIX, random.nextInt(keys)));
+        }
+        return client.multiGetAsync(batchKeys);
+      }
+      List<KeyValue> entries = new ArrayList<>(batch);
+      for (int i = 0; i < batch; i++) {
+        byte[] value = new byte[valueSize];
+        random.nextBytes(value);
+        entries.add(new KeyValue(Values.key(PREFIX, random.nextInt(keys)), value));
+      }
+      return client.multiPutAsync(entries);
+    }
+
+    void stop() throws InterruptedException {
+      stopped = true;
+      try {
+        inFlight.awaitAdvanceInterruptibly(inFlight.arrive(), 30, TimeUnit.SECONDS);
+      } catch (java.util.concurrent.TimeoutException e) {
+        // Requests still out after 30 s are abandoned with the process.
+      }
+    }
   }
 
   private void report(

@@ -2,6 +2,7 @@ package io.shardcluster.shardctl;
 
 import io.shardcluster.client.ShardClient;
 import io.shardcluster.client.ShardClusterException;
+import io.shardcluster.wire.ServerStartup;
 import java.io.PrintWriter;
 import java.time.Duration;
 import picocli.CommandLine;
@@ -101,6 +102,7 @@ public final class ShardctlMain implements Runnable {
   }
 
   public static void main(String[] args) {
+    ServerStartup.configureProcess();
     System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
   }
 }

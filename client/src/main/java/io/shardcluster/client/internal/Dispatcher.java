@@ -183,6 +183,11 @@ public final class Dispatcher {
       int attempt,
       Throwable failure) {
     ShardClusterException error = StatusErrors.fromStatus(failure);
+    if (error.code() == ErrorCode.UNAVAILABLE) {
+      // A channel that failed to connect waits out gRPC's reconnect backoff (up to minutes) and
+      // fails every call meanwhile; a node that restarted must be tried again now.
+      channels.resetConnectBackoff(address);
+    }
     if (!policy.shouldRetry(error, attempt) || request.deadline().isExpired()) {
       return CompletableFuture.failedFuture(describe(error, owner, address));
     }

@@ -226,6 +226,7 @@ public final class MergedScan implements KeyValueIterator {
       } catch (RuntimeException e) {
         ShardClusterException error = StatusErrors.fromStatus(e);
         if (error.code() == ErrorCode.UNAVAILABLE) {
+          channels.resetConnectBackoff(address);
           throw new NodeUnavailableException(node, address, error.getMessage(), error);
         }
         throw error;

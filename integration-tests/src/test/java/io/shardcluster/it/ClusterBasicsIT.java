@@ -166,6 +166,30 @@ class ClusterBasicsIT {
   }
 
   @Test
+  void directoryPrefix_placesNewKeysOnItsNode_andRefusesToStrandStoredKeys() throws Exception {
+    Shardctl.Result set = cluster.shardctl("directory", "set", "tenant7:", "node-2", "--prefix");
+    assertThat(set.exitCode()).as(set.err()).isZero();
+    client.refreshRoutingTable();
+    for (int i = 0; i < 20; i++) {
+      client.put("tenant7:order:" + i, "o" + i);
+    }
+    RoutingTable table = client.refreshRoutingTable();
+    List<String> onNode2 = storedKeysPerNode(table).get("node-2");
+    for (int i = 0; i < 20; i++) {
+      assertThat(onNode2).contains("tenant7:order:" + i);
+    }
+    Shardctl.Result get = cluster.shardctl("directory", "get", "tenant7:order:3");
+    assertThat(get.out()).contains("prefix tenant7: -> node-2");
+
+    // Moving a prefix whose keys are stored would strand them: refused, nothing changes.
+    Shardctl.Result move = cluster.shardctl("directory", "set", "tenant7:", "node-3", "--prefix");
+    assertThat(move.exitCode()).isEqualTo(3);
+    assertThat(move.err()).contains("node-2: 20");
+    assertThat(client.refreshRoutingTable().epoch()).isEqualTo(table.epoch());
+    assertThat(client.get("tenant7:order:5")).contains("o5");
+  }
+
+  @Test
   void requestToANodeThatDoesNotOwnTheKey_isWrongShardWithTheEpoch() {
     RoutingTable table = client.refreshRoutingTable();
     byte[] key = "user:7".getBytes(StandardCharsets.UTF_8);

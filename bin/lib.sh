@@ -40,9 +40,7 @@ ensure_built() {
   echo "building shardcluster ($stale); this takes a minute the first time..." >&2
   (cd "$SHARDCLUSTER_ROOT" && ./mvnw -q -B -DskipTests -Dspotless.check.skip=true package) >&2 \
     || die "build failed; run ./mvnw -DskipTests package to see why"
-  # The jar plugin leaves an unchanged jar untouched; mark the jars as current.
-  touch "$SHARDCLUSTER_ROOT"/{coordinator,shard-node,shardctl}/target/*.jar
-}
+  }
 
 # Runs a module's jar: run_jar MODULE ARGS...
 run_jar() {

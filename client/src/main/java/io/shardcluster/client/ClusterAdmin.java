@@ -3,11 +3,18 @@ package io.shardcluster.client;
 import com.google.protobuf.ByteString;
 import io.grpc.Channel;
 import io.shardcluster.proto.v1.AdminGrpc;
+import io.shardcluster.proto.v1.DrainNodeRequest;
+import io.shardcluster.proto.v1.ListMigrationsRequest;
 import io.shardcluster.proto.v1.ListNodesRequest;
 import io.shardcluster.proto.v1.ListNodesResponse;
+import io.shardcluster.proto.v1.Migration;
+import io.shardcluster.proto.v1.MigrationIdRequest;
 import io.shardcluster.proto.v1.NodeStats;
 import io.shardcluster.proto.v1.NodeStatus;
+import io.shardcluster.proto.v1.RebalanceRequest;
 import io.shardcluster.proto.v1.RemoveDirectoryEntryRequest;
+import io.shardcluster.proto.v1.RemoveNodeRequest;
+import io.shardcluster.proto.v1.RemoveNodeResponse;
 import io.shardcluster.proto.v1.SetDirectoryEntryRequest;
 import io.shardcluster.routing.DirectoryEntry;
 import io.shardcluster.routing.Keyspace;
@@ -78,6 +85,106 @@ public final class ClusterAdmin {
         .getEpoch();
   }
 
+  /**
+   * Starts moving all of the node's keys to the other nodes; when that is done the node is REMOVED
+   * and its process may be stopped. Returns the migrations started. NOT_FOUND for an unknown node;
+   * FAILED_PRECONDITION for the last node, or while other migrations run.
+   */
+  public List<MigrationInfo> drain(String node) {
+    return call(() -> stub().drainNode(DrainNodeRequest.newBuilder().setNodeId(node).build()))
+        .getMigrationsList()
+        .stream()
+        .map(ClusterAdmin::toInfo)
+        .toList();
+  }
+
+  /** The outcome of a forced removal: what the removed node owned is now lost. */
+  public record RemovedNode(long epoch, double shareLost, int directoryEntriesReassigned) {}
+
+  /**
+   * Gives a node that is gone for good its ring intervals and directory entries to the others,
+   * without moving data: the keys it held are lost. Requires {@code force}.
+   */
+  public RemovedNode removeNode(String node, boolean force) {
+    RemoveNodeResponse response =
+        call(
+            () ->
+                stub()
+                    .removeNode(
+                        RemoveNodeRequest.newBuilder().setNodeId(node).setForce(force).build()));
+    return new RemovedNode(
+        response.getEpoch(), response.getShareLost(), response.getDirectoryEntriesReassigned());
+  }
+
+  /** Plans moves that even out the load; unless {@code dryRun}, starts them. */
+  public RebalancePlan rebalance(boolean dryRun) {
+    io.shardcluster.proto.v1.RebalancePlan plan =
+        call(() -> stub().rebalance(RebalanceRequest.newBuilder().setDryRun(dryRun).build()));
+    return new RebalancePlan(
+        plan.getMetric(),
+        plan.getMaxOverMeanBefore(),
+        plan.getMaxOverMeanAfter(),
+        plan.getMovesList().stream()
+            .map(
+                m ->
+                    new RebalancePlan.Move(
+                        m.getSource(), m.getTarget(), m.getDescription(), m.getLoad()))
+            .toList(),
+        new java.util.TreeMap<>(plan.getLoadBeforeMap()),
+        new java.util.TreeMap<>(plan.getLoadAfterMap()),
+        plan.getStartedList());
+  }
+
+  /** Migrations that have not ended, or all recent ones. */
+  public List<MigrationInfo> migrations(boolean all) {
+    return call(() -> stub().listMigrations(ListMigrationsRequest.newBuilder().setAll(all).build()))
+        .getMigrationsList()
+        .stream()
+        .map(ClusterAdmin::toInfo)
+        .toList();
+  }
+
+  /** Pauses a migration between steps; NOT_FOUND for an unknown one. */
+  public MigrationInfo pauseMigration(String id) {
+    return toInfo(call(() -> stub().pauseMigration(migration(id))));
+  }
+
+  /** Resumes a paused migration. */
+  public MigrationInfo resumeMigration(String id) {
+    return toInfo(call(() -> stub().resumeMigration(migration(id))));
+  }
+
+  /** Rolls a migration back (before its commit); the keys stay where they were. */
+  public MigrationInfo cancelMigration(String id) {
+    return toInfo(call(() -> stub().cancelMigration(migration(id))));
+  }
+
+  private static MigrationIdRequest migration(String id) {
+    return MigrationIdRequest.newBuilder().setId(id).build();
+  }
+
+  private static MigrationInfo toInfo(Migration m) {
+    return new MigrationInfo(
+        m.getId(),
+        m.getSource(),
+        m.getTarget(),
+        RoutingTables.fromProto(m.getMoving()).toString(),
+        m.getShare(),
+        m.getPhase().name(),
+        m.getPaused(),
+        m.getReason(),
+        m.getKeysCopied(),
+        m.getBytesCopied(),
+        m.getChangesApplied(),
+        m.getEstimatedKeys(),
+        m.getKeysPerSec(),
+        m.getBytesPerSec(),
+        m.getEtaSeconds(),
+        m.getLastError(),
+        m.getCreatedMs(),
+        m.getFinishedMs());
+  }
+
   private AdminGrpc.AdminBlockingStub stub() {
     return AdminGrpc.newBlockingStub(coordinator)
         .withDeadlineAfter(timeout.toMillis(), TimeUnit.MILLISECONDS);
@@ -103,7 +210,7 @@ public final class ClusterAdmin {
     return new NodeInfo(
         status.getId(),
         status.getAddress(),
-        status.getState() == io.shardcluster.proto.v1.NodeState.UP ? NodeState.UP : NodeState.DOWN,
+        NodeState.valueOf(status.getState().name()),
         status.getShare(),
         status.getIntervals(),
         stats.getKeys(),

@@ -403,7 +403,7 @@ public final class ShardClient implements AutoCloseable {
       return this;
     }
 
-    /** Attempts per operation, first included (default 12). */
+    /** Attempts per operation, first included (default 20). */
     public Builder maxAttempts(int attempts) {
       this.retryPolicy =
           new RetryPolicy(

@@ -99,6 +99,59 @@ public final class HashRing {
     return intervals.get(i >= 0 ? i : -i - 2);
   }
 
+  /** The ring with every position of the range owned by {@code owner}. */
+  public HashRing assign(PositionRange range, String owner) {
+    if (intervals.isEmpty()) {
+      throw ShardClusterException.failedPrecondition("cannot assign positions of an empty ring");
+    }
+    List<Long> starts = new ArrayList<>();
+    List<String> owners = new ArrayList<>();
+    for (Interval interval : intervals) {
+      // Cut each interval where the range starts and ends; pieces inside go to the new owner.
+      long[] cuts = {interval.start(), range.start(), range.end()};
+      List<Long> bounds = new ArrayList<>();
+      bounds.add(interval.start());
+      for (int c = 1; c < cuts.length; c++) {
+        long cut = cuts[c];
+        if (cut != interval.start() && interval.contains(cut) && !bounds.contains(cut)) {
+          bounds.add(cut);
+        }
+      }
+      bounds.sort(Long::compareUnsigned);
+      for (long start : bounds) {
+        starts.add(start);
+        owners.add(range.contains(start) ? owner : interval.owner());
+      }
+    }
+    return of(starts, owners);
+  }
+
+  /**
+   * The position ranges that {@code from} owns in this ring and {@code to} owns in {@code after},
+   * merged where adjacent.
+   */
+  public List<PositionRange> movedTo(HashRing after, String from, String to) {
+    // Walk both rings' boundaries together.
+    List<Long> bounds = new ArrayList<>();
+    intervals.forEach(i -> bounds.add(i.start()));
+    after.intervals.forEach(i -> bounds.add(i.start()));
+    List<Long> sorted = bounds.stream().distinct().sorted(Long::compareUnsigned).toList();
+    List<PositionRange> moved = new ArrayList<>();
+    for (int i = 0; i < sorted.size(); i++) {
+      long start = sorted.get(i);
+      long end = i + 1 < sorted.size() ? sorted.get(i + 1) : 0;
+      if (from.equals(ownerOf(start)) && to.equals(after.ownerOf(start))) {
+        if (!moved.isEmpty() && moved.get(moved.size() - 1).end() == start) {
+          PositionRange last = moved.remove(moved.size() - 1);
+          moved.add(new PositionRange(last.start(), end));
+        } else {
+          moved.add(new PositionRange(start, end));
+        }
+      }
+    }
+    return moved;
+  }
+
   /** Each owner's fraction of the position space, in order of first appearance. */
   public Map<String, Double> shares() {
     Map<String, Double> shares = new LinkedHashMap<>();

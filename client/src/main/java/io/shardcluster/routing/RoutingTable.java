@@ -92,6 +92,16 @@ public final class RoutingTable {
         epoch);
   }
 
+  /** A copy at another epoch. */
+  public RoutingTable withEpoch(long newEpoch) {
+    return new RoutingTable(newEpoch, nodeAddresses, keyspaces);
+  }
+
+  /** Whether the two tables route alike: same nodes and addresses, same keyspaces. */
+  public boolean sameRouting(RoutingTable other) {
+    return nodeAddresses.equals(other.nodeAddresses) && keyspaces.equals(other.keyspaces);
+  }
+
   /** A copy at another epoch with one keyspace replaced or added. */
   public RoutingTable with(long newEpoch, Keyspace keyspace) {
     Map<String, Keyspace> next = new LinkedHashMap<>(keyspaces);

@@ -10,6 +10,8 @@ import io.shardcluster.routing.DirectoryEntry;
 import io.shardcluster.routing.HashRing;
 import io.shardcluster.routing.Interval;
 import io.shardcluster.routing.Keyspace;
+import io.shardcluster.routing.MovingSet;
+import io.shardcluster.routing.PositionRange;
 import io.shardcluster.routing.RoutingTable;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -35,7 +37,7 @@ public final class RoutingTables {
       for (Interval interval : keyspace.ring().intervals()) {
         ks.addIntervals(
             io.shardcluster.proto.v1.Interval.newBuilder()
-                .setStart(ByteString.copyFrom(Longs.toByteArray(interval.start())))
+                .setStart(position(interval.start()))
                 .setOwner(interval.owner()));
       }
       for (DirectoryEntry entry : keyspace.directory().entries()) {
@@ -87,6 +89,35 @@ public final class RoutingTables {
   /** The domain value of a wire directory entry. */
   public static DirectoryEntry fromProto(io.shardcluster.proto.v1.DirectoryEntry entry) {
     return new DirectoryEntry(entry.getKey(), entry.getPrefix(), entry.getOwner());
+  }
+
+  /** The wire form of a moving set. */
+  public static io.shardcluster.proto.v1.MovingSet toProto(MovingSet moving) {
+    var builder = io.shardcluster.proto.v1.MovingSet.newBuilder().setKeyspace(moving.keyspace());
+    for (PositionRange range : moving.ranges()) {
+      builder.addRanges(
+          io.shardcluster.proto.v1.PositionRange.newBuilder()
+              .setStart(position(range.start()))
+              .setEnd(range.end() == 0 ? ByteString.EMPTY : position(range.end())));
+    }
+    moving.entries().forEach(entry -> builder.addEntries(toProto(entry)));
+    return builder.build();
+  }
+
+  /** The domain value of a wire moving set. */
+  public static MovingSet fromProto(io.shardcluster.proto.v1.MovingSet proto) {
+    List<PositionRange> ranges = new ArrayList<>();
+    for (var range : proto.getRangesList()) {
+      ranges.add(new PositionRange(hashPosition(range.getStart()), hashPosition(range.getEnd())));
+    }
+    List<DirectoryEntry> entries = new ArrayList<>();
+    proto.getEntriesList().forEach(entry -> entries.add(fromProto(entry)));
+    return new MovingSet(
+        proto.getKeyspace().isEmpty() ? Keyspace.DEFAULT : proto.getKeyspace(), ranges, entries);
+  }
+
+  private static ByteString position(long position) {
+    return ByteString.copyFrom(Longs.toByteArray(position));
   }
 
   private static long hashPosition(ByteString start) {

@@ -1,25 +1,36 @@
 package io.shardcluster.coordinator;
 
 import io.grpc.stub.StreamObserver;
-import io.shardcluster.client.NodeState;
 import io.shardcluster.proto.v1.AdminGrpc;
 import io.shardcluster.proto.v1.DirectoryChangeResponse;
+import io.shardcluster.proto.v1.DrainNodeRequest;
+import io.shardcluster.proto.v1.ListMigrationsRequest;
 import io.shardcluster.proto.v1.ListNodesRequest;
 import io.shardcluster.proto.v1.ListNodesResponse;
+import io.shardcluster.proto.v1.Migration;
+import io.shardcluster.proto.v1.MigrationIdRequest;
+import io.shardcluster.proto.v1.MigrationsResponse;
 import io.shardcluster.proto.v1.NodeStatus;
+import io.shardcluster.proto.v1.PlannedMove;
+import io.shardcluster.proto.v1.RebalancePlan;
+import io.shardcluster.proto.v1.RebalanceRequest;
 import io.shardcluster.proto.v1.RemoveDirectoryEntryRequest;
+import io.shardcluster.proto.v1.RemoveNodeRequest;
+import io.shardcluster.proto.v1.RemoveNodeResponse;
 import io.shardcluster.proto.v1.SetDirectoryEntryRequest;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.wire.RoutingTables;
 import io.shardcluster.wire.ServerResponses;
 
-/** Serves operator commands. */
+/** Serves operator commands: converts between the wire and the cluster and rebalancer. */
 final class AdminService extends AdminGrpc.AdminImplBase {
   private final Cluster cluster;
+  private final Rebalancer rebalancer;
   private final Liveness liveness;
 
-  AdminService(Cluster cluster, Liveness liveness) {
+  AdminService(Cluster cluster, Rebalancer rebalancer, Liveness liveness) {
     this.cluster = cluster;
+    this.rebalancer = rebalancer;
     this.liveness = liveness;
   }
 
@@ -36,10 +47,7 @@ final class AdminService extends AdminGrpc.AdminImplBase {
                     .addNodesBuilder()
                     .setId(member.id())
                     .setAddress(member.address())
-                    .setState(
-                        member.state() == NodeState.UP
-                            ? io.shardcluster.proto.v1.NodeState.UP
-                            : io.shardcluster.proto.v1.NodeState.DOWN)
+                    .setState(member.state())
                     .setShare(member.share())
                     .setIntervals(member.intervals());
             member
@@ -47,7 +55,7 @@ final class AdminService extends AdminGrpc.AdminImplBase {
                 .ifPresent(
                     heartbeat ->
                         status
-                            .setStats(heartbeat.stats())
+                            .setStats(heartbeat.stats().toBuilder().clearDirectoryLoad())
                             .setMillisSinceHeartbeat(
                                 Math.max(1, liveness.since(heartbeat.at()).toMillis())));
           }
@@ -80,6 +88,84 @@ final class AdminService extends AdminGrpc.AdminImplBase {
                     cluster.removeDirectoryEntry(
                         keyspace(request.getKeyspace()), request.getKey(), request.getPrefix()))
                 .build());
+  }
+
+  @Override
+  public void drainNode(DrainNodeRequest request, StreamObserver<MigrationsResponse> observer) {
+    ServerResponses.unary(
+        observer,
+        () ->
+            MigrationsResponse.newBuilder()
+                .addAllMigrations(rebalancer.drain(request.getNodeId()))
+                .build());
+  }
+
+  @Override
+  public void removeNode(RemoveNodeRequest request, StreamObserver<RemoveNodeResponse> observer) {
+    ServerResponses.unary(
+        observer,
+        () -> {
+          Rebalancer.RemovedNode removed =
+              rebalancer.removeForce(request.getNodeId(), request.getForce());
+          return RemoveNodeResponse.newBuilder()
+              .setEpoch(removed.epoch())
+              .setShareLost(removed.shareLost())
+              .setDirectoryEntriesReassigned(removed.entriesReassigned())
+              .build();
+        });
+  }
+
+  @Override
+  public void rebalance(RebalanceRequest request, StreamObserver<RebalancePlan> observer) {
+    ServerResponses.unary(
+        observer,
+        () -> {
+          Rebalancer.Rebalance rebalance = rebalancer.rebalance(request.getDryRun());
+          RebalancePlan.Builder plan =
+              RebalancePlan.newBuilder()
+                  .setMetric(rebalance.metric())
+                  .setMaxOverMeanBefore(rebalance.plan().maxOverMeanBefore())
+                  .setMaxOverMeanAfter(rebalance.plan().maxOverMeanAfter())
+                  .putAllLoadBefore(rebalance.plan().before())
+                  .putAllLoadAfter(rebalance.plan().after());
+          for (LoadPlanner.Move move : rebalance.plan().moves()) {
+            plan.addMoves(
+                PlannedMove.newBuilder()
+                    .setSource(move.source())
+                    .setTarget(move.target())
+                    .setMoving(RoutingTables.toProto(move.moving()))
+                    .setLoad(move.load())
+                    .setDescription(move.moving().toString()));
+          }
+          rebalance.started().forEach(m -> plan.addStarted(m.getId()));
+          return plan.build();
+        });
+  }
+
+  @Override
+  public void listMigrations(
+      ListMigrationsRequest request, StreamObserver<MigrationsResponse> observer) {
+    ServerResponses.unary(
+        observer,
+        () ->
+            MigrationsResponse.newBuilder()
+                .addAllMigrations(rebalancer.migrations(request.getAll()))
+                .build());
+  }
+
+  @Override
+  public void pauseMigration(MigrationIdRequest request, StreamObserver<Migration> observer) {
+    ServerResponses.unary(observer, () -> rebalancer.pause(request.getId()));
+  }
+
+  @Override
+  public void resumeMigration(MigrationIdRequest request, StreamObserver<Migration> observer) {
+    ServerResponses.unary(observer, () -> rebalancer.resume(request.getId()));
+  }
+
+  @Override
+  public void cancelMigration(MigrationIdRequest request, StreamObserver<Migration> observer) {
+    ServerResponses.unary(observer, () -> rebalancer.cancel(request.getId()));
   }
 
   private static String keyspace(String name) {

@@ -4,8 +4,10 @@ import static io.shardcluster.client.ShardClusterException.requireArgument;
 
 import com.google.errorprone.annotations.concurrent.GuardedBy;
 import com.google.protobuf.ByteString;
-import io.shardcluster.client.NodeState;
 import io.shardcluster.client.ShardClusterException;
+import io.shardcluster.proto.v1.MemberRecord;
+import io.shardcluster.proto.v1.Migration;
+import io.shardcluster.proto.v1.NodeState;
 import io.shardcluster.proto.v1.NodeStats;
 import io.shardcluster.routing.DirectoryEntry;
 import io.shardcluster.routing.HashRing;
@@ -18,13 +20,15 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
+import java.util.function.UnaryOperator;
 import java.util.logging.Logger;
 import java.util.regex.Pattern;
 import org.rocksdb.RocksDBException;
 
 /**
- * The coordinator's view of the cluster: membership, routing and the epoch. Every change is
- * persisted (fsynced) before it is answered or published, and bumps the epoch by one.
+ * The coordinator's view of the cluster: members, routing, migrations and the epoch. Every change
+ * goes through {@link #update}, which persists it (fsynced) before it is answered or published, and
+ * gives it the next epoch if it changed the routing.
  */
 final class Cluster {
   private static final Logger logger = Logger.getLogger(Cluster.class.getName());
@@ -33,13 +37,13 @@ final class Cluster {
   private final MetadataStore store;
   private final Liveness liveness;
   private final DataProbe probe;
-  private final int vnodes;
   private final List<Consumer<RoutingTable>> listeners = new CopyOnWriteArrayList<>();
+  private final List<Runnable> membershipListeners = new CopyOnWriteArrayList<>();
 
   @GuardedBy("this")
   private ClusterState state;
 
-  /** A member as operators see it. */
+  /** A member as operators see it: its recorded state, overlaid with liveness. */
   record Member(
       String id,
       String address,
@@ -48,32 +52,33 @@ final class Cluster {
       int intervals,
       Optional<Liveness.Heartbeat> lastHeartbeat) {}
 
-  private Cluster(
-      MetadataStore store, Liveness liveness, DataProbe probe, int vnodes, ClusterState state) {
+  private Cluster(MetadataStore store, Liveness liveness, DataProbe probe, ClusterState state) {
     this.store = store;
     this.liveness = liveness;
     this.probe = probe;
-    this.vnodes = vnodes;
     this.state = state;
   }
 
   /** The cluster as saved in the store, or a new one (saved at once). */
-  static Cluster open(MetadataStore store, Liveness liveness, DataProbe probe, int vnodes) {
-    requireArgument(vnodes >= 1, "vnodes must be at least 1, got " + vnodes);
+  static Cluster open(MetadataStore store, Liveness liveness, DataProbe probe) {
     try {
       Optional<ClusterState> saved = store.load();
       ClusterState state = saved.orElseGet(ClusterState::initial);
       if (saved.isEmpty()) {
         store.save(state);
       }
-      return new Cluster(store, liveness, probe, vnodes, state);
+      return new Cluster(store, liveness, probe, state);
     } catch (RocksDBException e) {
       throw storeFailed(e);
     }
   }
 
-  synchronized RoutingTable routing() {
-    return state.routing();
+  synchronized ClusterState state() {
+    return state;
+  }
+
+  RoutingTable routing() {
+    return state().routing();
   }
 
   /** Calls the listener with every new routing table, after it is persisted. */
@@ -81,104 +86,127 @@ final class Cluster {
     listeners.add(listener);
   }
 
+  /** Calls the listener after a node registers or changes state. */
+  void addMembershipListener(Runnable listener) {
+    membershipListeners.add(listener);
+  }
+
   /**
-   * Admits a node: a new id joins and takes its share of the ring; a known id with the same
-   * instance is a restart (its address may have changed). Returns the routing table to use.
+   * Applies a change: persists the new state, then publishes its routing if that changed. Returns
+   * the new state. The change runs under the cluster's lock: keep it quick, no I/O.
+   */
+  ClusterState update(UnaryOperator<ClusterState> change) {
+    ClusterState before;
+    ClusterState after;
+    synchronized (this) {
+      before = state;
+      after = change.apply(before);
+      if (after == before) {
+        return after;
+      }
+      // One change, one epoch: however many parts of the routing it touched.
+      after =
+          after.routing().sameRouting(before.routing())
+              ? after.withEpoch(before.epoch())
+              : after.withEpoch(before.epoch() + 1);
+      try {
+        store.save(after);
+      } catch (RocksDBException e) {
+        throw storeFailed(e);
+      }
+      state = after;
+    }
+    if (after.epoch() != before.epoch()) {
+      for (Consumer<RoutingTable> listener : listeners) {
+        listener.accept(after.routing());
+      }
+    }
+    return after;
+  }
+
+  /**
+   * Admits a node. A new id joins: the first node takes the whole ring at once, later ones are
+   * JOINING until migrations hand them their share. A known id with the same instance is a restart
+   * (its address may have changed). Returns the routing table to use.
    */
   RoutingTable register(String node, String address, String instance) {
     checkNodeId(node);
     HostPort.parse(address);
     requireArgument(instance != null && !instance.isBlank(), "instance id must not be empty");
-    // Probing other nodes happens outside the lock; if the routing moved meanwhile, probe again.
-    for (int attempt = 0; ; attempt++) {
-      RoutingTable before = routing();
-      boolean joining = !before.nodeAddresses().containsKey(node);
-      if (joining) {
-        requireEmpty(
-            before,
-            Keyspace.DEFAULT,
-            ByteString.EMPTY,
-            ByteString.EMPTY,
-            "cannot add " + node + ": the cluster already stores keys");
-      }
-      RoutingTable after;
-      synchronized (this) {
-        if (joining && state.epoch() != before.epoch()) {
-          if (attempt < 10) {
-            continue;
-          }
-          throw ShardClusterException.unavailable(
-              "routing kept changing while admitting " + node + "; retry");
-        }
-        after = admit(node, address, instance);
-        if (after == null) {
-          return state.routing();
-        }
-      }
-      publish(after);
-      return after;
-    }
-  }
-
-  /** Applies a registration; returns the new table, or null if nothing changed. */
-  @GuardedBy("this")
-  private RoutingTable admit(String node, String address, String instance) {
-    if (state.isMember(node)) {
-      String known = state.instances().get(node);
-      if (!known.equals(instance)) {
-        String current = state.routing().address(node).orElse("?");
-        if (liveness.state(node) == NodeState.UP) {
-          throw ShardClusterException.alreadyExists(
-              "node id " + node + " is already in use by a live node at " + current);
-        }
-        throw ShardClusterException.failedPrecondition(
-            "node id "
-                + node
-                + " belongs to another data directory (instance "
-                + known
-                + "); start "
-                + node
-                + " on its own data directory");
-      }
-      liveness.heartbeat(node, NodeStats.getDefaultInstance());
-      if (state.routing().address(node).orElse("").equals(address)) {
-        return null;
-      }
-      commit(state.withMember(node, address, instance));
-      logger.info(node + " re-registered at " + address + " (epoch " + state.epoch() + ")");
-      return state.routing();
-    }
-    ClusterState joined = state.withMember(node, address, instance);
-    Keyspace keyspace = joined.routing().keyspace(Keyspace.DEFAULT);
-    HashRing ring = TokenAllocator.join(keyspace.ring(), node, vnodes);
-    commit(
-        new ClusterState(
-            joined.routing().with(joined.epoch(), keyspace.withRing(ring)), joined.instances()));
+    ClusterState after =
+        update(
+            current -> {
+              Optional<MemberRecord> known = current.member(node);
+              if (known.isPresent()
+                  && known.get().getState() == NodeState.REMOVED
+                  && known.get().getInstanceId().equals(instance)) {
+                throw ShardClusterException.failedPrecondition(
+                    "node "
+                        + node
+                        + " was removed from the cluster; to add it again, start it"
+                        + " on a new data directory");
+              }
+              if (known.isPresent() && known.get().getState() != NodeState.REMOVED) {
+                MemberRecord member = known.get();
+                if (!member.getInstanceId().equals(instance)) {
+                  if (liveness.state(node) == io.shardcluster.client.NodeState.UP) {
+                    throw ShardClusterException.alreadyExists(
+                        "node id "
+                            + node
+                            + " is already in use by a live node at "
+                            + member.getAddress());
+                  }
+                  throw ShardClusterException.failedPrecondition(
+                      "node id "
+                          + node
+                          + " belongs to another data directory (instance "
+                          + member.getInstanceId()
+                          + "); start "
+                          + node
+                          + " on its own data directory, or remove it first");
+                }
+                if (member.getAddress().equals(address)) {
+                  return current;
+                }
+                logger.info(node + " re-registered at " + address);
+                return current.withMember(member.toBuilder().setAddress(address).build());
+              }
+              MemberRecord joining =
+                  MemberRecord.newBuilder()
+                      .setId(node)
+                      .setAddress(address)
+                      .setInstanceId(instance)
+                      .setState(NodeState.JOINING)
+                      .build();
+              Keyspace keyspace = current.routing().keyspace(Keyspace.DEFAULT);
+              if (keyspace.ring().isEmpty()) {
+                logger.info(node + " joined at " + address + " as the first node");
+                return current
+                    .withMember(joining.toBuilder().setState(NodeState.UP).build())
+                    .withKeyspace(keyspace.withRing(HashRing.of(List.of(0L), List.of(node))));
+              }
+              logger.info(node + " is joining at " + address);
+              return current.withMember(joining);
+            });
     liveness.heartbeat(node, NodeStats.getDefaultInstance());
-    logger.info(
-        node
-            + " joined at "
-            + address
-            + " with "
-            + ring.intervalsOf(node).size()
-            + " intervals (epoch "
-            + state.epoch()
-            + ")");
-    return state.routing();
+    membershipListeners.forEach(Runnable::run);
+    return after.routing();
   }
 
   /**
-   * Records a heartbeat and returns the current epoch. NOT_FOUND if the node is not a member under
+   * Records a heartbeat and returns the current state. NOT_FOUND if the node is not a member under
    * this instance id (it should register).
    */
-  long heartbeat(String node, String instance, NodeStats stats) {
-    synchronized (this) {
-      if (!state.isMember(node) || !state.instances().get(node).equals(instance)) {
-        throw ShardClusterException.notFound("node " + node + " is not a member; register first");
-      }
-      liveness.heartbeat(node, stats);
-      return state.epoch();
+  ClusterState heartbeat(String node, String instance, NodeStats stats) {
+    ClusterState current = state();
+    Optional<MemberRecord> member = current.member(node);
+    if (member.isEmpty()
+        || member.get().getState() == NodeState.REMOVED
+        || !member.get().getInstanceId().equals(instance)) {
+      throw ShardClusterException.notFound("node " + node + " is not a member; register first");
     }
+    liveness.heartbeat(node, stats);
+    return current;
   }
 
   /** Places a key or prefix on a node. Returns the new epoch. */
@@ -227,42 +255,54 @@ final class Cluster {
   }
 
   private long changeDirectory(
-      RoutingTable before, String keyspaceName, java.util.function.UnaryOperator<Keyspace> change) {
-    RoutingTable after;
-    synchronized (this) {
-      if (state.epoch() != before.epoch()) {
-        throw ShardClusterException.unavailable("routing changed during the request; retry");
-      }
-      commit(state.withKeyspace(change.apply(state.routing().keyspace(keyspaceName))));
-      after = state.routing();
-    }
-    publish(after);
-    return after.epoch();
+      RoutingTable before, String keyspaceName, UnaryOperator<Keyspace> change) {
+    return update(
+            current -> {
+              if (current.epoch() != before.epoch()) {
+                throw ShardClusterException.unavailable(
+                    "routing changed during the request; retry");
+              }
+              requireNoMigrations(current);
+              return current.withKeyspace(change.apply(current.routing().keyspace(keyspaceName)));
+            })
+        .epoch();
   }
 
-  /** Every member with its liveness and ring share. */
+  /** FAILED_PRECONDITION while migrations run: their key sets depend on the directory. */
+  static void requireNoMigrations(ClusterState state) {
+    List<Migration> active = state.activeMigrations();
+    if (!active.isEmpty()) {
+      throw ShardClusterException.failedPrecondition(
+          active.size() + " migration(s) in progress; retry when `shardctl migrations` lists none");
+    }
+  }
+
+  /** Every member that has not been removed, with its liveness and ring share. */
   List<Member> members() {
-    RoutingTable table = routing();
-    HashRing ring = table.keyspace(Keyspace.DEFAULT).ring();
+    ClusterState current = state();
+    HashRing ring = current.routing().keyspace(Keyspace.DEFAULT).ring();
     Map<String, Double> shares = ring.shares();
     List<Member> members = new ArrayList<>();
-    table
-        .nodeAddresses()
-        .forEach(
-            (id, address) ->
-                members.add(
-                    new Member(
-                        id,
-                        address,
-                        liveness.state(id),
-                        shares.getOrDefault(id, 0.0),
-                        ring.intervalsOf(id).size(),
-                        liveness.lastHeartbeat(id))));
+    for (MemberRecord record : current.members().values()) {
+      NodeState shown = record.getState();
+      if (shown != NodeState.REMOVED
+          && liveness.state(record.getId()) == io.shardcluster.client.NodeState.DOWN) {
+        shown = NodeState.DOWN;
+      }
+      members.add(
+          new Member(
+              record.getId(),
+              record.getAddress(),
+              shown,
+              shares.getOrDefault(record.getId(), 0.0),
+              ring.intervalsOf(record.getId()).size(),
+              liveness.lastHeartbeat(record.getId())));
+    }
     return members;
   }
 
   /**
-   * Until data can move between nodes, a routing change may only touch keys nobody stores:
+   * A directory change may only touch keys nobody stores, since it moves no data:
    * FAILED_PRECONDITION naming where keys were found.
    */
   private void requireEmpty(
@@ -282,7 +322,7 @@ final class Cluster {
           problem
               + " ("
               + String.join(", ", holders)
-              + ") and moving stored data needs rebalancing, which this version does not do");
+              + "); a directory change does not move stored keys");
     }
   }
 
@@ -303,22 +343,6 @@ final class Cluster {
       }
     }
     return ByteString.EMPTY;
-  }
-
-  @GuardedBy("this")
-  private void commit(ClusterState next) {
-    try {
-      store.save(next);
-    } catch (RocksDBException e) {
-      throw storeFailed(e);
-    }
-    state = next;
-  }
-
-  private void publish(RoutingTable table) {
-    for (Consumer<RoutingTable> listener : listeners) {
-      listener.accept(table);
-    }
   }
 
   private static void checkNodeId(String node) {

@@ -1,27 +1,40 @@
 package io.shardcluster.coordinator;
 
+import io.shardcluster.proto.v1.MemberRecord;
+import io.shardcluster.proto.v1.Migration;
+import io.shardcluster.proto.v1.MigrationPhase;
+import io.shardcluster.proto.v1.NodeState;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.RoutingTable;
-import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
 
 /**
- * Everything the coordinator persists: the routing table (members' addresses, rings, directory,
- * epoch) and each member's instance id, which tells a restarted node from another process claiming
- * its id.
+ * Everything the coordinator persists: the routing table (which carries the epoch), the members
+ * with their state and instance id, and the migrations. Immutable; every change makes a new one.
  *
  * @param routing the current routing table
- * @param instances node id to the instance id of its data directory
+ * @param members node id to member record, REMOVED ones included
+ * @param migrations migration id to its record, in creation order
  */
-record ClusterState(RoutingTable routing, Map<String, String> instances) {
+record ClusterState(
+    RoutingTable routing, Map<String, MemberRecord> members, Map<String, Migration> migrations) {
+  /** Ended migrations kept for `shardctl migrations --all`. */
+  static final int FINISHED_KEPT = 200;
+
   ClusterState {
-    instances = Map.copyOf(instances);
+    members = java.util.Collections.unmodifiableMap(new TreeMap<>(members));
+    migrations = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(migrations));
   }
 
   /** A new cluster: epoch 1, the default keyspace with an empty ring, no members. */
   static ClusterState initial() {
     return new ClusterState(
         new RoutingTable(1, Map.of(), Map.of(Keyspace.DEFAULT, Keyspace.hash(Keyspace.DEFAULT))),
+        Map.of(),
         Map.of());
   }
 
@@ -29,19 +42,59 @@ record ClusterState(RoutingTable routing, Map<String, String> instances) {
     return routing.epoch();
   }
 
+  Optional<MemberRecord> member(String node) {
+    return Optional.ofNullable(members.get(node));
+  }
+
+  /** Whether the node is a member that has not been removed. */
   boolean isMember(String node) {
-    return instances.containsKey(node);
+    return member(node).map(m -> m.getState() != NodeState.REMOVED).orElse(false);
   }
 
-  /** A copy with a member added or its address changed, at the next epoch. */
-  ClusterState withMember(String node, String address, String instance) {
-    Map<String, String> next = new HashMap<>(instances);
-    next.put(node, instance);
-    return new ClusterState(routing.withNode(epoch() + 1, node, address), next);
+  /**
+   * A copy with the member added or changed. Members that are not REMOVED are in the routing table
+   * with their address. (Epochs are assigned by {@link Cluster#update}.)
+   */
+  ClusterState withMember(MemberRecord member) {
+    Map<String, MemberRecord> next = new LinkedHashMap<>(members);
+    next.put(member.getId(), member);
+    Map<String, String> addresses = new LinkedHashMap<>();
+    next.values().stream()
+        .filter(m -> m.getState() != NodeState.REMOVED)
+        .forEach(m -> addresses.put(m.getId(), m.getAddress()));
+    return new ClusterState(
+        new RoutingTable(routing.epoch(), addresses, routing.keyspaces()), next, migrations);
   }
 
-  /** A copy with one keyspace's routing replaced, at the next epoch. */
+  /** A copy with a keyspace's routing replaced. */
   ClusterState withKeyspace(Keyspace keyspace) {
-    return new ClusterState(routing.with(epoch() + 1, keyspace), instances);
+    return new ClusterState(routing.with(epoch(), keyspace), members, migrations);
+  }
+
+  /** A copy whose routing table carries the epoch. */
+  ClusterState withEpoch(long epoch) {
+    return new ClusterState(routing.withEpoch(epoch), members, migrations);
+  }
+
+  /** A copy with the migration added or updated; old ended migrations are dropped. */
+  ClusterState withMigration(Migration migration) {
+    Map<String, Migration> next = new LinkedHashMap<>(migrations);
+    next.put(migration.getId(), migration);
+    List<String> finished =
+        next.values().stream().filter(ClusterState::isFinished).map(Migration::getId).toList();
+    for (int i = 0; i < finished.size() - FINISHED_KEPT; i++) {
+      next.remove(finished.get(i));
+    }
+    return new ClusterState(routing, members, next);
+  }
+
+  /** Migrations that have not ended. */
+  List<Migration> activeMigrations() {
+    return migrations.values().stream().filter(m -> !isFinished(m)).toList();
+  }
+
+  static boolean isFinished(Migration migration) {
+    return migration.getPhase() == MigrationPhase.DONE
+        || migration.getPhase() == MigrationPhase.CANCELLED;
   }
 }

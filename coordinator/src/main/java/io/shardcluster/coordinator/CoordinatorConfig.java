@@ -2,6 +2,7 @@ package io.shardcluster.coordinator;
 
 import static io.shardcluster.client.ShardClusterException.requireArgument;
 
+import io.shardcluster.wire.Failpoints;
 import java.nio.file.Path;
 import java.time.Duration;
 
@@ -11,13 +12,36 @@ import java.time.Duration;
  * @param host address to listen on
  * @param port port to listen on; 0 picks a free one
  * @param dataDir where metadata is persisted
- * @param vnodes most ring pieces a joining node takes
+ * @param vnodes fewest nodes a joining node takes ring pieces from
  * @param heartbeatTimeout silence after which a node is DOWN
+ * @param maxMigrations migrations that copy data at the same time
+ * @param throttleBytesPerSec copy rate limit per migration; 0 for none
+ * @param balancerEnabled whether the automatic balancer runs
+ * @param balanceBy the load the balancer evens out: "keys" or "ops"
+ * @param balanceThreshold the balancer starts when max/mean load exceeds 1 + this
+ * @param balanceTarget ... and moves load until max/mean is at most 1 + this
+ * @param balanceWindow how long the imbalance must last before the balancer acts
+ * @param failpoints where to crash or pause, for tests
  */
 public record CoordinatorConfig(
-    String host, int port, Path dataDir, int vnodes, Duration heartbeatTimeout) {
-  /** Default number of ring pieces a joining node takes. */
+    String host,
+    int port,
+    Path dataDir,
+    int vnodes,
+    Duration heartbeatTimeout,
+    int maxMigrations,
+    long throttleBytesPerSec,
+    boolean balancerEnabled,
+    String balanceBy,
+    double balanceThreshold,
+    double balanceTarget,
+    Duration balanceWindow,
+    Failpoints failpoints) {
+  /** Default fewest donors of a joining node. */
   public static final int DEFAULT_VNODES = 16;
+
+  /** Default copy rate limit per migration: 64 MiB/s. */
+  public static final long DEFAULT_THROTTLE = 64L << 20;
 
   public CoordinatorConfig {
     requireArgument(host != null && !host.isBlank(), "host must not be empty");
@@ -27,5 +51,39 @@ public record CoordinatorConfig(
     requireArgument(
         heartbeatTimeout != null && heartbeatTimeout.toMillis() >= 100,
         "heartbeat timeout must be at least 100 ms");
+    requireArgument(
+        maxMigrations >= 1 && maxMigrations <= 64,
+        "max migrations must be 1-64, got " + maxMigrations);
+    requireArgument(throttleBytesPerSec >= 0, "throttle must not be negative");
+    requireArgument(
+        "keys".equals(balanceBy) || "ops".equals(balanceBy),
+        "balance-by must be keys or ops, got '" + balanceBy + "'");
+    requireArgument(
+        balanceThreshold > 0 && balanceThreshold < 10, "balance threshold must be in (0, 10)");
+    requireArgument(
+        balanceTarget > 0 && balanceTarget < balanceThreshold,
+        "balance target must be positive and below the threshold");
+    requireArgument(
+        balanceWindow != null && !balanceWindow.isNegative(),
+        "balance window must not be negative");
+    requireArgument(failpoints != null, "failpoints must not be null");
+  }
+
+  /** Settings for tests and embedding: defaults everywhere but the address and directory. */
+  public static CoordinatorConfig defaults(String host, int port, Path dataDir) {
+    return new CoordinatorConfig(
+        host,
+        port,
+        dataDir,
+        DEFAULT_VNODES,
+        Duration.ofSeconds(3),
+        4,
+        DEFAULT_THROTTLE,
+        true,
+        "keys",
+        0.2,
+        0.05,
+        Duration.ofSeconds(30),
+        Failpoints.none());
   }
 }

@@ -2,11 +2,14 @@ package io.shardcluster.coordinator;
 
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.shardcluster.client.ShardClusterException;
+import io.shardcluster.wire.Failpoints;
 import io.shardcluster.wire.ServerStartup;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -41,7 +44,8 @@ public final class CoordinatorMain implements Callable<Integer> {
   @Option(
       names = "--vnodes",
       defaultValue = "16",
-      description = "Most ring pieces a joining node takes (default: ${DEFAULT-VALUE}).")
+      description =
+          "Fewest nodes a joining node takes ring pieces from (default: ${DEFAULT-VALUE}).")
   private int vnodes;
 
   @Option(
@@ -50,10 +54,80 @@ public final class CoordinatorMain implements Callable<Integer> {
       description = "Silence after which a node is DOWN, in ms (default: ${DEFAULT-VALUE}).")
   private long heartbeatTimeoutMs;
 
+  @Option(
+      names = "--max-migrations",
+      defaultValue = "4",
+      description = "Migrations that copy data at the same time (default: ${DEFAULT-VALUE}).")
+  private int maxMigrations;
+
+  @Option(
+      names = "--throttle-bytes",
+      defaultValue = "67108864",
+      description =
+          "Copy rate limit per migration in bytes/s; 0 for none (default: ${DEFAULT-VALUE}, 64 MiB/s).")
+  private long throttleBytes;
+
+  @Option(
+      names = "--balancer",
+      defaultValue = "on",
+      description = "Automatic load balancing: on or off (default: ${DEFAULT-VALUE}).")
+  private String balancer;
+
+  @Option(
+      names = "--balance-by",
+      defaultValue = "keys",
+      description =
+          "Load the balancer evens out: keys (stored keys) or ops (reads+writes/s) (default: ${DEFAULT-VALUE}).")
+  private String balanceBy;
+
+  @Option(
+      names = "--balance-threshold",
+      defaultValue = "0.2",
+      description =
+          "The balancer acts when the most loaded node is this far above the mean (default: ${DEFAULT-VALUE}, 20%).")
+  private double balanceThreshold;
+
+  @Option(
+      names = "--balance-target",
+      defaultValue = "0.05",
+      description =
+          "... and moves load until every node is within this of the mean (default: ${DEFAULT-VALUE}).")
+  private double balanceTarget;
+
+  @Option(
+      names = "--balance-window-ms",
+      defaultValue = "30000",
+      description =
+          "How long the imbalance must last before the balancer acts (default: ${DEFAULT-VALUE}).")
+  private long balanceWindowMs;
+
+  @Option(
+      names = "--failpoint",
+      description =
+          "For tests: NAME=crash|pause, where NAME is migration.before-commit or migration.after-commit. Repeatable; also read from $SHARDCLUSTER_FAILPOINTS.")
+  private List<String> failpoints = new ArrayList<>();
+
   @Override
   public Integer call() throws InterruptedException {
+    if (!balancer.equals("on") && !balancer.equals("off")) {
+      throw ShardClusterException.invalidArgument(
+          "--balancer must be on or off, got '" + balancer + "'");
+    }
     CoordinatorConfig config =
-        new CoordinatorConfig(host, port, dataDir, vnodes, Duration.ofMillis(heartbeatTimeoutMs));
+        new CoordinatorConfig(
+            host,
+            port,
+            dataDir,
+            vnodes,
+            Duration.ofMillis(heartbeatTimeoutMs),
+            maxMigrations,
+            throttleBytes,
+            balancer.equals("on"),
+            balanceBy,
+            balanceThreshold,
+            balanceTarget,
+            Duration.ofMillis(balanceWindowMs),
+            Failpoints.fromConfiguration(failpoints));
     CoordinatorServer server =
         new CoordinatorServer(
                 config,

@@ -6,7 +6,6 @@ import io.grpc.ServerBuilder;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
-import io.shardcluster.client.NodeState;
 import io.shardcluster.client.ShardClusterException;
 import io.shardcluster.client.internal.NodeChannels;
 import io.shardcluster.wire.Limits;
@@ -38,10 +37,12 @@ public final class CoordinatorServer {
             thread.setDaemon(true);
             return thread;
           });
-  private final Map<String, NodeState> reportedStates = new HashMap<>();
+  private final Map<String, io.shardcluster.proto.v1.NodeState> reportedStates = new HashMap<>();
   private MetadataStore store;
   private NodeDataProbe probe;
   private Cluster cluster;
+  private Rebalancer rebalancer;
+  private NodeChannels migrationChannels;
   private Liveness liveness;
   private Server server;
 
@@ -76,11 +77,13 @@ public final class CoordinatorServer {
     try {
       liveness = new Liveness(clock, config.heartbeatTimeout());
       probe = new NodeDataProbe(new NodeChannels(channels), Duration.ofSeconds(5));
-      cluster = Cluster.open(store, liveness, probe, config.vnodes());
+      cluster = Cluster.open(store, liveness, probe);
+      migrationChannels = new NodeChannels(channels);
+      rebalancer = new Rebalancer(cluster, liveness, migrationChannels, config, clock);
       serverBuilder
-          .addService(new MembershipService(cluster))
+          .addService(new MembershipService(cluster, rebalancer))
           .addService(new RoutingService(cluster))
-          .addService(new AdminService(cluster, liveness))
+          .addService(new AdminService(cluster, rebalancer, liveness))
           .addService(health.getHealthService())
           .addService(ProtoReflectionServiceV1.newInstance())
           .maxInboundMessageSize(Limits.MAX_MESSAGE_BYTES);
@@ -90,6 +93,7 @@ public final class CoordinatorServer {
       throw e;
     }
     health.setStatus("", ServingStatus.SERVING);
+    rebalancer.start();
     long period = Math.max(50, config.heartbeatTimeout().toMillis() / 4);
     ticker.scheduleAtFixedRate(this::reportStateChanges, period, period, TimeUnit.MILLISECONDS);
     return this;
@@ -108,7 +112,8 @@ public final class CoordinatorServer {
   private void reportStateChanges() {
     try {
       for (Cluster.Member member : cluster.members()) {
-        NodeState previous = reportedStates.put(member.id(), member.state());
+        io.shardcluster.proto.v1.NodeState previous =
+            reportedStates.put(member.id(), member.state());
         if (previous != null && previous != member.state()) {
           logger.info("node " + member.id() + " at " + member.address() + " is " + member.state());
         }
@@ -137,6 +142,12 @@ public final class CoordinatorServer {
   }
 
   private void closeResources() {
+    if (rebalancer != null) {
+      rebalancer.close();
+    }
+    if (migrationChannels != null) {
+      migrationChannels.close();
+    }
     if (probe != null) {
       probe.close();
     }

@@ -12,9 +12,11 @@ import io.shardcluster.wire.ServerResponses;
 /** Serves shard nodes' registrations and heartbeats. */
 final class MembershipService extends MembershipGrpc.MembershipImplBase {
   private final Cluster cluster;
+  private final Rebalancer rebalancer;
 
-  MembershipService(Cluster cluster) {
+  MembershipService(Cluster cluster, Rebalancer rebalancer) {
     this.cluster = cluster;
+    this.rebalancer = rebalancer;
   }
 
   @Override
@@ -37,8 +39,10 @@ final class MembershipService extends MembershipGrpc.MembershipImplBase {
         () ->
             HeartbeatResponse.newBuilder()
                 .setEpoch(
-                    cluster.heartbeat(
-                        request.getNodeId(), request.getInstanceId(), request.getStats()))
+                    cluster
+                        .heartbeat(request.getNodeId(), request.getInstanceId(), request.getStats())
+                        .epoch())
+                .addAllActiveMigrations(rebalancer.activeFor(request.getNodeId()))
                 .build());
   }
 }

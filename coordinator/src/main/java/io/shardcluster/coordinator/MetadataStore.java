@@ -1,12 +1,15 @@
 package io.shardcluster.coordinator;
 
 import com.google.protobuf.InvalidProtocolBufferException;
+import io.shardcluster.proto.v1.MemberRecord;
+import io.shardcluster.proto.v1.Migration;
 import io.shardcluster.wire.RoutingTables;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
+import java.util.TreeMap;
 import org.rocksdb.Options;
 import org.rocksdb.RocksDB;
 import org.rocksdb.RocksDBException;
@@ -20,7 +23,8 @@ import org.rocksdb.WriteOptions;
  */
 final class MetadataStore implements AutoCloseable {
   private static final byte[] ROUTING = bytes("routing");
-  private static final String INSTANCE_PREFIX = "instance/";
+  private static final String MEMBER = "member/";
+  private static final String MIGRATION = "migration/";
 
   static {
     RocksDB.loadLibrary();
@@ -52,35 +56,52 @@ final class MetadataStore implements AutoCloseable {
     if (routing == null) {
       return Optional.empty();
     }
-    Map<String, String> instances = new HashMap<>();
-    try (RocksIterator it = db.newIterator()) {
-      byte[] prefix = bytes(INSTANCE_PREFIX);
-      for (it.seek(prefix); it.isValid(); it.next()) {
-        String key = new String(it.key(), StandardCharsets.UTF_8);
-        if (!key.startsWith(INSTANCE_PREFIX)) {
-          break;
-        }
-        instances.put(
-            key.substring(INSTANCE_PREFIX.length()),
-            new String(it.value(), StandardCharsets.UTF_8));
-      }
-    }
     try {
+      Map<String, MemberRecord> members = new TreeMap<>();
+      for (byte[] value : values(MEMBER)) {
+        MemberRecord member = MemberRecord.parseFrom(value);
+        members.put(member.getId(), member);
+      }
+      Map<String, Migration> migrations = new LinkedHashMap<>();
+      for (byte[] value : values(MIGRATION)) {
+        Migration migration = Migration.parseFrom(value);
+        migrations.put(migration.getId(), migration);
+      }
       return Optional.of(
           new ClusterState(
               RoutingTables.fromProto(io.shardcluster.proto.v1.RoutingTable.parseFrom(routing)),
-              instances));
+              members,
+              migrations));
     } catch (InvalidProtocolBufferException e) {
-      throw new IllegalStateException("the saved routing table is corrupt: " + e.getMessage(), e);
+      throw new IllegalStateException("the saved cluster state is corrupt: " + e.getMessage(), e);
     }
   }
 
-  /** Saves the state durably (fsync) in one atomic batch. */
+  private java.util.List<byte[]> values(String prefix) {
+    java.util.List<byte[]> values = new java.util.ArrayList<>();
+    try (RocksIterator it = db.newIterator()) {
+      for (it.seek(bytes(prefix)); it.isValid(); it.next()) {
+        if (!new String(it.key(), StandardCharsets.UTF_8).startsWith(prefix)) {
+          break;
+        }
+        values.add(it.value());
+      }
+    }
+    return values;
+  }
+
+  /** Saves the state durably (fsync) in one atomic batch, replacing what was saved before. */
   void save(ClusterState state) throws RocksDBException {
     try (WriteBatch batch = new WriteBatch()) {
       batch.put(ROUTING, RoutingTables.toProto(state.routing()).toByteArray());
-      for (var instance : state.instances().entrySet()) {
-        batch.put(bytes(INSTANCE_PREFIX + instance.getKey()), bytes(instance.getValue()));
+      batch.deleteRange(bytes(MEMBER), bytes(MEMBER.substring(0, MEMBER.length() - 1) + "0"));
+      for (MemberRecord member : state.members().values()) {
+        batch.put(bytes(MEMBER + member.getId()), member.toByteArray());
+      }
+      batch.deleteRange(
+          bytes(MIGRATION), bytes(MIGRATION.substring(0, MIGRATION.length() - 1) + "0"));
+      for (Migration migration : state.migrations().values()) {
+        batch.put(bytes(MIGRATION + migration.getId()), migration.toByteArray());
       }
       db.write(syncWrites, batch);
     }

@@ -69,9 +69,11 @@ final class RoutingService extends RoutingGrpc.RoutingImplBase {
 
     synchronized void drain() {
       if (pending != null && !call.isCancelled() && call.isReady()) {
-        call.onNext(RoutingTables.toProto(pending));
-        sentEpoch = pending.epoch();
+        // Clear first: onNext may call back into drain (on-ready) on this thread.
+        RoutingTable next = pending;
         pending = null;
+        sentEpoch = next.epoch();
+        call.onNext(RoutingTables.toProto(next));
       }
     }
   }

@@ -2,8 +2,10 @@ package io.shardcluster.coordinator;
 
 import static io.shardcluster.client.ShardClusterException.requireArgument;
 
+import io.shardcluster.client.ShardClusterException;
 import io.shardcluster.routing.HashRing;
 import io.shardcluster.routing.Interval;
+import io.shardcluster.routing.PositionRange;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
@@ -12,10 +14,12 @@ import java.util.Map;
 
 /**
  * Chooses ring tokens deliberately rather than at random, in the spirit of Cassandra's token
- * allocation: a joining node takes exactly 1/(N+1) of the position space, carved from the most
- * loaded nodes (at most {@code vnodes} of them) so that they come down to a common level. Only the
- * joining node gains positions, so a join moves about 1/(N+1) of the keys, all to the new node, and
- * the shares stay within a few percent of each other.
+ * allocation. A joining node takes exactly 1/(N+1) of the position space, carved from the most
+ * loaded nodes so that they come down to a common level: from {@code vnodes} donors, or from more
+ * when that is needed to keep the largest share within {@link #TOLERANCE} of the mean. A leaving
+ * node's positions go to the least loaded nodes, bringing them up to a common level. Either way
+ * only the node that joins or leaves gains or loses positions, so a change moves the least data
+ * there is to move.
  */
 final class TokenAllocator {
   private static final double UNITS = 0x1.0p64;
@@ -111,6 +115,92 @@ final class TokenAllocator {
       }
     }
     return HashRing.of(starts, owners);
+  }
+
+  /** The ring after {@code node} leaves; FAILED_PRECONDITION if no other node owns anything. */
+  static HashRing remove(HashRing ring, String node) {
+    Map<String, Double> shares = new HashMap<>(ring.shares());
+    Double leaving = shares.remove(node);
+    if (leaving == null) {
+      return ring;
+    }
+    if (shares.isEmpty()) {
+      throw ShardClusterException.failedPrecondition(
+          "node " + node + " is the last one owning positions; nothing could take them");
+    }
+    List<String> receivers =
+        shares.keySet().stream()
+            .sorted(Comparator.comparing((String r) -> shares.get(r)).thenComparing(r -> r))
+            .toList();
+    // Water-fill from the bottom: the level L where the sum of (L - share) over the receivers
+    // below it equals what the leaving node held.
+    double level = 0;
+    double sum = 0;
+    int count = 0;
+    for (int j = 0; j < receivers.size(); j++) {
+      sum += shares.get(receivers.get(j));
+      count = j + 1;
+      level = (leaving + sum) / count;
+      if (j == receivers.size() - 1 || level <= shares.get(receivers.get(j + 1))) {
+        break;
+      }
+    }
+    List<String> takers = new ArrayList<>(receivers.subList(0, count));
+    List<Long> wants = new ArrayList<>();
+    for (String taker : takers) {
+      wants.add(units(level - shares.get(taker)));
+    }
+
+    List<Long> starts = new ArrayList<>();
+    List<String> owners = new ArrayList<>();
+    int current = 0;
+    long left = wants.get(0);
+    for (Interval interval : ring.intervals()) {
+      if (!interval.owner().equals(node)) {
+        starts.add(interval.start());
+        owners.add(interval.owner());
+        continue;
+      }
+      long position = interval.start();
+      long remaining = size(interval);
+      while (remaining != 0) {
+        boolean last = current == takers.size() - 1;
+        long piece = last || Long.compareUnsigned(left, remaining) >= 0 ? remaining : left;
+        if (piece != 0) {
+          starts.add(position);
+          owners.add(takers.get(current));
+        }
+        position += piece;
+        remaining -= piece;
+        left -= piece;
+        if (!last && left == 0) {
+          current++;
+          left = wants.get(current);
+        }
+      }
+    }
+    return HashRing.of(starts, owners);
+  }
+
+  /**
+   * Ranges that make up {@code fraction} of the space, all owned by {@code from}: suffixes of its
+   * largest intervals, so that few ranges are needed. Less if it owns less.
+   */
+  static List<PositionRange> take(HashRing ring, String from, double fraction) {
+    List<Interval> own = new ArrayList<>(ring.intervalsOf(from));
+    own.sort((a, b) -> Long.compareUnsigned(size(b), size(a)));
+    long remaining = units(fraction);
+    List<PositionRange> ranges = new ArrayList<>();
+    for (Interval interval : own) {
+      if (remaining == 0) {
+        break;
+      }
+      long size = size(interval);
+      long cut = Long.compareUnsigned(remaining, size) < 0 ? remaining : size;
+      ranges.add(new PositionRange(interval.end() - cut, interval.end()));
+      remaining -= cut;
+    }
+    return ranges;
   }
 
   /**

@@ -21,12 +21,14 @@ import io.shardcluster.proto.v1.AdminGrpc;
 import io.shardcluster.proto.v1.CountRequest;
 import io.shardcluster.proto.v1.CountResponse;
 import io.shardcluster.proto.v1.DirectoryEntry;
+import io.shardcluster.proto.v1.DrainNodeRequest;
 import io.shardcluster.proto.v1.HeartbeatRequest;
 import io.shardcluster.proto.v1.ListNodesRequest;
 import io.shardcluster.proto.v1.ListNodesResponse;
 import io.shardcluster.proto.v1.MembershipGrpc;
-import io.shardcluster.proto.v1.NodeState;
+import io.shardcluster.proto.v1.MigrationIdRequest;
 import io.shardcluster.proto.v1.RegisterRequest;
+import io.shardcluster.proto.v1.RemoveNodeRequest;
 import io.shardcluster.proto.v1.RoutingGrpc;
 import io.shardcluster.proto.v1.RoutingTable;
 import io.shardcluster.proto.v1.SetDirectoryEntryRequest;
@@ -34,7 +36,6 @@ import io.shardcluster.proto.v1.ShardNodeGrpc;
 import io.shardcluster.proto.v1.WatchRoutingTableRequest;
 import java.nio.file.Path;
 import java.time.Clock;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
@@ -77,7 +78,7 @@ class CoordinatorServerTest {
     }
     coordinator =
         new CoordinatorServer(
-                new CoordinatorConfig("127.0.0.1", 0, dir, 16, Duration.ofSeconds(3)),
+                CoordinatorConfig.defaults("127.0.0.1", 0, dir),
                 InProcessServerBuilder.forName(name).directExecutor(),
                 Clock.systemUTC(),
                 CoordinatorServerTest::inProcess)
@@ -104,7 +105,7 @@ class CoordinatorServerTest {
   }
 
   @Test
-  void register_threeNodes_listNodesShowsThemUpWithEqualShares() {
+  void register_firstNodeIsUp_nextOnesJoin() {
     register("n1");
     register("n2");
     RoutingTable table = register("n3");
@@ -112,14 +113,38 @@ class CoordinatorServerTest {
     ListNodesResponse nodes =
         AdminGrpc.newBlockingStub(channel).listNodes(ListNodesRequest.getDefaultInstance());
     assertThat(nodes.getEpoch()).isEqualTo(table.getEpoch());
-    assertThat(nodes.getNodesList()).hasSize(3);
-    nodes
-        .getNodesList()
-        .forEach(
-            node -> {
-              assertThat(node.getState()).isEqualTo(NodeState.UP);
-              assertThat(node.getShare()).isBetween(0.333, 0.334);
+    assertThat(nodes.getNodesList())
+        .extracting(n -> n.getId() + "=" + n.getState())
+        .contains("n1=UP", "n2=JOINING", "n3=JOINING");
+    assertThat(nodes.getNodes(0).getShare()).isEqualTo(1.0);
+  }
+
+  @Test
+  void adminCommands_unknownNamesAndBadStates_getTheRightStatus() {
+    register("n1");
+    AdminGrpc.AdminBlockingStub admin = AdminGrpc.newBlockingStub(channel);
+    assertThatThrownBy(
+            () -> admin.drainNode(DrainNodeRequest.newBuilder().setNodeId("ghost").build()))
+        .isInstanceOfSatisfying(
+            StatusRuntimeException.class,
+            e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.NOT_FOUND));
+    assertThatThrownBy(() -> admin.drainNode(DrainNodeRequest.newBuilder().setNodeId("n1").build()))
+        .isInstanceOfSatisfying(
+            StatusRuntimeException.class,
+            e -> {
+              assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+              assertThat(e.getStatus().getDescription()).contains("last node");
             });
+    assertThatThrownBy(
+            () -> admin.cancelMigration(MigrationIdRequest.newBuilder().setId("m999").build()))
+        .isInstanceOfSatisfying(
+            StatusRuntimeException.class,
+            e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.NOT_FOUND));
+    assertThatThrownBy(
+            () -> admin.removeNode(RemoveNodeRequest.newBuilder().setNodeId("n1").build()))
+        .isInstanceOfSatisfying(
+            StatusRuntimeException.class,
+            e -> assertThat(e.getStatus().getDescription()).contains("--force"));
   }
 
   @Test

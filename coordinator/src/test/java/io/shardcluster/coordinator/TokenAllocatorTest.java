@@ -83,6 +83,41 @@ class TokenAllocatorTest {
     assertThat(ring.intervals().size()).isLessThanOrEqualTo(100 * 2 * VNODES);
   }
 
+  @ParameterizedTest
+  @ValueSource(ints = {2, 3, 10, 50})
+  void remove_movesOnlyTheLeavingNodesPositions_andKeepsBalance(int nodes) {
+    HashRing ring = grow(nodes);
+    HashRing after = TokenAllocator.remove(ring, "n1");
+
+    assertThat(after.shares()).doesNotContainKey("n1").hasSize(nodes - 1);
+    SplittableRandom random = new SplittableRandom(nodes);
+    for (int i = 0; i < 100_000; i++) {
+      long position = random.nextLong();
+      if (!ring.ownerOf(position).equals("n1")) {
+        assertThat(after.ownerOf(position)).isEqualTo(ring.ownerOf(position));
+      }
+    }
+    assertThat(maxOverMean(after)).isLessThanOrEqualTo(1.05);
+  }
+
+  @Test
+  void remove_lastNode_isFailedPrecondition() {
+    HashRing ring = grow(1);
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> TokenAllocator.remove(ring, "n1"))
+        .hasMessageContaining("last one");
+  }
+
+  @Test
+  void take_returnsRangesOfTheNodeCoveringTheFraction() {
+    HashRing ring = grow(4);
+    List<io.shardcluster.routing.PositionRange> taken = TokenAllocator.take(ring, "n2", 0.1);
+    assertThat(taken.stream().mapToDouble(io.shardcluster.routing.PositionRange::fraction).sum())
+        .isCloseTo(0.1, org.assertj.core.data.Offset.offset(1e-9));
+    for (var range : taken) {
+      assertThat(ring.ownerOf(range.start())).isEqualTo("n2");
+    }
+  }
+
   @Test
   void waterLevel_levelsTheLargestShares() {
     assertThat(TokenAllocator.waterLevel(List.of(0.5, 0.3, 0.2), 0.25))

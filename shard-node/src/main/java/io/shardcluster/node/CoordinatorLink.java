@@ -5,6 +5,7 @@ import io.shardcluster.client.ErrorCode;
 import io.shardcluster.client.ShardClusterException;
 import io.shardcluster.client.internal.RoutingCache;
 import io.shardcluster.proto.v1.HeartbeatRequest;
+import io.shardcluster.proto.v1.HeartbeatResponse;
 import io.shardcluster.proto.v1.MembershipGrpc;
 import io.shardcluster.proto.v1.NodeStats;
 import io.shardcluster.proto.v1.RegisterRequest;
@@ -12,6 +13,7 @@ import io.shardcluster.proto.v1.RegisterResponse;
 import io.shardcluster.wire.RoutingTables;
 import io.shardcluster.wire.StatusErrors;
 import java.time.Duration;
+import java.util.Set;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
@@ -35,6 +37,7 @@ final class CoordinatorLink {
   private final Duration interval;
   private final ScheduledExecutorService scheduler;
   private final Consumer<ShardClusterException> onFatal;
+  private final Consumer<Set<String>> activeMigrations;
   private volatile boolean registered;
   private volatile boolean reportedUnreachable;
 
@@ -47,7 +50,8 @@ final class CoordinatorLink {
       Supplier<NodeStats> stats,
       Duration interval,
       ScheduledExecutorService scheduler,
-      Consumer<ShardClusterException> onFatal) {
+      Consumer<ShardClusterException> onFatal,
+      Consumer<Set<String>> activeMigrations) {
     this.identity = identity;
     this.address = address;
     this.coordinatorAddress = coordinatorAddress;
@@ -57,6 +61,7 @@ final class CoordinatorLink {
     this.interval = interval;
     this.scheduler = scheduler;
     this.onFatal = onFatal;
+    this.activeMigrations = activeMigrations;
   }
 
   /**
@@ -114,7 +119,7 @@ final class CoordinatorLink {
         register();
         return;
       }
-      long epoch =
+      HeartbeatResponse response =
           membership
               .withDeadlineAfter(interval.toMillis() * 4 + 1_000, TimeUnit.MILLISECONDS)
               .heartbeat(
@@ -122,8 +127,9 @@ final class CoordinatorLink {
                       .setNodeId(identity.nodeId())
                       .setInstanceId(identity.instanceId())
                       .setStats(stats.get())
-                      .build())
-              .getEpoch();
+                      .build());
+      long epoch = response.getEpoch();
+      activeMigrations.accept(Set.copyOf(response.getActiveMigrationsList()));
       if (reportedUnreachable) {
         logger.info("coordinator at " + coordinatorAddress + " is reachable again");
         reportedUnreachable = false;

@@ -6,6 +6,9 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 import org.rocksdb.BlockBasedTableConfig;
 import org.rocksdb.BloomFilter;
 import org.rocksdb.ColumnFamilyDescriptor;
@@ -23,13 +26,14 @@ import org.rocksdb.WriteOptions;
 
 /**
  * A node's partition on disk, in RocksDB. Keys of all keyspaces share one column family, each
- * stored as {@code keyspace 0x00 key}, so a keyspace's keys are contiguous and in key order. Every
- * write goes to the write-ahead log before it returns, so it survives a crash of the process; with
- * {@code sync} it is also fsynced (concurrent writers share one fsync: group commit), so it
- * survives a crash of the machine.
+ * stored as {@code keyspace 0x00 key}, so a keyspace's keys are contiguous and in key order. A
+ * second column family holds the node's own metadata (routing table, migration state) and a third
+ * the change log of outgoing migrations. Every write goes to the write-ahead log before it returns,
+ * so it survives a crash of the process; with {@code sync} it is also fsynced (concurrent writers
+ * share one fsync: group commit), so it survives a crash of the machine.
  */
 final class LocalStore implements AutoCloseable {
-  private static final byte[] ROUTING_KEY = "routing".getBytes(StandardCharsets.UTF_8);
+  private static final String ROUTING_KEY = "routing";
 
   static {
     RocksDB.loadLibrary();
@@ -41,10 +45,13 @@ final class LocalStore implements AutoCloseable {
   private final RocksDB db;
   private final ColumnFamilyHandle data;
   private final ColumnFamilyHandle meta;
+  private final ColumnFamilyHandle changes;
   private final WriteOptions writeOptions;
-
-  /** A key and value as stored, without the keyspace prefix. */
-  record Entry(byte[] key, byte[] value) {}
+  // Native handles must not be used after close: operations hold the read lock, close the write
+  // lock, and close also releases the cursors and snapshots still open.
+  private final ReentrantReadWriteLock guard = new ReentrantReadWriteLock();
+  private final Set<Releasable> open = ConcurrentHashMap.newKeySet();
+  private boolean closed;
 
   private LocalStore(
       DBOptions dbOptions,
@@ -59,6 +66,7 @@ final class LocalStore implements AutoCloseable {
     this.db = db;
     this.data = handles.get(0);
     this.meta = handles.get(1);
+    this.changes = handles.get(2);
     this.writeOptions = new WriteOptions().setSync(sync);
   }
 
@@ -85,7 +93,8 @@ final class LocalStore implements AutoCloseable {
     List<ColumnFamilyDescriptor> descriptors =
         List.of(
             new ColumnFamilyDescriptor(RocksDB.DEFAULT_COLUMN_FAMILY, dataOptions),
-            new ColumnFamilyDescriptor("meta".getBytes(StandardCharsets.UTF_8), metaOptions));
+            new ColumnFamilyDescriptor("meta".getBytes(StandardCharsets.UTF_8), metaOptions),
+            new ColumnFamilyDescriptor("changes".getBytes(StandardCharsets.UTF_8), metaOptions));
     List<ColumnFamilyHandle> handles = new ArrayList<>();
     try {
       RocksDB db = RocksDB.open(dbOptions, dir.toString(), descriptors, handles);
@@ -98,12 +107,31 @@ final class LocalStore implements AutoCloseable {
     }
   }
 
-  byte[] get(String keyspace, byte[] key) {
+  private interface RocksCall<T> {
+    T run() throws RocksDBException;
+  }
+
+  /** Native resources released when the store closes, if their owner has not. */
+  private interface Releasable {
+    void release();
+  }
+
+  private <T> T guarded(String what, RocksCall<T> call) {
+    guard.readLock().lock();
     try {
-      return db.get(data, encode(keyspace, key));
+      if (closed) {
+        throw ShardClusterException.unavailable("storage is closed");
+      }
+      return call.run();
     } catch (RocksDBException e) {
-      throw failed("read", e);
+      throw failed(what, e);
+    } finally {
+      guard.readLock().unlock();
     }
+  }
+
+  byte[] get(String keyspace, byte[] key) {
+    return guarded("read", () -> db.get(data, encode(keyspace, key)));
   }
 
   List<byte[]> multiGet(String keyspace, List<byte[]> keys) {
@@ -113,39 +141,173 @@ final class LocalStore implements AutoCloseable {
       families.add(data);
       encoded.add(encode(keyspace, key));
     }
-    try {
-      return db.multiGetAsList(families, encoded);
-    } catch (RocksDBException e) {
-      throw failed("read", e);
-    }
+    return guarded("read", () -> db.multiGetAsList(families, encoded));
   }
 
   void put(String keyspace, byte[] key, byte[] value) {
-    try {
-      db.put(data, writeOptions, encode(keyspace, key), value);
-    } catch (RocksDBException e) {
-      throw failed("write", e);
-    }
+    guarded(
+        "write",
+        () -> {
+          db.put(data, writeOptions, encode(keyspace, key), value);
+          return null;
+        });
   }
 
   void delete(String keyspace, byte[] key) {
-    try {
-      db.delete(data, writeOptions, encode(keyspace, key));
-    } catch (RocksDBException e) {
-      throw failed("write", e);
+    guarded(
+        "write",
+        () -> {
+          db.delete(data, writeOptions, encode(keyspace, key));
+          return null;
+        });
+  }
+
+  /** A new atomic batch of writes; apply it with {@link #write(Batch)}. */
+  Batch batch() {
+    return new Batch();
+  }
+
+  /** Applies the batch atomically, and closes it. */
+  void write(Batch batch) {
+    try (WriteBatch writes = batch.writes) {
+      guarded(
+          "write",
+          () -> {
+            db.write(writeOptions, writes);
+            return null;
+          });
     }
   }
 
-  /** Writes all entries atomically. */
-  void putAll(String keyspace, List<Entry> entries) {
-    try (WriteBatch batch = new WriteBatch()) {
-      for (Entry entry : entries) {
-        batch.put(data, encode(keyspace, entry.key()), entry.value());
-      }
-      db.write(writeOptions, batch);
-    } catch (RocksDBException e) {
-      throw failed("write", e);
+  /** Writes to any of the column families, applied together by {@link #write(Batch)}. */
+  final class Batch {
+    private final WriteBatch writes = new WriteBatch();
+
+    Batch put(String keyspace, byte[] key, byte[] value) {
+      return apply(() -> writes.put(data, encode(keyspace, key), value));
     }
+
+    Batch delete(String keyspace, byte[] key) {
+      return apply(() -> writes.delete(data, encode(keyspace, key)));
+    }
+
+    Batch putMeta(String key, byte[] value) {
+      return apply(() -> writes.put(meta, key.getBytes(StandardCharsets.UTF_8), value));
+    }
+
+    Batch deleteMeta(String key) {
+      return apply(() -> writes.delete(meta, key.getBytes(StandardCharsets.UTF_8)));
+    }
+
+    /** Records a change of a migration's log under its sequence number. */
+    Batch putChange(String log, long sequence, byte[] change) {
+      return apply(() -> writes.put(changes, changeKey(log, sequence), change));
+    }
+
+    /** Drops a migration's log entries with sequence numbers below {@code end}. */
+    Batch deleteChangesBefore(String log, long end) {
+      return apply(() -> writes.deleteRange(changes, changeKey(log, 0), changeKey(log, end)));
+    }
+
+    int size() {
+      return writes.count();
+    }
+
+    private Batch apply(RocksWrite write) {
+      try {
+        write.run();
+      } catch (RocksDBException e) {
+        throw failed("write", e);
+      }
+      return this;
+    }
+  }
+
+  private interface RocksWrite {
+    void run() throws RocksDBException;
+  }
+
+  private static byte[] changeKey(String log, long sequence) {
+    byte[] name = log.getBytes(StandardCharsets.UTF_8);
+    byte[] key = Arrays.copyOf(name, name.length + 1 + Long.BYTES);
+    for (int i = 0; i < Long.BYTES; i++) {
+      key[name.length + 1 + i] = (byte) (sequence >>> (56 - 8 * i));
+    }
+    return key;
+  }
+
+  /** A change from a migration's log. */
+  record LoggedChange(long sequence, byte[] change) {}
+
+  /** Up to {@code max} changes of the log with sequence numbers from {@code from}, in order. */
+  List<LoggedChange> changes(String log, long from, int max) {
+    return guarded(
+        "read",
+        () -> {
+          List<LoggedChange> found = new ArrayList<>();
+          try (Slice bound = new Slice(changeKey(log, -1L));
+              ReadOptions options = new ReadOptions().setIterateUpperBound(bound);
+              RocksIterator it = db.newIterator(changes, options)) {
+            for (it.seek(changeKey(log, from)); it.isValid() && found.size() < max; it.next()) {
+              found.add(new LoggedChange(sequenceOf(it.key()), it.value()));
+            }
+          }
+          return found;
+        });
+  }
+
+  private static long sequenceOf(byte[] key) {
+    long sequence = 0;
+    for (int i = key.length - Long.BYTES; i < key.length; i++) {
+      sequence = (sequence << 8) | (key[i] & 0xff);
+    }
+    return sequence;
+  }
+
+  /** The highest sequence number in the log, or 0 if it is empty. */
+  long lastChange(String log) {
+    return guarded(
+        "read",
+        () -> {
+          try (RocksIterator it = db.newIterator(changes)) {
+            it.seekForPrev(changeKey(log, -1L));
+            if (!it.isValid()) {
+              return 0L;
+            }
+            byte[] key = it.key();
+            byte[] prefix = changeKey(log, 0);
+            int nameLength = prefix.length - Long.BYTES;
+            boolean sameLog =
+                key.length == prefix.length
+                    && Arrays.equals(key, 0, nameLength, prefix, 0, nameLength);
+            return sameLog ? sequenceOf(key) : 0L;
+          }
+        });
+  }
+
+  byte[] getMeta(String key) {
+    return guarded("read", () -> db.get(meta, key.getBytes(StandardCharsets.UTF_8)));
+  }
+
+  /** Metadata entries whose key starts with the prefix, in key order. */
+  List<byte[]> metaWithPrefix(String prefix) {
+    byte[] start = prefix.getBytes(StandardCharsets.UTF_8);
+    return guarded(
+        "read",
+        () -> {
+          List<byte[]> values = new ArrayList<>();
+          try (RocksIterator it = db.newIterator(meta)) {
+            for (it.seek(start); it.isValid(); it.next()) {
+              byte[] key = it.key();
+              if (key.length < start.length
+                  || !Arrays.equals(key, 0, start.length, start, 0, start.length)) {
+                break;
+              }
+              values.add(it.value());
+            }
+          }
+          return values;
+        });
   }
 
   /**
@@ -153,7 +315,60 @@ final class LocalStore implements AutoCloseable {
    * consistent view taken now. Close the cursor when done.
    */
   Cursor scan(String keyspace, byte[] start, byte[] end) {
-    return new Cursor(keyspace, start, end);
+    return new Cursor(keyspace, start, end, null);
+  }
+
+  /** As {@link #scan(String, byte[], byte[])}, as of the snapshot. */
+  Cursor scan(Snapshot snapshot, String keyspace, byte[] start, byte[] end) {
+    return new Cursor(keyspace, start, end, snapshot);
+  }
+
+  /** A consistent view of the data as of now; close it to let RocksDB drop what it pins. */
+  Snapshot snapshot() {
+    return guarded("read", () -> new Snapshot(db.getSnapshot()));
+  }
+
+  /** A value as of the snapshot, or null. */
+  byte[] get(Snapshot snapshot, String keyspace, byte[] key) {
+    return guarded(
+        "read",
+        () -> {
+          try (ReadOptions options = new ReadOptions().setSnapshot(snapshot.snapshot)) {
+            return db.get(data, options, encode(keyspace, key));
+          }
+        });
+  }
+
+  /** A RocksDB snapshot of this store. */
+  final class Snapshot implements AutoCloseable, Releasable {
+    private final org.rocksdb.Snapshot snapshot;
+    private boolean released;
+
+    private Snapshot(org.rocksdb.Snapshot snapshot) {
+      this.snapshot = snapshot;
+      open.add(this);
+    }
+
+    @Override
+    public synchronized void release() {
+      if (!released) {
+        released = true;
+        db.releaseSnapshot(snapshot);
+      }
+    }
+
+    @Override
+    public void close() {
+      guard.readLock().lock();
+      try {
+        if (!closed) {
+          release();
+        }
+        open.remove(this);
+      } finally {
+        guard.readLock().unlock();
+      }
+    }
   }
 
   /** The number of keys of the keyspace stored in {@code [start, end)}. */
@@ -167,40 +382,13 @@ final class LocalStore implements AutoCloseable {
     return count;
   }
 
-  /** RocksDB's estimate of the number of keys. */
-  long estimatedKeys() {
-    return property("rocksdb.estimate-num-keys");
-  }
-
-  /** Estimated bytes of live data, on disk and in memtables. */
-  long estimatedBytes() {
-    return property("rocksdb.estimate-live-data-size")
-        + property("rocksdb.cur-size-all-mem-tables");
-  }
-
-  private long property(String name) {
-    try {
-      return db.getLongProperty(data, name);
-    } catch (RocksDBException e) {
-      return 0;
-    }
-  }
-
   /** The last routing table this node saw, serialized, or null. */
   byte[] loadRouting() {
-    try {
-      return db.get(meta, ROUTING_KEY);
-    } catch (RocksDBException e) {
-      throw failed("read", e);
-    }
+    return getMeta(ROUTING_KEY);
   }
 
   void saveRouting(byte[] table) {
-    try {
-      db.put(meta, writeOptions, ROUTING_KEY, table);
-    } catch (RocksDBException e) {
-      throw failed("write", e);
-    }
+    write(batch().putMeta(ROUTING_KEY, table));
   }
 
   static byte[] encode(String keyspace, byte[] key) {
@@ -216,24 +404,38 @@ final class LocalStore implements AutoCloseable {
 
   @Override
   public void close() {
-    writeOptions.close();
-    data.close();
-    meta.close();
-    db.close();
-    dbOptions.close();
-    dataOptions.close();
-    metaOptions.close();
+    guard.writeLock().lock();
+    try {
+      if (closed) {
+        return;
+      }
+      closed = true;
+      // Iterators and snapshots must go before the database does.
+      open.forEach(Releasable::release);
+      open.clear();
+      writeOptions.close();
+      data.close();
+      meta.close();
+      changes.close();
+      db.close();
+      dbOptions.close();
+      dataOptions.close();
+      metaOptions.close();
+    } finally {
+      guard.writeLock().unlock();
+    }
   }
 
   /** A forward iterator over one keyspace's key range. Not thread-safe. */
-  final class Cursor implements AutoCloseable {
+  final class Cursor implements AutoCloseable, Releasable {
     private final int prefixLength;
     private final Slice upperBound;
     private final ReadOptions readOptions;
     private final RocksIterator iterator;
     private boolean started;
+    private boolean released;
 
-    private Cursor(String keyspace, byte[] start, byte[] end) {
+    private Cursor(String keyspace, byte[] start, byte[] end, Snapshot snapshot) {
       byte[] lower = encode(keyspace, start);
       prefixLength = lower.length - start.length;
       byte[] upper;
@@ -246,43 +448,69 @@ final class LocalStore implements AutoCloseable {
       }
       upperBound = new Slice(upper);
       readOptions = new ReadOptions().setIterateUpperBound(upperBound).setFillCache(false);
-      iterator = db.newIterator(data, readOptions);
-      iterator.seek(lower);
+      if (snapshot != null) {
+        readOptions.setSnapshot(snapshot.snapshot);
+      }
+      iterator =
+          guarded(
+              "read",
+              () -> {
+                RocksIterator it = db.newIterator(data, readOptions);
+                open.add(this);
+                it.seek(lower);
+                return it;
+              });
     }
 
     /** Moves to the next entry; false at the end. */
     boolean advance() {
-      if (started) {
-        iterator.next();
-      }
-      started = true;
-      if (!iterator.isValid()) {
-        try {
-          iterator.status();
-        } catch (RocksDBException e) {
-          throw failed("read", e);
-        }
-        return false;
-      }
-      return true;
+      return guarded(
+          "read",
+          () -> {
+            if (started) {
+              iterator.next();
+            }
+            started = true;
+            if (!iterator.isValid()) {
+              iterator.status();
+              return false;
+            }
+            return true;
+          });
     }
 
     /** The current entry's key, without the keyspace prefix. */
     byte[] key() {
-      byte[] stored = iterator.key();
+      byte[] stored = guarded("read", iterator::key);
       return Arrays.copyOfRange(stored, prefixLength, stored.length);
     }
 
     /** The current entry's value. */
     byte[] value() {
-      return iterator.value();
+      return guarded("read", iterator::value);
+    }
+
+    @Override
+    public synchronized void release() {
+      if (!released) {
+        released = true;
+        iterator.close();
+        readOptions.close();
+        upperBound.close();
+      }
     }
 
     @Override
     public void close() {
-      iterator.close();
-      readOptions.close();
-      upperBound.close();
+      guard.readLock().lock();
+      try {
+        if (!closed) {
+          release();
+        }
+        open.remove(this);
+      } finally {
+        guard.readLock().unlock();
+      }
     }
   }
 }

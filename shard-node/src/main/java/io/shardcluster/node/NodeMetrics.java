@@ -1,5 +1,9 @@
 package io.shardcluster.node;
 
+import io.shardcluster.routing.DirectoryEntry;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.LongSupplier;
@@ -16,6 +20,7 @@ final class NodeMetrics {
   private final LongSupplier nanoTime;
   private final LongAdder reads = new LongAdder();
   private final LongAdder writes = new LongAdder();
+  private final Map<KeyCounts.EntrySlot, LongAdder> entryOperations = new ConcurrentHashMap<>();
   private final Recorder readLatency = new Recorder(MAX_TRACKED_NANOS, 2);
   private final Recorder writeLatency = new Recorder(MAX_TRACKED_NANOS, 2);
   private long windowStart;
@@ -23,7 +28,12 @@ final class NodeMetrics {
   private Histogram writeWindow;
 
   /** Rates and p99s over one window. */
-  record Window(double readsPerSec, double writesPerSec, double readP99Ms, double writeP99Ms) {}
+  record Window(
+      double readsPerSec,
+      double writesPerSec,
+      double readP99Ms,
+      double writeP99Ms,
+      Map<KeyCounts.EntrySlot, Double> entryOpsPerSec) {}
 
   NodeMetrics(LongSupplier nanoTime) {
     this.nanoTime = nanoTime;
@@ -44,6 +54,13 @@ final class NodeMetrics {
     writeLatency.recordValue(Math.min(MAX_TRACKED_NANOS, Math.max(0, now() - startNanos)));
   }
 
+  /** Counts a request for a key that a directory entry places. */
+  void recordEntryOperation(String keyspace, DirectoryEntry entry) {
+    entryOperations
+        .computeIfAbsent(KeyCounts.EntrySlot.of(keyspace, entry), e -> new LongAdder())
+        .increment();
+  }
+
   /** Closes the current window and returns its figures. */
   synchronized Window closeWindow() {
     long end = now();
@@ -51,11 +68,19 @@ final class NodeMetrics {
     windowStart = end;
     readWindow = readLatency.getIntervalHistogram(readWindow);
     writeWindow = writeLatency.getIntervalHistogram(writeWindow);
+    Map<KeyCounts.EntrySlot, Double> entryRates = new HashMap<>();
+    for (var entry : entryOperations.entrySet()) {
+      long count = entry.getValue().sumThenReset();
+      if (count > 0) {
+        entryRates.put(entry.getKey(), count / seconds);
+      }
+    }
     return new Window(
         reads.sumThenReset() / seconds,
         writes.sumThenReset() / seconds,
         p99Millis(readWindow),
-        p99Millis(writeWindow));
+        p99Millis(writeWindow),
+        entryRates);
   }
 
   private static double p99Millis(Histogram histogram) {

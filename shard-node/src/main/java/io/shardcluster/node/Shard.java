@@ -4,6 +4,8 @@ import static io.shardcluster.client.ShardClusterException.requireArgument;
 
 import io.shardcluster.client.ShardClusterException;
 import io.shardcluster.client.WrongShardException;
+import io.shardcluster.node.OutgoingMigrations.Mutation;
+import io.shardcluster.routing.DirectoryEntry;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.RoutingTable;
 import io.shardcluster.wire.Limits;
@@ -13,13 +15,15 @@ import java.util.Optional;
 
 /**
  * This node's partition: serves the keys the routing table gives it and refuses every other key
- * with a wrong-shard error, before touching storage.
+ * with a wrong-shard error, before touching storage. Writes go through {@link OutgoingMigrations},
+ * which records changes of keys being moved away and refuses fenced ones.
  */
 final class Shard {
   private final String nodeId;
   private final LocalStore store;
   private final Routing routing;
   private final NodeMetrics metrics;
+  private final OutgoingMigrations outgoing;
 
   /** The routing table a request is judged by. */
   interface Routing {
@@ -30,11 +34,17 @@ final class Shard {
     RoutingTable table(long requestEpoch);
   }
 
-  Shard(String nodeId, LocalStore store, Routing routing, NodeMetrics metrics) {
+  Shard(
+      String nodeId,
+      LocalStore store,
+      Routing routing,
+      NodeMetrics metrics,
+      OutgoingMigrations outgoing) {
     this.nodeId = nodeId;
     this.store = store;
     this.routing = routing;
     this.metrics = metrics;
+    this.outgoing = outgoing;
   }
 
   String nodeId() {
@@ -44,7 +54,11 @@ final class Shard {
   Optional<byte[]> get(String keyspace, byte[] key, long epoch) {
     long start = metrics.now();
     Limits.checkKey(key.length);
-    checkOwned(routing.table(epoch), keyspace, key);
+    RoutingTable table = routing.table(epoch);
+    Keyspace routed = checkOwned(table, keyspace, key);
+    if (!outgoing.isEmpty()) {
+      outgoing.checkReadable(table, keyspace, routed, key);
+    }
     byte[] value = store.get(keyspace, key);
     metrics.recordReads(1, start);
     return Optional.ofNullable(value);
@@ -54,16 +68,14 @@ final class Shard {
     long start = metrics.now();
     Limits.checkKey(key.length);
     Limits.checkValue(value.length);
-    checkOwned(routing.table(epoch), keyspace, key);
-    store.put(keyspace, key, value);
+    write(keyspace, List.of(new Mutation(key, value)), epoch);
     metrics.recordWrites(1, start);
   }
 
   void delete(String keyspace, byte[] key, long epoch) {
     long start = metrics.now();
     Limits.checkKey(key.length);
-    checkOwned(routing.table(epoch), keyspace, key);
-    store.delete(keyspace, key);
+    write(keyspace, List.of(new Mutation(key, null)), epoch);
     metrics.recordWrites(1, start);
   }
 
@@ -73,24 +85,34 @@ final class Shard {
     RoutingTable table = routing.table(epoch);
     for (byte[] key : keys) {
       Limits.checkKey(key.length);
-      checkOwned(table, keyspace, key);
+      Keyspace routed = checkOwned(table, keyspace, key);
+      if (!outgoing.isEmpty()) {
+        outgoing.checkReadable(table, keyspace, routed, key);
+      }
     }
     List<byte[]> values = store.multiGet(keyspace, keys);
     metrics.recordReads(keys.size(), start);
     return values;
   }
 
-  void multiPut(String keyspace, List<LocalStore.Entry> entries, long epoch) {
+  void multiPut(String keyspace, List<Mutation> entries, long epoch) {
     long start = metrics.now();
     checkBatch(entries.size());
-    RoutingTable table = routing.table(epoch);
-    for (LocalStore.Entry entry : entries) {
+    for (Mutation entry : entries) {
       Limits.checkKey(entry.key().length);
       Limits.checkValue(entry.value().length);
-      checkOwned(table, keyspace, entry.key());
     }
-    store.putAll(keyspace, entries);
+    write(keyspace, entries, epoch);
     metrics.recordWrites(entries.size(), start);
+  }
+
+  private void write(String keyspace, List<Mutation> mutations, long epoch) {
+    RoutingTable table = routing.table(epoch);
+    Keyspace routed = null;
+    for (Mutation mutation : mutations) {
+      routed = checkOwned(table, keyspace, mutation.key());
+    }
+    outgoing.write(table, keyspace, routed, mutations);
   }
 
   /** The owned keys in {@code [start, end)}, in key order, at most {@code limit} (0: all). */
@@ -109,8 +131,18 @@ final class Shard {
     return store.count(keyspace, start, end);
   }
 
-  private void checkOwned(RoutingTable table, String keyspace, byte[] key) {
-    String owner = keyspace(table, keyspace).ownerOf(key);
+  /** The keyspace's routing if this node owns the key; a wrong-shard error otherwise. */
+  private Keyspace checkOwned(RoutingTable table, String keyspace, byte[] key) {
+    Keyspace routed = keyspace(table, keyspace);
+    String owner;
+    Optional<DirectoryEntry> entry =
+        routed.directory().isEmpty() ? Optional.empty() : routed.directory().entryFor(key);
+    if (entry.isPresent()) {
+      owner = entry.get().owner();
+      metrics.recordEntryOperation(keyspace, entry.get());
+    } else {
+      owner = routed.ownerOf(key);
+    }
     if (!nodeId.equals(owner)) {
       throw new WrongShardException(
           table.epoch(),
@@ -118,6 +150,7 @@ final class Shard {
           owner == null ? "" : owner,
           owner == null ? "" : table.address(owner).orElse(""));
     }
+    return routed;
   }
 
   private Keyspace keyspace(RoutingTable table, String keyspace) {

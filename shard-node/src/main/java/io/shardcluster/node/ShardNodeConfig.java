@@ -2,6 +2,7 @@ package io.shardcluster.node;
 
 import static io.shardcluster.client.ShardClusterException.requireArgument;
 
+import io.shardcluster.wire.Failpoints;
 import io.shardcluster.wire.HostPort;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -16,7 +17,9 @@ import java.time.Duration;
  * @param coordinator the coordinator's address
  * @param syncWrites fsync every write batch before acknowledging it
  * @param heartbeatInterval time between heartbeats
- * @param threads threads serving requests
+ * @param threads threads serving requests when writes are fsynced
+ * @param countInterval time between full counts of the owned keys (for the balancer)
+ * @param failpoints where to crash or pause, for tests
  */
 public record ShardNodeConfig(
     String nodeId,
@@ -26,7 +29,9 @@ public record ShardNodeConfig(
     HostPort coordinator,
     boolean syncWrites,
     Duration heartbeatInterval,
-    int threads) {
+    int threads,
+    Duration countInterval,
+    Failpoints failpoints) {
   public ShardNodeConfig {
     requireArgument(host != null && !host.isBlank(), "host must not be empty");
     requireArgument(port >= 0 && port <= 65535, "port must be 0-65535, got " + port);
@@ -36,5 +41,9 @@ public record ShardNodeConfig(
         heartbeatInterval != null && heartbeatInterval.toMillis() >= 10,
         "heartbeat interval must be at least 10 ms");
     requireArgument(threads >= 1 && threads <= 1024, "threads must be 1-1024, got " + threads);
+    requireArgument(
+        countInterval != null && countInterval.toMillis() >= 100,
+        "count interval must be at least 100 ms");
+    requireArgument(failpoints != null, "failpoints must not be null");
   }
 }

@@ -2,11 +2,14 @@ package io.shardcluster.node;
 
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.shardcluster.client.ShardClusterException;
+import io.shardcluster.wire.Failpoints;
 import io.shardcluster.wire.HostPort;
 import io.shardcluster.wire.ServerStartup;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -67,6 +70,19 @@ public final class ShardNodeMain implements Callable<Integer> {
           "Threads serving requests when --fsync is on; without it, requests run on the I/O threads (default: ${DEFAULT-VALUE}).")
   private int threads;
 
+  @Option(
+      names = "--count-interval-ms",
+      defaultValue = "10000",
+      description =
+          "Time between full counts of the owned keys, which the balancer plans with (default: ${DEFAULT-VALUE}).")
+  private long countIntervalMs;
+
+  @Option(
+      names = "--failpoint",
+      description =
+          "For tests: NAME=crash|pause, where NAME is one of migration.mid-copy, migration.catch-up. Repeatable; also read from $SHARDCLUSTER_FAILPOINTS.")
+  private List<String> failpoints = new ArrayList<>();
+
   @Override
   public Integer call() throws InterruptedException {
     ShardNodeConfig config =
@@ -78,7 +94,9 @@ public final class ShardNodeMain implements Callable<Integer> {
             HostPort.parse(coordinator),
             fsync,
             Duration.ofMillis(heartbeatIntervalMs),
-            threads);
+            threads,
+            Duration.ofMillis(countIntervalMs),
+            Failpoints.fromConfiguration(failpoints));
     ShardNodeServer server =
         new ShardNodeServer(
                 config,

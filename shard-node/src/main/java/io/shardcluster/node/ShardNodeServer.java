@@ -9,6 +9,7 @@ import io.grpc.protobuf.services.ProtoReflectionServiceV1;
 import io.shardcluster.client.ShardClusterException;
 import io.shardcluster.client.internal.NodeChannels;
 import io.shardcluster.client.internal.RoutingCache;
+import io.shardcluster.proto.v1.DirectoryEntryLoad;
 import io.shardcluster.proto.v1.NodeStats;
 import io.shardcluster.routing.RoutingTable;
 import io.shardcluster.wire.Limits;
@@ -16,9 +17,12 @@ import io.shardcluster.wire.RoutingTables;
 import io.shardcluster.wire.ServerStartup;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
@@ -40,6 +44,11 @@ public final class ShardNodeServer {
   private final AtomicReference<ShardClusterException> fatal = new AtomicReference<>();
   private ScheduledExecutorService scheduler;
   private ExecutorService executor;
+  private ExecutorService migrationExecutor;
+  private ScheduledExecutorService counter;
+  private NodeChannels migrationChannels;
+  private OutgoingMigrations outgoing;
+  private volatile KeyCounts counts = KeyCounts.NONE;
   private ManagedChannel coordinatorChannel;
   private RoutingCache routing;
   private LocalStore store;
@@ -113,20 +122,26 @@ public final class ShardNodeServer {
     routing.addListener(table -> store.saveRouting(RoutingTables.toProto(table).toByteArray()));
 
     metrics = new NodeMetrics(System::nanoTime);
-    Shard shard = new Shard(identity.nodeId(), store, this::tableFor, metrics);
+    outgoing = new OutgoingMigrations(identity.nodeId(), store, routing::cached);
+    migrationChannels = new NodeChannels(channels);
+    IncomingMigrations incoming =
+        new IncomingMigrations(
+            identity.nodeId(), store, routing::cached, migrationChannels, config.failpoints());
+    migrationExecutor =
+        Executors.newCachedThreadPool(daemonThreads(identity.nodeId() + "-migration-"));
+    Shard shard = new Shard(identity.nodeId(), store, this::tableFor, metrics, outgoing);
+    counter =
+        Executors.newSingleThreadScheduledExecutor(daemonThreads(identity.nodeId() + "-counter-"));
+    counter.scheduleWithFixedDelay(
+        this::recount, 0, config.countInterval().toMillis(), TimeUnit.MILLISECONDS);
+    // Ownership changes with the routing: count again soon after a new table arrives.
+    routing.addListener(table -> counter.schedule(this::recount, 200, TimeUnit.MILLISECONDS));
     if (config.syncWrites()) {
       // A write waits for its fsync: run handlers on a pool so the waits overlap (group commit)
       // without stalling the I/O threads.
-      AtomicInteger threadCount = new AtomicInteger();
       executor =
           Executors.newFixedThreadPool(
-              config.threads(),
-              r -> {
-                Thread thread =
-                    new Thread(r, identity.nodeId() + "-rpc-" + threadCount.incrementAndGet());
-                thread.setDaemon(true);
-                return thread;
-              });
+              config.threads(), daemonThreads(identity.nodeId() + "-rpc-"));
       serverBuilder.executor(executor);
     } else {
       // Without fsync a request is a few microseconds of RocksDB work: serve it on the I/O thread
@@ -135,13 +150,18 @@ public final class ShardNodeServer {
     }
     serverBuilder
         .addService(new ShardNodeService(shard, lastStats::get))
+        .addService(
+            new KeyMigrationService(
+                outgoing, incoming, migrationExecutor, () -> counts.keys(), this::ownedShare))
         .addService(health.getHealthService())
         .addService(ProtoReflectionServiceV1.newInstance())
         .maxInboundMessageSize(Limits.MAX_MESSAGE_BYTES);
     server = ServerStartup.start(serverBuilder, config.host(), config.port());
     health.setStatus("", ServingStatus.SERVING);
 
-    String address = config.host() + ":" + server.getPort();
+    // An in-process server has no port; it is reached by the name host:port of its config.
+    String address =
+        config.host() + ":" + (server.getPort() > 0 ? server.getPort() : config.port());
     CoordinatorLink link =
         new CoordinatorLink(
             identity,
@@ -152,7 +172,8 @@ public final class ShardNodeServer {
             this::closeStatsWindow,
             config.heartbeatInterval(),
             scheduler,
-            this::failFatally);
+            this::failFatally,
+            new MigrationReconciler(outgoing, incoming, System::currentTimeMillis)::reconcile);
     link.start();
     logger.info(
         identity.nodeId()
@@ -178,20 +199,62 @@ public final class ShardNodeServer {
     }
   }
 
+  private void recount() {
+    RoutingTable table = routing.cached();
+    if (table.epoch() == 0) {
+      return;
+    }
+    try {
+      counts = KeyCounts.count(store, table, identity.nodeId());
+    } catch (RuntimeException e) {
+      logger.warning("counting keys failed: " + e.getMessage());
+    }
+  }
+
+  private double ownedShare() {
+    RoutingTable table = routing.cached();
+    return table.keyspaces().values().stream()
+        .mapToDouble(k -> k.ring().shares().getOrDefault(identity.nodeId(), 0.0))
+        .sum();
+  }
+
   private NodeStats closeStatsWindow() {
     NodeMetrics.Window window = metrics.closeWindow();
-    NodeStats stats =
+    KeyCounts current = counts;
+    NodeStats.Builder stats =
         NodeStats.newBuilder()
-            .setKeys(store.estimatedKeys())
-            .setBytes(store.estimatedBytes())
+            .setKeys(current.keys())
+            .setBytes(current.bytes())
             .setReadsPerSec(window.readsPerSec())
             .setWritesPerSec(window.writesPerSec())
             .setReadP99Ms(window.readP99Ms())
             .setWriteP99Ms(window.writeP99Ms())
             .setEpoch(routing.cached().epoch())
-            .build();
-    lastStats.set(stats);
-    return stats;
+            .setCountedAtEpoch(current.epoch());
+    Map<KeyCounts.EntrySlot, long[]> entries = new HashMap<>(current.entries());
+    window.entryOpsPerSec().keySet().forEach(slot -> entries.putIfAbsent(slot, new long[2]));
+    entries.forEach(
+        (slot, count) ->
+            stats.addDirectoryLoad(
+                DirectoryEntryLoad.newBuilder()
+                    .setKeyspace(slot.keyspace())
+                    .setKey(slot.key())
+                    .setPrefix(slot.prefix())
+                    .setKeys(count[0])
+                    .setBytes(count[1])
+                    .setOpsPerSec(window.entryOpsPerSec().getOrDefault(slot, 0.0))));
+    NodeStats built = stats.build();
+    lastStats.set(built);
+    return built;
+  }
+
+  private static ThreadFactory daemonThreads(String prefix) {
+    AtomicInteger count = new AtomicInteger();
+    return runnable -> {
+      Thread thread = new Thread(runnable, prefix + count.incrementAndGet());
+      thread.setDaemon(true);
+      return thread;
+    };
   }
 
   private void failFatally(ShardClusterException e) {
@@ -231,17 +294,25 @@ public final class ShardNodeServer {
         Thread.currentThread().interrupt();
       }
     }
-    if (scheduler != null) {
-      scheduler.shutdownNow();
-    }
     if (routing != null) {
       routing.close();
     }
     if (coordinatorChannel != null) {
       coordinatorChannel.shutdownNow();
     }
-    if (executor != null) {
-      executor.shutdownNow();
+    for (ExecutorService pool :
+        new ExecutorService[] {scheduler, executor, counter, migrationExecutor}) {
+      if (pool != null) {
+        pool.shutdownNow();
+        try {
+          pool.awaitTermination(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+    }
+    if (migrationChannels != null) {
+      migrationChannels.close();
     }
     if (store != null) {
       store.close();

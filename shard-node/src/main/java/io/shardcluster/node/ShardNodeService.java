@@ -105,10 +105,11 @@ final class ShardNodeService extends ShardNodeGrpc.ShardNodeImplBase {
     ServerResponses.unary(
         observer,
         () -> {
-          List<LocalStore.Entry> entries = new ArrayList<>(request.getEntriesCount());
+          List<OutgoingMigrations.Mutation> entries = new ArrayList<>(request.getEntriesCount());
           for (KeyValue entry : request.getEntriesList()) {
             entries.add(
-                new LocalStore.Entry(entry.getKey().toByteArray(), entry.getValue().toByteArray()));
+                new OutgoingMigrations.Mutation(
+                    entry.getKey().toByteArray(), entry.getValue().toByteArray()));
           }
           shard.multiPut(keyspace(request.getKeyspace()), entries, request.getEpoch());
           return MultiPutResponse.getDefaultInstance();

@@ -67,9 +67,7 @@ class LocalStoreTest {
   @Test
   void putAll_andMultiGet() throws Exception {
     try (LocalStore store = LocalStore.open(dir, true)) {
-      store.putAll(
-          "ks",
-          List.of(new LocalStore.Entry(b("x"), b("1")), new LocalStore.Entry(b("y"), b("2"))));
+      store.write(store.batch().put("ks", b("x"), b("1")).put("ks", b("y"), b("2")));
       List<byte[]> values = store.multiGet("ks", List.of(b("y"), b("nope"), b("x")));
       assertThat(values.get(0)).isEqualTo(b("2"));
       assertThat(values.get(1)).isNull();

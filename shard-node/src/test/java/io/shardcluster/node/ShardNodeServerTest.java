@@ -29,6 +29,7 @@ import io.shardcluster.proto.v1.WatchRoutingTableRequest;
 import io.shardcluster.routing.HashRing;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.RoutingTable;
+import io.shardcluster.wire.Failpoints;
 import io.shardcluster.wire.HostPort;
 import io.shardcluster.wire.RoutingTables;
 import io.shardcluster.wire.StatusErrors;
@@ -134,7 +135,9 @@ class ShardNodeServerTest {
             HostPort.parse(COORDINATOR),
             false,
             Duration.ofMillis(50),
-            4);
+            4,
+            Duration.ofSeconds(1),
+            Failpoints.none());
     return new ShardNodeServer(
             config, InProcessServerBuilder.forName("n1:1"), ShardNodeServerTest::inProcess)
         .start();

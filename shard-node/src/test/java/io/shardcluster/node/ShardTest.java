@@ -39,7 +39,13 @@ class ShardTest {
   @BeforeEach
   void open() throws Exception {
     store = LocalStore.open(dir, false);
-    shard = new Shard("n1", store, epoch -> current.get(), new NodeMetrics(System::nanoTime));
+    shard =
+        new Shard(
+            "n1",
+            store,
+            epoch -> current.get(),
+            new NodeMetrics(System::nanoTime),
+            new OutgoingMigrations("n1", store, current::get));
   }
 
   @AfterEach
@@ -85,9 +91,9 @@ class ShardTest {
 
   @Test
   void multiPut_anyForeignKey_refusesWholeBatch() {
-    List<LocalStore.Entry> entries = new ArrayList<>();
-    keysOwnedBy("n1", 3).forEach(k -> entries.add(new LocalStore.Entry(b(k), b("v"))));
-    entries.add(new LocalStore.Entry(b(keysOwnedBy("n2", 1).get(0)), b("v")));
+    List<OutgoingMigrations.Mutation> entries = new ArrayList<>();
+    keysOwnedBy("n1", 3).forEach(k -> entries.add(new OutgoingMigrations.Mutation(b(k), b("v"))));
+    entries.add(new OutgoingMigrations.Mutation(b(keysOwnedBy("n2", 1).get(0)), b("v")));
 
     assertThatThrownBy(() -> shard.multiPut(Keyspace.DEFAULT, entries, 7))
         .isInstanceOf(WrongShardException.class);

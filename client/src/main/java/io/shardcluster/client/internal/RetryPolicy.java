@@ -19,9 +19,12 @@ import java.util.concurrent.ThreadLocalRandom;
  */
 public record RetryPolicy(
     int maxAttempts, int unavailableRetries, Duration initialBackoff, Duration maxBackoff) {
-  /** The default: 12 attempts, 2 retries of an unreachable node, 5 ms doubling to 500 ms. */
+  /**
+   * The default: 20 attempts (in practice the request timeout ends them first), 2 retries of an
+   * unreachable node, 5 ms doubling to 500 ms: enough to ride out a migration's cutover.
+   */
   public static final RetryPolicy DEFAULT =
-      new RetryPolicy(12, 2, Duration.ofMillis(5), Duration.ofMillis(500));
+      new RetryPolicy(20, 2, Duration.ofMillis(5), Duration.ofMillis(500));
 
   public RetryPolicy {
     requireArgument(maxAttempts >= 1, "maxAttempts must be at least 1, got " + maxAttempts);

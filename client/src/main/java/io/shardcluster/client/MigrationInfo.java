@@ -1,0 +1,48 @@
+package io.shardcluster.client;
+
+/**
+ * A migration as the coordinator reports it: a set of keys moving from one node to another.
+ *
+ * @param id the migration id, such as {@code m000012}
+ * @param source the node the keys leave
+ * @param target the node the keys go to
+ * @param what the keys: ring ranges (and their share of the ring) and directory entries
+ * @param share fraction of the ring's positions moving
+ * @param phase PLANNED, COPYING, CATCHING_UP, CUTOVER, COMMITTED, DONE or CANCELLED
+ * @param paused whether an operator paused it
+ * @param reason why it exists, such as {@code join node-4}
+ * @param keysCopied keys copied from the snapshot so far
+ * @param bytesCopied bytes copied from the snapshot so far
+ * @param changesApplied logged changes applied on the target so far
+ * @param estimatedKeys the source's estimate of the keys moving
+ * @param keysPerSec recent copy rate, keys and changes
+ * @param bytesPerSec recent copy rate
+ * @param etaSeconds seconds left at that rate; negative when unknown
+ * @param lastError the last error while the coordinator retries, or empty
+ * @param createdMillis when it was planned, epoch milliseconds
+ * @param finishedMillis when it ended, or 0
+ */
+public record MigrationInfo(
+    String id,
+    String source,
+    String target,
+    String what,
+    double share,
+    String phase,
+    boolean paused,
+    String reason,
+    long keysCopied,
+    long bytesCopied,
+    long changesApplied,
+    long estimatedKeys,
+    double keysPerSec,
+    double bytesPerSec,
+    double etaSeconds,
+    String lastError,
+    long createdMillis,
+    long finishedMillis) {
+  /** Whether it has ended (DONE or CANCELLED). */
+  public boolean ended() {
+    return phase.equals("DONE") || phase.equals("CANCELLED");
+  }
+}

@@ -1,0 +1,133 @@
+package io.shardcluster.routing;
+
+import com.google.protobuf.ByteString;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * The keys one migration moves: the keys that a listed directory entry places, and the keys no
+ * directory entry places whose position lies in one of the ranges. Entries are identified by key
+ * and kind, so the set does not change when an entry's owner does. Immutable.
+ */
+public final class MovingSet {
+  private final String keyspace;
+  private final List<PositionRange> ranges;
+  private final List<DirectoryEntry> entries;
+  private final long[] flippedStarts;
+  private final Set<Slot> slots = new HashSet<>();
+
+  private record Slot(ByteString key, boolean prefix) {}
+
+  /**
+   * Creates a set.
+   *
+   * @param keyspace the keyspace of the keys
+   * @param ranges disjoint position ranges, in any order
+   * @param entries directory entries whose keys move (their owner is not consulted)
+   */
+  public MovingSet(String keyspace, List<PositionRange> ranges, List<DirectoryEntry> entries) {
+    this.keyspace = keyspace;
+    this.ranges =
+        ranges.stream()
+            .sorted(Comparator.comparing(PositionRange::start, Long::compareUnsigned))
+            .toList();
+    this.entries = List.copyOf(entries);
+    this.flippedStarts = new long[this.ranges.size()];
+    for (int i = 0; i < this.ranges.size(); i++) {
+      flippedStarts[i] = this.ranges.get(i).start() ^ Long.MIN_VALUE;
+    }
+    for (DirectoryEntry entry : entries) {
+      slots.add(new Slot(entry.key(), entry.prefix()));
+    }
+  }
+
+  public String keyspace() {
+    return keyspace;
+  }
+
+  /** The ranges, sorted by start. */
+  public List<PositionRange> ranges() {
+    return ranges;
+  }
+
+  public List<DirectoryEntry> entries() {
+    return entries;
+  }
+
+  public boolean isEmpty() {
+    return ranges.isEmpty() && entries.isEmpty();
+  }
+
+  /** The fraction of the position space the ranges cover. */
+  public double share() {
+    return ranges.stream().mapToDouble(PositionRange::fraction).sum();
+  }
+
+  /** Whether the key moves, judged with the keyspace's directory. */
+  public boolean contains(Keyspace routing, byte[] key) {
+    if (!routing.directory().isEmpty()) {
+      var entry = routing.directory().entryFor(key);
+      if (entry.isPresent()) {
+        return slots.contains(new Slot(entry.get().key(), entry.get().prefix()));
+      }
+    }
+    return containsPosition(KeyHash.position(key));
+  }
+
+  /** Whether one of the ranges holds the position. */
+  public boolean containsPosition(long position) {
+    int i = Arrays.binarySearch(flippedStarts, position ^ Long.MIN_VALUE);
+    int index = i >= 0 ? i : -i - 2;
+    return index >= 0 && ranges.get(index).contains(position);
+  }
+
+  /** The keyspace routing after the move: the ranges and entries belong to {@code target}. */
+  public Keyspace applyTo(Keyspace routing, String target) {
+    HashRing ring = routing.ring();
+    for (PositionRange range : ranges) {
+      ring = ring.assign(range, target);
+    }
+    Directory directory = routing.directory();
+    List<DirectoryEntry> moved = new ArrayList<>();
+    for (DirectoryEntry entry : entries) {
+      moved.add(new DirectoryEntry(entry.key(), entry.prefix(), target));
+    }
+    for (DirectoryEntry entry : moved) {
+      directory = directory.with(entry);
+    }
+    return routing.withRing(ring).withDirectory(directory);
+  }
+
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof MovingSet other
+        && keyspace.equals(other.keyspace)
+        && ranges.equals(other.ranges)
+        && slots.equals(other.slots);
+  }
+
+  @Override
+  public int hashCode() {
+    return ranges.hashCode() * 31 + slots.hashCode();
+  }
+
+  @Override
+  public String toString() {
+    List<String> parts = new ArrayList<>();
+    if (!ranges.isEmpty()) {
+      parts.add(
+          ranges.size()
+              + " range"
+              + (ranges.size() == 1 ? "" : "s")
+              + String.format(" (%.1f%%)", share() * 100));
+    }
+    for (DirectoryEntry entry : entries) {
+      parts.add((entry.prefix() ? "prefix " : "key ") + entry.key().toStringUtf8());
+    }
+    return String.join(", ", parts);
+  }
+}

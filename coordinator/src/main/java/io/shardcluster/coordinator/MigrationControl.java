@@ -1,0 +1,140 @@
+package io.shardcluster.coordinator;
+
+import com.google.errorprone.annotations.concurrent.GuardedBy;
+import io.grpc.Context;
+import io.shardcluster.proto.v1.MigrationProgress;
+
+/**
+ * What the coordinator knows about a running migration that it does not persist: live progress and
+ * rate, the last error, and the signals (pause, resume, cancel) the runner waits on.
+ */
+final class MigrationControl {
+  /** Live figures for `shardctl migrations`. */
+  record Progress(
+      long keysCopied,
+      long bytesCopied,
+      long changesApplied,
+      long lag,
+      double keysPerSec,
+      double bytesPerSec,
+      String lastError) {}
+
+  private static final long RATE_WINDOW_MS = 3_000;
+
+  @GuardedBy("this")
+  private boolean cancel;
+
+  @GuardedBy("this")
+  private boolean interrupted;
+
+  @GuardedBy("this")
+  private Context.CancellableContext call;
+
+  @GuardedBy("this")
+  private MigrationProgress latest = MigrationProgress.getDefaultInstance();
+
+  @GuardedBy("this")
+  private long sampleAtMs;
+
+  @GuardedBy("this")
+  private MigrationProgress sample = MigrationProgress.getDefaultInstance();
+
+  @GuardedBy("this")
+  private double keysPerSec;
+
+  @GuardedBy("this")
+  private double bytesPerSec;
+
+  @GuardedBy("this")
+  private String lastError = "";
+
+  synchronized boolean cancelRequested() {
+    return cancel;
+  }
+
+  /** Asks the runner to roll back, ending any call in flight. */
+  synchronized void requestCancel() {
+    cancel = true;
+    interrupt();
+  }
+
+  /** Ends any call in flight (a pause) and wakes the runner. */
+  synchronized void interrupt() {
+    interrupted = true;
+    if (call != null) {
+      call.cancel(null);
+    }
+    notifyAll();
+  }
+
+  /** Wakes a runner waiting for a change (resume). */
+  synchronized void wake() {
+    notifyAll();
+  }
+
+  /** Whether a call failed because it was interrupted on purpose; clears the flag. */
+  synchronized boolean interrupted() {
+    boolean was = interrupted;
+    interrupted = false;
+    return was;
+  }
+
+  synchronized void awaitChange(long millis) {
+    try {
+      wait(millis);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  synchronized void attach(Context.CancellableContext context) {
+    call = context;
+  }
+
+  synchronized void detach() {
+    call = null;
+  }
+
+  synchronized void recordError(String error) {
+    lastError = error;
+  }
+
+  synchronized void clearError() {
+    lastError = "";
+  }
+
+  /** Records a progress report of the target at {@code nowMs}. */
+  synchronized void progress(MigrationProgress update, long nowMs) {
+    latest = update;
+    if (sampleAtMs == 0) {
+      sampleAtMs = nowMs;
+      sample = update;
+      return;
+    }
+    long elapsed = nowMs - sampleAtMs;
+    if (elapsed >= 200) {
+      long keys =
+          update.getKeysCopied()
+              + update.getChangesApplied()
+              - sample.getKeysCopied()
+              - sample.getChangesApplied();
+      keysPerSec = keys * 1000.0 / elapsed;
+      bytesPerSec = (update.getBytesCopied() - sample.getBytesCopied()) * 1000.0 / elapsed;
+      if (elapsed >= RATE_WINDOW_MS) {
+        sampleAtMs = nowMs;
+        sample = update;
+      }
+    }
+  }
+
+  synchronized Progress snapshot() {
+    return new Progress(
+        latest.getKeysCopied(),
+        latest.getBytesCopied(),
+        latest.getChangesApplied(),
+        latest.getLag(),
+        keysPerSec,
+        bytesPerSec,
+        lastError);
+  }
+}

@@ -1,0 +1,314 @@
+package io.shardcluster.coordinator;
+
+import io.grpc.Context;
+import io.shardcluster.client.ErrorCode;
+import io.shardcluster.client.ShardClusterException;
+import io.shardcluster.client.internal.NodeChannels;
+import io.shardcluster.proto.v1.Checkpoint;
+import io.shardcluster.proto.v1.KeyMigrationGrpc;
+import io.shardcluster.proto.v1.Migration;
+import io.shardcluster.proto.v1.MigrationPhase;
+import io.shardcluster.proto.v1.MigrationProgress;
+import io.shardcluster.proto.v1.MigrationRef;
+import io.shardcluster.proto.v1.MigrationSpec;
+import io.shardcluster.proto.v1.TargetCheckpointRequest;
+import io.shardcluster.routing.Keyspace;
+import io.shardcluster.routing.MovingSet;
+import io.shardcluster.wire.Failpoints;
+import io.shardcluster.wire.RoutingTables;
+import io.shardcluster.wire.StatusErrors;
+import java.time.Clock;
+import java.util.Iterator;
+import java.util.concurrent.TimeUnit;
+import java.util.logging.Logger;
+
+/**
+ * Drives one migration through its phases: begin (the source records changes), copy and catch up
+ * (the target pulls), checkpoint (both sides checksum the same state), cutover (fence, drain, final
+ * checksums, commit: the single point where ownership changes), cleanup. Every step is idempotent
+ * and the phase is persisted, so a step that fails is simply repeated, by this runner or by the
+ * next coordinator after a crash.
+ */
+final class MigrationRunner implements Runnable {
+  private static final Logger logger = Logger.getLogger(MigrationRunner.class.getName());
+  private static final long CALL_TIMEOUT_MS = 60_000;
+
+  private final String id;
+  private final Cluster cluster;
+  private final NodeChannels channels;
+  private final Failpoints failpoints;
+  private final MigrationControl control;
+  private final long throttleBytesPerSec;
+  private final Clock clock;
+
+  MigrationRunner(
+      String id,
+      Cluster cluster,
+      NodeChannels channels,
+      Failpoints failpoints,
+      MigrationControl control,
+      long throttleBytesPerSec,
+      Clock clock) {
+    this.id = id;
+    this.cluster = cluster;
+    this.channels = channels;
+    this.failpoints = failpoints;
+    this.control = control;
+    this.throttleBytesPerSec = throttleBytesPerSec;
+    this.clock = clock;
+  }
+
+  /** A checksum disagreement: the copy is wrong, so the migration is rolled back. */
+  private static final class ChecksumMismatch extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    ChecksumMismatch(String message) {
+      super(message);
+    }
+  }
+
+  @Override
+  public void run() {
+    long backoff = 100;
+    while (true) {
+      Migration migration = cluster.state().migrations().get(id);
+      if (migration == null || ClusterState.isFinished(migration)) {
+        return;
+      }
+      try {
+        if (control.cancelRequested() && migration.getPhase() != MigrationPhase.COMMITTED) {
+          abort(migration, "cancelled by the operator");
+          return;
+        }
+        if (migration.getPaused()) {
+          control.awaitChange(1000);
+          continue;
+        }
+        step(migration);
+        backoff = 100;
+        control.clearError();
+      } catch (ChecksumMismatch e) {
+        logger.severe("migration " + id + ": " + e.getMessage() + "; rolling back");
+        abort(migration, e.getMessage());
+        return;
+      } catch (RuntimeException e) {
+        ShardClusterException error = StatusErrors.fromStatus(e);
+        if (error.code() == ErrorCode.CANCELLED || control.interrupted()) {
+          continue;
+        }
+        control.recordError(error.getMessage());
+        logger.warning(
+            "migration "
+                + id
+                + " ("
+                + migration.getPhase()
+                + "): "
+                + error.getMessage()
+                + "; retrying");
+        control.awaitChange(backoff);
+        backoff = Math.min(backoff * 2, 5_000);
+      }
+    }
+  }
+
+  private void step(Migration migration) {
+    MigrationSpec spec = spec(migration);
+    switch (migration.getPhase()) {
+      case PLANNED -> {
+        long estimate = source(migration).beginSource(spec).getEstimatedKeys();
+        setPhase(MigrationPhase.COPYING, b -> b.setEstimatedKeys(estimate));
+      }
+      case COPYING, CATCHING_UP -> {
+        catchUp(migration, spec);
+        Checkpoint atSource =
+            source(migration).sourceCheckpoint(MigrationRef.newBuilder().setId(id).build());
+        Checkpoint atTarget =
+            target(migration)
+                .targetCheckpoint(
+                    TargetCheckpointRequest.newBuilder()
+                        .setSpec(spec)
+                        .setSequence(atSource.getSequence())
+                        .build());
+        compare("checkpoint", atSource, atTarget);
+        catchUp(migration, spec);
+        setPhase(MigrationPhase.CUTOVER, b -> b);
+      }
+      case CUTOVER -> {
+        // The fence is held from here to the commit: keep it to two calls and one fsync.
+        long fencedAt = System.nanoTime();
+        Checkpoint atSource = source(migration).fence(MigrationRef.newBuilder().setId(id).build());
+        long drainedAt = System.nanoTime();
+        Checkpoint atTarget = target(migration).drainTarget(spec);
+        compare("final", atSource, atTarget);
+        failpoints.hit(Failpoints.BEFORE_COMMIT);
+        long committingAt = System.nanoTime();
+        commit(migration);
+        long committedAt = System.nanoTime();
+        logger.info(
+            String.format(
+                "migration %s: committed %d keys to %s; fenced for %.1f ms (fence %.1f, drain"
+                    + " %.1f, commit %.1f)",
+                id,
+                atSource.getCount(),
+                migration.getTarget(),
+                (committedAt - fencedAt) / 1e6,
+                (drainedAt - fencedAt) / 1e6,
+                (committingAt - drainedAt) / 1e6,
+                (committedAt - committingAt) / 1e6));
+        failpoints.hit(Failpoints.AFTER_COMMIT);
+      }
+      case COMMITTED -> {
+        MigrationRef ref = MigrationRef.newBuilder().setId(id).build();
+        source(migration).finishSource(ref);
+        target(migration).finishTarget(ref);
+        setPhase(MigrationPhase.DONE, b -> b.setFinishedMs(clock.millis()));
+      }
+      default -> throw new IllegalStateException("unexpected phase " + migration.getPhase());
+    }
+  }
+
+  /** Runs the target's copy and catch-up until its lag is small, recording progress. */
+  private void catchUp(Migration migration, MigrationSpec spec) {
+    Context.CancellableContext context = Context.current().withCancellation();
+    control.attach(context);
+    try {
+      context.run(
+          () -> {
+            // No deadline: a large copy takes as long as it takes; pause and cancel end it.
+            Iterator<MigrationProgress> progress =
+                KeyMigrationGrpc.newBlockingStub(channels.channel(address(migration.getTarget())))
+                    .runTarget(spec);
+            while (progress.hasNext()) {
+              MigrationProgress update = progress.next();
+              control.progress(update, clock.millis());
+              if (update.getSnapshotDone()
+                  && cluster.state().migrations().get(id).getPhase() == MigrationPhase.COPYING) {
+                setPhase(MigrationPhase.CATCHING_UP, b -> b);
+              }
+            }
+          });
+    } finally {
+      control.detach();
+      context.cancel(null);
+    }
+  }
+
+  private void compare(String what, Checkpoint source, Checkpoint target) {
+    if (source.getCount() != target.getCount() || source.getChecksum() != target.getChecksum()) {
+      throw new ChecksumMismatch(
+          what
+              + " checksums differ: source has "
+              + source.getCount()
+              + " keys (sum "
+              + Long.toHexString(source.getChecksum())
+              + "), target "
+              + target.getCount()
+              + " (sum "
+              + Long.toHexString(target.getChecksum())
+              + ")");
+    }
+  }
+
+  /** The single commit point: new ownership at epoch + 1 and the COMMITTED phase, atomically. */
+  private void commit(Migration migration) {
+    MovingSet moving = RoutingTables.fromProto(migration.getMoving());
+    cluster.update(
+        state -> {
+          Migration current = state.migrations().get(id);
+          if (current.getPhase() != MigrationPhase.CUTOVER) {
+            return state;
+          }
+          Keyspace keyspace = state.routing().keyspace(moving.keyspace());
+          return state
+              .withKeyspace(moving.applyTo(keyspace, migration.getTarget()))
+              .withMigration(current.toBuilder().setPhase(MigrationPhase.COMMITTED).build());
+        });
+  }
+
+  /** Rolls back: the source lifts its fence and keeps the keys; the target drops its copy. */
+  private void abort(Migration migration, String reason) {
+    MigrationSpec spec = spec(migration);
+    // Best effort: a node that cannot be told now rolls back by itself when its heartbeat no
+    // longer lists the migration.
+    for (int attempt = 0; attempt < 3; attempt++) {
+      try {
+        source(migration).abortSource(MigrationRef.newBuilder().setId(id).build());
+        target(migration).abortTarget(spec);
+        break;
+      } catch (RuntimeException e) {
+        control.recordError(StatusErrors.fromStatus(e).getMessage());
+        control.awaitChange(500);
+      }
+    }
+    cluster.update(
+        state -> {
+          Migration current = state.migrations().get(id);
+          if (current == null || ClusterState.isFinished(current)) {
+            return state;
+          }
+          return state.withMigration(
+              current.toBuilder()
+                  .setPhase(MigrationPhase.CANCELLED)
+                  .setLastError(reason)
+                  .setFinishedMs(clock.millis())
+                  .build());
+        });
+    logger.info("migration " + id + " cancelled: " + reason);
+  }
+
+  private void setPhase(
+      MigrationPhase phase, java.util.function.UnaryOperator<Migration.Builder> more) {
+    cluster.update(
+        state -> {
+          Migration current = state.migrations().get(id);
+          if (current == null || current.getPhase() == phase) {
+            return state;
+          }
+          MigrationControl.Progress progress = control.snapshot();
+          return state.withMigration(
+              more.apply(
+                      current.toBuilder()
+                          .setPhase(phase)
+                          .setKeysCopied(Math.max(current.getKeysCopied(), progress.keysCopied()))
+                          .setBytesCopied(
+                              Math.max(current.getBytesCopied(), progress.bytesCopied()))
+                          .setChangesApplied(
+                              Math.max(current.getChangesApplied(), progress.changesApplied())))
+                  .build());
+        });
+  }
+
+  private MigrationSpec spec(Migration migration) {
+    return MigrationSpec.newBuilder()
+        .setId(id)
+        .setSource(migration.getSource())
+        .setSourceAddress(address(migration.getSource()))
+        .setTarget(migration.getTarget())
+        .setMoving(migration.getMoving())
+        .setThrottleBytesPerSec(throttleBytesPerSec)
+        .build();
+  }
+
+  private String address(String node) {
+    return cluster
+        .state()
+        .member(node)
+        .map(m -> m.getAddress())
+        .orElseThrow(() -> ShardClusterException.unavailable("node " + node + " is not a member"));
+  }
+
+  private KeyMigrationGrpc.KeyMigrationBlockingStub source(Migration migration) {
+    return stub(migration.getSource());
+  }
+
+  private KeyMigrationGrpc.KeyMigrationBlockingStub target(Migration migration) {
+    return stub(migration.getTarget());
+  }
+
+  private KeyMigrationGrpc.KeyMigrationBlockingStub stub(String node) {
+    String address = address(node);
+    channels.resetConnectBackoff(address);
+    return KeyMigrationGrpc.newBlockingStub(channels.channel(address))
+        .withDeadlineAfter(CALL_TIMEOUT_MS, TimeUnit.MILLISECONDS);
+  }
+}

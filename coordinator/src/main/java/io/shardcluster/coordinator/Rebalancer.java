@@ -1,0 +1,629 @@
+package io.shardcluster.coordinator;
+
+import io.shardcluster.client.ShardClusterException;
+import io.shardcluster.client.internal.NodeChannels;
+import io.shardcluster.proto.v1.DirectoryEntryLoad;
+import io.shardcluster.proto.v1.MemberRecord;
+import io.shardcluster.proto.v1.Migration;
+import io.shardcluster.proto.v1.MigrationPhase;
+import io.shardcluster.proto.v1.NodeState;
+import io.shardcluster.proto.v1.NodeStats;
+import io.shardcluster.routing.DirectoryEntry;
+import io.shardcluster.routing.HashRing;
+import io.shardcluster.routing.Keyspace;
+import io.shardcluster.routing.MovingSet;
+import io.shardcluster.routing.PositionRange;
+import io.shardcluster.wire.Failpoints;
+import io.shardcluster.wire.RoutingTables;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.logging.Logger;
+
+/**
+ * Decides what data moves where, and runs the migrations that move it. Joins, drains and load
+ * balancing all become migrations of key sets between nodes; this class plans them, starts a {@link
+ * MigrationRunner} for each (at most {@code maxMigrations} at a time), moves members through
+ * JOINING, UP, DRAINING and REMOVED as their migrations finish, and watches the load for the
+ * automatic balancer.
+ */
+final class Rebalancer implements AutoCloseable {
+  private static final Logger logger = Logger.getLogger(Rebalancer.class.getName());
+  private static final long TICK_MS = 250;
+
+  private final Cluster cluster;
+  private final Liveness liveness;
+  private final NodeChannels channels;
+  private final CoordinatorConfig config;
+  private final Failpoints failpoints;
+  private final Clock clock;
+  private final Map<String, MigrationControl> controls = new ConcurrentHashMap<>();
+  private final Set<String> running = ConcurrentHashMap.newKeySet();
+  private final ExecutorService runners = Executors.newCachedThreadPool(daemon("migration-"));
+  private final ScheduledExecutorService ticker =
+      Executors.newSingleThreadScheduledExecutor(daemon("rebalancer-"));
+  private long imbalancedSinceMs = -1;
+  private long quietUntilMs;
+
+  Rebalancer(
+      Cluster cluster,
+      Liveness liveness,
+      NodeChannels channels,
+      CoordinatorConfig config,
+      Clock clock) {
+    this.cluster = cluster;
+    this.liveness = liveness;
+    this.channels = channels;
+    this.config = config;
+    this.failpoints = config.failpoints();
+    this.clock = clock;
+  }
+
+  private static java.util.concurrent.ThreadFactory daemon(String prefix) {
+    java.util.concurrent.atomic.AtomicInteger count =
+        new java.util.concurrent.atomic.AtomicInteger();
+    return runnable -> {
+      Thread thread = new Thread(runnable, prefix + count.incrementAndGet());
+      thread.setDaemon(true);
+      return thread;
+    };
+  }
+
+  void start() {
+    ticker.scheduleWithFixedDelay(this::tick, 0, TICK_MS, TimeUnit.MILLISECONDS);
+    cluster.addMembershipListener(() -> ticker.execute(this::tick));
+  }
+
+  private synchronized void tick() {
+    try {
+      ClusterState state = cluster.state();
+      startRunners(state);
+      state = settleMembers(cluster.state());
+      if (state.activeMigrations().isEmpty()) {
+        if (!planNextJoin(state)) {
+          balanceIfNeeded(state);
+        }
+      }
+    } catch (RuntimeException e) {
+      logger.warning("rebalancer tick failed: " + e);
+    }
+  }
+
+  private void startRunners(ClusterState state) {
+    for (Migration migration : state.activeMigrations()) {
+      if (running.size() >= config.maxMigrations()
+          && migration.getPhase() != MigrationPhase.COMMITTED) {
+        continue;
+      }
+      if (running.add(migration.getId())) {
+        MigrationControl control =
+            controls.computeIfAbsent(migration.getId(), id -> new MigrationControl());
+        runners.execute(
+            () -> {
+              try {
+                new MigrationRunner(
+                        migration.getId(),
+                        cluster,
+                        channels,
+                        failpoints,
+                        control,
+                        config.throttleBytesPerSec(),
+                        clock)
+                    .run();
+              } finally {
+                running.remove(migration.getId());
+                ticker.execute(this::tick);
+              }
+            });
+      }
+    }
+  }
+
+  /** Moves members on once their migrations are over: JOINING to UP, DRAINING to REMOVED. */
+  private ClusterState settleMembers(ClusterState state) {
+    for (MemberRecord member : state.members().values()) {
+      String id = member.getId();
+      List<Migration> active = state.activeMigrations();
+      if (member.getState() == NodeState.JOINING
+          && active.stream().noneMatch(m -> m.getTarget().equals(id))
+          && joinPlanned(state, id)) {
+        state = setState(id, NodeState.UP);
+        logger.info(id + " has joined: it is UP");
+      } else if (member.getState() == NodeState.DRAINING
+          && active.stream().noneMatch(m -> m.getSource().equals(id))
+          && !ownsAnything(state, id)) {
+        state = setState(id, NodeState.REMOVED);
+        logger.info(id + " is drained: REMOVED");
+      }
+    }
+    return state;
+  }
+
+  private ClusterState setState(String node, NodeState next) {
+    return cluster.update(
+        s ->
+            s.member(node)
+                .map(
+                    m ->
+                        m.getState() == next
+                            ? s
+                            : s.withMember(m.toBuilder().setState(next).build()))
+                .orElse(s));
+  }
+
+  private static boolean joinPlanned(ClusterState state, String node) {
+    String reason = "join " + node;
+    return state.migrations().values().stream().anyMatch(m -> m.getReason().equals(reason));
+  }
+
+  private static boolean ownsAnything(ClusterState state, String node) {
+    for (Keyspace keyspace : state.routing().keyspaces().values()) {
+      if (!keyspace.ring().intervalsOf(node).isEmpty()
+          || keyspace.directory().entries().stream().anyMatch(e -> e.owner().equals(node))) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Plans the migrations of the first JOINING node that has none yet; false if there is none. */
+  private boolean planNextJoin(ClusterState state) {
+    for (MemberRecord member : state.members().values()) {
+      if (member.getState() != NodeState.JOINING || joinPlanned(state, member.getId())) {
+        continue;
+      }
+      String node = member.getId();
+      Keyspace keyspace = state.routing().keyspace(Keyspace.DEFAULT);
+      HashRing ring = keyspace.ring();
+      HashRing after = TokenAllocator.join(ring, node, config.vnodes());
+      List<Migration> planned = new ArrayList<>();
+      for (String donor : ring.shares().keySet()) {
+        List<PositionRange> ranges = ring.movedTo(after, donor, node);
+        if (!ranges.isEmpty()) {
+          planned.add(
+              migration(
+                  state,
+                  planned.size(),
+                  donor,
+                  node,
+                  new MovingSet(Keyspace.DEFAULT, ranges, List.of()),
+                  "join " + node));
+        }
+      }
+      create(planned);
+      logger.info(node + " joins: " + planned.size() + " migration(s) planned");
+      return true;
+    }
+    return false;
+  }
+
+  private Migration migration(
+      ClusterState state,
+      int offset,
+      String source,
+      String target,
+      MovingSet moving,
+      String reason) {
+    long next =
+        state.migrations().keySet().stream()
+                .mapToLong(id -> Long.parseLong(id.substring(1)))
+                .max()
+                .orElse(0)
+            + 1
+            + offset;
+    return Migration.newBuilder()
+        .setId(String.format("m%06d", next))
+        .setSource(source)
+        .setTarget(target)
+        .setMoving(RoutingTables.toProto(moving))
+        .setPhase(MigrationPhase.PLANNED)
+        .setReason(reason)
+        .setCreatedMs(clock.millis())
+        .setShare(moving.share())
+        .setEtaSeconds(-1)
+        .build();
+  }
+
+  private void create(List<Migration> migrations) {
+    cluster.update(
+        state -> {
+          ClusterState next = state;
+          for (Migration migration : migrations) {
+            next = next.withMigration(migration);
+          }
+          return next;
+        });
+    ticker.execute(this::tick);
+  }
+
+  /**
+   * Starts moving every key of the node to the others (balanced by ring share, directory entries to
+   * the least loaded), then marks it REMOVED. Returns the migrations.
+   */
+  synchronized List<Migration> drain(String node) {
+    ClusterState state = cluster.state();
+    MemberRecord member =
+        state
+            .member(node)
+            .filter(m -> m.getState() != NodeState.REMOVED)
+            .orElseThrow(() -> ShardClusterException.notFound("no node named " + node));
+    Cluster.requireNoMigrations(state);
+    List<String> others =
+        state.members().values().stream()
+            .filter(m -> m.getState() == NodeState.UP && !m.getId().equals(node))
+            .map(MemberRecord::getId)
+            .toList();
+    if (others.isEmpty()) {
+      throw ShardClusterException.failedPrecondition(
+          "cannot drain " + node + ": it is the last node; there is nowhere to move its keys");
+    }
+    if (member.getState() == NodeState.JOINING) {
+      throw ShardClusterException.failedPrecondition(
+          "cannot drain " + node + " while it is joining");
+    }
+    Map<String, Plan> plans = drainPlans(state, node, others);
+    state = setState(node, NodeState.DRAINING);
+    List<Migration> planned = new ArrayList<>();
+    for (var entry : plans.entrySet()) {
+      MovingSet moving =
+          new MovingSet(Keyspace.DEFAULT, entry.getValue().ranges, entry.getValue().entries);
+      if (!moving.isEmpty()) {
+        planned.add(
+            migration(state, planned.size(), node, entry.getKey(), moving, "drain " + node));
+      }
+    }
+    create(planned);
+    logger.info(node + " is draining: " + planned.size() + " migration(s) planned");
+    return planned;
+  }
+
+  /** What each receiver gets of a leaving node: ring ranges and directory entries. */
+  private static final class Plan {
+    final List<PositionRange> ranges = new ArrayList<>();
+    final List<DirectoryEntry> entries = new ArrayList<>();
+  }
+
+  private Map<String, Plan> drainPlans(ClusterState state, String node, List<String> receivers) {
+    Keyspace keyspace = state.routing().keyspace(Keyspace.DEFAULT);
+    HashRing ring = keyspace.ring();
+    Map<String, Plan> plans = new LinkedHashMap<>();
+    receivers.forEach(r -> plans.put(r, new Plan()));
+    if (ring.shares().containsKey(node)) {
+      HashRing after = TokenAllocator.remove(ring, node);
+      for (String receiver : receivers) {
+        plans.get(receiver).ranges.addAll(ring.movedTo(after, node, receiver));
+      }
+    }
+    // Directory entries, largest first, each to the receiver with the least load so far.
+    Map<String, Double> load = new LinkedHashMap<>();
+    receivers.forEach(r -> load.put(r, nodeLoad(r, "keys")));
+    Map<DirectoryEntry, Double> sizes = new LinkedHashMap<>();
+    for (DirectoryEntry entry : keyspace.directory().entries()) {
+      if (entry.owner().equals(node)) {
+        sizes.put(entry, entryLoad(node, Keyspace.DEFAULT, entry, "keys"));
+      }
+    }
+    sizes.entrySet().stream()
+        .sorted(Map.Entry.<DirectoryEntry, Double>comparingByValue().reversed())
+        .forEach(
+            sized -> {
+              String receiver =
+                  java.util.Collections.min(load.keySet(), Comparator.comparing(load::get));
+              plans.get(receiver).entries.add(sized.getKey());
+              load.merge(receiver, sized.getValue(), Double::sum);
+            });
+    return plans;
+  }
+
+  /**
+   * Gives a node that is gone for good its intervals and directory entries to the others at once,
+   * without moving data: what it held is lost. Cancels its migrations.
+   */
+  synchronized RemovedNode removeForce(String node, boolean force) {
+    ClusterState state = cluster.state();
+    state
+        .member(node)
+        .filter(m -> m.getState() != NodeState.REMOVED)
+        .orElseThrow(() -> ShardClusterException.notFound("no node named " + node));
+    if (!force) {
+      throw ShardClusterException.failedPrecondition(
+          "removing "
+              + node
+              + " without draining loses the keys it holds; use drain, or"
+              + " --force if the node is gone for good");
+    }
+    List<String> others =
+        state.members().values().stream()
+            .filter(m -> m.getState() != NodeState.REMOVED && !m.getId().equals(node))
+            .map(MemberRecord::getId)
+            .toList();
+    if (others.isEmpty() && ownsAnything(state, node)) {
+      throw ShardClusterException.failedPrecondition(
+          "cannot remove " + node + ": it is the last node; nothing could take its keys");
+    }
+    for (Migration migration : state.activeMigrations()) {
+      if (migration.getSource().equals(node) || migration.getTarget().equals(node)) {
+        cancelNow(migration.getId(), "node " + node + " was removed");
+      }
+    }
+    Keyspace keyspace = cluster.state().routing().keyspace(Keyspace.DEFAULT);
+    double lost = keyspace.ring().shares().getOrDefault(node, 0.0);
+    Map<String, Plan> plans =
+        others.isEmpty() ? Map.of() : drainPlans(cluster.state(), node, others);
+    int entries = plans.values().stream().mapToInt(p -> p.entries.size()).sum();
+    cluster.update(
+        s -> {
+          Keyspace current = s.routing().keyspace(Keyspace.DEFAULT);
+          for (var plan : plans.entrySet()) {
+            current =
+                new MovingSet(Keyspace.DEFAULT, plan.getValue().ranges, plan.getValue().entries)
+                    .applyTo(current, plan.getKey());
+          }
+          ClusterState next =
+              current.equals(s.routing().keyspace(Keyspace.DEFAULT)) ? s : s.withKeyspace(current);
+          MemberRecord member = next.member(node).orElseThrow();
+          return next.withMember(member.toBuilder().setState(NodeState.REMOVED).build());
+        });
+    logger.warning(
+        node
+            + " was removed by force: its "
+            + String.format("%.1f%%", lost * 100)
+            + " of the ring and "
+            + entries
+            + " directory entries went to the others, without their data");
+    return new RemovedNode(cluster.state().epoch(), lost, entries);
+  }
+
+  /** The outcome of a forced removal. */
+  record RemovedNode(long epoch, double shareLost, int entriesReassigned) {}
+
+  private void cancelNow(String id, String reason) {
+    controls.computeIfAbsent(id, x -> new MigrationControl()).requestCancel();
+    cluster.update(
+        s -> {
+          Migration current = s.migrations().get(id);
+          if (current == null
+              || ClusterState.isFinished(current)
+              || current.getPhase() == MigrationPhase.COMMITTED) {
+            return s;
+          }
+          return s.withMigration(
+              current.toBuilder()
+                  .setPhase(MigrationPhase.CANCELLED)
+                  .setLastError(reason)
+                  .setFinishedMs(clock.millis())
+                  .build());
+        });
+  }
+
+  // ---- load balancing ----
+
+  private double nodeLoad(String node, String metric) {
+    NodeStats stats =
+        liveness
+            .lastHeartbeat(node)
+            .map(Liveness.Heartbeat::stats)
+            .orElse(NodeStats.getDefaultInstance());
+    return metric.equals("ops")
+        ? stats.getReadsPerSec() + stats.getWritesPerSec()
+        : stats.getKeys();
+  }
+
+  private double entryLoad(String node, String keyspace, DirectoryEntry entry, String metric) {
+    NodeStats stats =
+        liveness
+            .lastHeartbeat(node)
+            .map(Liveness.Heartbeat::stats)
+            .orElse(NodeStats.getDefaultInstance());
+    for (DirectoryEntryLoad load : stats.getDirectoryLoadList()) {
+      if (load.getKeyspace().equals(keyspace)
+          && load.getKey().equals(entry.key())
+          && load.getPrefix() == entry.prefix()) {
+        return metric.equals("ops") ? load.getOpsPerSec() : load.getKeys();
+      }
+    }
+    return 0;
+  }
+
+  /** The plan that would even out the load now, among UP nodes. */
+  LoadPlanner.Plan plan(double target) {
+    ClusterState state = cluster.state();
+    String metric = config.balanceBy();
+    Map<String, Double> loads = new LinkedHashMap<>();
+    for (MemberRecord member : state.members().values()) {
+      if (member.getState() == NodeState.UP
+          && liveness.state(member.getId()) == io.shardcluster.client.NodeState.UP) {
+        loads.put(member.getId(), nodeLoad(member.getId(), metric));
+      }
+    }
+    Keyspace keyspace = state.routing().keyspace(Keyspace.DEFAULT);
+    List<LoadPlanner.EntryLoad> entries = new ArrayList<>();
+    for (DirectoryEntry entry : keyspace.directory().entries()) {
+      entries.add(
+          new LoadPlanner.EntryLoad(
+              entry, entryLoad(entry.owner(), Keyspace.DEFAULT, entry, metric)));
+    }
+    if (loads.size() < 2) {
+      return new LoadPlanner.Plan(List.of(), loads, loads);
+    }
+    return LoadPlanner.plan(keyspace, loads, entries, target);
+  }
+
+  /** Plans (and unless {@code dryRun}, starts) moves that bring every node near the mean. */
+  synchronized Rebalance rebalance(boolean dryRun) {
+    LoadPlanner.Plan plan = plan(config.balanceTarget());
+    List<Migration> started = List.of();
+    if (!dryRun && !plan.moves().isEmpty()) {
+      Cluster.requireNoMigrations(cluster.state());
+      started = startMoves(plan, "rebalance");
+    }
+    return new Rebalance(config.balanceBy(), plan, started);
+  }
+
+  /** A rebalance plan and the migrations started for it. */
+  record Rebalance(String metric, LoadPlanner.Plan plan, List<Migration> started) {}
+
+  private List<Migration> startMoves(LoadPlanner.Plan plan, String reason) {
+    ClusterState state = cluster.state();
+    List<Migration> planned = new ArrayList<>();
+    for (LoadPlanner.Move move : plan.moves()) {
+      planned.add(
+          migration(state, planned.size(), move.source(), move.target(), move.moving(), reason));
+    }
+    create(planned);
+    logger.info(
+        reason
+            + ": "
+            + planned.size()
+            + " migration(s), max/mean "
+            + String.format(
+                "%.2f -> %.2f (by %s)",
+                plan.maxOverMeanBefore(), plan.maxOverMeanAfter(), config.balanceBy()));
+    return planned;
+  }
+
+  /**
+   * The automatic balancer: when the most loaded node has been more than the threshold above the
+   * mean for the whole window, on fresh counts, it moves load until every node is near the mean (a
+   * much tighter target than the trigger, so it does not start again at once).
+   */
+  private void balanceIfNeeded(ClusterState state) {
+    long now = clock.millis();
+    if (!config.balancerEnabled() || now < quietUntilMs) {
+      return;
+    }
+    boolean fresh =
+        state.members().values().stream()
+            .filter(m -> m.getState() == NodeState.UP)
+            .allMatch(
+                m ->
+                    liveness
+                        .lastHeartbeat(m.getId())
+                        .map(h -> h.stats().getCountedAtEpoch() == state.epoch())
+                        .orElse(false));
+    if (!fresh && config.balanceBy().equals("keys")) {
+      return;
+    }
+    LoadPlanner.Plan plan = plan(config.balanceTarget());
+    if (plan.maxOverMeanBefore() <= 1 + config.balanceThreshold() || plan.moves().isEmpty()) {
+      imbalancedSinceMs = -1;
+      return;
+    }
+    if (imbalancedSinceMs < 0) {
+      imbalancedSinceMs = now;
+      return;
+    }
+    if (now - imbalancedSinceMs < config.balanceWindow().toMillis()) {
+      return;
+    }
+    imbalancedSinceMs = -1;
+    quietUntilMs = now + config.balanceWindow().toMillis();
+    startMoves(plan, "rebalance");
+  }
+
+  // ---- operator control of migrations ----
+
+  synchronized Migration pause(String id) {
+    Migration migration = existing(id);
+    if (migration.getPhase() == MigrationPhase.CUTOVER
+        || migration.getPhase() == MigrationPhase.COMMITTED) {
+      throw ShardClusterException.failedPrecondition(
+          "migration "
+              + id
+              + " is in "
+              + migration.getPhase()
+              + " and finishes shortly; it cannot be paused");
+    }
+    Migration paused = update(id, m -> m.toBuilder().setPaused(true).build());
+    controls.computeIfAbsent(id, x -> new MigrationControl()).interrupt();
+    return paused;
+  }
+
+  synchronized Migration resume(String id) {
+    existing(id);
+    Migration resumed = update(id, m -> m.toBuilder().setPaused(false).build());
+    controls.computeIfAbsent(id, x -> new MigrationControl()).wake();
+    return resumed;
+  }
+
+  synchronized Migration cancel(String id) {
+    Migration migration = existing(id);
+    if (migration.getPhase() == MigrationPhase.COMMITTED) {
+      throw ShardClusterException.failedPrecondition(
+          "migration " + id + " has committed; it can only finish");
+    }
+    Migration cancelling = update(id, m -> m.toBuilder().setPaused(false).build());
+    controls.computeIfAbsent(id, x -> new MigrationControl()).requestCancel();
+    ticker.execute(this::tick);
+    return cancelling;
+  }
+
+  private Migration existing(String id) {
+    Migration migration = cluster.state().migrations().get(id);
+    if (migration == null) {
+      throw ShardClusterException.notFound("no migration " + id);
+    }
+    if (ClusterState.isFinished(migration)) {
+      throw ShardClusterException.failedPrecondition(
+          "migration " + id + " has already ended (" + migration.getPhase() + ")");
+    }
+    return migration;
+  }
+
+  private Migration update(String id, java.util.function.UnaryOperator<Migration> change) {
+    return cluster
+        .update(s -> s.withMigration(change.apply(s.migrations().get(id))))
+        .migrations()
+        .get(id);
+  }
+
+  /** Migrations with their live progress; ended ones only if {@code all}. */
+  List<Migration> migrations(boolean all) {
+    List<Migration> list = new ArrayList<>();
+    for (Migration migration : cluster.state().migrations().values()) {
+      if (!all && ClusterState.isFinished(migration)) {
+        continue;
+      }
+      MigrationControl control = controls.get(migration.getId());
+      Migration.Builder shown = migration.toBuilder();
+      if (control != null && !ClusterState.isFinished(migration)) {
+        MigrationControl.Progress progress = control.snapshot();
+        shown
+            .setKeysCopied(progress.keysCopied())
+            .setBytesCopied(progress.bytesCopied())
+            .setChangesApplied(progress.changesApplied())
+            .setKeysPerSec(progress.keysPerSec())
+            .setBytesPerSec(progress.bytesPerSec())
+            .setLastError(progress.lastError());
+        long left = migration.getEstimatedKeys() - progress.keysCopied();
+        shown.setEtaSeconds(
+            progress.keysPerSec() > 0 && left >= 0 ? left / progress.keysPerSec() : -1);
+      }
+      list.add(shown.build());
+    }
+    return list;
+  }
+
+  /** Ids of the migrations that have not ended and involve the node. */
+  List<String> activeFor(String node) {
+    return cluster.state().activeMigrations().stream()
+        .filter(m -> m.getSource().equals(node) || m.getTarget().equals(node))
+        .map(Migration::getId)
+        .toList();
+  }
+
+  @Override
+  public void close() {
+    ticker.shutdownNow();
+    runners.shutdownNow();
+  }
+}

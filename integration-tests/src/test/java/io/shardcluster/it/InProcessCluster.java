@@ -1,0 +1,141 @@
+package io.shardcluster.it;
+
+import static org.awaitility.Awaitility.await;
+
+import io.grpc.ManagedChannel;
+import io.grpc.inprocess.InProcessChannelBuilder;
+import io.grpc.inprocess.InProcessServerBuilder;
+import io.shardcluster.client.NodeInfo;
+import io.shardcluster.client.NodeState;
+import io.shardcluster.client.ShardClient;
+import io.shardcluster.coordinator.CoordinatorConfig;
+import io.shardcluster.coordinator.CoordinatorServer;
+import io.shardcluster.node.ShardNodeConfig;
+import io.shardcluster.node.ShardNodeServer;
+import io.shardcluster.wire.Failpoints;
+import io.shardcluster.wire.HostPort;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A whole cluster in one JVM over in-process gRPC: the real coordinator and shard node servers,
+ * each node with its own RocksDB under a temporary directory. Fast enough for many scenarios; the
+ * multi-process tests cover what only separate JVMs can show (SIGKILL, restarts).
+ */
+final class InProcessCluster implements AutoCloseable {
+  static final String COORDINATOR = "127.0.0.1:1";
+
+  private final Path dir;
+  private final CoordinatorServer coordinator;
+  private final Map<String, ShardNodeServer> nodes = new LinkedHashMap<>();
+  private final List<ShardClient> clients = new ArrayList<>();
+  private int nextPort = 2;
+
+  InProcessCluster(Path dir, CoordinatorConfig config) {
+    this.dir = dir;
+    this.coordinator =
+        new CoordinatorServer(
+                config,
+                InProcessServerBuilder.forName(COORDINATOR).directExecutor(),
+                Clock.systemUTC(),
+                InProcessCluster::channel)
+            .start();
+  }
+
+  /** Coordinator settings for quick tests: short heartbeat timeout and balance window. */
+  static CoordinatorConfig config(Path dir, boolean balancer, Duration window) {
+    return new CoordinatorConfig(
+        "127.0.0.1",
+        1,
+        dir.resolve("coordinator"),
+        CoordinatorConfig.DEFAULT_VNODES,
+        Duration.ofSeconds(2),
+        4,
+        0,
+        balancer,
+        "keys",
+        0.2,
+        0.05,
+        window,
+        Failpoints.none());
+  }
+
+  static ManagedChannel channel(String address) {
+    return InProcessChannelBuilder.forName(address).directExecutor().build();
+  }
+
+  /** Starts a node and waits until the coordinator lists it as UP. */
+  ShardNodeServer addNode(String id) {
+    int port = nextPort++;
+    ShardNodeConfig config =
+        new ShardNodeConfig(
+            id,
+            "127.0.0.1",
+            port,
+            dir.resolve(id),
+            HostPort.parse(COORDINATOR),
+            false,
+            Duration.ofMillis(100),
+            4,
+            Duration.ofMillis(200),
+            Failpoints.none());
+    ShardNodeServer node =
+        new ShardNodeServer(
+                config,
+                InProcessServerBuilder.forName("127.0.0.1:" + port),
+                InProcessCluster::channel)
+            .start();
+    nodes.put(id, node);
+    awaitState(id, NodeState.UP);
+    return node;
+  }
+
+  void awaitState(String node, NodeState state) {
+    ShardClient admin = client();
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .pollInterval(Duration.ofMillis(50))
+        .until(
+            () ->
+                admin.admin().nodes().nodes().stream()
+                    .anyMatch(n -> n.id().equals(node) && n.state() == state));
+  }
+
+  Map<String, NodeInfo> nodes() {
+    Map<String, NodeInfo> byId = new LinkedHashMap<>();
+    client().admin().nodes().nodes().forEach(n -> byId.put(n.id(), n));
+    return byId;
+  }
+
+  /** Waits until no migration is in progress. */
+  void awaitMigrations() {
+    ShardClient admin = client();
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .pollInterval(Duration.ofMillis(50))
+        .until(() -> admin.admin().migrations(false).isEmpty());
+  }
+
+  ShardClient client() {
+    ShardClient client =
+        ShardClient.builder()
+            .coordinator(COORDINATOR)
+            .channelFactory(InProcessCluster::channel)
+            .requestTimeout(Duration.ofSeconds(10))
+            .build();
+    clients.add(client);
+    return client;
+  }
+
+  @Override
+  public void close() {
+    clients.forEach(ShardClient::close);
+    nodes.values().forEach(ShardNodeServer::stop);
+    coordinator.stop();
+  }
+}

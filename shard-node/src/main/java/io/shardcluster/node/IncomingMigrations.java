@@ -1,0 +1,462 @@
+package io.shardcluster.node;
+
+import com.google.protobuf.ByteString;
+import com.google.protobuf.InvalidProtocolBufferException;
+import io.grpc.Context;
+import io.shardcluster.client.ShardClusterException;
+import io.shardcluster.client.internal.NodeChannels;
+import io.shardcluster.proto.v1.Change;
+import io.shardcluster.proto.v1.Checkpoint;
+import io.shardcluster.proto.v1.CopyBatch;
+import io.shardcluster.proto.v1.CopySnapshotRequest;
+import io.shardcluster.proto.v1.IncomingState;
+import io.shardcluster.proto.v1.KeyMigrationGrpc;
+import io.shardcluster.proto.v1.KeyValue;
+import io.shardcluster.proto.v1.MigrationProgress;
+import io.shardcluster.proto.v1.MigrationSpec;
+import io.shardcluster.proto.v1.PullChangesRequest;
+import io.shardcluster.proto.v1.PullChangesResponse;
+import io.shardcluster.routing.Keyspace;
+import io.shardcluster.routing.MovingSet;
+import io.shardcluster.routing.RoutingTable;
+import io.shardcluster.wire.Failpoints;
+import io.shardcluster.wire.RoutingTables;
+import io.shardcluster.wire.StatusErrors;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
+import java.util.logging.Logger;
+
+/**
+ * The migrations this node is the target of. It pulls a snapshot of the moving keys from the
+ * source, then the source's log of changes since the migration began, applying each batch durably
+ * together with its progress, so that a restarted node (or a restarted driver) resumes where it
+ * stopped. Copied keys are staged in the data column family: this node refuses requests for them
+ * until the coordinator's commit makes them its own.
+ */
+final class IncomingMigrations {
+  private static final Logger logger = Logger.getLogger(IncomingMigrations.class.getName());
+  private static final String META_PREFIX = "in/";
+  private static final int PULL_BATCH = 2000;
+
+  /** Catch-up stops (and cutover may start) once fewer changes than this are behind. */
+  static final long SMALL_LAG = 500;
+
+  private final String nodeId;
+  private final LocalStore store;
+  private final Supplier<RoutingTable> routing;
+  private final NodeChannels channels;
+  private final Failpoints failpoints;
+  // One driver at a time per migration: a repeated call waits for the previous one to stop.
+  private final Map<String, ReentrantLock> locks = new ConcurrentHashMap<>();
+  private final Map<String, TargetCheckpoint> checkpoints = new ConcurrentHashMap<>();
+
+  /**
+   * The checkpoint of one migration: its sums and the value each key had there, if changed since.
+   */
+  private static final class TargetCheckpoint {
+    final long sequence;
+    final MovingChecksum sum;
+    final Map<ByteString, byte[]> valuesAtCheckpoint = new HashMap<>();
+
+    TargetCheckpoint(long sequence, MovingChecksum sum) {
+      this.sequence = sequence;
+      this.sum = sum;
+    }
+  }
+
+  IncomingMigrations(
+      String nodeId,
+      LocalStore store,
+      Supplier<RoutingTable> routing,
+      NodeChannels channels,
+      Failpoints failpoints) {
+    this.nodeId = nodeId;
+    this.store = store;
+    this.routing = routing;
+    this.channels = channels;
+    this.failpoints = failpoints;
+  }
+
+  /** The specs of the incoming migrations this node has state for. */
+  java.util.List<MigrationSpec> specs() {
+    java.util.List<MigrationSpec> specs = new java.util.ArrayList<>();
+    for (byte[] saved : store.metaWithPrefix(META_PREFIX)) {
+      try {
+        specs.add(IncomingState.parseFrom(saved).getSpec());
+      } catch (InvalidProtocolBufferException e) {
+        throw new IllegalStateException("damaged incoming migration state: " + e.getMessage(), e);
+      }
+    }
+    return specs;
+  }
+
+  private ReentrantLock lock(String id) {
+    return locks.computeIfAbsent(id, x -> new ReentrantLock());
+  }
+
+  private IncomingState load(MigrationSpec spec) {
+    byte[] saved = store.getMeta(META_PREFIX + spec.getId());
+    if (saved == null) {
+      throw ShardClusterException.failedPrecondition(
+          "node " + nodeId + " has no incoming migration " + spec.getId());
+    }
+    try {
+      return IncomingState.parseFrom(saved).toBuilder().setSpec(spec).build();
+    } catch (InvalidProtocolBufferException e) {
+      throw new IllegalStateException("damaged incoming migration state: " + e.getMessage(), e);
+    }
+  }
+
+  private IncomingState loadOrCreate(MigrationSpec spec) {
+    if (store.getMeta(META_PREFIX + spec.getId()) != null) {
+      return load(spec);
+    }
+    // A fresh start: drop whatever stale copies of the moving keys this node may hold.
+    deleteMovingKeys(spec);
+    IncomingState state =
+        IncomingState.newBuilder()
+            .setSpec(spec)
+            .setProgress(MigrationProgress.getDefaultInstance())
+            .build();
+    store.write(store.batch().putMeta(META_PREFIX + spec.getId(), state.toByteArray()));
+    logger.info(
+        "migration "
+            + spec.getId()
+            + ": receiving "
+            + RoutingTables.fromProto(spec.getMoving())
+            + " from "
+            + spec.getSource());
+    return state;
+  }
+
+  private KeyMigrationGrpc.KeyMigrationBlockingStub source(MigrationSpec spec) {
+    return KeyMigrationGrpc.newBlockingStub(channels.channel(spec.getSourceAddress()));
+  }
+
+  /**
+   * Copies the snapshot (if not done yet) and applies logged changes until fewer than {@link
+   * #SMALL_LAG} are behind, reporting progress. Stops early if the calling RPC is cancelled.
+   */
+  void run(MigrationSpec spec, Consumer<MigrationProgress> progress) {
+    ReentrantLock lock = lock(spec.getId());
+    lock.lock();
+    try {
+      IncomingState state = loadOrCreate(spec);
+      Context context = Context.current();
+      if (!state.getSnapshotDone()) {
+        state = copySnapshot(state, progress, context);
+      }
+      boolean first = true;
+      while (!context.isCancelled()) {
+        PullChangesResponse pulled = pull(state, PULL_BATCH);
+        state = apply(state, pulled);
+        if (first && pulled.getChangesCount() > 0) {
+          first = false;
+          failpoints.hit(Failpoints.CATCH_UP);
+        }
+        long lag = pulled.getLastSequence() - state.getAppliedSequence();
+        progress.accept(state.getProgress().toBuilder().setLag(lag).build());
+        if (lag < SMALL_LAG) {
+          return;
+        }
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private IncomingState copySnapshot(
+      IncomingState state, Consumer<MigrationProgress> progress, Context context) {
+    MigrationSpec spec = state.getSpec();
+    Iterator<CopyBatch> batches =
+        source(spec)
+            .copySnapshot(
+                CopySnapshotRequest.newBuilder()
+                    .setId(spec.getId())
+                    .setAfterKey(state.getAfterKey())
+                    .setResume(!state.getAfterKey().isEmpty())
+                    .setThrottleBytesPerSec(spec.getThrottleBytesPerSec())
+                    .build());
+    boolean first = true;
+    try {
+      while (batches.hasNext()) {
+        CopyBatch batch = batches.next();
+        LocalStore.Batch writes = store.batch();
+        long bytes = 0;
+        for (KeyValue row : batch.getEntriesList()) {
+          writes.put(
+              spec.getMoving().getKeyspace().isEmpty()
+                  ? Keyspace.DEFAULT
+                  : spec.getMoving().getKeyspace(),
+              row.getKey().toByteArray(),
+              row.getValue().toByteArray());
+          bytes += row.getKey().size() + row.getValue().size();
+        }
+        MigrationProgress.Builder advanced =
+            state.getProgress().toBuilder()
+                .setKeysCopied(state.getProgress().getKeysCopied() + batch.getEntriesCount())
+                .setBytesCopied(state.getProgress().getBytesCopied() + bytes);
+        state =
+            state.toBuilder()
+                .setAfterKey(batch.getEntries(batch.getEntriesCount() - 1).getKey())
+                .setProgress(advanced)
+                .build();
+        store.write(writes.putMeta(META_PREFIX + spec.getId(), state.toByteArray()));
+        progress.accept(state.getProgress());
+        if (first) {
+          first = false;
+          failpoints.hit(Failpoints.MID_COPY);
+        }
+        if (context.isCancelled()) {
+          throw ShardClusterException.unavailable("migration " + spec.getId() + " was interrupted");
+        }
+      }
+    } catch (RuntimeException e) {
+      throw fromSource(spec, e);
+    }
+    state =
+        state.toBuilder()
+            .setSnapshotDone(true)
+            .setProgress(state.getProgress().toBuilder().setSnapshotDone(true))
+            .build();
+    store.write(store.batch().putMeta(META_PREFIX + spec.getId(), state.toByteArray()));
+    logger.info(
+        "migration "
+            + spec.getId()
+            + ": snapshot copied ("
+            + state.getProgress().getKeysCopied()
+            + " keys); catching up");
+    return state;
+  }
+
+  private PullChangesResponse pull(IncomingState state, int max) {
+    try {
+      return source(state.getSpec())
+          .pullChanges(
+              PullChangesRequest.newBuilder()
+                  .setId(state.getSpec().getId())
+                  .setAfterSequence(state.getAppliedSequence())
+                  .setMaxChanges(max)
+                  .build());
+    } catch (RuntimeException e) {
+      throw fromSource(state.getSpec(), e);
+    }
+  }
+
+  private static ShardClusterException fromSource(MigrationSpec spec, RuntimeException e) {
+    ShardClusterException error = StatusErrors.fromStatus(e);
+    return new ShardClusterException(
+        error.code(),
+        "source " + spec.getSource() + " at " + spec.getSourceAddress() + ": " + error.getMessage(),
+        e);
+  }
+
+  /** Applies pulled changes and the new applied sequence in one atomic write. */
+  private IncomingState apply(IncomingState state, PullChangesResponse pulled) {
+    if (pulled.getChangesCount() == 0) {
+      return state;
+    }
+    MigrationSpec spec = state.getSpec();
+    String keyspace = keyspace(spec);
+    TargetCheckpoint checkpoint = checkpoints.get(spec.getId());
+    LocalStore.Batch writes = store.batch();
+    long applied = state.getAppliedSequence();
+    for (Change change : pulled.getChangesList()) {
+      byte[] key = change.getKey().toByteArray();
+      if (checkpoint != null && change.getSequence() > checkpoint.sequence) {
+        checkpoint.valuesAtCheckpoint.computeIfAbsent(
+            change.getKey(), k -> orAbsent(store.get(keyspace, key)));
+      }
+      if (change.getDelete()) {
+        writes.delete(keyspace, key);
+      } else {
+        writes.put(keyspace, key, change.getValue().toByteArray());
+      }
+      applied = change.getSequence();
+    }
+    IncomingState next =
+        state.toBuilder()
+            .setAppliedSequence(applied)
+            .setProgress(
+                state.getProgress().toBuilder()
+                    .setChangesApplied(
+                        state.getProgress().getChangesApplied() + pulled.getChangesCount()))
+            .build();
+    store.write(writes.putMeta(META_PREFIX + spec.getId(), next.toByteArray()));
+    return next;
+  }
+
+  private static final byte[] ABSENT = new byte[0];
+
+  private static byte[] orAbsent(byte[] value) {
+    return value == null ? ABSENT : value;
+  }
+
+  /** After the fence: applies every remaining change. */
+  MigrationProgress drain(MigrationSpec spec) {
+    ReentrantLock lock = lock(spec.getId());
+    lock.lock();
+    try {
+      IncomingState state = load(spec);
+      if (!state.getSnapshotDone()) {
+        throw ShardClusterException.failedPrecondition(
+            "migration " + spec.getId() + " has not finished copying its snapshot");
+      }
+      while (true) {
+        PullChangesResponse pulled = pull(state, PULL_BATCH);
+        state = apply(state, pulled);
+        if (pulled.getFenced() && state.getAppliedSequence() >= pulled.getLastSequence()) {
+          return state.getProgress().toBuilder().setLag(0).build();
+        }
+        if (!pulled.getFenced() && pulled.getChangesCount() == 0) {
+          throw ShardClusterException.failedPrecondition(
+              "migration " + spec.getId() + " is not fenced on its source");
+        }
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Applies the log exactly up to {@code sequence}, then counts and checksums the moving keys. */
+  Checkpoint checkpoint(MigrationSpec spec, long sequence) {
+    ReentrantLock lock = lock(spec.getId());
+    lock.lock();
+    try {
+      IncomingState state = load(spec);
+      if (!state.getSnapshotDone()) {
+        throw ShardClusterException.failedPrecondition(
+            "migration " + spec.getId() + " has not finished copying its snapshot");
+      }
+      while (state.getAppliedSequence() < sequence) {
+        long wanted = sequence - state.getAppliedSequence();
+        PullChangesResponse pulled = pull(state, (int) Math.min(PULL_BATCH, wanted));
+        if (pulled.getChangesCount() == 0) {
+          throw ShardClusterException.failedPrecondition(
+              "migration " + spec.getId() + ": the source's log ends before " + sequence);
+        }
+        state = apply(state, pulled);
+      }
+      if (state.getAppliedSequence() > sequence) {
+        throw ShardClusterException.failedPrecondition(
+            "migration " + spec.getId() + " has already applied past sequence " + sequence);
+      }
+      MovingChecksum sum = sumMoving(spec);
+      checkpoints.put(spec.getId(), new TargetCheckpoint(sequence, sum));
+      return Checkpoint.newBuilder()
+          .setSequence(sequence)
+          .setCount(sum.count())
+          .setChecksum(sum.sum())
+          .build();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Count and checksum of the moving keys now: from the checkpoint, or a full scan. */
+  Checkpoint finalChecksum(MigrationSpec spec) {
+    ReentrantLock lock = lock(spec.getId());
+    lock.lock();
+    try {
+      IncomingState state = load(spec);
+      TargetCheckpoint checkpoint = checkpoints.get(spec.getId());
+      MovingChecksum sum;
+      if (checkpoint == null) {
+        sum = sumMoving(spec);
+      } else {
+        String keyspace = keyspace(spec);
+        sum = new MovingChecksum(checkpoint.sum.count(), checkpoint.sum.sum());
+        for (var changed : checkpoint.valuesAtCheckpoint.entrySet()) {
+          byte[] key = changed.getKey().toByteArray();
+          byte[] before = changed.getValue() == ABSENT ? null : changed.getValue();
+          sum.change(key, before, store.get(keyspace, key));
+        }
+      }
+      return Checkpoint.newBuilder()
+          .setSequence(state.getAppliedSequence())
+          .setCount(sum.count())
+          .setChecksum(sum.sum())
+          .build();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private MovingChecksum sumMoving(MigrationSpec spec) {
+    MovingSet moving = RoutingTables.fromProto(spec.getMoving());
+    String keyspace = keyspace(spec);
+    Keyspace routed = routing.get().keyspace(keyspace);
+    MovingChecksum sum = new MovingChecksum();
+    try (LocalStore.Cursor cursor = store.scan(keyspace, new byte[0], new byte[0])) {
+      while (cursor.advance()) {
+        byte[] key = cursor.key();
+        if (moving.contains(routed, key)) {
+          sum.add(key, cursor.value());
+        }
+      }
+    }
+    return sum;
+  }
+
+  /** After the commit: the keys are this node's; forgets the migration. Idempotent. */
+  void finish(String id) {
+    ReentrantLock lock = lock(id);
+    lock.lock();
+    try {
+      store.write(store.batch().deleteMeta(META_PREFIX + id));
+      checkpoints.remove(id);
+    } finally {
+      lock.unlock();
+    }
+    logger.info("migration " + id + ": done; " + nodeId + " owns the moved keys");
+  }
+
+  /** Instead of a commit: deletes the copied keys and forgets the migration. Idempotent. */
+  void abort(MigrationSpec spec) {
+    ReentrantLock lock = lock(spec.getId());
+    lock.lock();
+    try {
+      deleteMovingKeys(spec);
+      store.write(store.batch().deleteMeta(META_PREFIX + spec.getId()));
+      checkpoints.remove(spec.getId());
+    } finally {
+      lock.unlock();
+    }
+    logger.info("migration " + spec.getId() + ": aborted; dropped the copied keys");
+  }
+
+  private void deleteMovingKeys(MigrationSpec spec) {
+    MovingSet moving = RoutingTables.fromProto(spec.getMoving());
+    String keyspace = keyspace(spec);
+    RoutingTable table = routing.get();
+    if (table.epoch() == 0) {
+      return;
+    }
+    Keyspace routed = table.keyspace(keyspace);
+    try (LocalStore.Cursor cursor = store.scan(keyspace, new byte[0], new byte[0])) {
+      LocalStore.Batch batch = store.batch();
+      while (cursor.advance()) {
+        byte[] key = cursor.key();
+        // Never delete a key this node owns: only stale copies of the source's keys.
+        if (moving.contains(routed, key) && !nodeId.equals(routed.ownerOf(key))) {
+          batch.delete(keyspace, key);
+          if (batch.size() >= 1000) {
+            store.write(batch);
+            batch = store.batch();
+          }
+        }
+      }
+      store.write(batch);
+    }
+  }
+
+  private static String keyspace(MigrationSpec spec) {
+    String name = spec.getMoving().getKeyspace();
+    return name.isEmpty() ? Keyspace.DEFAULT : name;
+  }
+}

@@ -1,0 +1,237 @@
+package io.shardcluster.node;
+
+import io.grpc.Context;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import io.shardcluster.client.ShardClusterException;
+import io.shardcluster.proto.v1.BeginSourceResponse;
+import io.shardcluster.proto.v1.Checkpoint;
+import io.shardcluster.proto.v1.CopyBatch;
+import io.shardcluster.proto.v1.CopySnapshotRequest;
+import io.shardcluster.proto.v1.FinishResponse;
+import io.shardcluster.proto.v1.KeyMigrationGrpc;
+import io.shardcluster.proto.v1.MigrationProgress;
+import io.shardcluster.proto.v1.MigrationRef;
+import io.shardcluster.proto.v1.MigrationSpec;
+import io.shardcluster.proto.v1.PullChangesRequest;
+import io.shardcluster.proto.v1.PullChangesResponse;
+import io.shardcluster.proto.v1.TargetCheckpointRequest;
+import io.shardcluster.wire.ServerResponses;
+import io.shardcluster.wire.StatusErrors;
+import java.util.concurrent.ExecutorService;
+import java.util.function.LongSupplier;
+import java.util.function.Supplier;
+
+/**
+ * Serves the migration protocol: converts between the wire and {@link OutgoingMigrations} (this
+ * node as source) and {@link IncomingMigrations} (as target). Calls scan data, wait on other nodes
+ * and may be paused by failpoints, so they run on their own executor, never on the I/O threads.
+ */
+final class KeyMigrationService extends KeyMigrationGrpc.KeyMigrationImplBase {
+  private final OutgoingMigrations outgoing;
+  private final IncomingMigrations incoming;
+  private final ExecutorService executor;
+  private final LongSupplier ownedKeys;
+  private final Supplier<Double> ownedShare;
+
+  KeyMigrationService(
+      OutgoingMigrations outgoing,
+      IncomingMigrations incoming,
+      ExecutorService executor,
+      LongSupplier ownedKeys,
+      Supplier<Double> ownedShare) {
+    this.outgoing = outgoing;
+    this.incoming = incoming;
+    this.executor = executor;
+    this.ownedKeys = ownedKeys;
+    this.ownedShare = ownedShare;
+  }
+
+  private <T> void offload(StreamObserver<T> observer, Supplier<T> body) {
+    executor.execute(Context.current().wrap(() -> ServerResponses.unary(observer, body)));
+  }
+
+  private static FinishResponse done() {
+    return FinishResponse.getDefaultInstance();
+  }
+
+  @Override
+  public void beginSource(MigrationSpec spec, StreamObserver<BeginSourceResponse> observer) {
+    offload(
+        observer,
+        () ->
+            BeginSourceResponse.newBuilder()
+                .setEstimatedKeys(outgoing.begin(spec, ownedKeys.getAsLong(), ownedShare.get()))
+                .build());
+  }
+
+  @Override
+  public void copySnapshot(CopySnapshotRequest request, StreamObserver<CopyBatch> observer) {
+    var call = (ServerCallStreamObserver<CopyBatch>) observer;
+    FlowControl flow = new FlowControl(call);
+    executor.execute(
+        () -> {
+          try {
+            outgoing.copy(
+                request.getId(),
+                request.getAfterKey().toByteArray(),
+                request.getThrottleBytesPerSec(),
+                rows -> {
+                  flow.awaitReady();
+                  call.onNext(CopyBatch.newBuilder().addAllEntries(rows).build());
+                });
+            call.onCompleted();
+          } catch (RuntimeException e) {
+            if (!call.isCancelled()) {
+              call.onError(StatusErrors.toStatus(e));
+            }
+          }
+        });
+  }
+
+  /** Blocks the sending thread until gRPC can take another message, or the call is cancelled. */
+  private static final class FlowControl {
+    private final ServerCallStreamObserver<?> call;
+    private boolean cancelled;
+
+    FlowControl(ServerCallStreamObserver<?> call) {
+      this.call = call;
+      call.setOnReadyHandler(this::wake);
+      call.setOnCancelHandler(
+          () -> {
+            synchronized (this) {
+              cancelled = true;
+              notifyAll();
+            }
+          });
+    }
+
+    private synchronized void wake() {
+      notifyAll();
+    }
+
+    synchronized void awaitReady() {
+      while (!cancelled && !call.isReady()) {
+        try {
+          wait(100);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw ShardClusterException.unavailable("interrupted while streaming");
+        }
+      }
+      if (cancelled) {
+        throw ShardClusterException.unavailable("the receiver cancelled the stream");
+      }
+    }
+  }
+
+  @Override
+  public void pullChanges(
+      PullChangesRequest request, StreamObserver<PullChangesResponse> observer) {
+    offload(
+        observer,
+        () ->
+            outgoing.pull(
+                request.getId(),
+                request.getAfterSequence(),
+                request.getMaxChanges() == 0 ? 1000 : request.getMaxChanges()));
+  }
+
+  @Override
+  public void fence(MigrationRef request, StreamObserver<Checkpoint> observer) {
+    offload(
+        observer,
+        () -> {
+          outgoing.fence(request.getId());
+          return outgoing.finalChecksum(request.getId());
+        });
+  }
+
+  @Override
+  public void finishSource(MigrationRef request, StreamObserver<FinishResponse> observer) {
+    offload(
+        observer,
+        () -> {
+          outgoing.finish(request.getId());
+          return done();
+        });
+  }
+
+  @Override
+  public void abortSource(MigrationRef request, StreamObserver<FinishResponse> observer) {
+    offload(
+        observer,
+        () -> {
+          outgoing.abort(request.getId());
+          return done();
+        });
+  }
+
+  @Override
+  public void runTarget(MigrationSpec spec, StreamObserver<MigrationProgress> observer) {
+    var call = (ServerCallStreamObserver<MigrationProgress>) observer;
+    call.setOnCancelHandler(() -> {});
+    executor.execute(
+        Context.current()
+            .wrap(
+                () -> {
+                  try {
+                    incoming.run(
+                        spec,
+                        progress -> {
+                          if (!call.isCancelled()) {
+                            call.onNext(progress);
+                          }
+                        });
+                    if (!call.isCancelled()) {
+                      call.onCompleted();
+                    }
+                  } catch (RuntimeException e) {
+                    if (!call.isCancelled()) {
+                      call.onError(StatusErrors.toStatus(e));
+                    }
+                  }
+                }));
+  }
+
+  @Override
+  public void drainTarget(MigrationSpec spec, StreamObserver<Checkpoint> observer) {
+    offload(
+        observer,
+        () -> {
+          incoming.drain(spec);
+          return incoming.finalChecksum(spec);
+        });
+  }
+
+  @Override
+  public void finishTarget(MigrationRef request, StreamObserver<FinishResponse> observer) {
+    offload(
+        observer,
+        () -> {
+          incoming.finish(request.getId());
+          return done();
+        });
+  }
+
+  @Override
+  public void abortTarget(MigrationSpec spec, StreamObserver<FinishResponse> observer) {
+    offload(
+        observer,
+        () -> {
+          incoming.abort(spec);
+          return done();
+        });
+  }
+
+  @Override
+  public void sourceCheckpoint(MigrationRef request, StreamObserver<Checkpoint> observer) {
+    offload(observer, () -> outgoing.checkpoint(request.getId()));
+  }
+
+  @Override
+  public void targetCheckpoint(
+      TargetCheckpointRequest request, StreamObserver<Checkpoint> observer) {
+    offload(observer, () -> incoming.checkpoint(request.getSpec(), request.getSequence()));
+  }
+}

@@ -1,0 +1,511 @@
+package io.shardcluster.node;
+
+import com.google.common.util.concurrent.RateLimiter;
+import com.google.protobuf.ByteString;
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.UnsafeByteOperations;
+import io.shardcluster.client.ShardClusterException;
+import io.shardcluster.client.WrongShardException;
+import io.shardcluster.proto.v1.Change;
+import io.shardcluster.proto.v1.Checkpoint;
+import io.shardcluster.proto.v1.KeyValue;
+import io.shardcluster.proto.v1.MigrationSpec;
+import io.shardcluster.proto.v1.OutgoingState;
+import io.shardcluster.proto.v1.PullChangesResponse;
+import io.shardcluster.routing.Keyspace;
+import io.shardcluster.routing.MovingSet;
+import io.shardcluster.routing.RoutingTable;
+import io.shardcluster.wire.RoutingTables;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
+import java.util.logging.Logger;
+
+/**
+ * The migrations this node is the source of. While one is active, every write to a moving key is
+ * also recorded in its change log, in the same atomic write and in the order the writes were
+ * accepted; the target pulls the log after copying a snapshot. At cutover the moving keys are
+ * fenced (durably): reads and writes of them are refused with a wrong-shard error, which clients
+ * retry until the coordinator's commit sends them to the target.
+ */
+final class OutgoingMigrations {
+  private static final Logger logger = Logger.getLogger(OutgoingMigrations.class.getName());
+  private static final String META_PREFIX = "out/";
+  private static final int COPY_BATCH_ROWS = 1000;
+  private static final int COPY_BATCH_BYTES = 1 << 20;
+  private static final long DROP_STEP = 50_000;
+
+  private final String nodeId;
+  private final LocalStore store;
+  private final Supplier<RoutingTable> routing;
+  private final Map<String, Outgoing> byId = new ConcurrentHashMap<>();
+  // Read on every data request; replaced (not mutated) when a migration begins or ends.
+  private volatile List<Outgoing> active = List.of();
+
+  /** A key and the value to write, or null to delete it. */
+  record Mutation(byte[] key, byte[] value) {}
+
+  /** One outgoing migration. */
+  private static final class Outgoing {
+    final MigrationSpec spec;
+    final MovingSet moving;
+    // Serializes writes of moving keys with sequence numbering and with the fence.
+    final ReentrantLock lock = new ReentrantLock();
+    volatile boolean fenced;
+    long lastSequence;
+    long ackedSequence;
+    long droppedBefore;
+    // The checkpoint: a snapshot at a sequence, its checksum, and the keys changed since.
+    LocalStore.Snapshot checkpointSnapshot;
+    long checkpointSequence;
+    MovingChecksum checkpointSum;
+    Set<ByteString> changedSinceCheckpoint;
+
+    Outgoing(MigrationSpec spec) {
+      this.spec = spec;
+      this.moving = RoutingTables.fromProto(spec.getMoving());
+    }
+
+    String id() {
+      return spec.getId();
+    }
+  }
+
+  OutgoingMigrations(String nodeId, LocalStore store, Supplier<RoutingTable> routing) {
+    this.nodeId = nodeId;
+    this.store = store;
+    this.routing = routing;
+    for (byte[] saved : store.metaWithPrefix(META_PREFIX)) {
+      try {
+        OutgoingState state = OutgoingState.parseFrom(saved);
+        Outgoing outgoing = new Outgoing(state.getSpec());
+        outgoing.fenced = state.getFenced();
+        outgoing.ackedSequence = state.getAckedSequence();
+        outgoing.lastSequence = Math.max(state.getAckedSequence(), store.lastChange(outgoing.id()));
+        byId.put(outgoing.id(), outgoing);
+        logger.info(
+            "resuming outgoing migration "
+                + outgoing.id()
+                + " to "
+                + state.getSpec().getTarget()
+                + (outgoing.fenced ? " (fenced)" : ""));
+      } catch (InvalidProtocolBufferException e) {
+        throw new IllegalStateException("damaged outgoing migration state: " + e.getMessage(), e);
+      }
+    }
+    publish();
+  }
+
+  private void publish() {
+    active = List.copyOf(byId.values());
+  }
+
+  /** Ids of the outgoing migrations. */
+  java.util.Set<String> ids() {
+    return Set.copyOf(byId.keySet());
+  }
+
+  /** Whether any migration is moving keys out of this node. */
+  boolean isEmpty() {
+    return active.isEmpty();
+  }
+
+  /**
+   * Starts recording changes of the moving keys. Idempotent. Returns an estimate of their number.
+   */
+  long begin(MigrationSpec spec, long ownedKeys, double ownedShare) {
+    synchronized (byId) {
+      Outgoing existing = byId.get(spec.getId());
+      if (existing == null) {
+        Outgoing outgoing = new Outgoing(spec);
+        persist(outgoing, store.batch());
+        byId.put(spec.getId(), outgoing);
+        publish();
+        logger.info(
+            "migration "
+                + spec.getId()
+                + ": recording changes of "
+                + outgoing.moving
+                + " for "
+                + spec.getTarget());
+      }
+    }
+    MovingSet moving = RoutingTables.fromProto(spec.getMoving());
+    double fraction = ownedShare > 0 ? Math.min(1, moving.share() / ownedShare) : 0;
+    return Math.round(ownedKeys * fraction) + moving.entries().size();
+  }
+
+  private void persist(Outgoing outgoing, LocalStore.Batch batch) {
+    store.write(
+        batch.putMeta(
+            META_PREFIX + outgoing.id(),
+            OutgoingState.newBuilder()
+                .setSpec(outgoing.spec)
+                .setFenced(outgoing.fenced)
+                .setAckedSequence(outgoing.ackedSequence)
+                .build()
+                .toByteArray()));
+  }
+
+  private Outgoing get(String id) {
+    Outgoing outgoing = byId.get(id);
+    if (outgoing == null) {
+      throw ShardClusterException.notFound("no outgoing migration " + id + " on node " + nodeId);
+    }
+    return outgoing;
+  }
+
+  /** Refuses a read of a key that a fenced migration is moving. */
+  void checkReadable(RoutingTable table, String keyspace, Keyspace routed, byte[] key) {
+    for (Outgoing outgoing : active) {
+      if (outgoing.fenced
+          && outgoing.moving.keyspace().equals(keyspace)
+          && outgoing.moving.contains(routed, key)) {
+        throw fenced(table, outgoing);
+      }
+    }
+  }
+
+  private WrongShardException fenced(RoutingTable table, Outgoing outgoing) {
+    String target = outgoing.spec.getTarget();
+    return new WrongShardException(table.epoch(), nodeId, target, table.address(target).orElse(""));
+  }
+
+  /**
+   * Applies the mutations atomically, recording those of moving keys in their migration's log;
+   * refuses them all if one is fenced.
+   */
+  void write(RoutingTable table, String keyspace, Keyspace routed, List<Mutation> mutations) {
+    List<Outgoing> current = active;
+    if (current.isEmpty()) {
+      apply(keyspace, mutations, null, null);
+      return;
+    }
+    Outgoing[] owners = new Outgoing[mutations.size()];
+    TreeMap<String, Outgoing> involved = new TreeMap<>();
+    for (int i = 0; i < mutations.size(); i++) {
+      for (Outgoing outgoing : current) {
+        if (outgoing.moving.keyspace().equals(keyspace)
+            && outgoing.moving.contains(routed, mutations.get(i).key())) {
+          owners[i] = outgoing;
+          involved.put(outgoing.id(), outgoing);
+          break;
+        }
+      }
+    }
+    if (involved.isEmpty()) {
+      apply(keyspace, mutations, null, null);
+      return;
+    }
+    // Locks in id order, so two batches touching the same migrations cannot deadlock.
+    List<Outgoing> locked = new ArrayList<>();
+    try {
+      for (Outgoing outgoing : involved.values()) {
+        outgoing.lock.lock();
+        locked.add(outgoing);
+        if (outgoing.fenced) {
+          throw fenced(table, outgoing);
+        }
+      }
+      apply(keyspace, mutations, owners, routed);
+    } finally {
+      locked.forEach(outgoing -> outgoing.lock.unlock());
+    }
+  }
+
+  private void apply(
+      String keyspace, List<Mutation> mutations, Outgoing[] owners, Keyspace routed) {
+    if (owners == null && mutations.size() == 1) {
+      Mutation only = mutations.get(0);
+      if (only.value() == null) {
+        store.delete(keyspace, only.key());
+      } else {
+        store.put(keyspace, only.key(), only.value());
+      }
+      return;
+    }
+    LocalStore.Batch batch = store.batch();
+    long[] sequences = new long[mutations.size()];
+    for (int i = 0; i < mutations.size(); i++) {
+      Mutation mutation = mutations.get(i);
+      if (mutation.value() == null) {
+        batch.delete(keyspace, mutation.key());
+      } else {
+        batch.put(keyspace, mutation.key(), mutation.value());
+      }
+      Outgoing outgoing = owners == null ? null : owners[i];
+      if (outgoing != null) {
+        sequences[i] = outgoing.lastSequence + 1;
+        Change.Builder change =
+            Change.newBuilder()
+                .setSequence(sequences[i])
+                .setKey(ByteString.copyFrom(mutation.key()));
+        if (mutation.value() == null) {
+          change.setDelete(true);
+        } else {
+          change.setValue(UnsafeByteOperations.unsafeWrap(mutation.value()));
+        }
+        batch.putChange(outgoing.id(), sequences[i], change.build().toByteArray());
+        outgoing.lastSequence = sequences[i];
+      }
+    }
+    store.write(batch);
+    if (owners != null) {
+      for (int i = 0; i < mutations.size(); i++) {
+        Outgoing outgoing = owners[i];
+        if (outgoing != null && outgoing.changedSinceCheckpoint != null) {
+          outgoing.changedSinceCheckpoint.add(ByteString.copyFrom(mutations.get(i).key()));
+        }
+      }
+    }
+  }
+
+  /**
+   * Streams the moving keys after {@code afterKey} from a snapshot taken now, in key order, in
+   * batches, at most {@code bytesPerSecond} (0: no limit). The sink blocks for flow control.
+   */
+  void copy(String id, byte[] afterKey, long bytesPerSecond, Consumer<List<KeyValue>> sink) {
+    Outgoing outgoing = get(id);
+    String keyspace = outgoing.moving.keyspace();
+    Keyspace routed = routing.get().keyspace(keyspace);
+    RateLimiter limiter = bytesPerSecond > 0 ? RateLimiter.create(bytesPerSecond) : null;
+    byte[] start = afterKey.length == 0 ? afterKey : successor(afterKey);
+    try (LocalStore.Snapshot snapshot = store.snapshot();
+        LocalStore.Cursor cursor = store.scan(snapshot, keyspace, start, new byte[0])) {
+      List<KeyValue> batch = new ArrayList<>();
+      int bytes = 0;
+      while (cursor.advance()) {
+        byte[] key = cursor.key();
+        if (!outgoing.moving.contains(routed, key)) {
+          continue;
+        }
+        byte[] value = cursor.value();
+        batch.add(
+            KeyValue.newBuilder()
+                .setKey(UnsafeByteOperations.unsafeWrap(key))
+                .setValue(UnsafeByteOperations.unsafeWrap(value))
+                .build());
+        bytes += key.length + value.length;
+        if (batch.size() >= COPY_BATCH_ROWS || bytes >= COPY_BATCH_BYTES) {
+          if (limiter != null) {
+            limiter.acquire(bytes);
+          }
+          sink.accept(batch);
+          batch = new ArrayList<>();
+          bytes = 0;
+        }
+      }
+      if (!batch.isEmpty()) {
+        if (limiter != null) {
+          limiter.acquire(Math.max(1, bytes));
+        }
+        sink.accept(batch);
+      }
+    }
+  }
+
+  static byte[] successor(byte[] key) {
+    byte[] next = java.util.Arrays.copyOf(key, key.length + 1);
+    return next;
+  }
+
+  /**
+   * Logged changes after {@code afterSequence}, which the target has applied and which are dropped
+   * from the log.
+   */
+  PullChangesResponse pull(String id, long afterSequence, int max) {
+    Outgoing outgoing = get(id);
+    long last;
+    boolean fenced;
+    outgoing.lock.lock();
+    try {
+      if (afterSequence > outgoing.ackedSequence) {
+        outgoing.ackedSequence = Math.min(afterSequence, outgoing.lastSequence);
+        LocalStore.Batch batch = store.batch();
+        // Range deletions slow down every later read of the log, so drop applied changes in
+        // large steps only; reads seek past the rest.
+        if (outgoing.ackedSequence - outgoing.droppedBefore >= DROP_STEP) {
+          outgoing.droppedBefore = outgoing.ackedSequence + 1;
+          batch.deleteChangesBefore(id, outgoing.droppedBefore);
+        }
+        persist(outgoing, batch);
+      }
+      last = outgoing.lastSequence;
+      fenced = outgoing.fenced;
+    } finally {
+      outgoing.lock.unlock();
+    }
+    PullChangesResponse.Builder response =
+        PullChangesResponse.newBuilder().setLastSequence(last).setFenced(fenced);
+    for (LocalStore.LoggedChange logged : store.changes(id, afterSequence + 1, max)) {
+      if (logged.sequence() > last) {
+        break;
+      }
+      try {
+        response.addChanges(Change.parseFrom(logged.change()));
+      } catch (InvalidProtocolBufferException e) {
+        throw new IllegalStateException("damaged change log of " + id, e);
+      }
+    }
+    return response.build();
+  }
+
+  /** Fences the moving keys, durably. Returns the last logged sequence: nothing follows it. */
+  long fence(String id) {
+    Outgoing outgoing = get(id);
+    outgoing.lock.lock();
+    try {
+      if (!outgoing.fenced) {
+        outgoing.fenced = true;
+        persist(outgoing, store.batch());
+        logger.info("migration " + id + ": fenced at sequence " + outgoing.lastSequence);
+      }
+      return outgoing.lastSequence;
+    } finally {
+      outgoing.lock.unlock();
+    }
+  }
+
+  /** Count and checksum of the moving keys in a snapshot taken now, which is kept. */
+  Checkpoint checkpoint(String id) {
+    Outgoing outgoing = get(id);
+    LocalStore.Snapshot snapshot;
+    long sequence;
+    outgoing.lock.lock();
+    try {
+      // Taken under the lock, the snapshot holds exactly the writes logged up to `sequence`.
+      snapshot = store.snapshot();
+      sequence = outgoing.lastSequence;
+      if (outgoing.checkpointSnapshot != null) {
+        outgoing.checkpointSnapshot.close();
+      }
+      outgoing.checkpointSnapshot = snapshot;
+      outgoing.checkpointSequence = sequence;
+      outgoing.changedSinceCheckpoint = ConcurrentHashMap.newKeySet();
+      outgoing.checkpointSum = null;
+    } finally {
+      outgoing.lock.unlock();
+    }
+    MovingChecksum sum = sumMoving(outgoing, snapshot);
+    outgoing.checkpointSum = sum;
+    return Checkpoint.newBuilder()
+        .setSequence(sequence)
+        .setCount(sum.count())
+        .setChecksum(sum.sum())
+        .build();
+  }
+
+  /**
+   * Count and checksum of the moving keys now, which must be fenced: the checkpoint's, corrected
+   * for the keys changed since; a full scan if this process has no checkpoint.
+   */
+  Checkpoint finalChecksum(String id) {
+    Outgoing outgoing = get(id);
+    if (!outgoing.fenced) {
+      throw ShardClusterException.failedPrecondition("migration " + id + " is not fenced yet");
+    }
+    String keyspace = outgoing.moving.keyspace();
+    MovingChecksum sum;
+    if (outgoing.checkpointSum == null) {
+      sum = sumMoving(outgoing, null);
+    } else {
+      sum = new MovingChecksum(outgoing.checkpointSum.count(), outgoing.checkpointSum.sum());
+      for (ByteString key : new HashSet<>(outgoing.changedSinceCheckpoint)) {
+        byte[] bytes = key.toByteArray();
+        sum.change(
+            bytes,
+            store.get(outgoing.checkpointSnapshot, keyspace, bytes),
+            store.get(keyspace, bytes));
+      }
+    }
+    return Checkpoint.newBuilder()
+        .setSequence(outgoing.lastSequence)
+        .setCount(sum.count())
+        .setChecksum(sum.sum())
+        .build();
+  }
+
+  private MovingChecksum sumMoving(Outgoing outgoing, LocalStore.Snapshot snapshot) {
+    String keyspace = outgoing.moving.keyspace();
+    Keyspace routed = routing.get().keyspace(keyspace);
+    MovingChecksum sum = new MovingChecksum();
+    try (LocalStore.Cursor cursor =
+        snapshot == null
+            ? store.scan(keyspace, new byte[0], new byte[0])
+            : store.scan(snapshot, keyspace, new byte[0], new byte[0])) {
+      while (cursor.advance()) {
+        byte[] key = cursor.key();
+        if (outgoing.moving.contains(routed, key)) {
+          sum.add(key, cursor.value());
+        }
+      }
+    }
+    return sum;
+  }
+
+  /** After the commit: deletes the moved keys and forgets the migration. Idempotent. */
+  void finish(String id) {
+    Outgoing outgoing = byId.get(id);
+    if (outgoing == null) {
+      return;
+    }
+    String keyspace = outgoing.moving.keyspace();
+    Keyspace routed = routing.get().keyspace(keyspace);
+    long deleted = 0;
+    try (LocalStore.Cursor cursor = store.scan(keyspace, new byte[0], new byte[0])) {
+      LocalStore.Batch batch = store.batch();
+      while (cursor.advance()) {
+        byte[] key = cursor.key();
+        if (outgoing.moving.contains(routed, key)) {
+          batch.delete(keyspace, key);
+          deleted++;
+          if (batch.size() >= COPY_BATCH_ROWS) {
+            store.write(batch);
+            batch = store.batch();
+          }
+        }
+      }
+      store.write(batch);
+    }
+    forget(outgoing);
+    logger.info("migration " + id + ": done; deleted " + deleted + " moved keys");
+  }
+
+  /** Instead of a commit: lifts the fence and forgets the migration. Idempotent. */
+  void abort(String id) {
+    Outgoing outgoing = byId.get(id);
+    if (outgoing == null) {
+      return;
+    }
+    outgoing.lock.lock();
+    try {
+      outgoing.fenced = false;
+      forget(outgoing);
+    } finally {
+      outgoing.lock.unlock();
+    }
+    logger.info("migration " + id + ": aborted; the keys stay here");
+  }
+
+  private void forget(Outgoing outgoing) {
+    synchronized (byId) {
+      store.write(
+          store
+              .batch()
+              .deleteChangesBefore(outgoing.id(), -1L)
+              .deleteMeta(META_PREFIX + outgoing.id()));
+      if (outgoing.checkpointSnapshot != null) {
+        outgoing.checkpointSnapshot.close();
+      }
+      byId.remove(outgoing.id());
+      publish();
+    }
+  }
+}

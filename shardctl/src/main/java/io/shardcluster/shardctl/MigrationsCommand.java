@@ -1,0 +1,211 @@
+package io.shardcluster.shardctl;
+
+import io.shardcluster.client.MigrationInfo;
+import io.shardcluster.client.ShardClient;
+import java.io.PrintWriter;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarStyle;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+@Command(
+    name = "migrations",
+    description =
+        "Lists migrations: keys moving between nodes, their phase, progress, rate and ETA.",
+    mixinStandardHelpOptions = true,
+    subcommands = {
+      MigrationsCommand.Pause.class,
+      MigrationsCommand.Resume.class,
+      MigrationsCommand.Cancel.class
+    })
+final class MigrationsCommand extends ClusterCommand {
+  @Option(names = "--all", description = "Also list migrations that have ended.")
+  boolean all;
+
+  @Option(names = "--watch", description = "Show live progress until every migration has ended.")
+  boolean watch;
+
+  @Option(names = "--json", description = "Print as JSON.")
+  boolean json;
+
+  @Override
+  int run(ShardClient client) throws InterruptedException {
+    if (watch) {
+      return watch(client);
+    }
+    List<MigrationInfo> migrations = client.admin().migrations(all);
+    if (json) {
+      Output.json(out(), toJson(migrations));
+    } else if (migrations.isEmpty()) {
+      out().println(all ? "no migrations" : "no migrations in progress");
+    } else {
+      printTable(out(), migrations);
+    }
+    return 0;
+  }
+
+  private int watch(ShardClient client) throws InterruptedException {
+    Map<String, String> lastPhase = new LinkedHashMap<>();
+    ProgressBar bar = null;
+    try {
+      while (true) {
+        List<MigrationInfo> active = client.admin().migrations(false);
+        for (MigrationInfo m : active) {
+          String phase = m.phase() + (m.paused() ? " (paused)" : "");
+          if (!phase.equals(lastPhase.put(m.id(), phase))) {
+            String line = m.id() + " " + m.source() + " -> " + m.target() + ": " + phase;
+            if (bar == null) {
+              out().println(line);
+              out().flush();
+            } else {
+              bar.setExtraMessage(line);
+            }
+          }
+        }
+        if (active.isEmpty()) {
+          break;
+        }
+        long total =
+            active.stream().mapToLong(m -> Math.max(m.estimatedKeys(), m.keysCopied())).sum();
+        long copied = active.stream().mapToLong(MigrationInfo::keysCopied).sum();
+        if (System.console() != null) {
+          if (bar == null) {
+            bar =
+                new ProgressBarBuilder()
+                    .setTaskName("moving")
+                    .setInitialMax(Math.max(1, total))
+                    .setUnit(" keys", 1)
+                    .setStyle(ProgressBarStyle.ASCII)
+                    .showSpeed()
+                    .build();
+          }
+          bar.maxHint(Math.max(1, total));
+          bar.stepTo(copied);
+        }
+        Thread.sleep(500);
+      }
+    } finally {
+      if (bar != null) {
+        bar.close();
+      }
+    }
+    List<MigrationInfo> ended =
+        client.admin().migrations(true).stream()
+            .filter(m -> lastPhase.containsKey(m.id()))
+            .toList();
+    if (!ended.isEmpty()) {
+      printTable(out(), ended);
+    }
+    long cancelled = ended.stream().filter(m -> m.phase().equals("CANCELLED")).count();
+    out()
+        .println(
+            lastPhase.isEmpty()
+                ? "no migrations in progress"
+                : "all migrations ended" + (cancelled > 0 ? " (" + cancelled + " cancelled)" : ""));
+    return cancelled > 0 ? ShardctlMain.EXIT_NO : 0;
+  }
+
+  static void printTable(PrintWriter out, List<MigrationInfo> migrations) {
+    List<List<String>> rows = new ArrayList<>();
+    for (MigrationInfo m : migrations) {
+      rows.add(
+          List.of(
+              m.id(),
+              m.source() + " -> " + m.target(),
+              m.phase() + (m.paused() ? " (paused)" : ""),
+              String.format(Locale.ROOT, "%,d / ~%,d", m.keysCopied(), m.estimatedKeys()),
+              String.format(Locale.ROOT, "%.1f MB", m.bytesCopied() / 1e6),
+              m.ended() ? "-" : String.format(Locale.ROOT, "%,.0f keys/s", m.keysPerSec()),
+              m.ended() || m.etaSeconds() < 0
+                  ? "-"
+                  : String.format(Locale.ROOT, "%.0fs", m.etaSeconds()),
+              m.reason(),
+              m.what() + (m.lastError().isEmpty() ? "" : "  [" + m.lastError() + "]")));
+    }
+    Output.table(
+        out,
+        List.of("ID", "MOVE", "PHASE", "KEYS", "BYTES", "RATE", "ETA", "REASON", "WHAT"),
+        rows);
+  }
+
+  static List<Map<String, Object>> toJson(List<MigrationInfo> migrations) {
+    List<Map<String, Object>> list = new ArrayList<>();
+    for (MigrationInfo m : migrations) {
+      Map<String, Object> row = new LinkedHashMap<>();
+      row.put("id", m.id());
+      row.put("source", m.source());
+      row.put("target", m.target());
+      row.put("what", m.what());
+      row.put("share", m.share());
+      row.put("phase", m.phase());
+      row.put("paused", m.paused());
+      row.put("reason", m.reason());
+      row.put("keys_copied", m.keysCopied());
+      row.put("bytes_copied", m.bytesCopied());
+      row.put("changes_applied", m.changesApplied());
+      row.put("estimated_keys", m.estimatedKeys());
+      row.put("keys_per_sec", m.keysPerSec());
+      row.put("bytes_per_sec", m.bytesPerSec());
+      row.put("eta_seconds", m.etaSeconds());
+      row.put("last_error", m.lastError());
+      list.add(row);
+    }
+    return list;
+  }
+
+  @Command(
+      name = "pause",
+      description = "Pauses migration ID between steps.",
+      mixinStandardHelpOptions = true)
+  static final class Pause extends ClusterCommand {
+    @Parameters(index = "0", paramLabel = "ID")
+    String id;
+
+    @Override
+    int run(ShardClient client) {
+      MigrationInfo m = client.admin().pauseMigration(id);
+      out().println("paused " + m.id() + " (" + m.phase() + ")");
+      return 0;
+    }
+  }
+
+  @Command(
+      name = "resume",
+      description = "Resumes paused migration ID.",
+      mixinStandardHelpOptions = true)
+  static final class Resume extends ClusterCommand {
+    @Parameters(index = "0", paramLabel = "ID")
+    String id;
+
+    @Override
+    int run(ShardClient client) {
+      MigrationInfo m = client.admin().resumeMigration(id);
+      out().println("resumed " + m.id() + " (" + m.phase() + ")");
+      return 0;
+    }
+  }
+
+  @Command(
+      name = "cancel",
+      description =
+          "Rolls migration ID back: the keys stay on the source; the target drops its copy.",
+      mixinStandardHelpOptions = true)
+  static final class Cancel extends ClusterCommand {
+    @Parameters(index = "0", paramLabel = "ID")
+    String id;
+
+    @Override
+    int run(ShardClient client) {
+      MigrationInfo m = client.admin().cancelMigration(id);
+      out().println("cancelling " + m.id() + "; it rolls back shortly");
+      return 0;
+    }
+  }
+}

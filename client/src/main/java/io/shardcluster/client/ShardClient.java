@@ -4,7 +4,6 @@ import static io.shardcluster.client.ShardClusterException.requireArgument;
 
 import com.google.protobuf.ByteString;
 import com.google.protobuf.UnsafeByteOperations;
-import io.grpc.Channel;
 import io.grpc.Deadline;
 import io.grpc.ManagedChannel;
 import io.shardcluster.client.internal.Dispatcher;
@@ -68,7 +67,7 @@ public final class ShardClient implements AutoCloseable {
   private final Duration requestTimeout;
   private final Duration scanTimeout;
   private final RetryPolicy retryPolicy;
-  private final Channel coordinatorChannel;
+  private final ManagedChannel coordinatorChannel;
   private final NodeChannels nodeChannels;
   private final ScheduledExecutorService scheduler;
   private final RoutingCache routing;

@@ -23,7 +23,7 @@ public final class Failpoints {
   /** Target node, after the first snapshot batch is applied. */
   public static final String MID_COPY = "migration.mid-copy";
 
-  /** Target node, after the first batch of logged changes is applied. */
+  /** Target node, after its first pull of logged changes is applied. */
   public static final String CATCH_UP = "migration.catch-up";
 
   /** Coordinator, after the checksums matched and before the commit. */

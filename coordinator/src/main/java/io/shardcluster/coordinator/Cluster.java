@@ -200,6 +200,12 @@ final class Cluster {
   ClusterState heartbeat(String node, String instance, NodeStats stats) {
     ClusterState current = state();
     Optional<MemberRecord> member = current.member(node);
+    if (member.isPresent()
+        && member.get().getState() == NodeState.REMOVED
+        && member.get().getInstanceId().equals(instance)) {
+      throw ShardClusterException.failedPrecondition(
+          "node " + node + " has been removed from the cluster");
+    }
     if (member.isEmpty()
         || member.get().getState() == NodeState.REMOVED
         || !member.get().getInstanceId().equals(instance)) {

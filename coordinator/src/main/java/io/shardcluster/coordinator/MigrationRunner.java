@@ -158,7 +158,11 @@ final class MigrationRunner implements Runnable {
         failpoints.hit(Failpoints.AFTER_COMMIT);
       }
       case COMMITTED -> {
-        MigrationRef ref = MigrationRef.newBuilder().setId(id).build();
+        MigrationRef ref =
+            MigrationRef.newBuilder()
+                .setId(id)
+                .setCommittedEpoch(migration.getCommittedEpoch())
+                .build();
         source(migration).finishSource(ref);
         target(migration).finishTarget(ref);
         setPhase(MigrationPhase.DONE, b -> b.setFinishedMs(clock.millis()));
@@ -219,9 +223,14 @@ final class MigrationRunner implements Runnable {
             return state;
           }
           Keyspace keyspace = state.routing().keyspace(moving.keyspace());
+          // The update gives this change the next epoch; record it with the phase.
           return state
               .withKeyspace(moving.applyTo(keyspace, migration.getTarget()))
-              .withMigration(current.toBuilder().setPhase(MigrationPhase.COMMITTED).build());
+              .withMigration(
+                  current.toBuilder()
+                      .setPhase(MigrationPhase.COMMITTED)
+                      .setCommittedEpoch(state.epoch() + 1)
+                      .build());
         });
   }
 

@@ -129,6 +129,17 @@ class BadInputIT {
         "no directory entry for prefix 'tenant:'");
   }
 
+  @Test
+  void rebalancingCommands_unknownNodesAndMigrations_areOneLine() throws Exception {
+    assertOneLineError(cluster.shardctl("drain", "node-9"), 3, "no node named node-9");
+    assertOneLineError(
+        cluster.shardctl("migrations", "cancel", "m999999"), 3, "no migration m999999");
+    assertOneLineError(
+        cluster.shardctl("migrations", "pause", "m999999"), 3, "no migration m999999");
+    assertOneLineError(cluster.shardctl("remove", "node-2"), 3, "--force");
+    assertOneLineError(cluster.shardctl("remove", "node-9", "--force"), 3, "no node named node-9");
+  }
+
   private JvmProcess node(String name, List<String> args) throws Exception {
     return new JvmProcess(name, LocalCluster.jar("shard-node"), cluster.dir, args).start();
   }

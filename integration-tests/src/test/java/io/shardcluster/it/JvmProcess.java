@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -27,11 +28,19 @@ final class JvmProcess {
   private Process process;
   private int starts;
 
+  private final Map<String, String> environment;
+
   JvmProcess(String name, Path jar, Path logDir, List<String> arguments) {
+    this(name, jar, logDir, arguments, Map.of());
+  }
+
+  JvmProcess(
+      String name, Path jar, Path logDir, List<String> arguments, Map<String, String> environment) {
     this.name = name;
     this.jar = jar;
     this.log = logDir.resolve(name + ".log");
     this.arguments = List.copyOf(arguments);
+    this.environment = Map.copyOf(environment);
   }
 
   static String javaBinary() {
@@ -57,11 +66,12 @@ final class JvmProcess {
         StandardCharsets.UTF_8,
         java.nio.file.StandardOpenOption.CREATE,
         java.nio.file.StandardOpenOption.APPEND);
-    process =
+    ProcessBuilder builder =
         new ProcessBuilder(command)
             .redirectErrorStream(true)
-            .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
-            .start();
+            .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+    builder.environment().putAll(environment);
+    process = builder.start();
     return this;
   }
 
@@ -125,6 +135,17 @@ final class JvmProcess {
       throw new IllegalStateException(name + " did not exit within " + timeout);
     }
     return process.exitValue();
+  }
+
+  /** Waits until the latest start's log contains the text. */
+  void awaitLog(String text, Duration timeout) throws IOException, InterruptedException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (!lastLog().contains(text)) {
+      if (System.nanoTime() > deadline) {
+        throw new IllegalStateException(name + " did not log '" + text + "' within " + timeout);
+      }
+      Thread.sleep(50);
+    }
   }
 
   /** The log of the latest start. */

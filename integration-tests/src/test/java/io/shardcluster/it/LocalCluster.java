@@ -5,15 +5,22 @@ import static org.awaitility.Awaitility.await;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.shardcluster.client.ShardClient;
+import io.shardcluster.client.internal.NodeChannels;
+import io.shardcluster.proto.v1.CountRequest;
+import io.shardcluster.proto.v1.ScanRequest;
+import io.shardcluster.proto.v1.ShardNodeGrpc;
+import io.shardcluster.routing.RoutingTable;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -32,13 +39,10 @@ final class LocalCluster implements AutoCloseable {
   private final List<ShardClient> clients = new ArrayList<>();
   private int coordinatorPort;
 
-  private LocalCluster(Path dir) {
+  private LocalCluster(Path dir, List<String> coordinatorExtras) {
     this.dir = dir;
-    this.coordinator =
-        new JvmProcess(
-            "coordinator",
-            jar("coordinator"),
-            dir,
+    List<String> args =
+        new ArrayList<>(
             List.of(
                 "--port",
                 "0",
@@ -46,6 +50,19 @@ final class LocalCluster implements AutoCloseable {
                 dir.resolve("coordinator").toString(),
                 "--heartbeat-timeout-ms",
                 "2000"));
+    args.addAll(coordinatorExtras);
+    this.coordinator =
+        new JvmProcess("coordinator", jar("coordinator"), dir, args, environment(dir));
+  }
+
+  /** Paused failpoints end when this file appears (see {@link #releaseFailpoints()}). */
+  private static Map<String, String> environment(Path dir) {
+    return Map.of("SHARDCLUSTER_FAILPOINT_RELEASE", dir.resolve("release-failpoints").toString());
+  }
+
+  /** Lets every process paused at a failpoint go on. */
+  void releaseFailpoints() throws IOException {
+    Files.writeString(dir.resolve("release-failpoints"), "go");
   }
 
   static Path jar(String module) {
@@ -58,11 +75,17 @@ final class LocalCluster implements AutoCloseable {
 
   /** Starts a coordinator and {@code nodeCount} nodes, and waits until all nodes are UP. */
   static LocalCluster start(String testName, int nodeCount) throws Exception {
+    return start(testName, nodeCount, List.of());
+  }
+
+  /** As above, with more coordinator arguments. */
+  static LocalCluster start(String testName, int nodeCount, List<String> coordinatorExtras)
+      throws Exception {
     Path dir =
         ROOT.resolve("integration-tests/target/it-work")
             .resolve(testName + "-" + System.nanoTime());
     Files.createDirectories(dir);
-    LocalCluster cluster = new LocalCluster(dir);
+    LocalCluster cluster = new LocalCluster(dir, coordinatorExtras);
     try {
       cluster.startCoordinator();
       for (int i = 1; i <= nodeCount; i++) {
@@ -89,30 +112,29 @@ final class LocalCluster implements AutoCloseable {
 
   /** Starts a new node (it registers and joins). */
   JvmProcess addNode(String name) throws Exception {
-    JvmProcess node =
-        new JvmProcess(
-            name,
-            jar("shard-node"),
-            dir,
+    return addNode(name, List.of());
+  }
+
+  /** Starts a new node with more arguments (failpoints, say). */
+  JvmProcess addNode(String name, List<String> extras) throws Exception {
+    List<String> args =
+        new ArrayList<>(
             List.of(
-                "--id",
-                name,
-                "--port",
-                "0",
-                "--data-dir",
-                dataDir(name).toString(),
-                "--coordinator",
-                coordinatorAddress(),
-                "--heartbeat-interval-ms",
-                "250",
-                "--threads",
-                "8"));
+                "--id", name,
+                "--port", "0",
+                "--data-dir", dataDir(name).toString(),
+                "--coordinator", coordinatorAddress(),
+                "--heartbeat-interval-ms", "250",
+                "--count-interval-ms", "1000",
+                "--threads", "8"));
+    args.addAll(extras);
+    JvmProcess node = new JvmProcess(name, jar("shard-node"), dir, args, environment(dir));
     nodes.put(name, node);
     node.start();
     int port = node.awaitListening(START_TIMEOUT);
-    List<String> args = new ArrayList<>(node.arguments());
-    args.set(3, String.valueOf(port));
-    node.arguments(args);
+    List<String> started = new ArrayList<>(node.arguments());
+    started.set(3, String.valueOf(port));
+    node.arguments(started);
     return node;
   }
 
@@ -141,14 +163,35 @@ final class LocalCluster implements AutoCloseable {
     process(name).kill();
   }
 
-  /** Restarts a killed or stopped process on its data dir and port. */
+  /** Restarts a killed or stopped process on its data dir and port, without failpoints. */
   void restart(String name) throws Exception {
+    restart(name, List.of());
+  }
+
+  /** Stops a running process (SIGTERM) and starts it again with more arguments. */
+  void restartWith(String name, List<String> extras) throws Exception {
+    process(name).stop();
+    restart(name, extras);
+  }
+
+  private void restart(String name, List<String> extras) throws Exception {
     JvmProcess process = process(name);
+    List<String> args = new ArrayList<>();
+    List<String> old = process.arguments();
+    for (int i = 0; i < old.size(); i++) {
+      if (old.get(i).equals("--failpoint")) {
+        i++;
+      } else {
+        args.add(old.get(i));
+      }
+    }
+    args.addAll(extras);
+    process.arguments(args);
     process.start();
     process.awaitListening(START_TIMEOUT);
   }
 
-  private JvmProcess process(String name) {
+  JvmProcess process(String name) {
     return name.equals("coordinator") ? coordinator : nodes.get(name);
   }
 
@@ -188,6 +231,66 @@ final class LocalCluster implements AutoCloseable {
         .atMost(START_TIMEOUT)
         .pollInterval(Duration.ofMillis(250))
         .until(() -> nodeStates().values().stream().filter("UP"::equals).count() == count);
+  }
+
+  /** The keys each node owns (its scan answers), read straight from each node. */
+  Map<String, Set<String>> ownedKeys() {
+    Map<String, Set<String>> owned = new LinkedHashMap<>();
+    try (ShardClient client = client();
+        NodeChannels channels = new NodeChannels(NodeChannels::plaintext)) {
+      RoutingTable table = client.refreshRoutingTable();
+      table
+          .nodeAddresses()
+          .forEach(
+              (node, address) -> {
+                Set<String> keys = new HashSet<>();
+                ShardNodeGrpc.newBlockingStub(channels.channel(address))
+                    .scan(ScanRequest.newBuilder().setEpoch(table.epoch()).build())
+                    .forEachRemaining(
+                        batch ->
+                            batch
+                                .getEntriesList()
+                                .forEach(e -> keys.add(e.getKey().toStringUtf8())));
+                owned.put(node, keys);
+              });
+    }
+    return owned;
+  }
+
+  /** How many keys a node stores, owned or not. */
+  long storedKeys(String node) {
+    try (ShardClient client = client();
+        NodeChannels channels = new NodeChannels(NodeChannels::plaintext)) {
+      // From the member list: a removed node is no longer in the routing table.
+      String address =
+          client.admin().nodes().nodes().stream()
+              .filter(n -> n.id().equals(node))
+              .findFirst()
+              .orElseThrow()
+              .address();
+      return ShardNodeGrpc.newBlockingStub(channels.channel(address))
+          .count(CountRequest.getDefaultInstance())
+          .getCount();
+    }
+  }
+
+  /** Waits until no migration is in progress and no node is JOINING or DRAINING. */
+  void awaitSettled(Duration timeout) {
+    await()
+        .atMost(timeout)
+        .pollInterval(Duration.ofMillis(250))
+        .ignoreExceptions()
+        .until(
+            () -> {
+              try (ShardClient client = client()) {
+                return client.admin().migrations(false).isEmpty()
+                    && client.admin().nodes().nodes().stream()
+                        .noneMatch(
+                            n ->
+                                n.state() == io.shardcluster.client.NodeState.JOINING
+                                    || n.state() == io.shardcluster.client.NodeState.DRAINING);
+              }
+            });
   }
 
   @Override

@@ -1,6 +1,6 @@
 package io.shardcluster.node;
 
-import io.grpc.Channel;
+import io.grpc.ManagedChannel;
 import io.shardcluster.client.ErrorCode;
 import io.shardcluster.client.ShardClusterException;
 import io.shardcluster.client.internal.RoutingCache;
@@ -31,6 +31,7 @@ final class CoordinatorLink {
   private final NodeIdentity identity;
   private final String address;
   private final String coordinatorAddress;
+  private final ManagedChannel coordinator;
   private final MembershipGrpc.MembershipBlockingStub membership;
   private final RoutingCache routing;
   private final Supplier<NodeStats> stats;
@@ -39,13 +40,14 @@ final class CoordinatorLink {
   private final Consumer<ShardClusterException> onFatal;
   private final Consumer<Set<String>> activeMigrations;
   private volatile boolean registered;
+  private volatile boolean removed;
   private volatile boolean reportedUnreachable;
 
   CoordinatorLink(
       NodeIdentity identity,
       String address,
       String coordinatorAddress,
-      Channel coordinator,
+      ManagedChannel coordinator,
       RoutingCache routing,
       Supplier<NodeStats> stats,
       Duration interval,
@@ -55,6 +57,7 @@ final class CoordinatorLink {
     this.identity = identity;
     this.address = address;
     this.coordinatorAddress = coordinatorAddress;
+    this.coordinator = coordinator;
     this.membership = MembershipGrpc.newBlockingStub(coordinator);
     this.routing = routing;
     this.stats = stats;
@@ -72,7 +75,7 @@ final class CoordinatorLink {
     try {
       register();
     } catch (ShardClusterException e) {
-      if (!isTransient(e)) {
+      if (isRefusal(e)) {
         throw e;
       }
       unreachable(e);
@@ -114,6 +117,9 @@ final class CoordinatorLink {
   }
 
   private void tick() {
+    if (removed) {
+      return;
+    }
     try {
       if (!registered) {
         register();
@@ -141,15 +147,26 @@ final class CoordinatorLink {
       ShardClusterException e = StatusErrors.fromStatus(failure);
       if (e.code() == ErrorCode.NOT_FOUND) {
         registered = false;
-      } else if (isTransient(e)) {
-        unreachable(e);
-      } else {
+      } else if (registered && e.code() == ErrorCode.FAILED_PRECONDITION) {
+        // Drained or removed: this node owns nothing any more. It keeps answering (wrong shard)
+        // until an operator stops it, and stops heartbeating.
+        if (!removed) {
+          removed = true;
+          logger.warning(
+              e.getMessage() + "; " + identity.nodeId() + " owns nothing now and may be stopped");
+        }
+      } else if (!registered && isRefusal(e)) {
         onFatal.accept(e);
+      } else {
+        unreachable(e);
       }
     }
   }
 
   private void unreachable(ShardClusterException e) {
+    // Try to connect again at the next heartbeat rather than after gRPC's reconnect backoff,
+    // which grows to minutes: a restarted coordinator must hear from its nodes within seconds.
+    coordinator.resetConnectBackoff();
     if (!reportedUnreachable) {
       reportedUnreachable = true;
       logger.warning(
@@ -163,7 +180,14 @@ final class CoordinatorLink {
     }
   }
 
-  private static boolean isTransient(ShardClusterException e) {
-    return e.code() == ErrorCode.UNAVAILABLE || e.code() == ErrorCode.DEADLINE_EXCEEDED;
+  /**
+   * Whether the coordinator refused this node for good (its id is taken, or belongs to another data
+   * directory, or is malformed). Anything else (a coordinator that is down, restarting or
+   * overloaded, a connection that broke) is worth retrying.
+   */
+  private static boolean isRefusal(ShardClusterException e) {
+    return e.code() == ErrorCode.ALREADY_EXISTS
+        || e.code() == ErrorCode.FAILED_PRECONDITION
+        || e.code() == ErrorCode.INVALID_ARGUMENT;
   }
 }

@@ -155,7 +155,7 @@ final class IncomingMigrations {
       while (!context.isCancelled()) {
         PullChangesResponse pulled = pull(state, PULL_BATCH);
         state = apply(state, pulled);
-        if (first && pulled.getChangesCount() > 0) {
+        if (first) {
           first = false;
           failpoints.hit(Failpoints.CATCH_UP);
         }

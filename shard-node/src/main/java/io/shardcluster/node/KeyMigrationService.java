@@ -152,7 +152,7 @@ final class KeyMigrationService extends KeyMigrationGrpc.KeyMigrationImplBase {
     offload(
         observer,
         () -> {
-          outgoing.finish(request.getId());
+          outgoing.finish(request.getId(), request.getCommittedEpoch());
           return done();
         });
   }

@@ -45,6 +45,8 @@ final class OutgoingMigrations {
   private final String nodeId;
   private final LocalStore store;
   private final Supplier<RoutingTable> routing;
+  // The routing table, refreshed first if older than the given epoch.
+  private final java.util.function.LongFunction<RoutingTable> tableAtLeast;
   private final Map<String, Outgoing> byId = new ConcurrentHashMap<>();
   // Read on every data request; replaced (not mutated) when a migration begins or ends.
   private volatile List<Outgoing> active = List.of();
@@ -78,10 +80,15 @@ final class OutgoingMigrations {
     }
   }
 
-  OutgoingMigrations(String nodeId, LocalStore store, Supplier<RoutingTable> routing) {
+  OutgoingMigrations(
+      String nodeId,
+      LocalStore store,
+      Supplier<RoutingTable> routing,
+      java.util.function.LongFunction<RoutingTable> tableAtLeast) {
     this.nodeId = nodeId;
     this.store = store;
     this.routing = routing;
+    this.tableAtLeast = tableAtLeast;
     for (byte[] saved : store.metaWithPrefix(META_PREFIX)) {
       try {
         OutgoingState state = OutgoingState.parseFrom(saved);
@@ -450,11 +457,19 @@ final class OutgoingMigrations {
     return sum;
   }
 
-  /** After the commit: deletes the moved keys and forgets the migration. Idempotent. */
-  void finish(String id) {
+  /**
+   * After the commit: deletes the moved keys and forgets the migration (and its fence). Idempotent.
+   * UNAVAILABLE until this node's routing table has caught up with the commit: until then the fence
+   * is what keeps it from answering for keys it no longer holds.
+   */
+  void finish(String id, long committedEpoch) {
     Outgoing outgoing = byId.get(id);
     if (outgoing == null) {
       return;
+    }
+    if (tableAtLeast.apply(committedEpoch).epoch() < committedEpoch) {
+      throw ShardClusterException.unavailable(
+          "node " + nodeId + " has not seen routing epoch " + committedEpoch + " yet");
     }
     String keyspace = outgoing.moving.keyspace();
     Keyspace routed = routing.get().keyspace(keyspace);

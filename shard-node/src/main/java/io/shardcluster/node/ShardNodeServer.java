@@ -122,7 +122,7 @@ public final class ShardNodeServer {
     routing.addListener(table -> store.saveRouting(RoutingTables.toProto(table).toByteArray()));
 
     metrics = new NodeMetrics(System::nanoTime);
-    outgoing = new OutgoingMigrations(identity.nodeId(), store, routing::cached);
+    outgoing = new OutgoingMigrations(identity.nodeId(), store, routing::cached, this::tableFor);
     migrationChannels = new NodeChannels(channels);
     IncomingMigrations incoming =
         new IncomingMigrations(

@@ -45,7 +45,7 @@ class ShardTest {
             store,
             epoch -> current.get(),
             new NodeMetrics(System::nanoTime),
-            new OutgoingMigrations("n1", store, current::get));
+            new OutgoingMigrations("n1", store, current::get, epoch -> current.get()));
   }
 
   @AfterEach

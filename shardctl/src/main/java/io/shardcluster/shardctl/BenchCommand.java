@@ -78,6 +78,13 @@ final class BenchCommand extends ClusterCommand {
   @Option(names = "--json", description = "Print the results as one JSON object.")
   boolean json;
 
+  @Option(
+      names = "--interval",
+      defaultValue = "0",
+      description =
+          "Also print one JSON line every this many seconds (ops/s, p99, errors); 0: off.")
+  double interval;
+
   @Override
   int run(ShardClient client) throws InterruptedException {
     io.shardcluster.client.ShardClusterException.requireArgument(
@@ -112,16 +119,40 @@ final class BenchCommand extends ClusterCommand {
     load.latency.reset();
     load.measuring = true;
     long start = System.nanoTime();
-    Thread.sleep((long) (duration * 1000));
+    long end = start + (long) (duration * 1e9);
+    Histogram total = new Histogram(TimeUnit.SECONDS.toNanos(60), 3);
+    long intervalNanos = interval > 0 ? (long) (interval * 1e9) : Long.MAX_VALUE;
+    long lastOps = 0;
+    long lastErrors = 0;
+    long intervalStart = start;
+    while (System.nanoTime() < end) {
+      long wake = Math.min(end, intervalStart + intervalNanos);
+      TimeUnit.NANOSECONDS.sleep(Math.max(0, wake - System.nanoTime()));
+      if (interval > 0) {
+        // One JSON line per interval, for plotting or for correlating with cluster events.
+        Histogram window = load.latency.getIntervalHistogram();
+        total.add(window);
+        long now = System.nanoTime();
+        long opsNow = load.ops.sum();
+        long errorsNow = load.errors.sum();
+        Map<String, Object> line = new LinkedHashMap<>();
+        line.put("time_ms", System.currentTimeMillis());
+        line.put("ops_per_sec", (opsNow - lastOps) / ((now - intervalStart) / 1e9));
+        line.put("p99_ms", window.getValueAtPercentile(99) / 1e6);
+        line.put("errors", errorsNow - lastErrors);
+        Output.json(out(), line);
+        out().flush();
+        lastOps = opsNow;
+        lastErrors = errorsNow;
+        intervalStart = now;
+      }
+    }
     load.measuring = false;
     double seconds = (System.nanoTime() - start) / 1e9;
     load.stop();
-    LongAdder ops = load.ops;
-    LongAdder requests = load.requests;
-    LongAdder errors = load.errors;
-    Recorder latency = load.latency;
-    Histogram histogram = latency.getIntervalHistogram();
-    report(histogram, ops.sum() / seconds, requests.sum() / seconds, errors.sum(), seconds);
+    total.add(load.latency.getIntervalHistogram());
+    report(
+        total, load.ops.sum() / seconds, load.requests.sum() / seconds, load.errors.sum(), seconds);
     return 0;
   }
 

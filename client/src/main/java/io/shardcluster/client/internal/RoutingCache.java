@@ -1,8 +1,8 @@
 package io.shardcluster.client.internal;
 
 import com.google.errorprone.annotations.concurrent.GuardedBy;
-import io.grpc.Channel;
 import io.grpc.Context;
+import io.grpc.ManagedChannel;
 import io.grpc.stub.StreamObserver;
 import io.shardcluster.client.ErrorCode;
 import io.shardcluster.client.ShardClusterException;
@@ -35,6 +35,7 @@ public final class RoutingCache implements AutoCloseable {
   private static final long WATCH_BACKOFF_START_MS = 100;
   private static final long WATCH_BACKOFF_MAX_MS = 2_000;
 
+  private final ManagedChannel coordinator;
   private final RoutingGrpc.RoutingStub stub;
   private final String coordinatorAddress;
   private final Duration timeout;
@@ -61,10 +62,11 @@ public final class RoutingCache implements AutoCloseable {
    * @param scheduler runs watch reconnects
    */
   public RoutingCache(
-      Channel coordinator,
+      ManagedChannel coordinator,
       String coordinatorAddress,
       Duration timeout,
       ScheduledExecutorService scheduler) {
+    this.coordinator = coordinator;
     this.stub = RoutingGrpc.newStub(coordinator);
     this.coordinatorAddress = coordinatorAddress;
     this.timeout = timeout;
@@ -121,6 +123,9 @@ public final class RoutingCache implements AutoCloseable {
           }
           if (error != null) {
             ShardClusterException e = StatusErrors.fromStatus(error);
+            // A coordinator that restarted must be reached at once, not after gRPC's
+            // reconnect backoff.
+            coordinator.resetConnectBackoff();
             fetch.completeExceptionally(
                 e.code() == ErrorCode.UNAVAILABLE || e.code() == ErrorCode.DEADLINE_EXCEEDED
                     ? unreachable(e.getMessage())
@@ -191,6 +196,7 @@ public final class RoutingCache implements AutoCloseable {
                   @Override
                   public void onError(Throwable t) {
                     logger.log(Level.FINE, "routing watch broke; reconnecting", t);
+                    coordinator.resetConnectBackoff();
                     reconnect(received ? WATCH_BACKOFF_START_MS : nextBackoffMs);
                   }
 

@@ -1,0 +1,103 @@
+package io.shardcluster.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.shardcluster.client.ShardClient;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A node joins, and a node drains, while clients write and read continuously: the application sees
+ * no error, every acknowledged write survives with its latest value, and keys move only between the
+ * nodes that should exchange them.
+ */
+class RebalancingUnderLoadIT {
+  private static final int KEYS = 100_000;
+  private LocalCluster cluster;
+
+  @AfterEach
+  void stop() throws Exception {
+    if (cluster != null) {
+      cluster.close();
+    }
+  }
+
+  private static Map<String, String> owners(Map<String, Set<String>> owned) {
+    Map<String, String> owner = new HashMap<>();
+    owned.forEach((node, keys) -> keys.forEach(k -> assertThat(owner.put(k, node)).as(k).isNull()));
+    return owner;
+  }
+
+  @Test
+  void join_underLoad_noErrors_everyAcknowledgedWriteKept_keysMoveOnlyToTheNewNode()
+      throws Exception {
+    cluster = LocalCluster.start("join-under-load", 3);
+    ShardClient client = cluster.client();
+    AcknowledgedWorkload workload = AcknowledgedWorkload.start(client, KEYS, 4, 2);
+    Map<String, String> before = owners(cluster.ownedKeys());
+
+    long writesBefore = workload.writes();
+    cluster.addNode("node-4");
+    cluster.awaitSettled(Duration.ofSeconds(120));
+    workload.close();
+
+    assertThat(workload.firstErrors()).isEmpty();
+    assertThat(workload.errors()).isZero();
+    assertThat(workload.staleReads()).isZero();
+    assertThat(workload.writes()).isGreaterThan(writesBefore);
+    workload.verify();
+
+    Map<String, Set<String>> owned = cluster.ownedKeys();
+    Map<String, String> after = owners(owned);
+    assertThat(after).hasSize(KEYS);
+    assertThat((double) owned.get("node-4").size() / KEYS).isBetween(0.20, 0.30);
+    after.forEach((key, node) -> assertThat(node).as(key).isIn(before.get(key), "node-4"));
+    for (String node : List.of("node-1", "node-2", "node-3", "node-4")) {
+      assertThat(cluster.storedKeys(node))
+          .as("keys stored on %s", node)
+          .isEqualTo(owned.get(node).size());
+    }
+    assertThat(cluster.nodeStates()).containsEntry("node-4", "UP");
+  }
+
+  @Test
+  void drain_underLoad_noErrors_everyAcknowledgedWriteKept_drainedNodeEndsEmptyAndRemoved()
+      throws Exception {
+    cluster = LocalCluster.start("drain-under-load", 3);
+    ShardClient client = cluster.client();
+    AcknowledgedWorkload workload = AcknowledgedWorkload.start(client, KEYS, 4, 2);
+    Map<String, String> before = owners(cluster.ownedKeys());
+
+    Shardctl.Result drain = cluster.shardctl("drain", "node-3");
+    assertThat(drain.exitCode()).as(drain.err()).isZero();
+    cluster.awaitSettled(Duration.ofSeconds(120));
+    workload.close();
+
+    assertThat(workload.firstErrors()).isEmpty();
+    assertThat(workload.errors()).isZero();
+    assertThat(workload.staleReads()).isZero();
+    workload.verify();
+
+    assertThat(cluster.nodeStates()).containsEntry("node-3", "REMOVED");
+    assertThat(cluster.storedKeys("node-3")).isZero();
+    Map<String, Set<String>> owned = cluster.ownedKeys();
+    assertThat(owned).doesNotContainKey("node-3");
+    Map<String, String> after = owners(owned);
+    assertThat(after).hasSize(KEYS);
+    after.forEach(
+        (key, node) -> {
+          if (!before.get(key).equals("node-3")) {
+            assertThat(node).as(key).isEqualTo(before.get(key));
+          }
+        });
+    for (String node : List.of("node-1", "node-2")) {
+      assertThat(cluster.storedKeys(node)).isEqualTo(owned.get(node).size());
+      assertThat((double) owned.get(node).size() / KEYS).isBetween(0.45, 0.55);
+    }
+  }
+}

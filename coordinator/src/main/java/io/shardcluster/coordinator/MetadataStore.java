@@ -19,7 +19,8 @@ import org.rocksdb.WriteOptions;
 
 /**
  * The coordinator's durable metadata in RocksDB. Every save is one atomic, fsynced write batch, so
- * a crash leaves either the old state or the new one.
+ * a crash leaves either the old state or the new one. Calls after {@link #close()} fail with an
+ * exception instead of touching the freed native handle.
  */
 final class MetadataStore implements AutoCloseable {
   private static final byte[] ROUTING = bytes("routing");
@@ -33,6 +34,7 @@ final class MetadataStore implements AutoCloseable {
   private final Options options;
   private final RocksDB db;
   private final WriteOptions syncWrites = new WriteOptions().setSync(true);
+  private boolean closed;
 
   private MetadataStore(Options options, RocksDB db) {
     this.options = options;
@@ -51,7 +53,8 @@ final class MetadataStore implements AutoCloseable {
   }
 
   /** The saved state, or empty for a new cluster. */
-  Optional<ClusterState> load() throws RocksDBException {
+  synchronized Optional<ClusterState> load() throws RocksDBException {
+    checkOpen();
     byte[] routing = db.get(ROUTING);
     if (routing == null) {
       return Optional.empty();
@@ -91,7 +94,8 @@ final class MetadataStore implements AutoCloseable {
   }
 
   /** Saves the state durably (fsync) in one atomic batch, replacing what was saved before. */
-  void save(ClusterState state) throws RocksDBException {
+  synchronized void save(ClusterState state) throws RocksDBException {
+    checkOpen();
     try (WriteBatch batch = new WriteBatch()) {
       batch.put(ROUTING, RoutingTables.toProto(state.routing()).toByteArray());
       batch.deleteRange(bytes(MEMBER), bytes(MEMBER.substring(0, MEMBER.length() - 1) + "0"));
@@ -111,8 +115,18 @@ final class MetadataStore implements AutoCloseable {
     return text.getBytes(StandardCharsets.UTF_8);
   }
 
+  private void checkOpen() throws RocksDBException {
+    if (closed) {
+      throw new RocksDBException("the metadata store is closed");
+    }
+  }
+
   @Override
-  public void close() {
+  public synchronized void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
     syncWrites.close();
     db.close();
     options.close();

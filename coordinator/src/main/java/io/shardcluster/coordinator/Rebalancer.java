@@ -625,5 +625,13 @@ final class Rebalancer implements AutoCloseable {
   public void close() {
     ticker.shutdownNow();
     runners.shutdownNow();
+    try {
+      // Runners persist state; let them notice the interrupt before the store goes away.
+      if (!runners.awaitTermination(5, TimeUnit.SECONDS)) {
+        logger.warning("migration runners did not stop within 5 s");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
   }
 }

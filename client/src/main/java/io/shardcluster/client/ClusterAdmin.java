@@ -182,6 +182,7 @@ public final class ClusterAdmin {
         m.getEtaSeconds(),
         m.getLastError(),
         m.getCreatedMs(),
+        m.getCommittedMs(),
         m.getFinishedMs());
   }
 

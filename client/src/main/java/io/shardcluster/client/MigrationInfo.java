@@ -20,6 +20,7 @@ package io.shardcluster.client;
  * @param etaSeconds seconds left at that rate; negative when unknown
  * @param lastError the last error while the coordinator retries, or empty
  * @param createdMillis when it was planned, epoch milliseconds
+ * @param committedMillis when the new ownership was committed, or 0
  * @param finishedMillis when it ended, or 0
  */
 public record MigrationInfo(
@@ -40,6 +41,7 @@ public record MigrationInfo(
     double etaSeconds,
     String lastError,
     long createdMillis,
+    long committedMillis,
     long finishedMillis) {
   /** Whether it has ended (DONE or CANCELLED). */
   public boolean ended() {

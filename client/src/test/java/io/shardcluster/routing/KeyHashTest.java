@@ -23,4 +23,19 @@ class KeyHashTest {
     long position = KeyHash.position(key.getBytes(StandardCharsets.UTF_8));
     assertThat(Interval.hex(position)).isEqualTo(expectedHex);
   }
+
+  @org.junit.jupiter.api.Test
+  void position_agreesWithGuavasMurmur3_forRandomKeysOfEveryLength() {
+    java.util.SplittableRandom random = new java.util.SplittableRandom(42);
+    com.google.common.hash.HashFunction guava = com.google.common.hash.Hashing.murmur3_128(0);
+    for (int length = 0; length <= 80; length++) {
+      for (int sample = 0; sample < 50; sample++) {
+        byte[] key = new byte[length];
+        random.nextBytes(key);
+        assertThat(KeyHash.position(key))
+            .as("length %d", length)
+            .isEqualTo(guava.hashBytes(key).asLong());
+      }
+    }
+  }
 }

@@ -173,39 +173,49 @@ final class IncomingMigrations {
   private IncomingState copySnapshot(
       IncomingState state, Consumer<MigrationProgress> progress, Context context) {
     MigrationSpec spec = state.getSpec();
+    String keyspace = keyspace(spec);
+    boolean fromStart = state.getAfterKey().isEmpty();
+    checkpoints.remove(spec.getId());
     Iterator<CopyBatch> batches =
         source(spec)
             .copySnapshot(
                 CopySnapshotRequest.newBuilder()
                     .setId(spec.getId())
                     .setAfterKey(state.getAfterKey())
-                    .setResume(!state.getAfterKey().isEmpty())
+                    .setResume(!fromStart)
                     .setThrottleBytesPerSec(spec.getThrottleBytesPerSec())
                     .build());
+    // Copied keys are new here (stale copies were dropped), so their sum is the checkpoint's.
+    MovingChecksum sum = new MovingChecksum();
+    long sequence = 0;
     boolean first = true;
     try {
       while (batches.hasNext()) {
         CopyBatch batch = batches.next();
+        sequence = batch.getSnapshotSequence();
+        IncomingState.Builder next = state.toBuilder();
+        if (!state.getSnapshotSequenceKnown()) {
+          // Changes after the first snapshot are pulled later; a resumed copy reads a newer
+          // snapshot, and replaying the changes in between again is harmless.
+          next.setSnapshotSequence(sequence).setSnapshotSequenceKnown(true);
+        }
         LocalStore.Batch writes = store.batch();
         long bytes = 0;
         for (KeyValue row : batch.getEntriesList()) {
-          writes.put(
-              spec.getMoving().getKeyspace().isEmpty()
-                  ? Keyspace.DEFAULT
-                  : spec.getMoving().getKeyspace(),
-              row.getKey().toByteArray(),
-              row.getValue().toByteArray());
-          bytes += row.getKey().size() + row.getValue().size();
+          byte[] key = row.getKey().toByteArray();
+          byte[] value = row.getValue().toByteArray();
+          writes.put(keyspace, key, value);
+          sum.add(key, value);
+          bytes += key.length + value.length;
         }
-        MigrationProgress.Builder advanced =
+        if (batch.getEntriesCount() > 0) {
+          next.setAfterKey(batch.getEntries(batch.getEntriesCount() - 1).getKey());
+        }
+        next.setProgress(
             state.getProgress().toBuilder()
                 .setKeysCopied(state.getProgress().getKeysCopied() + batch.getEntriesCount())
-                .setBytesCopied(state.getProgress().getBytesCopied() + bytes);
-        state =
-            state.toBuilder()
-                .setAfterKey(batch.getEntries(batch.getEntriesCount() - 1).getKey())
-                .setProgress(advanced)
-                .build();
+                .setBytesCopied(state.getProgress().getBytesCopied() + bytes));
+        state = next.build();
         store.write(writes.putMeta(META_PREFIX + spec.getId(), state.toByteArray()));
         progress.accept(state.getProgress());
         if (first) {
@@ -222,9 +232,13 @@ final class IncomingMigrations {
     state =
         state.toBuilder()
             .setSnapshotDone(true)
+            .setAppliedSequence(Math.max(state.getAppliedSequence(), state.getSnapshotSequence()))
             .setProgress(state.getProgress().toBuilder().setSnapshotDone(true))
             .build();
     store.write(store.batch().putMeta(META_PREFIX + spec.getId(), state.toByteArray()));
+    if (fromStart) {
+      checkpoints.put(spec.getId(), new TargetCheckpoint(sequence, sum));
+    }
     logger.info(
         "migration "
             + spec.getId()
@@ -318,41 +332,6 @@ final class IncomingMigrations {
               "migration " + spec.getId() + " is not fenced on its source");
         }
       }
-    } finally {
-      lock.unlock();
-    }
-  }
-
-  /** Applies the log exactly up to {@code sequence}, then counts and checksums the moving keys. */
-  Checkpoint checkpoint(MigrationSpec spec, long sequence) {
-    ReentrantLock lock = lock(spec.getId());
-    lock.lock();
-    try {
-      IncomingState state = load(spec);
-      if (!state.getSnapshotDone()) {
-        throw ShardClusterException.failedPrecondition(
-            "migration " + spec.getId() + " has not finished copying its snapshot");
-      }
-      while (state.getAppliedSequence() < sequence) {
-        long wanted = sequence - state.getAppliedSequence();
-        PullChangesResponse pulled = pull(state, (int) Math.min(PULL_BATCH, wanted));
-        if (pulled.getChangesCount() == 0) {
-          throw ShardClusterException.failedPrecondition(
-              "migration " + spec.getId() + ": the source's log ends before " + sequence);
-        }
-        state = apply(state, pulled);
-      }
-      if (state.getAppliedSequence() > sequence) {
-        throw ShardClusterException.failedPrecondition(
-            "migration " + spec.getId() + " has already applied past sequence " + sequence);
-      }
-      MovingChecksum sum = sumMoving(spec);
-      checkpoints.put(spec.getId(), new TargetCheckpoint(sequence, sum));
-      return Checkpoint.newBuilder()
-          .setSequence(sequence)
-          .setCount(sum.count())
-          .setChecksum(sum.sum())
-          .build();
     } finally {
       lock.unlock();
     }

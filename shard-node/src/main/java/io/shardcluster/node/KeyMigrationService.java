@@ -15,7 +15,6 @@ import io.shardcluster.proto.v1.MigrationRef;
 import io.shardcluster.proto.v1.MigrationSpec;
 import io.shardcluster.proto.v1.PullChangesRequest;
 import io.shardcluster.proto.v1.PullChangesResponse;
-import io.shardcluster.proto.v1.TargetCheckpointRequest;
 import io.shardcluster.wire.ServerResponses;
 import io.shardcluster.wire.StatusErrors;
 import java.util.concurrent.ExecutorService;
@@ -76,9 +75,9 @@ final class KeyMigrationService extends KeyMigrationGrpc.KeyMigrationImplBase {
                 request.getId(),
                 request.getAfterKey().toByteArray(),
                 request.getThrottleBytesPerSec(),
-                rows -> {
+                batch -> {
                   flow.awaitReady();
-                  call.onNext(CopyBatch.newBuilder().addAllEntries(rows).build());
+                  call.onNext(batch);
                 });
             call.onCompleted();
           } catch (RuntimeException e) {
@@ -222,16 +221,5 @@ final class KeyMigrationService extends KeyMigrationGrpc.KeyMigrationImplBase {
           incoming.abort(spec);
           return done();
         });
-  }
-
-  @Override
-  public void sourceCheckpoint(MigrationRef request, StreamObserver<Checkpoint> observer) {
-    offload(observer, () -> outgoing.checkpoint(request.getId()));
-  }
-
-  @Override
-  public void targetCheckpoint(
-      TargetCheckpointRequest request, StreamObserver<Checkpoint> observer) {
-    offload(observer, () -> incoming.checkpoint(request.getSpec(), request.getSequence()));
   }
 }

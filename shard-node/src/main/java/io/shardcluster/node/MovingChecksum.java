@@ -1,7 +1,6 @@
 package io.shardcluster.node;
 
-import com.google.common.hash.HashFunction;
-import com.google.common.hash.Hashing;
+import io.shardcluster.routing.KeyHash;
 
 /**
  * Count and checksum of a set of keys with their values: the sum, mod 2^64, of a 64-bit hash of
@@ -9,7 +8,6 @@ import com.google.common.hash.Hashing;
  * when its value changes. Not thread-safe.
  */
 final class MovingChecksum {
-  private static final HashFunction HASH = Hashing.murmur3_128(0x5eed);
 
   private long count;
   private long sum;
@@ -21,13 +19,12 @@ final class MovingChecksum {
     this.sum = sum;
   }
 
+  /** A 64-bit hash of the pair: Murmur3 of each, bound together so swapped values differ. */
   static long hash(byte[] key, byte[] value) {
-    return HASH.newHasher(key.length + value.length + 4)
-        .putInt(key.length)
-        .putBytes(key)
-        .putBytes(value)
-        .hash()
-        .asLong();
+    long k = KeyHash.murmur3(key, 0, key.length, 0x5eed);
+    long v = KeyHash.murmur3(value, 0, value.length, 0xca11);
+    long h = (k ^ Long.rotateLeft(v, 29)) * 0x9e3779b97f4a7c15L;
+    return h ^ (h >>> 32);
   }
 
   void add(byte[] key, byte[] value) {

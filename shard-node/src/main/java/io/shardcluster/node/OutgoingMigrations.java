@@ -8,7 +8,7 @@ import io.shardcluster.client.ShardClusterException;
 import io.shardcluster.client.WrongShardException;
 import io.shardcluster.proto.v1.Change;
 import io.shardcluster.proto.v1.Checkpoint;
-import io.shardcluster.proto.v1.KeyValue;
+import io.shardcluster.proto.v1.CopyBatch;
 import io.shardcluster.proto.v1.MigrationSpec;
 import io.shardcluster.proto.v1.OutgoingState;
 import io.shardcluster.proto.v1.PullChangesResponse;
@@ -38,8 +38,8 @@ import java.util.logging.Logger;
 final class OutgoingMigrations {
   private static final Logger logger = Logger.getLogger(OutgoingMigrations.class.getName());
   private static final String META_PREFIX = "out/";
-  private static final int COPY_BATCH_ROWS = 1000;
-  private static final int COPY_BATCH_BYTES = 1 << 20;
+  private static final int COPY_BATCH_ROWS = 4096;
+  private static final int COPY_BATCH_BYTES = 4 << 20;
   private static final long DROP_STEP = 50_000;
 
   private final String nodeId;
@@ -67,8 +67,18 @@ final class OutgoingMigrations {
     // The checkpoint: a snapshot at a sequence, its checksum, and the keys changed since.
     LocalStore.Snapshot checkpointSnapshot;
     long checkpointSequence;
-    MovingChecksum checkpointSum;
+    volatile MovingChecksum checkpointSum;
     Set<ByteString> changedSinceCheckpoint;
+
+    /** Forgets the checkpoint and releases its snapshot. */
+    void dropCheckpoint() {
+      if (checkpointSnapshot != null) {
+        checkpointSnapshot.close();
+      }
+      checkpointSnapshot = null;
+      checkpointSum = null;
+      changedSinceCheckpoint = null;
+    }
 
     Outgoing(MigrationSpec spec) {
       this.spec = spec;
@@ -276,45 +286,74 @@ final class OutgoingMigrations {
 
   /**
    * Streams the moving keys after {@code afterKey} from a snapshot taken now, in key order, in
-   * batches, at most {@code bytesPerSecond} (0: no limit). The sink blocks for flow control.
+   * batches, at most {@code bytesPerSecond} (0: no limit); every batch carries the log sequence the
+   * snapshot is at. The sink blocks for flow control. A copy from the first key also makes the
+   * snapshot the checkpoint: the count and checksum of what it sent, kept with the snapshot, so
+   * that the final checksum only has to look at keys changed since. A resumed copy has none.
    */
-  void copy(String id, byte[] afterKey, long bytesPerSecond, Consumer<List<KeyValue>> sink) {
+  void copy(String id, byte[] afterKey, long bytesPerSecond, Consumer<CopyBatch> sink) {
     Outgoing outgoing = get(id);
     String keyspace = outgoing.moving.keyspace();
     Keyspace routed = routing.get().keyspace(keyspace);
     RateLimiter limiter = bytesPerSecond > 0 ? RateLimiter.create(bytesPerSecond) : null;
-    byte[] start = afterKey.length == 0 ? afterKey : successor(afterKey);
-    try (LocalStore.Snapshot snapshot = store.snapshot();
-        LocalStore.Cursor cursor = store.scan(snapshot, keyspace, start, new byte[0])) {
-      List<KeyValue> batch = new ArrayList<>();
+    boolean fromStart = afterKey.length == 0;
+    LocalStore.Snapshot snapshot;
+    long sequence;
+    outgoing.lock.lock();
+    try {
+      // Taken under the lock, the snapshot holds exactly the writes logged up to `sequence`.
+      snapshot = store.snapshot();
+      sequence = outgoing.lastSequence;
+      outgoing.dropCheckpoint();
+      if (fromStart) {
+        outgoing.checkpointSnapshot = snapshot;
+        outgoing.checkpointSequence = sequence;
+        outgoing.changedSinceCheckpoint = ConcurrentHashMap.newKeySet();
+      }
+    } finally {
+      outgoing.lock.unlock();
+    }
+    MovingChecksum sum = new MovingChecksum();
+    try (LocalStore.Cursor cursor =
+        store.scan(snapshot, keyspace, fromStart ? afterKey : successor(afterKey), new byte[0])) {
+      CopyBatch.Builder batch = CopyBatch.newBuilder().setSnapshotSequence(sequence);
       int bytes = 0;
+      boolean sent = false;
       while (cursor.advance()) {
         byte[] key = cursor.key();
         if (!outgoing.moving.contains(routed, key)) {
           continue;
         }
         byte[] value = cursor.value();
-        batch.add(
-            KeyValue.newBuilder()
-                .setKey(UnsafeByteOperations.unsafeWrap(key))
-                .setValue(UnsafeByteOperations.unsafeWrap(value))
-                .build());
+        sum.add(key, value);
+        batch
+            .addEntriesBuilder()
+            .setKey(UnsafeByteOperations.unsafeWrap(key))
+            .setValue(UnsafeByteOperations.unsafeWrap(value));
         bytes += key.length + value.length;
-        if (batch.size() >= COPY_BATCH_ROWS || bytes >= COPY_BATCH_BYTES) {
+        if (batch.getEntriesCount() >= COPY_BATCH_ROWS || bytes >= COPY_BATCH_BYTES) {
           if (limiter != null) {
             limiter.acquire(bytes);
           }
-          sink.accept(batch);
-          batch = new ArrayList<>();
+          sink.accept(batch.build());
+          sent = true;
+          batch = CopyBatch.newBuilder().setSnapshotSequence(sequence);
           bytes = 0;
         }
       }
-      if (!batch.isEmpty()) {
-        if (limiter != null) {
-          limiter.acquire(Math.max(1, bytes));
+      if (batch.getEntriesCount() > 0 || !sent) {
+        if (limiter != null && bytes > 0) {
+          limiter.acquire(bytes);
         }
-        sink.accept(batch);
+        sink.accept(batch.build());
       }
+    } finally {
+      if (!fromStart) {
+        snapshot.close();
+      }
+    }
+    if (fromStart) {
+      outgoing.checkpointSum = sum;
     }
   }
 
@@ -378,35 +417,6 @@ final class OutgoingMigrations {
     } finally {
       outgoing.lock.unlock();
     }
-  }
-
-  /** Count and checksum of the moving keys in a snapshot taken now, which is kept. */
-  Checkpoint checkpoint(String id) {
-    Outgoing outgoing = get(id);
-    LocalStore.Snapshot snapshot;
-    long sequence;
-    outgoing.lock.lock();
-    try {
-      // Taken under the lock, the snapshot holds exactly the writes logged up to `sequence`.
-      snapshot = store.snapshot();
-      sequence = outgoing.lastSequence;
-      if (outgoing.checkpointSnapshot != null) {
-        outgoing.checkpointSnapshot.close();
-      }
-      outgoing.checkpointSnapshot = snapshot;
-      outgoing.checkpointSequence = sequence;
-      outgoing.changedSinceCheckpoint = ConcurrentHashMap.newKeySet();
-      outgoing.checkpointSum = null;
-    } finally {
-      outgoing.lock.unlock();
-    }
-    MovingChecksum sum = sumMoving(outgoing, snapshot);
-    outgoing.checkpointSum = sum;
-    return Checkpoint.newBuilder()
-        .setSequence(sequence)
-        .setCount(sum.count())
-        .setChecksum(sum.sum())
-        .build();
   }
 
   /**
@@ -516,9 +526,7 @@ final class OutgoingMigrations {
               .batch()
               .deleteChangesBefore(outgoing.id(), -1L)
               .deleteMeta(META_PREFIX + outgoing.id()));
-      if (outgoing.checkpointSnapshot != null) {
-        outgoing.checkpointSnapshot.close();
-      }
+      outgoing.dropCheckpoint();
       byId.remove(outgoing.id());
       publish();
     }

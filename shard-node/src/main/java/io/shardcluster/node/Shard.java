@@ -28,8 +28,8 @@ final class Shard {
   /** The routing table a request is judged by. */
   interface Routing {
     /**
-     * The table to use for a request routed at {@code requestEpoch}: the newest this node has,
-     * refreshed first if the caller has seen a newer one.
+     * The table to use for a request routed at {@code requestEpoch}: the newest this node has (a
+     * newer one the caller has seen is fetched in the background).
      */
     RoutingTable table(long requestEpoch);
   }

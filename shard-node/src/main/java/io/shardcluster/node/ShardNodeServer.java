@@ -122,7 +122,8 @@ public final class ShardNodeServer {
     routing.addListener(table -> store.saveRouting(RoutingTables.toProto(table).toByteArray()));
 
     metrics = new NodeMetrics(System::nanoTime);
-    outgoing = new OutgoingMigrations(identity.nodeId(), store, routing::cached, this::tableFor);
+    outgoing =
+        new OutgoingMigrations(identity.nodeId(), store, routing::cached, this::tableAtLeast);
     migrationChannels = new NodeChannels(channels);
     IncomingMigrations incoming =
         new IncomingMigrations(
@@ -133,9 +134,7 @@ public final class ShardNodeServer {
     counter =
         Executors.newSingleThreadScheduledExecutor(daemonThreads(identity.nodeId() + "-counter-"));
     counter.scheduleWithFixedDelay(
-        this::recount, 0, config.countInterval().toMillis(), TimeUnit.MILLISECONDS);
-    // Ownership changes with the routing: count again soon after a new table arrives.
-    routing.addListener(table -> counter.schedule(this::recount, 200, TimeUnit.MILLISECONDS));
+        () -> recount(incoming), 0, config.countInterval().toMillis(), TimeUnit.MILLISECONDS);
     if (config.syncWrites()) {
       // A write waits for its fsync: run handlers on a pool so the waits overlap (group commit)
       // without stalling the I/O threads.
@@ -186,12 +185,25 @@ public final class ShardNodeServer {
             + ")");
   }
 
+  /**
+   * The table to judge a request by. If the caller has seen a newer one, fetch it in the background
+   * but do not wait: requests run on I/O threads, and answering from the table at hand is safe,
+   * because a node that lost keys keeps them fenced until it has seen the new table.
+   */
   private RoutingTable tableFor(long requestEpoch) {
     RoutingTable table = routing.cached();
-    if (requestEpoch <= table.epoch()) {
+    if (requestEpoch > table.epoch()) {
+      routing.refresh();
+    }
+    return table;
+  }
+
+  /** The table once it is at least as new as {@code epoch}, waiting up to a timeout. */
+  private RoutingTable tableAtLeast(long epoch) {
+    RoutingTable table = routing.cached();
+    if (epoch <= table.epoch()) {
       return table;
     }
-    // The caller has seen a newer table: catch up before judging ownership.
     try {
       return routing.refresh().get(ROUTING_FETCH_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
     } catch (Exception unreachable) {
@@ -199,9 +211,11 @@ public final class ShardNodeServer {
     }
   }
 
-  private void recount() {
+  private void recount(IncomingMigrations incoming) {
     RoutingTable table = routing.cached();
-    if (table.epoch() == 0) {
+    // A full count reads every key: not while keys are moving, when it would be stale at once
+    // and would slow the move.
+    if (table.epoch() == 0 || !outgoing.isEmpty() || !incoming.specs().isEmpty()) {
       return;
     }
     try {

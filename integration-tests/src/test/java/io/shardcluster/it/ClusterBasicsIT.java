@@ -18,6 +18,7 @@ import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.RoutingTable;
 import io.shardcluster.wire.StatusErrors;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -142,6 +143,44 @@ class ClusterBasicsIT {
         cluster.shardctl("verify", "--count", "10", "--prefix", "cli:", "--value-size", "65");
     assertThat(wrongSize.exitCode()).isEqualTo(1);
     assertThat(wrongSize.out()).contains("ok=0 missing=0 wrong=10");
+  }
+
+  @Test
+  void bench_endsAfterItsDuration_andReportsItsFigures() throws Exception {
+    long started = System.nanoTime();
+    Shardctl.Result bench =
+        cluster.shardctl(
+            "bench",
+            "--keys",
+            "500",
+            "--threads",
+            "4",
+            "--warmup",
+            "0.5",
+            "--duration",
+            "1",
+            "--json");
+    assertThat(bench.exitCode()).as(bench.err()).isZero();
+    assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofSeconds(60));
+    assertThat(bench.out()).contains("\"ops_per_sec\":").contains("\"errors\":0");
+
+    Shardctl.Result lines =
+        cluster.shardctl(
+            "bench",
+            "--keys",
+            "500",
+            "--threads",
+            "4",
+            "--warmup",
+            "0",
+            "--duration",
+            "2",
+            "--interval",
+            "0.5",
+            "--json");
+    assertThat(lines.exitCode()).as(lines.err()).isZero();
+    assertThat(lines.out().lines().filter(line -> line.contains("\"time_ms\"")).count())
+        .isBetween(3L, 5L);
   }
 
   @Test

@@ -121,12 +121,12 @@ final class BenchCommand extends ClusterCommand {
     long start = System.nanoTime();
     long end = start + (long) (duration * 1e9);
     Histogram total = new Histogram(TimeUnit.SECONDS.toNanos(60), 3);
-    long intervalNanos = interval > 0 ? (long) (interval * 1e9) : Long.MAX_VALUE;
+    long intervalNanos = (long) (interval * 1e9);
     long lastOps = 0;
     long lastErrors = 0;
     long intervalStart = start;
     while (System.nanoTime() < end) {
-      long wake = Math.min(end, intervalStart + intervalNanos);
+      long wake = interval > 0 ? Math.min(end, intervalStart + intervalNanos) : end;
       TimeUnit.NANOSECONDS.sleep(Math.max(0, wake - System.nanoTime()));
       if (interval > 0) {
         // One JSON line per interval, for plotting or for correlating with cluster events.

@@ -200,10 +200,13 @@ public final class Dispatcher {
         .exceptionally(unreachable -> routing.cached())
         .thenCompose(
             fresh -> {
-              // A newer table may already send the batch elsewhere: go at once. Otherwise the
-              // cluster is mid-change (or the node is down); give it a moment.
+              // A newer table may already send the batch elsewhere: go at once. A node behind our
+              // table is fetching it: give it a moment. Otherwise the cluster is mid-change (keys
+              // fenced for a cutover) or the node is down: back off.
               boolean moved = fresh.epoch() > used.epoch() && fresh.epoch() >= minEpoch;
-              long delay = moved && attempt == 0 ? 0 : policy.backoffMillis(attempt);
+              boolean nodeBehind =
+                  error instanceof WrongShardException wrong && wrong.epoch() < used.epoch();
+              long delay = moved ? 0 : policy.backoffMillis(nodeBehind ? 0 : attempt);
               return after(delay)
                   .thenCompose(ignored -> route(request, batch, routing.cached(), attempt + 1));
             });

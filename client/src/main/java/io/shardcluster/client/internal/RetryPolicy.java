@@ -20,11 +20,12 @@ import java.util.concurrent.ThreadLocalRandom;
 public record RetryPolicy(
     int maxAttempts, int unavailableRetries, Duration initialBackoff, Duration maxBackoff) {
   /**
-   * The default: 20 attempts (in practice the request timeout ends them first), 2 retries of an
-   * unreachable node, 5 ms doubling to 500 ms: enough to ride out a migration's cutover.
+   * The default: 40 attempts (in practice the request timeout ends them first), 2 retries of an
+   * unreachable node, 5 ms doubling to 100 ms. A cutover fences keys for tens to hundreds of
+   * milliseconds; a short cap means a request waits at most about 100 ms longer than the fence.
    */
   public static final RetryPolicy DEFAULT =
-      new RetryPolicy(20, 2, Duration.ofMillis(5), Duration.ofMillis(500));
+      new RetryPolicy(40, 2, Duration.ofMillis(5), Duration.ofMillis(100));
 
   public RetryPolicy {
     requireArgument(maxAttempts >= 1, "maxAttempts must be at least 1, got " + maxAttempts);

@@ -34,6 +34,7 @@ import org.rocksdb.RocksDBException;
 public final class ShardNodeServer {
   private static final Logger logger = Logger.getLogger(ShardNodeServer.class.getName());
   private static final Duration ROUTING_FETCH_TIMEOUT = Duration.ofSeconds(2);
+  private static final Duration RECOUNT_CHECK = Duration.ofSeconds(1);
 
   private final ShardNodeConfig config;
   private final ServerBuilder<?> serverBuilder;
@@ -49,6 +50,7 @@ public final class ShardNodeServer {
   private NodeChannels migrationChannels;
   private OutgoingMigrations outgoing;
   private volatile KeyCounts counts = KeyCounts.NONE;
+  private long countedAtNanos;
   private ManagedChannel coordinatorChannel;
   private RoutingCache routing;
   private LocalStore store;
@@ -134,7 +136,10 @@ public final class ShardNodeServer {
     counter =
         Executors.newSingleThreadScheduledExecutor(daemonThreads(identity.nodeId() + "-counter-"));
     counter.scheduleWithFixedDelay(
-        () -> recount(incoming), 0, config.countInterval().toMillis(), TimeUnit.MILLISECONDS);
+        () -> recount(incoming),
+        0,
+        Math.min(RECOUNT_CHECK.toMillis(), config.countInterval().toMillis()),
+        TimeUnit.MILLISECONDS);
     if (config.syncWrites()) {
       // A write waits for its fsync: run handlers on a pool so the waits overlap (group commit)
       // without stalling the I/O threads.
@@ -211,15 +216,24 @@ public final class ShardNodeServer {
     }
   }
 
+  /**
+   * Counts the owned keys every count interval, and soon after ownership changed (so `nodes` and
+   * the balancer see a join or drain within about a second of its end). A full count reads every
+   * key: not while keys are moving, when it would be stale at once and would slow the move.
+   */
   private void recount(IncomingMigrations incoming) {
     RoutingTable table = routing.cached();
-    // A full count reads every key: not while keys are moving, when it would be stale at once
-    // and would slow the move.
     if (table.epoch() == 0 || !outgoing.isEmpty() || !incoming.specs().isEmpty()) {
+      return;
+    }
+    long now = System.nanoTime();
+    if (table.epoch() == counts.epoch()
+        && now - countedAtNanos < config.countInterval().toNanos()) {
       return;
     }
     try {
       counts = KeyCounts.count(store, table, identity.nodeId());
+      countedAtNanos = now;
     } catch (RuntimeException e) {
       logger.warning("counting keys failed: " + e.getMessage());
     }

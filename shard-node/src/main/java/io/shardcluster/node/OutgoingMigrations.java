@@ -23,7 +23,6 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
@@ -41,8 +40,6 @@ final class OutgoingMigrations {
   private static final String META_PREFIX = "out/";
   private static final int COPY_BATCH_ROWS = 4096;
   private static final int COPY_BATCH_BYTES = 4 << 20;
-  private static final int CLEANUP_BATCH_ROWS = 1024;
-  private static final long MAX_CLEANUP_REST_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
   private static final long DROP_STEP = 50_000;
 
   private final String nodeId;
@@ -487,10 +484,6 @@ final class OutgoingMigrations {
     String keyspace = outgoing.moving.keyspace();
     Keyspace routed = routing.get().keyspace(keyspace);
     long deleted = 0;
-    // Cleanup is not urgent (the fence keeps the keys unserved), but it competes with foreground
-    // requests for CPU and for RocksDB's write path: it works at most half of the time, resting
-    // after each batch as long as the batch took.
-    long busySince = System.nanoTime();
     try (LocalStore.Cursor cursor = store.scan(keyspace, new byte[0], new byte[0])) {
       LocalStore.Batch batch = store.batch();
       while (cursor.advance()) {
@@ -498,12 +491,9 @@ final class OutgoingMigrations {
         if (outgoing.moving.contains(routed, key)) {
           batch.delete(keyspace, key);
           deleted++;
-          if (batch.size() >= CLEANUP_BATCH_ROWS) {
+          if (batch.size() >= COPY_BATCH_ROWS) {
             store.write(batch);
             batch = store.batch();
-            long now = System.nanoTime();
-            rest(now - busySince);
-            busySince = System.nanoTime();
           }
         }
       }
@@ -511,15 +501,6 @@ final class OutgoingMigrations {
     }
     forget(outgoing);
     logger.info("migration " + id + ": done; deleted " + deleted + " moved keys");
-  }
-
-  private static void rest(long nanos) {
-    try {
-      TimeUnit.NANOSECONDS.sleep(Math.min(nanos, MAX_CLEANUP_REST_NANOS));
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw ShardClusterException.unavailable("cleanup interrupted");
-    }
   }
 
   /** Instead of a commit: lifts the fence and forgets the migration. Idempotent. */

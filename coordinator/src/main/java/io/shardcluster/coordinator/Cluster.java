@@ -41,7 +41,9 @@ final class Cluster {
   private final List<Runnable> membershipListeners = new CopyOnWriteArrayList<>();
 
   @GuardedBy("this")
-  private ClusterState state;
+  // Written only under the lock, after the new state is saved; read without it, so that readers
+  // (routing fetches, heartbeats, status) never wait for an fsync in progress.
+  private volatile ClusterState state;
 
   /** A member as operators see it: its recorded state, overlaid with liveness. */
   record Member(
@@ -73,7 +75,8 @@ final class Cluster {
     }
   }
 
-  synchronized ClusterState state() {
+  /** The last saved state. */
+  ClusterState state() {
     return state;
   }
 

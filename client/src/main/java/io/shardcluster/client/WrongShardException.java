@@ -31,6 +31,15 @@ public final class WrongShardException extends ShardClusterException {
     this.ownerAddress = ownerAddress;
   }
 
+  /**
+   * No stack trace: this is an answer, not a bug, and during a cutover nodes and clients make one
+   * for every request to a fenced key, where capturing stacks would cost CPU the cutover needs.
+   */
+  @Override
+  public synchronized Throwable fillInStackTrace() {
+    return this;
+  }
+
   private static String describe(long epoch, String node, String owner, String address) {
     String ownerText = owner.isEmpty() ? "an unknown node" : owner + " at " + address;
     return "node "

@@ -35,6 +35,7 @@ public final class ShardNodeServer {
   private static final Logger logger = Logger.getLogger(ShardNodeServer.class.getName());
   private static final Duration ROUTING_FETCH_TIMEOUT = Duration.ofSeconds(2);
   private static final Duration RECOUNT_CHECK = Duration.ofSeconds(1);
+  private static final Duration RECOUNT_SETTLE = Duration.ofSeconds(3);
 
   private final ShardNodeConfig config;
   private final ServerBuilder<?> serverBuilder;
@@ -51,6 +52,8 @@ public final class ShardNodeServer {
   private OutgoingMigrations outgoing;
   private volatile KeyCounts counts = KeyCounts.NONE;
   private long countedAtNanos;
+  private long lastEpochSeen = -1;
+  private long epochChangedAtNanos;
   private ManagedChannel coordinatorChannel;
   private RoutingCache routing;
   private LocalStore store;
@@ -217,9 +220,9 @@ public final class ShardNodeServer {
   }
 
   /**
-   * Counts the owned keys every count interval, and soon after ownership changed (so `nodes` and
-   * the balancer see a join or drain within about a second of its end). A full count reads every
-   * key: not while keys are moving, when it would be stale at once and would slow the move.
+   * Counts the owned keys every count interval, and a few seconds after ownership changed (so
+   * `nodes` and the balancer see a join or drain soon after its end). A full count reads every key:
+   * not while keys are moving, when it would be stale at once and would slow the move.
    */
   private void recount(IncomingMigrations incoming) {
     RoutingTable table = routing.cached();
@@ -227,8 +230,16 @@ public final class ShardNodeServer {
       return;
     }
     long now = System.nanoTime();
-    if (table.epoch() == counts.epoch()
-        && now - countedAtNanos < config.countInterval().toNanos()) {
+    if (table.epoch() != lastEpochSeen) {
+      lastEpochSeen = table.epoch();
+      epochChangedAtNanos = now;
+    }
+    boolean due = now - countedAtNanos >= config.countInterval().toNanos();
+    // Not at once after a change: right after a move every process is busy (cleanup, the JIT
+    // recompiling changed paths), and a full count would take CPU from foreground requests.
+    boolean changed =
+        table.epoch() != counts.epoch() && now - epochChangedAtNanos >= RECOUNT_SETTLE.toNanos();
+    if (!due && !changed) {
       return;
     }
     try {

@@ -2,7 +2,11 @@ package io.shardcluster.routing;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.google.common.hash.HashFunction;
+import com.google.common.hash.Hashing;
 import java.nio.charset.StandardCharsets;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -24,10 +28,10 @@ class KeyHashTest {
     assertThat(Interval.hex(position)).isEqualTo(expectedHex);
   }
 
-  @org.junit.jupiter.api.Test
+  @Test
   void position_agreesWithGuavasMurmur3_forRandomKeysOfEveryLength() {
-    java.util.SplittableRandom random = new java.util.SplittableRandom(42);
-    com.google.common.hash.HashFunction guava = com.google.common.hash.Hashing.murmur3_128(0);
+    SplittableRandom random = new SplittableRandom(42);
+    HashFunction guava = Hashing.murmur3_128(0);
     for (int length = 0; length <= 80; length++) {
       for (int sample = 0; sample < 50; sample++) {
         byte[] key = new byte[length];

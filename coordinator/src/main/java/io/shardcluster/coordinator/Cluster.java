@@ -2,7 +2,6 @@ package io.shardcluster.coordinator;
 
 import static io.shardcluster.client.ShardClusterException.requireArgument;
 
-import com.google.errorprone.annotations.concurrent.GuardedBy;
 import com.google.protobuf.ByteString;
 import io.shardcluster.client.ShardClusterException;
 import io.shardcluster.proto.v1.MemberRecord;
@@ -40,7 +39,6 @@ final class Cluster {
   private final List<Consumer<RoutingTable>> listeners = new CopyOnWriteArrayList<>();
   private final List<Runnable> membershipListeners = new CopyOnWriteArrayList<>();
 
-  @GuardedBy("this")
   // Written only under the lock, after the new state is saved; read without it, so that readers
   // (routing fetches, heartbeats, status) never wait for an fsync in progress.
   private volatile ClusterState state;

@@ -148,39 +148,23 @@ class ClusterBasicsIT {
   @Test
   void bench_endsAfterItsDuration_andReportsItsFigures() throws Exception {
     long started = System.nanoTime();
-    Shardctl.Result bench =
-        cluster.shardctl(
-            "bench",
-            "--keys",
-            "500",
-            "--threads",
-            "4",
-            "--warmup",
-            "0.5",
-            "--duration",
-            "1",
-            "--json");
+    Shardctl.Result bench = smallBench("--warmup", "0.5", "--duration", "1");
     assertThat(bench.exitCode()).as(bench.err()).isZero();
     assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofSeconds(60));
     assertThat(bench.out()).contains("\"ops_per_sec\":").contains("\"errors\":0");
 
-    Shardctl.Result lines =
-        cluster.shardctl(
-            "bench",
-            "--keys",
-            "500",
-            "--threads",
-            "4",
-            "--warmup",
-            "0",
-            "--duration",
-            "2",
-            "--interval",
-            "0.5",
-            "--json");
+    Shardctl.Result lines = smallBench("--warmup", "0", "--duration", "2", "--interval", "0.5");
     assertThat(lines.exitCode()).as(lines.err()).isZero();
     assertThat(lines.out().lines().filter(line -> line.contains("\"time_ms\"")).count())
         .isBetween(3L, 5L);
+  }
+
+  /** {@code shardctl bench --json} with 500 keys and 4 clients, plus the given options. */
+  private static Shardctl.Result smallBench(String... options) throws Exception {
+    List<String> args = new ArrayList<>(List.of("bench", "--keys", "500", "--threads", "4"));
+    args.addAll(List.of(options));
+    args.add("--json");
+    return cluster.shardctl(args.toArray(String[]::new));
   }
 
   @Test

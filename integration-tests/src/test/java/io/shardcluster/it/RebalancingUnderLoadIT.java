@@ -75,7 +75,18 @@ class RebalancingUnderLoadIT {
 
     Shardctl.Result drain = cluster.shardctl("drain", "node-3");
     assertThat(drain.exitCode()).as(drain.err()).isZero();
-    cluster.awaitSettled(Duration.ofSeconds(120));
+    // How a script waits for a drain: one shardctl polling until both conditions hold.
+    Shardctl.Result waited =
+        cluster.shardctl(
+            "wait",
+            "--node",
+            "node-3",
+            "--state",
+            "REMOVED",
+            "--migrations-done",
+            "--timeout",
+            "120");
+    assertThat(waited.exitCode()).as(waited.err()).isZero();
     workload.close();
 
     assertThat(workload.firstErrors()).isEmpty();

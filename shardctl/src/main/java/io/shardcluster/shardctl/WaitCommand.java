@@ -1,19 +1,42 @@
 package io.shardcluster.shardctl;
 
 import io.shardcluster.client.ClusterAdmin;
+import io.shardcluster.client.NodeInfo;
 import io.shardcluster.client.NodeState;
 import io.shardcluster.client.ShardClient;
 import io.shardcluster.client.ShardClusterException;
+import java.util.List;
+import java.util.Optional;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
 
+/**
+ * Waits for a condition of the cluster, polling from this one process (for scripts: a loop that
+ * started a JVM per check would compete for the CPU with the cluster it watches).
+ */
 @Command(
     name = "wait",
-    description = "Waits until at least N nodes are UP (for scripts); exits 1 on timeout.",
+    description =
+        "Waits until at least N nodes are UP, a node is in a state, and/or no migration is"
+            + " running (for scripts); exits 1 on timeout.",
     mixinStandardHelpOptions = true)
 final class WaitCommand extends ClusterCommand {
-  @Option(names = "--nodes", required = true, description = "How many nodes must be UP.")
-  int nodes;
+  @Option(names = "--nodes", description = "How many nodes must be UP.")
+  Integer nodes;
+
+  @Option(names = "--node", description = "A node that must be in --state.")
+  String node;
+
+  @Option(
+      names = "--state",
+      description = "The state --node must reach: ${COMPLETION-CANDIDATES} (default: UP).")
+  NodeState state;
+
+  @Option(
+      names = "--migrations-done",
+      description = "Wait until no migration is running (every one is DONE or CANCELLED).")
+  boolean migrationsDone;
 
   @Option(
       names = "--timeout",
@@ -23,23 +46,60 @@ final class WaitCommand extends ClusterCommand {
 
   @Override
   int run(ShardClient client) throws InterruptedException {
+    if (nodes == null && node == null && !migrationsDone) {
+      throw new ParameterException(
+          spec.commandLine(), "say what to wait for: --nodes, --node or --migrations-done");
+    }
+    if (state != null && node == null) {
+      throw new ParameterException(spec.commandLine(), "--state needs --node");
+    }
+    NodeState wanted = state == null ? NodeState.UP : state;
     long deadline = System.nanoTime() + timeoutSeconds * 1_000_000_000L;
     String last = "no answer from the coordinator";
     while (System.nanoTime() < deadline) {
       try {
-        ClusterAdmin.Nodes members = client.admin().nodes();
-        long up = members.nodes().stream().filter(n -> n.state() == NodeState.UP).count();
-        if (up >= nodes) {
-          out().println(up + " nodes UP (epoch " + members.epoch() + ")");
+        Optional<String> unmet = unmet(client.admin(), wanted);
+        if (unmet.isEmpty()) {
+          out().println("ok (epoch " + client.admin().nodes().epoch() + ")");
           return 0;
         }
-        last = up + " of " + nodes + " nodes UP";
+        last = unmet.get();
       } catch (ShardClusterException e) {
         last = e.getMessage();
       }
-      Thread.sleep(200);
+      Thread.sleep(100);
     }
     err().println("shardctl: timed out after " + timeoutSeconds + " s: " + last);
     return ShardctlMain.EXIT_NO;
+  }
+
+  /** What is not true yet, if anything. */
+  private Optional<String> unmet(ClusterAdmin admin, NodeState wanted) {
+    if (nodes != null || node != null) {
+      List<NodeInfo> members = admin.nodes().nodes();
+      long up = members.stream().filter(n -> n.state() == NodeState.UP).count();
+      if (nodes != null && up < nodes) {
+        return Optional.of(up + " of " + nodes + " nodes UP");
+      }
+      if (node != null) {
+        Optional<NodeState> current =
+            members.stream().filter(n -> n.id().equals(node)).map(NodeInfo::state).findFirst();
+        if (current.isEmpty() || current.get() != wanted) {
+          return Optional.of(
+              node
+                  + " is "
+                  + current.map(NodeState::name).orElse("not a member")
+                  + ", not "
+                  + wanted);
+        }
+      }
+    }
+    if (migrationsDone) {
+      long running = admin.migrations(false).stream().filter(m -> !m.ended()).count();
+      if (running > 0) {
+        return Optional.of(running + " migrations still running");
+      }
+    }
+    return Optional.empty();
   }
 }

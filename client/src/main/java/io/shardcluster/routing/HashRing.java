@@ -12,8 +12,9 @@ import java.util.Map;
 
 /**
  * A consistent-hash ring modelled as the intervals between its tokens: sorted, non-overlapping
- * intervals covering the whole 64-bit position space, each owned by one node. Immutable; lookup is
- * a binary search.
+ * intervals covering the whole 64-bit position space, each owned by one node. Immutable. Lookup
+ * takes constant time: the position's top bits pick a bucket, which knows the interval its first
+ * position is in, and the few intervals starting inside the bucket are stepped over.
  */
 public final class HashRing {
   private static final HashRing EMPTY = new HashRing(List.of());
@@ -22,6 +23,10 @@ public final class HashRing {
   // Interval starts with the sign bit flipped, so signed comparison orders them as unsigned.
   private final long[] flippedStarts;
   private final String[] owners;
+  // Buckets: the top `bucketBits` bits of a position; there are about four per interval.
+  private final int bucketBits;
+  // For each bucket, the index of the interval holding the bucket's first position.
+  private final int[] firstInBucket;
 
   private HashRing(List<Interval> intervals) {
     this.intervals = List.copyOf(intervals);
@@ -31,6 +36,34 @@ public final class HashRing {
       flippedStarts[i] = intervals.get(i).start() ^ Long.MIN_VALUE;
       owners[i] = intervals.get(i).owner();
     }
+    int size = Math.max(1, intervals.size());
+    bucketBits = Math.min(16, 64 - Long.numberOfLeadingZeros(size - 1L) + 2);
+    firstInBucket = new int[intervals.isEmpty() ? 0 : 1 << bucketBits];
+    int index = 0;
+    for (int bucket = 0; bucket < firstInBucket.length; bucket++) {
+      long flippedFirst = ((long) bucket << (64 - bucketBits)) ^ Long.MIN_VALUE;
+      while (index + 1 < flippedStarts.length && flippedStarts[index + 1] <= flippedFirst) {
+        index++;
+      }
+      firstInBucket[bucket] = index;
+    }
+  }
+
+  /** The index of the interval holding the position; the ring must not be empty. */
+  private int indexOf(long position) {
+    int bucket = (int) (position >>> (64 - bucketBits));
+    int index = firstInBucket[bucket];
+    int last = bucket + 1 < firstInBucket.length ? firstInBucket[bucket + 1] : owners.length - 1;
+    long flipped = position ^ Long.MIN_VALUE;
+    if (last - index > 8) {
+      // Many intervals start inside this bucket (tiny ones): search them.
+      int found = Arrays.binarySearch(flippedStarts, index, last + 1, flipped);
+      return found >= 0 ? found : -found - 2;
+    }
+    while (index < last && flippedStarts[index + 1] <= flipped) {
+      index++;
+    }
+    return index;
   }
 
   /** A ring with no owners, before any node has joined. */
@@ -86,8 +119,7 @@ public final class HashRing {
     if (owners.length == 0) {
       return null;
     }
-    int i = Arrays.binarySearch(flippedStarts, position ^ Long.MIN_VALUE);
-    return owners[i >= 0 ? i : -i - 2];
+    return owners[indexOf(position)];
   }
 
   /** The interval holding a position, or null if the ring is empty. */
@@ -95,8 +127,7 @@ public final class HashRing {
     if (owners.length == 0) {
       return null;
     }
-    int i = Arrays.binarySearch(flippedStarts, position ^ Long.MIN_VALUE);
-    return intervals.get(i >= 0 ? i : -i - 2);
+    return intervals.get(indexOf(position));
   }
 
   /** The ring with every position of the range owned by {@code owner}. */

@@ -73,4 +73,39 @@ class HashRingTest {
   void ownerOf_emptyRing_isNull() {
     assertThat(HashRing.empty().ownerOf(42)).isNull();
   }
+
+  @org.junit.jupiter.api.RepeatedTest(20)
+  void ownerOf_agreesWithAScanOfTheIntervals_alsoWhenManyTinyIntervalsShareABucket(
+      org.junit.jupiter.api.RepetitionInfo repetition) {
+    java.util.SplittableRandom random =
+        new java.util.SplittableRandom(repetition.getCurrentRepetition());
+    java.util.TreeSet<Long> starts = new java.util.TreeSet<>(Long::compareUnsigned);
+    starts.add(0L);
+    int count = 1 + random.nextInt(2000);
+    long cluster = random.nextLong();
+    while (starts.size() < count) {
+      // Half spread over the ring, half packed next to each other.
+      starts.add(random.nextBoolean() ? random.nextLong() : cluster + random.nextInt(5000));
+    }
+    java.util.List<Long> sorted = new java.util.ArrayList<>(starts);
+    java.util.List<String> owners = new java.util.ArrayList<>();
+    for (int i = 0; i < sorted.size(); i++) {
+      owners.add("n" + i);
+    }
+    HashRing ring = HashRing.of(sorted, owners);
+    for (int probe = 0; probe < 5000; probe++) {
+      long position =
+          probe % 2 == 0
+              ? random.nextLong()
+              : sorted.get(random.nextInt(sorted.size())) + random.nextInt(3) - 1;
+      String expected = null;
+      for (Interval interval : ring.intervals()) {
+        if (interval.contains(position)) {
+          expected = interval.owner();
+        }
+      }
+      assertThat(ring.ownerOf(position)).as("position %x", position).isEqualTo(expected);
+      assertThat(ring.intervalOf(position).owner()).isEqualTo(expected);
+    }
+  }
 }

@@ -1,11 +1,8 @@
-package io.shardcluster.coordinator;
+package io.shardcluster.routing;
 
 import static io.shardcluster.client.ShardClusterException.requireArgument;
 
 import io.shardcluster.client.ShardClusterException;
-import io.shardcluster.routing.HashRing;
-import io.shardcluster.routing.Interval;
-import io.shardcluster.routing.PositionRange;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
@@ -21,16 +18,19 @@ import java.util.Map;
  * only the node that joins or leaves gains or loses positions, so a change moves the least data
  * there is to move.
  */
-final class TokenAllocator {
+public final class TokenAllocator {
   private static final double UNITS = 0x1.0p64;
 
   /** How far above the mean share the largest share may end after a join. */
-  static final double TOLERANCE = 0.03;
+  public static final double TOLERANCE = 0.03;
+
+  /** Fewest nodes a joining node takes ring pieces from, unless configured otherwise. */
+  public static final int DEFAULT_VNODES = 16;
 
   private TokenAllocator() {}
 
   /** The ring after {@code node} joins taking up to {@code vnodes} pieces. */
-  static HashRing join(HashRing ring, String node, int vnodes) {
+  public static HashRing join(HashRing ring, String node, int vnodes) {
     requireArgument(vnodes >= 1, "vnodes must be at least 1, got " + vnodes);
     if (ring.isEmpty()) {
       return HashRing.of(List.of(0L), List.of(node));
@@ -118,7 +118,7 @@ final class TokenAllocator {
   }
 
   /** The ring after {@code node} leaves; FAILED_PRECONDITION if no other node owns anything. */
-  static HashRing remove(HashRing ring, String node) {
+  public static HashRing remove(HashRing ring, String node) {
     Map<String, Double> shares = new HashMap<>(ring.shares());
     Double leaving = shares.remove(node);
     if (leaving == null) {
@@ -186,7 +186,7 @@ final class TokenAllocator {
    * Ranges that make up {@code fraction} of the space, all owned by {@code from}: suffixes of its
    * largest intervals, so that few ranges are needed. Less if it owns less.
    */
-  static List<PositionRange> take(HashRing ring, String from, double fraction) {
+  public static List<PositionRange> take(HashRing ring, String from, double fraction) {
     List<Interval> own = new ArrayList<>(ring.intervalsOf(from));
     own.sort((a, b) -> Long.compareUnsigned(size(b), size(a)));
     long remaining = units(fraction);

@@ -1,8 +1,7 @@
-package io.shardcluster.coordinator;
+package io.shardcluster.routing;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.shardcluster.routing.HashRing;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
@@ -12,7 +11,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 class TokenAllocatorTest {
-  private static final int VNODES = CoordinatorConfig.DEFAULT_VNODES;
+  private static final int VNODES = TokenAllocator.DEFAULT_VNODES;
 
   private static HashRing grow(int nodes) {
     HashRing ring = HashRing.empty();
@@ -110,8 +109,8 @@ class TokenAllocatorTest {
   @Test
   void take_returnsRangesOfTheNodeCoveringTheFraction() {
     HashRing ring = grow(4);
-    List<io.shardcluster.routing.PositionRange> taken = TokenAllocator.take(ring, "n2", 0.1);
-    assertThat(taken.stream().mapToDouble(io.shardcluster.routing.PositionRange::fraction).sum())
+    List<PositionRange> taken = TokenAllocator.take(ring, "n2", 0.1);
+    assertThat(taken.stream().mapToDouble(PositionRange::fraction).sum())
         .isCloseTo(0.1, org.assertj.core.data.Offset.offset(1e-9));
     for (var range : taken) {
       assertThat(ring.ownerOf(range.start())).isEqualTo("n2");

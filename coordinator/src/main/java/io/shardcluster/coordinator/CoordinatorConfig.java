@@ -38,7 +38,7 @@ public record CoordinatorConfig(
     Duration balanceWindow,
     Failpoints failpoints) {
   /** Default fewest donors of a joining node. */
-  public static final int DEFAULT_VNODES = 16;
+  public static final int DEFAULT_VNODES = io.shardcluster.routing.TokenAllocator.DEFAULT_VNODES;
 
   /** Default copy rate limit per migration: 64 MiB/s. */
   public static final long DEFAULT_THROTTLE = 64L << 20;

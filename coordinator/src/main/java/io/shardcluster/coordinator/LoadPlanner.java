@@ -5,6 +5,7 @@ import io.shardcluster.routing.HashRing;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.MovingSet;
 import io.shardcluster.routing.PositionRange;
+import io.shardcluster.routing.TokenAllocator;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;

@@ -13,6 +13,7 @@ import io.shardcluster.routing.HashRing;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.MovingSet;
 import io.shardcluster.routing.PositionRange;
+import io.shardcluster.routing.TokenAllocator;
 import io.shardcluster.wire.Failpoints;
 import io.shardcluster.wire.RoutingTables;
 import java.time.Clock;

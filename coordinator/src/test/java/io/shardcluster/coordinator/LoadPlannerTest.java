@@ -7,6 +7,7 @@ import io.shardcluster.routing.Directory;
 import io.shardcluster.routing.DirectoryEntry;
 import io.shardcluster.routing.HashRing;
 import io.shardcluster.routing.Keyspace;
+import io.shardcluster.routing.TokenAllocator;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;

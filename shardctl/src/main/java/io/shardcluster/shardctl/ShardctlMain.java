@@ -35,6 +35,7 @@ import picocli.CommandLine.ScopeType;
       LoadCommand.class,
       VerifyCommand.class,
       BenchCommand.class,
+      SimulateCommand.class,
     })
 public final class ShardctlMain implements Runnable {
   static final int EXIT_NO = 1;

@@ -3,12 +3,16 @@ package io.shardcluster.client;
 import com.google.protobuf.ByteString;
 import io.grpc.Channel;
 import io.shardcluster.proto.v1.AdminGrpc;
+import io.shardcluster.proto.v1.CreateKeyspaceRequest;
 import io.shardcluster.proto.v1.DrainNodeRequest;
+import io.shardcluster.proto.v1.DropKeyspaceRequest;
+import io.shardcluster.proto.v1.ListKeyspacesRequest;
 import io.shardcluster.proto.v1.ListMigrationsRequest;
 import io.shardcluster.proto.v1.ListNodesRequest;
 import io.shardcluster.proto.v1.ListNodesResponse;
 import io.shardcluster.proto.v1.Migration;
 import io.shardcluster.proto.v1.MigrationIdRequest;
+import io.shardcluster.proto.v1.MoveDirectoryEntryRequest;
 import io.shardcluster.proto.v1.NodeStats;
 import io.shardcluster.proto.v1.NodeStatus;
 import io.shardcluster.proto.v1.RebalanceRequest;
@@ -16,6 +20,7 @@ import io.shardcluster.proto.v1.RemoveDirectoryEntryRequest;
 import io.shardcluster.proto.v1.RemoveNodeRequest;
 import io.shardcluster.proto.v1.RemoveNodeResponse;
 import io.shardcluster.proto.v1.SetDirectoryEntryRequest;
+import io.shardcluster.proto.v1.Strategy;
 import io.shardcluster.routing.DirectoryEntry;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.wire.Limits;
@@ -83,6 +88,80 @@ public final class ClusterAdmin {
                         .setPrefix(prefix)
                         .build()))
         .getEpoch();
+  }
+
+  /**
+   * Moves the keys a directory entry of the keyspace places to {@code target}, online, with one
+   * migration; the entry switches to the target at the migration's commit. NOT_FOUND for an unknown
+   * keyspace, entry or node; FAILED_PRECONDITION if the node is not UP or already holds the entry,
+   * or while other migrations run. Returns the migration.
+   */
+  public MigrationInfo moveDirectoryEntry(
+      String keyspace, byte[] key, boolean prefix, String target) {
+    Limits.checkKey(key.length);
+    return toInfo(
+        call(
+            () ->
+                stub()
+                    .moveDirectoryEntry(
+                        MoveDirectoryEntryRequest.newBuilder()
+                            .setKeyspace(keyspace)
+                            .setKey(ByteString.copyFrom(key))
+                            .setPrefix(prefix)
+                            .setTarget(target)
+                            .build())));
+  }
+
+  /** A keyspace as the coordinator lists it. */
+  public record KeyspaceInfo(String name, String strategy, int intervals, int directoryEntries) {}
+
+  /**
+   * Creates a keyspace spread over the UP nodes. {@code strategy} is {@code hash}, {@code range} or
+   * {@code directory}; only hash keyspaces are served so far (UNIMPLEMENTED otherwise).
+   * ALREADY_EXISTS if the name is taken; FAILED_PRECONDITION if a dropped keyspace had the name
+   * (names are never reused) or while migrations run. Returns the new epoch.
+   */
+  public long createKeyspace(String name, String strategy) {
+    Keyspace.checkName(name);
+    Strategy wire =
+        switch (strategy) {
+          case "hash" -> Strategy.HASH;
+          case "range" -> Strategy.RANGE;
+          case "directory" -> Strategy.DIRECTORY;
+          default ->
+              throw ShardClusterException.invalidArgument(
+                  "unknown strategy '" + strategy + "'; choose hash, range or directory");
+        };
+    return call(() ->
+            stub()
+                .createKeyspace(
+                    CreateKeyspaceRequest.newBuilder().setName(name).setStrategy(wire).build()))
+        .getEpoch();
+  }
+
+  /**
+   * Drops a keyspace: it leaves routing at once and the nodes delete its keys. NOT_FOUND for an
+   * unknown keyspace; FAILED_PRECONDITION for the default keyspace or while migrations run. Returns
+   * the new epoch.
+   */
+  public long dropKeyspace(String name) {
+    return call(() -> stub().dropKeyspace(DropKeyspaceRequest.newBuilder().setName(name).build()))
+        .getEpoch();
+  }
+
+  /** Every keyspace, sorted by name. */
+  public List<KeyspaceInfo> keyspaces() {
+    return call(() -> stub().listKeyspaces(ListKeyspacesRequest.getDefaultInstance()))
+        .getKeyspacesList()
+        .stream()
+        .map(
+            k ->
+                new KeyspaceInfo(
+                    k.getName(),
+                    k.getStrategy().name().toLowerCase(java.util.Locale.ROOT),
+                    k.getIntervals(),
+                    k.getDirectoryEntries()))
+        .toList();
   }
 
   /**

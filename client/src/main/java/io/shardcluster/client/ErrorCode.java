@@ -23,6 +23,8 @@ public enum ErrorCode {
   RESOURCE_EXHAUSTED,
   /** The operation was cancelled by the caller. */
   CANCELLED,
+  /** The operation or option is not supported (yet); the message says which. */
+  UNIMPLEMENTED,
   /** A bug: something that should not happen. The message has the detail. */
   INTERNAL
 }

@@ -61,8 +61,6 @@ import java.util.function.Function;
  * }</pre>
  */
 public final class ShardClient implements AutoCloseable {
-  private static final String KEYSPACE = Keyspace.DEFAULT;
-
   private final String coordinatorAddress;
   private final Duration requestTimeout;
   private final Duration scanTimeout;
@@ -73,8 +71,13 @@ public final class ShardClient implements AutoCloseable {
   private final RoutingCache routing;
   private final Dispatcher dispatcher;
   private final ClusterAdmin admin;
+  // The keyspace the data methods use; views made by keyspace(name) share everything else.
+  private final String keyspace;
+  private final boolean ownsResources;
 
   private ShardClient(Builder builder) {
+    this.keyspace = Keyspace.DEFAULT;
+    this.ownsResources = true;
     this.coordinatorAddress = builder.coordinator.toString();
     this.requestTimeout = builder.requestTimeout;
     this.scanTimeout = builder.scanTimeout;
@@ -98,6 +101,40 @@ public final class ShardClient implements AutoCloseable {
     routing.watch();
   }
 
+  private ShardClient(ShardClient parent, String keyspace) {
+    this.keyspace = keyspace;
+    this.ownsResources = false;
+    this.coordinatorAddress = parent.coordinatorAddress;
+    this.requestTimeout = parent.requestTimeout;
+    this.scanTimeout = parent.scanTimeout;
+    this.retryPolicy = parent.retryPolicy;
+    this.coordinatorChannel = parent.coordinatorChannel;
+    this.nodeChannels = parent.nodeChannels;
+    this.scheduler = parent.scheduler;
+    this.routing = parent.routing;
+    this.dispatcher = parent.dispatcher;
+    this.admin = parent.admin;
+  }
+
+  /**
+   * A view of this client whose data methods (get, put, delete, multi-get, multi-put, scan, route)
+   * use the named keyspace; it shares this client's connections and routing, and closing it does
+   * nothing. Fetches the routing table once if the keyspace is not in it yet; NOT_FOUND if there is
+   * no such keyspace.
+   */
+  public ShardClient keyspace(String name) {
+    Keyspace.checkName(name);
+    if (!routing.current().keyspaces().containsKey(name)) {
+      refreshRoutingTable().keyspace(name);
+    }
+    return new ShardClient(this, name);
+  }
+
+  /** The keyspace the data methods use: {@code default} unless this is a keyspace view. */
+  public String keyspaceName() {
+    return keyspace;
+  }
+
   /** A builder; {@link Builder#coordinator(String)} is required. */
   public static Builder builder() {
     return new Builder();
@@ -118,11 +155,11 @@ public final class ShardClient implements AutoCloseable {
   /** Async form of {@link #get(byte[])}. */
   public CompletableFuture<Optional<byte[]>> getAsync(byte[] key) {
     Limits.checkKey(key.length);
-    GetRequest.Builder request = GetRequest.newBuilder().setKeyspace(KEYSPACE).setKey(wrap(key));
+    GetRequest.Builder request = GetRequest.newBuilder().setKeyspace(keyspace).setKey(wrap(key));
     List<Optional<byte[]>> result = new ArrayList<>(List.of(Optional.empty()));
     return dispatcher
         .dispatch(
-            KEYSPACE,
+            keyspace,
             List.of(key),
             Function.identity(),
             Batching.single(),
@@ -156,9 +193,9 @@ public final class ShardClient implements AutoCloseable {
     Limits.checkKey(key.length);
     Limits.checkValue(value.length);
     PutRequest.Builder request =
-        PutRequest.newBuilder().setKeyspace(KEYSPACE).setKey(wrap(key)).setValue(wrap(value));
+        PutRequest.newBuilder().setKeyspace(keyspace).setKey(wrap(key)).setValue(wrap(value));
     return dispatcher.dispatch(
-        KEYSPACE,
+        keyspace,
         List.of(key),
         Function.identity(),
         Batching.single(),
@@ -184,9 +221,9 @@ public final class ShardClient implements AutoCloseable {
   public CompletableFuture<Void> deleteAsync(byte[] key) {
     Limits.checkKey(key.length);
     DeleteRequest.Builder request =
-        DeleteRequest.newBuilder().setKeyspace(KEYSPACE).setKey(wrap(key));
+        DeleteRequest.newBuilder().setKeyspace(keyspace).setKey(wrap(key));
     return dispatcher.dispatch(
-        KEYSPACE,
+        keyspace,
         List.of(key),
         Function.identity(),
         Batching.single(),
@@ -220,14 +257,14 @@ public final class ShardClient implements AutoCloseable {
     Arrays.fill(results, Optional.empty());
     return dispatcher
         .dispatch(
-            KEYSPACE,
+            keyspace,
             indexes,
             keys::get,
             new Batching<>(
                 Limits.MAX_BATCH_ENTRIES, Limits.MAX_MESSAGE_BYTES / 2, i -> keys.get(i).length),
             (node, batch, epoch) -> {
               MultiGetRequest.Builder request =
-                  MultiGetRequest.newBuilder().setKeyspace(KEYSPACE).setEpoch(epoch);
+                  MultiGetRequest.newBuilder().setKeyspace(keyspace).setEpoch(epoch);
               batch.forEach(i -> request.addKeys(wrap(keys.get(i))));
               UnaryFuture<MultiGetResponse> call = new UnaryFuture<>();
               node.multiGet(request.build(), call);
@@ -267,7 +304,7 @@ public final class ShardClient implements AutoCloseable {
       Limits.checkValue(entry.value().length);
     }
     return dispatcher.dispatch(
-        KEYSPACE,
+        keyspace,
         entries,
         KeyValue::key,
         new Batching<>(
@@ -276,7 +313,7 @@ public final class ShardClient implements AutoCloseable {
             e -> e.key().length + e.value().length),
         (node, batch, epoch) -> {
           MultiPutRequest.Builder request =
-              MultiPutRequest.newBuilder().setKeyspace(KEYSPACE).setEpoch(epoch);
+              MultiPutRequest.newBuilder().setKeyspace(keyspace).setEpoch(epoch);
           for (KeyValue entry : batch) {
             request.addEntriesBuilder().setKey(wrap(entry.key())).setValue(wrap(entry.value()));
           }
@@ -298,7 +335,7 @@ public final class ShardClient implements AutoCloseable {
         routing,
         nodeChannels,
         retryPolicy,
-        KEYSPACE,
+        keyspace,
         ByteString.copyFrom(options.from()),
         ByteString.copyFrom(options.to()),
         options.limit(),
@@ -310,7 +347,7 @@ public final class ShardClient implements AutoCloseable {
   /** Where a key lives under the client's current routing table. */
   public Route route(byte[] key) {
     Limits.checkKey(key.length);
-    return routing.current().route(KEYSPACE, key);
+    return routing.current().route(keyspace, key);
   }
 
   /** The routing table the client routes with, fetching it first if it has none. */
@@ -335,6 +372,9 @@ public final class ShardClient implements AutoCloseable {
 
   @Override
   public void close() {
+    if (!ownsResources) {
+      return;
+    }
     routing.close();
     nodeChannels.close();
     scheduler.shutdownNow();

@@ -96,6 +96,18 @@ public final class Directory {
     return Optional.ofNullable(prefix ? prefixes.get(key) : exact.get(key));
   }
 
+  /** The entry for exactly this key and kind; NOT_FOUND, naming it, if there is none. */
+  public DirectoryEntry existing(ByteString key, boolean prefix) {
+    return get(key, prefix)
+        .orElseThrow(
+            () ->
+                io.shardcluster.client.ShardClusterException.notFound(
+                    "no directory entry for "
+                        + (prefix ? "prefix '" : "key '")
+                        + key.toStringUtf8()
+                        + "'"));
+  }
+
   /** A directory with the entry added, replacing any entry for the same key and kind. */
   public Directory with(DirectoryEntry entry) {
     List<DirectoryEntry> next = new ArrayList<>(entries);

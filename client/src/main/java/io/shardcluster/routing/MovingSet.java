@@ -128,6 +128,7 @@ public final class MovingSet {
     for (DirectoryEntry entry : entries) {
       parts.add((entry.prefix() ? "prefix " : "key ") + entry.key().toStringUtf8());
     }
-    return String.join(", ", parts);
+    String what = String.join(", ", parts);
+    return keyspace.equals(Keyspace.DEFAULT) ? what : keyspace + ": " + what;
   }
 }

@@ -5,7 +5,9 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 
 /**
  * An immutable snapshot of the cluster's routing: the nodes and their addresses, and every
@@ -17,6 +19,7 @@ public final class RoutingTable {
   private final long epoch;
   private final Map<String, String> nodeAddresses;
   private final Map<String, Keyspace> keyspaces;
+  private final Set<String> droppedKeyspaces;
 
   /**
    * Creates a table.
@@ -27,9 +30,23 @@ public final class RoutingTable {
    */
   public RoutingTable(
       long epoch, Map<String, String> nodeAddresses, Map<String, Keyspace> keyspaces) {
+    this(epoch, nodeAddresses, keyspaces, Set.of());
+  }
+
+  /**
+   * Creates a table that also names dropped keyspaces.
+   *
+   * @param droppedKeyspaces names of dropped keyspaces: never reused, and nodes delete their data
+   */
+  public RoutingTable(
+      long epoch,
+      Map<String, String> nodeAddresses,
+      Map<String, Keyspace> keyspaces,
+      Set<String> droppedKeyspaces) {
     this.epoch = epoch;
     this.nodeAddresses = Collections.unmodifiableMap(new TreeMap<>(nodeAddresses));
     this.keyspaces = Collections.unmodifiableMap(new TreeMap<>(keyspaces));
+    this.droppedKeyspaces = Collections.unmodifiableSet(new TreeSet<>(droppedKeyspaces));
   }
 
   /** The table before anything is known: epoch 0, no nodes, no keyspaces. */
@@ -55,6 +72,11 @@ public final class RoutingTable {
   /** Keyspaces by name, sorted. */
   public Map<String, Keyspace> keyspaces() {
     return keyspaces;
+  }
+
+  /** Names of dropped keyspaces, sorted: never reused; nodes delete their data. */
+  public Set<String> droppedKeyspaces() {
+    return droppedKeyspaces;
   }
 
   /** The named keyspace; NOT_FOUND if there is none. */
@@ -94,26 +116,37 @@ public final class RoutingTable {
 
   /** A copy at another epoch. */
   public RoutingTable withEpoch(long newEpoch) {
-    return new RoutingTable(newEpoch, nodeAddresses, keyspaces);
+    return new RoutingTable(newEpoch, nodeAddresses, keyspaces, droppedKeyspaces);
   }
 
   /** Whether the two tables route alike: same nodes and addresses, same keyspaces. */
   public boolean sameRouting(RoutingTable other) {
-    return nodeAddresses.equals(other.nodeAddresses) && keyspaces.equals(other.keyspaces);
+    return nodeAddresses.equals(other.nodeAddresses)
+        && keyspaces.equals(other.keyspaces)
+        && droppedKeyspaces.equals(other.droppedKeyspaces);
   }
 
   /** A copy at another epoch with one keyspace replaced or added. */
   public RoutingTable with(long newEpoch, Keyspace keyspace) {
     Map<String, Keyspace> next = new LinkedHashMap<>(keyspaces);
     next.put(keyspace.name(), keyspace);
-    return new RoutingTable(newEpoch, nodeAddresses, next);
+    return new RoutingTable(newEpoch, nodeAddresses, next, droppedKeyspaces);
+  }
+
+  /** A copy at another epoch without the named keyspace, which is then a dropped one. */
+  public RoutingTable without(long newEpoch, String keyspace) {
+    Map<String, Keyspace> next = new LinkedHashMap<>(keyspaces);
+    next.remove(keyspace);
+    Set<String> dropped = new TreeSet<>(droppedKeyspaces);
+    dropped.add(keyspace);
+    return new RoutingTable(newEpoch, nodeAddresses, next, dropped);
   }
 
   /** A copy at another epoch with one node's address set. */
   public RoutingTable withNode(long newEpoch, String node, String address) {
     Map<String, String> next = new LinkedHashMap<>(nodeAddresses);
     next.put(node, address);
-    return new RoutingTable(newEpoch, next, keyspaces);
+    return new RoutingTable(newEpoch, next, keyspaces, droppedKeyspaces);
   }
 
   @Override
@@ -121,7 +154,8 @@ public final class RoutingTable {
     return o instanceof RoutingTable other
         && epoch == other.epoch
         && nodeAddresses.equals(other.nodeAddresses)
-        && keyspaces.equals(other.keyspaces);
+        && keyspaces.equals(other.keyspaces)
+        && droppedKeyspaces.equals(other.droppedKeyspaces);
   }
 
   @Override

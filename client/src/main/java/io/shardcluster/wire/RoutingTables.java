@@ -45,6 +45,7 @@ public final class RoutingTables {
       }
       builder.addKeyspaces(ks);
     }
+    builder.addAllDroppedKeyspaces(table.droppedKeyspaces());
     return builder.build();
   }
 
@@ -74,7 +75,11 @@ public final class RoutingTables {
           ks.getName(),
           new Keyspace(ks.getName(), HashRing.of(starts, owners), Directory.of(entries)));
     }
-    return new RoutingTable(proto.getEpoch(), nodes, keyspaces);
+    return new RoutingTable(
+        proto.getEpoch(),
+        nodes,
+        keyspaces,
+        new java.util.HashSet<>(proto.getDroppedKeyspacesList()));
   }
 
   /** The wire form of a directory entry. */

@@ -125,6 +125,7 @@ public final class StatusErrors {
       case DEADLINE_EXCEEDED -> Status.Code.DEADLINE_EXCEEDED;
       case RESOURCE_EXHAUSTED -> Status.Code.RESOURCE_EXHAUSTED;
       case CANCELLED -> Status.Code.CANCELLED;
+      case UNIMPLEMENTED -> Status.Code.UNIMPLEMENTED;
       case INTERNAL -> Status.Code.INTERNAL;
     };
   }
@@ -139,6 +140,7 @@ public final class StatusErrors {
       case DEADLINE_EXCEEDED -> ErrorCode.DEADLINE_EXCEEDED;
       case RESOURCE_EXHAUSTED -> ErrorCode.RESOURCE_EXHAUSTED;
       case CANCELLED -> ErrorCode.CANCELLED;
+      case UNIMPLEMENTED -> ErrorCode.UNIMPLEMENTED;
       default -> ErrorCode.INTERNAL;
     };
   }

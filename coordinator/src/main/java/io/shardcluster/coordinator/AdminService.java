@@ -1,15 +1,22 @@
 package io.shardcluster.coordinator;
 
 import io.grpc.stub.StreamObserver;
+import io.shardcluster.client.ShardClusterException;
 import io.shardcluster.proto.v1.AdminGrpc;
+import io.shardcluster.proto.v1.CreateKeyspaceRequest;
 import io.shardcluster.proto.v1.DirectoryChangeResponse;
 import io.shardcluster.proto.v1.DrainNodeRequest;
+import io.shardcluster.proto.v1.DropKeyspaceRequest;
+import io.shardcluster.proto.v1.KeyspaceChangeResponse;
+import io.shardcluster.proto.v1.ListKeyspacesRequest;
+import io.shardcluster.proto.v1.ListKeyspacesResponse;
 import io.shardcluster.proto.v1.ListMigrationsRequest;
 import io.shardcluster.proto.v1.ListNodesRequest;
 import io.shardcluster.proto.v1.ListNodesResponse;
 import io.shardcluster.proto.v1.Migration;
 import io.shardcluster.proto.v1.MigrationIdRequest;
 import io.shardcluster.proto.v1.MigrationsResponse;
+import io.shardcluster.proto.v1.MoveDirectoryEntryRequest;
 import io.shardcluster.proto.v1.NodeStatus;
 import io.shardcluster.proto.v1.PlannedMove;
 import io.shardcluster.proto.v1.RebalancePlan;
@@ -18,6 +25,7 @@ import io.shardcluster.proto.v1.RemoveDirectoryEntryRequest;
 import io.shardcluster.proto.v1.RemoveNodeRequest;
 import io.shardcluster.proto.v1.RemoveNodeResponse;
 import io.shardcluster.proto.v1.SetDirectoryEntryRequest;
+import io.shardcluster.proto.v1.Strategy;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.wire.RoutingTables;
 import io.shardcluster.wire.ServerResponses;
@@ -27,11 +35,13 @@ final class AdminService extends AdminGrpc.AdminImplBase {
   private final Cluster cluster;
   private final Rebalancer rebalancer;
   private final Liveness liveness;
+  private final int vnodes;
 
-  AdminService(Cluster cluster, Rebalancer rebalancer, Liveness liveness) {
+  AdminService(Cluster cluster, Rebalancer rebalancer, Liveness liveness, int vnodes) {
     this.cluster = cluster;
     this.rebalancer = rebalancer;
     this.liveness = liveness;
+    this.vnodes = vnodes;
   }
 
   @Override
@@ -88,6 +98,69 @@ final class AdminService extends AdminGrpc.AdminImplBase {
                     cluster.removeDirectoryEntry(
                         keyspace(request.getKeyspace()), request.getKey(), request.getPrefix()))
                 .build());
+  }
+
+  @Override
+  public void createKeyspace(
+      CreateKeyspaceRequest request, StreamObserver<KeyspaceChangeResponse> observer) {
+    ServerResponses.unary(
+        observer,
+        () -> {
+          if (request.getStrategy() != Strategy.HASH
+              && request.getStrategy() != Strategy.STRATEGY_UNSPECIFIED) {
+            throw ShardClusterException.unimplemented(
+                request.getStrategy().name().toLowerCase(java.util.Locale.ROOT)
+                    + " keyspaces are not served yet; only hash keyspaces are");
+          }
+          return KeyspaceChangeResponse.newBuilder()
+              .setEpoch(cluster.createKeyspace(request.getName(), vnodes))
+              .build();
+        });
+  }
+
+  @Override
+  public void dropKeyspace(
+      DropKeyspaceRequest request, StreamObserver<KeyspaceChangeResponse> observer) {
+    ServerResponses.unary(
+        observer,
+        () ->
+            KeyspaceChangeResponse.newBuilder()
+                .setEpoch(cluster.dropKeyspace(request.getName()))
+                .build());
+  }
+
+  @Override
+  public void listKeyspaces(
+      ListKeyspacesRequest request, StreamObserver<ListKeyspacesResponse> observer) {
+    ServerResponses.unary(
+        observer,
+        () -> {
+          io.shardcluster.routing.RoutingTable table = cluster.routing();
+          ListKeyspacesResponse.Builder response =
+              ListKeyspacesResponse.newBuilder().setEpoch(table.epoch());
+          for (Keyspace keyspace : table.keyspaces().values()) {
+            response
+                .addKeyspacesBuilder()
+                .setName(keyspace.name())
+                .setStrategy(Strategy.HASH)
+                .setIntervals(keyspace.ring().intervals().size())
+                .setDirectoryEntries(keyspace.directory().entries().size());
+          }
+          return response.build();
+        });
+  }
+
+  @Override
+  public void moveDirectoryEntry(
+      MoveDirectoryEntryRequest request, StreamObserver<Migration> observer) {
+    ServerResponses.unary(
+        observer,
+        () ->
+            rebalancer.moveDirectoryEntry(
+                keyspace(request.getKeyspace()),
+                request.getKey(),
+                request.getPrefix(),
+                request.getTarget()));
   }
 
   @Override

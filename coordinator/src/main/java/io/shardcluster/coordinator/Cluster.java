@@ -12,6 +12,7 @@ import io.shardcluster.routing.DirectoryEntry;
 import io.shardcluster.routing.HashRing;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.RoutingTable;
+import io.shardcluster.routing.TokenAllocator;
 import io.shardcluster.wire.HostPort;
 import java.util.ArrayList;
 import java.util.List;
@@ -179,12 +180,16 @@ final class Cluster {
                       .setInstanceId(instance)
                       .setState(NodeState.JOINING)
                       .build();
-              Keyspace keyspace = current.routing().keyspace(Keyspace.DEFAULT);
-              if (keyspace.ring().isEmpty()) {
+              if (current.routing().keyspace(Keyspace.DEFAULT).ring().isEmpty()) {
                 logger.info(node + " joined at " + address + " as the first node");
-                return current
-                    .withMember(joining.toBuilder().setState(NodeState.UP).build())
-                    .withKeyspace(keyspace.withRing(HashRing.of(List.of(0L), List.of(node))));
+                ClusterState first =
+                    current.withMember(joining.toBuilder().setState(NodeState.UP).build());
+                for (Keyspace keyspace : current.routing().keyspaces().values()) {
+                  first =
+                      first.withKeyspace(
+                          keyspace.withRing(HashRing.of(List.of(0L), List.of(node))));
+                }
+                return first;
               }
               logger.info(node + " is joining at " + address);
               return current.withMember(joining);
@@ -240,17 +245,7 @@ final class Cluster {
   long removeDirectoryEntry(String keyspaceName, ByteString key, boolean prefix) {
     RoutingTable before = routing();
     Keyspace keyspace = before.keyspace(keyspaceName);
-    DirectoryEntry entry =
-        keyspace
-            .directory()
-            .get(key, prefix)
-            .orElseThrow(
-                () ->
-                    ShardClusterException.notFound(
-                        "no directory entry for "
-                            + (prefix ? "prefix '" : "key '")
-                            + key.toStringUtf8()
-                            + "'"));
+    DirectoryEntry entry = keyspace.directory().existing(key, prefix);
     requireEmpty(
         before,
         keyspaceName,
@@ -271,6 +266,53 @@ final class Cluster {
               }
               requireNoMigrations(current);
               return current.withKeyspace(change.apply(current.routing().keyspace(keyspaceName)));
+            })
+        .epoch();
+  }
+
+  /**
+   * Creates a hash keyspace spread over the UP nodes as the default one is (the same allocator).
+   * Returns the new epoch.
+   */
+  long createKeyspace(String name, int vnodes) {
+    Keyspace.checkName(name);
+    return update(
+            current -> {
+              if (current.routing().keyspaces().containsKey(name)) {
+                throw ShardClusterException.alreadyExists("keyspace '" + name + "' already exists");
+              }
+              if (current.routing().droppedKeyspaces().contains(name)) {
+                throw ShardClusterException.failedPrecondition(
+                    "keyspace name '"
+                        + name
+                        + "' belonged to a dropped keyspace; names are not reused, choose another");
+              }
+              requireNoMigrations(current);
+              HashRing ring = HashRing.empty();
+              for (MemberRecord member : current.members().values()) {
+                if (member.getState() == NodeState.UP) {
+                  ring = TokenAllocator.join(ring, member.getId(), vnodes);
+                }
+              }
+              logger.info(
+                  "keyspace " + name + " created over " + ring.shares().size() + " node(s)");
+              return current.withKeyspace(Keyspace.hash(name).withRing(ring));
+            })
+        .epoch();
+  }
+
+  /** Drops a keyspace: it leaves routing and its nodes delete its keys. Returns the new epoch. */
+  long dropKeyspace(String name) {
+    return update(
+            current -> {
+              current.routing().keyspace(name);
+              if (name.equals(Keyspace.DEFAULT)) {
+                throw ShardClusterException.failedPrecondition(
+                    "the default keyspace cannot be dropped");
+              }
+              requireNoMigrations(current);
+              logger.info("keyspace " + name + " dropped");
+              return current.withoutKeyspace(name);
             })
         .epoch();
   }
@@ -329,7 +371,8 @@ final class Cluster {
           problem
               + " ("
               + String.join(", ", holders)
-              + "); a directory change does not move stored keys");
+              + "); a directory change does not move stored keys (`directory move` moves an"
+              + " existing entry with its keys)");
     }
   }
 

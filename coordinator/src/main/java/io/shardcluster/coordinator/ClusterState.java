@@ -63,12 +63,20 @@ record ClusterState(
         .filter(m -> m.getState() != NodeState.REMOVED)
         .forEach(m -> addresses.put(m.getId(), m.getAddress()));
     return new ClusterState(
-        new RoutingTable(routing.epoch(), addresses, routing.keyspaces()), next, migrations);
+        new RoutingTable(
+            routing.epoch(), addresses, routing.keyspaces(), routing.droppedKeyspaces()),
+        next,
+        migrations);
   }
 
   /** A copy with a keyspace's routing replaced. */
   ClusterState withKeyspace(Keyspace keyspace) {
     return new ClusterState(routing.with(epoch(), keyspace), members, migrations);
+  }
+
+  /** A copy without the keyspace; its name is never used again. */
+  ClusterState withoutKeyspace(String name) {
+    return new ClusterState(routing.without(epoch(), name), members, migrations);
   }
 
   /** A copy whose routing table carries the epoch. */

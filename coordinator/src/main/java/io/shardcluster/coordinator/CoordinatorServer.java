@@ -83,7 +83,7 @@ public final class CoordinatorServer {
       serverBuilder
           .addService(new MembershipService(cluster, rebalancer))
           .addService(new RoutingService(cluster))
-          .addService(new AdminService(cluster, rebalancer, liveness))
+          .addService(new AdminService(cluster, rebalancer, liveness, config.vnodes()))
           .addService(health.getHealthService())
           .addService(ProtoReflectionServiceV1.newInstance())
           .maxInboundMessageSize(Limits.MAX_MESSAGE_BYTES);

@@ -1,5 +1,6 @@
 package io.shardcluster.coordinator;
 
+import com.google.protobuf.ByteString;
 import io.shardcluster.client.ShardClusterException;
 import io.shardcluster.client.internal.NodeChannels;
 import io.shardcluster.proto.v1.DirectoryEntryLoad;
@@ -183,21 +184,23 @@ final class Rebalancer implements AutoCloseable {
         continue;
       }
       String node = member.getId();
-      Keyspace keyspace = state.routing().keyspace(Keyspace.DEFAULT);
-      HashRing ring = keyspace.ring();
-      HashRing after = TokenAllocator.join(ring, node, config.vnodes());
       List<Migration> planned = new ArrayList<>();
-      for (String donor : ring.shares().keySet()) {
-        List<PositionRange> ranges = ring.movedTo(after, donor, node);
-        if (!ranges.isEmpty()) {
-          planned.add(
-              migration(
-                  state,
-                  planned.size(),
-                  donor,
-                  node,
-                  new MovingSet(Keyspace.DEFAULT, ranges, List.of()),
-                  "join " + node));
+      // Every keyspace gives the new node its share: one migration per keyspace and donor.
+      for (Keyspace keyspace : state.routing().keyspaces().values()) {
+        HashRing ring = keyspace.ring();
+        HashRing after = TokenAllocator.join(ring, node, config.vnodes());
+        for (String donor : ring.shares().keySet()) {
+          List<PositionRange> ranges = ring.movedTo(after, donor, node);
+          if (!ranges.isEmpty()) {
+            planned.add(
+                migration(
+                    state,
+                    planned.size(),
+                    donor,
+                    node,
+                    new MovingSet(keyspace.name(), ranges, List.of()),
+                    "join " + node));
+          }
         }
       }
       create(planned);
@@ -271,20 +274,62 @@ final class Rebalancer implements AutoCloseable {
       throw ShardClusterException.failedPrecondition(
           "cannot drain " + node + " while it is joining");
     }
-    Map<String, Plan> plans = drainPlans(state, node, others);
+    Map<String, Map<String, Plan>> plans = new LinkedHashMap<>();
+    for (String keyspace : state.routing().keyspaces().keySet()) {
+      plans.put(keyspace, drainPlans(state, keyspace, node, others));
+    }
     state = setState(node, NodeState.DRAINING);
     List<Migration> planned = new ArrayList<>();
-    for (var entry : plans.entrySet()) {
-      MovingSet moving =
-          new MovingSet(Keyspace.DEFAULT, entry.getValue().ranges, entry.getValue().entries);
-      if (!moving.isEmpty()) {
-        planned.add(
-            migration(state, planned.size(), node, entry.getKey(), moving, "drain " + node));
+    for (var keyspace : plans.entrySet()) {
+      for (var entry : keyspace.getValue().entrySet()) {
+        MovingSet moving =
+            new MovingSet(keyspace.getKey(), entry.getValue().ranges, entry.getValue().entries);
+        if (!moving.isEmpty()) {
+          planned.add(
+              migration(state, planned.size(), node, entry.getKey(), moving, "drain " + node));
+        }
       }
     }
     create(planned);
     logger.info(node + " is draining: " + planned.size() + " migration(s) planned");
     return planned;
+  }
+
+  /**
+   * Moves the keys a directory entry places to another node with one migration; the entry switches
+   * to that node at the migration's commit, so there is never an entry without its keys or keys
+   * without their entry. Returns the migration.
+   */
+  synchronized Migration moveDirectoryEntry(
+      String keyspaceName, ByteString key, boolean prefix, String target) {
+    ClusterState state = cluster.state();
+    Keyspace keyspace = state.routing().keyspace(keyspaceName);
+    String what = (prefix ? "prefix '" : "key '") + key.toStringUtf8() + "'";
+    DirectoryEntry entry = keyspace.directory().existing(key, prefix);
+    MemberRecord member =
+        state
+            .member(target)
+            .filter(m -> m.getState() != NodeState.REMOVED)
+            .orElseThrow(() -> ShardClusterException.notFound("no node named " + target));
+    if (member.getState() != NodeState.UP) {
+      throw ShardClusterException.failedPrecondition(
+          "cannot move " + what + " to " + target + ": it is " + member.getState());
+    }
+    if (entry.owner().equals(target)) {
+      throw ShardClusterException.failedPrecondition(what + " is already on " + target);
+    }
+    Cluster.requireNoMigrations(state);
+    Migration migration =
+        migration(
+            state,
+            0,
+            entry.owner(),
+            target,
+            new MovingSet(keyspaceName, List.of(), List.of(entry)),
+            "directory move");
+    create(List.of(migration));
+    logger.info("moving " + what + " from " + entry.owner() + " to " + target);
+    return migration;
   }
 
   /** What each receiver gets of a leaving node: ring ranges and directory entries. */
@@ -293,8 +338,9 @@ final class Rebalancer implements AutoCloseable {
     final List<DirectoryEntry> entries = new ArrayList<>();
   }
 
-  private Map<String, Plan> drainPlans(ClusterState state, String node, List<String> receivers) {
-    Keyspace keyspace = state.routing().keyspace(Keyspace.DEFAULT);
+  private Map<String, Plan> drainPlans(
+      ClusterState state, String keyspaceName, String node, List<String> receivers) {
+    Keyspace keyspace = state.routing().keyspace(keyspaceName);
     HashRing ring = keyspace.ring();
     Map<String, Plan> plans = new LinkedHashMap<>();
     receivers.forEach(r -> plans.put(r, new Plan()));
@@ -310,7 +356,7 @@ final class Rebalancer implements AutoCloseable {
     Map<DirectoryEntry, Double> sizes = new LinkedHashMap<>();
     for (DirectoryEntry entry : keyspace.directory().entries()) {
       if (entry.owner().equals(node)) {
-        sizes.put(entry, entryLoad(node, Keyspace.DEFAULT, entry, "keys"));
+        sizes.put(entry, entryLoad(node, keyspaceName, entry, "keys"));
       }
     }
     sizes.entrySet().stream()
@@ -356,21 +402,36 @@ final class Rebalancer implements AutoCloseable {
         cancelNow(migration.getId(), "node " + node + " was removed");
       }
     }
-    Keyspace keyspace = cluster.state().routing().keyspace(Keyspace.DEFAULT);
-    double lost = keyspace.ring().shares().getOrDefault(node, 0.0);
-    Map<String, Plan> plans =
-        others.isEmpty() ? Map.of() : drainPlans(cluster.state(), node, others);
-    int entries = plans.values().stream().mapToInt(p -> p.entries.size()).sum();
+    ClusterState before = cluster.state();
+    double lost =
+        before.routing().keyspace(Keyspace.DEFAULT).ring().shares().getOrDefault(node, 0.0);
+    Map<String, Map<String, Plan>> plans = new LinkedHashMap<>();
+    if (!others.isEmpty()) {
+      for (String keyspace : before.routing().keyspaces().keySet()) {
+        plans.put(keyspace, drainPlans(before, keyspace, node, others));
+      }
+    }
+    int entries =
+        plans.values().stream()
+            .flatMap(p -> p.values().stream())
+            .mapToInt(p -> p.entries.size())
+            .sum();
     cluster.update(
         s -> {
-          Keyspace current = s.routing().keyspace(Keyspace.DEFAULT);
-          for (var plan : plans.entrySet()) {
-            current =
-                new MovingSet(Keyspace.DEFAULT, plan.getValue().ranges, plan.getValue().entries)
-                    .applyTo(current, plan.getKey());
+          ClusterState next = s;
+          for (var keyspacePlans : plans.entrySet()) {
+            Keyspace original = s.routing().keyspace(keyspacePlans.getKey());
+            Keyspace current = original;
+            for (var plan : keyspacePlans.getValue().entrySet()) {
+              current =
+                  new MovingSet(
+                          keyspacePlans.getKey(), plan.getValue().ranges, plan.getValue().entries)
+                      .applyTo(current, plan.getKey());
+            }
+            if (!current.equals(original)) {
+              next = next.withKeyspace(current);
+            }
           }
-          ClusterState next =
-              current.equals(s.routing().keyspace(Keyspace.DEFAULT)) ? s : s.withKeyspace(current);
           MemberRecord member = next.member(node).orElseThrow();
           return next.withMember(member.toBuilder().setState(NodeState.REMOVED).build());
         });

@@ -2,6 +2,7 @@ package io.shardcluster.it;
 
 import static org.awaitility.Awaitility.await;
 
+import com.google.protobuf.ByteString;
 import io.grpc.ManagedChannel;
 import io.grpc.inprocess.InProcessChannelBuilder;
 import io.grpc.inprocess.InProcessServerBuilder;
@@ -12,12 +13,17 @@ import io.shardcluster.coordinator.CoordinatorConfig;
 import io.shardcluster.coordinator.CoordinatorServer;
 import io.shardcluster.node.ShardNodeConfig;
 import io.shardcluster.node.ShardNodeServer;
+import io.shardcluster.proto.v1.CountRequest;
+import io.shardcluster.proto.v1.ScanRequest;
+import io.shardcluster.proto.v1.ShardNodeGrpc;
+import io.shardcluster.routing.RoutingTable;
 import io.shardcluster.wire.Failpoints;
 import io.shardcluster.wire.HostPort;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -119,6 +125,47 @@ final class InProcessCluster implements AutoCloseable {
         .atMost(Duration.ofSeconds(60))
         .pollInterval(Duration.ofMillis(50))
         .until(() -> admin.admin().migrations(false).isEmpty());
+  }
+
+  /** Keys each node owns in the keyspace, straight from each node. */
+  static Map<String, List<String>> ownedKeys(ShardClient client, String keyspace) {
+    RoutingTable table = client.refreshRoutingTable();
+    Map<String, List<String>> owned = new HashMap<>();
+    table
+        .nodeAddresses()
+        .forEach(
+            (node, address) -> {
+              List<String> keys = new ArrayList<>();
+              var channel = InProcessCluster.channel(address);
+              ShardNodeGrpc.newBlockingStub(channel)
+                  .scan(
+                      ScanRequest.newBuilder()
+                          .setKeyspace(keyspace)
+                          .setEpoch(table.epoch())
+                          .build())
+                  .forEachRemaining(
+                      b -> b.getEntriesList().forEach(e -> keys.add(e.getKey().toStringUtf8())));
+              channel.shutdownNow();
+              owned.put(node, keys);
+            });
+    return owned;
+  }
+
+  /** Keys a node stores in the keyspace in [start, end) ("" for no bound), owned or not. */
+  static long storedKeys(String address, String keyspace, String start, String end) {
+    var channel = InProcessCluster.channel(address);
+    try {
+      return ShardNodeGrpc.newBlockingStub(channel)
+          .count(
+              CountRequest.newBuilder()
+                  .setKeyspace(keyspace)
+                  .setStart(ByteString.copyFromUtf8(start))
+                  .setEnd(ByteString.copyFromUtf8(end))
+                  .build())
+          .getCount();
+    } finally {
+      channel.shutdownNow();
+    }
   }
 
   ShardClient client() {

@@ -12,9 +12,7 @@ import io.shardcluster.client.NodeState;
 import io.shardcluster.client.RebalancePlan;
 import io.shardcluster.client.ShardClient;
 import io.shardcluster.client.ShardClusterException;
-import io.shardcluster.proto.v1.CountRequest;
-import io.shardcluster.proto.v1.ScanRequest;
-import io.shardcluster.proto.v1.ShardNodeGrpc;
+import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.RoutingTable;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -59,39 +57,6 @@ class InProcessRebalancingTest {
     return client;
   }
 
-  /** Owned keys per node, straight from each node. */
-  private static Map<String, List<String>> ownedKeys(ShardClient client) {
-    RoutingTable table = client.refreshRoutingTable();
-    Map<String, List<String>> owned = new HashMap<>();
-    table
-        .nodeAddresses()
-        .forEach(
-            (node, address) -> {
-              List<String> keys = new ArrayList<>();
-              var channel = InProcessCluster.channel(address);
-              ShardNodeGrpc.newBlockingStub(channel)
-                  .scan(ScanRequest.newBuilder().setEpoch(table.epoch()).build())
-                  .forEachRemaining(
-                      b -> b.getEntriesList().forEach(e -> keys.add(e.getKey().toStringUtf8())));
-              channel.shutdownNow();
-              owned.put(node, keys);
-            });
-    return owned;
-  }
-
-  /** Keys a node stores, owned or not (a moved key must not linger on its old node). */
-  private static long storedKeys(ShardClient client, String node) {
-    String address = client.refreshRoutingTable().address(node).orElseThrow();
-    var channel = InProcessCluster.channel(address);
-    try {
-      return ShardNodeGrpc.newBlockingStub(channel)
-          .count(CountRequest.newBuilder().build())
-          .getCount();
-    } finally {
-      channel.shutdownNow();
-    }
-  }
-
   private static void assertAllReadable(ShardClient client, int keys) {
     List<byte[]> wanted = new ArrayList<>();
     for (int i = 0; i < keys; i++) {
@@ -108,20 +73,23 @@ class InProcessRebalancingTest {
   @Test
   void join_movesAQuarterOfTheKeys_onlyToTheNewNode() {
     ShardClient client = startWithKeys(3, 6000, false);
-    Map<String, List<String>> before = ownedKeys(client);
+    Map<String, List<String>> before = InProcessCluster.ownedKeys(client, Keyspace.DEFAULT);
     Map<String, String> ownerBefore = new HashMap<>();
     before.forEach((node, keys) -> keys.forEach(k -> ownerBefore.put(k, node)));
 
     cluster.addNode("node-4");
     cluster.awaitMigrations();
 
-    Map<String, List<String>> after = ownedKeys(client);
+    Map<String, List<String>> after = InProcessCluster.ownedKeys(client, Keyspace.DEFAULT);
     assertThat((double) after.get("node-4").size() / 6000).isBetween(0.20, 0.30);
     after.forEach(
         (node, keys) ->
             keys.forEach(k -> assertThat(node).as(k).isIn(ownerBefore.get(k), "node-4")));
     for (String node : List.of("node-1", "node-2", "node-3")) {
-      assertThat(storedKeys(client, node)).isEqualTo(after.get(node).size());
+      // Owned or not: a moved key must not linger on its old node.
+      String address = client.refreshRoutingTable().address(node).orElseThrow();
+      assertThat(InProcessCluster.storedKeys(address, Keyspace.DEFAULT, "", ""))
+          .isEqualTo(after.get(node).size());
     }
     assertAllReadable(client, 6000);
     List<MigrationInfo> done = client.admin().migrations(true);
@@ -140,7 +108,7 @@ class InProcessRebalancingTest {
     cluster.awaitState("node-2", NodeState.REMOVED);
 
     assertAllReadable(client, 3000);
-    Map<String, List<String>> owned = ownedKeys(client);
+    Map<String, List<String>> owned = InProcessCluster.ownedKeys(client, Keyspace.DEFAULT);
     assertThat(owned).doesNotContainKey("node-2");
     assertThat(owned.values().stream().mapToInt(List::size).sum()).isEqualTo(3000);
     assertThat(cluster.nodes().get("node-2").share()).isZero();
@@ -218,7 +186,7 @@ class InProcessRebalancingTest {
   @Test
   void removeForce_givesTheNodesPositionsAway_withoutItsData() {
     ShardClient client = startWithKeys(3, 600, false);
-    List<String> lost = ownedKeys(client).get("node-3");
+    List<String> lost = InProcessCluster.ownedKeys(client, Keyspace.DEFAULT).get("node-3");
 
     var removed = client.admin().removeNode("node-3", true);
 
@@ -229,7 +197,81 @@ class InProcessRebalancingTest {
     assertThat(client.get(lost.get(0))).isEmpty();
     assertThat(
             client.get(
-                ByteString.copyFromUtf8(ownedKeys(client).get("node-1").get(0)).toStringUtf8()))
+                ByteString.copyFromUtf8(
+                        InProcessCluster.ownedKeys(client, Keyspace.DEFAULT).get("node-1").get(0))
+                    .toStringUtf8()))
         .isPresent();
+  }
+
+  @Test
+  void directoryMove_movesAnEntrysKeysUnderWrites_andSwitchesTheEntryAtTheCommit()
+      throws Exception {
+    ShardClient client = startWithKeys(3, 0, false);
+    byte[] prefix = "acme:".getBytes(StandardCharsets.UTF_8);
+    client.admin().setDirectoryEntry(prefix, true, "node-1");
+    int keys = 500;
+    java.util.concurrent.atomic.AtomicLongArray acked =
+        new java.util.concurrent.atomic.AtomicLongArray(keys);
+    for (int i = 0; i < keys; i++) {
+      client.put("acme:" + i, "0");
+      client.put("other:" + i, "x");
+    }
+    java.util.concurrent.atomic.AtomicBoolean stop =
+        new java.util.concurrent.atomic.AtomicBoolean();
+    java.util.concurrent.ConcurrentLinkedQueue<Throwable> errors =
+        new java.util.concurrent.ConcurrentLinkedQueue<>();
+    Thread writer =
+        new Thread(
+            () -> {
+              for (long round = 1; !stop.get(); round++) {
+                for (int i = 0; i < keys && !stop.get(); i++) {
+                  try {
+                    client.put("acme:" + i, Long.toString(round));
+                    acked.set(i, round);
+                  } catch (RuntimeException e) {
+                    errors.add(e);
+                  }
+                }
+              }
+            });
+    writer.start();
+
+    MigrationInfo move = client.admin().moveDirectoryEntry("default", prefix, true, "node-2");
+    assertThat(move.source()).isEqualTo("node-1");
+    assertThat(move.target()).isEqualTo("node-2");
+    assertThat(move.what()).isEqualTo("prefix acme:");
+    cluster.awaitMigrations();
+    stop.set(true);
+    writer.join();
+
+    assertThat(errors).isEmpty();
+    RoutingTable table = client.refreshRoutingTable();
+    assertThat(table.keyspace(Keyspace.DEFAULT).directory().entries())
+        .extracting(io.shardcluster.routing.DirectoryEntry::owner)
+        .containsExactly("node-2");
+    Map<String, List<String>> owned = InProcessCluster.ownedKeys(client, Keyspace.DEFAULT);
+    assertThat(owned.get("node-2").stream().filter(k -> k.startsWith("acme:"))).hasSize(keys);
+    assertThat(
+            InProcessCluster.storedKeys(
+                table.address("node-1").orElseThrow(), Keyspace.DEFAULT, "acme:", "acme;"))
+        .isZero();
+    for (int i = 0; i < keys; i++) {
+      assertThat(Long.parseLong(client.get("acme:" + i).orElseThrow()))
+          .as("acme:%d", i)
+          .isGreaterThanOrEqualTo(acked.get(i));
+      assertThat(client.get("other:" + i)).contains("x");
+    }
+
+    assertThatThrownBy(() -> client.admin().moveDirectoryEntry("default", prefix, true, "node-2"))
+        .hasMessageContaining("already on node-2");
+    assertThatThrownBy(() -> client.admin().moveDirectoryEntry("default", prefix, true, "node-9"))
+        .hasMessageContaining("no node named node-9");
+    assertThatThrownBy(
+            () ->
+                client
+                    .admin()
+                    .moveDirectoryEntry(
+                        "default", "nope".getBytes(StandardCharsets.UTF_8), false, "node-3"))
+        .hasMessageContaining("no directory entry for key 'nope'");
   }
 }

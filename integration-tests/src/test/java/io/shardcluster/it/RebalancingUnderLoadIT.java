@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.shardcluster.client.ShardClient;
 import java.time.Duration;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -110,5 +111,45 @@ class RebalancingUnderLoadIT {
       assertThat(cluster.storedKeys(node)).isEqualTo(owned.get(node).size());
       assertThat((double) owned.get(node).size() / KEYS).isBetween(0.45, 0.55);
     }
+  }
+
+  @Test
+  void directoryMove_underLoad_noErrors_everyAcknowledgedWriteKept_entryAndKeysOnTheTarget()
+      throws Exception {
+    cluster = LocalCluster.start("directory-move-under-load", 3);
+    ShardClient client = cluster.client();
+    // k1, k10-k19, k100-k199, k1000-k1999: placed on node-1 before they exist.
+    Shardctl.Result set = cluster.shardctl("directory", "set", "k1", "node-1", "--prefix");
+    assertThat(set.exitCode()).as(set.err()).isZero();
+    AcknowledgedWorkload workload = AcknowledgedWorkload.start(client, KEYS, 4, 2);
+    Set<String> placed = new HashSet<>();
+    for (int i = 0; i < KEYS; i++) {
+      if (AcknowledgedWorkload.key(i).startsWith("k1")) {
+        placed.add(AcknowledgedWorkload.key(i));
+      }
+    }
+    assertThat(cluster.ownedKeys().get("node-1")).containsAll(placed);
+
+    Shardctl.Result move =
+        cluster.shardctl("directory", "move", "k1", "--prefix", "--to", "node-3");
+    assertThat(move.exitCode()).as(move.err()).isZero();
+    assertThat(move.out()).contains("moving prefix k1 to node-3");
+    cluster.awaitSettled(Duration.ofSeconds(120));
+    workload.close();
+
+    assertThat(workload.firstErrors()).isEmpty();
+    assertThat(workload.errors()).isZero();
+    assertThat(workload.staleReads()).isZero();
+    workload.verify();
+    Map<String, Set<String>> owned = cluster.ownedKeys();
+    assertThat(owned.get("node-3")).containsAll(placed);
+    assertThat(owned.get("node-1")).doesNotContainAnyElementsOf(placed);
+    for (String node : List.of("node-1", "node-2", "node-3")) {
+      assertThat(cluster.storedKeys(node))
+          .as("keys stored on %s", node)
+          .isEqualTo(owned.get(node).size());
+    }
+    Shardctl.Result entry = cluster.shardctl("directory", "get", "k1");
+    assertThat(entry.out()).contains("node-3");
   }
 }

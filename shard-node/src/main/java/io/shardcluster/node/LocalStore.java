@@ -165,6 +165,30 @@ final class LocalStore implements AutoCloseable {
         });
   }
 
+  /**
+   * Deletes every key of the keyspace (one range deletion); false if it had none, so that a
+   * repeated call costs one seek.
+   */
+  boolean dropKeyspace(String keyspace) {
+    byte[] first = encode(keyspace, new byte[0]);
+    byte[] end = first.clone();
+    end[end.length - 1] = 1;
+    return guarded(
+        "write",
+        () -> {
+          try (Slice bound = new Slice(end);
+              ReadOptions options = new ReadOptions().setIterateUpperBound(bound);
+              RocksIterator it = db.newIterator(data, options)) {
+            it.seek(first);
+            if (!it.isValid()) {
+              return false;
+            }
+          }
+          db.deleteRange(data, writeOptions, first, end);
+          return true;
+        });
+  }
+
   /** A new atomic batch of writes; apply it with {@link #write(Batch)}. */
   Batch batch() {
     return new Batch();

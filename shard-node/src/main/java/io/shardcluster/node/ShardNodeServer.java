@@ -125,6 +125,8 @@ public final class ShardNodeServer {
       }
     }
     routing.addListener(table -> store.saveRouting(RoutingTables.toProto(table).toByteArray()));
+    routing.addListener(this::deleteDroppedKeyspaces);
+    deleteDroppedKeyspaces(routing.cached());
 
     metrics = new NodeMetrics(System::nanoTime);
     outgoing =
@@ -216,6 +218,15 @@ public final class ShardNodeServer {
       return routing.refresh().get(ROUTING_FETCH_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
     } catch (Exception unreachable) {
       return routing.cached();
+    }
+  }
+
+  /** Deletes what this node still holds of keyspaces the table says were dropped. */
+  private void deleteDroppedKeyspaces(RoutingTable table) {
+    for (String dropped : table.droppedKeyspaces()) {
+      if (store.dropKeyspace(dropped)) {
+        logger.info("deleted the keys of dropped keyspace " + dropped);
+      }
     }
   }
 

@@ -22,7 +22,7 @@ import picocli.CommandLine.Option;
     description =
         "Closed-loop load: each thread sends one request, waits for it, sends the next. Reports ops/s and latency.",
     mixinStandardHelpOptions = true)
-final class BenchCommand extends ClusterCommand {
+final class BenchCommand extends DataCommand {
   private static final String PREFIX = "bench:";
 
   @Option(

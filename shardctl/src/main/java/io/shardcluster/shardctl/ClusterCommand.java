@@ -12,8 +12,13 @@ abstract class ClusterCommand implements Callable<Integer> {
   @Override
   public final Integer call() throws Exception {
     try (ShardClient client = root().client()) {
-      return run(client);
+      return run(scoped(client));
     }
+  }
+
+  /** The client the command works with; data commands narrow it to their keyspace. */
+  ShardClient scoped(ShardClient client) {
+    return client;
   }
 
   /** Runs the command; returns the exit code. */

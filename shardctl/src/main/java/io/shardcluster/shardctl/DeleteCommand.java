@@ -11,7 +11,7 @@ import picocli.CommandLine.Parameters;
     aliases = "delete",
     description = "Removes KEY (removing an absent key is not an error).",
     mixinStandardHelpOptions = true)
-final class DeleteCommand extends ClusterCommand {
+final class DeleteCommand extends DataCommand {
   @Parameters(index = "0", paramLabel = "KEY")
   String key;
 

@@ -1,5 +1,6 @@
 package io.shardcluster.shardctl;
 
+import io.shardcluster.client.MigrationInfo;
 import io.shardcluster.client.ShardClient;
 import io.shardcluster.routing.DirectoryEntry;
 import io.shardcluster.routing.Keyspace;
@@ -21,6 +22,7 @@ import picocli.CommandLine.Parameters;
       DirectoryCommand.Set.class,
       DirectoryCommand.Get.class,
       DirectoryCommand.Remove.class,
+      DirectoryCommand.Move.class,
       DirectoryCommand.ListEntries.class
     })
 final class DirectoryCommand implements Runnable {
@@ -29,7 +31,7 @@ final class DirectoryCommand implements Runnable {
   @Override
   public void run() {
     throw new picocli.CommandLine.ParameterException(
-        spec.commandLine(), "missing subcommand: set, get, remove or list");
+        spec.commandLine(), "missing subcommand: set, get, move, remove or list");
   }
 
   static void printChange(ClusterCommand command, boolean json, long epoch) {
@@ -46,6 +48,47 @@ final class DirectoryCommand implements Runnable {
     row.put("prefix", entry.prefix());
     row.put("owner", entry.owner());
     return row;
+  }
+
+  @Command(
+      name = "move",
+      description =
+          "Moves the keys an existing entry places (KEY, or the prefix with --prefix) to NODE,"
+              + " online; the entry switches to NODE when the move commits.",
+      mixinStandardHelpOptions = true)
+  static final class Move extends ClusterCommand {
+    @Parameters(index = "0", paramLabel = "KEY")
+    String key;
+
+    @Option(names = "--to", required = true, paramLabel = "NODE", description = "Target node.")
+    String node;
+
+    @Option(names = "--prefix", description = "KEY is a prefix.")
+    boolean prefix;
+
+    @Option(
+        names = "--keyspace",
+        defaultValue = Keyspace.DEFAULT,
+        description = "The keyspace (default: ${DEFAULT-VALUE}).")
+    String keyspace;
+
+    @Option(names = "--json", description = "Print the migration started as JSON.")
+    boolean json;
+
+    @Override
+    int run(ShardClient client) {
+      MigrationInfo started =
+          client
+              .admin()
+              .moveDirectoryEntry(keyspace, key.getBytes(StandardCharsets.UTF_8), prefix, node);
+      if (json) {
+        Output.json(out(), MigrationsCommand.toJson(List.of(started)));
+        return 0;
+      }
+      out().println("moving " + started.what() + " to " + node + ": migration " + started.id());
+      out().println("watch with: shardctl migrations --watch");
+      return 0;
+    }
   }
 
   @Command(

@@ -12,7 +12,7 @@ import picocli.CommandLine.Parameters;
     name = "get",
     description = "Prints the value of KEY; exits 1 if it has none.",
     mixinStandardHelpOptions = true)
-final class GetCommand extends ClusterCommand {
+final class GetCommand extends DataCommand {
   @Parameters(index = "0", paramLabel = "KEY")
   String key;
 

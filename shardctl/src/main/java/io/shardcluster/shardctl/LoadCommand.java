@@ -13,7 +13,7 @@ import picocli.CommandLine.Option;
     name = "load",
     description = "Writes keys PREFIX0..PREFIX(N-1) with values derived from each key.",
     mixinStandardHelpOptions = true)
-final class LoadCommand extends ClusterCommand {
+final class LoadCommand extends DataCommand {
   @Option(names = "--count", required = true, description = "Number of keys.")
   long count;
 

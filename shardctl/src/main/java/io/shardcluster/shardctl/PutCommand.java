@@ -7,7 +7,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 @Command(name = "put", description = "Sets KEY to VALUE (UTF-8).", mixinStandardHelpOptions = true)
-final class PutCommand extends ClusterCommand {
+final class PutCommand extends DataCommand {
   @Parameters(index = "0", paramLabel = "KEY")
   String key;
 

@@ -14,7 +14,7 @@ import picocli.CommandLine.Parameters;
     name = "route",
     description = "Shows which node owns KEY, and why.",
     mixinStandardHelpOptions = true)
-final class RouteCommand extends ClusterCommand {
+final class RouteCommand extends DataCommand {
   @Parameters(index = "0", paramLabel = "KEY")
   String key;
 

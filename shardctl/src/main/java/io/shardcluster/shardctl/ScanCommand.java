@@ -14,7 +14,7 @@ import picocli.CommandLine.Option;
     name = "scan",
     description = "Prints KEY<TAB>VALUE rows across all nodes in key order, streamed.",
     mixinStandardHelpOptions = true)
-final class ScanCommand extends ClusterCommand {
+final class ScanCommand extends DataCommand {
   @Option(names = "--from", defaultValue = "", description = "First key, inclusive.")
   String from;
 

@@ -28,6 +28,7 @@ import picocli.CommandLine.ScopeType;
       NodesCommand.class,
       WaitCommand.class,
       DirectoryCommand.class,
+      KeyspaceCommand.class,
       DrainCommand.class,
       RemoveCommand.class,
       RebalanceCommand.class,

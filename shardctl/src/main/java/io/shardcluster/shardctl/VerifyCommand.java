@@ -18,7 +18,7 @@ import picocli.CommandLine.Option;
     description =
         "Reads back the keys `load` wrote and counts ok, missing and wrong values; exits 1 unless all are ok.",
     mixinStandardHelpOptions = true)
-final class VerifyCommand extends ClusterCommand {
+final class VerifyCommand extends DataCommand {
   private static final int SHOWN_PROBLEMS = 10;
 
   @Option(names = "--count", required = true, description = "Number of keys.")

@@ -1,0 +1,168 @@
+package io.shardcluster.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import io.shardcluster.client.ClusterAdmin.KeyspaceInfo;
+import io.shardcluster.client.ErrorCode;
+import io.shardcluster.client.KeyValue;
+import io.shardcluster.client.NodeState;
+import io.shardcluster.client.ShardClient;
+import io.shardcluster.client.ShardClusterException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Keyspaces on a real cluster in one JVM: separate data, moved by joins and drains, dropped. */
+class InProcessKeyspacesTest {
+  private static final int KEYS = 2000;
+
+  @TempDir Path dir;
+  private InProcessCluster cluster;
+
+  @AfterEach
+  void stop() {
+    if (cluster != null) {
+      cluster.close();
+    }
+  }
+
+  private ShardClient start(int nodes) {
+    cluster =
+        new InProcessCluster(dir, InProcessCluster.config(dir, false, Duration.ofMillis(500)));
+    for (int i = 1; i <= nodes; i++) {
+      cluster.addNode("node-" + i);
+    }
+    return cluster.client();
+  }
+
+  private static void load(ShardClient client, String valuePrefix) {
+    List<KeyValue> batch = new ArrayList<>();
+    for (int i = 0; i < KEYS; i++) {
+      batch.add(KeyValue.of("k" + i, valuePrefix + i));
+    }
+    client.multiPut(batch);
+  }
+
+  private static void assertValues(ShardClient client, String valuePrefix) {
+    List<byte[]> keys = new ArrayList<>();
+    for (int i = 0; i < KEYS; i++) {
+      keys.add(("k" + i).getBytes(StandardCharsets.UTF_8));
+    }
+    List<Optional<byte[]>> values = client.multiGet(keys);
+    for (int i = 0; i < KEYS; i++) {
+      assertThat(values.get(i).map(v -> new String(v, StandardCharsets.UTF_8)))
+          .as("%s k%d", client.keyspaceName(), i)
+          .contains(valuePrefix + i);
+    }
+  }
+
+  @Test
+  void keyspacesHoldSeparateData_andJoinsAndDrainsMoveEveryKeyspace() {
+    ShardClient client = start(3);
+    client.admin().createKeyspace("users", "hash");
+    ShardClient users = client.keyspace("users");
+    load(client, "default-");
+    load(users, "users-");
+    assertThat(client.admin().keyspaces())
+        .extracting(KeyspaceInfo::name)
+        .containsExactly("default", "users");
+
+    cluster.addNode("node-4");
+    cluster.awaitState("node-4", NodeState.UP);
+    cluster.awaitMigrations();
+
+    for (String keyspace : List.of("default", "users")) {
+      Map<String, List<String>> owned = InProcessCluster.ownedKeys(client, keyspace);
+      assertThat(owned.values().stream().mapToInt(List::size).sum()).isEqualTo(KEYS);
+      assertThat((double) owned.get("node-4").size() / KEYS).as(keyspace).isBetween(0.15, 0.35);
+    }
+    assertValues(client, "default-");
+    assertValues(users, "users-");
+
+    client.admin().drain("node-2");
+    cluster.awaitState("node-2", NodeState.REMOVED);
+    cluster.awaitMigrations();
+
+    for (String keyspace : List.of("default", "users")) {
+      Map<String, List<String>> owned = InProcessCluster.ownedKeys(client, keyspace);
+      assertThat(owned).doesNotContainKey("node-2");
+      assertThat(owned.values().stream().mapToInt(List::size).sum()).isEqualTo(KEYS);
+    }
+    assertValues(client, "default-");
+    assertValues(users, "users-");
+  }
+
+  @Test
+  void drop_deletesTheKeysOnEveryNode_andTheNameIsNotReused() {
+    ShardClient client = start(3);
+    client.admin().createKeyspace("tmp", "hash");
+    load(client.keyspace("tmp"), "tmp-");
+    load(client, "default-");
+    Map<String, String> addresses = client.refreshRoutingTable().nodeAddresses();
+    assertThat(
+            addresses.values().stream()
+                .mapToLong(a -> InProcessCluster.storedKeys(a, "tmp", "", ""))
+                .sum())
+        .isEqualTo(KEYS);
+
+    client.admin().dropKeyspace("tmp");
+
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .untilAsserted(
+            () ->
+                assertThat(
+                        addresses.values().stream()
+                            .mapToLong(a -> InProcessCluster.storedKeys(a, "tmp", "", ""))
+                            .sum())
+                    .isZero());
+    assertThatThrownBy(() -> client.keyspace("tmp"))
+        .isInstanceOf(ShardClusterException.class)
+        .hasMessageContaining("no keyspace named 'tmp'");
+    assertThatThrownBy(() -> client.admin().createKeyspace("tmp", "hash"))
+        .hasMessageContaining("names are not reused");
+    assertValues(client, "default-");
+  }
+
+  @Test
+  void badInput_isRefusedWithTheRightCode_andChangesNothing() {
+    ShardClient client = start(1);
+    long epoch = client.refreshRoutingTable().epoch();
+
+    assertThat(code(() -> client.admin().createKeyspace("Bad!", "hash")))
+        .isEqualTo(ErrorCode.INVALID_ARGUMENT);
+    assertThat(code(() -> client.admin().createKeyspace("x", "chord")))
+        .isEqualTo(ErrorCode.INVALID_ARGUMENT);
+    assertThat(code(() -> client.admin().createKeyspace("x", "range")))
+        .isEqualTo(ErrorCode.UNIMPLEMENTED);
+    assertThat(code(() -> client.admin().createKeyspace("default", "hash")))
+        .isEqualTo(ErrorCode.ALREADY_EXISTS);
+    assertThat(code(() -> client.admin().dropKeyspace("default")))
+        .isEqualTo(ErrorCode.FAILED_PRECONDITION);
+    assertThat(code(() -> client.admin().dropKeyspace("nope"))).isEqualTo(ErrorCode.NOT_FOUND);
+    assertThat(code(() -> client.keyspace("nope"))).isEqualTo(ErrorCode.NOT_FOUND);
+
+    assertThat(client.refreshRoutingTable().epoch()).isEqualTo(epoch);
+    assertThat(client.admin().keyspaces())
+        .extracting(KeyspaceInfo::name)
+        .containsExactly("default");
+  }
+
+  private static ErrorCode code(Runnable call) {
+    try {
+      call.run();
+    } catch (ShardClusterException e) {
+      return e.code();
+    }
+    throw new AssertionError("expected a ShardClusterException");
+  }
+}

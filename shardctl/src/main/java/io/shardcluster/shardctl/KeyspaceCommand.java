@@ -1,0 +1,121 @@
+package io.shardcluster.shardctl;
+
+import io.shardcluster.client.ClusterAdmin.KeyspaceInfo;
+import io.shardcluster.client.ShardClient;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+@Command(
+    name = "keyspace",
+    description = "Creates, lists and drops keyspaces.",
+    mixinStandardHelpOptions = true,
+    subcommands = {
+      KeyspaceCommand.Create.class,
+      KeyspaceCommand.ListKeyspaces.class,
+      KeyspaceCommand.Drop.class
+    })
+final class KeyspaceCommand implements Runnable {
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public void run() {
+    throw new CommandLine.ParameterException(
+        spec.commandLine(), "missing subcommand: create, list or drop");
+  }
+
+  @Command(
+      name = "create",
+      description =
+          "Creates a keyspace spread over the UP nodes. Only the hash strategy is served so far.",
+      mixinStandardHelpOptions = true)
+  static final class Create extends ClusterCommand {
+    @Parameters(index = "0", paramLabel = "NAME")
+    String name;
+
+    @Option(
+        names = "--strategy",
+        defaultValue = "hash",
+        description = "hash, range or directory (default: ${DEFAULT-VALUE}).")
+    String strategy;
+
+    @Option(names = "--json", description = "Print the new epoch as JSON.")
+    boolean json;
+
+    @Override
+    int run(ShardClient client) {
+      long epoch = client.admin().createKeyspace(name, strategy);
+      DirectoryCommand.printChange(this, json, epoch);
+      return 0;
+    }
+  }
+
+  @Command(name = "list", description = "Lists the keyspaces.", mixinStandardHelpOptions = true)
+  static final class ListKeyspaces extends ClusterCommand {
+    @Option(names = "--json", description = "Print as JSON.")
+    boolean json;
+
+    @Override
+    int run(ShardClient client) {
+      List<KeyspaceInfo> keyspaces = client.admin().keyspaces();
+      if (json) {
+        List<Map<String, Object>> rows = new ArrayList<>();
+        for (KeyspaceInfo k : keyspaces) {
+          Map<String, Object> row = new LinkedHashMap<>();
+          row.put("name", k.name());
+          row.put("strategy", k.strategy());
+          row.put("intervals", k.intervals());
+          row.put("directory_entries", k.directoryEntries());
+          rows.add(row);
+        }
+        Output.json(out(), rows);
+      } else {
+        List<List<String>> rows = new ArrayList<>();
+        keyspaces.forEach(
+            k ->
+                rows.add(
+                    List.of(
+                        k.name(),
+                        k.strategy(),
+                        String.valueOf(k.intervals()),
+                        String.valueOf(k.directoryEntries()))));
+        Output.table(out(), List.of("NAME", "STRATEGY", "INTERVALS", "DIRECTORY"), rows);
+      }
+      return 0;
+    }
+  }
+
+  @Command(
+      name = "drop",
+      description =
+          "Drops a keyspace and deletes its keys on every node; needs --yes. Its name is not"
+              + " reused.",
+      mixinStandardHelpOptions = true)
+  static final class Drop extends ClusterCommand {
+    @Parameters(index = "0", paramLabel = "NAME")
+    String name;
+
+    @Option(names = "--yes", description = "Confirms that the keyspace's keys are to be deleted.")
+    boolean yes;
+
+    @Option(names = "--json", description = "Print the new epoch as JSON.")
+    boolean json;
+
+    @Override
+    int run(ShardClient client) {
+      if (!yes) {
+        throw new CommandLine.ParameterException(
+            spec.commandLine(),
+            "dropping keyspace '" + name + "' deletes all its keys; add --yes to confirm");
+      }
+      long epoch = client.admin().dropKeyspace(name);
+      DirectoryCommand.printChange(this, json, epoch);
+      return 0;
+    }
+  }
+}

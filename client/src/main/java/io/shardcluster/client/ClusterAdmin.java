@@ -20,6 +20,7 @@ import io.shardcluster.proto.v1.RemoveDirectoryEntryRequest;
 import io.shardcluster.proto.v1.RemoveNodeRequest;
 import io.shardcluster.proto.v1.RemoveNodeResponse;
 import io.shardcluster.proto.v1.SetDirectoryEntryRequest;
+import io.shardcluster.proto.v1.SplitRangeRequest;
 import io.shardcluster.proto.v1.Strategy;
 import io.shardcluster.routing.DirectoryEntry;
 import io.shardcluster.routing.Keyspace;
@@ -117,11 +118,19 @@ public final class ClusterAdmin {
 
   /**
    * Creates a keyspace spread over the UP nodes. {@code strategy} is {@code hash}, {@code range} or
-   * {@code directory}; only hash keyspaces are served so far (UNIMPLEMENTED otherwise).
-   * ALREADY_EXISTS if the name is taken; FAILED_PRECONDITION if a dropped keyspace had the name
-   * (names are never reused) or while migrations run. Returns the new epoch.
+   * {@code directory} (not served yet: UNIMPLEMENTED). ALREADY_EXISTS if the name is taken;
+   * FAILED_PRECONDITION if a dropped keyspace had the name (names are never reused) or while
+   * migrations run. Returns the new epoch.
    */
   public long createKeyspace(String name, String strategy) {
+    return createKeyspace(name, strategy, List.of());
+  }
+
+  /**
+   * Creates a keyspace; a range keyspace's ranges start at the empty key and at each of {@code
+   * splitAt}, dealt out to the UP nodes in turn.
+   */
+  public long createKeyspace(String name, String strategy, List<byte[]> splitAt) {
     Keyspace.checkName(name);
     Strategy wire =
         switch (strategy) {
@@ -135,7 +144,28 @@ public final class ClusterAdmin {
     return call(() ->
             stub()
                 .createKeyspace(
-                    CreateKeyspaceRequest.newBuilder().setName(name).setStrategy(wire).build()))
+                    CreateKeyspaceRequest.newBuilder()
+                        .setName(name)
+                        .setStrategy(wire)
+                        .addAllSplitAt(splitAt.stream().map(ByteString::copyFrom).toList())
+                        .build()))
+        .getEpoch();
+  }
+
+  /**
+   * Splits the range of a range keyspace that holds {@code at} there; both halves stay on its node.
+   * INVALID_ARGUMENT if a range starts there already; FAILED_PRECONDITION for a hash keyspace or
+   * while migrations run. Returns the new epoch.
+   */
+  public long splitRange(String keyspace, byte[] at) {
+    Limits.checkKey(at.length);
+    return call(() ->
+            stub()
+                .splitRange(
+                    SplitRangeRequest.newBuilder()
+                        .setKeyspace(keyspace)
+                        .setAt(ByteString.copyFrom(at))
+                        .build()))
         .getEpoch();
   }
 

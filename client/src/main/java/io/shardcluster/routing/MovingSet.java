@@ -1,6 +1,7 @@
 package io.shardcluster.routing;
 
 import com.google.protobuf.ByteString;
+import io.shardcluster.client.ShardClusterException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
@@ -17,6 +18,7 @@ public final class MovingSet {
   private final String keyspace;
   private final List<PositionRange> ranges;
   private final List<DirectoryEntry> entries;
+  private final List<KeyRange> keyRanges;
   private final long[] flippedStarts;
   private final Set<Slot> slots = new HashSet<>();
 
@@ -30,7 +32,29 @@ public final class MovingSet {
    * @param entries directory entries whose keys move (their owner is not consulted)
    */
   public MovingSet(String keyspace, List<PositionRange> ranges, List<DirectoryEntry> entries) {
+    this(keyspace, ranges, entries, List.of());
+  }
+
+  /** Whole ranges of a range keyspace. */
+  public static MovingSet ofKeyRanges(String keyspace, List<KeyRange> keyRanges) {
+    return new MovingSet(keyspace, List.of(), List.of(), keyRanges);
+  }
+
+  /**
+   * Creates a set.
+   *
+   * @param keyspace the keyspace of the keys
+   * @param ranges disjoint position ranges of a hash keyspace, in any order
+   * @param entries directory entries whose keys move (their owner is not consulted)
+   * @param keyRanges whole ranges of a range keyspace
+   */
+  public MovingSet(
+      String keyspace,
+      List<PositionRange> ranges,
+      List<DirectoryEntry> entries,
+      List<KeyRange> keyRanges) {
     this.keyspace = keyspace;
+    this.keyRanges = List.copyOf(keyRanges);
     this.ranges =
         ranges.stream()
             .sorted(Comparator.comparing(PositionRange::start, Long::compareUnsigned))
@@ -58,8 +82,13 @@ public final class MovingSet {
     return entries;
   }
 
+  /** Whole ranges of a range keyspace. */
+  public List<KeyRange> keyRanges() {
+    return keyRanges;
+  }
+
   public boolean isEmpty() {
-    return ranges.isEmpty() && entries.isEmpty();
+    return ranges.isEmpty() && entries.isEmpty() && keyRanges.isEmpty();
   }
 
   /** The fraction of the position space the ranges cover. */
@@ -69,6 +98,14 @@ public final class MovingSet {
 
   /** Whether the key moves, judged with the keyspace's directory. */
   public boolean contains(Keyspace routing, byte[] key) {
+    if (routing.isRange()) {
+      for (KeyRange range : keyRanges) {
+        if (range.contains(key)) {
+          return true;
+        }
+      }
+      return false;
+    }
     if (!routing.directory().isEmpty()) {
       var entry = routing.directory().entryFor(key);
       if (entry.isPresent()) {
@@ -87,6 +124,18 @@ public final class MovingSet {
 
   /** The keyspace routing after the move: the ranges and entries belong to {@code target}. */
   public Keyspace applyTo(Keyspace routing, String target) {
+    if (routing.isRange()) {
+      RangeMap moved = routing.ranges();
+      for (KeyRange range : keyRanges) {
+        int index = moved.indexOfStart(range.start().toByteArray());
+        if (index < 0 || !moved.range(index).equals(range)) {
+          throw ShardClusterException.failedPrecondition(
+              "keyspace " + keyspace + " has no range " + range + " any more");
+        }
+        moved = moved.assign(index, target);
+      }
+      return routing.withRanges(moved);
+    }
     HashRing ring = routing.ring();
     for (PositionRange range : ranges) {
       ring = ring.assign(range, target);
@@ -107,12 +156,13 @@ public final class MovingSet {
     return o instanceof MovingSet other
         && keyspace.equals(other.keyspace)
         && ranges.equals(other.ranges)
-        && slots.equals(other.slots);
+        && slots.equals(other.slots)
+        && keyRanges.equals(other.keyRanges);
   }
 
   @Override
   public int hashCode() {
-    return ranges.hashCode() * 31 + slots.hashCode();
+    return (ranges.hashCode() * 31 + slots.hashCode()) * 31 + keyRanges.hashCode();
   }
 
   @Override
@@ -128,6 +178,7 @@ public final class MovingSet {
     for (DirectoryEntry entry : entries) {
       parts.add((entry.prefix() ? "prefix " : "key ") + entry.key().toStringUtf8());
     }
+    keyRanges.forEach(range -> parts.add("keys " + range));
     String what = String.join(", ", parts);
     return keyspace.equals(Keyspace.DEFAULT) ? what : keyspace + ": " + what;
   }

@@ -84,6 +84,21 @@ public final class RangeMap {
     return low;
   }
 
+  /** The index of the range starting exactly at {@code start}, or -1 if none does. */
+  public int indexOfStart(byte[] start) {
+    int index = indexOf(start);
+    return Arrays.equals(starts[index], start) ? index : -1;
+  }
+
+  /** Range {@code i} as a key range. */
+  public KeyRange range(int i) {
+    return new KeyRange(
+        com.google.protobuf.ByteString.copyFrom(starts[i]),
+        i + 1 < starts.length
+            ? com.google.protobuf.ByteString.copyFrom(starts[i + 1])
+            : com.google.protobuf.ByteString.EMPTY);
+  }
+
   /** The node that owns the key. */
   public String ownerOf(byte[] key) {
     return owners[indexOf(key)];

@@ -10,9 +10,10 @@ import java.util.Optional;
  * @param owner the owning node's id
  * @param address the owner's host:port
  * @param position the key's position on the ring
- * @param interval the ring interval holding the position
+ * @param interval the ring interval holding the position; null in a range keyspace
  * @param directoryEntry the directory entry that overrides the ring, if any
  * @param epoch the routing table's epoch
+ * @param range the key range holding the key in a range keyspace; null in a hash keyspace
  */
 public record Route(
     String keyspace,
@@ -21,4 +22,5 @@ public record Route(
     long position,
     Interval interval,
     Optional<DirectoryEntry> directoryEntry,
-    long epoch) {}
+    long epoch,
+    KeyRange range) {}

@@ -97,9 +97,9 @@ public final class RoutingTable {
   public Route route(String keyspaceName, byte[] key) {
     Keyspace keyspace = keyspace(keyspaceName);
     long position = KeyHash.position(key);
-    Optional<DirectoryEntry> entry = keyspace.directory().entryFor(key);
-    String owner =
-        entry.map(DirectoryEntry::owner).orElseGet(() -> keyspace.ring().ownerOf(position));
+    Optional<DirectoryEntry> entry =
+        keyspace.isRange() ? Optional.empty() : keyspace.directory().entryFor(key);
+    String owner = keyspace.ownerOf(key);
     if (owner == null) {
       throw ShardClusterException.unavailable(
           "no shard node has joined the cluster yet (epoch " + epoch + ")");
@@ -109,9 +109,10 @@ public final class RoutingTable {
         owner,
         nodeAddresses.getOrDefault(owner, ""),
         position,
-        keyspace.ring().intervalOf(position),
+        keyspace.isRange() ? null : keyspace.ring().intervalOf(position),
         entry,
-        epoch);
+        epoch,
+        keyspace.isRange() ? keyspace.ranges().range(keyspace.ranges().indexOf(key)) : null);
   }
 
   /** A copy at another epoch. */

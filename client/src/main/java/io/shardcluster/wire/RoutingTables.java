@@ -9,9 +9,11 @@ import io.shardcluster.routing.Directory;
 import io.shardcluster.routing.DirectoryEntry;
 import io.shardcluster.routing.HashRing;
 import io.shardcluster.routing.Interval;
+import io.shardcluster.routing.KeyRange;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.MovingSet;
 import io.shardcluster.routing.PositionRange;
+import io.shardcluster.routing.RangeMap;
 import io.shardcluster.routing.RoutingTable;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -30,6 +32,21 @@ public final class RoutingTables {
         .forEach(
             (id, address) -> builder.addNodes(Node.newBuilder().setId(id).setAddress(address)));
     for (Keyspace keyspace : table.keyspaces().values()) {
+      if (keyspace.isRange()) {
+        var ks =
+            io.shardcluster.proto.v1.Keyspace.newBuilder()
+                .setName(keyspace.name())
+                .setStrategy(Strategy.RANGE);
+        RangeMap ranges = keyspace.ranges();
+        for (int i = 0; i < ranges.size(); i++) {
+          ks.addIntervals(
+              io.shardcluster.proto.v1.Interval.newBuilder()
+                  .setStart(ByteString.copyFrom(ranges.start(i)))
+                  .setOwner(ranges.owner(i)));
+        }
+        builder.addKeyspaces(ks);
+        continue;
+      }
       var ks =
           io.shardcluster.proto.v1.Keyspace.newBuilder()
               .setName(keyspace.name())
@@ -57,6 +74,16 @@ public final class RoutingTables {
     }
     Map<String, Keyspace> keyspaces = new HashMap<>();
     for (var ks : proto.getKeyspacesList()) {
+      if (ks.getStrategy() == Strategy.RANGE) {
+        List<byte[]> starts = new ArrayList<>(ks.getIntervalsCount());
+        List<String> owners = new ArrayList<>(ks.getIntervalsCount());
+        for (var interval : ks.getIntervalsList()) {
+          starts.add(interval.getStart().toByteArray());
+          owners.add(interval.getOwner());
+        }
+        keyspaces.put(ks.getName(), Keyspace.range(ks.getName(), RangeMap.of(starts, owners)));
+        continue;
+      }
       if (ks.getStrategy() != Strategy.HASH) {
         throw ShardClusterException.invalidArgument(
             "keyspace " + ks.getName() + " has unsupported strategy " + ks.getStrategy());
@@ -106,6 +133,14 @@ public final class RoutingTables {
               .setEnd(range.end() == 0 ? ByteString.EMPTY : position(range.end())));
     }
     moving.entries().forEach(entry -> builder.addEntries(toProto(entry)));
+    moving
+        .keyRanges()
+        .forEach(
+            range ->
+                builder.addKeyRanges(
+                    io.shardcluster.proto.v1.KeyRange.newBuilder()
+                        .setStart(range.start())
+                        .setEnd(range.end())));
     return builder.build();
   }
 
@@ -117,8 +152,15 @@ public final class RoutingTables {
     }
     List<DirectoryEntry> entries = new ArrayList<>();
     proto.getEntriesList().forEach(entry -> entries.add(fromProto(entry)));
+    List<KeyRange> keyRanges = new ArrayList<>();
+    proto
+        .getKeyRangesList()
+        .forEach(range -> keyRanges.add(new KeyRange(range.getStart(), range.getEnd())));
     return new MovingSet(
-        proto.getKeyspace().isEmpty() ? Keyspace.DEFAULT : proto.getKeyspace(), ranges, entries);
+        proto.getKeyspace().isEmpty() ? Keyspace.DEFAULT : proto.getKeyspace(),
+        ranges,
+        entries,
+        keyRanges);
   }
 
   private static ByteString position(long position) {

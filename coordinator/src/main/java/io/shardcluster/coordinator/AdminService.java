@@ -1,5 +1,6 @@
 package io.shardcluster.coordinator;
 
+import com.google.protobuf.ByteString;
 import io.grpc.stub.StreamObserver;
 import io.shardcluster.client.ShardClusterException;
 import io.shardcluster.proto.v1.AdminGrpc;
@@ -25,10 +26,12 @@ import io.shardcluster.proto.v1.RemoveDirectoryEntryRequest;
 import io.shardcluster.proto.v1.RemoveNodeRequest;
 import io.shardcluster.proto.v1.RemoveNodeResponse;
 import io.shardcluster.proto.v1.SetDirectoryEntryRequest;
+import io.shardcluster.proto.v1.SplitRangeRequest;
 import io.shardcluster.proto.v1.Strategy;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.wire.RoutingTables;
 import io.shardcluster.wire.ServerResponses;
+import java.util.List;
 
 /** Serves operator commands: converts between the wire and the cluster and rebalancer. */
 final class AdminService extends AdminGrpc.AdminImplBase {
@@ -106,16 +109,31 @@ final class AdminService extends AdminGrpc.AdminImplBase {
     ServerResponses.unary(
         observer,
         () -> {
-          if (request.getStrategy() != Strategy.HASH
-              && request.getStrategy() != Strategy.STRATEGY_UNSPECIFIED) {
+          if (request.getStrategy() == Strategy.DIRECTORY) {
             throw ShardClusterException.unimplemented(
-                request.getStrategy().name().toLowerCase(java.util.Locale.ROOT)
-                    + " keyspaces are not served yet; only hash keyspaces are");
+                "directory keyspaces are not served yet; hash and range keyspaces are");
           }
+          List<byte[]> splitAt =
+              request.getSplitAtList().stream().map(ByteString::toByteArray).toList();
           return KeyspaceChangeResponse.newBuilder()
-              .setEpoch(cluster.createKeyspace(request.getName(), vnodes))
+              .setEpoch(
+                  cluster.createKeyspace(
+                      request.getName(), request.getStrategy() == Strategy.RANGE, splitAt, vnodes))
               .build();
         });
+  }
+
+  @Override
+  public void splitRange(
+      SplitRangeRequest request, StreamObserver<KeyspaceChangeResponse> observer) {
+    ServerResponses.unary(
+        observer,
+        () ->
+            KeyspaceChangeResponse.newBuilder()
+                .setEpoch(
+                    cluster.splitRange(
+                        keyspace(request.getKeyspace()), request.getAt().toByteArray()))
+                .build());
   }
 
   @Override
@@ -142,8 +160,11 @@ final class AdminService extends AdminGrpc.AdminImplBase {
             response
                 .addKeyspacesBuilder()
                 .setName(keyspace.name())
-                .setStrategy(Strategy.HASH)
-                .setIntervals(keyspace.ring().intervals().size())
+                .setStrategy(keyspace.isRange() ? Strategy.RANGE : Strategy.HASH)
+                .setIntervals(
+                    keyspace.isRange()
+                        ? keyspace.ranges().size()
+                        : keyspace.ring().intervals().size())
                 .setDirectoryEntries(keyspace.directory().entries().size());
           }
           return response.build();

@@ -11,6 +11,8 @@ import io.shardcluster.proto.v1.NodeStats;
 import io.shardcluster.routing.DirectoryEntry;
 import io.shardcluster.routing.HashRing;
 import io.shardcluster.routing.Keyspace;
+import io.shardcluster.routing.RangeAllocator;
+import io.shardcluster.routing.RangeMap;
 import io.shardcluster.routing.RoutingTable;
 import io.shardcluster.routing.TokenAllocator;
 import io.shardcluster.wire.HostPort;
@@ -185,9 +187,11 @@ final class Cluster {
                 ClusterState first =
                     current.withMember(joining.toBuilder().setState(NodeState.UP).build());
                 for (Keyspace keyspace : current.routing().keyspaces().values()) {
-                  first =
-                      first.withKeyspace(
-                          keyspace.withRing(HashRing.of(List.of(0L), List.of(node))));
+                  if (!keyspace.isRange()) {
+                    first =
+                        first.withKeyspace(
+                            keyspace.withRing(HashRing.of(List.of(0L), List.of(node))));
+                  }
                 }
                 return first;
               }
@@ -271,11 +275,25 @@ final class Cluster {
   }
 
   /**
-   * Creates a hash keyspace spread over the UP nodes as the default one is (the same allocator).
-   * Returns the new epoch.
+   * Creates a keyspace spread over the UP nodes: a hash keyspace as the default one is (the same
+   * allocator), or a range keyspace with ranges starting at the empty key and at each split key,
+   * dealt out in turn. Returns the new epoch.
    */
-  long createKeyspace(String name, int vnodes) {
+  long createKeyspace(String name, boolean range, List<byte[]> splitAt, int vnodes) {
     Keyspace.checkName(name);
+    if (!range && !splitAt.isEmpty()) {
+      throw ShardClusterException.invalidArgument("split keys are for range keyspaces only");
+    }
+    java.util.TreeSet<byte[]> splits = new java.util.TreeSet<>(java.util.Arrays::compareUnsigned);
+    for (byte[] key : splitAt) {
+      io.shardcluster.wire.Limits.checkKey(key.length);
+      if (!splits.add(key)) {
+        throw ShardClusterException.invalidArgument(
+            "split key '"
+                + new String(key, java.nio.charset.StandardCharsets.UTF_8)
+                + "' is given twice");
+      }
+    }
     return update(
             current -> {
               if (current.routing().keyspaces().containsKey(name)) {
@@ -288,15 +306,54 @@ final class Cluster {
                         + "' belonged to a dropped keyspace; names are not reused, choose another");
               }
               requireNoMigrations(current);
-              HashRing ring = HashRing.empty();
-              for (MemberRecord member : current.members().values()) {
-                if (member.getState() == NodeState.UP) {
-                  ring = TokenAllocator.join(ring, member.getId(), vnodes);
+              List<String> up =
+                  current.members().values().stream()
+                      .filter(m -> m.getState() == NodeState.UP)
+                      .map(MemberRecord::getId)
+                      .toList();
+              if (range) {
+                if (up.isEmpty()) {
+                  throw ShardClusterException.failedPrecondition(
+                      "no node is UP to hold the ranges of " + name);
                 }
+                List<byte[]> starts = new ArrayList<>();
+                starts.add(new byte[0]);
+                starts.addAll(splits);
+                logger.info("range keyspace " + name + " created: " + starts.size() + " range(s)");
+                return current.withKeyspace(
+                    Keyspace.range(name, RangeAllocator.spread(starts, up)));
+              }
+              HashRing ring = HashRing.empty();
+              for (String node : up) {
+                ring = TokenAllocator.join(ring, node, vnodes);
               }
               logger.info(
                   "keyspace " + name + " created over " + ring.shares().size() + " node(s)");
               return current.withKeyspace(Keyspace.hash(name).withRing(ring));
+            })
+        .epoch();
+  }
+
+  /** Splits the range holding {@code at} of a range keyspace there. Returns the new epoch. */
+  long splitRange(String name, byte[] at) {
+    io.shardcluster.wire.Limits.checkKey(at.length);
+    return update(
+            current -> {
+              Keyspace keyspace = current.routing().keyspace(name);
+              if (!keyspace.isRange()) {
+                throw ShardClusterException.failedPrecondition(
+                    "keyspace "
+                        + name
+                        + " is a hash keyspace; only range keyspaces have ranges to split");
+              }
+              requireNoMigrations(current);
+              RangeMap split = keyspace.ranges().split(at);
+              logger.info(
+                  "keyspace "
+                      + name
+                      + ": split at "
+                      + new String(at, java.nio.charset.StandardCharsets.UTF_8));
+              return current.withKeyspace(keyspace.withRanges(split));
             })
         .epoch();
   }

@@ -11,9 +11,11 @@ import io.shardcluster.proto.v1.NodeState;
 import io.shardcluster.proto.v1.NodeStats;
 import io.shardcluster.routing.DirectoryEntry;
 import io.shardcluster.routing.HashRing;
+import io.shardcluster.routing.KeyRange;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.MovingSet;
 import io.shardcluster.routing.PositionRange;
+import io.shardcluster.routing.RangeAllocator;
 import io.shardcluster.routing.TokenAllocator;
 import io.shardcluster.wire.Failpoints;
 import io.shardcluster.wire.RoutingTables;
@@ -168,13 +170,7 @@ final class Rebalancer implements AutoCloseable {
   }
 
   private static boolean ownsAnything(ClusterState state, String node) {
-    for (Keyspace keyspace : state.routing().keyspaces().values()) {
-      if (!keyspace.ring().intervalsOf(node).isEmpty()
-          || keyspace.directory().entries().stream().anyMatch(e -> e.owner().equals(node))) {
-        return true;
-      }
-    }
-    return false;
+    return state.routing().keyspaces().values().stream().anyMatch(k -> k.isOwner(node));
   }
 
   /** Plans the migrations of the first JOINING node that has none yet; false if there is none. */
@@ -187,6 +183,20 @@ final class Rebalancer implements AutoCloseable {
       List<Migration> planned = new ArrayList<>();
       // Every keyspace gives the new node its share: one migration per keyspace and donor.
       for (Keyspace keyspace : state.routing().keyspaces().values()) {
+        if (keyspace.isRange()) {
+          // Whole ranges, from the nodes with the most.
+          for (var taken : RangeAllocator.join(keyspace.ranges(), node).entrySet()) {
+            planned.add(
+                migration(
+                    state,
+                    planned.size(),
+                    taken.getKey(),
+                    node,
+                    MovingSet.ofKeyRanges(keyspace.name(), keyRanges(keyspace, taken.getValue())),
+                    "join " + node));
+          }
+          continue;
+        }
         HashRing ring = keyspace.ring();
         HashRing after = TokenAllocator.join(ring, node, config.vnodes());
         for (String donor : ring.shares().keySet()) {
@@ -282,8 +292,7 @@ final class Rebalancer implements AutoCloseable {
     List<Migration> planned = new ArrayList<>();
     for (var keyspace : plans.entrySet()) {
       for (var entry : keyspace.getValue().entrySet()) {
-        MovingSet moving =
-            new MovingSet(keyspace.getKey(), entry.getValue().ranges, entry.getValue().entries);
+        MovingSet moving = entry.getValue().moving(keyspace.getKey());
         if (!moving.isEmpty()) {
           planned.add(
               migration(state, planned.size(), node, entry.getKey(), moving, "drain " + node));
@@ -332,18 +341,37 @@ final class Rebalancer implements AutoCloseable {
     return migration;
   }
 
-  /** What each receiver gets of a leaving node: ring ranges and directory entries. */
+  private static List<KeyRange> keyRanges(Keyspace keyspace, List<Integer> indexes) {
+    return indexes.stream().sorted().map(i -> keyspace.ranges().range(i)).toList();
+  }
+
+  /**
+   * What each receiver gets of a leaving node: ring ranges and directory entries, or whole key
+   * ranges of a range keyspace.
+   */
   private static final class Plan {
     final List<PositionRange> ranges = new ArrayList<>();
     final List<DirectoryEntry> entries = new ArrayList<>();
+    final List<KeyRange> keyRanges = new ArrayList<>();
+
+    MovingSet moving(String keyspace) {
+      return new MovingSet(keyspace, ranges, entries, keyRanges);
+    }
   }
 
   private Map<String, Plan> drainPlans(
       ClusterState state, String keyspaceName, String node, List<String> receivers) {
     Keyspace keyspace = state.routing().keyspace(keyspaceName);
-    HashRing ring = keyspace.ring();
     Map<String, Plan> plans = new LinkedHashMap<>();
     receivers.forEach(r -> plans.put(r, new Plan()));
+    if (keyspace.isRange()) {
+      RangeAllocator.leave(keyspace.ranges(), node, receivers)
+          .forEach(
+              (receiver, given) ->
+                  plans.get(receiver).keyRanges.addAll(keyRanges(keyspace, given)));
+      return plans;
+    }
+    HashRing ring = keyspace.ring();
     if (ring.shares().containsKey(node)) {
       HashRing after = TokenAllocator.remove(ring, node);
       for (String receiver : receivers) {
@@ -424,9 +452,7 @@ final class Rebalancer implements AutoCloseable {
             Keyspace current = original;
             for (var plan : keyspacePlans.getValue().entrySet()) {
               current =
-                  new MovingSet(
-                          keyspacePlans.getKey(), plan.getValue().ranges, plan.getValue().entries)
-                      .applyTo(current, plan.getKey());
+                  plan.getValue().moving(keyspacePlans.getKey()).applyTo(current, plan.getKey());
             }
             if (!current.equals(original)) {
               next = next.withKeyspace(current);

@@ -39,6 +39,7 @@ final class InProcessCluster implements AutoCloseable {
   private final Path dir;
   private final CoordinatorServer coordinator;
   private final Map<String, ShardNodeServer> nodes = new LinkedHashMap<>();
+  private final Map<String, Integer> ports = new LinkedHashMap<>();
   private final List<ShardClient> clients = new ArrayList<>();
   private int nextPort = 2;
 
@@ -76,8 +77,22 @@ final class InProcessCluster implements AutoCloseable {
   }
 
   /** Starts a node and waits until the coordinator lists it as UP. */
+  /** Stops a node (its data stays). */
+  void stopNode(String id) {
+    nodes.remove(id).stop();
+  }
+
+  /** Starts a stopped node again on its data and port. */
+  ShardNodeServer restartNode(String id) {
+    return startNode(id, ports.get(id));
+  }
+
   ShardNodeServer addNode(String id) {
-    int port = nextPort++;
+    return startNode(id, nextPort++);
+  }
+
+  private ShardNodeServer startNode(String id, int port) {
+    ports.put(id, port);
     ShardNodeConfig config =
         new ShardNodeConfig(
             id,

@@ -142,7 +142,7 @@ class InProcessKeyspacesTest {
         .isEqualTo(ErrorCode.INVALID_ARGUMENT);
     assertThat(code(() -> client.admin().createKeyspace("x", "chord")))
         .isEqualTo(ErrorCode.INVALID_ARGUMENT);
-    assertThat(code(() -> client.admin().createKeyspace("x", "range")))
+    assertThat(code(() -> client.admin().createKeyspace("x", "directory")))
         .isEqualTo(ErrorCode.UNIMPLEMENTED);
     assertThat(code(() -> client.admin().createKeyspace("default", "hash")))
         .isEqualTo(ErrorCode.ALREADY_EXISTS);
@@ -164,5 +164,93 @@ class InProcessKeyspacesTest {
       return e.code();
     }
     throw new AssertionError("expected a ShardClusterException");
+  }
+
+  private static List<String> scanKeys(ShardClient client, String from, String to, long limit) {
+    List<String> keys = new ArrayList<>();
+    try (var rows =
+        client.scan(io.shardcluster.client.ScanOptions.all().from(from).to(to).limit(limit))) {
+      rows.forEachRemaining(row -> keys.add(row.keyString()));
+    }
+    return keys;
+  }
+
+  @Test
+  void rangeKeyspace_placesRangesInTurn_scansInOrderAskingOnlyOverlappingNodes_splitsAndMoves() {
+    ShardClient client = start(3);
+    client
+        .admin()
+        .createKeyspace(
+            "events",
+            "range",
+            List.of("g".getBytes(StandardCharsets.UTF_8), "p".getBytes(StandardCharsets.UTF_8)));
+    ShardClient events = client.keyspace("events");
+    List<String> all = new ArrayList<>();
+    for (char c = 'a'; c <= 'z'; c++) {
+      for (int i = 0; i < 20; i++) {
+        all.add(c + String.format("%03d", i));
+      }
+    }
+    List<KeyValue> batch = new ArrayList<>();
+    all.forEach(k -> batch.add(KeyValue.of(k, "v" + k)));
+    events.multiPut(batch);
+
+    assertThat(events.route("a000".getBytes(StandardCharsets.UTF_8)).owner()).isEqualTo("node-1");
+    assertThat(events.route("h000".getBytes(StandardCharsets.UTF_8)).owner()).isEqualTo("node-2");
+    assertThat(events.route("z000".getBytes(StandardCharsets.UTF_8)).owner()).isEqualTo("node-3");
+    assertThat(scanKeys(events, "", "", 0)).isEqualTo(all);
+    assertThat(scanKeys(events, "f010", "h005", 0))
+        .isEqualTo(all.subList(all.indexOf("f010"), all.indexOf("h005")));
+    assertThat(scanKeys(events, "c", "", 7))
+        .isEqualTo(all.subList(all.indexOf("c000"), all.indexOf("c007")));
+
+    // A scan inside node-1's range does not need the other nodes: stop them.
+    cluster.stopNode("node-2");
+    cluster.stopNode("node-3");
+    assertThat(scanKeys(events, "b", "f", 0))
+        .isEqualTo(all.subList(all.indexOf("b000"), all.indexOf("f000")));
+    cluster.restartNode("node-2");
+    cluster.restartNode("node-3");
+
+    long before = client.refreshRoutingTable().epoch();
+    client.admin().splitRange("events", "m".getBytes(StandardCharsets.UTF_8));
+    assertThat(client.refreshRoutingTable().epoch()).isGreaterThan(before);
+    assertThat(client.admin().keyspaces())
+        .filteredOn(k -> k.name().equals("events"))
+        .extracting(KeyspaceInfo::intervals)
+        .containsExactly(4);
+
+    cluster.addNode("node-4");
+    cluster.awaitState("node-4", NodeState.UP);
+    cluster.awaitMigrations();
+    Map<String, List<String>> owned = InProcessCluster.ownedKeys(client, "events");
+    assertThat(owned.get("node-4")).isNotEmpty();
+    assertThat(owned.values().stream().mapToInt(List::size).sum()).isEqualTo(all.size());
+    assertThat(scanKeys(events, "", "", 0)).isEqualTo(all);
+
+    client.admin().drain("node-2");
+    cluster.awaitState("node-2", NodeState.REMOVED);
+    cluster.awaitMigrations();
+    owned = InProcessCluster.ownedKeys(client, "events");
+    assertThat(owned).doesNotContainKey("node-2");
+    assertThat(scanKeys(events, "", "", 0)).isEqualTo(all);
+    for (String key : all) {
+      assertThat(events.get(key)).contains("v" + key);
+    }
+
+    assertThat(
+            code(() -> client.admin().splitRange("events", "m".getBytes(StandardCharsets.UTF_8))))
+        .isEqualTo(ErrorCode.INVALID_ARGUMENT);
+    assertThat(
+            code(() -> client.admin().splitRange("default", "m".getBytes(StandardCharsets.UTF_8))))
+        .isEqualTo(ErrorCode.FAILED_PRECONDITION);
+    assertThat(
+            code(
+                () ->
+                    client
+                        .admin()
+                        .createKeyspace(
+                            "h2", "hash", List.of("m".getBytes(StandardCharsets.UTF_8)))))
+        .isEqualTo(ErrorCode.INVALID_ARGUMENT);
   }
 }

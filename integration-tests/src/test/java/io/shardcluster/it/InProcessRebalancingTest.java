@@ -156,10 +156,13 @@ class InProcessRebalancingTest {
       batch.add(KeyValue.of("k" + i, "v" + i));
     }
     client.multiPut(batch);
-    // Wait for counts of the keys at the current epoch.
+    // Wait until every node has counted its keys: the plan is made from those counts.
     await()
         .atMost(Duration.ofSeconds(10))
-        .until(() -> cluster.nodes().get("node-1").keys() >= 4000);
+        .until(
+            () ->
+                cluster.nodes().get("node-1").keys() >= 4000
+                    && cluster.nodes().values().stream().mapToLong(n -> n.keys()).sum() == 4900);
 
     RebalancePlan plan = client.admin().rebalance(true);
     assertThat(plan.maxOverMeanBefore()).isGreaterThan(2);

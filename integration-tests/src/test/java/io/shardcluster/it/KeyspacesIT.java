@@ -3,6 +3,7 @@ package io.shardcluster.it;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.time.Duration;
+import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -61,5 +62,62 @@ class KeyspacesIT {
           .awaitLog("deleted the keys of dropped keyspace users", Duration.ofSeconds(30));
     }
     ok("verify", "--count", "3000", "--prefix", "d", "--value-size", "40");
+  }
+
+  /** Runs a load or verify of 1,000 keys of events for each of the prefixes a, h and q. */
+  private void onEachPrefix(String command) throws Exception {
+    for (String prefix : new String[] {"a", "h", "q"}) {
+      ok(
+          command,
+          "--keyspace",
+          "events",
+          "--count",
+          "1000",
+          "--prefix",
+          prefix,
+          "--value-size",
+          "20");
+    }
+  }
+
+  @Test
+  void rangeKeyspace_scansOnlyTheNodesItNeeds_splits_andMovesWholeRangesToANewNode()
+      throws Exception {
+    cluster = LocalCluster.start("range-keyspace", 3);
+    ok("keyspace", "create", "events", "--strategy", "range", "--split-at", "g,p");
+    onEachPrefix("load");
+    Shardctl.Result first =
+        cluster.shardctl("scan", "--keyspace", "events", "--from", "h", "--limit", "3");
+    assertThat(first.exitCode()).as(first.err()).isZero();
+    assertThat(first.out().lines().map(l -> l.split("\t")[0]).toList())
+        .containsExactly("h0", "h1", "h10");
+    Shardctl.Result route = cluster.shardctl("route", "--keyspace", "events", "h5");
+    assertThat(route.out()).startsWith("node-2").contains("key range ['g', 'p')");
+
+    // With node-2 (the owner of [g, p)) killed, a scan of [a, b) still answers.
+    cluster.kill("node-2");
+    Shardctl.Result left =
+        cluster.shardctl("scan", "--keyspace", "events", "--from", "a", "--to", "b");
+    assertThat(left.exitCode()).as(left.err()).isZero();
+    assertThat(left.out().lines().count()).isEqualTo(1000);
+    Shardctl.Result middle =
+        cluster.shardctl(
+            "scan", "--keyspace", "events", "--from", "h", "--to", "i", "--timeout-ms", "2000");
+    assertThat(middle.exitCode()).isEqualTo(3);
+    cluster.restart("node-2");
+    cluster.awaitUp(3);
+
+    ok("split", "events", "--at", "m");
+    Shardctl.Result again = cluster.shardctl("split", "events", "--at", "m");
+    assertThat(again.exitCode()).isEqualTo(3);
+    assertThat(again.err()).contains("a range already starts at 'm'");
+
+    cluster.addNode("node-4");
+    cluster.awaitSettled(Duration.ofSeconds(120));
+    assertThat(cluster.nodeStates()).containsEntry("node-4", "UP");
+    onEachPrefix("verify");
+    Shardctl.Result all = cluster.shardctl("scan", "--keyspace", "events");
+    List<String> keys = all.out().lines().map(l -> l.split("\t")[0]).toList();
+    assertThat(keys).hasSize(3000).isSortedAccordingTo(String::compareTo);
   }
 }

@@ -155,6 +155,14 @@ final class OutgoingMigrations {
       }
     }
     MovingSet moving = RoutingTables.fromProto(spec.getMoving());
+    if (!moving.keyRanges().isEmpty()) {
+      long keys = 0;
+      for (io.shardcluster.routing.KeyRange range : moving.keyRanges()) {
+        keys +=
+            store.count(moving.keyspace(), range.start().toByteArray(), range.end().toByteArray());
+      }
+      return keys;
+    }
     double fraction = ownedShare > 0 ? Math.min(1, moving.share() / ownedShare) : 0;
     return Math.round(ownedKeys * fraction) + moving.entries().size();
   }

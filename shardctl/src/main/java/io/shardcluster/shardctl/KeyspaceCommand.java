@@ -2,6 +2,7 @@ package io.shardcluster.shardctl;
 
 import io.shardcluster.client.ClusterAdmin.KeyspaceInfo;
 import io.shardcluster.client.ShardClient;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -32,7 +33,8 @@ final class KeyspaceCommand implements Runnable {
   @Command(
       name = "create",
       description =
-          "Creates a keyspace spread over the UP nodes. Only the hash strategy is served so far.",
+          "Creates a keyspace spread over the UP nodes: hash (by key hash, like default) or range"
+              + " (contiguous key ranges, cut at --split-at, dealt out to the nodes in turn).",
       mixinStandardHelpOptions = true)
   static final class Create extends ClusterCommand {
     @Parameters(index = "0", paramLabel = "NAME")
@@ -44,12 +46,25 @@ final class KeyspaceCommand implements Runnable {
         description = "hash, range or directory (default: ${DEFAULT-VALUE}).")
     String strategy;
 
+    @Option(
+        names = "--split-at",
+        split = ",",
+        paramLabel = "KEY",
+        description = "Range keyspaces: where the second, third, ... ranges start (K1,K2,...).")
+    List<String> splitAt = new ArrayList<>();
+
     @Option(names = "--json", description = "Print the new epoch as JSON.")
     boolean json;
 
     @Override
     int run(ShardClient client) {
-      long epoch = client.admin().createKeyspace(name, strategy);
+      long epoch =
+          client
+              .admin()
+              .createKeyspace(
+                  name,
+                  strategy,
+                  splitAt.stream().map(k -> k.getBytes(StandardCharsets.UTF_8)).toList());
       DirectoryCommand.printChange(this, json, epoch);
       return 0;
     }

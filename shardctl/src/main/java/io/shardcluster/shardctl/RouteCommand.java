@@ -25,10 +25,12 @@ final class RouteCommand extends DataCommand {
   int run(ShardClient client) {
     Route route = client.route(key.getBytes(StandardCharsets.UTF_8));
     String placedBy =
-        route
-            .directoryEntry()
-            .map(e -> "directory " + e)
-            .orElse("ring interval " + route.interval());
+        route.range() != null
+            ? "key range " + route.range()
+            : route
+                .directoryEntry()
+                .map(e -> "directory " + e)
+                .orElse("ring interval " + route.interval());
     if (json) {
       Map<String, Object> result = new LinkedHashMap<>();
       result.put("key", key);
@@ -36,10 +38,14 @@ final class RouteCommand extends DataCommand {
       result.put("owner", route.owner());
       result.put("address", route.address());
       result.put("position", Interval.hex(route.position()));
-      result.put("interval_start", Interval.hex(route.interval().start()));
-      result.put(
-          "interval_end",
-          route.interval().end() == 0 ? "end" : Interval.hex(route.interval().end()));
+      if (route.range() != null) {
+        result.put("range", route.range().toString());
+      } else {
+        result.put("interval_start", Interval.hex(route.interval().start()));
+        result.put(
+            "interval_end",
+            route.interval().end() == 0 ? "end" : Interval.hex(route.interval().end()));
+      }
       result.put("directory", route.directoryEntry().map(Object::toString).orElse(null));
       result.put("epoch", route.epoch());
       Output.json(out(), result);

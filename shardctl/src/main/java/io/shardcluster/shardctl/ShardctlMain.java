@@ -29,6 +29,7 @@ import picocli.CommandLine.ScopeType;
       WaitCommand.class,
       DirectoryCommand.class,
       KeyspaceCommand.class,
+      SplitCommand.class,
       DrainCommand.class,
       RemoveCommand.class,
       RebalanceCommand.class,

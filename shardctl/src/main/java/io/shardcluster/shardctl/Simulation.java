@@ -5,12 +5,12 @@ import static io.shardcluster.client.ShardClusterException.requireArgument;
 import io.shardcluster.routing.HashRing;
 import io.shardcluster.routing.Interval;
 import io.shardcluster.routing.KeyHash;
+import io.shardcluster.routing.RangeAllocator;
 import io.shardcluster.routing.RangeMap;
 import io.shardcluster.routing.TokenAllocator;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -34,7 +34,10 @@ final class Simulation {
     RING_RANDOM("ring-random"),
     /** The ring the coordinator builds, with {@link TokenAllocator}. */
     RING("ring"),
-    /** Range partitioning: {@code vnodes} ranges per node, split at the keys' quantiles. */
+    /**
+     * Range partitioning: {@code vnodes} ranges per node, split at the keys' quantiles, moved whole
+     * by the coordinator's {@link RangeAllocator}.
+     */
     RANGE("range");
 
     final String label;
@@ -316,8 +319,7 @@ final class Simulation {
           yield new Layout(strategy, next, vnodes, ringOf(kept), kept, null);
         }
         case RANGE ->
-            new Layout(
-                strategy, next, vnodes, null, null, moveRanges(next, leaving, joining, keys));
+            new Layout(strategy, next, vnodes, null, null, moveRanges(next, leaving, joining));
       };
     }
 
@@ -363,60 +365,34 @@ final class Simulation {
       Arrays.sort(sorted, Arrays::compareUnsigned);
       int count = Math.min(nodes.size() * vnodes, sorted.length);
       List<byte[]> starts = new ArrayList<>();
-      List<String> owners = new ArrayList<>();
       starts.add(new byte[0]);
-      owners.add(nodes.get(0));
       for (int r = 1; r < count; r++) {
         byte[] start = sorted[(int) ((long) r * sorted.length / count)];
         if (Arrays.compareUnsigned(start, starts.get(starts.size() - 1)) > 0) {
           starts.add(start);
-          owners.add(nodes.get(r % nodes.size()));
         }
       }
-      return RangeMap.of(starts, owners);
+      return RangeAllocator.spread(starts, nodes);
     }
 
-    /**
-     * Whole ranges move: a leaving node's to the least loaded nodes that stay, then ranges of the
-     * most loaded nodes to each joining node until it holds about its share.
-     */
-    private RangeMap moveRanges(
-        List<String> next, Set<String> leaving, List<String> joining, byte[][] keys) {
-      long[] sizes = new long[ranges.size()];
-      for (byte[] key : keys) {
-        sizes[ranges.indexOf(key)]++;
-      }
-      Map<String, Long> load = new HashMap<>();
-      next.forEach(node -> load.put(node, 0L));
-      for (int r = 0; r < sizes.length; r++) {
-        load.merge(ranges.owner(r), sizes[r], Long::sum);
-      }
-      Comparator<String> byLoad = Comparator.comparing(load::get);
+    /** Whole ranges move as the coordinator moves them ({@link RangeAllocator}). */
+    private RangeMap moveRanges(List<String> next, Set<String> leaving, List<String> joining) {
       RangeMap moved = ranges;
-      for (int r = 0; r < sizes.length; r++) {
-        if (leaving.contains(moved.owner(r))) {
-          String to = next.stream().min(byLoad.thenComparing(n -> n)).orElseThrow();
-          moved = moved.assign(r, to);
-          load.merge(to, sizes[r], Long::sum);
-        }
-      }
-      double target = (double) keys.length / next.size();
-      for (String node : joining) {
-        while (true) {
-          String donor = next.stream().max(byLoad.thenComparing(n -> n)).orElseThrow();
-          int give = -1;
-          for (int r = 0; r < sizes.length; r++) {
-            if (moved.owner(r).equals(donor) && (give < 0 || sizes[r] < sizes[give])) {
-              give = r;
+      for (String node : nodes) {
+        if (leaving.contains(node)) {
+          List<String> receivers = next.stream().filter(n -> !joining.contains(n)).toList();
+          for (var given : RangeAllocator.leave(moved, node, receivers).entrySet()) {
+            for (int index : given.getValue()) {
+              moved = moved.assign(index, given.getKey());
             }
           }
-          // Take a range only if that brings the node closer to its share.
-          if (give < 0 || donor.equals(node) || load.get(node) + sizes[give] / 2.0 > target) {
-            break;
+        }
+      }
+      for (String node : joining) {
+        for (var taken : RangeAllocator.join(moved, node).entrySet()) {
+          for (int index : taken.getValue()) {
+            moved = moved.assign(index, node);
           }
-          moved = moved.assign(give, node);
-          load.merge(node, sizes[give], Long::sum);
-          load.merge(donor, -sizes[give], Long::sum);
         }
       }
       return moved;

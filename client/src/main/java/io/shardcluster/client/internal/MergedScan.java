@@ -20,7 +20,6 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.NoSuchElementException;
 import java.util.PriorityQueue;
-import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -134,10 +133,9 @@ public final class MergedScan implements KeyValueIterator {
   private void open() {
     RoutingTable table = routing.current();
     Keyspace routed = table.keyspace(keyspace);
-    TreeSet<String> owners = new TreeSet<>();
-    routed.ring().intervals().forEach(i -> owners.add(i.owner()));
-    routed.directory().entries().forEach(e -> owners.add(e.owner()));
     ByteString start = lastKey == null ? from : lastKey.concat(ByteString.copyFrom(new byte[] {0}));
+    // A range keyspace asks only the owners of the ranges the scan overlaps.
+    java.util.Set<String> owners = routed.ownersOf(start, to);
     ScanRequest request =
         ScanRequest.newBuilder()
             .setKeyspace(keyspace)

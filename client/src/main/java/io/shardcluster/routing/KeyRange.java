@@ -1,0 +1,27 @@
+package io.shardcluster.routing;
+
+import com.google.protobuf.ByteString;
+
+/**
+ * Keys {@code [start, end)} of a range keyspace in unsigned byte order; an empty {@code end} is the
+ * end of the keyspace.
+ */
+public record KeyRange(ByteString start, ByteString end) {
+  private static final java.util.Comparator<ByteString> ORDER =
+      ByteString.unsignedLexicographicalComparator();
+
+  /** Whether the range holds the key. */
+  public boolean contains(byte[] key) {
+    ByteString k = ByteString.copyFrom(key);
+    return ORDER.compare(k, start) >= 0 && (end.isEmpty() || ORDER.compare(k, end) < 0);
+  }
+
+  @Override
+  public String toString() {
+    return "["
+        + RangeMap.printable(start.toByteArray())
+        + ", "
+        + (end.isEmpty() ? "end" : RangeMap.printable(end.toByteArray()))
+        + ")";
+  }
+}

@@ -21,6 +21,8 @@ import java.time.Duration;
  * @param balanceThreshold the balancer starts when max/mean load exceeds 1 + this
  * @param balanceTarget ... and moves load until max/mean is at most 1 + this
  * @param balanceWindow how long the imbalance must last before the balancer acts
+ * @param rangeSplitKeys a range of a range keyspace holding more keys is split at its median; 0
+ *     turns automatic splits off
  * @param failpoints where to crash or pause, for tests
  */
 public record CoordinatorConfig(
@@ -36,9 +38,13 @@ public record CoordinatorConfig(
     double balanceThreshold,
     double balanceTarget,
     Duration balanceWindow,
+    long rangeSplitKeys,
     Failpoints failpoints) {
   /** Default fewest donors of a joining node. */
   public static final int DEFAULT_VNODES = io.shardcluster.routing.TokenAllocator.DEFAULT_VNODES;
+
+  /** Default size at which a range is split: 500,000 keys. */
+  public static final long DEFAULT_RANGE_SPLIT_KEYS = 500_000;
 
   /** Default copy rate limit per migration: 64 MiB/s. */
   public static final long DEFAULT_THROTTLE = 64L << 20;
@@ -66,6 +72,7 @@ public record CoordinatorConfig(
     requireArgument(
         balanceWindow != null && !balanceWindow.isNegative(),
         "balance window must not be negative");
+    requireArgument(rangeSplitKeys >= 0, "range split size must not be negative");
     requireArgument(failpoints != null, "failpoints must not be null");
   }
 
@@ -84,6 +91,7 @@ public record CoordinatorConfig(
         0.2,
         0.05,
         Duration.ofSeconds(30),
+        DEFAULT_RANGE_SPLIT_KEYS,
         Failpoints.none());
   }
 }

@@ -102,6 +102,13 @@ public final class CoordinatorMain implements Callable<Integer> {
   private long balanceWindowMs;
 
   @Option(
+      names = "--range-split-keys",
+      defaultValue = "" + CoordinatorConfig.DEFAULT_RANGE_SPLIT_KEYS,
+      description =
+          "Split a range of a range keyspace at its median key once it holds more keys than this; 0: never (default: ${DEFAULT-VALUE}).")
+  private long rangeSplitKeys;
+
+  @Option(
       names = "--failpoint",
       description =
           "For tests: NAME=crash|pause, where NAME is migration.before-commit or migration.after-commit. Repeatable; also read from $SHARDCLUSTER_FAILPOINTS.")
@@ -127,6 +134,7 @@ public final class CoordinatorMain implements Callable<Integer> {
             balanceThreshold,
             balanceTarget,
             Duration.ofMillis(balanceWindowMs),
+            rangeSplitKeys,
             Failpoints.fromConfiguration(failpoints));
     CoordinatorServer server =
         new CoordinatorServer(

@@ -9,6 +9,7 @@ import io.shardcluster.proto.v1.Migration;
 import io.shardcluster.proto.v1.MigrationPhase;
 import io.shardcluster.proto.v1.NodeState;
 import io.shardcluster.proto.v1.NodeStats;
+import io.shardcluster.proto.v1.RangeLoad;
 import io.shardcluster.routing.DirectoryEntry;
 import io.shardcluster.routing.HashRing;
 import io.shardcluster.routing.KeyRange;
@@ -16,12 +17,14 @@ import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.MovingSet;
 import io.shardcluster.routing.PositionRange;
 import io.shardcluster.routing.RangeAllocator;
+import io.shardcluster.routing.RangeMap;
 import io.shardcluster.routing.TokenAllocator;
 import io.shardcluster.wire.Failpoints;
 import io.shardcluster.wire.RoutingTables;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -93,7 +96,7 @@ final class Rebalancer implements AutoCloseable {
       startRunners(state);
       state = settleMembers(cluster.state());
       if (state.activeMigrations().isEmpty()) {
-        if (!planNextJoin(state)) {
+        if (!planNextJoin(state) && !splitOrSpreadRanges(state)) {
           balanceIfNeeded(state);
         }
       }
@@ -584,21 +587,143 @@ final class Rebalancer implements AutoCloseable {
    * mean for the whole window, on fresh counts, it moves load until every node is near the mean (a
    * much tighter target than the trigger, so it does not start again at once).
    */
+  /** Whether every UP node has reported key counts made at the current epoch. */
+  private boolean countsFresh(ClusterState state) {
+    return state.members().values().stream()
+        .filter(m -> m.getState() == NodeState.UP)
+        .allMatch(
+            m ->
+                liveness
+                    .lastHeartbeat(m.getId())
+                    .map(h -> h.stats().getCountedAtEpoch() == state.epoch())
+                    .orElse(false));
+  }
+
+  /**
+   * Range keyspaces, on fresh counts, one change per call: splits a range holding more than the
+   * split size at its median key (both halves stay on its node), or else moves one whole range from
+   * the node holding the most keys of a keyspace to the one holding the fewest, when the most is
+   * over the balancer's threshold above the mean and the move narrows the gap. A new count follows
+   * every change, so the next decision sees its effect. Returns whether it changed anything.
+   */
+  private boolean splitOrSpreadRanges(ClusterState state) {
+    List<Keyspace> rangeKeyspaces =
+        state.routing().keyspaces().values().stream().filter(Keyspace::isRange).toList();
+    if (rangeKeyspaces.isEmpty() || !countsFresh(state)) {
+      return false;
+    }
+    List<String> up =
+        state.members().values().stream()
+            .filter(
+                m ->
+                    m.getState() == NodeState.UP
+                        && liveness.state(m.getId()) == io.shardcluster.client.NodeState.UP)
+            .map(MemberRecord::getId)
+            .toList();
+    Map<RangeSlot, RangeLoad> loads = new HashMap<>();
+    for (String node : up) {
+      liveness
+          .lastHeartbeat(node)
+          .ifPresent(
+              h ->
+                  h.stats()
+                      .getRangeLoadList()
+                      .forEach(
+                          load ->
+                              loads.put(new RangeSlot(load.getKeyspace(), load.getStart()), load)));
+    }
+    for (Keyspace keyspace : rangeKeyspaces) {
+      RangeMap ranges = keyspace.ranges();
+      long[] sizes = new long[ranges.size()];
+      for (int i = 0; i < ranges.size(); i++) {
+        RangeLoad load =
+            loads.get(new RangeSlot(keyspace.name(), ByteString.copyFrom(ranges.start(i))));
+        sizes[i] = load == null ? 0 : load.getKeys();
+        if (load != null
+            && config.rangeSplitKeys() > 0
+            && load.getKeys() > config.rangeSplitKeys()
+            && java.util.Arrays.compareUnsigned(load.getMedian().toByteArray(), ranges.start(i)) > 0
+            && ranges.indexOfStart(load.getMedian().toByteArray()) < 0) {
+          cluster.splitRange(keyspace.name(), load.getMedian().toByteArray());
+          logger.info(
+              keyspace.name()
+                  + ": split a range of "
+                  + load.getKeys()
+                  + " keys at its median "
+                  + load.getMedian().toStringUtf8());
+          return true;
+        }
+      }
+      if (config.balancerEnabled() && up.size() > 1 && spreadRanges(state, keyspace, sizes, up)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** A range of a range keyspace, by its first key. */
+  private record RangeSlot(String keyspace, ByteString start) {}
+
+  /** Moves one range of a keyspace from the node with the most keys to the one with the fewest. */
+  private boolean spreadRanges(
+      ClusterState state, Keyspace keyspace, long[] sizes, List<String> up) {
+    RangeMap ranges = keyspace.ranges();
+    Map<String, Long> perNode = new LinkedHashMap<>();
+    up.forEach(n -> perNode.put(n, 0L));
+    for (int i = 0; i < ranges.size(); i++) {
+      perNode.merge(ranges.owner(i), sizes[i], Long::sum);
+    }
+    perNode.keySet().retainAll(up);
+    long total = perNode.values().stream().mapToLong(Long::longValue).sum();
+    if (total == 0) {
+      return false;
+    }
+    String most = java.util.Collections.max(perNode.keySet(), Comparator.comparing(perNode::get));
+    String fewest = java.util.Collections.min(perNode.keySet(), Comparator.comparing(perNode::get));
+    double mean = (double) total / perNode.size();
+    long gap = perNode.get(most) - perNode.get(fewest);
+    if (perNode.get(most) <= (1 + config.balanceThreshold()) * mean) {
+      return false;
+    }
+    // The range whose size is closest to half the gap, among those that narrow it.
+    int best = -1;
+    for (int i = 0; i < ranges.size(); i++) {
+      if (ranges.owner(i).equals(most)
+          && sizes[i] > 0
+          && sizes[i] < gap
+          && (best < 0 || Math.abs(sizes[i] - gap / 2) < Math.abs(sizes[best] - gap / 2))) {
+        best = i;
+      }
+    }
+    if (best < 0) {
+      return false;
+    }
+    Migration migration =
+        migration(
+            state,
+            0,
+            most,
+            fewest,
+            MovingSet.ofKeyRanges(keyspace.name(), List.of(ranges.range(best))),
+            "spread " + keyspace.name());
+    create(List.of(migration));
+    logger.info(
+        keyspace.name()
+            + ": moving a range of "
+            + sizes[best]
+            + " keys from "
+            + most
+            + " to "
+            + fewest);
+    return true;
+  }
+
   private void balanceIfNeeded(ClusterState state) {
     long now = clock.millis();
     if (!config.balancerEnabled() || now < quietUntilMs) {
       return;
     }
-    boolean fresh =
-        state.members().values().stream()
-            .filter(m -> m.getState() == NodeState.UP)
-            .allMatch(
-                m ->
-                    liveness
-                        .lastHeartbeat(m.getId())
-                        .map(h -> h.stats().getCountedAtEpoch() == state.epoch())
-                        .orElse(false));
-    if (!fresh && config.balanceBy().equals("keys")) {
+    if (!countsFresh(state) && config.balanceBy().equals("keys")) {
       return;
     }
     LoadPlanner.Plan plan = plan(config.balanceTarget());

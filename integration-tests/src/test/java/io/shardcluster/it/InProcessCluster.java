@@ -56,6 +56,12 @@ final class InProcessCluster implements AutoCloseable {
 
   /** Coordinator settings for quick tests: short heartbeat timeout and balance window. */
   static CoordinatorConfig config(Path dir, boolean balancer, Duration window) {
+    return config(dir, balancer, window, CoordinatorConfig.DEFAULT_RANGE_SPLIT_KEYS);
+  }
+
+  /** The same, with ranges split once they hold more than {@code rangeSplitKeys} keys. */
+  static CoordinatorConfig config(
+      Path dir, boolean balancer, Duration window, long rangeSplitKeys) {
     return new CoordinatorConfig(
         "127.0.0.1",
         1,
@@ -69,6 +75,7 @@ final class InProcessCluster implements AutoCloseable {
         0.2,
         0.05,
         window,
+        rangeSplitKeys,
         Failpoints.none());
   }
 
@@ -76,7 +83,6 @@ final class InProcessCluster implements AutoCloseable {
     return InProcessChannelBuilder.forName(address).directExecutor().build();
   }
 
-  /** Starts a node and waits until the coordinator lists it as UP. */
   /** Stops a node (its data stays). */
   void stopNode(String id) {
     nodes.remove(id).stop();
@@ -87,6 +93,7 @@ final class InProcessCluster implements AutoCloseable {
     return startNode(id, ports.get(id));
   }
 
+  /** Starts a node and waits until the coordinator lists it as UP. */
   ShardNodeServer addNode(String id) {
     return startNode(id, nextPort++);
   }

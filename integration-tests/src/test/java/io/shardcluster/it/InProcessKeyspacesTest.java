@@ -253,4 +253,48 @@ class InProcessKeyspacesTest {
                             "h2", "hash", List.of("m".getBytes(StandardCharsets.UTF_8)))))
         .isEqualTo(ErrorCode.INVALID_ARGUMENT);
   }
+
+  @Test
+  void monotonicKeys_rangesSplitAtTheirMedian_andSpreadUntilNoNodeHoldsMuchMoreThanItsShare() {
+    cluster =
+        new InProcessCluster(dir, InProcessCluster.config(dir, true, Duration.ofMillis(500), 400));
+    for (int i = 1; i <= 3; i++) {
+      cluster.addNode("node-" + i);
+    }
+    ShardClient client = cluster.client();
+    client.admin().createKeyspace("ticks", "range");
+    ShardClient ticks = client.keyspace("ticks");
+    // Like timestamps: every key is above all earlier ones, so every write lands in the last range.
+    int total = 3000;
+    for (int batch = 0; batch < total / 100; batch++) {
+      List<KeyValue> rows = new ArrayList<>();
+      for (int i = batch * 100; i < (batch + 1) * 100; i++) {
+        rows.add(KeyValue.of(String.format("t%08d", i), "x"));
+      }
+      ticks.multiPut(rows);
+    }
+
+    await()
+        .atMost(Duration.ofSeconds(90))
+        .pollInterval(Duration.ofMillis(250))
+        .untilAsserted(
+            () -> {
+              assertThat(client.admin().migrations(false)).isEmpty();
+              Map<String, List<String>> owned = InProcessCluster.ownedKeys(client, "ticks");
+              assertThat(owned.values().stream().mapToInt(List::size).sum()).isEqualTo(total);
+              for (String node : List.of("node-1", "node-2", "node-3")) {
+                assertThat(owned.getOrDefault(node, List.of()).size())
+                    .as("keys on %s", node)
+                    .isBetween(1, (int) (1.2 * total / 3));
+              }
+            });
+    long ranges =
+        client.admin().keyspaces().stream()
+            .filter(k -> k.name().equals("ticks"))
+            .findFirst()
+            .orElseThrow()
+            .intervals();
+    assertThat(ranges).isGreaterThanOrEqualTo(total / 400);
+    assertThat(scanKeys(ticks, "", "", 0)).hasSize(total).isSorted();
+  }
 }

@@ -1,9 +1,12 @@
 package io.shardcluster.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -119,5 +122,31 @@ class KeyspacesIT {
     Shardctl.Result all = cluster.shardctl("scan", "--keyspace", "events");
     List<String> keys = all.out().lines().map(l -> l.split("\t")[0]).toList();
     assertThat(keys).hasSize(3000).isSortedAccordingTo(String::compareTo);
+  }
+
+  @Test
+  void rangeKeyspace_growingPastTheSplitSize_isSplitAtMediansAndSpreadOverTheNodes()
+      throws Exception {
+    cluster = LocalCluster.start("range-auto-split", 3, List.of("--range-split-keys", "300"));
+    ok("keyspace", "create", "ticks", "--strategy", "range");
+    ok("load", "--keyspace", "ticks", "--count", "2000", "--prefix", "t", "--value-size", "20");
+
+    var admin = cluster.client().admin();
+    await()
+        .atMost(Duration.ofSeconds(120))
+        .pollInterval(Duration.ofMillis(500))
+        .ignoreExceptions()
+        .untilAsserted(
+            () -> {
+              assertThat(admin.migrations(false)).isEmpty();
+              Map<String, Set<String>> owned = cluster.ownedKeys("ticks");
+              assertThat(owned.values().stream().mapToInt(Set::size).sum()).isEqualTo(2000);
+              for (String node : List.of("node-1", "node-2", "node-3")) {
+                assertThat(owned.get(node).size()).as(node).isBetween(1, 800);
+              }
+            });
+    ok("verify", "--keyspace", "ticks", "--count", "2000", "--prefix", "t", "--value-size", "20");
+    Shardctl.Result list = cluster.shardctl("keyspace", "list");
+    assertThat(list.out()).containsPattern("ticks +range +([7-9]|[1-9][0-9])");
   }
 }

@@ -235,6 +235,11 @@ final class LocalCluster implements AutoCloseable {
 
   /** The keys each node owns (its scan answers), read straight from each node. */
   Map<String, Set<String>> ownedKeys() {
+    return ownedKeys(io.shardcluster.routing.Keyspace.DEFAULT);
+  }
+
+  /** Keys each node owns in the keyspace, straight from each node. */
+  Map<String, Set<String>> ownedKeys(String keyspace) {
     Map<String, Set<String>> owned = new LinkedHashMap<>();
     try (ShardClient client = client();
         NodeChannels channels = new NodeChannels(NodeChannels::plaintext)) {
@@ -245,7 +250,11 @@ final class LocalCluster implements AutoCloseable {
               (node, address) -> {
                 Set<String> keys = new HashSet<>();
                 ShardNodeGrpc.newBlockingStub(channels.channel(address))
-                    .scan(ScanRequest.newBuilder().setEpoch(table.epoch()).build())
+                    .scan(
+                        ScanRequest.newBuilder()
+                            .setKeyspace(keyspace)
+                            .setEpoch(table.epoch())
+                            .build())
                     .forEachRemaining(
                         batch ->
                             batch

@@ -16,8 +16,50 @@ import java.util.Optional;
  * @param keys keys owned
  * @param bytes bytes of owned keys and values
  * @param entries counts per directory entry this node owns
+ * @param ranges sizes of the ranges of range keyspaces this node owns
  */
-record KeyCounts(long epoch, long keys, long bytes, Map<EntrySlot, long[]> entries) {
+record KeyCounts(
+    long epoch,
+    long keys,
+    long bytes,
+    Map<EntrySlot, long[]> entries,
+    Map<RangeSlot, RangeSize> ranges) {
+  /** A range of a range keyspace, by its first key. */
+  record RangeSlot(String keyspace, ByteString start) {}
+
+  /**
+   * Keys and bytes of a range, and every {@code step}-th of its keys in order (at most {@link
+   * #SAMPLES}), from which its median is read.
+   */
+  static final class RangeSize {
+    private static final int SAMPLES = 64;
+    long keys;
+    long bytes;
+    private final java.util.List<byte[]> samples = new java.util.ArrayList<>();
+    private long step = 1;
+
+    void add(byte[] key, long size) {
+      if (keys % step == 0) {
+        samples.add(key);
+        if (samples.size() > SAMPLES) {
+          // Keep every other sample: they stay evenly spaced, at twice the distance.
+          for (int i = 0; i < (samples.size() + 1) / 2; i++) {
+            samples.set(i, samples.get(2 * i));
+          }
+          samples.subList((samples.size() + 1) / 2, samples.size()).clear();
+          step *= 2;
+        }
+      }
+      keys++;
+      bytes += size;
+    }
+
+    /** About the middle key; empty if the range has no keys. */
+    byte[] median() {
+      return samples.isEmpty() ? new byte[0] : samples.get(samples.size() / 2);
+    }
+  }
+
   /** A directory entry of a keyspace, by key and kind. */
   record EntrySlot(String keyspace, ByteString key, boolean prefix) {
     static EntrySlot of(String keyspace, DirectoryEntry entry) {
@@ -25,13 +67,14 @@ record KeyCounts(long epoch, long keys, long bytes, Map<EntrySlot, long[]> entri
     }
   }
 
-  static final KeyCounts NONE = new KeyCounts(0, 0, 0, Map.of());
+  static final KeyCounts NONE = new KeyCounts(0, 0, 0, Map.of(), Map.of());
 
   /** Counts the keys the table gives {@code node}, scanning every keyspace once. */
   static KeyCounts count(LocalStore store, RoutingTable table, String node) {
     long keys = 0;
     long bytes = 0;
     Map<EntrySlot, long[]> entries = new HashMap<>();
+    Map<RangeSlot, RangeSize> ranges = new HashMap<>();
     for (Keyspace keyspace : table.keyspaces().values()) {
       try (LocalStore.Cursor cursor = store.scan(keyspace.name(), new byte[0], new byte[0])) {
         while (cursor.advance()) {
@@ -47,6 +90,13 @@ record KeyCounts(long epoch, long keys, long bytes, Map<EntrySlot, long[]> entri
           long size = key.length + cursor.value().length;
           keys++;
           bytes += size;
+          if (keyspace.isRange()) {
+            ByteString start =
+                ByteString.copyFrom(keyspace.ranges().start(keyspace.ranges().indexOf(key)));
+            ranges
+                .computeIfAbsent(new RangeSlot(keyspace.name(), start), r -> new RangeSize())
+                .add(key, size);
+          }
           if (entry.isPresent()) {
             long[] counts =
                 entries.computeIfAbsent(
@@ -57,6 +107,6 @@ record KeyCounts(long epoch, long keys, long bytes, Map<EntrySlot, long[]> entri
         }
       }
     }
-    return new KeyCounts(table.epoch(), keys, bytes, entries);
+    return new KeyCounts(table.epoch(), keys, bytes, entries, ranges);
   }
 }

@@ -1,5 +1,6 @@
 package io.shardcluster.node;
 
+import com.google.protobuf.ByteString;
 import io.grpc.ManagedChannel;
 import io.grpc.Server;
 import io.grpc.ServerBuilder;
@@ -11,6 +12,7 @@ import io.shardcluster.client.internal.NodeChannels;
 import io.shardcluster.client.internal.RoutingCache;
 import io.shardcluster.proto.v1.DirectoryEntryLoad;
 import io.shardcluster.proto.v1.NodeStats;
+import io.shardcluster.proto.v1.RangeLoad;
 import io.shardcluster.routing.RoutingTable;
 import io.shardcluster.wire.Limits;
 import io.shardcluster.wire.RoutingTables;
@@ -249,7 +251,9 @@ public final class ShardNodeServer {
     // Not at once after a change: right after a move every process is busy (cleanup, the JIT
     // recompiling changed paths), and a full count would take CPU from foreground requests.
     boolean changed =
-        table.epoch() != counts.epoch() && now - epochChangedAtNanos >= RECOUNT_SETTLE.toNanos();
+        table.epoch() != counts.epoch()
+            && now - epochChangedAtNanos
+                >= Math.min(RECOUNT_SETTLE.toNanos(), config.countInterval().toNanos());
     if (!due && !changed) {
       return;
     }
@@ -293,6 +297,17 @@ public final class ShardNodeServer {
                     .setKeys(count[0])
                     .setBytes(count[1])
                     .setOpsPerSec(window.entryOpsPerSec().getOrDefault(slot, 0.0))));
+    current
+        .ranges()
+        .forEach(
+            (slot, size) ->
+                stats.addRangeLoad(
+                    RangeLoad.newBuilder()
+                        .setKeyspace(slot.keyspace())
+                        .setStart(slot.start())
+                        .setKeys(size.keys)
+                        .setBytes(size.bytes)
+                        .setMedian(ByteString.copyFrom(size.median()))));
     NodeStats built = stats.build();
     lastStats.set(built);
     return built;

@@ -68,7 +68,17 @@ final class AdminService extends AdminGrpc.AdminImplBase {
                 .ifPresent(
                     heartbeat ->
                         status
-                            .setStats(heartbeat.stats().toBuilder().clearDirectoryLoad())
+                            .setStats(
+                                member.state() == io.shardcluster.proto.v1.NodeState.REMOVED
+                                    // It owns nothing: its last count is history.
+                                    ? heartbeat.stats().toBuilder()
+                                        .clearDirectoryLoad()
+                                        .clearRangeLoad()
+                                        .setKeys(0)
+                                        .setBytes(0)
+                                    : heartbeat.stats().toBuilder()
+                                        .clearDirectoryLoad()
+                                        .clearRangeLoad())
                             .setMillisSinceHeartbeat(
                                 Math.max(1, liveness.since(heartbeat.at()).toMillis())));
           }

@@ -111,7 +111,7 @@ class ClusterBasicsIT {
               (node, address) -> {
                 List<String> keys = new ArrayList<>();
                 ShardNodeGrpc.newBlockingStub(channels.channel(address))
-                    .scan(ScanRequest.newBuilder().setEpoch(table.epoch()).build())
+                    .scan(ScanRequest.newBuilder().build())
                     .forEachRemaining(
                         batch ->
                             batch

@@ -160,11 +160,7 @@ final class InProcessCluster implements AutoCloseable {
               List<String> keys = new ArrayList<>();
               var channel = InProcessCluster.channel(address);
               ShardNodeGrpc.newBlockingStub(channel)
-                  .scan(
-                      ScanRequest.newBuilder()
-                          .setKeyspace(keyspace)
-                          .setEpoch(table.epoch())
-                          .build())
+                  .scan(ScanRequest.newBuilder().setKeyspace(keyspace).build())
                   .forEachRemaining(
                       b -> b.getEntriesList().forEach(e -> keys.add(e.getKey().toStringUtf8())));
               channel.shutdownNow();

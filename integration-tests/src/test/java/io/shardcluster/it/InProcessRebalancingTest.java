@@ -112,6 +112,7 @@ class InProcessRebalancingTest {
     assertThat(owned).doesNotContainKey("node-2");
     assertThat(owned.values().stream().mapToInt(List::size).sum()).isEqualTo(3000);
     assertThat(cluster.nodes().get("node-2").share()).isZero();
+    assertThat(cluster.nodes().get("node-2").keys()).as("a REMOVED node owns no keys").isZero();
   }
 
   @Test
@@ -276,5 +277,59 @@ class InProcessRebalancingTest {
                     .moveDirectoryEntry(
                         "default", "nope".getBytes(StandardCharsets.UTF_8), false, "node-3"))
         .hasMessageContaining("no directory entry for key 'nope'");
+  }
+
+  @Test
+  void scansDuringAJoin_returnEveryKeyExactlyOnce_inOrder() throws Exception {
+    int keys = 3000;
+    ShardClient client = startWithKeys(3, keys, false);
+    List<String> expected = new ArrayList<>();
+    for (int i = 0; i < keys; i++) {
+      expected.add("k" + i);
+    }
+    java.util.Collections.sort(expected);
+    java.util.concurrent.atomic.AtomicBoolean stop =
+        new java.util.concurrent.atomic.AtomicBoolean();
+    java.util.concurrent.ConcurrentLinkedQueue<String> problems =
+        new java.util.concurrent.ConcurrentLinkedQueue<>();
+    java.util.concurrent.atomic.AtomicInteger scans =
+        new java.util.concurrent.atomic.AtomicInteger();
+    Thread scanner =
+        new Thread(
+            () -> {
+              while (!stop.get()) {
+                List<String> seen = new ArrayList<>();
+                try (var rows = client.scan(io.shardcluster.client.ScanOptions.all())) {
+                  while (rows.hasNext()) {
+                    seen.add(rows.next().keyString());
+                    if (seen.size() % 200 == 0) {
+                      Thread.sleep(1); // slow enough for commits to land mid-scan
+                    }
+                  }
+                } catch (Exception e) {
+                  problems.add("scan failed: " + e);
+                }
+                if (!seen.equals(expected)) {
+                  problems.add(
+                      "scan returned "
+                          + seen.size()
+                          + " keys, "
+                          + new java.util.HashSet<>(seen).size()
+                          + " distinct");
+                }
+                scans.incrementAndGet();
+              }
+            });
+    scanner.start();
+
+    cluster.addNode("node-4");
+    cluster.awaitState("node-4", NodeState.UP);
+    cluster.awaitMigrations();
+    int during = scans.get();
+    stop.set(true);
+    scanner.join();
+
+    assertThat(problems).isEmpty();
+    assertThat(during).isGreaterThan(0);
   }
 }

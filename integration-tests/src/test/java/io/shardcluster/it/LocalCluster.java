@@ -250,11 +250,7 @@ final class LocalCluster implements AutoCloseable {
               (node, address) -> {
                 Set<String> keys = new HashSet<>();
                 ShardNodeGrpc.newBlockingStub(channels.channel(address))
-                    .scan(
-                        ScanRequest.newBuilder()
-                            .setKeyspace(keyspace)
-                            .setEpoch(table.epoch())
-                            .build())
+                    .scan(ScanRequest.newBuilder().setKeyspace(keyspace).build())
                     .forEachRemaining(
                         batch ->
                             batch

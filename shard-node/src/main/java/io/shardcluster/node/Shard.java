@@ -115,13 +115,23 @@ final class Shard {
     outgoing.write(table, keyspace, routed, mutations);
   }
 
-  /** The owned keys in {@code [start, end)}, in key order, at most {@code limit} (0: all). */
+  /**
+   * The owned keys in {@code [start, end)}, in key order, at most {@code limit} (0: all). A scan
+   * routed at an epoch runs only at that epoch: it is refused (wrong shard, with this node's epoch)
+   * if this node's table is at another one, and it stops with that error as soon as this node's
+   * table changes. Every node of a merged scan thus answers by one and the same table, so each key
+   * is returned exactly once while keys move; the client reopens after its last key. Epoch 0: by
+   * whatever table this node has, to the end.
+   */
   Scan scan(String keyspace, byte[] start, byte[] end, long limit, long epoch) {
     checkRange(start, end);
     requireArgument(limit >= 0, "limit must not be negative");
     RoutingTable table = routing.table(epoch);
     Keyspace routed = keyspace(table, keyspace);
-    return new Scan(routed, store.scan(keyspace, start, end), limit);
+    if (epoch != 0 && table.epoch() != epoch) {
+      throw new WrongShardException(table.epoch(), nodeId, "", "");
+    }
+    return new Scan(routed, store.scan(keyspace, start, end), limit, epoch);
   }
 
   /** The number of keys stored in {@code [start, end)}, owned or not. */
@@ -181,19 +191,30 @@ final class Shard {
     private final Keyspace routed;
     private final LocalStore.Cursor cursor;
     private final long limit;
+    private final long epoch;
     private long returned;
     private byte[] key;
 
-    private Scan(Keyspace routed, LocalStore.Cursor cursor, long limit) {
+    private Scan(Keyspace routed, LocalStore.Cursor cursor, long limit, long epoch) {
       this.routed = routed;
       this.cursor = cursor;
       this.limit = limit;
+      this.epoch = epoch;
     }
 
-    /** Moves to the next owned key; false at the end or at the limit. */
+    /**
+     * Moves to the next owned key; false at the end or at the limit. Wrong shard once this node's
+     * table is no longer at the scan's epoch.
+     */
     boolean advance() {
       if (limit > 0 && returned >= limit) {
         return false;
+      }
+      if (epoch != 0) {
+        long current = routing.table(0).epoch();
+        if (current != epoch) {
+          throw new WrongShardException(current, nodeId, "", "");
+        }
       }
       long start = metrics.now();
       while (cursor.advance()) {

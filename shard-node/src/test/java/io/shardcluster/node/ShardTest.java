@@ -119,6 +119,31 @@ class ShardTest {
   }
 
   @Test
+  void scan_runsOnlyAtItsEpoch_refusedAtAnother_andStopsWhenTheTableChanges() {
+    for (String key : keysOwnedBy("n1", 3)) {
+      store.put(Keyspace.DEFAULT, b(key), b("v"));
+    }
+    assertThatThrownBy(() -> shard.scan(Keyspace.DEFAULT, new byte[0], new byte[0], 0, 6))
+        .isInstanceOfSatisfying(WrongShardException.class, e -> assertThat(e.epoch()).isEqualTo(7));
+
+    try (Shard.Scan scan = shard.scan(Keyspace.DEFAULT, new byte[0], new byte[0], 0, 7)) {
+      assertThat(scan.advance()).isTrue();
+      current.set(table.withEpoch(8));
+      assertThatThrownBy(scan::advance)
+          .isInstanceOfSatisfying(
+              WrongShardException.class, e -> assertThat(e.epoch()).isEqualTo(8));
+    }
+    // Epoch 0: by whatever table the node has.
+    try (Shard.Scan scan = shard.scan(Keyspace.DEFAULT, new byte[0], new byte[0], 0, 0)) {
+      int rows = 0;
+      while (scan.advance()) {
+        rows++;
+      }
+      assertThat(rows).isEqualTo(3);
+    }
+  }
+
+  @Test
   void requests_withoutAnyRoutingTable_areWrongShardAtEpochZero() {
     current.set(RoutingTable.empty());
     assertThatThrownBy(() -> shard.get(Keyspace.DEFAULT, b("k"), 0))

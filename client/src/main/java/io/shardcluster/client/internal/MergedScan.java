@@ -23,10 +23,12 @@ import java.util.PriorityQueue;
 import java.util.concurrent.TimeUnit;
 
 /**
- * A scan across every node of a keyspace: one server stream per node, each in key order, merged
- * k-way. Rows are pulled from the streams as the caller consumes them (gRPC flow control keeps the
- * nodes from running ahead). If a stream fails in a retryable way (the routing changed, a node
- * restarted) the merge reopens every stream after the last key it returned, under a fresh table.
+ * A scan across the nodes of a keyspace that may hold keys in its range: one server stream per
+ * node, each in key order, merged k-way. Rows are pulled from the streams as the caller consumes
+ * them (gRPC flow control keeps the nodes from running ahead). Every stream runs at the epoch of
+ * the table it was opened with, and a node stops its stream as soon as its own table changes; the
+ * merge then reopens every stream after the last key it returned, under a fresh table. So each key
+ * is returned exactly once even while keys move between nodes (and again after a node restarts).
  */
 public final class MergedScan implements KeyValueIterator {
   private static final Comparator<ByteString> KEY_ORDER =
@@ -47,6 +49,8 @@ public final class MergedScan implements KeyValueIterator {
   private ByteString lastKey;
   private long emitted;
   private int attempt;
+  // Rows returned when the last failure happened: progress since then resets the retry budget.
+  private long emittedAtFailure = -1;
   private KeyValue next;
   private boolean done;
 
@@ -105,6 +109,11 @@ public final class MergedScan implements KeyValueIterator {
           // The row is good; reopen after it on the next call.
           return true;
         }
+        if (emitted > emittedAtFailure) {
+          // A scan that spans many ownership changes reopens once per change, making progress.
+          attempt = 0;
+        }
+        emittedAtFailure = emitted;
         if (!policy.shouldRetry(e, attempt)) {
           close();
           throw e;

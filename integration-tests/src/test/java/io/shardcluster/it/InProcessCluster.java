@@ -186,6 +186,18 @@ final class InProcessCluster implements AutoCloseable {
     }
   }
 
+  /** Scan streams a node has opened since it started. */
+  static long scansServed(String address) {
+    var channel = channel(address);
+    try {
+      return ShardNodeGrpc.newBlockingStub(channel)
+          .getStats(io.shardcluster.proto.v1.GetStatsRequest.getDefaultInstance())
+          .getScans();
+    } finally {
+      channel.shutdownNow();
+    }
+  }
+
   ShardClient client() {
     ShardClient client =
         ShardClient.builder()

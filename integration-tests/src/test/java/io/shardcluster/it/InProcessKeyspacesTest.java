@@ -14,6 +14,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -204,7 +205,18 @@ class InProcessKeyspacesTest {
     assertThat(scanKeys(events, "c", "", 7))
         .isEqualTo(all.subList(all.indexOf("c000"), all.indexOf("c007")));
 
-    // A scan inside node-1's range does not need the other nodes: stop them.
+    // A scan inside node-1's range asks node-1 only (per-node scan counters) ...
+    Map<String, String> addresses = client.refreshRoutingTable().nodeAddresses();
+    Map<String, Long> scansBefore = new HashMap<>();
+    addresses.forEach(
+        (node, address) -> scansBefore.put(node, InProcessCluster.scansServed(address)));
+    assertThat(scanKeys(events, "b", "f", 0)).hasSize(4 * 20);
+    addresses.forEach(
+        (node, address) ->
+            assertThat(InProcessCluster.scansServed(address) - scansBefore.get(node))
+                .as("scans opened on %s", node)
+                .isEqualTo(node.equals("node-1") ? 1 : 0));
+    // ... and does not need the other nodes at all: stop them.
     cluster.stopNode("node-2");
     cluster.stopNode("node-3");
     assertThat(scanKeys(events, "b", "f", 0))

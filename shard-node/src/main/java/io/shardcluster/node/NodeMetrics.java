@@ -20,6 +20,7 @@ final class NodeMetrics {
   private final LongSupplier nanoTime;
   private final LongAdder reads = new LongAdder();
   private final LongAdder writes = new LongAdder();
+  private final LongAdder scans = new LongAdder();
   private final Map<KeyCounts.EntrySlot, LongAdder> entryOperations = new ConcurrentHashMap<>();
   private final Recorder readLatency = new Recorder(MAX_TRACKED_NANOS, 2);
   private final Recorder writeLatency = new Recorder(MAX_TRACKED_NANOS, 2);
@@ -52,6 +53,16 @@ final class NodeMetrics {
   void recordWrites(int count, long startNanos) {
     writes.add(count);
     writeLatency.recordValue(Math.min(MAX_TRACKED_NANOS, Math.max(0, now() - startNanos)));
+  }
+
+  /** Counts a scan stream opened. */
+  void recordScan() {
+    scans.increment();
+  }
+
+  /** Scan streams opened since the node started. */
+  long scans() {
+    return scans.sum();
   }
 
   /** Counts a request for a key that a directory entry places. */

@@ -51,6 +51,11 @@ final class Shard {
     return nodeId;
   }
 
+  /** Scan streams opened since this node started. */
+  long scans() {
+    return metrics.scans();
+  }
+
   Optional<byte[]> get(String keyspace, byte[] key, long epoch) {
     long start = metrics.now();
     Limits.checkKey(key.length);
@@ -131,6 +136,7 @@ final class Shard {
     if (epoch != 0 && table.epoch() != epoch) {
       throw new WrongShardException(table.epoch(), nodeId, "", "");
     }
+    metrics.recordScan();
     return new Scan(routed, store.scan(keyspace, start, end), limit, epoch);
   }
 

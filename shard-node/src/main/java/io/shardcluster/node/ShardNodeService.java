@@ -207,7 +207,8 @@ final class ShardNodeService extends ShardNodeGrpc.ShardNodeImplBase {
 
   @Override
   public void getStats(GetStatsRequest request, StreamObserver<NodeStats> observer) {
-    ServerResponses.unary(observer, stats);
+    // The stats of the last heartbeat window, with the scan count as of now.
+    ServerResponses.unary(observer, () -> stats.get().toBuilder().setScans(shard.scans()).build());
   }
 
   private static String keyspace(String name) {

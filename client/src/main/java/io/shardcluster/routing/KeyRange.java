@@ -12,7 +12,8 @@ public record KeyRange(ByteString start, ByteString end) {
 
   /** Whether the range holds the key. */
   public boolean contains(byte[] key) {
-    ByteString k = ByteString.copyFrom(key);
+    // Wrapped, not copied: this runs for every write to a moving key.
+    ByteString k = com.google.protobuf.UnsafeByteOperations.unsafeWrap(key);
     return ORDER.compare(k, start) >= 0 && (end.isEmpty() || ORDER.compare(k, end) < 0);
   }
 

@@ -126,7 +126,7 @@ final class Simulation {
       positions[i] = KeyHash.position(sample[i]);
     }
     Layout first = Layout.initial(strategy, before, vnodes, sample, new SplittableRandom(seed));
-    Layout second = first.change(after, sample, new SplittableRandom(seed + 1));
+    Layout second = first.change(after, new SplittableRandom(seed + 1));
 
     String[] ownersBefore = first.owners(sample, positions);
     String[] ownersAfter = second.owners(sample, positions);
@@ -289,7 +289,7 @@ final class Simulation {
     }
 
     /** This layout after the membership becomes {@code next}, moving as the strategy does. */
-    Layout change(List<String> next, byte[][] keys, SplittableRandom random) {
+    Layout change(List<String> next, SplittableRandom random) {
       Set<String> leaving = new HashSet<>(nodes);
       next.forEach(leaving::remove);
       List<String> joining = next.stream().filter(n -> !nodes.contains(n)).toList();

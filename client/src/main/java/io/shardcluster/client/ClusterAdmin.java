@@ -6,10 +6,13 @@ import io.shardcluster.proto.v1.AdminGrpc;
 import io.shardcluster.proto.v1.CreateKeyspaceRequest;
 import io.shardcluster.proto.v1.DrainNodeRequest;
 import io.shardcluster.proto.v1.DropKeyspaceRequest;
+import io.shardcluster.proto.v1.ListGroupsRequest;
+import io.shardcluster.proto.v1.ListGroupsResponse;
 import io.shardcluster.proto.v1.ListKeyspacesRequest;
 import io.shardcluster.proto.v1.ListMigrationsRequest;
 import io.shardcluster.proto.v1.ListNodesRequest;
 import io.shardcluster.proto.v1.ListNodesResponse;
+import io.shardcluster.proto.v1.LookupGroupsRequest;
 import io.shardcluster.proto.v1.Migration;
 import io.shardcluster.proto.v1.MigrationIdRequest;
 import io.shardcluster.proto.v1.MoveDirectoryEntryRequest;
@@ -19,6 +22,7 @@ import io.shardcluster.proto.v1.RebalanceRequest;
 import io.shardcluster.proto.v1.RemoveDirectoryEntryRequest;
 import io.shardcluster.proto.v1.RemoveNodeRequest;
 import io.shardcluster.proto.v1.RemoveNodeResponse;
+import io.shardcluster.proto.v1.RoutingGrpc;
 import io.shardcluster.proto.v1.SetDirectoryEntryRequest;
 import io.shardcluster.proto.v1.SplitRangeRequest;
 import io.shardcluster.proto.v1.Strategy;
@@ -92,10 +96,11 @@ public final class ClusterAdmin {
   }
 
   /**
-   * Moves the keys a directory entry of the keyspace places to {@code target}, online, with one
-   * migration; the entry switches to the target at the migration's commit. NOT_FOUND for an unknown
-   * keyspace, entry or node; FAILED_PRECONDITION if the node is not UP or already holds the entry,
-   * or while other migrations run. Returns the migration.
+   * Moves the keys a directory entry of the keyspace places (in a directory keyspace: the keys of
+   * the group {@code key}) to {@code target}, online, with one migration; the entry switches to the
+   * target at the migration's commit. NOT_FOUND for an unknown keyspace, entry or node;
+   * FAILED_PRECONDITION if the node is not UP or already holds the entry, or while other migrations
+   * run. Returns the migration.
    */
   public MigrationInfo moveDirectoryEntry(
       String keyspace, byte[] key, boolean prefix, String target) {
@@ -113,14 +118,25 @@ public final class ClusterAdmin {
                             .build())));
   }
 
-  /** A keyspace as the coordinator lists it. */
-  public record KeyspaceInfo(String name, String strategy, int intervals, int directoryEntries) {}
+  /**
+   * A keyspace as the coordinator lists it.
+   *
+   * @param separator what ends a group, in a directory keyspace (else empty)
+   * @param groups group entries, in a directory keyspace
+   */
+  public record KeyspaceInfo(
+      String name,
+      String strategy,
+      int intervals,
+      int directoryEntries,
+      String separator,
+      long groups) {}
 
   /**
-   * Creates a keyspace spread over the UP nodes. {@code strategy} is {@code hash}, {@code range} or
-   * {@code directory} (not served yet: UNIMPLEMENTED). ALREADY_EXISTS if the name is taken;
-   * FAILED_PRECONDITION if a dropped keyspace had the name (names are never reused) or while
-   * migrations run. Returns the new epoch.
+   * Creates a keyspace. {@code strategy} is {@code hash} (spread over the UP nodes by key hash),
+   * {@code range} (one range) or {@code directory} (groups end at ':' and are placed as they are
+   * first written). ALREADY_EXISTS if the name is taken; FAILED_PRECONDITION if a dropped keyspace
+   * had the name (names are never reused) or while migrations run. Returns the new epoch.
    */
   public long createKeyspace(String name, String strategy) {
     return createKeyspace(name, strategy, List.of());
@@ -131,6 +147,14 @@ public final class ClusterAdmin {
    * splitAt}, dealt out to the UP nodes in turn.
    */
   public long createKeyspace(String name, String strategy, List<byte[]> splitAt) {
+    return createKeyspace(name, strategy, splitAt, null);
+  }
+
+  /**
+   * Creates a keyspace; in a directory keyspace a key's group ends at {@code separator} (null: ':';
+   * empty: each key is its own group).
+   */
+  public long createKeyspace(String name, String strategy, List<byte[]> splitAt, byte[] separator) {
     Keyspace.checkName(name);
     Strategy wire =
         switch (strategy) {
@@ -148,8 +172,64 @@ public final class ClusterAdmin {
                         .setName(name)
                         .setStrategy(wire)
                         .addAllSplitAt(splitAt.stream().map(ByteString::copyFrom).toList())
+                        .mergeFrom(
+                            separator == null
+                                ? CreateKeyspaceRequest.getDefaultInstance()
+                                : CreateKeyspaceRequest.newBuilder()
+                                    .setSeparator(ByteString.copyFrom(separator))
+                                    .build())
                         .build()))
         .getEpoch();
+  }
+
+  /** One page of a directory keyspace's group entries, in group order. */
+  public record GroupPage(long epoch, long total, List<GroupInfo> groups) {}
+
+  /** A group of a directory keyspace and the node it is placed on. */
+  public record GroupInfo(byte[] group, String owner) {}
+
+  /**
+   * Group entries of a directory keyspace after {@code startAfter} (empty: from the first), at most
+   * {@code limit}. FAILED_PRECONDITION for a keyspace that is not a directory keyspace.
+   */
+  public GroupPage groups(String keyspace, byte[] startAfter, int limit) {
+    ShardClusterException.requireArgument(limit >= 1, "limit must be at least 1");
+    ListGroupsResponse response =
+        call(
+            () ->
+                stub()
+                    .listGroups(
+                        ListGroupsRequest.newBuilder()
+                            .setKeyspace(keyspace)
+                            .setStartAfter(ByteString.copyFrom(startAfter))
+                            .setLimit(limit)
+                            .build()));
+    return new GroupPage(
+        response.getEpoch(),
+        response.getTotal(),
+        response.getEntriesList().stream()
+            .map(e -> new GroupInfo(e.getGroup().toByteArray(), e.getOwner()))
+            .toList());
+  }
+
+  /**
+   * The node a group of a directory keyspace is placed on; empty if the group has no entry (it has
+   * never been written).
+   */
+  public java.util.Optional<String> groupOwner(String keyspace, byte[] group) {
+    Limits.checkKey(group.length);
+    String owner =
+        call(() ->
+                RoutingGrpc.newBlockingStub(coordinator)
+                    .withDeadlineAfter(timeout.toMillis(), TimeUnit.MILLISECONDS)
+                    .lookupGroups(
+                        LookupGroupsRequest.newBuilder()
+                            .setKeyspace(keyspace)
+                            .addGroups(ByteString.copyFrom(group))
+                            .build()))
+            .getEntries(0)
+            .getOwner();
+    return owner.isEmpty() ? java.util.Optional.empty() : java.util.Optional.of(owner);
   }
 
   /**
@@ -190,7 +270,9 @@ public final class ClusterAdmin {
                     k.getName(),
                     k.getStrategy().name().toLowerCase(java.util.Locale.ROOT),
                     k.getIntervals(),
-                    k.getDirectoryEntries()))
+                    k.getDirectoryEntries(),
+                    k.getSeparator().toStringUtf8(),
+                    k.getGroups()))
         .toList();
   }
 

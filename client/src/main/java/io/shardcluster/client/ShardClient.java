@@ -8,6 +8,7 @@ import io.grpc.Deadline;
 import io.grpc.ManagedChannel;
 import io.shardcluster.client.internal.Dispatcher;
 import io.shardcluster.client.internal.Dispatcher.Batching;
+import io.shardcluster.client.internal.GroupOwners;
 import io.shardcluster.client.internal.MergedScan;
 import io.shardcluster.client.internal.NodeChannels;
 import io.shardcluster.client.internal.RetryPolicy;
@@ -23,6 +24,7 @@ import io.shardcluster.proto.v1.MultiPutRequest;
 import io.shardcluster.proto.v1.MultiPutResponse;
 import io.shardcluster.proto.v1.PutRequest;
 import io.shardcluster.proto.v1.PutResponse;
+import io.shardcluster.routing.KeyHash;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.Route;
 import io.shardcluster.routing.RoutingTable;
@@ -69,6 +71,7 @@ public final class ShardClient implements AutoCloseable {
   private final NodeChannels nodeChannels;
   private final ScheduledExecutorService scheduler;
   private final RoutingCache routing;
+  private final GroupOwners groups;
   private final Dispatcher dispatcher;
   private final ClusterAdmin admin;
   // The keyspace the data methods use; views made by keyspace(name) share everything else.
@@ -96,7 +99,10 @@ public final class ShardClient implements AutoCloseable {
     this.coordinatorChannel = nodeChannels.channel(coordinatorAddress);
     this.routing =
         new RoutingCache(coordinatorChannel, coordinatorAddress, requestTimeout, scheduler);
-    this.dispatcher = new Dispatcher(routing, nodeChannels, retryPolicy, scheduler);
+    this.groups =
+        new GroupOwners(
+            coordinatorChannel, coordinatorAddress, requestTimeout, builder.directoryCacheSize);
+    this.dispatcher = new Dispatcher(routing, groups, nodeChannels, retryPolicy, scheduler);
     this.admin = new ClusterAdmin(coordinatorChannel, coordinatorAddress, requestTimeout);
     routing.watch();
   }
@@ -112,6 +118,7 @@ public final class ShardClient implements AutoCloseable {
     this.nodeChannels = parent.nodeChannels;
     this.scheduler = parent.scheduler;
     this.routing = parent.routing;
+    this.groups = parent.groups;
     this.dispatcher = parent.dispatcher;
     this.admin = parent.admin;
   }
@@ -160,6 +167,7 @@ public final class ShardClient implements AutoCloseable {
     return dispatcher
         .dispatch(
             keyspace,
+            false,
             List.of(key),
             Function.identity(),
             Batching.single(),
@@ -196,6 +204,7 @@ public final class ShardClient implements AutoCloseable {
         PutRequest.newBuilder().setKeyspace(keyspace).setKey(wrap(key)).setValue(wrap(value));
     return dispatcher.dispatch(
         keyspace,
+        true,
         List.of(key),
         Function.identity(),
         Batching.single(),
@@ -224,6 +233,7 @@ public final class ShardClient implements AutoCloseable {
         DeleteRequest.newBuilder().setKeyspace(keyspace).setKey(wrap(key));
     return dispatcher.dispatch(
         keyspace,
+        false,
         List.of(key),
         Function.identity(),
         Batching.single(),
@@ -258,6 +268,7 @@ public final class ShardClient implements AutoCloseable {
     return dispatcher
         .dispatch(
             keyspace,
+            false,
             indexes,
             keys::get,
             new Batching<>(
@@ -305,6 +316,7 @@ public final class ShardClient implements AutoCloseable {
     }
     return dispatcher.dispatch(
         keyspace,
+        true,
         entries,
         KeyValue::key,
         new Batching<>(
@@ -344,10 +356,27 @@ public final class ShardClient implements AutoCloseable {
 
   // ---- routing and administration ----
 
-  /** Where a key lives under the client's current routing table. */
+  /**
+   * Where a key lives under the client's current routing table. In a directory keyspace the owner
+   * is that of the key's group, looked up; it is empty if the group has no entry yet (its first
+   * write will place it).
+   */
   public Route route(byte[] key) {
     Limits.checkKey(key.length);
-    return routing.current().route(keyspace, key);
+    RoutingTable table = routing.current();
+    Keyspace routed = table.keyspace(keyspace);
+    if (!routed.isDirectory()) {
+      return table.route(keyspace, key);
+    }
+    ByteString group = routed.grouping().groupOf(key);
+    String owner = groups.owner(keyspace, routed.grouping().version(), group);
+    return Route.ofGroup(
+        keyspace,
+        group,
+        owner,
+        table.address(owner).orElse(""),
+        KeyHash.position(key),
+        table.epoch());
   }
 
   /** The routing table the client routes with, fetching it first if it has none. */
@@ -412,6 +441,7 @@ public final class ShardClient implements AutoCloseable {
     private RetryPolicy retryPolicy = RetryPolicy.DEFAULT;
     private int ioThreads = Runtime.getRuntime().availableProcessors();
     private Function<String, ManagedChannel> channelFactory;
+    private long directoryCacheSize = 100_000;
 
     private Builder() {}
 
@@ -460,6 +490,16 @@ public final class ShardClient implements AutoCloseable {
     public Builder ioThreads(int threads) {
       requireArgument(threads >= 1, "ioThreads must be at least 1, got " + threads);
       this.ioThreads = threads;
+      return this;
+    }
+
+    /**
+     * The most directory-keyspace group entries the client caches (default 100,000); a lookup of a
+     * group not cached asks the coordinator.
+     */
+    public Builder directoryCacheSize(long entries) {
+      requireArgument(entries >= 1, "directoryCacheSize must be at least 1, got " + entries);
+      this.directoryCacheSize = entries;
       return this;
     }
 

@@ -11,9 +11,11 @@ import java.util.regex.Pattern;
 /**
  * The routing of one keyspace. A hash keyspace places keys by their ring position ({@code ring}),
  * with directory entries overriding the ring; a range keyspace places contiguous key ranges ({@code
- * ranges}, null for hash keyspaces). Immutable.
+ * ranges}, null otherwise); a directory keyspace places each key's group by an entry the
+ * coordinator keeps, looked up by group ({@code grouping}, null otherwise). Immutable.
  */
-public record Keyspace(String name, HashRing ring, Directory directory, RangeMap ranges) {
+public record Keyspace(
+    String name, HashRing ring, Directory directory, RangeMap ranges, Grouping grouping) {
   /** The keyspace every cluster has and every command uses unless told otherwise. */
   public static final String DEFAULT = "default";
 
@@ -22,13 +24,14 @@ public record Keyspace(String name, HashRing ring, Directory directory, RangeMap
   public Keyspace {
     checkName(name);
     requireArgument(
-        ranges == null || (ring.isEmpty() && directory.isEmpty()),
-        "a range keyspace has neither a ring nor a directory");
+        (ranges == null && grouping == null) || (ring.isEmpty() && directory.isEmpty()),
+        "a range or directory keyspace has neither a ring nor directory entries");
+    requireArgument(ranges == null || grouping == null, "a keyspace is either range or directory");
   }
 
   /** A hash keyspace. */
   public Keyspace(String name, HashRing ring, Directory directory) {
-    this(name, ring, directory, null);
+    this(name, ring, directory, null, null);
   }
 
   /** Fails with INVALID_ARGUMENT unless the name is 1-64 of [a-z0-9_-], starting alphanumeric. */
@@ -47,7 +50,13 @@ public record Keyspace(String name, HashRing ring, Directory directory, RangeMap
   /** A range keyspace. */
   public static Keyspace range(String name, RangeMap ranges) {
     requireArgument(ranges != null, "a range keyspace needs its ranges");
-    return new Keyspace(name, HashRing.empty(), Directory.empty(), ranges);
+    return new Keyspace(name, HashRing.empty(), Directory.empty(), ranges, null);
+  }
+
+  /** A directory keyspace. */
+  public static Keyspace directory(String name, Grouping grouping) {
+    requireArgument(grouping != null, "a directory keyspace needs its grouping");
+    return new Keyspace(name, HashRing.empty(), Directory.empty(), null, grouping);
   }
 
   /** Whether keys are placed by ranges of keys rather than by hash. */
@@ -55,8 +64,20 @@ public record Keyspace(String name, HashRing ring, Directory directory, RangeMap
     return ranges != null;
   }
 
-  /** The node that owns the key, or null if nobody does yet. */
+  /** Whether each key's group is placed by a looked-up directory entry. */
+  public boolean isDirectory() {
+    return grouping != null;
+  }
+
+  /**
+   * The node that owns the key, or null if nobody does yet. Not for directory keyspaces, whose
+   * owners are looked up by group ({@code IllegalStateException}).
+   */
   public String ownerOf(byte[] key) {
+    if (grouping != null) {
+      throw new IllegalStateException(
+          "keyspace " + name + " places keys by looked-up groups, not by the routing table");
+    }
     if (ranges != null) {
       return ranges.ownerOf(key);
     }
@@ -71,10 +92,15 @@ public record Keyspace(String name, HashRing ring, Directory directory, RangeMap
 
   /**
    * The nodes that may hold keys in {@code [from, to)} (an empty {@code to} is no bound): for a
-   * range keyspace the owners of the overlapping ranges, for a hash keyspace every owner.
+   * range keyspace the owners of the overlapping ranges, for a hash keyspace every owner, for a
+   * directory keyspace every node of {@code nodes}.
    */
-  public Set<String> ownersOf(ByteString from, ByteString to) {
+  public Set<String> ownersOf(ByteString from, ByteString to, Set<String> nodes) {
     Set<String> owners = new TreeSet<>();
+    if (grouping != null) {
+      owners.addAll(nodes);
+      return owners;
+    }
     if (ranges != null) {
       byte[] start = from.toByteArray();
       byte[] end = to.toByteArray();
@@ -91,8 +117,14 @@ public record Keyspace(String name, HashRing ring, Directory directory, RangeMap
     return owners;
   }
 
-  /** Whether the node owns any part of the keyspace. */
+  /**
+   * Whether the node owns any part of the keyspace; for a directory keyspace, whose entries are
+   * kept apart, whether it could (true).
+   */
   public boolean isOwner(String node) {
+    if (grouping != null) {
+      return true;
+    }
     if (ranges != null) {
       return ranges.rangesPerOwner().containsKey(node);
     }
@@ -102,16 +134,21 @@ public record Keyspace(String name, HashRing ring, Directory directory, RangeMap
 
   /** A copy with another ring. */
   public Keyspace withRing(HashRing newRing) {
-    return new Keyspace(name, newRing, directory, ranges);
+    return new Keyspace(name, newRing, directory, ranges, grouping);
   }
 
   /** A copy with another directory. */
   public Keyspace withDirectory(Directory newDirectory) {
-    return new Keyspace(name, ring, newDirectory, ranges);
+    return new Keyspace(name, ring, newDirectory, ranges, grouping);
   }
 
   /** A copy with other ranges. */
   public Keyspace withRanges(RangeMap newRanges) {
-    return new Keyspace(name, ring, directory, newRanges);
+    return new Keyspace(name, ring, directory, newRanges, grouping);
+  }
+
+  /** A copy with another grouping. */
+  public Keyspace withGrouping(Grouping newGrouping) {
+    return new Keyspace(name, ring, directory, ranges, newGrouping);
   }
 }

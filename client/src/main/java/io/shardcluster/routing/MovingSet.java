@@ -12,13 +12,17 @@ import java.util.Set;
 /**
  * The keys one migration moves: the keys that a listed directory entry places, and the keys no
  * directory entry places whose position lies in one of the ranges. Entries are identified by key
- * and kind, so the set does not change when an entry's owner does. Immutable.
+ * and kind, so the set does not change when an entry's owner does. In a range keyspace: whole key
+ * ranges. In a directory keyspace: the keys of the listed groups, and of the groups whose own
+ * position (the hash of the group) lies in one of the ranges. Immutable.
  */
 public final class MovingSet {
   private final String keyspace;
   private final List<PositionRange> ranges;
   private final List<DirectoryEntry> entries;
   private final List<KeyRange> keyRanges;
+  private final List<ByteString> groups;
+  private final Set<ByteString> groupSet;
   private final long[] flippedStarts;
   private final Set<Slot> slots = new HashSet<>();
 
@@ -40,6 +44,12 @@ public final class MovingSet {
     return new MovingSet(keyspace, List.of(), List.of(), keyRanges);
   }
 
+  /** Named groups of a directory keyspace, and its groups whose position is in the ranges. */
+  public static MovingSet ofGroups(
+      String keyspace, List<ByteString> groups, List<PositionRange> groupRanges) {
+    return new MovingSet(keyspace, groupRanges, List.of(), List.of(), groups);
+  }
+
   /**
    * Creates a set.
    *
@@ -53,8 +63,28 @@ public final class MovingSet {
       List<PositionRange> ranges,
       List<DirectoryEntry> entries,
       List<KeyRange> keyRanges) {
+    this(keyspace, ranges, entries, keyRanges, List.of());
+  }
+
+  /**
+   * Creates a set.
+   *
+   * @param keyspace the keyspace of the keys
+   * @param ranges disjoint position ranges (of keys, or of groups in a directory keyspace)
+   * @param entries directory entries whose keys move (their owner is not consulted)
+   * @param keyRanges whole ranges of a range keyspace
+   * @param groups groups of a directory keyspace
+   */
+  public MovingSet(
+      String keyspace,
+      List<PositionRange> ranges,
+      List<DirectoryEntry> entries,
+      List<KeyRange> keyRanges,
+      List<ByteString> groups) {
     this.keyspace = keyspace;
     this.keyRanges = List.copyOf(keyRanges);
+    this.groups = List.copyOf(groups);
+    this.groupSet = Set.copyOf(groups);
     this.ranges =
         ranges.stream()
             .sorted(Comparator.comparing(PositionRange::start, Long::compareUnsigned))
@@ -87,8 +117,19 @@ public final class MovingSet {
     return keyRanges;
   }
 
+  /** Named groups of a directory keyspace. */
+  public List<ByteString> groups() {
+    return groups;
+  }
+
   public boolean isEmpty() {
-    return ranges.isEmpty() && entries.isEmpty() && keyRanges.isEmpty();
+    return ranges.isEmpty() && entries.isEmpty() && keyRanges.isEmpty() && groups.isEmpty();
+  }
+
+  /** Whether a group of a directory keyspace moves (if its owner is the migration's source). */
+  public boolean containsGroup(ByteString group) {
+    return groupSet.contains(group)
+        || (!ranges.isEmpty() && containsPosition(KeyHash.position(group.toByteArray())));
   }
 
   /** The fraction of the position space the ranges cover. */
@@ -98,6 +139,9 @@ public final class MovingSet {
 
   /** Whether the key moves, judged with the keyspace's directory. */
   public boolean contains(Keyspace routing, byte[] key) {
+    if (routing.isDirectory()) {
+      return containsGroup(routing.grouping().groupOf(key));
+    }
     if (routing.isRange()) {
       for (KeyRange range : keyRanges) {
         if (range.contains(key)) {
@@ -122,8 +166,15 @@ public final class MovingSet {
     return index >= 0 && ranges.get(index).contains(position);
   }
 
-  /** The keyspace routing after the move: the ranges and entries belong to {@code target}. */
+  /**
+   * The keyspace routing after the move: the ranges and entries belong to {@code target}. For a
+   * directory keyspace, whose entries the coordinator keeps apart, only the directory version moves
+   * on: every entry looked up before is stale.
+   */
   public Keyspace applyTo(Keyspace routing, String target) {
+    if (routing.isDirectory()) {
+      return routing.withGrouping(routing.grouping().withVersion(routing.grouping().version() + 1));
+    }
     if (routing.isRange()) {
       RangeMap moved = routing.ranges();
       for (KeyRange range : keyRanges) {
@@ -157,12 +208,14 @@ public final class MovingSet {
         && keyspace.equals(other.keyspace)
         && ranges.equals(other.ranges)
         && slots.equals(other.slots)
-        && keyRanges.equals(other.keyRanges);
+        && keyRanges.equals(other.keyRanges)
+        && groupSet.equals(other.groupSet);
   }
 
   @Override
   public int hashCode() {
-    return (ranges.hashCode() * 31 + slots.hashCode()) * 31 + keyRanges.hashCode();
+    return ((ranges.hashCode() * 31 + slots.hashCode()) * 31 + keyRanges.hashCode()) * 31
+        + groupSet.hashCode();
   }
 
   @Override
@@ -179,6 +232,11 @@ public final class MovingSet {
       parts.add((entry.prefix() ? "prefix " : "key ") + entry.key().toStringUtf8());
     }
     keyRanges.forEach(range -> parts.add("keys " + range));
+    if (groups.size() <= 3) {
+      groups.forEach(group -> parts.add("group " + group.toStringUtf8()));
+    } else {
+      parts.add(groups.size() + " groups");
+    }
     String what = String.join(", ", parts);
     return keyspace.equals(Keyspace.DEFAULT) ? what : keyspace + ": " + what;
   }

@@ -1,5 +1,6 @@
 package io.shardcluster.routing;
 
+import com.google.protobuf.ByteString;
 import java.util.Optional;
 
 /**
@@ -13,7 +14,8 @@ import java.util.Optional;
  * @param interval the ring interval holding the position; null in a range keyspace
  * @param directoryEntry the directory entry that overrides the ring, if any
  * @param epoch the routing table's epoch
- * @param range the key range holding the key in a range keyspace; null in a hash keyspace
+ * @param range the key range holding the key in a range keyspace; null otherwise
+ * @param group the key's group in a directory keyspace; null otherwise
  */
 public record Route(
     String keyspace,
@@ -23,4 +25,12 @@ public record Route(
     Interval interval,
     Optional<DirectoryEntry> directoryEntry,
     long epoch,
-    KeyRange range) {}
+    KeyRange range,
+    ByteString group) {
+  /** The route of a key of a directory keyspace, placed by its group's entry. */
+  public static Route ofGroup(
+      String keyspace, ByteString group, String owner, String address, long position, long epoch) {
+    return new Route(
+        keyspace, owner, address, position, null, Optional.empty(), epoch, null, group);
+  }
+}

@@ -112,7 +112,8 @@ public final class RoutingTable {
         keyspace.isRange() ? null : keyspace.ring().intervalOf(position),
         entry,
         epoch,
-        keyspace.isRange() ? keyspace.ranges().range(keyspace.ranges().indexOf(key)) : null);
+        keyspace.isRange() ? keyspace.ranges().range(keyspace.ranges().indexOf(key)) : null,
+        null);
   }
 
   /** A copy at another epoch. */

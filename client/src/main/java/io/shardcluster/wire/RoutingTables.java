@@ -7,6 +7,7 @@ import io.shardcluster.proto.v1.Node;
 import io.shardcluster.proto.v1.Strategy;
 import io.shardcluster.routing.Directory;
 import io.shardcluster.routing.DirectoryEntry;
+import io.shardcluster.routing.Grouping;
 import io.shardcluster.routing.HashRing;
 import io.shardcluster.routing.Interval;
 import io.shardcluster.routing.KeyRange;
@@ -32,6 +33,15 @@ public final class RoutingTables {
         .forEach(
             (id, address) -> builder.addNodes(Node.newBuilder().setId(id).setAddress(address)));
     for (Keyspace keyspace : table.keyspaces().values()) {
+      if (keyspace.isDirectory()) {
+        builder.addKeyspaces(
+            io.shardcluster.proto.v1.Keyspace.newBuilder()
+                .setName(keyspace.name())
+                .setStrategy(Strategy.DIRECTORY)
+                .setSeparator(keyspace.grouping().separator())
+                .setDirectoryVersion(keyspace.grouping().version()));
+        continue;
+      }
       if (keyspace.isRange()) {
         var ks =
             io.shardcluster.proto.v1.Keyspace.newBuilder()
@@ -74,6 +84,13 @@ public final class RoutingTables {
     }
     Map<String, Keyspace> keyspaces = new HashMap<>();
     for (var ks : proto.getKeyspacesList()) {
+      if (ks.getStrategy() == Strategy.DIRECTORY) {
+        keyspaces.put(
+            ks.getName(),
+            Keyspace.directory(
+                ks.getName(), new Grouping(ks.getSeparator(), ks.getDirectoryVersion())));
+        continue;
+      }
       if (ks.getStrategy() == Strategy.RANGE) {
         List<byte[]> starts = new ArrayList<>(ks.getIntervalsCount());
         List<String> owners = new ArrayList<>(ks.getIntervalsCount());
@@ -141,6 +158,7 @@ public final class RoutingTables {
                     io.shardcluster.proto.v1.KeyRange.newBuilder()
                         .setStart(range.start())
                         .setEnd(range.end())));
+    builder.addAllGroups(moving.groups());
     return builder.build();
   }
 
@@ -160,7 +178,8 @@ public final class RoutingTables {
         proto.getKeyspace().isEmpty() ? Keyspace.DEFAULT : proto.getKeyspace(),
         ranges,
         entries,
-        keyRanges);
+        keyRanges,
+        proto.getGroupsList());
   }
 
   private static ByteString position(long position) {

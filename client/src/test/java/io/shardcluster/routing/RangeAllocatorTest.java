@@ -73,7 +73,11 @@ class RangeAllocatorTest {
     assertThat(after.ranges().owner(1)).isEqualTo("c");
     assertThat(after.ranges().owner(0)).isEqualTo("a");
     assertThat(map.range(3).end()).isEqualTo(ByteString.EMPTY);
-    assertThat(keyspace.ownersOf(ByteString.copyFromUtf8("k001"), ByteString.copyFromUtf8("k002")))
+    assertThat(
+            keyspace.ownersOf(
+                ByteString.copyFromUtf8("k001"),
+                ByteString.copyFromUtf8("k002"),
+                java.util.Set.of()))
         .containsExactly("b");
   }
 }

@@ -9,6 +9,8 @@ import io.shardcluster.proto.v1.DirectoryChangeResponse;
 import io.shardcluster.proto.v1.DrainNodeRequest;
 import io.shardcluster.proto.v1.DropKeyspaceRequest;
 import io.shardcluster.proto.v1.KeyspaceChangeResponse;
+import io.shardcluster.proto.v1.ListGroupsRequest;
+import io.shardcluster.proto.v1.ListGroupsResponse;
 import io.shardcluster.proto.v1.ListKeyspacesRequest;
 import io.shardcluster.proto.v1.ListKeyspacesResponse;
 import io.shardcluster.proto.v1.ListMigrationsRequest;
@@ -119,16 +121,16 @@ final class AdminService extends AdminGrpc.AdminImplBase {
     ServerResponses.unary(
         observer,
         () -> {
-          if (request.getStrategy() == Strategy.DIRECTORY) {
-            throw ShardClusterException.unimplemented(
-                "directory keyspaces are not served yet; hash and range keyspaces are");
-          }
           List<byte[]> splitAt =
               request.getSplitAtList().stream().map(ByteString::toByteArray).toList();
           return KeyspaceChangeResponse.newBuilder()
               .setEpoch(
                   cluster.createKeyspace(
-                      request.getName(), request.getStrategy() == Strategy.RANGE, splitAt, vnodes))
+                      request.getName(),
+                      request.getStrategy(),
+                      splitAt,
+                      request.hasSeparator() ? request.getSeparator() : null,
+                      vnodes))
               .build();
         });
   }
@@ -167,15 +169,42 @@ final class AdminService extends AdminGrpc.AdminImplBase {
           ListKeyspacesResponse.Builder response =
               ListKeyspacesResponse.newBuilder().setEpoch(table.epoch());
           for (Keyspace keyspace : table.keyspaces().values()) {
-            response
-                .addKeyspacesBuilder()
-                .setName(keyspace.name())
-                .setStrategy(keyspace.isRange() ? Strategy.RANGE : Strategy.HASH)
-                .setIntervals(
-                    keyspace.isRange()
-                        ? keyspace.ranges().size()
-                        : keyspace.ring().intervals().size())
-                .setDirectoryEntries(keyspace.directory().entries().size());
+            var info = response.addKeyspacesBuilder().setName(keyspace.name());
+            if (keyspace.isDirectory()) {
+              info.setStrategy(Strategy.DIRECTORY)
+                  .setSeparator(keyspace.grouping().separator())
+                  .setGroups(cluster.groups().size(keyspace.name()));
+            } else {
+              info.setStrategy(keyspace.isRange() ? Strategy.RANGE : Strategy.HASH)
+                  .setIntervals(
+                      keyspace.isRange()
+                          ? keyspace.ranges().size()
+                          : keyspace.ring().intervals().size())
+                  .setDirectoryEntries(keyspace.directory().entries().size());
+            }
+          }
+          return response.build();
+        });
+  }
+
+  @Override
+  public void listGroups(ListGroupsRequest request, StreamObserver<ListGroupsResponse> observer) {
+    ServerResponses.unary(
+        observer,
+        () -> {
+          io.shardcluster.routing.RoutingTable table = cluster.routing();
+          String name = keyspace(request.getKeyspace());
+          if (!table.keyspace(name).isDirectory()) {
+            throw ShardClusterException.failedPrecondition(
+                "keyspace " + name + " is not a directory keyspace; it has no groups");
+          }
+          int limit = request.getLimit() == 0 ? 1000 : Math.min(request.getLimit(), 100_000);
+          ListGroupsResponse.Builder response =
+              ListGroupsResponse.newBuilder()
+                  .setEpoch(table.epoch())
+                  .setTotal(cluster.groups().size(name));
+          for (var entry : cluster.groups().list(name, request.getStartAfter(), limit)) {
+            response.addEntriesBuilder().setGroup(entry.getKey()).setOwner(entry.getValue());
           }
           return response.build();
         });

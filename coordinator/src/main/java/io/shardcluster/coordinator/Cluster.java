@@ -4,11 +4,15 @@ import static io.shardcluster.client.ShardClusterException.requireArgument;
 
 import com.google.protobuf.ByteString;
 import io.shardcluster.client.ShardClusterException;
+import io.shardcluster.proto.v1.GroupEntry;
+import io.shardcluster.proto.v1.LookupGroupsResponse;
 import io.shardcluster.proto.v1.MemberRecord;
 import io.shardcluster.proto.v1.Migration;
 import io.shardcluster.proto.v1.NodeState;
 import io.shardcluster.proto.v1.NodeStats;
+import io.shardcluster.proto.v1.Strategy;
 import io.shardcluster.routing.DirectoryEntry;
+import io.shardcluster.routing.Grouping;
 import io.shardcluster.routing.HashRing;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.RangeAllocator;
@@ -20,6 +24,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
 import java.util.function.UnaryOperator;
@@ -39,6 +45,7 @@ final class Cluster {
   private final MetadataStore store;
   private final Liveness liveness;
   private final DataProbe probe;
+  private final GroupDirectory groups;
   private final List<Consumer<RoutingTable>> listeners = new CopyOnWriteArrayList<>();
   private final List<Runnable> membershipListeners = new CopyOnWriteArrayList<>();
 
@@ -55,10 +62,16 @@ final class Cluster {
       int intervals,
       Optional<Liveness.Heartbeat> lastHeartbeat) {}
 
-  private Cluster(MetadataStore store, Liveness liveness, DataProbe probe, ClusterState state) {
+  private Cluster(
+      MetadataStore store,
+      Liveness liveness,
+      DataProbe probe,
+      GroupDirectory groups,
+      ClusterState state) {
     this.store = store;
     this.liveness = liveness;
     this.probe = probe;
+    this.groups = groups;
     this.state = state;
   }
 
@@ -70,7 +83,9 @@ final class Cluster {
       if (saved.isEmpty()) {
         store.save(state);
       }
-      return new Cluster(store, liveness, probe, state);
+      GroupDirectory groups = new GroupDirectory();
+      store.loadGroups(groups);
+      return new Cluster(store, liveness, probe, groups, state);
     } catch (RocksDBException e) {
       throw storeFailed(e);
     }
@@ -95,11 +110,24 @@ final class Cluster {
     membershipListeners.add(listener);
   }
 
+  /** The entries of the directory keyspaces. */
+  GroupDirectory groups() {
+    return groups;
+  }
+
   /**
    * Applies a change: persists the new state, then publishes its routing if that changed. Returns
    * the new state. The change runs under the cluster's lock: keep it quick, no I/O.
    */
   ClusterState update(UnaryOperator<ClusterState> change) {
+    return update(change, List.of());
+  }
+
+  /**
+   * Applies a change as {@link #update(UnaryOperator)} does; if it changed anything, the moves'
+   * directory-keyspace groups change owner with it, in the same atomic write.
+   */
+  ClusterState update(UnaryOperator<ClusterState> change, List<GroupDirectory.Move> moves) {
     ClusterState before;
     ClusterState after;
     synchronized (this) {
@@ -113,11 +141,15 @@ final class Cluster {
           after.routing().sameRouting(before.routing())
               ? after.withEpoch(before.epoch())
               : after.withEpoch(before.epoch() + 1);
+      GroupDirectory.Changes changes = groupChanges(before, after, moves);
       try {
-        store.save(after);
+        store.save(after, changes);
       } catch (RocksDBException e) {
         throw storeFailed(e);
       }
+      // Entries first: a lookup reads the epoch, then the entry, so it never pairs an old owner
+      // with the new epoch.
+      groups.apply(changes);
       state = after;
     }
     if (after.epoch() != before.epoch()) {
@@ -187,7 +219,7 @@ final class Cluster {
                 ClusterState first =
                     current.withMember(joining.toBuilder().setState(NodeState.UP).build());
                 for (Keyspace keyspace : current.routing().keyspaces().values()) {
-                  if (!keyspace.isRange()) {
+                  if (!keyspace.isRange() && !keyspace.isDirectory()) {
                     first =
                         first.withKeyspace(
                             keyspace.withRing(HashRing.of(List.of(0L), List.of(node))));
@@ -225,10 +257,113 @@ final class Cluster {
     return current;
   }
 
+  private GroupDirectory.Changes groupChanges(
+      ClusterState before, ClusterState after, List<GroupDirectory.Move> moves) {
+    GroupDirectory.Changes moved =
+        moves.isEmpty() ? GroupDirectory.Changes.NONE : groups.changesFor(moves);
+    Set<String> dropped = new TreeSet<>();
+    before
+        .routing()
+        .keyspaces()
+        .forEach(
+            (name, keyspace) -> {
+              if (keyspace.isDirectory() && !after.routing().keyspaces().containsKey(name)) {
+                dropped.add(name);
+              }
+            });
+    return dropped.isEmpty() ? moved : new GroupDirectory.Changes(moved.owners(), dropped);
+  }
+
+  /**
+   * The owners of groups of a directory keyspace; with {@code place}, groups without an entry are
+   * first placed, each on the UP node with the fewest groups of the keyspace (ties: fewest keys of
+   * it, then id), durably. Placement holds the cluster's lock, so concurrent placements of a group
+   * agree.
+   */
+  LookupGroupsResponse lookupGroups(String keyspaceName, List<ByteString> asked, boolean place) {
+    ClusterState current = state();
+    Keyspace keyspace = current.routing().keyspace(keyspaceName);
+    if (!keyspace.isDirectory()) {
+      throw ShardClusterException.failedPrecondition(
+          "keyspace " + keyspaceName + " is not a directory keyspace; it has no groups");
+    }
+    for (ByteString group : asked) {
+      io.shardcluster.wire.Limits.checkKey(group.size());
+    }
+    if (place && asked.stream().anyMatch(g -> groups.owner(keyspaceName, g) == null)) {
+      placeGroups(keyspaceName, asked);
+    }
+    while (true) {
+      current = state();
+      LookupGroupsResponse.Builder response =
+          LookupGroupsResponse.newBuilder()
+              .setEpoch(current.epoch())
+              .setDirectoryVersion(current.routing().keyspace(keyspaceName).grouping().version());
+      for (ByteString group : asked) {
+        String owner = groups.owner(keyspaceName, group);
+        response.addEntries(
+            GroupEntry.newBuilder().setGroup(group).setOwner(owner == null ? "" : owner));
+      }
+      // An owner read after a newer epoch was published may be newer than the epoch reported;
+      // read again so that the answer holds at the epoch it names.
+      if (state() == current) {
+        return response.build();
+      }
+    }
+  }
+
+  private synchronized void placeGroups(String keyspaceName, List<ByteString> asked) {
+    ClusterState current = state;
+    current.routing().keyspace(keyspaceName);
+    List<String> up =
+        current.members().values().stream()
+            .filter(m -> m.getState() == NodeState.UP)
+            .map(MemberRecord::getId)
+            .toList();
+    Map<String, Long> placed = new java.util.HashMap<>(groups.groupsPerOwner(keyspaceName));
+    Map<ByteString, String> owners = new java.util.LinkedHashMap<>();
+    for (ByteString group : asked) {
+      if (groups.owner(keyspaceName, group) != null || owners.containsKey(group)) {
+        continue;
+      }
+      if (up.isEmpty()) {
+        throw ShardClusterException.unavailable(
+            "no shard node is UP to place group '" + group.toStringUtf8() + "' on");
+      }
+      String node =
+          java.util.Collections.min(
+              up,
+              java.util.Comparator.<String>comparingLong(n -> placed.getOrDefault(n, 0L))
+                  .thenComparingLong(n -> keyspaceKeys(n, keyspaceName))
+                  .thenComparing(n -> n));
+      owners.put(group, node);
+      placed.merge(node, 1L, Long::sum);
+    }
+    if (owners.isEmpty()) {
+      return;
+    }
+    GroupDirectory.Changes changes =
+        new GroupDirectory.Changes(Map.of(keyspaceName, owners), Set.of());
+    try {
+      store.saveGroups(changes);
+    } catch (RocksDBException e) {
+      throw storeFailed(e);
+    }
+    groups.apply(changes);
+  }
+
+  private long keyspaceKeys(String node, String keyspace) {
+    return liveness
+        .lastHeartbeat(node)
+        .map(h -> h.stats().getKeyspaceKeysOrDefault(keyspace, 0))
+        .orElse(0L);
+  }
+
   /** Places a key or prefix on a node. Returns the new epoch. */
   long setDirectoryEntry(String keyspaceName, DirectoryEntry entry) {
     RoutingTable before = routing();
     Keyspace keyspace = before.keyspace(keyspaceName);
+    requireHashKeyspace(keyspace);
     if (!before.nodeAddresses().containsKey(entry.owner())) {
       throw ShardClusterException.notFound("no node named " + entry.owner());
     }
@@ -249,6 +384,7 @@ final class Cluster {
   long removeDirectoryEntry(String keyspaceName, ByteString key, boolean prefix) {
     RoutingTable before = routing();
     Keyspace keyspace = before.keyspace(keyspaceName);
+    requireHashKeyspace(keyspace);
     DirectoryEntry entry = keyspace.directory().existing(key, prefix);
     requireEmpty(
         before,
@@ -258,6 +394,20 @@ final class Cluster {
         "cannot change the placement of " + describe(entry) + ": keys it covers are stored");
     return changeDirectory(
         before, keyspaceName, ks -> ks.withDirectory(ks.directory().without(key, prefix)));
+  }
+
+  private static void requireHashKeyspace(Keyspace keyspace) {
+    if (keyspace.isDirectory()) {
+      throw ShardClusterException.failedPrecondition(
+          "keyspace "
+              + keyspace.name()
+              + " is a directory keyspace: a group is placed by its first write, and moved with"
+              + " `directory move`");
+    }
+    if (keyspace.isRange()) {
+      throw ShardClusterException.failedPrecondition(
+          "keyspace " + keyspace.name() + " is a range keyspace; it has no directory entries");
+    }
   }
 
   private long changeDirectory(
@@ -276,14 +426,31 @@ final class Cluster {
 
   /**
    * Creates a keyspace spread over the UP nodes: a hash keyspace as the default one is (the same
-   * allocator), or a range keyspace with ranges starting at the empty key and at each split key,
-   * dealt out in turn. Returns the new epoch.
+   * allocator), a range keyspace with ranges starting at the empty key and at each split key, dealt
+   * out in turn, or a directory keyspace whose groups are placed as they are first written. Returns
+   * the new epoch.
+   *
+   * @param separator what ends a group in a directory keyspace; null for the default
    */
-  long createKeyspace(String name, boolean range, List<byte[]> splitAt, int vnodes) {
+  long createKeyspace(
+      String name, Strategy strategy, List<byte[]> splitAt, ByteString separator, int vnodes) {
     Keyspace.checkName(name);
+    if (strategy == Strategy.STRATEGY_UNSPECIFIED || strategy == Strategy.UNRECOGNIZED) {
+      throw ShardClusterException.invalidArgument(
+          "a keyspace needs a strategy: hash, range or directory");
+    }
+    boolean range = strategy == Strategy.RANGE;
     if (!range && !splitAt.isEmpty()) {
       throw ShardClusterException.invalidArgument("split keys are for range keyspaces only");
     }
+    if (strategy != Strategy.DIRECTORY && separator != null) {
+      throw ShardClusterException.invalidArgument(
+          "a group separator is for directory keyspaces only");
+    }
+    Grouping grouping =
+        strategy == Strategy.DIRECTORY
+            ? new Grouping(separator == null ? Grouping.DEFAULT_SEPARATOR : separator, 0)
+            : null;
     java.util.TreeSet<byte[]> splits = new java.util.TreeSet<>(java.util.Arrays::compareUnsigned);
     for (byte[] key : splitAt) {
       io.shardcluster.wire.Limits.checkKey(key.length);
@@ -306,6 +473,10 @@ final class Cluster {
                         + "' belonged to a dropped keyspace; names are not reused, choose another");
               }
               requireNoMigrations(current);
+              if (grouping != null) {
+                logger.info("directory keyspace " + name + " created");
+                return current.withKeyspace(Keyspace.directory(name, grouping));
+              }
               List<String> up =
                   current.members().values().stream()
                       .filter(m -> m.getState() == NodeState.UP)

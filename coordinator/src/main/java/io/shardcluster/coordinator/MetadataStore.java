@@ -1,5 +1,8 @@
 package io.shardcluster.coordinator;
 
+import static java.nio.charset.StandardCharsets.UTF_8;
+
+import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.shardcluster.proto.v1.MemberRecord;
 import io.shardcluster.proto.v1.Migration;
@@ -26,6 +29,8 @@ final class MetadataStore implements AutoCloseable {
   private static final byte[] ROUTING = bytes("routing");
   private static final String MEMBER = "member/";
   private static final String MIGRATION = "migration/";
+  // group/<keyspace>/<group> -> owner: the entries of directory keyspaces.
+  private static final String GROUP = "group/";
 
   static {
     RocksDB.loadLibrary();
@@ -93,10 +98,69 @@ final class MetadataStore implements AutoCloseable {
     return values;
   }
 
-  /** Saves the state durably (fsync) in one atomic batch, replacing what was saved before. */
-  synchronized void save(ClusterState state) throws RocksDBException {
+  /** Loads every saved directory-keyspace entry into the directory. */
+  synchronized void loadGroups(GroupDirectory groups) throws RocksDBException {
+    checkOpen();
+    byte[] prefix = bytes(GROUP);
+    try (RocksIterator it = db.newIterator()) {
+      for (it.seek(prefix); it.isValid(); it.next()) {
+        byte[] key = it.key();
+        if (!startsWith(key, prefix)) {
+          break;
+        }
+        int slash = prefix.length;
+        while (key[slash] != '/') {
+          slash++;
+        }
+        String keyspace = new String(key, prefix.length, slash - prefix.length, UTF_8);
+        groups.put(
+            keyspace,
+            ByteString.copyFrom(key, slash + 1, key.length - slash - 1),
+            new String(it.value(), UTF_8));
+      }
+    }
+  }
+
+  /** Saves directory entries durably (fsync) in one atomic batch. */
+  synchronized void saveGroups(GroupDirectory.Changes changes) throws RocksDBException {
     checkOpen();
     try (WriteBatch batch = new WriteBatch()) {
+      addGroups(batch, changes);
+      db.write(syncWrites, batch);
+    }
+  }
+
+  private static void addGroups(WriteBatch batch, GroupDirectory.Changes changes)
+      throws RocksDBException {
+    for (String keyspace : changes.dropped()) {
+      batch.deleteRange(bytes(GROUP + keyspace + "/"), bytes(GROUP + keyspace + "0"));
+    }
+    for (var keyspace : changes.owners().entrySet()) {
+      byte[] prefix = bytes(GROUP + keyspace.getKey() + "/");
+      for (var entry : keyspace.getValue().entrySet()) {
+        batch.put(
+            ByteString.copyFrom(prefix).concat(entry.getKey()).toByteArray(),
+            bytes(entry.getValue()));
+      }
+    }
+  }
+
+  private static boolean startsWith(byte[] key, byte[] prefix) {
+    return key.length >= prefix.length
+        && java.util.Arrays.equals(key, 0, prefix.length, prefix, 0, prefix.length);
+  }
+
+  /** Saves the state durably (fsync) in one atomic batch, replacing what was saved before. */
+  synchronized void save(ClusterState state) throws RocksDBException {
+    save(state, GroupDirectory.Changes.NONE);
+  }
+
+  /** Saves the state and directory-entry changes durably (fsync) in one atomic batch. */
+  synchronized void save(ClusterState state, GroupDirectory.Changes groups)
+      throws RocksDBException {
+    checkOpen();
+    try (WriteBatch batch = new WriteBatch()) {
+      addGroups(batch, groups);
       batch.put(ROUTING, RoutingTables.toProto(state.routing()).toByteArray());
       batch.deleteRange(bytes(MEMBER), bytes(MEMBER.substring(0, MEMBER.length() - 1) + "0"));
       for (MemberRecord member : state.members().values()) {

@@ -18,6 +18,7 @@ import io.shardcluster.wire.RoutingTables;
 import io.shardcluster.wire.StatusErrors;
 import java.time.Clock;
 import java.util.Iterator;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
 
@@ -220,7 +221,8 @@ final class MigrationRunner implements Runnable {
                       .setCommittedEpoch(state.epoch() + 1)
                       .setCommittedMs(clock.millis())
                       .build());
-        });
+        },
+        List.of(new GroupDirectory.Move(moving, migration.getSource(), migration.getTarget())));
   }
 
   /** Rolls back: the source lifts its fence and keeps the keys; the target drops its copy. */

@@ -172,8 +172,13 @@ final class Rebalancer implements AutoCloseable {
     return state.migrations().values().stream().anyMatch(m -> m.getReason().equals(reason));
   }
 
-  private static boolean ownsAnything(ClusterState state, String node) {
-    return state.routing().keyspaces().values().stream().anyMatch(k -> k.isOwner(node));
+  private boolean ownsAnything(ClusterState state, String node) {
+    return state.routing().keyspaces().values().stream()
+        .anyMatch(
+            k ->
+                k.isDirectory()
+                    ? cluster.groups().groupsPerOwner(k.name()).getOrDefault(node, 0L) > 0
+                    : k.isOwner(node));
   }
 
   /** Plans the migrations of the first JOINING node that has none yet; false if there is none. */
@@ -186,6 +191,10 @@ final class Rebalancer implements AutoCloseable {
       List<Migration> planned = new ArrayList<>();
       // Every keyspace gives the new node its share: one migration per keyspace and donor.
       for (Keyspace keyspace : state.routing().keyspaces().values()) {
+        if (keyspace.isDirectory()) {
+          // Existing groups stay; new ones go to the node with the fewest, the new one.
+          continue;
+        }
         if (keyspace.isRange()) {
           // Whole ranges, from the nodes with the most.
           for (var taken : RangeAllocator.join(keyspace.ranges(), node).entrySet()) {
@@ -316,17 +325,12 @@ final class Rebalancer implements AutoCloseable {
       String keyspaceName, ByteString key, boolean prefix, String target) {
     ClusterState state = cluster.state();
     Keyspace keyspace = state.routing().keyspace(keyspaceName);
+    if (keyspace.isDirectory()) {
+      return moveGroup(state, keyspaceName, key, target);
+    }
     String what = (prefix ? "prefix '" : "key '") + key.toStringUtf8() + "'";
     DirectoryEntry entry = keyspace.directory().existing(key, prefix);
-    MemberRecord member =
-        state
-            .member(target)
-            .filter(m -> m.getState() != NodeState.REMOVED)
-            .orElseThrow(() -> ShardClusterException.notFound("no node named " + target));
-    if (member.getState() != NodeState.UP) {
-      throw ShardClusterException.failedPrecondition(
-          "cannot move " + what + " to " + target + ": it is " + member.getState());
-    }
+    requireUpTarget(state, what, target);
     if (entry.owner().equals(target)) {
       throw ShardClusterException.failedPrecondition(what + " is already on " + target);
     }
@@ -342,6 +346,44 @@ final class Rebalancer implements AutoCloseable {
     create(List.of(migration));
     logger.info("moving " + what + " from " + entry.owner() + " to " + target);
     return migration;
+  }
+
+  private Migration moveGroup(
+      ClusterState state, String keyspaceName, ByteString group, String target) {
+    String what = "group '" + group.toStringUtf8() + "' of " + keyspaceName;
+    String owner = cluster.groups().owner(keyspaceName, group);
+    if (owner == null) {
+      throw ShardClusterException.notFound(
+          what + " has no entry: it has never been written (its first write places it)");
+    }
+    requireUpTarget(state, what, target);
+    if (owner.equals(target)) {
+      throw ShardClusterException.failedPrecondition(what + " is already on " + target);
+    }
+    Cluster.requireNoMigrations(state);
+    Migration migration =
+        migration(
+            state,
+            0,
+            owner,
+            target,
+            MovingSet.ofGroups(keyspaceName, List.of(group), List.of()),
+            "directory move");
+    create(List.of(migration));
+    logger.info("moving " + what + " from " + owner + " to " + target);
+    return migration;
+  }
+
+  private static void requireUpTarget(ClusterState state, String what, String target) {
+    MemberRecord member =
+        state
+            .member(target)
+            .filter(m -> m.getState() != NodeState.REMOVED)
+            .orElseThrow(() -> ShardClusterException.notFound("no node named " + target));
+    if (member.getState() != NodeState.UP) {
+      throw ShardClusterException.failedPrecondition(
+          "cannot move " + what + " to " + target + ": it is " + member.getState());
+    }
   }
 
   private static List<KeyRange> keyRanges(Keyspace keyspace, List<Integer> indexes) {
@@ -367,6 +409,17 @@ final class Rebalancer implements AutoCloseable {
     Keyspace keyspace = state.routing().keyspace(keyspaceName);
     Map<String, Plan> plans = new LinkedHashMap<>();
     receivers.forEach(r -> plans.put(r, new Plan()));
+    if (keyspace.isDirectory()) {
+      // The node's groups, split between the receivers by the hash of the group.
+      if (cluster.groups().groupsPerOwner(keyspaceName).getOrDefault(node, 0L) > 0) {
+        long step = Long.divideUnsigned(-1L, receivers.size());
+        for (int i = 0; i < receivers.size(); i++) {
+          long end = i == receivers.size() - 1 ? 0 : step * (i + 1);
+          plans.get(receivers.get(i)).ranges.add(new PositionRange(step * i, end));
+        }
+      }
+      return plans;
+    }
     if (keyspace.isRange()) {
       RangeAllocator.leave(keyspace.ranges(), node, receivers)
           .forEach(
@@ -447,6 +500,13 @@ final class Rebalancer implements AutoCloseable {
             .flatMap(p -> p.values().stream())
             .mapToInt(p -> p.entries.size())
             .sum();
+    List<GroupDirectory.Move> groupMoves = new ArrayList<>();
+    plans.forEach(
+        (keyspace, receivers) ->
+            receivers.forEach(
+                (receiver, plan) ->
+                    groupMoves.add(
+                        new GroupDirectory.Move(plan.moving(keyspace), node, receiver))));
     cluster.update(
         s -> {
           ClusterState next = s;
@@ -463,7 +523,8 @@ final class Rebalancer implements AutoCloseable {
           }
           MemberRecord member = next.member(node).orElseThrow();
           return next.withMember(member.toBuilder().setState(NodeState.REMOVED).build());
-        });
+        },
+        groupMoves);
     logger.warning(
         node
             + " was removed by force: its "

@@ -4,8 +4,11 @@ import com.google.errorprone.annotations.concurrent.GuardedBy;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import io.shardcluster.proto.v1.GetRoutingTableRequest;
+import io.shardcluster.proto.v1.LookupGroupsRequest;
+import io.shardcluster.proto.v1.LookupGroupsResponse;
 import io.shardcluster.proto.v1.RoutingGrpc;
 import io.shardcluster.proto.v1.WatchRoutingTableRequest;
+import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.RoutingTable;
 import io.shardcluster.wire.RoutingTables;
 import io.shardcluster.wire.ServerResponses;
@@ -31,6 +34,18 @@ final class RoutingService extends RoutingGrpc.RoutingImplBase {
       GetRoutingTableRequest request,
       StreamObserver<io.shardcluster.proto.v1.RoutingTable> observer) {
     ServerResponses.unary(observer, () -> RoutingTables.toProto(cluster.routing()));
+  }
+
+  @Override
+  public void lookupGroups(
+      LookupGroupsRequest request, StreamObserver<LookupGroupsResponse> observer) {
+    ServerResponses.unary(
+        observer,
+        () ->
+            cluster.lookupGroups(
+                request.getKeyspace().isEmpty() ? Keyspace.DEFAULT : request.getKeyspace(),
+                request.getGroupsList(),
+                request.getPlace()));
   }
 
   @Override

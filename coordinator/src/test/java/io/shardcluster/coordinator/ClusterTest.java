@@ -7,6 +7,7 @@ import io.shardcluster.client.ErrorCode;
 import io.shardcluster.client.ShardClusterException;
 import io.shardcluster.proto.v1.NodeState;
 import io.shardcluster.proto.v1.NodeStats;
+import io.shardcluster.proto.v1.Strategy;
 import io.shardcluster.routing.DirectoryEntry;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.RoutingTable;
@@ -220,5 +221,133 @@ class ClusterTest {
         .isEqualTo(ByteString.EMPTY);
     assertThat(Cluster.rangeEnd(new DirectoryEntry(ByteString.copyFromUtf8("ab"), false, "n")))
         .isEqualTo(ByteString.copyFromUtf8("ab").concat(ByteString.copyFrom(new byte[] {0})));
+  }
+
+  private void upNodes(String... ids) {
+    for (int i = 0; i < ids.length; i++) {
+      cluster.register(ids[i], "127.0.0.1:" + (i + 1), "i-" + ids[i]);
+      String id = ids[i];
+      cluster.update(
+          s -> s.withMember(s.member(id).orElseThrow().toBuilder().setState(NodeState.UP).build()));
+    }
+  }
+
+  private Map<String, String> owners(
+      String keyspace, java.util.List<String> groups, boolean place) {
+    Map<String, String> owners = new HashMap<>();
+    cluster
+        .lookupGroups(keyspace, groups.stream().map(ByteString::copyFromUtf8).toList(), place)
+        .getEntriesList()
+        .forEach(e -> owners.put(e.getGroup().toStringUtf8(), e.getOwner()));
+    return owners;
+  }
+
+  @Test
+  void directoryKeyspace_placesNewGroupsEvenly_concurrentPlacementsAgree_andEntriesPersist()
+      throws Exception {
+    upNodes("n1", "n2", "n3");
+    cluster.createKeyspace("tenants", Strategy.DIRECTORY, java.util.List.of(), null, 16);
+    long epoch = cluster.routing().epoch();
+    java.util.List<String> groups = new java.util.ArrayList<>();
+    for (int i = 0; i < 60; i++) {
+      groups.add("tenant" + i);
+    }
+    assertThat(owners("tenants", groups, false).values()).containsOnly("");
+
+    var pool = java.util.concurrent.Executors.newFixedThreadPool(8);
+    java.util.List<java.util.concurrent.Future<Map<String, String>>> answers =
+        new java.util.ArrayList<>();
+    for (int t = 0; t < 8; t++) {
+      java.util.List<String> shuffled = new java.util.ArrayList<>(groups);
+      java.util.Collections.shuffle(shuffled, new java.util.Random(t));
+      answers.add(pool.submit(() -> owners("tenants", shuffled, true)));
+    }
+    java.util.List<Map<String, String>> seen = new java.util.ArrayList<>();
+    for (var answer : answers) {
+      seen.add(answer.get());
+    }
+    Map<String, String> placed = owners("tenants", groups, false);
+    assertThat(placed.values()).doesNotContain("");
+    assertThat(seen).allSatisfy(answer -> assertThat(answer).isEqualTo(placed));
+    pool.shutdown();
+    Map<String, Long> perNode = new HashMap<>();
+    placed.values().forEach(node -> perNode.merge(node, 1L, Long::sum));
+    assertThat(perNode)
+        .containsOnly(Map.entry("n1", 20L), Map.entry("n2", 20L), Map.entry("n3", 20L));
+    // Placing a group is not a routing change: nobody's routing table goes stale.
+    assertThat(cluster.routing().epoch()).isEqualTo(epoch);
+
+    store.close();
+    store = MetadataStore.open(dir);
+    cluster = Cluster.open(store, liveness, probe);
+    assertThat(owners("tenants", groups, false)).isEqualTo(placed);
+    assertThat(cluster.groups().size("tenants")).isEqualTo(60);
+  }
+
+  @Test
+  void directoryKeyspace_aCommittedMoveChangesItsEntriesAtomically_andDropDeletesThem()
+      throws Exception {
+    upNodes("n1", "n2");
+    cluster.createKeyspace("tenants", Strategy.DIRECTORY, java.util.List.of(), null, 16);
+    String owner = owners("tenants", java.util.List.of("acme", "globex"), true).get("acme");
+    String other = owner.equals("n1") ? "n2" : "n1";
+    io.shardcluster.routing.MovingSet moving =
+        io.shardcluster.routing.MovingSet.ofGroups(
+            "tenants", java.util.List.of(ByteString.copyFromUtf8("acme")), java.util.List.of());
+    long version = cluster.routing().keyspace("tenants").grouping().version();
+    long epoch = cluster.routing().epoch();
+
+    cluster.update(
+        s -> s.withKeyspace(moving.applyTo(s.routing().keyspace("tenants"), other)),
+        java.util.List.of(new GroupDirectory.Move(moving, owner, other)));
+
+    assertThat(owners("tenants", java.util.List.of("acme"), false)).containsEntry("acme", other);
+    assertThat(cluster.routing().epoch()).isEqualTo(epoch + 1);
+    assertThat(cluster.routing().keyspace("tenants").grouping().version()).isEqualTo(version + 1);
+    var answer =
+        cluster.lookupGroups("tenants", java.util.List.of(ByteString.copyFromUtf8("acme")), false);
+    assertThat(answer.getEpoch()).isEqualTo(epoch + 1);
+    assertThat(answer.getDirectoryVersion()).isEqualTo(version + 1);
+
+    store.close();
+    store = MetadataStore.open(dir);
+    cluster = Cluster.open(store, liveness, probe);
+    assertThat(owners("tenants", java.util.List.of("acme"), false)).containsEntry("acme", other);
+
+    cluster.dropKeyspace("tenants");
+    store.close();
+    store = MetadataStore.open(dir);
+    cluster = Cluster.open(store, liveness, probe);
+    assertThat(cluster.groups().size("tenants")).isZero();
+  }
+
+  @Test
+  void directoryLookups_badInput() {
+    ShardClusterException noNode =
+        failure(
+            () -> {
+              cluster.createKeyspace("tenants", Strategy.DIRECTORY, java.util.List.of(), null, 16);
+              owners("tenants", java.util.List.of("acme"), true);
+            });
+    assertThat(noNode.code()).isEqualTo(ErrorCode.UNAVAILABLE);
+    assertThat(cluster.groups().size("tenants")).isZero();
+    assertThat(failure(() -> owners("default", java.util.List.of("a"), false)).code())
+        .isEqualTo(ErrorCode.FAILED_PRECONDITION);
+    assertThat(failure(() -> owners("nope", java.util.List.of("a"), false)).code())
+        .isEqualTo(ErrorCode.NOT_FOUND);
+    assertThat(
+            failure(
+                    () ->
+                        cluster.createKeyspace(
+                            "h", Strategy.HASH, java.util.List.of(), ByteString.EMPTY, 16))
+                .code())
+        .isEqualTo(ErrorCode.INVALID_ARGUMENT);
+    assertThat(
+            failure(
+                    () ->
+                        cluster.createKeyspace(
+                            "h", Strategy.STRATEGY_UNSPECIFIED, java.util.List.of(), null, 16))
+                .code())
+        .isEqualTo(ErrorCode.INVALID_ARGUMENT);
   }
 }

@@ -13,6 +13,7 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicLongArray;
+import java.util.function.IntFunction;
 
 /**
  * Writers and readers running against keys {@code k0..k(N-1)} while a test changes the cluster.
@@ -24,6 +25,7 @@ final class AcknowledgedWorkload implements AutoCloseable {
   private final int keys;
   private final AtomicLongArray acknowledged;
   private final AtomicLongArray attempted;
+  private final IntFunction<String> naming;
   private final AtomicBoolean stop = new AtomicBoolean();
   private final AtomicLong writes = new AtomicLong();
   private final AtomicLong reads = new AtomicLong();
@@ -32,9 +34,10 @@ final class AcknowledgedWorkload implements AutoCloseable {
   private final ConcurrentLinkedQueue<String> firstErrors = new ConcurrentLinkedQueue<>();
   private final List<Thread> threads = new ArrayList<>();
 
-  private AcknowledgedWorkload(ShardClient client, int keys) {
+  private AcknowledgedWorkload(ShardClient client, int keys, IntFunction<String> naming) {
     this.client = client;
     this.keys = keys;
+    this.naming = naming;
     this.acknowledged = new AtomicLongArray(keys);
     this.attempted = new AtomicLongArray(keys);
   }
@@ -43,11 +46,21 @@ final class AcknowledgedWorkload implements AutoCloseable {
     return "k" + i;
   }
 
+  private String name(int i) {
+    return naming.apply(i);
+  }
+
   /** Writes every key with value 0, then starts the writers and readers. */
   static AcknowledgedWorkload start(ShardClient client, int keys, int writers, int readers) {
+    return start(client, keys, writers, readers, AcknowledgedWorkload::key);
+  }
+
+  /** As {@link #start(ShardClient, int, int, int)}, with the i-th key named {@code naming(i)}. */
+  static AcknowledgedWorkload start(
+      ShardClient client, int keys, int writers, int readers, IntFunction<String> naming) {
     List<KeyValue> batch = new ArrayList<>();
     for (int i = 0; i < keys; i++) {
-      batch.add(KeyValue.of(key(i), "0"));
+      batch.add(KeyValue.of(naming.apply(i), "0"));
       if (batch.size() == 1000) {
         client.multiPut(batch);
         batch.clear();
@@ -56,7 +69,7 @@ final class AcknowledgedWorkload implements AutoCloseable {
     if (!batch.isEmpty()) {
       client.multiPut(batch);
     }
-    AcknowledgedWorkload workload = new AcknowledgedWorkload(client, keys);
+    AcknowledgedWorkload workload = new AcknowledgedWorkload(client, keys, naming);
     for (int w = 0; w < writers; w++) {
       int writer = w;
       workload.spawn("writer-" + w, () -> workload.write(writer, writers));
@@ -79,11 +92,11 @@ final class AcknowledgedWorkload implements AutoCloseable {
     for (int i = writer; !stop.get(); i = (i + writers) % keys) {
       long value = attempted.incrementAndGet(i);
       try {
-        client.put(key(i), Long.toString(value));
+        client.put(name(i), Long.toString(value));
         acknowledged.set(i, value);
         writes.incrementAndGet();
       } catch (RuntimeException e) {
-        error("write " + key(i), e);
+        error("write " + name(i), e);
       }
     }
   }
@@ -93,14 +106,14 @@ final class AcknowledgedWorkload implements AutoCloseable {
       int i = random.nextInt(keys);
       long floor = acknowledged.get(i);
       try {
-        Optional<String> value = client.get(key(i));
+        Optional<String> value = client.get(name(i));
         reads.incrementAndGet();
         if (value.isEmpty() || Long.parseLong(value.get()) < floor) {
           staleReads.incrementAndGet();
-          firstErrors.add("stale read of " + key(i) + ": " + value + " < " + floor);
+          firstErrors.add("stale read of " + name(i) + ": " + value + " < " + floor);
         }
       } catch (RuntimeException e) {
-        error("read " + key(i), e);
+        error("read " + name(i), e);
       }
     }
   }
@@ -143,16 +156,16 @@ final class AcknowledgedWorkload implements AutoCloseable {
   void verify() {
     List<byte[]> all = new ArrayList<>();
     for (int i = 0; i < keys; i++) {
-      all.add(key(i).getBytes(StandardCharsets.UTF_8));
+      all.add(name(i).getBytes(StandardCharsets.UTF_8));
     }
     for (int from = 0; from < keys; from += 1000) {
       List<Optional<byte[]>> values =
           client.multiGet(all.subList(from, Math.min(keys, from + 1000)));
       for (int j = 0; j < values.size(); j++) {
         int i = from + j;
-        assertThat(values.get(j)).as("%s lost", key(i)).isPresent();
+        assertThat(values.get(j)).as("%s lost", name(i)).isPresent();
         long stored = Long.parseLong(new String(values.get(j).get(), StandardCharsets.UTF_8));
-        assertThat(stored).as(key(i)).isBetween(acknowledged.get(i), attempted.get(i));
+        assertThat(stored).as(name(i)).isBetween(acknowledged.get(i), attempted.get(i));
       }
     }
   }

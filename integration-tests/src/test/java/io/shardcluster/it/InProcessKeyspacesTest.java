@@ -18,6 +18,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CountDownLatch;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -143,8 +144,18 @@ class InProcessKeyspacesTest {
         .isEqualTo(ErrorCode.INVALID_ARGUMENT);
     assertThat(code(() -> client.admin().createKeyspace("x", "chord")))
         .isEqualTo(ErrorCode.INVALID_ARGUMENT);
-    assertThat(code(() -> client.admin().createKeyspace("x", "directory")))
-        .isEqualTo(ErrorCode.UNIMPLEMENTED);
+    assertThat(
+            code(
+                () ->
+                    client
+                        .admin()
+                        .createKeyspace(
+                            "x", "hash", List.of(), ":".getBytes(StandardCharsets.UTF_8))))
+        .isEqualTo(ErrorCode.INVALID_ARGUMENT);
+    assertThat(code(() -> client.admin().groups("default", new byte[0], 10)))
+        .isEqualTo(ErrorCode.FAILED_PRECONDITION);
+    assertThat(code(() -> client.admin().groupOwner("nope", new byte[] {1})))
+        .isEqualTo(ErrorCode.NOT_FOUND);
     assertThat(code(() -> client.admin().createKeyspace("default", "hash")))
         .isEqualTo(ErrorCode.ALREADY_EXISTS);
     assertThat(code(() -> client.admin().dropKeyspace("default")))
@@ -156,6 +167,125 @@ class InProcessKeyspacesTest {
     assertThat(client.admin().keyspaces())
         .extracting(KeyspaceInfo::name)
         .containsExactly("default");
+  }
+
+  @Test
+  void directoryKeyspace_placesGroupsOnFirstWrite_movesAGroupUnderWrites_andDrains()
+      throws Exception {
+    ShardClient client = start(3);
+    client.admin().createKeyspace("tenants", "directory");
+    ShardClient tenants = client.keyspace("tenants");
+
+    // Concurrent first writes of one group, from separate clients, agree on one placement.
+    int writers = 8;
+    CountDownLatch go = new CountDownLatch(1);
+    List<Thread> threads = new ArrayList<>();
+    List<Throwable> failures = new java.util.concurrent.CopyOnWriteArrayList<>();
+    for (int w = 0; w < writers; w++) {
+      ShardClient own = cluster.client().keyspace("tenants");
+      int writer = w;
+      Thread thread =
+          new Thread(
+              () -> {
+                try {
+                  go.await();
+                  for (int i = 0; i < 20; i++) {
+                    own.put("acme:w" + writer + ":" + i, "v" + i);
+                  }
+                } catch (Throwable t) {
+                  failures.add(t);
+                }
+              });
+      thread.start();
+      threads.add(thread);
+    }
+    go.countDown();
+    for (Thread thread : threads) {
+      thread.join(30_000);
+    }
+    assertThat(failures).isEmpty();
+    String acmeOwner =
+        client.admin().groupOwner("tenants", "acme".getBytes(StandardCharsets.UTF_8)).orElseThrow();
+    Map<String, List<String>> owned = InProcessCluster.ownedKeys(client, "tenants");
+    assertThat(owned.get(acmeOwner)).hasSize(writers * 20);
+    assertThat(owned.values().stream().mapToInt(List::size).sum()).isEqualTo(writers * 20);
+
+    // New groups go to the node with the fewest: twelve groups end four per node.
+    for (int g = 1; g < 12; g++) {
+      tenants.put("tenant" + g + ":profile", "p" + g);
+    }
+    var page = client.admin().groups("tenants", new byte[0], 100);
+    assertThat(page.total()).isEqualTo(12);
+    Map<String, Long> perNode = new HashMap<>();
+    page.groups().forEach(g -> perNode.merge(g.owner(), 1L, Long::sum));
+    assertThat(perNode)
+        .containsOnly(Map.entry("node-1", 4L), Map.entry("node-2", 4L), Map.entry("node-3", 4L));
+    assertThat(tenants.route("tenant3:anything".getBytes(StandardCharsets.UTF_8)).group())
+        .isEqualTo(com.google.protobuf.ByteString.copyFromUtf8("tenant3"));
+    assertThat(tenants.get("nobody:x")).isEmpty();
+    assertThat(tenants.route("nobody:x".getBytes(StandardCharsets.UTF_8)).owner()).isEmpty();
+    assertThat(client.admin().groupOwner("tenants", "nobody".getBytes(StandardCharsets.UTF_8)))
+        .as("a read places nothing")
+        .isEmpty();
+
+    // Move a group while its keys are written and read: nothing lost, no errors, all on the target.
+    AcknowledgedWorkload workload =
+        AcknowledgedWorkload.start(tenants, 600, 4, 2, i -> "big" + (i % 3) + ":k" + i);
+    String from =
+        client.admin().groupOwner("tenants", "big0".getBytes(StandardCharsets.UTF_8)).orElseThrow();
+    String to = from.equals("node-1") ? "node-2" : "node-1";
+    await().atMost(Duration.ofSeconds(10)).until(() -> workload.writes() > 500);
+    client
+        .admin()
+        .moveDirectoryEntry("tenants", "big0".getBytes(StandardCharsets.UTF_8), false, to);
+    cluster.awaitMigrations();
+    await().atMost(Duration.ofSeconds(10)).until(() -> workload.writes() > 2000);
+    workload.close();
+    assertThat(workload.errors()).as("errors: %s", workload.firstErrors()).isZero();
+    assertThat(workload.staleReads()).as("stale: %s", workload.firstErrors()).isZero();
+    workload.verify();
+    assertThat(client.admin().groupOwner("tenants", "big0".getBytes(StandardCharsets.UTF_8)))
+        .contains(to);
+    owned = InProcessCluster.ownedKeys(client, "tenants");
+    owned.forEach(
+        (node, keys) ->
+            assertThat(keys.stream().filter(k -> k.startsWith("big0:")).count())
+                .as("big0 keys on %s", node)
+                .isEqualTo(node.equals(to) ? 200 : 0));
+
+    // Drain a node: its groups go to the others, every key stays readable.
+    client.admin().drain("node-2");
+    cluster.awaitState("node-2", NodeState.REMOVED);
+    cluster.awaitMigrations();
+    owned = InProcessCluster.ownedKeys(client, "tenants");
+    assertThat(owned).doesNotContainKey("node-2");
+    assertThat(owned.values().stream().mapToInt(List::size).sum())
+        .isEqualTo(writers * 20 + 11 + 600);
+    client
+        .admin()
+        .groups("tenants", new byte[0], 100)
+        .groups()
+        .forEach(g -> assertThat(g.owner()).isNotEqualTo("node-2"));
+    workload.verify();
+    assertThat(scanKeys(tenants, "", "", 0)).hasSize(writers * 20 + 11 + 600).isSorted();
+
+    // Groups are not directory entries of a hash keyspace, and vice versa.
+    assertThat(
+            code(
+                () ->
+                    client
+                        .admin()
+                        .moveDirectoryEntry(
+                            "tenants", "never".getBytes(StandardCharsets.UTF_8), false, "node-1")))
+        .isEqualTo(ErrorCode.NOT_FOUND);
+    assertThat(
+            code(
+                () ->
+                    client
+                        .admin()
+                        .moveDirectoryEntry(
+                            "tenants", "big0".getBytes(StandardCharsets.UTF_8), false, "node-9")))
+        .isEqualTo(ErrorCode.NOT_FOUND);
   }
 
   private static ErrorCode code(Runnable call) {

@@ -49,6 +49,7 @@ final class IncomingMigrations {
   private final String nodeId;
   private final LocalStore store;
   private final Supplier<RoutingTable> routing;
+  private final Ownership ownership;
   private final NodeChannels channels;
   private final Failpoints failpoints;
   // One driver at a time per migration: a repeated call waits for the previous one to stop.
@@ -73,11 +74,13 @@ final class IncomingMigrations {
       String nodeId,
       LocalStore store,
       Supplier<RoutingTable> routing,
+      Ownership ownership,
       NodeChannels channels,
       Failpoints failpoints) {
     this.nodeId = nodeId;
     this.store = store;
     this.routing = routing;
+    this.ownership = ownership;
     this.channels = channels;
     this.failpoints = failpoints;
   }
@@ -422,7 +425,7 @@ final class IncomingMigrations {
       while (cursor.advance()) {
         byte[] key = cursor.key();
         // Never delete a key this node owns: only stale copies of the source's keys.
-        if (moving.contains(routed, key) && !nodeId.equals(routed.ownerOf(key))) {
+        if (moving.contains(routed, key) && !nodeId.equals(ownership.ownerOf(routed, key))) {
           batch.delete(keyspace, key);
           if (batch.size() >= 1000) {
             store.write(batch);

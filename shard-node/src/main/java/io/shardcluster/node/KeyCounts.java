@@ -17,13 +17,15 @@ import java.util.Optional;
  * @param bytes bytes of owned keys and values
  * @param entries counts per directory entry this node owns
  * @param ranges sizes of the ranges of range keyspaces this node owns
+ * @param keyspaceKeys keys owned per keyspace (in a directory keyspace: stored)
  */
 record KeyCounts(
     long epoch,
     long keys,
     long bytes,
     Map<EntrySlot, long[]> entries,
-    Map<RangeSlot, RangeSize> ranges) {
+    Map<RangeSlot, RangeSize> ranges,
+    Map<String, Long> keyspaceKeys) {
   /** A range of a range keyspace, by its first key. */
   record RangeSlot(String keyspace, ByteString start) {}
 
@@ -67,15 +69,21 @@ record KeyCounts(
     }
   }
 
-  static final KeyCounts NONE = new KeyCounts(0, 0, 0, Map.of(), Map.of());
+  static final KeyCounts NONE = new KeyCounts(0, 0, 0, Map.of(), Map.of(), Map.of());
 
-  /** Counts the keys the table gives {@code node}, scanning every keyspace once. */
+  /**
+   * Counts the keys the table gives {@code node}, scanning every keyspace once. A directory
+   * keyspace's stored keys count as owned: a node stores only its groups' keys, but for the moments
+   * a moved group's keys wait for cleanup.
+   */
   static KeyCounts count(LocalStore store, RoutingTable table, String node) {
     long keys = 0;
     long bytes = 0;
     Map<EntrySlot, long[]> entries = new HashMap<>();
     Map<RangeSlot, RangeSize> ranges = new HashMap<>();
+    Map<String, Long> perKeyspace = new HashMap<>();
     for (Keyspace keyspace : table.keyspaces().values()) {
+      long keyspaceKeys = 0;
       try (LocalStore.Cursor cursor = store.scan(keyspace.name(), new byte[0], new byte[0])) {
         while (cursor.advance()) {
           byte[] key = cursor.key();
@@ -83,12 +91,16 @@ record KeyCounts(
               keyspace.directory().isEmpty()
                   ? Optional.empty()
                   : keyspace.directory().entryFor(key);
-          String owner = entry.map(DirectoryEntry::owner).orElseGet(() -> keyspace.ownerOf(key));
+          String owner =
+              keyspace.isDirectory()
+                  ? node
+                  : entry.map(DirectoryEntry::owner).orElseGet(() -> keyspace.ownerOf(key));
           if (!node.equals(owner)) {
             continue;
           }
           long size = key.length + cursor.value().length;
           keys++;
+          keyspaceKeys++;
           bytes += size;
           if (keyspace.isRange()) {
             ByteString start =
@@ -106,7 +118,8 @@ record KeyCounts(
           }
         }
       }
+      perKeyspace.put(keyspace.name(), keyspaceKeys);
     }
-    return new KeyCounts(table.epoch(), keys, bytes, entries, ranges);
+    return new KeyCounts(table.epoch(), keys, bytes, entries, ranges, perKeyspace);
   }
 }

@@ -24,6 +24,7 @@ final class Shard {
   private final Routing routing;
   private final NodeMetrics metrics;
   private final OutgoingMigrations outgoing;
+  private final Ownership ownership;
 
   /** The routing table a request is judged by. */
   interface Routing {
@@ -39,12 +40,14 @@ final class Shard {
       LocalStore store,
       Routing routing,
       NodeMetrics metrics,
-      OutgoingMigrations outgoing) {
+      OutgoingMigrations outgoing,
+      Ownership ownership) {
     this.nodeId = nodeId;
     this.store = store;
     this.routing = routing;
     this.metrics = metrics;
     this.outgoing = outgoing;
+    this.ownership = ownership;
   }
 
   String nodeId() {
@@ -157,7 +160,7 @@ final class Shard {
       owner = entry.get().owner();
       metrics.recordEntryOperation(keyspace, entry.get());
     } else {
-      owner = routed.ownerOf(key);
+      owner = ownership.ownerOf(routed, key);
     }
     if (!nodeId.equals(owner)) {
       throw new WrongShardException(
@@ -225,7 +228,7 @@ final class Shard {
       long start = metrics.now();
       while (cursor.advance()) {
         byte[] candidate = cursor.key();
-        if (nodeId.equals(routed.ownerOf(candidate))) {
+        if (nodeId.equals(ownership.ownerOf(routed, candidate))) {
           key = candidate;
           returned++;
           metrics.recordReads(1, start);

@@ -8,6 +8,7 @@ import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
 import io.shardcluster.client.ShardClusterException;
+import io.shardcluster.client.internal.GroupOwners;
 import io.shardcluster.client.internal.NodeChannels;
 import io.shardcluster.client.internal.RoutingCache;
 import io.shardcluster.proto.v1.DirectoryEntryLoad;
@@ -37,6 +38,8 @@ public final class ShardNodeServer {
   private static final Logger logger = Logger.getLogger(ShardNodeServer.class.getName());
   private static final Duration ROUTING_FETCH_TIMEOUT = Duration.ofSeconds(2);
   private static final Duration RECOUNT_CHECK = Duration.ofSeconds(1);
+  // Directory-keyspace group entries kept; a miss asks the coordinator.
+  private static final long GROUP_CACHE_ENTRIES = 1_000_000;
   private static final Duration RECOUNT_SETTLE = Duration.ofSeconds(3);
 
   private final ShardNodeConfig config;
@@ -51,6 +54,8 @@ public final class ShardNodeServer {
   private ExecutorService migrationExecutor;
   private ScheduledExecutorService counter;
   private NodeChannels migrationChannels;
+  private final java.util.function.Supplier<NodeChannels> lookupChannelFactory;
+  private NodeChannels lookupChannels;
   private OutgoingMigrations outgoing;
   private volatile KeyCounts counts = KeyCounts.NONE;
   private long countedAtNanos;
@@ -71,14 +76,26 @@ public final class ShardNodeServer {
       ShardNodeConfig config,
       ServerBuilder<?> serverBuilder,
       Function<String, ManagedChannel> channels) {
+    this(config, serverBuilder, channels, () -> new NodeChannels(channels));
+  }
+
+  private ShardNodeServer(
+      ShardNodeConfig config,
+      ServerBuilder<?> serverBuilder,
+      Function<String, ManagedChannel> channels,
+      java.util.function.Supplier<NodeChannels> lookupChannels) {
     this.config = config;
     this.serverBuilder = serverBuilder;
     this.channels = channels;
+    this.lookupChannelFactory = lookupChannels;
   }
 
-  /** A node on Netty. */
+  /**
+   * A node on Netty. Group lookups at the coordinator get an I/O thread of their own: a request
+   * handler on a server I/O thread may wait for one, which must not need that thread to answer.
+   */
   public ShardNodeServer(ShardNodeConfig config, ServerBuilder<?> serverBuilder) {
-    this(config, serverBuilder, NodeChannels::plaintext);
+    this(config, serverBuilder, NodeChannels::plaintext, () -> NodeChannels.netty(1));
   }
 
   /**
@@ -134,12 +151,25 @@ public final class ShardNodeServer {
     outgoing =
         new OutgoingMigrations(identity.nodeId(), store, routing::cached, this::tableAtLeast);
     migrationChannels = new NodeChannels(channels);
+    lookupChannels = lookupChannelFactory.get();
+    Ownership ownership =
+        new Ownership(
+            new GroupOwners(
+                lookupChannels.channel(coordinatorAddress),
+                coordinatorAddress,
+                ROUTING_FETCH_TIMEOUT,
+                GROUP_CACHE_ENTRIES));
     IncomingMigrations incoming =
         new IncomingMigrations(
-            identity.nodeId(), store, routing::cached, migrationChannels, config.failpoints());
+            identity.nodeId(),
+            store,
+            routing::cached,
+            ownership,
+            migrationChannels,
+            config.failpoints());
     migrationExecutor =
         Executors.newCachedThreadPool(daemonThreads(identity.nodeId() + "-migration-"));
-    Shard shard = new Shard(identity.nodeId(), store, this::tableFor, metrics, outgoing);
+    Shard shard = new Shard(identity.nodeId(), store, this::tableFor, metrics, outgoing, ownership);
     counter =
         Executors.newSingleThreadScheduledExecutor(daemonThreads(identity.nodeId() + "-counter-"));
     counter.scheduleWithFixedDelay(
@@ -284,7 +314,8 @@ public final class ShardNodeServer {
             .setReadP99Ms(window.readP99Ms())
             .setWriteP99Ms(window.writeP99Ms())
             .setEpoch(routing.cached().epoch())
-            .setCountedAtEpoch(current.epoch());
+            .setCountedAtEpoch(current.epoch())
+            .putAllKeyspaceKeys(current.keyspaceKeys());
     Map<KeyCounts.EntrySlot, long[]> entries = new HashMap<>(current.entries());
     window.entryOpsPerSec().keySet().forEach(slot -> entries.putIfAbsent(slot, new long[2]));
     entries.forEach(
@@ -375,6 +406,9 @@ public final class ShardNodeServer {
           Thread.currentThread().interrupt();
         }
       }
+    }
+    if (lookupChannels != null) {
+      lookupChannels.close();
     }
     if (migrationChannels != null) {
       migrationChannels.close();

@@ -45,7 +45,9 @@ class ShardTest {
             store,
             epoch -> current.get(),
             new NodeMetrics(System::nanoTime),
-            new OutgoingMigrations("n1", store, current::get, epoch -> current.get()));
+            new OutgoingMigrations("n1", store, current::get, epoch -> current.get()),
+            // These tests use hash and range keyspaces only: no group lookups.
+            new Ownership(null));
   }
 
   @AfterEach

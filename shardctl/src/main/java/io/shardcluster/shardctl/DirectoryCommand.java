@@ -16,7 +16,9 @@ import picocli.CommandLine.Parameters;
 
 @Command(
     name = "directory",
-    description = "Places keys or key prefixes on nodes, overriding the ring.",
+    description =
+        "Places keys or key prefixes on nodes, overriding the ring; in a directory keyspace, shows"
+            + " and moves groups.",
     mixinStandardHelpOptions = true,
     subcommands = {
       DirectoryCommand.Set.class,
@@ -42,6 +44,22 @@ final class DirectoryCommand implements Runnable {
     }
   }
 
+  /**
+   * The keyspace and key of a command taking {@code [KEYSPACE] KEY}: with two arguments the first
+   * names the keyspace (and --keyspace must not be given too).
+   */
+  static String[] keyspaceAndKey(
+      picocli.CommandLine.Model.CommandSpec spec, List<String> args, String keyspaceOption) {
+    if (args.size() == 1) {
+      return new String[] {keyspaceOption == null ? Keyspace.DEFAULT : keyspaceOption, args.get(0)};
+    }
+    if (keyspaceOption != null) {
+      throw new picocli.CommandLine.ParameterException(
+          spec.commandLine(), "give the keyspace either as the first argument or with --keyspace");
+    }
+    return new String[] {args.get(0), args.get(1)};
+  }
+
   static Map<String, Object> toJson(DirectoryEntry entry) {
     Map<String, Object> row = new LinkedHashMap<>();
     row.put("key", entry.key().toStringUtf8());
@@ -54,11 +72,14 @@ final class DirectoryCommand implements Runnable {
       name = "move",
       description =
           "Moves the keys an existing entry places (KEY, or the prefix with --prefix) to NODE,"
-              + " online; the entry switches to NODE when the move commits.",
+              + " online; the entry switches to NODE when the move commits. In a directory"
+              + " keyspace (`directory move KEYSPACE GROUP --to NODE`) KEY is a group.",
       mixinStandardHelpOptions = true)
   static final class Move extends ClusterCommand {
-    @Parameters(index = "0", paramLabel = "KEY")
-    String key;
+    @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
+
+    @Parameters(arity = "1..2", paramLabel = "[KEYSPACE] KEY")
+    List<String> args;
 
     @Option(names = "--to", required = true, paramLabel = "NODE", description = "Target node.")
     String node;
@@ -66,21 +87,20 @@ final class DirectoryCommand implements Runnable {
     @Option(names = "--prefix", description = "KEY is a prefix.")
     boolean prefix;
 
-    @Option(
-        names = "--keyspace",
-        defaultValue = Keyspace.DEFAULT,
-        description = "The keyspace (default: ${DEFAULT-VALUE}).")
-    String keyspace;
+    @Option(names = "--keyspace", description = "The keyspace (default: default).")
+    String keyspaceOption;
 
     @Option(names = "--json", description = "Print the migration started as JSON.")
     boolean json;
 
     @Override
     int run(ShardClient client) {
+      String[] target = keyspaceAndKey(spec, args, keyspaceOption);
       MigrationInfo started =
           client
               .admin()
-              .moveDirectoryEntry(keyspace, key.getBytes(StandardCharsets.UTF_8), prefix, node);
+              .moveDirectoryEntry(
+                  target[0], target[1].getBytes(StandardCharsets.UTF_8), prefix, node);
       if (json) {
         Output.json(out(), MigrationsCommand.toJson(List.of(started)));
         return 0;
@@ -119,23 +139,32 @@ final class DirectoryCommand implements Runnable {
 
   @Command(
       name = "get",
-      description = "Shows the entry that places KEY, if any; exits 1 if none.",
+      description =
+          "Shows the entry that places KEY, if any; exits 1 if none. In a directory keyspace"
+              + " (`directory get KEYSPACE KEY`) the entry of the key's group.",
       mixinStandardHelpOptions = true)
   static final class Get extends ClusterCommand {
-    @Parameters(index = "0", paramLabel = "KEY")
-    String key;
+    @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
+
+    @Parameters(arity = "1..2", paramLabel = "[KEYSPACE] KEY")
+    List<String> args;
+
+    @Option(names = "--keyspace", description = "The keyspace (default: default).")
+    String keyspaceOption;
 
     @Option(names = "--json", description = "Print as JSON.")
     boolean json;
 
     @Override
     int run(ShardClient client) {
+      String[] target = keyspaceAndKey(spec, args, keyspaceOption);
+      String key = target[1];
+      Keyspace keyspace = client.refreshRoutingTable().keyspace(target[0]);
+      if (keyspace.isDirectory()) {
+        return getGroup(client, keyspace, key);
+      }
       Optional<DirectoryEntry> entry =
-          client
-              .refreshRoutingTable()
-              .keyspace(Keyspace.DEFAULT)
-              .directory()
-              .entryFor(key.getBytes(StandardCharsets.UTF_8));
+          keyspace.directory().entryFor(key.getBytes(StandardCharsets.UTF_8));
       if (json) {
         Map<String, Object> result = new LinkedHashMap<>();
         result.put("key", key);
@@ -147,6 +176,32 @@ final class DirectoryCommand implements Runnable {
         err().println("shardctl: no directory entry places '" + key + "'");
       }
       return entry.isPresent() ? 0 : ShardctlMain.EXIT_NO;
+    }
+
+    private int getGroup(ShardClient client, Keyspace keyspace, String key) {
+      String group =
+          keyspace.grouping().groupOf(key.getBytes(StandardCharsets.UTF_8)).toStringUtf8();
+      Optional<String> owner =
+          client.admin().groupOwner(keyspace.name(), group.getBytes(StandardCharsets.UTF_8));
+      if (json) {
+        Map<String, Object> result = new LinkedHashMap<>();
+        result.put("keyspace", keyspace.name());
+        result.put("key", key);
+        result.put("group", group);
+        result.put("owner", owner.orElse(null));
+        Output.json(out(), result);
+      } else if (owner.isPresent()) {
+        out().println("group " + group + " -> " + owner.get());
+      } else {
+        err()
+            .println(
+                "shardctl: group '"
+                    + group
+                    + "' of "
+                    + keyspace.name()
+                    + " has no entry (never written)");
+      }
+      return owner.isPresent() ? 0 : ShardctlMain.EXIT_NO;
     }
   }
 
@@ -175,16 +230,41 @@ final class DirectoryCommand implements Runnable {
 
   @Command(
       name = "list",
-      description = "Lists all directory entries.",
+      description =
+          "Lists the directory entries of a keyspace; of a directory keyspace, its groups in"
+              + " order, a page at a time.",
       mixinStandardHelpOptions = true)
   static final class ListEntries extends ClusterCommand {
+    @Parameters(arity = "0..1", paramLabel = "KEYSPACE")
+    String keyspaceArg;
+
+    @Option(names = "--keyspace", description = "The keyspace (default: default).")
+    String keyspaceOption;
+
+    @Option(
+        names = "--after",
+        defaultValue = "",
+        description = "Directory keyspaces: list groups after this one.")
+    String after;
+
+    @Option(
+        names = "--limit",
+        defaultValue = "100",
+        description = "Directory keyspaces: at most this many groups (default: ${DEFAULT-VALUE}).")
+    int limit;
+
     @Option(names = "--json", description = "Print as JSON.")
     boolean json;
 
     @Override
     int run(ShardClient client) {
-      List<DirectoryEntry> entries =
-          client.refreshRoutingTable().keyspace(Keyspace.DEFAULT).directory().entries();
+      String name =
+          keyspaceArg != null ? keyspaceArg : keyspaceOption != null ? keyspaceOption : "default";
+      Keyspace keyspace = client.refreshRoutingTable().keyspace(name);
+      if (keyspace.isDirectory()) {
+        return listGroups(client, name);
+      }
+      List<DirectoryEntry> entries = keyspace.directory().entries();
       if (json) {
         List<Map<String, Object>> rows = new ArrayList<>();
         entries.forEach(e -> rows.add(toJson(e)));
@@ -197,6 +277,43 @@ final class DirectoryCommand implements Runnable {
                     List.of(e.key().toStringUtf8(), e.prefix() ? "prefix" : "key", e.owner())));
         Output.table(out(), List.of("KEY", "KIND", "NODE"), rows);
       }
+      return 0;
+    }
+
+    private int listGroups(ShardClient client, String name) {
+      var page = client.admin().groups(name, after.getBytes(StandardCharsets.UTF_8), limit);
+      if (json) {
+        List<Map<String, Object>> rows = new ArrayList<>();
+        for (var group : page.groups()) {
+          Map<String, Object> row = new LinkedHashMap<>();
+          row.put("group", new String(group.group(), StandardCharsets.UTF_8));
+          row.put("owner", group.owner());
+          rows.add(row);
+        }
+        Map<String, Object> result = new LinkedHashMap<>();
+        result.put("keyspace", name);
+        result.put("total", page.total());
+        result.put("groups", rows);
+        Output.json(out(), result);
+        return 0;
+      }
+      List<List<String>> rows = new ArrayList<>();
+      page.groups()
+          .forEach(
+              g -> rows.add(List.of(new String(g.group(), StandardCharsets.UTF_8), g.owner())));
+      Output.table(out(), List.of("GROUP", "NODE"), rows);
+      out()
+          .println(
+              page.groups().size()
+                  + " of "
+                  + page.total()
+                  + " group(s)"
+                  + (page.groups().size() == limit
+                      ? "; next page: --after "
+                          + new String(
+                              page.groups().get(page.groups().size() - 1).group(),
+                              StandardCharsets.UTF_8)
+                      : ""));
       return 0;
     }
   }

@@ -33,8 +33,10 @@ final class KeyspaceCommand implements Runnable {
   @Command(
       name = "create",
       description =
-          "Creates a keyspace spread over the UP nodes: hash (by key hash, like default) or range"
-              + " (contiguous key ranges, cut at --split-at, dealt out to the nodes in turn).",
+          "Creates a keyspace: hash (spread over the UP nodes by key hash, like default), range"
+              + " (contiguous key ranges, cut at --split-at, dealt out to the nodes in turn) or"
+              + " directory (each key's group, the key up to --separator, placed on the"
+              + " least-loaded node by its first write).",
       mixinStandardHelpOptions = true)
   static final class Create extends ClusterCommand {
     @Parameters(index = "0", paramLabel = "NAME")
@@ -53,6 +55,14 @@ final class KeyspaceCommand implements Runnable {
         description = "Range keyspaces: where the second, third, ... ranges start (K1,K2,...).")
     List<String> splitAt = new ArrayList<>();
 
+    @Option(
+        names = "--separator",
+        paramLabel = "TEXT",
+        description =
+            "Directory keyspaces: a key's group ends where TEXT first occurs (default ':', so"
+                + " acme:order:17 is in group acme); \"\" makes every key its own group.")
+    String separator;
+
     @Option(names = "--json", description = "Print the new epoch as JSON.")
     boolean json;
 
@@ -64,7 +74,8 @@ final class KeyspaceCommand implements Runnable {
               .createKeyspace(
                   name,
                   strategy,
-                  splitAt.stream().map(k -> k.getBytes(StandardCharsets.UTF_8)).toList());
+                  splitAt.stream().map(k -> k.getBytes(StandardCharsets.UTF_8)).toList(),
+                  separator == null ? null : separator.getBytes(StandardCharsets.UTF_8));
       DirectoryCommand.printChange(this, json, epoch);
       return 0;
     }
@@ -86,6 +97,10 @@ final class KeyspaceCommand implements Runnable {
           row.put("strategy", k.strategy());
           row.put("intervals", k.intervals());
           row.put("directory_entries", k.directoryEntries());
+          if (k.strategy().equals("directory")) {
+            row.put("separator", k.separator());
+            row.put("groups", k.groups());
+          }
           rows.add(row);
         }
         Output.json(out(), rows);
@@ -94,11 +109,17 @@ final class KeyspaceCommand implements Runnable {
         keyspaces.forEach(
             k ->
                 rows.add(
-                    List.of(
-                        k.name(),
-                        k.strategy(),
-                        String.valueOf(k.intervals()),
-                        String.valueOf(k.directoryEntries()))));
+                    k.strategy().equals("directory")
+                        ? List.of(
+                            k.name(),
+                            k.strategy(),
+                            "-",
+                            k.groups() + " groups (separator '" + k.separator() + "')")
+                        : List.of(
+                            k.name(),
+                            k.strategy(),
+                            String.valueOf(k.intervals()),
+                            String.valueOf(k.directoryEntries()))));
         Output.table(out(), List.of("NAME", "STRATEGY", "INTERVALS", "DIRECTORY"), rows);
       }
       return 0;

@@ -24,6 +24,9 @@ final class RouteCommand extends DataCommand {
   @Override
   int run(ShardClient client) {
     Route route = client.route(key.getBytes(StandardCharsets.UTF_8));
+    if (route.group() != null) {
+      return printGroup(route);
+    }
     String placedBy =
         route.range() != null
             ? "key range " + route.range()
@@ -53,6 +56,29 @@ final class RouteCommand extends DataCommand {
       out().println(route.owner() + " " + route.address());
       out().println("  position " + Interval.hex(route.position()) + ", placed by " + placedBy);
       out().println("  routing epoch " + route.epoch());
+    }
+    return 0;
+  }
+
+  private int printGroup(Route route) {
+    String group = route.group().toStringUtf8();
+    boolean placed = !route.owner().isEmpty();
+    if (json) {
+      Map<String, Object> result = new LinkedHashMap<>();
+      result.put("key", key);
+      result.put("keyspace", route.keyspace());
+      result.put("group", group);
+      result.put("owner", placed ? route.owner() : null);
+      result.put("address", placed ? route.address() : null);
+      result.put("epoch", route.epoch());
+      Output.json(out(), result);
+    } else if (placed) {
+      out().println(route.owner() + " " + route.address());
+      out().println("  placed by the directory entry of group " + group);
+      out().println("  routing epoch " + route.epoch());
+    } else {
+      out().println("(no owner yet)");
+      out().println("  group " + group + " has no entry; its first write places it");
     }
     return 0;
   }

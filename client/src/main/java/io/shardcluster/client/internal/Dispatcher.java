@@ -1,11 +1,14 @@
 package io.shardcluster.client.internal;
 
+import com.google.protobuf.ByteString;
 import io.grpc.Deadline;
 import io.shardcluster.client.ErrorCode;
 import io.shardcluster.client.NodeUnavailableException;
 import io.shardcluster.client.ShardClusterException;
 import io.shardcluster.client.WrongShardException;
 import io.shardcluster.proto.v1.ShardNodeGrpc;
+import io.shardcluster.routing.Grouping;
+import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.RoutingTable;
 import io.shardcluster.wire.StatusErrors;
 import java.util.ArrayList;
@@ -21,11 +24,13 @@ import java.util.function.ToIntFunction;
 
 /**
  * The request path: routes items (keys, or entries with keys) to their owners under the cached
- * routing table, sends each owner's batch directly to it, and retries failed batches per the {@link
- * RetryPolicy}, re-routing them under a refreshed table. The one place that retries.
+ * routing table (and, in a directory keyspace, the owners of their groups), sends each owner's
+ * batch directly to it, and retries failed batches per the {@link RetryPolicy}, re-routing them
+ * under a refreshed table. The one place that retries.
  */
 public final class Dispatcher {
   private final RoutingCache routing;
+  private final GroupOwners groups;
   private final NodeChannels channels;
   private final RetryPolicy policy;
   private final ScheduledExecutorService scheduler;
@@ -46,19 +51,24 @@ public final class Dispatcher {
 
   public Dispatcher(
       RoutingCache routing,
+      GroupOwners groups,
       NodeChannels channels,
       RetryPolicy policy,
       ScheduledExecutorService scheduler) {
     this.routing = routing;
+    this.groups = groups;
     this.channels = channels;
     this.policy = policy;
     this.scheduler = scheduler;
   }
 
   /**
-   * Sends every item to the owner of its key, batches to different owners in parallel.
+   * Sends every item to the owner of its key, batches to different owners in parallel. In a
+   * directory keyspace an item whose group has no entry is not sent (nothing of the group is
+   * stored), unless {@code write} places the group first.
    *
    * @param keyspace the keyspace the keys belong to
+   * @param write whether the items are writes, which place groups that have no entry yet
    * @param items what to send
    * @param keyOf the key of an item
    * @param batching how to split an owner's items into requests
@@ -67,12 +77,13 @@ public final class Dispatcher {
    */
   public <T> CompletableFuture<Void> dispatch(
       String keyspace,
+      boolean write,
       List<T> items,
       Function<T, byte[]> keyOf,
       Batching<T> batching,
       Sender<T> sender,
       Deadline deadline) {
-    Request<T> request = new Request<>(keyspace, keyOf, batching, sender, deadline);
+    Request<T> request = new Request<>(keyspace, write, keyOf, batching, sender, deadline);
     RoutingTable table = routing.cached();
     if (table.epoch() == 0) {
       return routing.refresh().thenCompose(fresh -> route(request, items, fresh, 0));
@@ -82,6 +93,7 @@ public final class Dispatcher {
 
   private record Request<T>(
       String keyspace,
+      boolean write,
       Function<T, byte[]> keyOf,
       Batching<T> batching,
       Sender<T> sender,
@@ -89,17 +101,51 @@ public final class Dispatcher {
 
   private <T> CompletableFuture<Void> route(
       Request<T> request, List<T> items, RoutingTable table, int attempt) {
+    Keyspace keyspace;
+    try {
+      keyspace = table.keyspace(request.keyspace());
+    } catch (ShardClusterException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+    if (!keyspace.isDirectory()) {
+      return route(request, items, table, attempt, item -> owner(table, request, item));
+    }
+    Grouping grouping = keyspace.grouping();
+    List<ByteString> keyGroups = new ArrayList<>();
+    for (T item : items) {
+      keyGroups.add(grouping.groupOf(request.keyOf().apply(item)));
+    }
+    return groups
+        .owners(request.keyspace(), grouping.version(), keyGroups, request.write())
+        .thenCompose(
+            owners ->
+                route(
+                    request,
+                    items,
+                    table,
+                    attempt,
+                    item -> owners.get(grouping.groupOf(request.keyOf().apply(item)))));
+  }
+
+  private <T> CompletableFuture<Void> route(
+      Request<T> request,
+      List<T> items,
+      RoutingTable table,
+      int attempt,
+      Function<T, String> ownerOf) {
     Map<String, List<T>> byOwner = new LinkedHashMap<>();
     try {
-      if (items.size() == 1) {
-        byOwner.put(owner(table, request, items.get(0)), items);
-      } else {
-        for (T item : items) {
-          byOwner.computeIfAbsent(owner(table, request, item), o -> new ArrayList<>()).add(item);
+      for (T item : items) {
+        String owner = ownerOf.apply(item);
+        if (!owner.equals(GroupOwners.NONE)) {
+          byOwner.computeIfAbsent(owner, o -> new ArrayList<>()).add(item);
         }
       }
     } catch (ShardClusterException e) {
       return CompletableFuture.failedFuture(e);
+    }
+    if (byOwner.isEmpty()) {
+      return CompletableFuture.completedFuture(null);
     }
     if (byOwner.size() == 1 && items.size() <= request.batching().maxEntries()) {
       var only = byOwner.entrySet().iterator().next();
@@ -190,6 +236,12 @@ public final class Dispatcher {
     }
     if (!policy.shouldRetry(error, attempt) || request.deadline().isExpired()) {
       return CompletableFuture.failedFuture(describe(error, owner, address));
+    }
+    Keyspace keyspace = used.keyspaces().get(request.keyspace());
+    if (error instanceof WrongShardException && keyspace != null && keyspace.isDirectory()) {
+      List<ByteString> refused = new ArrayList<>();
+      batch.forEach(item -> refused.add(keyspace.grouping().groupOf(request.keyOf().apply(item))));
+      groups.forget(request.keyspace(), refused);
     }
     long minEpoch =
         error instanceof WrongShardException wrong

@@ -143,8 +143,9 @@ public final class MergedScan implements KeyValueIterator {
     RoutingTable table = routing.current();
     Keyspace routed = table.keyspace(keyspace);
     ByteString start = lastKey == null ? from : lastKey.concat(ByteString.copyFrom(new byte[] {0}));
-    // A range keyspace asks only the owners of the ranges the scan overlaps.
-    java.util.Set<String> owners = routed.ownersOf(start, to);
+    // A range keyspace asks only the owners of the ranges the scan overlaps; a directory keyspace
+    // asks every node.
+    java.util.Set<String> owners = routed.ownersOf(start, to, table.nodeAddresses().keySet());
     ScanRequest request =
         ScanRequest.newBuilder()
             .setKeyspace(keyspace)

@@ -1,0 +1,151 @@
+package io.shardcluster.client.internal;
+
+import com.google.common.cache.Cache;
+import com.google.common.cache.CacheBuilder;
+import com.google.protobuf.ByteString;
+import io.grpc.Channel;
+import io.shardcluster.client.ErrorCode;
+import io.shardcluster.client.ShardClusterException;
+import io.shardcluster.proto.v1.GroupEntry;
+import io.shardcluster.proto.v1.LookupGroupsRequest;
+import io.shardcluster.proto.v1.LookupGroupsResponse;
+import io.shardcluster.proto.v1.RoutingGrpc;
+import io.shardcluster.wire.StatusErrors;
+import java.time.Duration;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * The owners of directory-keyspace groups, as the coordinator's directory records them: a bounded
+ * cache in front of batched lookups. A cached entry is used only while it is at least as new as the
+ * keyspace's directory version in the caller's routing table (which moves on whenever an existing
+ * group changes owner); groups without an entry are never cached.
+ */
+public final class GroupOwners {
+  /** The answer for a group that has no entry: nothing of it is stored anywhere. */
+  public static final String NONE = "";
+
+  private final RoutingGrpc.RoutingStub stub;
+  private final String coordinatorAddress;
+  private final Duration timeout;
+  private final Cache<Slot, Owner> cache;
+
+  private record Slot(String keyspace, ByteString group) {}
+
+  private record Owner(String node, long version) {}
+
+  /**
+   * Creates a directory client.
+   *
+   * @param coordinator channel to the coordinator
+   * @param coordinatorAddress its address, for error messages
+   * @param timeout deadline of one lookup
+   * @param maxCached the most entries kept (least recently used ones go first)
+   */
+  public GroupOwners(
+      Channel coordinator, String coordinatorAddress, Duration timeout, long maxCached) {
+    this.stub = RoutingGrpc.newStub(coordinator);
+    this.coordinatorAddress = coordinatorAddress;
+    this.timeout = timeout;
+    this.cache = CacheBuilder.newBuilder().maximumSize(maxCached).build();
+  }
+
+  /**
+   * The owner of each group ({@link #NONE} for a group without an entry), from the cache where it
+   * is current for {@code version} and from one coordinator lookup for the rest. With {@code
+   * place}, groups without an entry are placed first.
+   */
+  public CompletableFuture<Map<ByteString, String>> owners(
+      String keyspace, long version, Collection<ByteString> groups, boolean place) {
+    Map<ByteString, String> owners = new HashMap<>();
+    Set<ByteString> missing = new LinkedHashSet<>();
+    for (ByteString group : groups) {
+      Owner cached = cache.getIfPresent(new Slot(keyspace, group));
+      if (cached != null && cached.version() >= version) {
+        owners.put(group, cached.node());
+      } else {
+        missing.add(group);
+      }
+    }
+    if (missing.isEmpty()) {
+      return CompletableFuture.completedFuture(owners);
+    }
+    UnaryFuture<LookupGroupsResponse> call = new UnaryFuture<>();
+    stub.withDeadlineAfter(timeout.toMillis(), TimeUnit.MILLISECONDS)
+        .lookupGroups(
+            LookupGroupsRequest.newBuilder()
+                .setKeyspace(keyspace)
+                .addAllGroups(missing)
+                .setPlace(place)
+                .build(),
+            call);
+    return call.handle(
+        (response, error) -> {
+          if (error != null) {
+            throw describe(StatusErrors.fromStatus(error));
+          }
+          for (GroupEntry entry : response.getEntriesList()) {
+            owners.put(entry.getGroup(), entry.getOwner());
+            if (!entry.getOwner().isEmpty()) {
+              cache.put(
+                  new Slot(keyspace, entry.getGroup()),
+                  new Owner(entry.getOwner(), response.getDirectoryVersion()));
+            }
+          }
+          return owners;
+        });
+  }
+
+  /** The owner of one group, waiting for a lookup if needed; {@link #NONE} if it has no entry. */
+  public String owner(String keyspace, long version, ByteString group) {
+    Owner cached = cache.getIfPresent(new Slot(keyspace, group));
+    if (cached != null && cached.version() >= version) {
+      return cached.node();
+    }
+    try {
+      return owners(keyspace, version, Set.of(group), false)
+          .get(timeout.toMillis() + 1_000, TimeUnit.MILLISECONDS)
+          .get(group);
+    } catch (ExecutionException e) {
+      throw e.getCause() instanceof ShardClusterException known
+          ? known
+          : StatusErrors.fromStatus(e.getCause());
+    } catch (TimeoutException e) {
+      throw describe(
+          new ShardClusterException(ErrorCode.DEADLINE_EXCEEDED, "no answer in time", e));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new ShardClusterException(ErrorCode.CANCELLED, "interrupted during a group lookup");
+    }
+  }
+
+  /** Drops the cached entries of the groups (after a node refused them). */
+  public void forget(String keyspace, Collection<ByteString> groups) {
+    for (ByteString group : groups) {
+      cache.invalidate(new Slot(keyspace, group));
+    }
+  }
+
+  /** Entries cached now. */
+  public long size() {
+    return cache.size();
+  }
+
+  private ShardClusterException describe(ShardClusterException error) {
+    if (error.code() == ErrorCode.UNAVAILABLE || error.code() == ErrorCode.DEADLINE_EXCEEDED) {
+      return ShardClusterException.unavailable(
+          "coordinator at "
+              + coordinatorAddress
+              + " is unreachable for a directory lookup: "
+              + error.getMessage());
+    }
+    return error;
+  }
+}

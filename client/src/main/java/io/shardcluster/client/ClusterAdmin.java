@@ -217,19 +217,31 @@ public final class ClusterAdmin {
    * never been written).
    */
   public java.util.Optional<String> groupOwner(String keyspace, byte[] group) {
-    Limits.checkKey(group.length);
-    String owner =
-        call(() ->
+    String owner = lookupGroups(keyspace, List.of(group), false).get(0);
+    return owner.isEmpty() ? java.util.Optional.empty() : java.util.Optional.of(owner);
+  }
+
+  /**
+   * The owners of groups of a directory keyspace, in the order asked ("" for a group without an
+   * entry), straight from the coordinator; with {@code place}, groups without an entry are placed
+   * first, each on the UP node with the fewest groups.
+   */
+  public List<String> lookupGroups(String keyspace, List<byte[]> groups, boolean place) {
+    LookupGroupsRequest.Builder request =
+        LookupGroupsRequest.newBuilder().setKeyspace(keyspace).setPlace(place);
+    for (byte[] group : groups) {
+      Limits.checkKey(group.length);
+      request.addGroups(ByteString.copyFrom(group));
+    }
+    return call(
+            () ->
                 RoutingGrpc.newBlockingStub(coordinator)
                     .withDeadlineAfter(timeout.toMillis(), TimeUnit.MILLISECONDS)
-                    .lookupGroups(
-                        LookupGroupsRequest.newBuilder()
-                            .setKeyspace(keyspace)
-                            .addGroups(ByteString.copyFrom(group))
-                            .build()))
-            .getEntries(0)
-            .getOwner();
-    return owner.isEmpty() ? java.util.Optional.empty() : java.util.Optional.of(owner);
+                    .lookupGroups(request.build()))
+        .getEntriesList()
+        .stream()
+        .map(io.shardcluster.proto.v1.GroupEntry::getOwner)
+        .toList();
   }
 
   /**

@@ -84,7 +84,21 @@ final class Cluster {
         store.save(state);
       }
       GroupDirectory groups = new GroupDirectory();
+      long start = System.nanoTime();
       store.loadGroups(groups);
+      long loaded =
+          state.routing().keyspaces().values().stream()
+              .filter(Keyspace::isDirectory)
+              .mapToLong(k -> groups.size(k.name()))
+              .sum();
+      if (loaded > 0) {
+        logger.info(
+            "loaded "
+                + loaded
+                + " directory entries in "
+                + (System.nanoTime() - start) / 1_000_000
+                + " ms");
+      }
       return new Cluster(store, liveness, probe, groups, state);
     } catch (RocksDBException e) {
       throw storeFailed(e);

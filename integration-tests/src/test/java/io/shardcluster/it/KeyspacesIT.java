@@ -149,4 +149,100 @@ class KeyspacesIT {
     Shardctl.Result list = cluster.shardctl("keyspace", "list");
     assertThat(list.out()).containsPattern("ticks +range +([7-9]|[1-9][0-9])");
   }
+
+  private String groupOwner(String group) throws Exception {
+    Shardctl.Result result = cluster.shardctl("directory", "get", "tenants", group, "--json");
+    assertThat(result.exitCode()).as(result.err()).isZero();
+    return LocalCluster.JSON.readTree(result.out()).get("owner").asText();
+  }
+
+  @Test
+  void directoryKeyspace_firstWritesFromManyProcessesAgree_groupsMoveUnderWrites_andSurviveKills()
+      throws Exception {
+    cluster = LocalCluster.start("directory-keyspace", 3);
+    ok("keyspace", "create", "tenants", "--strategy", "directory");
+
+    // Four shardctl processes write the new group acme at once: one placement, all keys on it.
+    List<Thread> writers = new java.util.ArrayList<>();
+    List<Shardctl.Result> results = new java.util.concurrent.CopyOnWriteArrayList<>();
+    for (int w = 0; w < 4; w++) {
+      String prefix = "acme:w" + w + ":";
+      Thread thread =
+          new Thread(
+              () -> {
+                try {
+                  results.add(
+                      cluster.shardctl(
+                          "load", "--keyspace", "tenants", "--count", "500", "--prefix", prefix));
+                } catch (Exception e) {
+                  throw new IllegalStateException(e);
+                }
+              });
+      thread.start();
+      writers.add(thread);
+    }
+    for (Thread thread : writers) {
+      thread.join(120_000);
+    }
+    assertThat(results).hasSize(4).allSatisfy(r -> assertThat(r.exitCode()).as(r.err()).isZero());
+    String acme = groupOwner("acme");
+    Map<String, Set<String>> owned = cluster.ownedKeys("tenants");
+    assertThat(owned.get(acme)).hasSize(2000);
+    assertThat(owned.values().stream().mapToInt(Set::size).sum()).isEqualTo(2000);
+    for (String tenant : List.of("globex", "initech", "umbrella")) {
+      ok("load", "--keyspace", "tenants", "--count", "300", "--prefix", tenant + ":");
+    }
+    Shardctl.Result list = cluster.shardctl("directory", "list", "tenants");
+    assertThat(list.out()).contains("4 of 4 group(s)");
+
+    // A group moves to another node while its keys are written and read.
+    var client = cluster.client().keyspace("tenants");
+    AcknowledgedWorkload workload = AcknowledgedWorkload.start(client, 300, 3, 1, i -> "hot:k" + i);
+    String from = groupOwner("hot");
+    String to = from.equals("node-1") ? "node-2" : "node-1";
+    await().atMost(Duration.ofSeconds(30)).until(() -> workload.writes() > 500);
+    ok("directory", "move", "tenants", "hot", "--to", to);
+    ok("wait", "--migrations-done", "--timeout", "120");
+    long after = workload.writes();
+    await().atMost(Duration.ofSeconds(30)).until(() -> workload.writes() > after + 500);
+    workload.close();
+    assertThat(workload.errors()).as("errors: %s", workload.firstErrors()).isZero();
+    assertThat(workload.staleReads()).as("stale: %s", workload.firstErrors()).isZero();
+    workload.verify();
+    assertThat(groupOwner("hot")).isEqualTo(to);
+    owned = cluster.ownedKeys("tenants");
+    owned.forEach(
+        (node, keys) ->
+            assertThat(keys.stream().filter(k -> k.startsWith("hot:")).count())
+                .as("hot keys on %s", node)
+                .isEqualTo(node.equals(to) ? 300 : 0));
+
+    // Entries and data survive SIGKILL of the coordinator and of acme's node.
+    cluster.kill("coordinator");
+    cluster.kill(acme);
+    cluster.restart("coordinator");
+    cluster.restart(acme);
+    cluster.awaitUp(3);
+    assertThat(groupOwner("acme")).isEqualTo(acme);
+    assertThat(groupOwner("hot")).isEqualTo(to);
+    for (int w = 0; w < 4; w++) {
+      ok("verify", "--keyspace", "tenants", "--count", "500", "--prefix", "acme:w" + w + ":");
+    }
+    workload.verify();
+
+    // Bad input changes nothing.
+    Shardctl.Result unknownGroup =
+        cluster.shardctl("directory", "move", "tenants", "nobody", "--to", "node-1");
+    assertThat(unknownGroup.exitCode()).isEqualTo(3);
+    assertThat(unknownGroup.err()).contains("group 'nobody' of tenants has no entry");
+    Shardctl.Result unknownNode =
+        cluster.shardctl("directory", "move", "tenants", "acme", "--to", "node-9");
+    assertThat(unknownNode.exitCode()).isEqualTo(3);
+    assertThat(unknownNode.err()).contains("no node named node-9");
+    Shardctl.Result badStrategy =
+        cluster.shardctl("keyspace", "create", "x", "--strategy", "chord");
+    assertThat(badStrategy.exitCode()).isEqualTo(3);
+    assertThat(badStrategy.err()).contains("unknown strategy 'chord'");
+    assertThat(groupOwner("acme")).isEqualTo(acme);
+  }
 }

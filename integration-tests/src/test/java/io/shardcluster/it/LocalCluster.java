@@ -31,7 +31,7 @@ final class LocalCluster implements AutoCloseable {
   static final Path ROOT =
       Path.of(System.getProperty("shardcluster.root", "..")).toAbsolutePath().normalize();
   static final Duration START_TIMEOUT = Duration.ofSeconds(60);
-  private static final ObjectMapper JSON = new ObjectMapper();
+  static final ObjectMapper JSON = new ObjectMapper();
 
   final Path dir;
   private final JvmProcess coordinator;

@@ -25,7 +25,8 @@ import picocli.CommandLine.Parameters;
       DirectoryCommand.Get.class,
       DirectoryCommand.Remove.class,
       DirectoryCommand.Move.class,
-      DirectoryCommand.ListEntries.class
+      DirectoryCommand.ListEntries.class,
+      DirectoryBenchCommand.class
     })
 final class DirectoryCommand implements Runnable {
   @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
@@ -33,7 +34,7 @@ final class DirectoryCommand implements Runnable {
   @Override
   public void run() {
     throw new picocli.CommandLine.ParameterException(
-        spec.commandLine(), "missing subcommand: set, get, move, remove or list");
+        spec.commandLine(), "missing subcommand: set, get, move, remove, list or bench");
   }
 
   static void printChange(ClusterCommand command, boolean json, long epoch) {

@@ -56,11 +56,6 @@ public class ShardClusterException extends RuntimeException {
     return new ShardClusterException(ErrorCode.RESOURCE_EXHAUSTED, message);
   }
 
-  /** Not supported (yet). */
-  public static ShardClusterException unimplemented(String message) {
-    return new ShardClusterException(ErrorCode.UNIMPLEMENTED, message);
-  }
-
   /** Checks a request argument, failing with INVALID_ARGUMENT and the given message. */
   public static void requireArgument(boolean condition, String message) {
     if (!condition) {

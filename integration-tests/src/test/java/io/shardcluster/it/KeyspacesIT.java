@@ -110,6 +110,12 @@ class KeyspacesIT {
     cluster.restart("node-2");
     cluster.awaitUp(3);
 
+    // Split a range and move ranges to a new node while keys across all ranges are written and
+    // read: no errors, every acknowledged write kept.
+    AcknowledgedWorkload workload =
+        AcknowledgedWorkload.start(
+            cluster.client().keyspace("events"), 260, 3, 1, i -> (char) ('a' + i % 26) + "w" + i);
+    await().atMost(Duration.ofSeconds(30)).until(() -> workload.writes() > 300);
     ok("split", "events", "--at", "m");
     Shardctl.Result again = cluster.shardctl("split", "events", "--at", "m");
     assertThat(again.exitCode()).isEqualTo(3);
@@ -118,10 +124,36 @@ class KeyspacesIT {
     cluster.addNode("node-4");
     cluster.awaitSettled(Duration.ofSeconds(120));
     assertThat(cluster.nodeStates()).containsEntry("node-4", "UP");
+    long settled = workload.writes();
+    await().atMost(Duration.ofSeconds(30)).until(() -> workload.writes() > settled + 300);
+    workload.close();
+    assertThat(workload.errors()).as("errors: %s", workload.firstErrors()).isZero();
+    assertThat(workload.staleReads()).as("stale: %s", workload.firstErrors()).isZero();
+    workload.verify();
+    assertThat(cluster.ownedKeys("events").get("node-4")).isNotEmpty();
     onEachPrefix("verify");
     Shardctl.Result all = cluster.shardctl("scan", "--keyspace", "events");
     List<String> keys = all.out().lines().map(l -> l.split("\t")[0]).toList();
-    assertThat(keys).hasSize(3000).isSortedAccordingTo(String::compareTo);
+    assertThat(keys).hasSize(3260).isSortedAccordingTo(String::compareTo);
+
+    // Bad input: a clear one-line error, a failing exit code, and no change.
+    long epoch = cluster.client().refreshRoutingTable().epoch();
+    refused(3, "must not be empty", "split", "events", "--at", "");
+    refused(3, "only range keyspaces have ranges", "split", "default", "--at", "m");
+    refused(3, "no keyspace named 'nope'", "split", "nope", "--at", "m");
+    refused(3, "no keyspace named 'nope'", "put", "--keyspace", "nope", "k", "v");
+    refused(3, "unknown strategy 'chord'", "keyspace", "create", "x", "--strategy", "chord");
+    refused(3, "split keys are for range keyspaces", "keyspace", "create", "x", "--split-at", "m");
+    refused(2, "add --yes to confirm", "keyspace", "drop", "events");
+    assertThat(cluster.client().refreshRoutingTable().epoch()).isEqualTo(epoch);
+    assertThat(cluster.shardctl("keyspace", "list").out()).doesNotContain("x ");
+  }
+
+  private void refused(int exitCode, String message, String... args) throws Exception {
+    Shardctl.Result result = cluster.shardctl(args);
+    assertThat(result.exitCode()).as(String.join(" ", args)).isEqualTo(exitCode);
+    assertThat(result.err()).as(String.join(" ", args)).contains(message);
+    assertThat(result.err().lines().count()).as(result.err()).isEqualTo(1);
   }
 
   @Test
@@ -231,18 +263,24 @@ class KeyspacesIT {
     workload.verify();
 
     // Bad input changes nothing.
-    Shardctl.Result unknownGroup =
-        cluster.shardctl("directory", "move", "tenants", "nobody", "--to", "node-1");
-    assertThat(unknownGroup.exitCode()).isEqualTo(3);
-    assertThat(unknownGroup.err()).contains("group 'nobody' of tenants has no entry");
-    Shardctl.Result unknownNode =
-        cluster.shardctl("directory", "move", "tenants", "acme", "--to", "node-9");
-    assertThat(unknownNode.exitCode()).isEqualTo(3);
-    assertThat(unknownNode.err()).contains("no node named node-9");
-    Shardctl.Result badStrategy =
-        cluster.shardctl("keyspace", "create", "x", "--strategy", "chord");
-    assertThat(badStrategy.exitCode()).isEqualTo(3);
-    assertThat(badStrategy.err()).contains("unknown strategy 'chord'");
+    refused(
+        3,
+        "group 'nobody' of tenants has no entry",
+        "directory",
+        "move",
+        "tenants",
+        "nobody",
+        "--to",
+        "node-1");
+    refused(3, "no node named node-9", "directory", "move", "tenants", "acme", "--to", "node-9");
+    refused(
+        3,
+        "a group separator is for directory keyspaces only",
+        "keyspace",
+        "create",
+        "x",
+        "--separator",
+        "/");
     assertThat(groupOwner("acme")).isEqualTo(acme);
   }
 }

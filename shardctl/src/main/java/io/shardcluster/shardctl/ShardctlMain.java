@@ -41,6 +41,7 @@ import picocli.CommandLine.ScopeType;
     })
 public final class ShardctlMain implements Runnable {
   static final int EXIT_NO = 1;
+  static final int EXIT_USAGE = 2;
   static final int EXIT_FAILED = 3;
 
   @Option(
@@ -89,6 +90,19 @@ public final class ShardctlMain implements Runnable {
     CommandLine commandLine = new CommandLine(new ShardctlMain());
     commandLine.setOut(out);
     commandLine.setErr(err);
+    // A usage error is one line, like every other failure, pointing at the command's help.
+    commandLine.setParameterExceptionHandler(
+        (e, arguments) -> {
+          PrintWriter errors = e.getCommandLine().getErr();
+          errors.println(
+              "shardctl: "
+                  + e.getMessage()
+                  + " (see '"
+                  + e.getCommandLine().getCommandSpec().qualifiedName()
+                  + " --help')");
+          errors.flush();
+          return EXIT_USAGE;
+        });
     commandLine.setExecutionExceptionHandler(
         (e, cl, parseResult) -> {
           cl.getErr().println("shardctl: " + message(e));

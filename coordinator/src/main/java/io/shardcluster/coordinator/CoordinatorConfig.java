@@ -23,6 +23,8 @@ import java.time.Duration;
  * @param balanceWindow how long the imbalance must last before the balancer acts
  * @param rangeSplitKeys a range of a range keyspace holding more keys is split at its median; 0
  *     turns automatic splits off
+ * @param rangeSplitOps a range of a range keyspace taking more reads and writes per second is split
+ *     at the key that halves them; 0 turns load splits off
  * @param failpoints where to crash or pause, for tests
  */
 public record CoordinatorConfig(
@@ -39,12 +41,16 @@ public record CoordinatorConfig(
     double balanceTarget,
     Duration balanceWindow,
     long rangeSplitKeys,
+    double rangeSplitOps,
     Failpoints failpoints) {
   /** Default fewest donors of a joining node. */
   public static final int DEFAULT_VNODES = io.shardcluster.routing.TokenAllocator.DEFAULT_VNODES;
 
   /** Default size at which a range is split: 500,000 keys. */
   public static final long DEFAULT_RANGE_SPLIT_KEYS = 500_000;
+
+  /** Default load at which a range is split: 5,000 reads and writes per second. */
+  public static final double DEFAULT_RANGE_SPLIT_OPS = 5_000;
 
   /** Default copy rate limit per migration: 64 MiB/s. */
   public static final long DEFAULT_THROTTLE = 64L << 20;
@@ -73,6 +79,7 @@ public record CoordinatorConfig(
         balanceWindow != null && !balanceWindow.isNegative(),
         "balance window must not be negative");
     requireArgument(rangeSplitKeys >= 0, "range split size must not be negative");
+    requireArgument(rangeSplitOps >= 0, "range split load must not be negative");
     requireArgument(failpoints != null, "failpoints must not be null");
   }
 
@@ -92,6 +99,7 @@ public record CoordinatorConfig(
         0.05,
         Duration.ofSeconds(30),
         DEFAULT_RANGE_SPLIT_KEYS,
+        DEFAULT_RANGE_SPLIT_OPS,
         Failpoints.none());
   }
 }

@@ -109,6 +109,13 @@ public final class CoordinatorMain implements Callable<Integer> {
   private long rangeSplitKeys;
 
   @Option(
+      names = "--range-split-ops",
+      defaultValue = "" + CoordinatorConfig.DEFAULT_RANGE_SPLIT_OPS,
+      description =
+          "Split a range of a range keyspace at the key that halves its load once it takes more reads and writes per second than this; 0: never (default: ${DEFAULT-VALUE}).")
+  private double rangeSplitOps;
+
+  @Option(
       names = "--failpoint",
       description =
           "For tests: NAME=crash|pause, where NAME is migration.before-commit or migration.after-commit. Repeatable; also read from $SHARDCLUSTER_FAILPOINTS.")
@@ -135,6 +142,7 @@ public final class CoordinatorMain implements Callable<Integer> {
             balanceTarget,
             Duration.ofMillis(balanceWindowMs),
             rangeSplitKeys,
+            rangeSplitOps,
             Failpoints.fromConfiguration(failpoints));
     CoordinatorServer server =
         new CoordinatorServer(

@@ -60,6 +60,9 @@ final class Rebalancer implements AutoCloseable {
       Executors.newSingleThreadScheduledExecutor(daemon("rebalancer-"));
   private long imbalancedSinceMs = -1;
   private long quietUntilMs;
+  // Ranges made by a load split, by first key, and when: not load-split again within the balance
+  // window, so a load that moves on (the tail of increasing keys) does not split on every count.
+  private final Map<RangeSlot, Long> loadSplitAtMs = new HashMap<>();
 
   Rebalancer(
       Cluster cluster,
@@ -662,10 +665,12 @@ final class Rebalancer implements AutoCloseable {
 
   /**
    * Range keyspaces, on fresh counts, one change per call: splits a range holding more than the
-   * split size at its median key (both halves stay on its node), or else moves one whole range from
-   * the node holding the most keys of a keyspace to the one holding the fewest, when the most is
-   * over the balancer's threshold above the mean and the move narrows the gap. A new count follows
-   * every change, so the next decision sees its effect. Returns whether it changed anything.
+   * split size at its median key, or taking more than the split load at the key that halves its
+   * requests (both halves stay on its node), or else moves one whole range from the node holding
+   * the most of a keyspace's keys (or requests, when balancing by ops) to the one holding the
+   * fewest, when the most is over the balancer's threshold above the mean and the move narrows the
+   * gap. A new count follows every change, so the next decision sees its effect. Returns whether it
+   * changed anything.
    */
   private boolean splitOrSpreadRanges(ClusterState state) {
     List<Keyspace> rangeKeyspaces =
@@ -693,19 +698,22 @@ final class Rebalancer implements AutoCloseable {
                           load ->
                               loads.put(new RangeSlot(load.getKeyspace(), load.getStart()), load)));
     }
+    long now = clock.millis();
+    loadSplitAtMs.values().removeIf(at -> now - at >= config.balanceWindow().toMillis());
     for (Keyspace keyspace : rangeKeyspaces) {
       RangeMap ranges = keyspace.ranges();
       long[] sizes = new long[ranges.size()];
       for (int i = 0; i < ranges.size(); i++) {
-        RangeLoad load =
-            loads.get(new RangeSlot(keyspace.name(), ByteString.copyFrom(ranges.start(i))));
-        sizes[i] = load == null ? 0 : load.getKeys();
-        if (load != null
-            && config.rangeSplitKeys() > 0
+        RangeSlot slot = new RangeSlot(keyspace.name(), ByteString.copyFrom(ranges.start(i)));
+        RangeLoad load = loads.get(slot);
+        if (load == null) {
+          continue;
+        }
+        sizes[i] =
+            config.balanceBy().equals("ops") ? Math.round(load.getOpsPerSec()) : load.getKeys();
+        if (config.rangeSplitKeys() > 0
             && load.getKeys() > config.rangeSplitKeys()
-            && java.util.Arrays.compareUnsigned(load.getMedian().toByteArray(), ranges.start(i)) > 0
-            && ranges.indexOfStart(load.getMedian().toByteArray()) < 0) {
-          cluster.splitRange(keyspace.name(), load.getMedian().toByteArray());
+            && splitAt(keyspace, i, load.getMedian())) {
           logger.info(
               keyspace.name()
                   + ": split a range of "
@@ -714,12 +722,39 @@ final class Rebalancer implements AutoCloseable {
                   + load.getMedian().toStringUtf8());
           return true;
         }
+        if (config.rangeSplitOps() > 0
+            && load.getOpsPerSec() > config.rangeSplitOps()
+            && !loadSplitAtMs.containsKey(slot)
+            && splitAt(keyspace, i, load.getLoadMedian())) {
+          loadSplitAtMs.put(slot, now);
+          loadSplitAtMs.put(new RangeSlot(keyspace.name(), load.getLoadMedian()), now);
+          logger.info(
+              keyspace.name()
+                  + String.format(
+                      ": split a range taking %.0f ops/s at the key that halves them, ",
+                      load.getOpsPerSec())
+                  + load.getLoadMedian().toStringUtf8());
+          return true;
+        }
       }
       if (config.balancerEnabled() && up.size() > 1 && spreadRanges(state, keyspace, sizes, up)) {
         return true;
       }
     }
     return false;
+  }
+
+  /** Splits range {@code i} at {@code key} if the key lies strictly inside it. */
+  private boolean splitAt(Keyspace keyspace, int i, ByteString key) {
+    byte[] at = key.toByteArray();
+    RangeMap ranges = keyspace.ranges();
+    if (java.util.Arrays.compareUnsigned(at, ranges.start(i)) <= 0
+        || ranges.indexOf(at) != i
+        || ranges.indexOfStart(at) >= 0) {
+      return false;
+    }
+    cluster.splitRange(keyspace.name(), at);
+    return true;
   }
 
   /** A range of a range keyspace, by its first key. */
@@ -772,7 +807,7 @@ final class Rebalancer implements AutoCloseable {
         keyspace.name()
             + ": moving a range of "
             + sizes[best]
-            + " keys from "
+            + (config.balanceBy().equals("ops") ? " ops/s from " : " keys from ")
             + most
             + " to "
             + fewest);

@@ -62,6 +62,20 @@ final class InProcessCluster implements AutoCloseable {
   /** The same, with ranges split once they hold more than {@code rangeSplitKeys} keys. */
   static CoordinatorConfig config(
       Path dir, boolean balancer, Duration window, long rangeSplitKeys) {
+    return config(dir, balancer, window, rangeSplitKeys, 0, "keys");
+  }
+
+  /**
+   * The same, also splitting ranges that take more than {@code rangeSplitOps} requests per second,
+   * and balancing by {@code balanceBy} ("keys" or "ops").
+   */
+  static CoordinatorConfig config(
+      Path dir,
+      boolean balancer,
+      Duration window,
+      long rangeSplitKeys,
+      double rangeSplitOps,
+      String balanceBy) {
     return new CoordinatorConfig(
         "127.0.0.1",
         1,
@@ -71,11 +85,12 @@ final class InProcessCluster implements AutoCloseable {
         4,
         0,
         balancer,
-        "keys",
+        balanceBy,
         0.2,
         0.05,
         window,
         rangeSplitKeys,
+        rangeSplitOps,
         Failpoints.none());
   }
 

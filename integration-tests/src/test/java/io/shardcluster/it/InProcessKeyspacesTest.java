@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
+import com.google.common.util.concurrent.RateLimiter;
 import io.shardcluster.client.ClusterAdmin.KeyspaceInfo;
 import io.shardcluster.client.ErrorCode;
 import io.shardcluster.client.KeyValue;
@@ -19,6 +20,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -438,5 +441,73 @@ class InProcessKeyspacesTest {
             .intervals();
     assertThat(ranges).isGreaterThanOrEqualTo(total / 400);
     assertThat(scanKeys(ticks, "", "", 0)).hasSize(total).isSorted();
+  }
+
+  @Test
+  void hotRange_isSplitWhereItsLoadHalves_andItsHalvesSpreadByLoad() throws Exception {
+    cluster =
+        new InProcessCluster(
+            dir, InProcessCluster.config(dir, true, Duration.ofMillis(500), 0, 300, "ops"));
+    cluster.addNode("node-1");
+    cluster.addNode("node-2");
+    ShardClient client = cluster.client();
+    client.admin().createKeyspace("events", "range");
+    ShardClient events = client.keyspace("events");
+    List<KeyValue> rows = new ArrayList<>();
+    for (int i = 0; i < 1000; i++) {
+      rows.add(KeyValue.of(String.format("a%03d", i), "cold"));
+      rows.add(KeyValue.of(String.format("z%03d", i), "hot"));
+    }
+    events.multiPut(rows);
+    assertThat(client.admin().keyspaces().get(1).intervals()).isEqualTo(1);
+
+    // A steady 1,000 reads/s on z000..z099 only: the one range takes far more than the split load.
+    AtomicBoolean reading = new AtomicBoolean(true);
+    AtomicInteger misses = new AtomicInteger();
+    Thread reader =
+        new Thread(
+            () -> {
+              RateLimiter rate = RateLimiter.create(1000);
+              for (int i = 0; reading.get(); i++) {
+                rate.acquire();
+                try {
+                  if (events.get(String.format("z%03d", i % 100)).isEmpty()) {
+                    misses.incrementAndGet();
+                  }
+                } catch (ShardClusterException e) {
+                  misses.incrementAndGet();
+                }
+              }
+            });
+    reader.start();
+    try {
+      await()
+          .atMost(Duration.ofSeconds(60))
+          .pollInterval(Duration.ofMillis(250))
+          .untilAsserted(
+              () -> {
+                List<String> hotOwners = new ArrayList<>();
+                for (int i = 0; i < 100; i += 10) {
+                  hotOwners.add(
+                      events
+                          .route(String.format("z%03d", i).getBytes(StandardCharsets.UTF_8))
+                          .owner());
+                }
+                // The hot keys are split apart and served by both nodes...
+                assertThat(hotOwners).contains("node-1", "node-2");
+              });
+    } finally {
+      reading.set(false);
+      reader.join();
+    }
+    assertThat(misses).hasValue(0);
+    // ...while the thousand cold keys stayed in one range: splits follow the load, not the keys.
+    List<String> coldOwners = new ArrayList<>();
+    for (int i = 0; i < 1000; i += 100) {
+      coldOwners.add(
+          events.route(String.format("a%03d", i).getBytes(StandardCharsets.UTF_8)).owner());
+    }
+    assertThat(coldOwners).containsOnly(coldOwners.get(0));
+    assertThat(scanKeys(events, "", "", 0)).hasSize(2000).isSorted();
   }
 }

@@ -22,6 +22,7 @@ final class NodeMetrics {
   private final LongAdder writes = new LongAdder();
   private final LongAdder scans = new LongAdder();
   private final Map<KeyCounts.EntrySlot, LongAdder> entryOperations = new ConcurrentHashMap<>();
+  private final RangeOperations rangeOperations = new RangeOperations();
   private final Recorder readLatency = new Recorder(MAX_TRACKED_NANOS, 2);
   private final Recorder writeLatency = new Recorder(MAX_TRACKED_NANOS, 2);
   private long windowStart;
@@ -34,7 +35,8 @@ final class NodeMetrics {
       double writesPerSec,
       double readP99Ms,
       double writeP99Ms,
-      Map<KeyCounts.EntrySlot, Double> entryOpsPerSec) {}
+      Map<KeyCounts.EntrySlot, Double> entryOpsPerSec,
+      Map<KeyCounts.RangeSlot, RangeOperations.Load> rangeLoads) {}
 
   NodeMetrics(LongSupplier nanoTime) {
     this.nanoTime = nanoTime;
@@ -72,6 +74,11 @@ final class NodeMetrics {
         .increment();
   }
 
+  /** Counts a request for a key of the range of a range keyspace that starts at {@code start}. */
+  void recordRangeOperation(String keyspace, byte[] start, byte[] key) {
+    rangeOperations.record(keyspace, start, key);
+  }
+
   /** Closes the current window and returns its figures. */
   synchronized Window closeWindow() {
     long end = now();
@@ -91,7 +98,8 @@ final class NodeMetrics {
         writes.sumThenReset() / seconds,
         p99Millis(readWindow),
         p99Millis(writeWindow),
-        entryRates);
+        entryRates,
+        rangeOperations.closeWindow(seconds));
   }
 
   private static double p99Millis(Histogram histogram) {

@@ -161,6 +161,10 @@ final class Shard {
       metrics.recordEntryOperation(keyspace, entry.get());
     } else {
       owner = ownership.ownerOf(routed, key);
+      if (routed.isRange()) {
+        metrics.recordRangeOperation(
+            keyspace, routed.ranges().start(routed.ranges().indexOf(key)), key);
+      }
     }
     if (!nodeId.equals(owner)) {
       throw new WrongShardException(

@@ -328,17 +328,30 @@ public final class ShardNodeServer {
                     .setKeys(count[0])
                     .setBytes(count[1])
                     .setOpsPerSec(window.entryOpsPerSec().getOrDefault(slot, 0.0))));
+    Map<KeyCounts.RangeSlot, RangeLoad.Builder> ranges = new HashMap<>();
     current
         .ranges()
         .forEach(
             (slot, size) ->
-                stats.addRangeLoad(
+                ranges.put(
+                    slot,
                     RangeLoad.newBuilder()
                         .setKeyspace(slot.keyspace())
                         .setStart(slot.start())
                         .setKeys(size.keys)
                         .setBytes(size.bytes)
                         .setMedian(ByteString.copyFrom(size.median()))));
+    window
+        .rangeLoads()
+        .forEach(
+            (slot, load) ->
+                ranges
+                    .computeIfAbsent(
+                        slot,
+                        s -> RangeLoad.newBuilder().setKeyspace(s.keyspace()).setStart(s.start()))
+                    .setOpsPerSec(load.opsPerSec())
+                    .setLoadMedian(ByteString.copyFrom(load.median())));
+    ranges.values().forEach(stats::addRangeLoad);
     NodeStats built = stats.build();
     lastStats.set(built);
     return built;

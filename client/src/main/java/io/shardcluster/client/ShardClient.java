@@ -2,6 +2,7 @@ package io.shardcluster.client;
 
 import static io.shardcluster.client.ShardClusterException.requireArgument;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.UnsafeByteOperations;
 import io.grpc.Deadline;
@@ -11,6 +12,7 @@ import io.shardcluster.client.internal.Dispatcher.Batching;
 import io.shardcluster.client.internal.GroupOwners;
 import io.shardcluster.client.internal.MergedScan;
 import io.shardcluster.client.internal.NodeChannels;
+import io.shardcluster.client.internal.QueryRunner;
 import io.shardcluster.client.internal.RetryPolicy;
 import io.shardcluster.client.internal.RoutingCache;
 import io.shardcluster.client.internal.UnaryFuture;
@@ -24,6 +26,7 @@ import io.shardcluster.proto.v1.MultiPutRequest;
 import io.shardcluster.proto.v1.MultiPutResponse;
 import io.shardcluster.proto.v1.PutRequest;
 import io.shardcluster.proto.v1.PutResponse;
+import io.shardcluster.query.Values;
 import io.shardcluster.routing.KeyHash;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.Route;
@@ -73,6 +76,7 @@ public final class ShardClient implements AutoCloseable {
   private final RoutingCache routing;
   private final GroupOwners groups;
   private final Dispatcher dispatcher;
+  private final QueryRunner queries;
   private final ClusterAdmin admin;
   // The keyspace the data methods use; views made by keyspace(name) share everything else.
   private final String keyspace;
@@ -103,6 +107,7 @@ public final class ShardClient implements AutoCloseable {
         new GroupOwners(
             coordinatorChannel, coordinatorAddress, requestTimeout, builder.directoryCacheSize);
     this.dispatcher = new Dispatcher(routing, groups, nodeChannels, retryPolicy, scheduler);
+    this.queries = new QueryRunner(routing, groups, nodeChannels, retryPolicy);
     this.admin = new ClusterAdmin(coordinatorChannel, coordinatorAddress, requestTimeout);
     routing.watch();
   }
@@ -120,6 +125,7 @@ public final class ShardClient implements AutoCloseable {
     this.routing = parent.routing;
     this.groups = parent.groups;
     this.dispatcher = parent.dispatcher;
+    this.queries = parent.queries;
     this.admin = parent.admin;
   }
 
@@ -352,6 +358,52 @@ public final class ShardClient implements AutoCloseable {
         ByteString.copyFrom(options.to()),
         options.limit(),
         scanTimeout);
+  }
+
+  // ---- documents and queries ----
+
+  /**
+   * Stores a JSON object as the key's value (compacted), so queries can read its fields. Fails with
+   * INVALID_ARGUMENT, storing nothing, unless {@code json} is one JSON object.
+   */
+  public void putDocument(String key, String json) {
+    JsonNode document;
+    try {
+      document = Values.fromJson(json);
+    } catch (IllegalArgumentException e) {
+      throw ShardClusterException.invalidArgument("the document is " + e.getMessage());
+    }
+    ShardClusterException.requireArgument(
+        document != null && document.isObject(), "a document must be a JSON object {...}");
+    put(
+        key.getBytes(StandardCharsets.UTF_8),
+        Values.toJson(document).getBytes(StandardCharsets.UTF_8));
+  }
+
+  /**
+   * The key's value as a document; empty if the key is absent or its value is not a JSON object.
+   */
+  public Optional<JsonNode> getDocument(String key) {
+    return get(key.getBytes(StandardCharsets.UTF_8)).map(Values::document);
+  }
+
+  /**
+   * Runs a query ({@code SELECT ... FROM keyspace ...}, see README) across the nodes: each filters,
+   * projects, aggregates and cuts its own rows; the client merges. Fails with the nodes that did
+   * not answer, unless {@link QueryOptions#allowPartial()}.
+   */
+  public QueryResult query(String sql, QueryOptions options) {
+    return queries.run(sql, options);
+  }
+
+  /** Runs a query with {@link QueryOptions#DEFAULTS}. */
+  public QueryResult query(String sql) {
+    return query(sql, QueryOptions.DEFAULTS);
+  }
+
+  /** The plan of a query, without running it: the nodes it would ask and what each would do. */
+  public QueryPlan explain(String sql) {
+    return queries.explain(sql);
   }
 
   // ---- routing and administration ----

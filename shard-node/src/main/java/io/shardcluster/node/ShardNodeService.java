@@ -1,5 +1,6 @@
 package io.shardcluster.node;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.UnsafeByteOperations;
 import io.grpc.stub.ServerCallStreamObserver;
@@ -11,6 +12,7 @@ import io.shardcluster.proto.v1.DeleteResponse;
 import io.shardcluster.proto.v1.GetRequest;
 import io.shardcluster.proto.v1.GetResponse;
 import io.shardcluster.proto.v1.GetStatsRequest;
+import io.shardcluster.proto.v1.KeyRange;
 import io.shardcluster.proto.v1.KeyValue;
 import io.shardcluster.proto.v1.MultiGetRequest;
 import io.shardcluster.proto.v1.MultiGetResponse;
@@ -19,9 +21,17 @@ import io.shardcluster.proto.v1.MultiPutResponse;
 import io.shardcluster.proto.v1.NodeStats;
 import io.shardcluster.proto.v1.PutRequest;
 import io.shardcluster.proto.v1.PutResponse;
+import io.shardcluster.proto.v1.QueryRequest;
+import io.shardcluster.proto.v1.QueryResponse;
+import io.shardcluster.proto.v1.QueryRow;
 import io.shardcluster.proto.v1.ScanRequest;
 import io.shardcluster.proto.v1.ScanResponse;
 import io.shardcluster.proto.v1.ShardNodeGrpc;
+import io.shardcluster.query.Query;
+import io.shardcluster.query.QueryParser;
+import io.shardcluster.query.Row;
+import io.shardcluster.query.ShardQuery;
+import io.shardcluster.query.Values;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.wire.ServerResponses;
 import io.shardcluster.wire.StatusErrors;
@@ -32,6 +42,7 @@ import java.util.function.Supplier;
 /** Serves the data RPCs: converts between the wire and {@link Shard}. */
 final class ShardNodeService extends ShardNodeGrpc.ShardNodeImplBase {
   private static final int SCAN_BATCH_ROWS = 256;
+  private static final int QUERY_BATCH_ROWS = 1000;
   private static final int SCAN_BATCH_BYTES = 256 * 1024;
 
   private final Shard shard;
@@ -188,6 +199,49 @@ final class ShardNodeService extends ShardNodeGrpc.ShardNodeImplBase {
         finished = true;
         scan.close();
       }
+    }
+  }
+
+  /**
+   * Runs this node's part of a query and sends its rows in batches. The result is built before it
+   * is sent (it is bounded by the result, not by the rows read: groups, a top-k, or the matches).
+   */
+  @Override
+  public void query(QueryRequest request, StreamObserver<QueryResponse> observer) {
+    try {
+      Query query = QueryParser.parse(request.getSql());
+      ShardQuery part = new ShardQuery(query);
+      List<KeyRange> ranges =
+          request.getRangesCount() == 0
+              ? List.of(KeyRange.getDefaultInstance())
+              : request.getRangesList();
+      boolean more = true;
+      for (int i = 0; more && i < ranges.size(); i++) {
+        try (Shard.Scan scan =
+            shard.scan(
+                keyspace(request.getKeyspace()),
+                ranges.get(i).getStart().toByteArray(),
+                ranges.get(i).getEnd().toByteArray(),
+                0,
+                request.getEpoch())) {
+          while (more && scan.advance()) {
+            more = part.add(Row.of(scan.key(), scan.value()));
+          }
+        }
+      }
+      QueryResponse.Builder batch = QueryResponse.newBuilder();
+      for (List<JsonNode> row : part.result()) {
+        QueryRow.Builder encoded = batch.addRowsBuilder();
+        row.forEach(value -> encoded.addValues(Values.toJson(value)));
+        if (batch.getRowsCount() == QUERY_BATCH_ROWS) {
+          observer.onNext(batch.build());
+          batch = QueryResponse.newBuilder();
+        }
+      }
+      observer.onNext(batch.setRowsScanned(part.scanned()).build());
+      observer.onCompleted();
+    } catch (RuntimeException e) {
+      observer.onError(StatusErrors.toStatus(e));
     }
   }
 

@@ -1,30 +1,40 @@
 package io.shardcluster.shardctl;
 
 import io.shardcluster.client.ShardClient;
-import java.util.Map;
+import io.shardcluster.client.ShardClusterException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-@Command(name = "put", description = "Sets KEY to VALUE (UTF-8).", mixinStandardHelpOptions = true)
+@Command(
+    name = "put",
+    description =
+        "Sets a key's value: plain text, or a JSON document (--json) that queries can read.",
+    mixinStandardHelpOptions = true)
 final class PutCommand extends DataCommand {
   @Parameters(index = "0", paramLabel = "KEY")
   String key;
 
-  @Parameters(index = "1", paramLabel = "VALUE")
+  @Parameters(index = "1", paramLabel = "VALUE", arity = "0..1")
   String value;
 
-  @Option(names = "--json", description = "Print the result as JSON.")
-  boolean json;
+  @Option(
+      names = "--json",
+      paramLabel = "DOCUMENT",
+      description = "Store this JSON object as the value, e.g. '{\"name\":\"ada\",\"age\":36}'.")
+  String document;
 
   @Override
   int run(ShardClient client) {
-    client.put(key, value);
-    if (json) {
-      Output.json(out(), Map.of("key", key, "ok", true));
-    } else {
-      out().println("OK");
+    if ((value == null) == (document == null)) {
+      throw ShardClusterException.invalidArgument("give either VALUE or --json DOCUMENT");
     }
+    if (document != null) {
+      client.putDocument(key, document);
+    } else {
+      client.put(key, value);
+    }
+    out().println("OK");
     return 0;
   }
 }

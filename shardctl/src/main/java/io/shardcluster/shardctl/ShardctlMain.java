@@ -38,6 +38,7 @@ import picocli.CommandLine.ScopeType;
       VerifyCommand.class,
       BenchCommand.class,
       SimulateCommand.class,
+      QueryCommand.class,
     })
 public final class ShardctlMain implements Runnable {
   static final int EXIT_NO = 1;

@@ -1,0 +1,134 @@
+package io.shardcluster.query;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.BooleanNode;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.PriorityQueue;
+
+/**
+ * The part of a query one shard runs over the rows it owns: the filter, then either the projection
+ * (sorted, and cut to a top-k when the query has ORDER BY and LIMIT) or partial aggregates per
+ * group. Its result rows are what the shard sends:
+ *
+ * <ul>
+ *   <li>plain queries: the selected values ({@code *}: the key and the document), then the ORDER BY
+ *       fields' values;
+ *   <li>aggregate queries: the GROUP BY values, then each aggregate's partial state.
+ * </ul>
+ */
+public final class ShardQuery {
+  private final Query query;
+  private final List<List<JsonNode>> rows = new ArrayList<>();
+  private final PriorityQueue<List<JsonNode>> top;
+  private final Map<List<String>, Group> groups = new LinkedHashMap<>();
+  private long scanned;
+
+  private record Group(List<JsonNode> values, Aggregate.State[] states) {}
+
+  public ShardQuery(Query query) {
+    this.query = query;
+    this.top =
+        !query.isAggregate() && !query.orderBy().isEmpty() && query.limit() >= 0
+            ? new PriorityQueue<>(plainOrder(query).reversed())
+            : null;
+  }
+
+  /** Offers one row; false once the shard needs no more (LIMIT reached without ORDER BY). */
+  public boolean add(Row row) {
+    scanned++;
+    if (query.limit() == 0) {
+      return false;
+    }
+    if (query.where().isPresent() && !query.where().get().matches(row)) {
+      return true;
+    }
+    if (query.isAggregate()) {
+      aggregate(row);
+      return true;
+    }
+    List<JsonNode> projected = project(row);
+    if (top != null) {
+      top.add(projected);
+      if (top.size() > query.limit()) {
+        top.poll();
+      }
+      return true;
+    }
+    rows.add(projected);
+    return !(query.orderBy().isEmpty() && query.limit() >= 0 && rows.size() >= query.limit());
+  }
+
+  /** Rows read, matching or not. */
+  public long scanned() {
+    return scanned;
+  }
+
+  /** The rows to send, sorted when the query has ORDER BY. */
+  public List<List<JsonNode>> result() {
+    if (query.isAggregate()) {
+      List<List<JsonNode>> result = new ArrayList<>();
+      for (Group group : groups.values()) {
+        List<JsonNode> row = new ArrayList<>(group.values());
+        for (Aggregate.State state : group.states()) {
+          row.add(state.partial());
+        }
+        result.add(row);
+      }
+      return result;
+    }
+    List<List<JsonNode>> result = new ArrayList<>(top != null ? top : rows);
+    if (!query.orderBy().isEmpty()) {
+      result.sort(plainOrder(query));
+    }
+    return result;
+  }
+
+  private List<JsonNode> project(Row row) {
+    List<JsonNode> values = new ArrayList<>();
+    if (query.star()) {
+      values.add(row.field(new Field(Field.KEY)));
+      values.add(Values.nullToNode(row.document()));
+    } else {
+      for (Query.Output output : query.outputs()) {
+        values.add(Values.nullToNode(row.field(((Query.FieldOutput) output).field())));
+      }
+    }
+    for (Query.Order order : query.orderBy()) {
+      values.add(Values.nullToNode(row.field(new Field(order.column()))));
+    }
+    return values;
+  }
+
+  private void aggregate(Row row) {
+    List<JsonNode> values = new ArrayList<>();
+    List<String> key = new ArrayList<>();
+    for (Field field : query.groupBy()) {
+      JsonNode value = Values.nullToNode(row.field(field));
+      values.add(value);
+      key.add(Values.toJson(value));
+    }
+    List<Query.AggregateOutput> aggregates = query.aggregates();
+    Group group = groups.computeIfAbsent(key, k -> new Group(values, Aggregate.states(aggregates)));
+    for (int i = 0; i < aggregates.size(); i++) {
+      Query.AggregateOutput aggregate = aggregates.get(i);
+      group.states()[i].add(
+          aggregate.field().isEmpty() ? BooleanNode.TRUE : row.field(aggregate.field().get()));
+    }
+  }
+
+  /** The order of a plain query's shard rows: by the ORDER BY values after the selected ones. */
+  static Comparator<List<JsonNode>> plainOrder(Query query) {
+    int first = query.star() ? 2 : query.outputs().size();
+    Comparator<List<JsonNode>> order = (a, b) -> 0;
+    for (int i = 0; i < query.orderBy().size(); i++) {
+      int index = first + i;
+      Comparator<List<JsonNode>> key = Comparator.comparing(r -> r.get(index), Values.ORDER);
+      order = order.thenComparing(query.orderBy().get(i).descending() ? key.reversed() : key);
+    }
+    return order;
+  }
+}

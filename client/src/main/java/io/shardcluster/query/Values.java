@@ -1,0 +1,117 @@
+package io.shardcluster.query;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.NullNode;
+import java.io.IOException;
+import java.math.BigDecimal;
+import java.util.Comparator;
+
+/**
+ * Field values of documents, as JSON nodes: how they are read, written and ordered. A missing field
+ * and JSON null are both SQL NULL.
+ */
+public final class Values {
+  static final ObjectMapper JSON = new ObjectMapper();
+  static final JsonNodeFactory NODES = JsonNodeFactory.withExactBigDecimals(true);
+
+  /**
+   * The order of ORDER BY, MIN and MAX across all values: NULL first, then booleans (false before
+   * true), numbers, strings, and arrays and objects by their JSON text.
+   */
+  public static final Comparator<JsonNode> ORDER = Values::compareAny;
+
+  private Values() {}
+
+  /** A value as compact JSON text. */
+  public static String toJson(JsonNode value) {
+    return value == null ? "null" : value.toString();
+  }
+
+  /** The value of JSON text. */
+  public static JsonNode fromJson(String json) {
+    try {
+      return JSON.readTree(json);
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+      throw new IllegalArgumentException("not JSON: " + e.getOriginalMessage(), e);
+    }
+  }
+
+  /** The document stored as a value, or null if the value is not a JSON object. */
+  public static JsonNode document(byte[] value) {
+    if (value.length == 0 || value[0] != '{') {
+      return null;
+    }
+    try {
+      JsonNode node = JSON.readTree(value);
+      return node != null && node.isObject() ? node : null;
+    } catch (IOException e) {
+      return null;
+    }
+  }
+
+  static boolean isNull(JsonNode value) {
+    return value == null || value.isNull() || value.isMissingNode();
+  }
+
+  static JsonNode nullToNode(JsonNode value) {
+    return isNull(value) ? NullNode.getInstance() : value;
+  }
+
+  static JsonNode number(BigDecimal value) {
+    BigDecimal stripped = value.stripTrailingZeros();
+    if (stripped.scale() <= 0 && stripped.precision() - stripped.scale() <= 18) {
+      return NODES.numberNode(stripped.longValueExact());
+    }
+    return NODES.numberNode(value);
+  }
+
+  /**
+   * SQL comparison: negative, zero or positive when both values are of one kind (numbers, strings
+   * or booleans); null (unknown) when either is NULL or their kinds differ.
+   */
+  static Integer compareSql(JsonNode a, JsonNode b) {
+    if (isNull(a) || isNull(b)) {
+      return null;
+    }
+    if (a.isNumber() && b.isNumber()) {
+      return a.decimalValue().compareTo(b.decimalValue());
+    }
+    if (a.isTextual() && b.isTextual()) {
+      return a.textValue().compareTo(b.textValue());
+    }
+    if (a.isBoolean() && b.isBoolean()) {
+      return Boolean.compare(a.booleanValue(), b.booleanValue());
+    }
+    return null;
+  }
+
+  private static int rank(JsonNode value) {
+    if (isNull(value)) {
+      return 0;
+    }
+    if (value.isBoolean()) {
+      return 1;
+    }
+    if (value.isNumber()) {
+      return 2;
+    }
+    if (value.isTextual()) {
+      return 3;
+    }
+    return 4;
+  }
+
+  private static int compareAny(JsonNode a, JsonNode b) {
+    int byRank = Integer.compare(rank(a), rank(b));
+    if (byRank != 0) {
+      return byRank;
+    }
+    return switch (rank(a)) {
+      case 0 -> 0;
+      case 1, 2, 3 -> compareSql(a, b);
+      default -> a.toString().compareTo(b.toString());
+    };
+  }
+}

@@ -1,0 +1,82 @@
+package io.shardcluster.query;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.shardcluster.client.ErrorCode;
+import io.shardcluster.client.ShardClusterException;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class QueryParserTest {
+  @Test
+  void parsesTheSupportedSubset() {
+    Query query =
+        QueryParser.parse(
+            "SELECT g, COUNT(*) AS n, AVG(a.b) FROM users WHERE age >= 18 AND name LIKE 'a%'"
+                + " GROUP BY g ORDER BY n DESC LIMIT 5");
+    assertThat(query.keyspace()).isEqualTo("users");
+    assertThat(query.columns()).containsExactly("g", "n", "AVG(a.b)");
+    assertThat(query.groupBy()).containsExactly(new Field("g"));
+    assertThat(query.orderBy()).containsExactly(new Query.Order("n", true));
+    assertThat(query.limit()).isEqualTo(5);
+    assertThat(query.where().orElseThrow().toString()).isEqualTo("(age >= 18 AND name LIKE 'a%')");
+    assertThat(QueryParser.parse("SELECT * FROM t").columns()).containsExactly("_key", "*");
+    assertThat(QueryParser.parse("SELECT x FROM t WHERE 3 < x").where().orElseThrow().toString())
+        .isEqualTo("x > 3");
+  }
+
+  @Test
+  void syntaxErrors_pointAtTheToken() {
+    assertThat(error("SELECT * FROM t WHERE age >= AND x = 1"))
+        .isEqualTo("syntax error at column 27: unexpected \">=\"");
+    assertThat(error("SELEC x FROM t")).isEqualTo("syntax error at column 1: unexpected \"SELEC\"");
+    assertThat(code("SELECT * FROM t WHERE")).isEqualTo(ErrorCode.INVALID_ARGUMENT);
+    assertThat(code("")).isEqualTo(ErrorCode.INVALID_ARGUMENT);
+  }
+
+  @Test
+  void badQueries_areNamed() {
+    assertThat(error("SELECT MEDIAN(x) FROM t")).startsWith("unknown function 'MEDIAN'");
+    assertThat(error("SELECT g, SUM(x) FROM t"))
+        .startsWith("field 'g' must be in GROUP BY or inside an aggregate");
+    assertThat(error("SELECT x FROM t LIMIT -1")).isEqualTo("LIMIT must not be negative");
+    assertThat(error("SELECT * FROM t GROUP BY g")).startsWith("SELECT * cannot be grouped");
+    assertThat(error("SELECT g, COUNT(*) FROM t GROUP BY g ORDER BY x"))
+        .startsWith("ORDER BY x must name a GROUP BY field or a selected aggregate");
+    assertThat(error("SELECT SUM(*) FROM t")).isEqualTo("SUM(*) is not defined; name a field");
+    assertThat(error("SELECT x, x FROM t")).startsWith("two columns are named 'x'");
+  }
+
+  @Test
+  void unsupportedSql_isNamedAsUnsupported() {
+    for (String sql :
+        List.of(
+            "SELECT a FROM t JOIN u ON t.a = u.a",
+            "SELECT DISTINCT a FROM t",
+            "SELECT g, COUNT(*) FROM t GROUP BY g HAVING COUNT(*) > 1",
+            "SELECT a FROM t LIMIT 5 OFFSET 2",
+            "DELETE FROM t",
+            "SELECT a + 1 FROM t",
+            "SELECT a FROM t WHERE a = b")) {
+      assertThat(code(sql)).as(sql).isEqualTo(ErrorCode.UNIMPLEMENTED);
+      assertThat(error(sql)).as(sql).startsWith("unsupported: ");
+    }
+  }
+
+  private static String error(String sql) {
+    return thrown(sql).getMessage();
+  }
+
+  private static ErrorCode code(String sql) {
+    return thrown(sql).code();
+  }
+
+  private static ShardClusterException thrown(String sql) {
+    try {
+      QueryParser.parse(sql);
+    } catch (ShardClusterException e) {
+      return e;
+    }
+    throw new AssertionError("parsed: " + sql);
+  }
+}

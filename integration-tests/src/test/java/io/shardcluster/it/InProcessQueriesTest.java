@@ -1,0 +1,295 @@
+package io.shardcluster.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.shardcluster.client.ErrorCode;
+import io.shardcluster.client.KeyValue;
+import io.shardcluster.client.QueryOptions;
+import io.shardcluster.client.QueryResult;
+import io.shardcluster.client.ShardClient;
+import io.shardcluster.client.ShardClusterException;
+import io.shardcluster.query.Query;
+import io.shardcluster.query.QueryMerge;
+import io.shardcluster.query.QueryParser;
+import io.shardcluster.query.Row;
+import io.shardcluster.query.ShardQuery;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Queries on a real cluster in one JVM: every strategy agrees with evaluating the query over all
+ * rows at once, key predicates ask only the owners, counts stay exact while keys move, and a
+ * stopped node is named.
+ */
+class InProcessQueriesTest {
+  private static final int DOCS = 400;
+
+  @TempDir Path dir;
+  private InProcessCluster cluster;
+  private ShardClient client;
+
+  @AfterEach
+  void stop() {
+    if (cluster != null) {
+      cluster.close();
+    }
+  }
+
+  private void start(int nodes) {
+    cluster =
+        new InProcessCluster(dir, InProcessCluster.config(dir, false, Duration.ofMillis(500)));
+    for (int i = 1; i <= nodes; i++) {
+      cluster.addNode("node-" + i);
+    }
+    client = cluster.client();
+  }
+
+  /** Documents with fields sometimes missing, and every tenth value plain bytes. */
+  private static TreeMap<String, String> documents(String keyPrefix) {
+    Random random = new Random(7);
+    TreeMap<String, String> rows = new TreeMap<>();
+    for (int i = 0; i < DOCS; i++) {
+      String key = keyPrefix.replace("#", String.valueOf(i % 5)) + String.format("k%04d", i);
+      if (i % 10 == 3) {
+        rows.put(key, "plain-" + i);
+        continue;
+      }
+      List<String> fields = new ArrayList<>();
+      if (random.nextInt(8) > 0) {
+        fields.add("\"g\":\"g" + random.nextInt(6) + "\"");
+      }
+      if (random.nextInt(10) > 0) {
+        fields.add("\"x\":" + (random.nextInt(300) - 100));
+      }
+      fields.add("\"y\":" + random.nextInt(1000) / 10.0);
+      fields.add("\"name\":\"n" + random.nextInt(40) + "\"");
+      fields.add("\"flag\":" + random.nextBoolean());
+      rows.put(key, "{" + String.join(",", fields) + "}");
+    }
+    return rows;
+  }
+
+  private void load(String keyspace, Map<String, String> rows) {
+    List<KeyValue> batch = new ArrayList<>();
+    rows.forEach((k, v) -> batch.add(KeyValue.of(k, v)));
+    client.keyspace(keyspace).multiPut(batch);
+  }
+
+  /** h (hash), r (range, three ranges) and d (directory, groups up to ':'). */
+  private void createKeyspaces() {
+    client.admin().createKeyspace("h", "hash");
+    client
+        .admin()
+        .createKeyspace(
+            "r",
+            "range",
+            List.of(
+                "k0130".getBytes(StandardCharsets.UTF_8),
+                "k0260".getBytes(StandardCharsets.UTF_8)));
+    client
+        .admin()
+        .createKeyspace("d", "directory", List.of(), ":".getBytes(StandardCharsets.UTF_8));
+  }
+
+  /** The query evaluated over all rows at once, as one shard holding everything would. */
+  private static List<List<JsonNode>> reference(String sql, Map<String, String> rows) {
+    Query query = QueryParser.parse(sql);
+    ShardQuery all = new ShardQuery(query);
+    for (var row : rows.entrySet()) {
+      if (!all.add(
+          Row.of(
+              row.getKey().getBytes(StandardCharsets.UTF_8),
+              row.getValue().getBytes(StandardCharsets.UTF_8)))) {
+        break;
+      }
+    }
+    return QueryMerge.merge(query, List.of(all.result()));
+  }
+
+  @Test
+  void everyStrategy_answersAsOneShardHoldingEverythingWould() {
+    start(3);
+    createKeyspaces();
+    Map<String, TreeMap<String, String>> data =
+        Map.of("h", documents(""), "r", documents(""), "d", documents("t#:"));
+    data.forEach(this::load);
+
+    List<String> ordered =
+        List.of(
+            "SELECT g, COUNT(*), SUM(x), AVG(y), MIN(name), MAX(x) FROM %s GROUP BY g ORDER BY g",
+            "SELECT COUNT(*), COUNT(g), SUM(y) FROM %s",
+            "SELECT _key, x FROM %s WHERE x IS NOT NULL ORDER BY x DESC, _key LIMIT 10",
+            "SELECT _key, name FROM %s WHERE name LIKE 'n1%%' OR flag = true ORDER BY _key",
+            "SELECT g, COUNT(*) AS n FROM %s WHERE y BETWEEN 10 AND 60 GROUP BY g"
+                + " ORDER BY n DESC, g LIMIT 3");
+    List<String> unordered =
+        List.of(
+            "SELECT * FROM %s WHERE x > 50 AND NOT g IN ('g1', 'g2')",
+            "SELECT _key, y FROM %s WHERE g IS NULL OR x < -90",
+            "SELECT _key FROM %s WHERE _key >= 'k0100' AND _key < 'k0150'",
+            "SELECT _key FROM %s WHERE _key LIKE 't2:%%' AND x != 0");
+    data.forEach(
+        (keyspace, rows) -> {
+          for (String template : ordered) {
+            String sql = String.format(template, keyspace);
+            assertThat(client.query(sql).rows()).as(sql).isEqualTo(reference(sql, rows));
+          }
+          for (String template : unordered) {
+            String sql = String.format(template, keyspace);
+            assertThat(client.query(sql).rows())
+                .as(sql)
+                .containsExactlyInAnyOrderElementsOf(reference(sql, rows));
+          }
+        });
+    assertThat(client.query("SELECT * FROM h LIMIT 5").rows()).hasSize(5);
+    // The range keyspace is in key order across its three nodes without an ORDER BY.
+    assertThat(
+            client.query("SELECT _key FROM r WHERE _key < 'k0300'").stream()
+                .map(r -> r.get(0).textValue())
+                .toList())
+        .hasSize(300)
+        .isSorted();
+  }
+
+  @Test
+  void keyPredicates_askOnlyTheNodesOwningThoseKeys() {
+    start(3);
+    createKeyspaces();
+    load("h", documents(""));
+    load("r", documents(""));
+    load("d", documents("t#:"));
+
+    assertAsks("SELECT _key FROM h WHERE _key = 'k0005'", Set.of(owner("h", "k0005")));
+    assertAsks(
+        "SELECT _key FROM h WHERE _key IN ('k0005', 'k0006')",
+        new java.util.TreeSet<>(List.of(owner("h", "k0005"), owner("h", "k0006"))));
+    assertAsks(
+        "SELECT COUNT(*) FROM r WHERE _key >= 'k0000' AND _key < 'k0100'",
+        Set.of(owner("r", "k0001")));
+    assertAsks("SELECT COUNT(*) FROM d WHERE _key LIKE 't3:%'", Set.of(owner("d", "t3:k0003")));
+    assertAsks("SELECT COUNT(*) FROM h WHERE x > 3", Set.of("node-1", "node-2", "node-3"));
+    // The answers are still right.
+    assertThat(client.query("SELECT _key FROM h WHERE _key IN ('k0005', 'k0006')").rows())
+        .hasSize(2);
+    assertThat(
+            client
+                .query("SELECT COUNT(*) FROM d WHERE _key LIKE 't3:%'")
+                .rows()
+                .get(0)
+                .get(0)
+                .longValue())
+        .isEqualTo(DOCS / 5);
+  }
+
+  private String owner(String keyspace, String key) {
+    return client.keyspace(keyspace).route(key.getBytes(StandardCharsets.UTF_8)).owner();
+  }
+
+  /** Runs the query and checks which nodes opened scans for it. */
+  private void assertAsks(String sql, Set<String> expectedNodes) {
+    Set<String> expected = new java.util.TreeSet<>(expectedNodes);
+    Map<String, String> addresses = client.refreshRoutingTable().nodeAddresses();
+    Map<String, Long> before = new HashMap<>();
+    addresses.forEach((node, address) -> before.put(node, InProcessCluster.scansServed(address)));
+    QueryResult result = client.query(sql);
+    Set<String> asked = new java.util.TreeSet<>();
+    addresses.forEach(
+        (node, address) -> {
+          if (InProcessCluster.scansServed(address) > before.get(node)) {
+            asked.add(node);
+          }
+        });
+    assertThat(asked).as(sql).isEqualTo(expected);
+    assertThat(result.plan().nodes().keySet()).as(sql).isEqualTo(expected);
+  }
+
+  @Test
+  void count_staysExactWhileKeysMoveUnderConcurrentInserts() throws Exception {
+    start(2);
+    List<KeyValue> preload = new ArrayList<>();
+    for (int i = 0; i < 20_000; i++) {
+      preload.add(KeyValue.of("p" + i, "{\"v\":" + i + "}"));
+    }
+    for (int i = 0; i < preload.size(); i += 1000) {
+      client.multiPut(preload.subList(i, i + 1000));
+    }
+    AtomicLong started = new AtomicLong(20_000);
+    AtomicLong acknowledged = new AtomicLong(20_000);
+    AtomicBoolean writing = new AtomicBoolean(true);
+    Thread writer =
+        new Thread(
+            () -> {
+              for (int i = 0; writing.get(); i++) {
+                started.incrementAndGet();
+                client.put("w" + i, "{\"v\":" + i + "}");
+                acknowledged.incrementAndGet();
+              }
+            });
+    writer.start();
+    int duringMigration = 0;
+    int queries = 0;
+    try {
+      Thread joiner = new Thread(() -> cluster.addNode("node-3"));
+      joiner.start();
+      // Count until the join and its migrations are over, and a few times after.
+      int after = 0;
+      while (after < 3) {
+        boolean moving = joiner.isAlive() || !client.admin().migrations(false).isEmpty();
+        long low = acknowledged.get();
+        long count = client.query("SELECT COUNT(*) FROM default").rows().get(0).get(0).longValue();
+        long high = started.get();
+        assertThat(count).as("count %d while keys move", queries).isBetween(low, high);
+        queries++;
+        if (moving) {
+          duringMigration++;
+        } else {
+          after++;
+        }
+      }
+      joiner.join();
+    } finally {
+      writing.set(false);
+      writer.join();
+    }
+    assertThat(client.query("SELECT COUNT(*) FROM default").rows().get(0).get(0).longValue())
+        .isEqualTo(acknowledged.get());
+    assertThat(duringMigration).as("queries while keys moved").isPositive();
+  }
+
+  @Test
+  void aStoppedNode_isNamed_andAllowPartialReturnsTheOthersRows() {
+    start(3);
+    load("default", documents(""));
+    long total = client.query("SELECT COUNT(*) FROM default").rows().get(0).get(0).longValue();
+    assertThat(total).isEqualTo(DOCS);
+    cluster.stopNode("node-2");
+
+    assertThatThrownBy(() -> client.query("SELECT COUNT(*) FROM default"))
+        .isInstanceOfSatisfying(
+            ShardClusterException.class,
+            e -> {
+              assertThat(e.code()).isEqualTo(ErrorCode.UNAVAILABLE);
+              assertThat(e.getMessage()).contains("no answer from node-2");
+            });
+    QueryResult partial =
+        client.query("SELECT _key FROM default", QueryOptions.DEFAULTS.withAllowPartial(true));
+    assertThat(partial.missingNodes()).containsExactly("node-2");
+    assertThat(partial.isComplete()).isFalse();
+    assertThat(partial.rows()).isNotEmpty().hasSizeLessThan(DOCS);
+  }
+}

@@ -14,6 +14,9 @@ public sealed interface Condition {
   /** True, false or null (unknown) for the row. */
   Boolean test(Row row);
 
+  /** The fields the condition reads. */
+  java.util.stream.Stream<Field> fields();
+
   /** Whether the row matches: the condition is true for it. */
   default boolean matches(Row row) {
     return Boolean.TRUE.equals(test(row));
@@ -60,6 +63,11 @@ public sealed interface Condition {
   /** {@code field op value}. */
   record Compare(Field field, Op op, JsonNode value) implements Condition {
     @Override
+    public java.util.stream.Stream<Field> fields() {
+      return java.util.stream.Stream.of(field);
+    }
+
+    @Override
     public Boolean test(Row row) {
       Integer comparison = Values.compareSql(row.field(field), value);
       return comparison == null ? null : op.holds(comparison);
@@ -73,6 +81,11 @@ public sealed interface Condition {
 
   /** {@code field [NOT] IN (values)}. */
   record In(Field field, List<JsonNode> values, boolean not) implements Condition {
+    @Override
+    public java.util.stream.Stream<Field> fields() {
+      return java.util.stream.Stream.of(field);
+    }
+
     @Override
     public Boolean test(Row row) {
       JsonNode actual = row.field(field);
@@ -103,6 +116,11 @@ public sealed interface Condition {
   /** {@code field [NOT] BETWEEN low AND high}. */
   record Between(Field field, JsonNode low, JsonNode high, boolean not) implements Condition {
     @Override
+    public java.util.stream.Stream<Field> fields() {
+      return java.util.stream.Stream.of(field);
+    }
+
+    @Override
     public Boolean test(Row row) {
       JsonNode actual = row.field(field);
       Boolean within =
@@ -125,6 +143,11 @@ public sealed interface Condition {
   /** {@code field IS [NOT] NULL}: never unknown. */
   record IsNull(Field field, boolean not) implements Condition {
     @Override
+    public java.util.stream.Stream<Field> fields() {
+      return java.util.stream.Stream.of(field);
+    }
+
+    @Override
     public Boolean test(Row row) {
       return Values.isNull(row.field(field)) != not;
     }
@@ -137,6 +160,11 @@ public sealed interface Condition {
 
   /** {@code field [NOT] LIKE 'pattern'}: {@code %} any run of characters, {@code _} any one. */
   record Like(Field field, String pattern, boolean not, Pattern regex) implements Condition {
+    @Override
+    public java.util.stream.Stream<Field> fields() {
+      return java.util.stream.Stream.of(field);
+    }
+
     Like(Field field, String pattern, boolean not) {
       this(field, pattern, not, compile(pattern));
     }
@@ -183,6 +211,11 @@ public sealed interface Condition {
   /** {@code left AND right}. */
   record And(Condition left, Condition right) implements Condition {
     @Override
+    public java.util.stream.Stream<Field> fields() {
+      return java.util.stream.Stream.concat(left.fields(), right.fields());
+    }
+
+    @Override
     public Boolean test(Row row) {
       Boolean first = left.test(row);
       return Boolean.FALSE.equals(first) ? Boolean.FALSE : and(first, right.test(row));
@@ -204,6 +237,11 @@ public sealed interface Condition {
   /** {@code left OR right}. */
   record Or(Condition left, Condition right) implements Condition {
     @Override
+    public java.util.stream.Stream<Field> fields() {
+      return java.util.stream.Stream.concat(left.fields(), right.fields());
+    }
+
+    @Override
     public Boolean test(Row row) {
       Boolean first = left.test(row);
       if (Boolean.TRUE.equals(first)) {
@@ -224,6 +262,11 @@ public sealed interface Condition {
 
   /** {@code NOT condition}. */
   record Not(Condition condition) implements Condition {
+    @Override
+    public java.util.stream.Stream<Field> fields() {
+      return condition.fields();
+    }
+
     @Override
     public Boolean test(Row row) {
       return not(condition.test(row));

@@ -52,6 +52,29 @@ public record Query(
         .toList();
   }
 
+  /**
+   * The top-level document fields the query reads, so shards parse only those; empty for {@code
+   * SELECT *}, which reads whole documents.
+   */
+  public Optional<java.util.Set<String>> documentFields() {
+    if (star) {
+      return Optional.empty();
+    }
+    java.util.Set<String> names = new java.util.HashSet<>();
+    java.util.function.Consumer<Field> add = f -> names.add(f.parts().get(0));
+    for (Output output : outputs) {
+      if (output instanceof FieldOutput field) {
+        add.accept(field.field());
+      } else {
+        ((AggregateOutput) output).field().ifPresent(add);
+      }
+    }
+    where.ifPresent(c -> c.fields().forEach(add));
+    groupBy.forEach(add);
+    orderBy.forEach(o -> add.accept(new Field(o.column())));
+    return Optional.of(names);
+  }
+
   /** The column names of the result ({@code *}: the key, then each document's fields). */
   public List<String> columns() {
     return star ? List.of(Field.KEY, "*") : outputs.stream().map(Output::name).toList();

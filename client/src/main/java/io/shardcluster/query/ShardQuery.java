@@ -8,6 +8,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.PriorityQueue;
+import java.util.Set;
 
 /**
  * The part of a query one shard runs over the rows it owns: the filter, then either the projection
@@ -22,6 +23,7 @@ import java.util.PriorityQueue;
  */
 public final class ShardQuery {
   private final Query query;
+  private final Set<String> fields;
   private final List<List<JsonNode>> rows = new ArrayList<>();
   private final PriorityQueue<List<JsonNode>> top;
   private final Map<List<String>, Group> groups = new LinkedHashMap<>();
@@ -31,14 +33,23 @@ public final class ShardQuery {
 
   public ShardQuery(Query query) {
     this.query = query;
+    this.fields = query.documentFields().orElse(null);
     this.top =
         !query.isAggregate() && !query.orderBy().isEmpty() && query.limit() >= 0
             ? new PriorityQueue<>(plainOrder(query).reversed())
             : null;
   }
 
-  /** Offers one row; false once the shard needs no more (LIMIT reached without ORDER BY). */
-  public boolean add(Row row) {
+  /**
+   * Offers one stored key and value; false once the shard needs no more (LIMIT reached without
+   * ORDER BY). Of a document value, only the fields the query reads are parsed.
+   */
+  public boolean add(byte[] key, byte[] value) {
+    return add(Row.of(key, value, fields));
+  }
+
+  /** Offers one row. */
+  boolean add(Row row) {
     scanned++;
     if (query.limit() == 0) {
       return false;

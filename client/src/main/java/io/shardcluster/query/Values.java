@@ -1,12 +1,16 @@
 package io.shardcluster.query;
 
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.NullNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.math.BigDecimal;
 import java.util.Comparator;
+import java.util.Set;
 
 /**
  * Field values of documents, as JSON nodes: how they are read, written and ordered. A missing field
@@ -46,6 +50,35 @@ public final class Values {
     try {
       JsonNode node = JSON.readTree(value);
       return node != null && node.isObject() ? node : null;
+    } catch (IOException e) {
+      return null;
+    }
+  }
+
+  /**
+   * As {@link #document(byte[])}, keeping only the named top-level fields: the others are skipped
+   * by the streaming parser without building them.
+   */
+  static JsonNode document(byte[] value, Set<String> fields) {
+    if (value.length == 0 || value[0] != '{') {
+      return null;
+    }
+    try (JsonParser parser = JSON.getFactory().createParser(value)) {
+      if (parser.nextToken() != JsonToken.START_OBJECT) {
+        return null;
+      }
+      ObjectNode document = NODES.objectNode();
+      JsonToken token;
+      while ((token = parser.nextToken()) == JsonToken.FIELD_NAME) {
+        String name = parser.currentName();
+        parser.nextToken();
+        if (fields.contains(name)) {
+          document.set(name, JSON.readTree(parser));
+        } else {
+          parser.skipChildren();
+        }
+      }
+      return token == JsonToken.END_OBJECT && parser.nextToken() == null ? document : null;
     } catch (IOException e) {
       return null;
     }

@@ -64,7 +64,7 @@ class QueryEngineTest {
   }
 
   private final List<Doc> docs = documents(600);
-  private final List<List<Row>> shards = spread(docs);
+  private final List<List<byte[][]>> shards = spread(docs);
 
   private static List<Doc> documents(int count) {
     Random random = new Random(42);
@@ -94,8 +94,8 @@ class QueryEngineTest {
         .toList();
   }
 
-  private static List<List<Row>> spread(List<Doc> docs) {
-    List<List<Row>> shards = new ArrayList<>();
+  private static List<List<byte[][]>> spread(List<Doc> docs) {
+    List<List<byte[][]>> shards = new ArrayList<>();
     for (int i = 0; i < SHARDS; i++) {
       shards.add(new ArrayList<>());
     }
@@ -103,9 +103,10 @@ class QueryEngineTest {
       shards
           .get(Math.floorMod(doc.key().hashCode(), SHARDS))
           .add(
-              Row.of(
-                  doc.key().getBytes(StandardCharsets.UTF_8),
-                  doc.json().getBytes(StandardCharsets.UTF_8)));
+              new byte[][] {
+                doc.key().getBytes(StandardCharsets.UTF_8),
+                doc.json().getBytes(StandardCharsets.UTF_8)
+              });
     }
     return shards;
   }
@@ -113,10 +114,10 @@ class QueryEngineTest {
   private List<List<Object>> run(String sql) {
     Query query = QueryParser.parse(sql);
     List<List<List<JsonNode>>> answers = new ArrayList<>();
-    for (List<Row> rows : shards) {
+    for (List<byte[][]> rows : shards) {
       ShardQuery part = new ShardQuery(query);
-      for (Row row : rows) {
-        if (!part.add(row)) {
+      for (byte[][] row : rows) {
+        if (!part.add(row[0], row[1])) {
           break;
         }
       }
@@ -302,9 +303,9 @@ class QueryEngineTest {
   @Test
   void aggregateShardRows_areOnePerGroupPerShard() {
     Query query = QueryParser.parse("SELECT g, SUM(x) FROM t GROUP BY g");
-    for (List<Row> rows : shards) {
+    for (List<byte[][]> rows : shards) {
       ShardQuery part = new ShardQuery(query);
-      rows.forEach(part::add);
+      rows.forEach(row -> part.add(row[0], row[1]));
       assertThat(part.result()).hasSizeLessThanOrEqualTo(8);
       assertThat(part.scanned()).isEqualTo(rows.size());
     }

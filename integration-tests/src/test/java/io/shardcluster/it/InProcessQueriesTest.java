@@ -13,7 +13,6 @@ import io.shardcluster.client.ShardClusterException;
 import io.shardcluster.query.Query;
 import io.shardcluster.query.QueryMerge;
 import io.shardcluster.query.QueryParser;
-import io.shardcluster.query.Row;
 import io.shardcluster.query.ShardQuery;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -112,9 +111,8 @@ class InProcessQueriesTest {
     ShardQuery all = new ShardQuery(query);
     for (var row : rows.entrySet()) {
       if (!all.add(
-          Row.of(
-              row.getKey().getBytes(StandardCharsets.UTF_8),
-              row.getValue().getBytes(StandardCharsets.UTF_8)))) {
+          row.getKey().getBytes(StandardCharsets.UTF_8),
+          row.getValue().getBytes(StandardCharsets.UTF_8))) {
         break;
       }
     }

@@ -29,7 +29,6 @@ import io.shardcluster.proto.v1.ScanResponse;
 import io.shardcluster.proto.v1.ShardNodeGrpc;
 import io.shardcluster.query.Query;
 import io.shardcluster.query.QueryParser;
-import io.shardcluster.query.Row;
 import io.shardcluster.query.ShardQuery;
 import io.shardcluster.query.Values;
 import io.shardcluster.routing.Keyspace;
@@ -225,7 +224,7 @@ final class ShardNodeService extends ShardNodeGrpc.ShardNodeImplBase {
                 0,
                 request.getEpoch())) {
           while (more && scan.advance()) {
-            more = part.add(Row.of(scan.key(), scan.value()));
+            more = part.add(scan.key(), scan.value());
           }
         }
       }

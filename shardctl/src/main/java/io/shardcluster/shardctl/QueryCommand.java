@@ -11,19 +11,25 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
 
 @Command(
     name = "query",
     description =
         "Runs a SQL query across the shards: SELECT * | fields | COUNT(*), SUM, AVG, MIN, MAX FROM"
             + " keyspace [WHERE ...] [GROUP BY ...] [ORDER BY ...] [LIMIT n].",
-    mixinStandardHelpOptions = true)
+    mixinStandardHelpOptions = true,
+    subcommands = QueryBenchCommand.class)
 final class QueryCommand extends ClusterCommand {
-  @Parameters(index = "0", paramLabel = "SQL")
+  @Parameters(index = "0", paramLabel = "SQL", arity = "0..1")
   String sql;
+
+  @Spec CommandSpec spec;
 
   @Option(names = "--json", description = "Print one JSON object per row.")
   boolean json;
@@ -45,6 +51,10 @@ final class QueryCommand extends ClusterCommand {
 
   @Override
   int run(ShardClient client) {
+    if (sql == null) {
+      throw new CommandLine.ParameterException(
+          spec.commandLine(), "Missing required parameter: 'SQL'");
+    }
     if (explain) {
       client.explain(sql).describe().forEach(out()::println);
       return 0;

@@ -61,7 +61,12 @@ public record Query(
       return Optional.empty();
     }
     java.util.Set<String> names = new java.util.HashSet<>();
-    java.util.function.Consumer<Field> add = f -> names.add(f.parts().get(0));
+    java.util.function.Consumer<Field> add =
+        f -> {
+          if (!f.isKey()) {
+            names.add(f.parts().get(0));
+          }
+        };
     for (Output output : outputs) {
       if (output instanceof FieldOutput field) {
         add.accept(field.field());

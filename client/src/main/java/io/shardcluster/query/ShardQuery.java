@@ -26,7 +26,9 @@ public final class ShardQuery {
   private final Set<String> fields;
   private final List<List<JsonNode>> rows = new ArrayList<>();
   private final PriorityQueue<List<JsonNode>> top;
-  private final Map<List<String>, Group> groups = new LinkedHashMap<>();
+  private final List<Query.AggregateOutput> aggregates;
+  private final List<Field> orderFields;
+  private final Map<List<JsonNode>, Group> groups = new LinkedHashMap<>();
   private long scanned;
 
   private record Group(List<JsonNode> values, Aggregate.State[] states) {}
@@ -34,6 +36,8 @@ public final class ShardQuery {
   public ShardQuery(Query query) {
     this.query = query;
     this.fields = query.documentFields().orElse(null);
+    this.aggregates = query.aggregates();
+    this.orderFields = query.orderBy().stream().map(o -> new Field(o.column())).toList();
     this.top =
         !query.isAggregate() && !query.orderBy().isEmpty() && query.limit() >= 0
             ? new PriorityQueue<>(plainOrder(query).reversed())
@@ -46,6 +50,14 @@ public final class ShardQuery {
    */
   public boolean add(byte[] key, byte[] value) {
     return add(Row.of(key, value, fields));
+  }
+
+  /**
+   * Whether the query reads values at all; if not (only {@code _key} and {@code COUNT(*)}), a shard
+   * may offer each key with an empty value and skip reading values from storage.
+   */
+  public boolean readsValues() {
+    return fields == null || !fields.isEmpty();
   }
 
   /** Offers one row. */
@@ -108,22 +120,19 @@ public final class ShardQuery {
         values.add(Values.nullToNode(row.field(((Query.FieldOutput) output).field())));
       }
     }
-    for (Query.Order order : query.orderBy()) {
-      values.add(Values.nullToNode(row.field(new Field(order.column()))));
+    for (Field order : orderFields) {
+      values.add(Values.nullToNode(row.field(order)));
     }
     return values;
   }
 
   private void aggregate(Row row) {
-    List<JsonNode> values = new ArrayList<>();
-    List<String> key = new ArrayList<>();
+    List<JsonNode> values = new ArrayList<>(query.groupBy().size());
     for (Field field : query.groupBy()) {
-      JsonNode value = Values.nullToNode(row.field(field));
-      values.add(value);
-      key.add(Values.toJson(value));
+      values.add(Values.nullToNode(row.field(field)));
     }
-    List<Query.AggregateOutput> aggregates = query.aggregates();
-    Group group = groups.computeIfAbsent(key, k -> new Group(values, Aggregate.states(aggregates)));
+    Group group =
+        groups.computeIfAbsent(values, k -> new Group(values, Aggregate.states(aggregates)));
     for (int i = 0; i < aggregates.size(); i++) {
       Query.AggregateOutput aggregate = aggregates.get(i);
       group.states()[i].add(

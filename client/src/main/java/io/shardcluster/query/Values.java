@@ -73,7 +73,7 @@ public final class Values {
         String name = parser.currentName();
         parser.nextToken();
         if (fields.contains(name)) {
-          document.set(name, JSON.readTree(parser));
+          document.set(name, value(parser));
         } else {
           parser.skipChildren();
         }
@@ -82,6 +82,24 @@ public final class Values {
     } catch (IOException e) {
       return null;
     }
+  }
+
+  /** The value at the parser's current token; scalars are built directly, without data binding. */
+  private static JsonNode value(JsonParser parser) throws IOException {
+    return switch (parser.currentToken()) {
+      case VALUE_STRING -> NODES.textNode(parser.getText());
+      case VALUE_NUMBER_INT ->
+          switch (parser.getNumberType()) {
+            case INT -> NODES.numberNode(parser.getIntValue());
+            case LONG -> NODES.numberNode(parser.getLongValue());
+            default -> NODES.numberNode(parser.getBigIntegerValue());
+          };
+      case VALUE_NUMBER_FLOAT -> NODES.numberNode(parser.getDoubleValue());
+      case VALUE_TRUE -> NODES.booleanNode(true);
+      case VALUE_FALSE -> NODES.booleanNode(false);
+      case VALUE_NULL -> NODES.nullNode();
+      default -> JSON.readTree(parser);
+    };
   }
 
   static boolean isNull(JsonNode value) {

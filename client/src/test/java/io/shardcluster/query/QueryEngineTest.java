@@ -310,4 +310,20 @@ class QueryEngineTest {
       assertThat(part.scanned()).isEqualTo(rows.size());
     }
   }
+
+  @Test
+  void onlyQueriesThatReadFields_needValues() {
+    assertThat(new ShardQuery(QueryParser.parse("SELECT COUNT(*) FROM t")).readsValues()).isFalse();
+    assertThat(
+            new ShardQuery(QueryParser.parse("SELECT _key FROM t WHERE _key > 'k' ORDER BY _key"))
+                .readsValues())
+        .isFalse();
+    assertThat(new ShardQuery(QueryParser.parse("SELECT * FROM t")).readsValues()).isTrue();
+    assertThat(new ShardQuery(QueryParser.parse("SELECT COUNT(x) FROM t")).readsValues()).isTrue();
+    assertThat(new ShardQuery(QueryParser.parse("SELECT _key FROM t WHERE a.b = 1")).readsValues())
+        .isTrue();
+    // Without values, COUNT(*) and key queries still answer.
+    assertThat(run("SELECT COUNT(*) FROM t WHERE _key < 'k0100'"))
+        .containsExactly(row(docs.stream().filter(d -> d.key().compareTo("k0100") < 0).count()));
+  }
 }

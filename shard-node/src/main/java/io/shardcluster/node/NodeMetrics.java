@@ -52,6 +52,11 @@ final class NodeMetrics {
     readLatency.recordValue(Math.min(MAX_TRACKED_NANOS, Math.max(0, now() - startNanos)));
   }
 
+  /** Counts reads without a latency (rows of a scan). */
+  void countReads(int count) {
+    reads.add(count);
+  }
+
   void recordWrites(int count, long startNanos) {
     writes.add(count);
     writeLatency.recordValue(Math.min(MAX_TRACKED_NANOS, Math.max(0, now() - startNanos)));

@@ -42,6 +42,7 @@ import java.util.function.Supplier;
 final class ShardNodeService extends ShardNodeGrpc.ShardNodeImplBase {
   private static final int SCAN_BATCH_ROWS = 256;
   private static final int QUERY_BATCH_ROWS = 1000;
+  private static final byte[] NO_VALUE = new byte[0];
   private static final int SCAN_BATCH_BYTES = 256 * 1024;
 
   private final Shard shard;
@@ -215,6 +216,7 @@ final class ShardNodeService extends ShardNodeGrpc.ShardNodeImplBase {
               ? List.of(KeyRange.getDefaultInstance())
               : request.getRangesList();
       boolean more = true;
+      boolean values = part.readsValues();
       for (int i = 0; more && i < ranges.size(); i++) {
         try (Shard.Scan scan =
             shard.scan(
@@ -224,7 +226,7 @@ final class ShardNodeService extends ShardNodeGrpc.ShardNodeImplBase {
                 0,
                 request.getEpoch())) {
           while (more && scan.advance()) {
-            more = part.add(scan.key(), scan.value());
+            more = part.add(scan.key(), values ? scan.value() : NO_VALUE);
           }
         }
       }

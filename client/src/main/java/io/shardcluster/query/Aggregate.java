@@ -30,7 +30,10 @@ public enum Aggregate {
   static final class State {
     private final Aggregate function;
     private long count;
-    private BigDecimal sum;
+    // A sum is exact: whole numbers add up in a long while they fit, the rest as a decimal.
+    private boolean summed;
+    private long wholeSum;
+    private BigDecimal decimalSum;
     private JsonNode best;
 
     private State(Aggregate function) {
@@ -46,7 +49,7 @@ public enum Aggregate {
         case COUNT -> count++;
         case SUM, AVG -> {
           if (value.isNumber()) {
-            sum = sum == null ? value.decimalValue() : sum.add(value.decimalValue());
+            addToSum(value);
             count++;
           }
         }
@@ -55,14 +58,38 @@ public enum Aggregate {
       }
     }
 
+    private void addToSum(JsonNode number) {
+      summed = true;
+      if (number.isIntegralNumber() && number.canConvertToLong()) {
+        long whole = number.longValue();
+        long total = wholeSum + whole;
+        // No overflow unless both operands have the sign the result lacks.
+        if (((wholeSum ^ total) & (whole ^ total)) >= 0) {
+          wholeSum = total;
+          return;
+        }
+      }
+      BigDecimal value = number.decimalValue();
+      decimalSum = decimalSum == null ? value : decimalSum.add(value);
+    }
+
+    /** The exact sum of the numbers added; null if none was. */
+    private BigDecimal sum() {
+      if (!summed) {
+        return null;
+      }
+      BigDecimal whole = BigDecimal.valueOf(wholeSum);
+      return decimalSum == null ? whole : decimalSum.add(whole);
+    }
+
     /** The partial state, as shards send it. */
     JsonNode partial() {
       return switch (function) {
         case COUNT -> Values.NODES.numberNode(count);
-        case SUM -> sum == null ? NullNode.getInstance() : Values.number(sum);
+        case SUM -> summed ? Values.number(sum()) : NullNode.getInstance();
         case AVG -> {
           ArrayNode pair = Values.NODES.arrayNode();
-          pair.add(sum == null ? NullNode.getInstance() : Values.number(sum));
+          pair.add(summed ? Values.number(sum()) : NullNode.getInstance());
           pair.add(count);
           yield pair;
         }
@@ -77,8 +104,7 @@ public enum Aggregate {
         case SUM -> add(partial);
         case AVG -> {
           if (!Values.isNull(partial.get(0))) {
-            BigDecimal shardSum = partial.get(0).decimalValue();
-            sum = sum == null ? shardSum : sum.add(shardSum);
+            addToSum(partial.get(0));
             count += partial.get(1).longValue();
           }
         }
@@ -90,12 +116,12 @@ public enum Aggregate {
     JsonNode result() {
       return switch (function) {
         case COUNT -> Values.NODES.numberNode(count);
-        case SUM -> sum == null ? NullNode.getInstance() : Values.number(sum);
+        case SUM -> summed ? Values.number(sum()) : NullNode.getInstance();
         case AVG ->
-            sum == null
-                ? NullNode.getInstance()
-                : Values.NODES.numberNode(
-                    sum.divide(BigDecimal.valueOf(count), MathContext.DECIMAL64).doubleValue());
+            summed
+                ? Values.NODES.numberNode(
+                    sum().divide(BigDecimal.valueOf(count), MathContext.DECIMAL64).doubleValue())
+                : NullNode.getInstance();
         case MIN, MAX -> Values.nullToNode(best);
       };
     }

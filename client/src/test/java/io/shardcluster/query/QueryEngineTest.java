@@ -326,4 +326,20 @@ class QueryEngineTest {
     assertThat(run("SELECT COUNT(*) FROM t WHERE _key < 'k0100'"))
         .containsExactly(row(docs.stream().filter(d -> d.key().compareTo("k0100") < 0).count()));
   }
+
+  @Test
+  void sums_stayExactPastTheRangeOfALong() {
+    ShardQuery part = new ShardQuery(QueryParser.parse("SELECT SUM(x), AVG(x) FROM t"));
+    for (String x : List.of("9223372036854775807", "9223372036854775807", "0.5", "-3")) {
+      part.add(
+          "k".getBytes(StandardCharsets.UTF_8),
+          ("{\"x\":" + x + "}").getBytes(StandardCharsets.UTF_8));
+    }
+    List<List<JsonNode>> result =
+        QueryMerge.merge(QueryParser.parse("SELECT SUM(x), AVG(x) FROM t"), List.of(part.result()));
+    assertThat(result.get(0).get(0).decimalValue())
+        .isEqualByComparingTo(new java.math.BigDecimal("18446744073709551611.5"));
+    assertThat(result.get(0).get(1).doubleValue())
+        .isCloseTo(4.611686018427388e18, org.assertj.core.data.Offset.offset(1e6));
+  }
 }

@@ -29,6 +29,9 @@ import java.util.function.ToIntFunction;
  * under a refreshed table. The one place that retries.
  */
 public final class Dispatcher {
+  // How long a retry waits for a channel to an unreachable node to reconnect.
+  private static final long RECONNECT_WAIT_MILLIS = 250;
+
   private final RoutingCache routing;
   private final GroupOwners groups;
   private final NodeChannels channels;
@@ -229,14 +232,19 @@ public final class Dispatcher {
       int attempt,
       Throwable failure) {
     ShardClusterException error = StatusErrors.fromStatus(failure);
-    if (error.code() == ErrorCode.UNAVAILABLE) {
-      // A channel that failed to connect waits out gRPC's reconnect backoff (up to minutes) and
-      // fails every call meanwhile; a node that restarted must be tried again now.
-      channels.resetConnectBackoff(address);
-    }
     if (!policy.shouldRetry(error, attempt) || request.deadline().isExpired()) {
+      if (error.code() == ErrorCode.UNAVAILABLE) {
+        channels.resetConnectBackoff(address);
+      }
       return CompletableFuture.failedFuture(describe(error, owner, address));
     }
+    // A channel that failed to connect waits out gRPC's reconnect backoff (up to minutes) and
+    // fails every call meanwhile: a node that restarted must be tried again now, once the channel
+    // has reconnected (NodeChannels bounds the wait, and skips it for a node found dead just now).
+    CompletableFuture<Void> reconnected =
+        error.code() == ErrorCode.UNAVAILABLE
+            ? channels.reconnect(address, RECONNECT_WAIT_MILLIS)
+            : CompletableFuture.completedFuture(null);
     Keyspace keyspace = used.keyspaces().get(request.keyspace());
     if (error instanceof WrongShardException && keyspace != null && keyspace.isDirectory()) {
       List<ByteString> refused = new ArrayList<>();
@@ -250,6 +258,7 @@ public final class Dispatcher {
     return routing
         .refresh()
         .exceptionally(unreachable -> routing.cached())
+        .thenCombine(reconnected, (fresh, ignored) -> fresh)
         .thenCompose(
             fresh -> {
               // A newer table may already send the batch elsewhere: go at once. A node behind our

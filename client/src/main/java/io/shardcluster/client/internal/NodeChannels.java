@@ -1,5 +1,6 @@
 package io.shardcluster.client.internal;
 
+import io.grpc.ConnectivityState;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.netty.channel.Channel;
@@ -11,6 +12,7 @@ import io.grpc.netty.shaded.io.netty.channel.nio.NioEventLoopGroup;
 import io.grpc.netty.shaded.io.netty.channel.socket.nio.NioSocketChannel;
 import io.shardcluster.wire.HostPort;
 import io.shardcluster.wire.Limits;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.ThreadFactory;
@@ -23,6 +25,7 @@ import java.util.function.Function;
  * Channels made by {@link #netty(int)} share a small pool of I/O threads owned by this object.
  */
 public final class NodeChannels implements AutoCloseable {
+  private final ConcurrentMap<String, Long> unreachableUntil = new ConcurrentHashMap<>();
   private final ConcurrentMap<String, ManagedChannel> channels = new ConcurrentHashMap<>();
   private final Function<String, ManagedChannel> factory;
   private final EventLoopGroup ioThreads;
@@ -90,6 +93,44 @@ public final class NodeChannels implements AutoCloseable {
     ManagedChannel channel = channels.get(address);
     if (channel != null) {
       channel.resetConnectBackoff();
+    }
+  }
+
+  /**
+   * Makes the channel to the address reconnect at once, and completes when it is connected or after
+   * {@code maxMillis}: a call made at once after a reset would still get the channel's last failure
+   * while the new attempt is under way. An address that did not connect in time is not waited for
+   * again for a second, so calls to a dead node keep failing fast.
+   */
+  public CompletableFuture<Void> reconnect(String address, long maxMillis) {
+    ManagedChannel channel = channels.get(address);
+    if (channel == null) {
+      return CompletableFuture.completedFuture(null);
+    }
+    channel.resetConnectBackoff();
+    Long quietUntil = unreachableUntil.get(address);
+    if (quietUntil != null && System.nanoTime() - quietUntil < 0) {
+      return CompletableFuture.completedFuture(null);
+    }
+    CompletableFuture<Void> ready = new CompletableFuture<>();
+    awaitReady(channel, channel.getState(true), ready);
+    return ready
+        .completeOnTimeout(null, maxMillis, TimeUnit.MILLISECONDS)
+        .whenComplete(
+            (ignored, failure) -> {
+              if (channel.getState(false) != ConnectivityState.READY) {
+                unreachableUntil.put(address, System.nanoTime() + TimeUnit.SECONDS.toNanos(1));
+              }
+            });
+  }
+
+  private static void awaitReady(
+      ManagedChannel channel, ConnectivityState state, CompletableFuture<Void> ready) {
+    if (state == ConnectivityState.READY || state == ConnectivityState.SHUTDOWN) {
+      ready.complete(null);
+    } else if (!ready.isDone()) {
+      channel.notifyWhenStateChanged(
+          state, () -> awaitReady(channel, channel.getState(false), ready));
     }
   }
 

@@ -50,6 +50,11 @@ final class OutgoingMigrations {
   private final Map<String, Outgoing> byId = new ConcurrentHashMap<>();
   // Read on every data request; replaced (not mutated) when a migration begins or ends.
   private volatile List<Outgoing> active = List.of();
+  // Held (shared) by each write from reading `active` to applying, and (exclusive) to change
+  // `active`: a migration that starts recording sees every write that did not see it applied,
+  // so its snapshot holds them; none can land unlogged after the snapshot.
+  private final java.util.concurrent.locks.StampedLock recording =
+      new java.util.concurrent.locks.StampedLock();
 
   /** A key and the value to write, or null to delete it. */
   record Mutation(byte[] key, byte[] value) {}
@@ -121,7 +126,12 @@ final class OutgoingMigrations {
   }
 
   private void publish() {
-    active = List.copyOf(byId.values());
+    long stamp = recording.writeLock();
+    try {
+      active = List.copyOf(byId.values());
+    } finally {
+      recording.unlockWrite(stamp);
+    }
   }
 
   /** Ids of the outgoing migrations. */
@@ -208,6 +218,16 @@ final class OutgoingMigrations {
    * refuses them all if one is fenced.
    */
   void write(RoutingTable table, String keyspace, Keyspace routed, List<Mutation> mutations) {
+    long stamp = recording.readLock();
+    try {
+      writeRecorded(table, keyspace, routed, mutations);
+    } finally {
+      recording.unlockRead(stamp);
+    }
+  }
+
+  private void writeRecorded(
+      RoutingTable table, String keyspace, Keyspace routed, List<Mutation> mutations) {
     List<Outgoing> current = active;
     if (current.isEmpty()) {
       apply(keyspace, mutations, null, null);
@@ -517,10 +537,12 @@ final class OutgoingMigrations {
     if (outgoing == null) {
       return;
     }
+    // Forgotten first, without its lock (a write holding `recording` may be waiting for that lock):
+    // writes that still see it are refused until then, later ones no longer see it.
+    forget(outgoing);
     outgoing.lock.lock();
     try {
       outgoing.fenced = false;
-      forget(outgoing);
     } finally {
       outgoing.lock.unlock();
     }

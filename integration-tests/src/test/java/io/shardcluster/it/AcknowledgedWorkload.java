@@ -89,7 +89,8 @@ final class AcknowledgedWorkload implements AutoCloseable {
   }
 
   private void write(int writer, int writers) {
-    for (int i = writer; !stop.get(); i = (i + writers) % keys) {
+    // Each key has one writer (keys writer, writer + writers, ...), so its values only grow.
+    for (int i = writer; !stop.get(); i = i + writers < keys ? i + writers : writer) {
       long value = attempted.incrementAndGet(i);
       try {
         client.put(name(i), Long.toString(value));

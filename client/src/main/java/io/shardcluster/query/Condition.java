@@ -22,6 +22,16 @@ public sealed interface Condition {
     return Boolean.TRUE.equals(test(row));
   }
 
+  /** A predicate on one field. */
+  sealed interface OnField extends Condition {
+    Field field();
+
+    @Override
+    default java.util.stream.Stream<Field> fields() {
+      return java.util.stream.Stream.of(field());
+    }
+  }
+
   /** {@code =, !=, <, <=, >, >=}. */
   enum Op {
     EQ("="),
@@ -61,12 +71,7 @@ public sealed interface Condition {
   }
 
   /** {@code field op value}. */
-  record Compare(Field field, Op op, JsonNode value) implements Condition {
-    @Override
-    public java.util.stream.Stream<Field> fields() {
-      return java.util.stream.Stream.of(field);
-    }
-
+  record Compare(Field field, Op op, JsonNode value) implements OnField {
     @Override
     public Boolean test(Row row) {
       Integer comparison = Values.compareSql(row.field(field), value);
@@ -80,12 +85,7 @@ public sealed interface Condition {
   }
 
   /** {@code field [NOT] IN (values)}. */
-  record In(Field field, List<JsonNode> values, boolean not) implements Condition {
-    @Override
-    public java.util.stream.Stream<Field> fields() {
-      return java.util.stream.Stream.of(field);
-    }
-
+  record In(Field field, List<JsonNode> values, boolean not) implements OnField {
     @Override
     public Boolean test(Row row) {
       JsonNode actual = row.field(field);
@@ -114,12 +114,7 @@ public sealed interface Condition {
   }
 
   /** {@code field [NOT] BETWEEN low AND high}. */
-  record Between(Field field, JsonNode low, JsonNode high, boolean not) implements Condition {
-    @Override
-    public java.util.stream.Stream<Field> fields() {
-      return java.util.stream.Stream.of(field);
-    }
-
+  record Between(Field field, JsonNode low, JsonNode high, boolean not) implements OnField {
     @Override
     public Boolean test(Row row) {
       JsonNode actual = row.field(field);
@@ -141,12 +136,7 @@ public sealed interface Condition {
   }
 
   /** {@code field IS [NOT] NULL}: never unknown. */
-  record IsNull(Field field, boolean not) implements Condition {
-    @Override
-    public java.util.stream.Stream<Field> fields() {
-      return java.util.stream.Stream.of(field);
-    }
-
+  record IsNull(Field field, boolean not) implements OnField {
     @Override
     public Boolean test(Row row) {
       return Values.isNull(row.field(field)) != not;
@@ -159,12 +149,7 @@ public sealed interface Condition {
   }
 
   /** {@code field [NOT] LIKE 'pattern'}: {@code %} any run of characters, {@code _} any one. */
-  record Like(Field field, String pattern, boolean not, Pattern regex) implements Condition {
-    @Override
-    public java.util.stream.Stream<Field> fields() {
-      return java.util.stream.Stream.of(field);
-    }
-
+  record Like(Field field, String pattern, boolean not, Pattern regex) implements OnField {
     Like(Field field, String pattern, boolean not) {
       this(field, pattern, not, compile(pattern));
     }

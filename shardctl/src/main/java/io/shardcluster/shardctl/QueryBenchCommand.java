@@ -63,7 +63,7 @@ final class QueryBenchCommand extends ClusterCommand {
   @Option(names = "--json", description = "Print the figures as JSON.")
   boolean json;
 
-  private record Figures(long millis, long scanned, long bytes, int rows) {}
+  private record Figures(long scanned, long bytes, int rows) {}
 
   @Override
   int run(ShardClient client) throws Exception {
@@ -85,12 +85,10 @@ final class QueryBenchCommand extends ClusterCommand {
         long start = System.nanoTime();
         QueryResult result = client.query(sql);
         pushTimes.add((System.nanoTime() - start) / 1_000_000);
-        pushdown =
-            new Figures(0, result.rowsScanned(), result.bytesReceived(), result.rows().size());
+        pushdown = new Figures(result.rowsScanned(), result.bytesReceived(), result.rows().size());
         start = System.nanoTime();
-        Figures fetched = fetchAll(client, sql, result.rows());
+        fetchAll = fetchAll(client, sql, result.rows());
         fetchTimes.add((System.nanoTime() - start) / 1_000_000);
-        fetchAll = fetched;
       }
       Map<String, Object> row = new LinkedHashMap<>();
       row.put("query", sql);
@@ -164,7 +162,7 @@ final class QueryBenchCommand extends ClusterCommand {
     if (!same) {
       throw new IllegalStateException("pushdown and fetch-all disagree on: " + sql);
     }
-    return new Figures(0, local.scanned(), bytes, merged.size());
+    return new Figures(local.scanned(), bytes, merged.size());
   }
 
   private void load(ShardClient client) throws Exception {

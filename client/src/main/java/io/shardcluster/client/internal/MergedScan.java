@@ -118,7 +118,7 @@ public final class MergedScan implements KeyValueIterator {
           close();
           throw e;
         }
-        pause(policy.backoffMillis(attempt));
+        policy.sleepBeforeRetry(attempt, "scan");
         attempt++;
         try {
           routing.refresh().get(streamTimeout.toMillis(), TimeUnit.MILLISECONDS);
@@ -177,15 +177,6 @@ public final class MergedScan implements KeyValueIterator {
   public void close() {
     done = true;
     closeStreams();
-  }
-
-  private static void pause(long millis) {
-    try {
-      Thread.sleep(millis);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new ShardClusterException(ErrorCode.CANCELLED, "scan interrupted");
-    }
   }
 
   /** One node's stream and its current row. */

@@ -85,7 +85,7 @@ public final class QueryRunner {
         if (!policy.shouldRetry(retry, attempt)) {
           throw retry;
         }
-        pause(policy.backoffMillis(attempt));
+        policy.sleepBeforeRetry(attempt, "query");
         routing.refresh().orTimeout(5, TimeUnit.SECONDS).exceptionally(e -> null).join();
         continue;
       }
@@ -194,14 +194,5 @@ public final class QueryRunner {
       return owner == null ? List.of() : List.of(owner);
     }
     return List.copyOf(keyspace.ownersOf(span.start(), span.end(), table.nodeAddresses().keySet()));
-  }
-
-  private static void pause(long millis) {
-    try {
-      Thread.sleep(millis);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new ShardClusterException(ErrorCode.CANCELLED, "query interrupted");
-    }
   }
 }

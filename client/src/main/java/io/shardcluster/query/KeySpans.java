@@ -114,7 +114,8 @@ public final class KeySpans {
     return ByteString.EMPTY;
   }
 
-  private static List<Span> intersect(List<Span> a, List<Span> b) {
+  /** The keys in both lists of spans, as sorted, disjoint spans. */
+  public static List<Span> intersect(List<Span> a, List<Span> b) {
     List<Span> result = new ArrayList<>();
     for (Span x : a) {
       for (Span y : b) {

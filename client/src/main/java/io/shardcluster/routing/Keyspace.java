@@ -3,7 +3,9 @@ package io.shardcluster.routing;
 import static io.shardcluster.client.ShardClusterException.requireArgument;
 
 import com.google.protobuf.ByteString;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.regex.Pattern;
@@ -130,6 +132,64 @@ public record Keyspace(
     }
     return !ring.intervalsOf(node).isEmpty()
         || directory.entries().stream().anyMatch(e -> e.owner().equals(node));
+  }
+
+  /**
+   * The keys the node owns here, as a set later routings can be asked about (the set does not
+   * change when owners do): its intervals and directory entries in a hash keyspace, its ranges in a
+   * range keyspace. Not for directory keyspaces, whose groups are kept apart ({@code
+   * IllegalStateException}).
+   */
+  public MovingSet shareOf(String node) {
+    if (grouping != null) {
+      throw new IllegalStateException("keyspace " + name + " keeps its groups' owners apart");
+    }
+    if (ranges != null) {
+      List<KeyRange> owned = new ArrayList<>();
+      for (int i = 0; i < ranges.size(); i++) {
+        if (ranges.owner(i).equals(node)) {
+          owned.add(ranges.range(i));
+        }
+      }
+      return MovingSet.ofKeyRanges(name, owned);
+    }
+    List<PositionRange> positions =
+        ring.intervalsOf(node).stream().map(i -> new PositionRange(i.start(), i.end())).toList();
+    List<DirectoryEntry> entries =
+        directory.entries().stream().filter(e -> e.owner().equals(node)).toList();
+    return new MovingSet(name, positions, entries);
+  }
+
+  /**
+   * The nodes that own some of the set's keys here (a superset where directory entries place keys
+   * inside its intervals). Not for directory keyspaces ({@code IllegalStateException}).
+   */
+  public Set<String> ownersOf(MovingSet share) {
+    if (grouping != null) {
+      throw new IllegalStateException("keyspace " + name + " keeps its groups' owners apart");
+    }
+    Set<String> owners = new TreeSet<>();
+    if (ranges != null) {
+      for (KeyRange range : share.keyRanges()) {
+        owners.addAll(ownersOf(range.start(), range.end(), Set.of()));
+      }
+      return owners;
+    }
+    for (PositionRange range : share.ranges()) {
+      for (Interval interval : ring.intervals()) {
+        boolean startsBeforeEnd =
+            range.end() == 0 || Long.compareUnsigned(interval.start(), range.end()) < 0;
+        boolean endsAfterStart =
+            interval.end() == 0 || Long.compareUnsigned(range.start(), interval.end()) < 0;
+        if (startsBeforeEnd && endsAfterStart) {
+          owners.add(interval.owner());
+        }
+      }
+    }
+    for (DirectoryEntry entry : share.entries()) {
+      directory.get(entry.key(), entry.prefix()).ifPresent(e -> owners.add(e.owner()));
+    }
+    return owners;
   }
 
   /** A copy with another ring. */

@@ -11,11 +11,12 @@ import java.util.Map;
 import java.util.logging.Logger;
 
 /**
- * Named places in the migration protocol where a process can be made to crash or to stop, for tests
- * that kill real processes at each phase. Switched on by configuration ({@code --failpoint
- * NAME=crash|pause}, repeatable, or {@code SHARDCLUSTER_FAILPOINTS="NAME=ACTION,..."}); off, a
- * check costs a map lookup. A paused thread waits until the process is killed, or until the file
- * named by {@code SHARDCLUSTER_FAILPOINT_RELEASE} exists.
+ * Named places in the migration protocol (and in a node's part of a query) where a process can be
+ * made to crash or to stop, for tests that kill real processes at each phase. Switched on by
+ * configuration ({@code --failpoint NAME=crash|pause}, repeatable, or {@code
+ * SHARDCLUSTER_FAILPOINTS="NAME=ACTION,..."}); off, a check costs a map lookup. A paused thread
+ * waits until the process is killed, or until the file named by {@code
+ * SHARDCLUSTER_FAILPOINT_RELEASE} exists.
  */
 public final class Failpoints {
   private static final Logger logger = Logger.getLogger(Failpoints.class.getName());
@@ -32,8 +33,12 @@ public final class Failpoints {
   /** Coordinator, after the commit and before the cleanup. */
   public static final String AFTER_COMMIT = "migration.after-commit";
 
+  /** Node, after the first row of its part of a query is read. */
+  public static final String QUERY_MID_SCAN = "query.mid-scan";
+
   /** Every failpoint name. */
-  public static final List<String> NAMES = List.of(MID_COPY, CATCH_UP, BEFORE_COMMIT, AFTER_COMMIT);
+  public static final List<String> NAMES =
+      List.of(MID_COPY, CATCH_UP, BEFORE_COMMIT, AFTER_COMMIT, QUERY_MID_SCAN);
 
   private static final Failpoints NONE = new Failpoints(Map.of(), null);
 

@@ -105,15 +105,20 @@ final class InProcessCluster implements AutoCloseable {
 
   /** Starts a stopped node again on its data and port. */
   ShardNodeServer restartNode(String id) {
-    return startNode(id, ports.get(id));
+    return startNode(id, ports.get(id), Failpoints.none());
   }
 
   /** Starts a node and waits until the coordinator lists it as UP. */
   ShardNodeServer addNode(String id) {
-    return startNode(id, nextPort++);
+    return addNode(id, Failpoints.none());
   }
 
-  private ShardNodeServer startNode(String id, int port) {
+  /** As {@link #addNode(String)}, with failpoints enabled on the node. */
+  ShardNodeServer addNode(String id, Failpoints failpoints) {
+    return startNode(id, nextPort++, failpoints);
+  }
+
+  private ShardNodeServer startNode(String id, int port, Failpoints failpoints) {
     ports.put(id, port);
     ShardNodeConfig config =
         new ShardNodeConfig(
@@ -126,7 +131,7 @@ final class InProcessCluster implements AutoCloseable {
             Duration.ofMillis(100),
             4,
             Duration.ofMillis(200),
-            Failpoints.none());
+            failpoints);
     ShardNodeServer node =
         new ShardNodeServer(
                 config,

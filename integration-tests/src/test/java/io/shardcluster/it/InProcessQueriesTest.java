@@ -2,6 +2,7 @@ package io.shardcluster.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.shardcluster.client.ErrorCode;
@@ -14,7 +15,9 @@ import io.shardcluster.query.Query;
 import io.shardcluster.query.QueryMerge;
 import io.shardcluster.query.QueryParser;
 import io.shardcluster.query.ShardQuery;
+import io.shardcluster.wire.Failpoints;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -24,6 +27,8 @@ import java.util.Map;
 import java.util.Random;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
@@ -267,6 +272,52 @@ class InProcessQueriesTest {
     assertThat(client.query("SELECT COUNT(*) FROM default").rows().get(0).get(0).longValue())
         .isEqualTo(acknowledged.get());
     assertThat(duringMigration).as("queries while keys moved").isPositive();
+  }
+
+  @Test
+  void keysMovingDuringANodesPart_areAskedAgainOfTheirNewOwners_andNothingElse() throws Exception {
+    // node-1 stops after the first row of each query part until the release file exists.
+    Path release = dir.resolve("release-queries");
+    cluster =
+        new InProcessCluster(dir, InProcessCluster.config(dir, false, Duration.ofMillis(500)));
+    cluster.addNode(
+        "node-1", Failpoints.parse(List.of(Failpoints.QUERY_MID_SCAN + "=pause"), null, release));
+    cluster.addNode("node-2");
+    client = cluster.client();
+    List<KeyValue> rows = new ArrayList<>();
+    for (int i = 0; i < 3_000; i++) {
+      rows.add(KeyValue.of("k" + i, "{\"v\":" + i + "}"));
+    }
+    for (int i = 0; i < rows.size(); i += 1000) {
+      client.multiPut(rows.subList(i, i + 1000));
+    }
+    Map<String, String> addresses = client.refreshRoutingTable().nodeAddresses();
+    long node1Before = InProcessCluster.scansServed(addresses.get("node-1"));
+    long node2Before = InProcessCluster.scansServed(addresses.get("node-2"));
+
+    CompletableFuture<QueryResult> query =
+        CompletableFuture.supplyAsync(
+            () -> client.query("SELECT COUNT(*), SUM(v) FROM default WHERE v >= 0"));
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(
+            () ->
+                InProcessCluster.scansServed(addresses.get("node-1")) > node1Before
+                    && InProcessCluster.scansServed(addresses.get("node-2")) > node2Before);
+    // node-1 is paused in the middle of its part: node-3 joins and takes keys from both nodes.
+    cluster.addNode("node-3");
+    await().atMost(Duration.ofSeconds(30)).until(() -> client.admin().migrations(false).isEmpty());
+    Files.createFile(release);
+
+    QueryResult result = query.get(30, TimeUnit.SECONDS);
+    assertThat(result.rows().get(0).get(0).longValue()).isEqualTo(3_000);
+    assertThat(result.rows().get(0).get(1).longValue()).isEqualTo(2_999L * 3_000 / 2);
+    Map<String, String> now = client.refreshRoutingTable().nodeAddresses();
+    // node-2 answered at the old epoch and was not asked again; node-1's part was asked again
+    // of node-1 and node-3, limited to node-1's old share (node-3 also holds node-2's old keys).
+    assertThat(InProcessCluster.scansServed(now.get("node-2")) - node2Before).isEqualTo(1);
+    assertThat(InProcessCluster.scansServed(now.get("node-1")) - node1Before).isEqualTo(2);
+    assertThat(InProcessCluster.scansServed(now.get("node-3"))).isEqualTo(1);
   }
 
   @Test

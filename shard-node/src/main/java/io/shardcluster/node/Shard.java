@@ -246,6 +246,11 @@ final class Shard {
       return key;
     }
 
+    /** The keyspace's routing the scan checks ownership by. */
+    Keyspace routing() {
+      return routed;
+    }
+
     byte[] value() {
       return cursor.value();
     }

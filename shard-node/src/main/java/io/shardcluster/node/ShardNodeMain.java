@@ -80,7 +80,7 @@ public final class ShardNodeMain implements Callable<Integer> {
   @Option(
       names = "--failpoint",
       description =
-          "For tests: NAME=crash|pause, where NAME is one of migration.mid-copy, migration.catch-up. Repeatable; also read from $SHARDCLUSTER_FAILPOINTS.")
+          "For tests: NAME=crash|pause, where NAME is one of migration.mid-copy, migration.catch-up, query.mid-scan. Repeatable; also read from $SHARDCLUSTER_FAILPOINTS.")
   private List<String> failpoints = new ArrayList<>();
 
   @Override

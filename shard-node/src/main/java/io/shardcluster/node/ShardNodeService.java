@@ -3,8 +3,11 @@ package io.shardcluster.node;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.UnsafeByteOperations;
+import io.grpc.Context;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
+import io.shardcluster.client.ErrorCode;
+import io.shardcluster.client.ShardClusterException;
 import io.shardcluster.proto.v1.CountRequest;
 import io.shardcluster.proto.v1.CountResponse;
 import io.shardcluster.proto.v1.DeleteRequest;
@@ -32,10 +35,14 @@ import io.shardcluster.query.QueryParser;
 import io.shardcluster.query.ShardQuery;
 import io.shardcluster.query.Values;
 import io.shardcluster.routing.Keyspace;
+import io.shardcluster.routing.MovingSet;
+import io.shardcluster.wire.Failpoints;
+import io.shardcluster.wire.RoutingTables;
 import io.shardcluster.wire.ServerResponses;
 import io.shardcluster.wire.StatusErrors;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.Executor;
 import java.util.function.Supplier;
 
 /** Serves the data RPCs: converts between the wire and {@link Shard}. */
@@ -45,12 +52,19 @@ final class ShardNodeService extends ShardNodeGrpc.ShardNodeImplBase {
   private static final byte[] NO_VALUE = new byte[0];
   private static final int SCAN_BATCH_BYTES = 256 * 1024;
 
+  private static final int CANCEL_CHECK_ROWS = 4096;
+
   private final Shard shard;
   private final Supplier<NodeStats> stats;
+  private final Executor queries;
+  private final Failpoints failpoints;
 
-  ShardNodeService(Shard shard, Supplier<NodeStats> stats) {
+  ShardNodeService(
+      Shard shard, Supplier<NodeStats> stats, Executor queries, Failpoints failpoints) {
     this.shard = shard;
     this.stats = stats;
+    this.queries = queries;
+    this.failpoints = failpoints;
   }
 
   @Override
@@ -208,42 +222,73 @@ final class ShardNodeService extends ShardNodeGrpc.ShardNodeImplBase {
    */
   @Override
   public void query(QueryRequest request, StreamObserver<QueryResponse> observer) {
-    try {
-      Query query = QueryParser.parse(request.getSql());
-      ShardQuery part = new ShardQuery(query);
-      List<KeyRange> ranges =
-          request.getRangesCount() == 0
-              ? List.of(KeyRange.getDefaultInstance())
-              : request.getRangesList();
-      boolean more = true;
-      boolean values = part.readsValues();
-      for (int i = 0; more && i < ranges.size(); i++) {
-        try (Shard.Scan scan =
-            shard.scan(
-                keyspace(request.getKeyspace()),
-                ranges.get(i).getStart().toByteArray(),
-                ranges.get(i).getEnd().toByteArray(),
-                0,
-                request.getEpoch())) {
-          while (more && scan.advance()) {
+    // A query reads many rows: never on an I/O thread, where it would hold up every request of
+    // the connections that thread serves. Stopped when the caller gives up.
+    Context context = Context.current();
+    queries.execute(
+        context.wrap(
+            () -> {
+              try {
+                runQuery(request, observer, context);
+              } catch (RuntimeException e) {
+                observer.onError(StatusErrors.toStatus(e));
+              }
+            }));
+  }
+
+  private void runQuery(
+      QueryRequest request, StreamObserver<QueryResponse> observer, Context context) {
+    Query query = QueryParser.parse(request.getSql());
+    ShardQuery part = new ShardQuery(query);
+    List<KeyRange> ranges =
+        request.getRangesCount() == 0
+            ? List.of(KeyRange.getDefaultInstance())
+            : request.getRangesList();
+    List<MovingSet> within =
+        request.getWithinList().stream().map(RoutingTables::fromProto).toList();
+    boolean more = true;
+    boolean values = part.readsValues();
+    long read = 0;
+    for (int i = 0; more && i < ranges.size(); i++) {
+      try (Shard.Scan scan =
+          shard.scan(
+              keyspace(request.getKeyspace()),
+              ranges.get(i).getStart().toByteArray(),
+              ranges.get(i).getEnd().toByteArray(),
+              0,
+              request.getEpoch())) {
+        while (more && scan.advance()) {
+          if (read++ == 0) {
+            failpoints.hit(Failpoints.QUERY_MID_SCAN);
+          } else if (read % CANCEL_CHECK_ROWS == 0 && context.isCancelled()) {
+            throw new ShardClusterException(ErrorCode.CANCELLED, "the query was cancelled");
+          }
+          if (isWithin(within, scan, scan.key())) {
             more = part.add(scan.key(), values ? scan.value() : NO_VALUE);
           }
         }
       }
-      QueryResponse.Builder batch = QueryResponse.newBuilder();
-      for (List<JsonNode> row : part.result()) {
-        QueryRow.Builder encoded = batch.addRowsBuilder();
-        row.forEach(value -> encoded.addValues(Values.toJson(value)));
-        if (batch.getRowsCount() == QUERY_BATCH_ROWS) {
-          observer.onNext(batch.build());
-          batch = QueryResponse.newBuilder();
-        }
-      }
-      observer.onNext(batch.setRowsScanned(part.scanned()).build());
-      observer.onCompleted();
-    } catch (RuntimeException e) {
-      observer.onError(StatusErrors.toStatus(e));
     }
+    QueryResponse.Builder batch = QueryResponse.newBuilder();
+    for (List<JsonNode> row : part.result()) {
+      QueryRow.Builder encoded = batch.addRowsBuilder();
+      row.forEach(value -> encoded.addValues(Values.toJson(value)));
+      if (batch.getRowsCount() == QUERY_BATCH_ROWS) {
+        observer.onNext(batch.build());
+        batch = QueryResponse.newBuilder();
+      }
+    }
+    observer.onNext(batch.setRowsScanned(part.scanned()).build());
+    observer.onCompleted();
+  }
+
+  private static boolean isWithin(List<MovingSet> within, Shard.Scan scan, byte[] key) {
+    for (MovingSet set : within) {
+      if (!set.contains(scan.routing(), key)) {
+        return false;
+      }
+    }
+    return true;
   }
 
   @Override

@@ -8,7 +8,6 @@ import io.shardcluster.client.QueryOptions;
 import io.shardcluster.client.QueryPlan;
 import io.shardcluster.client.QueryResult;
 import io.shardcluster.client.ShardClusterException;
-import io.shardcluster.proto.v1.KeyRange;
 import io.shardcluster.proto.v1.QueryRequest;
 import io.shardcluster.proto.v1.QueryResponse;
 import io.shardcluster.proto.v1.QueryRow;
@@ -18,13 +17,16 @@ import io.shardcluster.query.Query;
 import io.shardcluster.query.QueryMerge;
 import io.shardcluster.query.QueryParser;
 import io.shardcluster.query.Values;
+import io.shardcluster.routing.KeyRange;
 import io.shardcluster.routing.Keyspace;
+import io.shardcluster.routing.MovingSet;
 import io.shardcluster.routing.RoutingTable;
+import io.shardcluster.wire.RoutingTables;
 import io.shardcluster.wire.StatusErrors;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -32,8 +34,10 @@ import java.util.concurrent.TimeUnit;
 /**
  * Runs queries: parses, prunes to the nodes owning the keys the query can match, sends each node
  * its part at one routing epoch, and merges the answers. Every node answers only for the keys it
- * owns at that epoch, so each key counts exactly once; if a node's table has moved on (keys moved
- * meanwhile), the whole query runs again at the new epoch.
+ * owns at that epoch, so each key counts exactly once. If a node's table has moved on (keys moved
+ * meanwhile), only that node's part is asked again: at the new epoch, of the nodes that now own its
+ * share (its intervals or ranges at the old epoch), each limited to that share. In a directory
+ * keyspace, whose groups' owners only the coordinator knows, the whole query runs again.
  */
 public final class QueryRunner {
   private final RoutingCache routing;
@@ -54,75 +58,140 @@ public final class QueryRunner {
     return plan(sql, QueryParser.parse(sql), routing.current());
   }
 
+  /**
+   * One request of a query: a node, the key ranges it reads, and the shares of nodes that could not
+   * answer at earlier epochs, which it is limited to (every one of them).
+   */
+  private record Part(String node, List<KeySpans.Span> spans, List<MovingSet> within) {}
+
   /** Runs a query. */
   public QueryResult run(String sql, QueryOptions options) {
     Query query = QueryParser.parse(sql);
+    QueryPlan plan = plan(sql, query, routing.current());
+    RoutingTable table = plan.table();
+    List<Part> parts = parts(plan);
+    List<List<List<JsonNode>>> answers = new ArrayList<>();
+    Map<String, String> missing = new TreeMap<>();
+    long scanned = 0;
+    long bytes = 0;
     for (int attempt = 0; ; attempt++) {
-      QueryPlan plan = plan(sql, query, routing.current());
-      Map<String, CompletableFuture<Answer>> calls = new LinkedHashMap<>();
-      plan.nodes().forEach((node, ranges) -> calls.put(node, ask(plan, node, ranges, options)));
-      List<List<List<JsonNode>>> answers = new ArrayList<>();
-      Map<String, String> missing = new TreeMap<>();
-      ShardClusterException retry = null;
-      long scanned = 0;
-      long bytes = 0;
-      for (var call : calls.entrySet()) {
+      List<Map.Entry<Part, CompletableFuture<Answer>>> calls = new ArrayList<>();
+      for (Part part : parts) {
+        calls.add(Map.entry(part, ask(table, query, sql, part, options)));
+      }
+      List<Part> moved = new ArrayList<>();
+      ShardClusterException wrongShard = null;
+      for (var call : calls) {
         Answer answer = call.getValue().join();
         if (answer.error() == null) {
           answers.add(answer.rows());
           scanned += answer.scanned();
           bytes += answer.bytes();
         } else if (answer.error().code() == ErrorCode.WRONG_SHARD) {
-          retry = answer.error();
+          moved.add(call.getKey());
+          wrongShard = answer.error();
         } else if (answer.error().code() == ErrorCode.UNAVAILABLE
             || answer.error().code() == ErrorCode.DEADLINE_EXCEEDED) {
-          missing.put(call.getKey(), answer.error().getMessage());
+          missing.put(call.getKey().node(), answer.error().getMessage());
         } else {
           throw answer.error();
         }
       }
-      if (retry != null) {
-        if (!policy.shouldRetry(retry, attempt)) {
-          throw retry;
+      if (moved.isEmpty()) {
+        break;
+      }
+      if (!policy.shouldRetry(wrongShard, attempt)) {
+        throw wrongShard;
+      }
+      policy.sleepBeforeRetry(attempt, "query");
+      routing.refresh().orTimeout(5, TimeUnit.SECONDS).exceptionally(e -> null).join();
+      RoutingTable next = routing.current();
+      if (plan.keyspace().isDirectory()) {
+        plan = plan(sql, query, next);
+        parts = parts(plan);
+        answers.clear();
+        missing.clear();
+        scanned = 0;
+        bytes = 0;
+      } else {
+        parts = new ArrayList<>();
+        for (Part part : moved) {
+          parts.addAll(askAgain(query, part, table, next));
         }
-        policy.sleepBeforeRetry(attempt, "query");
-        routing.refresh().orTimeout(5, TimeUnit.SECONDS).exceptionally(e -> null).join();
-        continue;
       }
-      if (!missing.isEmpty() && !options.allowPartial()) {
-        throw new ShardClusterException(
-            ErrorCode.UNAVAILABLE,
-            "no answer from "
-                + String.join(", ", missing.keySet())
-                + " ("
-                + missing.values().iterator().next()
-                + "); --allow-partial returns the other nodes' rows");
-      }
-      return new QueryResult(
-          query.columns(),
-          query.star(),
-          QueryMerge.merge(query, answers),
-          plan,
-          List.copyOf(missing.keySet()),
-          scanned,
-          bytes);
+      table = next;
     }
+    if (!missing.isEmpty() && !options.allowPartial()) {
+      throw new ShardClusterException(
+          ErrorCode.UNAVAILABLE,
+          "no answer from "
+              + String.join(", ", missing.keySet())
+              + " ("
+              + missing.values().iterator().next()
+              + "); --allow-partial returns the other nodes' rows");
+    }
+    return new QueryResult(
+        query.columns(),
+        query.star(),
+        QueryMerge.merge(query, answers),
+        plan,
+        List.copyOf(missing.keySet()),
+        scanned,
+        bytes);
+  }
+
+  private static List<Part> parts(QueryPlan plan) {
+    List<Part> parts = new ArrayList<>();
+    plan.nodes().forEach((node, spans) -> parts.add(new Part(node, spans, List.of())));
+    return parts;
+  }
+
+  /**
+   * The parts that replace one a node could not answer at {@code was}: the keys of its share there,
+   * asked of their owners in {@code now}. In a range keyspace the key ranges narrow to the share.
+   */
+  private List<Part> askAgain(Query query, Part part, RoutingTable was, RoutingTable now) {
+    MovingSet share = was.keyspace(query.keyspace()).shareOf(part.node());
+    List<KeySpans.Span> spans = part.spans();
+    if (!share.keyRanges().isEmpty()) {
+      List<KeySpans.Span> ranges = new ArrayList<>();
+      for (KeyRange range : share.keyRanges()) {
+        ranges.add(new KeySpans.Span(range.start(), range.end()));
+      }
+      spans = KeySpans.intersect(spans, ranges);
+    }
+    List<MovingSet> within = new ArrayList<>(part.within());
+    within.add(share);
+    Keyspace keyspace = now.keyspace(query.keyspace());
+    Set<String> shareOwners = keyspace.ownersOf(share);
+    Map<String, List<KeySpans.Span>> nodes = new TreeMap<>();
+    for (KeySpans.Span span : spans) {
+      for (String node : owners(now, keyspace, span)) {
+        if (shareOwners.contains(node)) {
+          nodes.computeIfAbsent(node, n -> new ArrayList<>()).add(span);
+        }
+      }
+    }
+    List<Part> parts = new ArrayList<>();
+    nodes.forEach((node, asked) -> parts.add(new Part(node, asked, List.copyOf(within))));
+    return parts;
   }
 
   private CompletableFuture<Answer> ask(
-      QueryPlan plan, String node, List<KeySpans.Span> ranges, QueryOptions options) {
+      RoutingTable table, Query query, String sql, Part part, QueryOptions options) {
     CompletableFuture<Answer> answer = new CompletableFuture<>();
-    String address = plan.table().address(node).orElse("?");
+    String address = table.address(part.node()).orElse("?");
     QueryRequest.Builder request =
-        QueryRequest.newBuilder()
-            .setKeyspace(plan.query().keyspace())
-            .setSql(plan.sql())
-            .setEpoch(plan.table().epoch());
-    for (KeySpans.Span range : ranges) {
+        QueryRequest.newBuilder().setKeyspace(query.keyspace()).setSql(sql).setEpoch(table.epoch());
+    for (KeySpans.Span range : part.spans()) {
       if (!range.start().isEmpty() || !range.end().isEmpty()) {
-        request.addRanges(KeyRange.newBuilder().setStart(range.start()).setEnd(range.end()));
+        request.addRanges(
+            io.shardcluster.proto.v1.KeyRange.newBuilder()
+                .setStart(range.start())
+                .setEnd(range.end()));
       }
     }
+    part.within().forEach(share -> request.addWithin(RoutingTables.toProto(share)));
     ShardNodeGrpc.newStub(channels.channel(address))
         .withDeadlineAfter(options.shardTimeout().toMillis(), TimeUnit.MILLISECONDS)
         .query(

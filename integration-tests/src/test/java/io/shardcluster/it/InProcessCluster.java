@@ -208,11 +208,19 @@ final class InProcessCluster implements AutoCloseable {
 
   /** Scan streams a node has opened since it started. */
   static long scansServed(String address) {
+    return stats(address).getScans();
+  }
+
+  /** Query parts the node at the address has answered in full since it started. */
+  static long queriesAnswered(String address) {
+    return stats(address).getQueries();
+  }
+
+  private static io.shardcluster.proto.v1.NodeStats stats(String address) {
     var channel = channel(address);
     try {
       return ShardNodeGrpc.newBlockingStub(channel)
-          .getStats(io.shardcluster.proto.v1.GetStatsRequest.getDefaultInstance())
-          .getScans();
+          .getStats(io.shardcluster.proto.v1.GetStatsRequest.getDefaultInstance());
     } finally {
       channel.shutdownNow();
     }

@@ -21,6 +21,7 @@ final class NodeMetrics {
   private final LongAdder reads = new LongAdder();
   private final LongAdder writes = new LongAdder();
   private final LongAdder scans = new LongAdder();
+  private final LongAdder queries = new LongAdder();
   private final Map<KeyCounts.EntrySlot, LongAdder> entryOperations = new ConcurrentHashMap<>();
   private final RangeOperations rangeOperations = new RangeOperations();
   private final Recorder readLatency = new Recorder(MAX_TRACKED_NANOS, 2);
@@ -70,6 +71,16 @@ final class NodeMetrics {
   /** Scan streams opened since the node started. */
   long scans() {
     return scans.sum();
+  }
+
+  /** Counts a query part answered in full. */
+  void recordQuery() {
+    queries.increment();
+  }
+
+  /** Query parts answered in full since the node started. */
+  long queries() {
+    return queries.sum();
   }
 
   /** Counts a request for a key that a directory entry places. */

@@ -59,6 +59,16 @@ final class Shard {
     return metrics.scans();
   }
 
+  /** Counts a query part answered in full. */
+  void recordQuery() {
+    metrics.recordQuery();
+  }
+
+  /** Query parts answered in full since this node started. */
+  long queries() {
+    return metrics.queries();
+  }
+
   Optional<byte[]> get(String keyspace, byte[] key, long epoch) {
     long start = metrics.now();
     Limits.checkKey(key.length);

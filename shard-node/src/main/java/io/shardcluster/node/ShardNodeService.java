@@ -279,6 +279,7 @@ final class ShardNodeService extends ShardNodeGrpc.ShardNodeImplBase {
       }
     }
     observer.onNext(batch.setRowsScanned(part.scanned()).build());
+    shard.recordQuery();
     observer.onCompleted();
   }
 
@@ -307,8 +308,10 @@ final class ShardNodeService extends ShardNodeGrpc.ShardNodeImplBase {
 
   @Override
   public void getStats(GetStatsRequest request, StreamObserver<NodeStats> observer) {
-    // The stats of the last heartbeat window, with the scan count as of now.
-    ServerResponses.unary(observer, () -> stats.get().toBuilder().setScans(shard.scans()).build());
+    // The stats of the last heartbeat window, with the scan and query counts as of now.
+    ServerResponses.unary(
+        observer,
+        () -> stats.get().toBuilder().setScans(shard.scans()).setQueries(shard.queries()).build());
   }
 
   private static String keyspace(String name) {

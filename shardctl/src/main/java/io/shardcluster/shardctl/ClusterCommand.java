@@ -1,6 +1,7 @@
 package io.shardcluster.shardctl;
 
 import io.shardcluster.client.ShardClient;
+import java.io.BufferedWriter;
 import java.io.PrintWriter;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
@@ -26,6 +27,14 @@ abstract class ClusterCommand implements Callable<Integer> {
 
   PrintWriter out() {
     return spec.commandLine().getOut();
+  }
+
+  /**
+   * For commands that print many lines: {@link #out()} through a buffer, so that a million rows are
+   * not a million writes. Flush it when done.
+   */
+  PrintWriter bufferedOut() {
+    return new PrintWriter(new BufferedWriter(out(), 1 << 16));
   }
 
   PrintWriter err() {

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.shardcluster.client.QueryOptions;
 import io.shardcluster.client.QueryResult;
 import io.shardcluster.client.ShardClient;
+import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -64,12 +65,17 @@ final class QueryCommand extends ClusterCommand {
             .withAllowPartial(allowPartial)
             .withShardTimeout(Duration.ofMillis((long) (nodeTimeoutSeconds * 1000)));
     try (QueryResult result = client.query(sql, options)) {
-      if (json) {
-        for (List<JsonNode> row : result) {
-          out().println(result.toObject(row));
+      PrintWriter out = bufferedOut();
+      try {
+        if (json) {
+          for (List<JsonNode> row : result) {
+            out.println(result.toObject(row));
+          }
+        } else {
+          table(result, out);
         }
-      } else {
-        table(result);
+      } finally {
+        out.flush();
       }
       if (!result.isComplete()) {
         err()
@@ -81,7 +87,7 @@ final class QueryCommand extends ClusterCommand {
     return 0;
   }
 
-  private void table(QueryResult result) {
+  private static void table(QueryResult result, PrintWriter out) {
     List<Map<String, JsonNode>> objects = new ArrayList<>();
     Set<String> columns = new LinkedHashSet<>();
     for (List<JsonNode> row : result) {
@@ -105,7 +111,7 @@ final class QueryCommand extends ClusterCommand {
       }
       rows.add(cells);
     }
-    Output.table(out(), List.copyOf(columns), rows);
-    out().println("(" + rows.size() + (rows.size() == 1 ? " row)" : " rows)"));
+    Output.table(out, List.copyOf(columns), rows);
+    out.println("(" + rows.size() + (rows.size() == 1 ? " row)" : " rows)"));
   }
 }

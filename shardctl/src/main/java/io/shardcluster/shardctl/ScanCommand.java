@@ -29,29 +29,33 @@ final class ScanCommand extends DataCommand {
 
   @Override
   int run(ShardClient client) throws Exception {
-    PrintWriter out = out();
-    ObjectMapper mapper = new ObjectMapper();
-    ScanOptions options = ScanOptions.all().from(from).to(to).limit(limit);
-    boolean first = true;
-    if (json) {
-      out.print("[");
-    }
-    try (KeyValueIterator rows = client.scan(options)) {
-      while (rows.hasNext()) {
-        KeyValue row = rows.next();
-        if (json) {
-          out.print(first ? "" : ",");
-          out.print(
-              mapper.writeValueAsString(
-                  Map.of("key", row.keyString(), "value", row.valueString())));
-        } else {
-          out.println(row.keyString() + "\t" + row.valueString());
-        }
-        first = false;
+    PrintWriter out = bufferedOut();
+    try {
+      ObjectMapper mapper = new ObjectMapper();
+      ScanOptions options = ScanOptions.all().from(from).to(to).limit(limit);
+      boolean first = true;
+      if (json) {
+        out.print("[");
       }
-    }
-    if (json) {
-      out.println("]");
+      try (KeyValueIterator rows = client.scan(options)) {
+        while (rows.hasNext()) {
+          KeyValue row = rows.next();
+          if (json) {
+            out.print(first ? "" : ",");
+            out.print(
+                mapper.writeValueAsString(
+                    Map.of("key", row.keyString(), "value", row.valueString())));
+          } else {
+            out.println(row.keyString() + "\t" + row.valueString());
+          }
+          first = false;
+        }
+      }
+      if (json) {
+        out.println("]");
+      }
+    } finally {
+      out.flush();
     }
     return 0;
   }

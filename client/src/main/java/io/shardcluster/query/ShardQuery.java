@@ -13,7 +13,8 @@ import java.util.Set;
 /**
  * The part of a query one shard runs over the rows it owns: the filter, then either the projection
  * (sorted, and cut to a top-k when the query has ORDER BY and LIMIT) or partial aggregates per
- * group. Its result rows are what the shard sends:
+ * group. Its result rows are what the shard sends (a plain query without ORDER BY may send them as
+ * it finds them, see {@link #streams()}):
  *
  * <ul>
  *   <li>plain queries: the selected values ({@code *}: the key and the document), then the ORDER BY
@@ -30,6 +31,7 @@ public final class ShardQuery {
   private final List<Field> orderFields;
   private final Map<List<JsonNode>, Group> groups = new LinkedHashMap<>();
   private long scanned;
+  private long matched;
 
   private record Group(List<JsonNode> values, Aggregate.State[] states) {}
 
@@ -82,7 +84,28 @@ public final class ShardQuery {
       return true;
     }
     rows.add(projected);
-    return !(query.orderBy().isEmpty() && query.limit() >= 0 && rows.size() >= query.limit());
+    matched++;
+    return !(query.orderBy().isEmpty() && query.limit() >= 0 && matched >= query.limit());
+  }
+
+  /**
+   * Whether the shard may send rows as it finds them ({@link #takeRows()}): a plain query without
+   * ORDER BY, whose rows need neither sorting nor cutting to a top-k.
+   */
+  public boolean streams() {
+    return !query.isAggregate() && query.orderBy().isEmpty();
+  }
+
+  /** Of a query that {@link #streams()}: the rows found since the last call, to send now. */
+  public List<List<JsonNode>> takeRows() {
+    List<List<JsonNode>> found = new ArrayList<>(rows);
+    rows.clear();
+    return found;
+  }
+
+  /** Of a query that {@link #streams()}: how many rows wait to be taken. */
+  public int pendingRows() {
+    return rows.size();
   }
 
   /** Rows read, matching or not. */

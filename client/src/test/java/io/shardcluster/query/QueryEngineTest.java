@@ -116,14 +116,21 @@ class QueryEngineTest {
     List<List<List<JsonNode>>> answers = new ArrayList<>();
     for (List<byte[][]> rows : shards) {
       ShardQuery part = new ShardQuery(query);
+      // As a node does: a streaming query's rows leave in batches (here of 7) while it reads.
+      List<List<JsonNode>> sent = new ArrayList<>();
       for (byte[][] row : rows) {
-        if (!part.add(row[0], row[1])) {
+        boolean more = part.add(row[0], row[1]);
+        if (part.streams() && part.pendingRows() >= 7) {
+          sent.addAll(part.takeRows());
+        }
+        if (!more) {
           break;
         }
       }
+      sent.addAll(part.streams() ? part.takeRows() : part.result());
       // What the shard sends travels as JSON text.
       answers.add(
-          part.result().stream()
+          sent.stream()
               .map(r -> r.stream().map(v -> Values.fromJson(Values.toJson(v))).toList())
               .toList());
     }
@@ -309,6 +316,24 @@ class QueryEngineTest {
       assertThat(part.result()).hasSizeLessThanOrEqualTo(8);
       assertThat(part.scanned()).isEqualTo(rows.size());
     }
+  }
+
+  @Test
+  void plainQueriesWithoutOrderBy_stream_andTheRestWaitForTheirResult() {
+    assertThat(new ShardQuery(QueryParser.parse("SELECT * FROM t WHERE x > 1")).streams()).isTrue();
+    assertThat(new ShardQuery(QueryParser.parse("SELECT _key FROM t LIMIT 3")).streams()).isTrue();
+    assertThat(new ShardQuery(QueryParser.parse("SELECT _key FROM t ORDER BY x")).streams())
+        .isFalse();
+    assertThat(new ShardQuery(QueryParser.parse("SELECT COUNT(*) FROM t")).streams()).isFalse();
+    // A LIMIT counts the rows already taken: the shard stops after three in all.
+    ShardQuery part = new ShardQuery(QueryParser.parse("SELECT _key FROM t LIMIT 3"));
+    List<byte[][]> rows = shards.get(0);
+    assertThat(part.add(rows.get(0)[0], rows.get(0)[1])).isTrue();
+    assertThat(part.add(rows.get(1)[0], rows.get(1)[1])).isTrue();
+    assertThat(part.takeRows()).hasSize(2);
+    assertThat(part.pendingRows()).isZero();
+    assertThat(part.add(rows.get(2)[0], rows.get(2)[1])).isFalse();
+    assertThat(part.takeRows()).hasSize(1);
   }
 
   @Test

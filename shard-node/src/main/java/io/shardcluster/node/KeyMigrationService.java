@@ -3,7 +3,6 @@ package io.shardcluster.node;
 import io.grpc.Context;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
-import io.shardcluster.client.ShardClusterException;
 import io.shardcluster.proto.v1.BeginSourceResponse;
 import io.shardcluster.proto.v1.Checkpoint;
 import io.shardcluster.proto.v1.CopyBatch;
@@ -86,42 +85,6 @@ final class KeyMigrationService extends KeyMigrationGrpc.KeyMigrationImplBase {
             }
           }
         });
-  }
-
-  /** Blocks the sending thread until gRPC can take another message, or the call is cancelled. */
-  private static final class FlowControl {
-    private final ServerCallStreamObserver<?> call;
-    private boolean cancelled;
-
-    FlowControl(ServerCallStreamObserver<?> call) {
-      this.call = call;
-      call.setOnReadyHandler(this::wake);
-      call.setOnCancelHandler(
-          () -> {
-            synchronized (this) {
-              cancelled = true;
-              notifyAll();
-            }
-          });
-    }
-
-    private synchronized void wake() {
-      notifyAll();
-    }
-
-    synchronized void awaitReady() {
-      while (!cancelled && !call.isReady()) {
-        try {
-          wait(100);
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-          throw ShardClusterException.unavailable("interrupted while streaming");
-        }
-      }
-      if (cancelled) {
-        throw ShardClusterException.unavailable("the receiver cancelled the stream");
-      }
-    }
   }
 
   @Override

@@ -49,6 +49,7 @@ import java.util.function.Supplier;
 final class ShardNodeService extends ShardNodeGrpc.ShardNodeImplBase {
   private static final int SCAN_BATCH_ROWS = 256;
   private static final int QUERY_BATCH_ROWS = 1000;
+  private static final int QUERY_BATCH_BYTES = 1 << 20;
   private static final byte[] NO_VALUE = new byte[0];
   private static final int SCAN_BATCH_BYTES = 256 * 1024;
 
@@ -224,20 +225,23 @@ final class ShardNodeService extends ShardNodeGrpc.ShardNodeImplBase {
   public void query(QueryRequest request, StreamObserver<QueryResponse> observer) {
     // A query reads many rows: never on an I/O thread, where it would hold up every request of
     // the connections that thread serves. Stopped when the caller gives up.
+    var call = (ServerCallStreamObserver<QueryResponse>) observer;
+    FlowControl flow = new FlowControl(call);
     Context context = Context.current();
     queries.execute(
         context.wrap(
             () -> {
               try {
-                runQuery(request, observer, context);
+                runQuery(request, new Batches(call, flow), context);
               } catch (RuntimeException e) {
-                observer.onError(StatusErrors.toStatus(e));
+                if (!call.isCancelled()) {
+                  call.onError(StatusErrors.toStatus(e));
+                }
               }
             }));
   }
 
-  private void runQuery(
-      QueryRequest request, StreamObserver<QueryResponse> observer, Context context) {
+  private void runQuery(QueryRequest request, Batches out, Context context) {
     Query query = QueryParser.parse(request.getSql());
     ShardQuery part = new ShardQuery(query);
     List<KeyRange> ranges =
@@ -265,22 +269,62 @@ final class ShardNodeService extends ShardNodeGrpc.ShardNodeImplBase {
           }
           if (isWithin(within, scan, scan.key())) {
             more = part.add(scan.key(), values ? scan.value() : NO_VALUE);
+            // A plain query without ORDER BY sends its rows as it finds them.
+            if (part.streams() && part.pendingRows() >= QUERY_BATCH_ROWS) {
+              out.send(part.takeRows());
+            }
           }
         }
       }
     }
-    QueryResponse.Builder batch = QueryResponse.newBuilder();
-    for (List<JsonNode> row : part.result()) {
-      QueryRow.Builder encoded = batch.addRowsBuilder();
-      row.forEach(value -> encoded.addValues(Values.toJson(value)));
-      if (batch.getRowsCount() == QUERY_BATCH_ROWS) {
-        observer.onNext(batch.build());
-        batch = QueryResponse.newBuilder();
+    out.send(part.streams() ? part.takeRows() : part.result());
+    out.finish(part.scanned());
+    shard.recordQuery();
+    out.complete();
+  }
+
+  /** A query part's response stream: rows in messages of bounded size, paced by the receiver. */
+  private static final class Batches {
+    private final ServerCallStreamObserver<QueryResponse> call;
+    private final FlowControl flow;
+    private QueryResponse.Builder batch = QueryResponse.newBuilder();
+    private int bytes;
+
+    Batches(ServerCallStreamObserver<QueryResponse> call, FlowControl flow) {
+      this.call = call;
+      this.flow = flow;
+    }
+
+    void send(List<List<JsonNode>> rows) {
+      for (List<JsonNode> row : rows) {
+        QueryRow.Builder encoded = batch.addRowsBuilder();
+        for (JsonNode value : row) {
+          String json = Values.toJson(value);
+          encoded.addValues(json);
+          bytes += json.length();
+        }
+        if (batch.getRowsCount() >= QUERY_BATCH_ROWS || bytes >= QUERY_BATCH_BYTES) {
+          flush();
+        }
       }
     }
-    observer.onNext(batch.setRowsScanned(part.scanned()).build());
-    shard.recordQuery();
-    observer.onCompleted();
+
+    private void flush() {
+      flow.awaitReady();
+      call.onNext(batch.build());
+      batch = QueryResponse.newBuilder();
+      bytes = 0;
+    }
+
+    /** Sends the last rows with the count of rows read. */
+    void finish(long scanned) {
+      batch.setRowsScanned(scanned);
+      flush();
+    }
+
+    void complete() {
+      call.onCompleted();
+    }
   }
 
   private static boolean isWithin(List<MovingSet> within, Shard.Scan scan, byte[] key) {

@@ -524,7 +524,10 @@ public final class ShardClient implements AutoCloseable {
       return this;
     }
 
-    /** Attempts per operation, first included (default 20). */
+    /**
+     * Attempts per operation, first included (default 40; the request timeout often ends them
+     * first).
+     */
     public Builder maxAttempts(int attempts) {
       this.retryPolicy =
           new RetryPolicy(
@@ -532,6 +535,12 @@ public final class ShardClient implements AutoCloseable {
               retryPolicy.unavailableRetries(),
               retryPolicy.initialBackoff(),
               retryPolicy.maxBackoff());
+      return this;
+    }
+
+    /** The whole retry policy, backoff included (for tests). */
+    Builder retryPolicy(RetryPolicy policy) {
+      this.retryPolicy = policy;
       return this;
     }
 

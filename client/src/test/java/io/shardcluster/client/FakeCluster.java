@@ -31,6 +31,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.NavigableMap;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentSkipListMap;
@@ -53,6 +54,9 @@ final class FakeCluster implements AutoCloseable {
       new CopyOnWriteArrayList<>();
   final Map<String, Server> servers = new ConcurrentHashMap<>();
   volatile boolean pushUpdates = true;
+
+  /** Keys every node refuses with WRONG_SHARD at the current epoch, as a cutover's fence does. */
+  final Set<ByteString> fenced = ConcurrentHashMap.newKeySet();
 
   FakeCluster(List<String> nodes) throws IOException {
     List<Long> starts = new ArrayList<>();
@@ -160,6 +164,9 @@ final class FakeCluster implements AutoCloseable {
 
     private void checkOwned(ByteString key) {
       RoutingTable current = table.get();
+      if (fenced.contains(key)) {
+        throw new WrongShardException(current.epoch(), id, "", "");
+      }
       String owner = current.ownerOf(Keyspace.DEFAULT, key.toByteArray());
       if (!id.equals(owner)) {
         throw new WrongShardException(

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import com.google.protobuf.ByteString;
+import io.shardcluster.client.internal.RetryPolicy;
 import io.shardcluster.routing.HashRing;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.RoutingTable;
@@ -15,6 +16,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -58,27 +61,58 @@ class ShardClientTest {
     assertThat(client.get("absent")).isEmpty();
   }
 
+  /** Stores the key's value at the node and gives it the whole ring at the next epoch. */
+  private void moveTo(String node, String key, String value) {
+    cluster.data.get(node).put(ByteString.copyFromUtf8(key), ByteString.copyFromUtf8(value));
+    RoutingTable before = cluster.table.get();
+    cluster.setTable(
+        before.with(
+            before.epoch() + 1,
+            before.keyspace(Keyspace.DEFAULT).withRing(HashRing.of(List.of(0L), List.of(node)))));
+  }
+
   @Test
   void get_afterOwnershipMovedWithoutNotice_retriesAtNewOwner() {
     client.put("moving", "v1");
     String oldOwner = client.route(utf8("moving")).owner();
     String newOwner = oldOwner.equals("n1") ? "n2" : "n1";
-    cluster
-        .data
-        .get(newOwner)
-        .put(ByteString.copyFromUtf8("moving"), ByteString.copyFromUtf8("v2"));
     cluster.pushUpdates = false;
-    RoutingTable before = cluster.table.get();
-    cluster.setTable(
-        before.with(
-            2,
-            before
-                .keyspace(Keyspace.DEFAULT)
-                .withRing(HashRing.of(List.of(0L), List.of(newOwner)))));
+    moveTo(newOwner, "moving", "v2");
 
     assertThat(client.get("moving")).contains("v2");
     assertThat(client.routingTable().epoch()).isEqualTo(2);
     assertThat(cluster.requests.get(oldOwner).get()).isGreaterThanOrEqualTo(2);
+  }
+
+  @Test
+  void aRequestRefusedByAFence_goesAgainAsSoonAsTheCommitsTableArrives() throws Exception {
+    // Backoff so long that only the arriving table can wake the retry within the test.
+    ShardClient patient =
+        ShardClient.builder()
+            .coordinator(FakeCluster.COORDINATOR)
+            .channelFactory(FakeCluster::channel)
+            .requestTimeout(Duration.ofSeconds(120))
+            .retryPolicy(new RetryPolicy(40, 2, Duration.ofSeconds(60), Duration.ofSeconds(60)))
+            .build();
+    try {
+      patient.put("moving", "v1");
+      String oldOwner = patient.route(utf8("moving")).owner();
+      String newOwner = oldOwner.equals("n1") ? "n2" : "n1";
+      cluster.fenced.add(ByteString.copyFromUtf8("moving"));
+      int refusedBefore = cluster.requests.get(oldOwner).get();
+      CompletableFuture<Optional<String>> read =
+          patient.getAsync(utf8("moving")).thenApply(v -> v.map(String::new));
+      await().until(() -> cluster.requests.get(oldOwner).get() > refusedBefore);
+      assertThat(read).isNotDone();
+
+      // The commit: the key is at its new owner, and the new table is pushed on the watch stream.
+      cluster.fenced.clear();
+      moveTo(newOwner, "moving", "v1");
+
+      assertThat(read.get(20, TimeUnit.SECONDS)).contains("v1");
+    } finally {
+      patient.close();
+    }
   }
 
   @Test

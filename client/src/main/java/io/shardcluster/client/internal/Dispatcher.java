@@ -263,14 +263,25 @@ public final class Dispatcher {
             fresh -> {
               // A newer table may already send the batch elsewhere: go at once. A node behind our
               // table is fetching it: give it a moment. Otherwise the cluster is mid-change (keys
-              // fenced for a cutover) or the node is down: back off.
+              // fenced for a cutover: go again when the commit's table arrives, or the fence may
+              // have been lifted by a rollback when the backoff ends) or the node is down: back
+              // off.
               boolean moved = fresh.epoch() > used.epoch() && fresh.epoch() >= minEpoch;
               boolean nodeBehind =
                   error instanceof WrongShardException wrong && wrong.epoch() < used.epoch();
               long delay = moved ? 0 : policy.backoffMillis(nodeBehind ? 0 : attempt);
-              return after(delay)
-                  .thenCompose(ignored -> route(request, batch, routing.cached(), attempt + 1));
+              boolean fenced = !moved && !nodeBehind && error instanceof WrongShardException;
+              CompletableFuture<Void> wait =
+                  fenced ? afterOrNewer(delay, fresh.epoch()) : after(delay);
+              return wait.thenCompose(
+                  ignored -> route(request, batch, routing.cached(), attempt + 1));
             });
+  }
+
+  /** After the delay, or once a table newer than {@code epoch} arrives, whichever is first. */
+  private CompletableFuture<Void> afterOrNewer(long millis, long epoch) {
+    CompletableFuture<RoutingTable> newer = routing.newerThan(epoch);
+    return CompletableFuture.anyOf(after(millis), newer).thenRun(() -> newer.cancel(false));
   }
 
   private CompletableFuture<Void> after(long millis) {

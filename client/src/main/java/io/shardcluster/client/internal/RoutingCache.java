@@ -13,6 +13,7 @@ import io.shardcluster.routing.RoutingTable;
 import io.shardcluster.wire.RoutingTables;
 import io.shardcluster.wire.StatusErrors;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -46,6 +47,12 @@ public final class RoutingCache implements AutoCloseable {
 
   @GuardedBy("lock")
   private CompletableFuture<RoutingTable> inflight;
+
+  /** Someone waiting for a table newer than {@code epoch}. */
+  private record Waiter(long epoch, CompletableFuture<RoutingTable> future) {}
+
+  @GuardedBy("lock")
+  private final List<Waiter> waiters = new ArrayList<>();
 
   @GuardedBy("lock")
   private Context.CancellableContext watch;
@@ -149,9 +156,40 @@ public final class RoutingCache implements AutoCloseable {
         for (Consumer<RoutingTable> listener : listeners) {
           listener.accept(table);
         }
+        List<CompletableFuture<RoutingTable>> woken = new ArrayList<>();
+        synchronized (lock) {
+          waiters.removeIf(
+              waiter -> {
+                if (waiter.epoch() < table.epoch()) {
+                  woken.add(waiter.future());
+                  return true;
+                }
+                return waiter.future().isDone();
+              });
+        }
+        woken.forEach(future -> future.complete(table));
         return true;
       }
     }
+  }
+
+  /**
+   * Completes with the first table newer than {@code epoch} installed here (at once if there is one
+   * already), from the watch stream or a refresh: a request refused because its keys are fenced for
+   * a cutover goes again as soon as the commit's table arrives. Cancel it when it is no longer
+   * wanted.
+   */
+  public CompletableFuture<RoutingTable> newerThan(long epoch) {
+    CompletableFuture<RoutingTable> future = new CompletableFuture<>();
+    synchronized (lock) {
+      waiters.removeIf(waiter -> waiter.future().isDone());
+      waiters.add(new Waiter(epoch, future));
+    }
+    RoutingTable table = current.get();
+    if (table.epoch() > epoch) {
+      future.complete(table);
+    }
+    return future;
   }
 
   /** Calls the listener with every newer table installed from now on. */

@@ -47,6 +47,8 @@ public final class MergedScan implements KeyValueIterator {
       new PriorityQueue<>(Comparator.comparing(Cursor::key, KEY_ORDER));
   private List<Cursor> cursors;
   private ByteString lastKey;
+  // The epoch of the table the streams were last opened with.
+  private long openedAt;
   private long emitted;
   private int attempt;
   // Rows returned when the last failure happened: progress since then resets the retry budget.
@@ -118,13 +120,10 @@ public final class MergedScan implements KeyValueIterator {
           close();
           throw e;
         }
-        policy.sleepBeforeRetry(attempt, "scan");
+        // Reopen under the next table as soon as it is here (or the backoff ends: a node that
+        // is behind, restarting or unreachable has no newer table to wait for).
+        routing.awaitNewer(openedAt, policy.backoffMillis(attempt));
         attempt++;
-        try {
-          routing.refresh().get(streamTimeout.toMillis(), TimeUnit.MILLISECONDS);
-        } catch (Exception unreachable) {
-          // Keep the cached table; the reopened streams tell whether it still works.
-        }
       }
     }
   }
@@ -141,6 +140,7 @@ public final class MergedScan implements KeyValueIterator {
 
   private void open() {
     RoutingTable table = routing.current();
+    openedAt = table.epoch();
     Keyspace routed = table.keyspace(keyspace);
     ByteString start = lastKey == null ? from : lastKey.concat(ByteString.copyFrom(new byte[] {0}));
     // A range keyspace asks only the owners of the ranges the scan overlaps; a directory keyspace

@@ -103,9 +103,7 @@ public final class QueryRunner {
       if (!policy.shouldRetry(wrongShard, attempt)) {
         throw wrongShard;
       }
-      policy.sleepBeforeRetry(attempt, "query");
-      routing.refresh().orTimeout(5, TimeUnit.SECONDS).exceptionally(e -> null).join();
-      RoutingTable next = routing.current();
+      RoutingTable next = routing.awaitNewer(table.epoch(), policy.backoffMillis(attempt));
       if (plan.keyspace().isDirectory()) {
         plan = plan(sql, query, next);
         parts = parts(plan);

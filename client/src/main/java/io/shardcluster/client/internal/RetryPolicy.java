@@ -57,17 +57,4 @@ public record RetryPolicy(
     long half = capped / 2;
     return half + (half > 0 ? ThreadLocalRandom.current().nextLong(half + 1) : 0);
   }
-
-  /**
-   * Blocks for the backoff before attempt {@code attempt + 1}, for callers on their own thread
-   * (merged scans, queries); CANCELLED naming {@code what} if interrupted.
-   */
-  public void sleepBeforeRetry(int attempt, String what) {
-    try {
-      Thread.sleep(backoffMillis(attempt));
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new ShardClusterException(ErrorCode.CANCELLED, what + " interrupted");
-    }
-  }
 }

@@ -192,6 +192,33 @@ public final class RoutingCache implements AutoCloseable {
     return future;
   }
 
+  /**
+   * For blocking callers retrying after a wrong-shard answer: fetches the coordinator's table and,
+   * unless it is newer than {@code epoch}, waits up to {@code maxWaitMillis} for a newer one on the
+   * watch stream; returns the newest table then. CANCELLED if interrupted.
+   */
+  public RoutingTable awaitNewer(long epoch, long maxWaitMillis) {
+    CompletableFuture<RoutingTable> newer = newerThan(epoch);
+    try {
+      try {
+        refresh().get(timeout.toMillis() + 1_000, TimeUnit.MILLISECONDS);
+      } catch (ExecutionException | TimeoutException unreachable) {
+        // Keep the cached table; the retry tells whether it still works.
+      }
+      if (current.get().epoch() <= epoch) {
+        newer.get(maxWaitMillis, TimeUnit.MILLISECONDS);
+      }
+    } catch (TimeoutException | ExecutionException e) {
+      // No newer table yet: the caller tries again with what there is.
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new ShardClusterException(ErrorCode.CANCELLED, "interrupted while waiting to retry");
+    } finally {
+      newer.cancel(false);
+    }
+    return current.get();
+  }
+
   /** Calls the listener with every newer table installed from now on. */
   public void addListener(Consumer<RoutingTable> listener) {
     listeners.add(listener);

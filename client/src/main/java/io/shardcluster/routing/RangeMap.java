@@ -2,6 +2,7 @@ package io.shardcluster.routing;
 
 import static io.shardcluster.client.ShardClusterException.requireArgument;
 
+import com.google.protobuf.ByteString;
 import io.shardcluster.client.ShardClusterException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -18,11 +19,17 @@ import java.util.Map;
  */
 public final class RangeMap {
   private final byte[][] starts;
+  // The same starts as immutable strings, made once: per-range counters key on them per request.
+  private final ByteString[] startKeys;
   private final String[] owners;
 
   private RangeMap(byte[][] starts, String[] owners) {
     this.starts = starts;
     this.owners = owners;
+    this.startKeys = new ByteString[starts.length];
+    for (int i = 0; i < starts.length; i++) {
+      startKeys[i] = ByteString.copyFrom(starts[i]);
+    }
   }
 
   /** One range holding every key. */
@@ -64,6 +71,11 @@ public final class RangeMap {
     return starts[i].clone();
   }
 
+  /** The first key of range {@code i}, without copying. */
+  public ByteString startKey(int i) {
+    return startKeys[i];
+  }
+
   /** The owner of range {@code i}. */
   public String owner(int i) {
     return owners[i];
@@ -92,11 +104,7 @@ public final class RangeMap {
 
   /** Range {@code i} as a key range. */
   public KeyRange range(int i) {
-    return new KeyRange(
-        com.google.protobuf.ByteString.copyFrom(starts[i]),
-        i + 1 < starts.length
-            ? com.google.protobuf.ByteString.copyFrom(starts[i + 1])
-            : com.google.protobuf.ByteString.EMPTY);
+    return new KeyRange(startKeys[i], i + 1 < starts.length ? startKeys[i + 1] : ByteString.EMPTY);
   }
 
   /** The node that owns the key. */

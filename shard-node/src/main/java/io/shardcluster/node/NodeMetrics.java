@@ -1,5 +1,6 @@
 package io.shardcluster.node;
 
+import com.google.protobuf.ByteString;
 import io.shardcluster.routing.DirectoryEntry;
 import java.util.HashMap;
 import java.util.Map;
@@ -91,7 +92,7 @@ final class NodeMetrics {
   }
 
   /** Counts a request for a key of the range of a range keyspace that starts at {@code start}. */
-  void recordRangeOperation(String keyspace, byte[] start, byte[] key) {
+  void recordRangeOperation(String keyspace, ByteString start, byte[] key) {
     rangeOperations.record(keyspace, start, key);
   }
 

@@ -26,10 +26,9 @@ final class RangeOperations {
   record Load(double opsPerSec, byte[] median) {}
 
   /** Counts a request for {@code key} in the range that starts at {@code start}. */
-  void record(String keyspace, byte[] start, byte[] key) {
+  void record(String keyspace, ByteString start, byte[] key) {
     counters
-        .computeIfAbsent(
-            new KeyCounts.RangeSlot(keyspace, ByteString.copyFrom(start)), s -> new Counter())
+        .computeIfAbsent(new KeyCounts.RangeSlot(keyspace, start), s -> new Counter())
         .record(key);
   }
 

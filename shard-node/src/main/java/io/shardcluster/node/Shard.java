@@ -169,12 +169,13 @@ final class Shard {
     if (entry.isPresent()) {
       owner = entry.get().owner();
       metrics.recordEntryOperation(keyspace, entry.get());
+    } else if (routed.isRange()) {
+      // One lookup serves both the owner and the range's request counter.
+      int range = routed.ranges().indexOf(key);
+      owner = routed.ranges().owner(range);
+      metrics.recordRangeOperation(keyspace, routed.ranges().startKey(range), key);
     } else {
       owner = ownership.ownerOf(routed, key);
-      if (routed.isRange()) {
-        metrics.recordRangeOperation(
-            keyspace, routed.ranges().start(routed.ranges().indexOf(key)), key);
-      }
     }
     if (!nodeId.equals(owner)) {
       throw new WrongShardException(

@@ -17,12 +17,12 @@ class RangeOperationsTest {
     RangeOperations operations = new RangeOperations();
     // Many distinct cold keys once each, one hot region many times: the load halves inside it.
     for (int i = 0; i < 100; i++) {
-      operations.record("events", bytes(""), bytes(String.format("a%03d", i)));
+      operations.record("events", ByteString.EMPTY, bytes(String.format("a%03d", i)));
     }
     for (int i = 0; i < 10_000; i++) {
-      operations.record("events", bytes(""), bytes(String.format("z%03d", i % 100)));
+      operations.record("events", ByteString.EMPTY, bytes(String.format("z%03d", i % 100)));
     }
-    operations.record("events", bytes("m"), bytes("m1"));
+    operations.record("events", ByteString.copyFromUtf8("m"), bytes("m1"));
 
     Map<KeyCounts.RangeSlot, RangeOperations.Load> loads = operations.closeWindow(2.0);
 
@@ -39,7 +39,7 @@ class RangeOperationsTest {
   @Test
   void closingAWindow_startsTheNextEmpty() {
     RangeOperations operations = new RangeOperations();
-    operations.record("events", bytes(""), bytes("k"));
+    operations.record("events", ByteString.EMPTY, bytes("k"));
     assertThat(operations.closeWindow(1.0)).hasSize(1);
     assertThat(operations.closeWindow(1.0)).isEmpty();
   }

@@ -64,16 +64,27 @@ public final class QueryRunner {
    */
   private record Part(String node, List<KeySpans.Span> spans, List<MovingSet> within) {}
 
+  /** What the nodes have answered so far. */
+  private static final class Gathered {
+    final List<List<List<JsonNode>>> answers = new ArrayList<>();
+    final Map<String, String> missing = new TreeMap<>();
+    long scanned;
+    long bytes;
+
+    void add(Answer answer) {
+      answers.add(answer.rows());
+      scanned += answer.scanned();
+      bytes += answer.bytes();
+    }
+  }
+
   /** Runs a query. */
   public QueryResult run(String sql, QueryOptions options) {
     Query query = QueryParser.parse(sql);
     QueryPlan plan = plan(sql, query, routing.current());
     RoutingTable table = plan.table();
     List<Part> parts = parts(plan);
-    List<List<List<JsonNode>>> answers = new ArrayList<>();
-    Map<String, String> missing = new TreeMap<>();
-    long scanned = 0;
-    long bytes = 0;
+    Gathered gathered = new Gathered();
     for (int attempt = 0; ; attempt++) {
       List<Map.Entry<Part, CompletableFuture<Answer>>> calls = new ArrayList<>();
       for (Part part : parts) {
@@ -83,16 +94,14 @@ public final class QueryRunner {
       ShardClusterException wrongShard = null;
       for (var call : calls) {
         Answer answer = call.getValue().join();
-        if (answer.error() == null) {
-          answers.add(answer.rows());
-          scanned += answer.scanned();
-          bytes += answer.bytes();
-        } else if (answer.error().code() == ErrorCode.WRONG_SHARD) {
+        ErrorCode code = answer.error() == null ? null : answer.error().code();
+        if (code == null) {
+          gathered.add(answer);
+        } else if (code == ErrorCode.WRONG_SHARD) {
           moved.add(call.getKey());
           wrongShard = answer.error();
-        } else if (answer.error().code() == ErrorCode.UNAVAILABLE
-            || answer.error().code() == ErrorCode.DEADLINE_EXCEEDED) {
-          missing.put(call.getKey().node(), answer.error().getMessage());
+        } else if (code == ErrorCode.UNAVAILABLE || code == ErrorCode.DEADLINE_EXCEEDED) {
+          gathered.missing.put(call.getKey().node(), answer.error().getMessage());
         } else {
           throw answer.error();
         }
@@ -107,10 +116,7 @@ public final class QueryRunner {
       if (plan.keyspace().isDirectory()) {
         plan = plan(sql, query, next);
         parts = parts(plan);
-        answers.clear();
-        missing.clear();
-        scanned = 0;
-        bytes = 0;
+        gathered = new Gathered();
       } else {
         parts = new ArrayList<>();
         for (Part part : moved) {
@@ -119,23 +125,23 @@ public final class QueryRunner {
       }
       table = next;
     }
-    if (!missing.isEmpty() && !options.allowPartial()) {
+    if (!gathered.missing.isEmpty() && !options.allowPartial()) {
       throw new ShardClusterException(
           ErrorCode.UNAVAILABLE,
           "no answer from "
-              + String.join(", ", missing.keySet())
+              + String.join(", ", gathered.missing.keySet())
               + " ("
-              + missing.values().iterator().next()
+              + gathered.missing.values().iterator().next()
               + "); --allow-partial returns the other nodes' rows");
     }
     return new QueryResult(
         query.columns(),
         query.star(),
-        QueryMerge.merge(query, answers),
+        QueryMerge.merge(query, gathered.answers),
         plan,
-        List.copyOf(missing.keySet()),
-        scanned,
-        bytes);
+        List.copyOf(gathered.missing.keySet()),
+        gathered.scanned,
+        gathered.bytes);
   }
 
   private static List<Part> parts(QueryPlan plan) {

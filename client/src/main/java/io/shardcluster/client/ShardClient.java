@@ -390,7 +390,9 @@ public final class ShardClient implements AutoCloseable {
   /**
    * Runs a query ({@code SELECT ... FROM keyspace ...}, see README) across the nodes: each filters,
    * projects, aggregates and cuts its own rows; the client merges. Fails with the nodes that did
-   * not answer, unless {@link QueryOptions#allowPartial()}.
+   * not answer, unless {@link QueryOptions#allowPartial()}. A plain query (no aggregates, no ORDER
+   * BY) on a hash or range keyspace returns at once and streams: its rows, and such a failure, come
+   * as the result is read (see {@link QueryResult}).
    */
   public QueryResult query(String sql, QueryOptions options) {
     return queries.run(sql, options);

@@ -98,7 +98,7 @@ public final class KeySpans {
   }
 
   /** The smallest key after {@code key}. */
-  static ByteString successor(ByteString key) {
+  public static ByteString successor(ByteString key) {
     return key.concat(ByteString.copyFrom(new byte[] {0}));
   }
 

@@ -32,6 +32,11 @@ public final class Row {
     return new Row(key, value, fields);
   }
 
+  /** The stored key. */
+  public byte[] key() {
+    return key;
+  }
+
   /** The value as a document; null if it is not a JSON object (then it has no fields). */
   public JsonNode document() {
     if (!parsed) {

@@ -26,6 +26,8 @@ public final class ShardQuery {
   private final Query query;
   private final Set<String> fields;
   private final List<List<JsonNode>> rows = new ArrayList<>();
+  // The keys of `rows`, kept only when the query streams.
+  private final List<byte[]> keys = new ArrayList<>();
   private final PriorityQueue<List<JsonNode>> top;
   private final List<Query.AggregateOutput> aggregates;
   private final List<Field> orderFields;
@@ -84,6 +86,9 @@ public final class ShardQuery {
       return true;
     }
     rows.add(projected);
+    if (streams()) {
+      keys.add(row.key());
+    }
     matched++;
     return !(query.orderBy().isEmpty() && query.limit() >= 0 && matched >= query.limit());
   }
@@ -96,10 +101,17 @@ public final class ShardQuery {
     return !query.isAggregate() && query.orderBy().isEmpty();
   }
 
+  /** A row found by a streaming query, with its key. */
+  public record Found(byte[] key, List<JsonNode> values) {}
+
   /** Of a query that {@link #streams()}: the rows found since the last call, to send now. */
-  public List<List<JsonNode>> takeRows() {
-    List<List<JsonNode>> found = new ArrayList<>(rows);
+  public List<Found> takeRows() {
+    List<Found> found = new ArrayList<>(rows.size());
+    for (int i = 0; i < rows.size(); i++) {
+      found.add(new Found(keys.get(i), rows.get(i)));
+    }
     rows.clear();
+    keys.clear();
     return found;
   }
 

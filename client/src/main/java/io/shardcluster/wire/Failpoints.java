@@ -33,7 +33,10 @@ public final class Failpoints {
   /** Coordinator, after the commit and before the cleanup. */
   public static final String AFTER_COMMIT = "migration.after-commit";
 
-  /** Node, after the first row of its part of a query is read. */
+  /**
+   * Node, in its part of a query: after the first row is read, or for a query whose rows stream,
+   * after its first message of rows is sent.
+   */
   public static final String QUERY_MID_SCAN = "query.mid-scan";
 
   /** Every failpoint name. */

@@ -121,13 +121,17 @@ class QueryEngineTest {
       for (byte[][] row : rows) {
         boolean more = part.add(row[0], row[1]);
         if (part.streams() && part.pendingRows() >= 7) {
-          sent.addAll(part.takeRows());
+          part.takeRows().forEach(found -> sent.add(found.values()));
         }
         if (!more) {
           break;
         }
       }
-      sent.addAll(part.streams() ? part.takeRows() : part.result());
+      if (part.streams()) {
+        part.takeRows().forEach(found -> sent.add(found.values()));
+      } else {
+        sent.addAll(part.result());
+      }
       // What the shard sends travels as JSON text.
       answers.add(
           sent.stream()

@@ -211,6 +211,7 @@ class InProcessQueriesTest {
     Map<String, Long> before = new HashMap<>();
     addresses.forEach((node, address) -> before.put(node, InProcessCluster.scansServed(address)));
     QueryResult result = client.query(sql);
+    result.rows(); // a streamed query runs as it is read
     Set<String> asked = new java.util.TreeSet<>();
     addresses.forEach(
         (node, address) -> {
@@ -275,9 +276,11 @@ class InProcessQueriesTest {
     assertThat(duringMigration).as("queries while keys moved").isPositive();
   }
 
-  @Test
-  void keysMovingDuringANodesPart_areAskedAgainOfTheirNewOwners_andNothingElse() throws Exception {
-    // node-1 stops after the first row of each query part until the release file exists.
+  /**
+   * Two nodes; node-1 pauses in each query part (failpoint query.mid-scan) until the returned file
+   * exists.
+   */
+  private Path startWithPausingNode1() {
     Path release = dir.resolve("release-queries");
     cluster =
         new InProcessCluster(dir, InProcessCluster.config(dir, false, Duration.ofMillis(500)));
@@ -285,6 +288,13 @@ class InProcessQueriesTest {
         "node-1", Failpoints.parse(List.of(Failpoints.QUERY_MID_SCAN + "=pause"), null, release));
     cluster.addNode("node-2");
     client = cluster.client();
+    return release;
+  }
+
+  @Test
+  void keysMovingDuringANodesPart_areAskedAgainOfTheirNewOwners_andNothingElse() throws Exception {
+    // node-1 stops after the first row of each query part until the release file exists.
+    Path release = startWithPausingNode1();
     List<byte[]> splits = new ArrayList<>();
     for (int i = 300; i < 3_000; i += 300) {
       splits.add(String.format("k%04d", i).getBytes(StandardCharsets.UTF_8));
@@ -331,6 +341,7 @@ class InProcessQueriesTest {
       assertThat(result.rows().get(0).get(0).longValue()).isEqualTo(3_000);
       assertThat(result.rows().get(0).get(1).longValue()).isEqualTo(2_999L * 3_000 / 2);
     }
+
     Map<String, String> now = client.refreshRoutingTable().nodeAddresses();
     // node-2's answers at the old epoch stood: it was not asked again. node-1's parts failed and
     // were asked again of the owners of its old share (node-1 and/or node-3), limited to it.
@@ -344,6 +355,40 @@ class InProcessQueriesTest {
   }
 
   @Test
+  void aStreamedQuery_keepsTheRowsSentBeforeKeysMoved_andReadsEachKeyOnce() throws Exception {
+    // node-1 stops after sending the first message of a streamed part until the file exists.
+    Path release = startWithPausingNode1();
+    List<KeyValue> rows = new ArrayList<>();
+    for (int i = 0; i < 4_000; i++) {
+      rows.add(KeyValue.of(String.format("k%04d", i), "{\"v\":" + i + "}"));
+    }
+    for (int i = 0; i < rows.size(); i += 1000) {
+      client.multiPut(rows.subList(i, i + 1000));
+    }
+    String node1 = client.refreshRoutingTable().nodeAddresses().get("node-1");
+    long node1Scans = InProcessCluster.scansServed(node1);
+
+    // node-1 sends its first 1,000 rows (of about 2,000), then pauses; node-3 joins meanwhile.
+    try (QueryResult streamed = client.query("SELECT _key, v FROM default WHERE v >= 0")) {
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .until(() -> InProcessCluster.scansServed(node1) > node1Scans);
+      cluster.addNode("node-3");
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(() -> client.admin().migrations(false).isEmpty());
+      Files.createFile(release);
+
+      // node-1's part fails when it goes on; the rows it sent stand, and only its keys after the
+      // last one sent are asked again: every key exactly once.
+      List<String> keys = new ArrayList<>();
+      streamed.forEach(row -> keys.add(row.get(0).textValue()));
+      assertThat(keys).hasSize(4_000).doesNotHaveDuplicates();
+      assertThat(streamed.isComplete()).isTrue();
+    }
+  }
+
+  @Test
   void aStoppedNode_isNamed_andAllowPartialReturnsTheOthersRows() {
     start(3);
     load("default", documents(""));
@@ -352,6 +397,14 @@ class InProcessQueriesTest {
     cluster.stopNode("node-2");
 
     assertThatThrownBy(() -> client.query("SELECT COUNT(*) FROM default"))
+        .isInstanceOfSatisfying(
+            ShardClusterException.class,
+            e -> {
+              assertThat(e.code()).isEqualTo(ErrorCode.UNAVAILABLE);
+              assertThat(e.getMessage()).contains("no answer from node-2");
+            });
+    // A plain query streams: the missing node surfaces while its rows are read.
+    assertThatThrownBy(() -> client.query("SELECT _key FROM default").rows())
         .isInstanceOfSatisfying(
             ShardClusterException.class,
             e -> {

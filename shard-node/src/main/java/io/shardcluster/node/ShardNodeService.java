@@ -253,6 +253,7 @@ final class ShardNodeService extends ShardNodeGrpc.ShardNodeImplBase {
     boolean more = true;
     boolean values = part.readsValues();
     long read = 0;
+    boolean sentSome = false;
     for (int i = 0; more && i < ranges.size(); i++) {
       try (Shard.Scan scan =
           shard.scan(
@@ -262,7 +263,7 @@ final class ShardNodeService extends ShardNodeGrpc.ShardNodeImplBase {
               0,
               request.getEpoch())) {
         while (more && scan.advance()) {
-          if (read++ == 0) {
+          if (read++ == 0 && !part.streams()) {
             failpoints.hit(Failpoints.QUERY_MID_SCAN);
           } else if (read % CANCEL_CHECK_ROWS == 0 && context.isCancelled()) {
             throw new ShardClusterException(ErrorCode.CANCELLED, "the query was cancelled");
@@ -272,12 +273,20 @@ final class ShardNodeService extends ShardNodeGrpc.ShardNodeImplBase {
             // A plain query without ORDER BY sends its rows as it finds them.
             if (part.streams() && part.pendingRows() >= QUERY_BATCH_ROWS) {
               out.send(part.takeRows());
+              if (!sentSome) {
+                sentSome = true;
+                failpoints.hit(Failpoints.QUERY_MID_SCAN);
+              }
             }
           }
         }
       }
     }
-    out.send(part.streams() ? part.takeRows() : part.result());
+    if (part.streams()) {
+      out.send(part.takeRows());
+    } else {
+      part.result().forEach(row -> out.add(null, row));
+    }
     out.finish(part.scanned());
     shard.recordQuery();
     out.complete();
@@ -295,17 +304,25 @@ final class ShardNodeService extends ShardNodeGrpc.ShardNodeImplBase {
       this.flow = flow;
     }
 
-    void send(List<List<JsonNode>> rows) {
-      for (List<JsonNode> row : rows) {
-        QueryRow.Builder encoded = batch.addRowsBuilder();
-        for (JsonNode value : row) {
-          String json = Values.toJson(value);
-          encoded.addValues(json);
-          bytes += json.length();
-        }
-        if (batch.getRowsCount() >= QUERY_BATCH_ROWS || bytes >= QUERY_BATCH_BYTES) {
-          flush();
-        }
+    /** Rows found by a streaming query, each with its key. */
+    void send(List<ShardQuery.Found> rows) {
+      rows.forEach(found -> add(found.key(), found.values()));
+    }
+
+    /** One row; its key if it has one. */
+    void add(byte[] key, List<JsonNode> row) {
+      QueryRow.Builder encoded = batch.addRowsBuilder();
+      if (key != null) {
+        encoded.setKey(UnsafeByteOperations.unsafeWrap(key));
+        bytes += key.length;
+      }
+      for (JsonNode value : row) {
+        String json = Values.toJson(value);
+        encoded.addValues(json);
+        bytes += json.length();
+      }
+      if (batch.getRowsCount() >= QUERY_BATCH_ROWS || bytes >= QUERY_BATCH_BYTES) {
+        flush();
       }
     }
 

@@ -84,10 +84,11 @@ final class QueryBenchCommand extends ClusterCommand {
       for (int run = 0; run < runs; run++) {
         long start = System.nanoTime();
         QueryResult result = client.query(sql);
+        List<List<JsonNode>> rows = result.rows();
         pushTimes.add((System.nanoTime() - start) / 1_000_000);
-        pushdown = new Figures(result.rowsScanned(), result.bytesReceived(), result.rows().size());
+        pushdown = new Figures(result.rowsScanned(), result.bytesReceived(), rows.size());
         start = System.nanoTime();
-        fetchAll = fetchAll(client, sql, result.rows());
+        fetchAll = fetchAll(client, sql, rows);
         fetchTimes.add((System.nanoTime() - start) / 1_000_000);
       }
       Map<String, Object> row = new LinkedHashMap<>();

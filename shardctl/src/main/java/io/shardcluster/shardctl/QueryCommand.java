@@ -68,8 +68,13 @@ final class QueryCommand extends ClusterCommand {
       PrintWriter out = bufferedOut();
       try {
         if (json) {
+          long printed = 0;
           for (List<JsonNode> row : result) {
             out.println(result.toObject(row));
+            // A reader that went away (`| head`) ends the query instead of reading it all.
+            if (++printed % 1024 == 0 && (out.checkError() || out().checkError())) {
+              break;
+            }
           }
         } else {
           table(result, out);

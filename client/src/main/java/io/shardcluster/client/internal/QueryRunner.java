@@ -62,7 +62,7 @@ public final class QueryRunner {
    * One request of a query: a node, the key ranges it reads, and the shares of nodes that could not
    * answer at earlier epochs, which it is limited to (every one of them).
    */
-  private record Part(String node, List<KeySpans.Span> spans, List<MovingSet> within) {}
+  record Part(String node, List<KeySpans.Span> spans, List<MovingSet> within) {}
 
   /** What the nodes have answered so far. */
   private static final class Gathered {
@@ -78,12 +78,22 @@ public final class QueryRunner {
     }
   }
 
-  /** Runs a query. */
+  /**
+   * Runs a query. A plain query (no aggregates, no ORDER BY) on a hash or range keyspace streams:
+   * its rows reach the caller as the nodes send them.
+   */
   public QueryResult run(String sql, QueryOptions options) {
     Query query = QueryParser.parse(sql);
     QueryPlan plan = plan(sql, query, routing.current());
     RoutingTable table = plan.table();
     List<Part> parts = parts(plan);
+    if (!query.isAggregate() && query.orderBy().isEmpty() && !plan.keyspace().isDirectory()) {
+      return new QueryResult(
+          query.columns(),
+          query.star(),
+          plan,
+          new StreamedQuery(this, routing, policy, query, sql, options, table, parts));
+    }
     Gathered gathered = new Gathered();
     for (int attempt = 0; ; attempt++) {
       List<Map.Entry<Part, CompletableFuture<Answer>>> calls = new ArrayList<>();
@@ -126,13 +136,7 @@ public final class QueryRunner {
       table = next;
     }
     if (!gathered.missing.isEmpty() && !options.allowPartial()) {
-      throw new ShardClusterException(
-          ErrorCode.UNAVAILABLE,
-          "no answer from "
-              + String.join(", ", gathered.missing.keySet())
-              + " ("
-              + gathered.missing.values().iterator().next()
-              + "); --allow-partial returns the other nodes' rows");
+      throw noAnswer(gathered.missing);
     }
     return new QueryResult(
         query.columns(),
@@ -142,6 +146,17 @@ public final class QueryRunner {
         List.copyOf(gathered.missing.keySet()),
         gathered.scanned,
         gathered.bytes);
+  }
+
+  /** The error of a query some nodes did not answer: node to its error. */
+  static ShardClusterException noAnswer(Map<String, String> missing) {
+    return new ShardClusterException(
+        ErrorCode.UNAVAILABLE,
+        "no answer from "
+            + String.join(", ", missing.keySet())
+            + " ("
+            + missing.values().iterator().next()
+            + "); --allow-partial returns the other nodes' rows");
   }
 
   private static List<Part> parts(QueryPlan plan) {
@@ -154,7 +169,7 @@ public final class QueryRunner {
    * The parts that replace one a node could not answer at {@code was}: the keys of its share there,
    * asked of their owners in {@code now}. In a range keyspace the key ranges narrow to the share.
    */
-  private List<Part> askAgain(Query query, Part part, RoutingTable was, RoutingTable now) {
+  List<Part> askAgain(Query query, Part part, RoutingTable was, RoutingTable now) {
     MovingSet share = was.keyspace(query.keyspace()).shareOf(part.node());
     List<KeySpans.Span> spans = part.spans();
     if (!share.keyRanges().isEmpty()) {
@@ -181,10 +196,7 @@ public final class QueryRunner {
     return parts;
   }
 
-  private CompletableFuture<Answer> ask(
-      RoutingTable table, Query query, String sql, Part part, QueryOptions options) {
-    CompletableFuture<Answer> answer = new CompletableFuture<>();
-    String address = table.address(part.node()).orElse("?");
+  private static QueryRequest request(RoutingTable table, Query query, String sql, Part part) {
     QueryRequest.Builder request =
         QueryRequest.newBuilder().setKeyspace(query.keyspace()).setSql(sql).setEpoch(table.epoch());
     for (KeySpans.Span range : part.spans()) {
@@ -196,10 +208,29 @@ public final class QueryRunner {
       }
     }
     part.within().forEach(share -> request.addWithin(RoutingTables.toProto(share)));
+    return request.build();
+  }
+
+  /**
+   * Opens a part's response stream, read as the caller pulls (the node's deadline covers the whole
+   * stream); errors surface from the iterator.
+   */
+  java.util.Iterator<QueryResponse> open(
+      RoutingTable table, Query query, String sql, Part part, QueryOptions options) {
+    String address = table.address(part.node()).orElse("?");
+    return ShardNodeGrpc.newBlockingStub(channels.channel(address))
+        .withDeadlineAfter(options.shardTimeout().toMillis(), TimeUnit.MILLISECONDS)
+        .query(request(table, query, sql, part));
+  }
+
+  private CompletableFuture<Answer> ask(
+      RoutingTable table, Query query, String sql, Part part, QueryOptions options) {
+    CompletableFuture<Answer> answer = new CompletableFuture<>();
+    String address = table.address(part.node()).orElse("?");
     ShardNodeGrpc.newStub(channels.channel(address))
         .withDeadlineAfter(options.shardTimeout().toMillis(), TimeUnit.MILLISECONDS)
         .query(
-            request.build(),
+            request(table, query, sql, part),
             new StreamObserver<>() {
               private final List<List<JsonNode>> rows = new ArrayList<>();
               private long scanned;

@@ -89,7 +89,13 @@ public record QueryPlan(
         client.add("sort by " + order());
       }
     } else {
-      client.add(query.orderBy().isEmpty() ? "concatenate" : "merge k-way by " + order());
+      if (!query.orderBy().isEmpty()) {
+        client.add("merge k-way by " + order());
+      } else if (keyspace.isDirectory()) {
+        client.add("concatenate the nodes' rows");
+      } else {
+        client.add("stream the nodes' rows as they arrive");
+      }
     }
     if (query.limit() >= 0) {
       client.add("limit " + query.limit());

@@ -25,9 +25,10 @@ import java.util.Set;
 public final class ShardQuery {
   private final Query query;
   private final Set<String> fields;
+  // Rows of a plain query with ORDER BY and without LIMIT (sorted at the end); those of a
+  // streaming query are in `found`, with their keys.
   private final List<List<JsonNode>> rows = new ArrayList<>();
-  // The keys of `rows`, kept only when the query streams.
-  private final List<byte[]> keys = new ArrayList<>();
+  private final List<Found> found = new ArrayList<>();
   private final PriorityQueue<List<JsonNode>> top;
   private final List<Query.AggregateOutput> aggregates;
   private final List<Field> orderFields;
@@ -85,9 +86,10 @@ public final class ShardQuery {
       }
       return true;
     }
-    rows.add(projected);
     if (streams()) {
-      keys.add(row.key());
+      found.add(new Found(row.key(), projected));
+    } else {
+      rows.add(projected);
     }
     matched++;
     return !(query.orderBy().isEmpty() && query.limit() >= 0 && matched >= query.limit());
@@ -106,18 +108,14 @@ public final class ShardQuery {
 
   /** Of a query that {@link #streams()}: the rows found since the last call, to send now. */
   public List<Found> takeRows() {
-    List<Found> found = new ArrayList<>(rows.size());
-    for (int i = 0; i < rows.size(); i++) {
-      found.add(new Found(keys.get(i), rows.get(i)));
-    }
-    rows.clear();
-    keys.clear();
-    return found;
+    List<Found> taken = List.copyOf(found);
+    found.clear();
+    return taken;
   }
 
   /** Of a query that {@link #streams()}: how many rows wait to be taken. */
   public int pendingRows() {
-    return rows.size();
+    return found.size();
   }
 
   /** Rows read, matching or not. */
@@ -125,7 +123,7 @@ public final class ShardQuery {
     return scanned;
   }
 
-  /** The rows to send, sorted when the query has ORDER BY. */
+  /** The rows to send (of a streaming query: those not taken yet), sorted when it has ORDER BY. */
   public List<List<JsonNode>> result() {
     if (query.isAggregate()) {
       List<List<JsonNode>> result = new ArrayList<>();
@@ -137,6 +135,9 @@ public final class ShardQuery {
         result.add(row);
       }
       return result;
+    }
+    if (streams()) {
+      return found.stream().map(Found::values).toList();
     }
     List<List<JsonNode>> result = new ArrayList<>(top != null ? top : rows);
     if (!query.orderBy().isEmpty()) {

@@ -10,6 +10,7 @@ import io.shardcluster.client.ShardClusterException;
 import io.shardcluster.proto.v1.ScanRequest;
 import io.shardcluster.proto.v1.ScanResponse;
 import io.shardcluster.proto.v1.ShardNodeGrpc;
+import io.shardcluster.query.KeySpans;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.RoutingTable;
 import io.shardcluster.wire.StatusErrors;
@@ -142,7 +143,7 @@ public final class MergedScan implements KeyValueIterator {
     RoutingTable table = routing.current();
     openedAt = table.epoch();
     Keyspace routed = table.keyspace(keyspace);
-    ByteString start = lastKey == null ? from : lastKey.concat(ByteString.copyFrom(new byte[] {0}));
+    ByteString start = lastKey == null ? from : KeySpans.successor(lastKey);
     // A range keyspace asks only the owners of the ranges the scan overlaps; a directory keyspace
     // asks every node.
     java.util.Set<String> owners = routed.ownersOf(start, to, table.nodeAddresses().keySet());

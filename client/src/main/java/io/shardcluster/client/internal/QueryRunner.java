@@ -223,6 +223,18 @@ public final class QueryRunner {
         .query(request(table, query, sql, part));
   }
 
+  /**
+   * A part's failure as the caller sees it. A node found unreachable is tried afresh next time, not
+   * after gRPC's reconnect backoff (it may have restarted).
+   */
+  ShardClusterException failure(String address, Throwable t) {
+    ShardClusterException error = StatusErrors.fromStatus(t);
+    if (error.code() == ErrorCode.UNAVAILABLE) {
+      channels.resetConnectBackoff(address);
+    }
+    return error;
+  }
+
   private CompletableFuture<Answer> ask(
       RoutingTable table, Query query, String sql, Part part, QueryOptions options) {
     CompletableFuture<Answer> answer = new CompletableFuture<>();
@@ -247,11 +259,7 @@ public final class QueryRunner {
 
               @Override
               public void onError(Throwable t) {
-                ShardClusterException error = StatusErrors.fromStatus(t);
-                if (error.code() == ErrorCode.UNAVAILABLE) {
-                  channels.resetConnectBackoff(address);
-                }
-                answer.complete(new Answer(List.of(), 0, 0, error));
+                answer.complete(new Answer(List.of(), 0, 0, failure(address, t)));
               }
 
               @Override

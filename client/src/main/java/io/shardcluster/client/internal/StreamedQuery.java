@@ -13,7 +13,6 @@ import io.shardcluster.query.KeySpans;
 import io.shardcluster.query.Query;
 import io.shardcluster.query.Values;
 import io.shardcluster.routing.RoutingTable;
-import io.shardcluster.wire.StatusErrors;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
@@ -37,7 +36,6 @@ final class StreamedQuery implements QueryResult.Source {
   private final Query query;
   private final String sql;
   private final QueryOptions options;
-  private final int width;
   private final long limit;
   private final Deque<Stream> streams = new ArrayDeque<>();
   private final Map<String, String> missing = new TreeMap<>();
@@ -63,7 +61,6 @@ final class StreamedQuery implements QueryResult.Source {
     this.query = query;
     this.sql = sql;
     this.options = options;
-    this.width = query.star() ? 2 : query.outputs().size();
     this.limit = query.limit() < 0 ? Long.MAX_VALUE : query.limit();
     parts.forEach(part -> streams.add(new Stream(table, part)));
   }
@@ -107,7 +104,8 @@ final class StreamedQuery implements QueryResult.Source {
         stream.lastKey = row.getKey();
         List<JsonNode> values = new ArrayList<>(row.getValuesCount());
         row.getValuesList().forEach(value -> values.add(Values.fromJson(value)));
-        next = values.subList(0, width);
+        // Without ORDER BY a node sends exactly the selected values.
+        next = values;
         emitted++;
         continue;
       }
@@ -126,7 +124,7 @@ final class StreamedQuery implements QueryResult.Source {
         }
       } catch (RuntimeException e) {
         stream.context.cancel(null);
-        failed(stream, StatusErrors.fromStatus(e));
+        failed(stream, runner.failure(stream.table.address(stream.part.node()).orElse("?"), e));
       }
     }
     return next != null;

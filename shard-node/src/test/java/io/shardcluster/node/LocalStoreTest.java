@@ -3,9 +3,13 @@ package io.shardcluster.node;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.TreeMap;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -61,6 +65,51 @@ class LocalStoreTest {
       }
       assertThat(keys(store, "ks", "b", "d")).containsExactly("b=B", "c=C");
       assertThat(keys(store, "ks", "c", "")).containsExactly("c=C", "d=D", "e=E");
+    }
+  }
+
+  @Test
+  void scan_readsEntriesOfEverySize_largerThanTheCursorsBuffers() throws Exception {
+    // A scan copies entries through buffers it grows on demand: entries of every size, read in
+    // one scan, must come back whole, and each key and value as its own array.
+    Map<String, String> written = new TreeMap<>();
+    SplittableRandom random = new SplittableRandom(7);
+    for (int i = 0; i < 200; i++) {
+      int keySize = random.nextInt(4) == 0 ? 300 + random.nextInt(3000) : 1 + random.nextInt(20);
+      int valueSize = random.nextInt(4) == 0 ? 5000 + random.nextInt(200_000) : random.nextInt(50);
+      written.put(
+          String.format("%04d", i) + "k".repeat(keySize),
+          String.valueOf((char) ('a' + i % 26)).repeat(valueSize));
+    }
+    try (LocalStore store = LocalStore.open(dir, false)) {
+      written.forEach((k, v) -> store.put("ks", b(k), b(v)));
+      List<String> expected = new ArrayList<>();
+      written.forEach((k, v) -> expected.add(k + "=" + v));
+      assertThat(keys(store, "ks", "", "")).containsExactlyElementsOf(expected);
+    }
+    // Again from table files (read through memory maps) rather than the write buffer.
+    try (LocalStore store = LocalStore.open(dir, false)) {
+      try (var files = Files.list(dir)) {
+        assertThat(files.map(Path::toString)).anyMatch(name -> name.endsWith(".sst"));
+      }
+      List<String> expected = new ArrayList<>();
+      written.forEach((k, v) -> expected.add(k + "=" + v));
+      assertThat(keys(store, "ks", "", "")).containsExactlyElementsOf(expected);
+      List<byte[]> held = new ArrayList<>();
+      try (LocalStore.Cursor cursor = store.scan("ks", b(""), b(""))) {
+        while (cursor.advance()) {
+          held.add(cursor.key());
+          held.add(cursor.value());
+        }
+      }
+      List<String> kept = new ArrayList<>();
+      for (int i = 0; i < held.size(); i += 2) {
+        kept.add(
+            new String(held.get(i), StandardCharsets.UTF_8)
+                + "="
+                + new String(held.get(i + 1), StandardCharsets.UTF_8));
+      }
+      assertThat(kept).containsExactlyElementsOf(expected);
     }
   }
 

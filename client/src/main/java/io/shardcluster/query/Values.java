@@ -2,8 +2,10 @@ package io.shardcluster.query;
 
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.ObjectReader;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.NullNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -19,6 +21,10 @@ import java.util.Set;
 public final class Values {
   static final ObjectMapper JSON = new ObjectMapper();
   static final JsonNodeFactory NODES = JsonNodeFactory.withExactBigDecimals(true);
+  // Reads whole texts: one JSON value and nothing after it but whitespace, so that `{"a":1} x`
+  // is refused rather than read as its first value.
+  private static final ObjectReader WHOLE =
+      JSON.reader().with(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
   /**
    * The order of ORDER BY, MIN and MAX across all values: NULL first, then booleans (false before
@@ -36,7 +42,7 @@ public final class Values {
   /** The value of JSON text. */
   public static JsonNode fromJson(String json) {
     try {
-      return JSON.readTree(json);
+      return WHOLE.readTree(json);
     } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
       throw new IllegalArgumentException("not JSON: " + e.getOriginalMessage(), e);
     }
@@ -48,7 +54,7 @@ public final class Values {
       return null;
     }
     try {
-      JsonNode node = JSON.readTree(value);
+      JsonNode node = WHOLE.readTree(value);
       return node != null && node.isObject() ? node : null;
     } catch (IOException e) {
       return null;

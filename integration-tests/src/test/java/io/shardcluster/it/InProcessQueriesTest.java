@@ -389,6 +389,39 @@ class InProcessQueriesTest {
   }
 
   @Test
+  void documents_roundTripCompacted_andBadDocumentsStoreNothing() {
+    start(2);
+    ShardClient users = client.keyspace("default");
+    users.putDocument("u1", "{ \"name\" : \"ada\", \"age\" : 36, \"a\": {\"b\": [1, 2.5]} }");
+    JsonNode u1 = users.getDocument("u1").orElseThrow();
+    assertThat(u1.get("name").textValue()).isEqualTo("ada");
+    assertThat(u1.get("age").intValue()).isEqualTo(36);
+    assertThat(u1.at("/a/b/1").doubleValue()).isEqualTo(2.5);
+    // Stored compacted, as the value queries read.
+    assertThat(users.get("u1")).contains("{\"name\":\"ada\",\"age\":36,\"a\":{\"b\":[1,2.5]}}");
+    List<JsonNode> row = client.query("SELECT name, a.b FROM default WHERE age = 36").rows().get(0);
+    assertThat(row.get(0).textValue()).isEqualTo("ada");
+    assertThat(row.get(1).toString()).isEqualTo("[1,2.5]");
+
+    // Absent keys and values that are not JSON objects have no document.
+    assertThat(users.getDocument("nobody")).isEmpty();
+    users.put("plain", "hello");
+    users.put("array", "[1,2]");
+    assertThat(users.getDocument("plain")).isEmpty();
+    assertThat(users.getDocument("array")).isEmpty();
+
+    // Not a document: INVALID_ARGUMENT, and nothing is stored.
+    for (String bad : List.of("[1,2]", "42", "{\"a\":", "not json", "{\"a\":1} {\"b\":2}")) {
+      assertThatThrownBy(() -> users.putDocument("bad", bad))
+          .as(bad)
+          .isInstanceOfSatisfying(
+              ShardClusterException.class,
+              e -> assertThat(e.code()).isEqualTo(ErrorCode.INVALID_ARGUMENT));
+    }
+    assertThat(users.get("bad")).isEmpty();
+  }
+
+  @Test
   void aStoppedNode_isNamed_andAllowPartialReturnsTheOthersRows() {
     start(3);
     load("default", documents(""));

@@ -144,13 +144,6 @@ public final class RoutingTable {
     return new RoutingTable(newEpoch, nodeAddresses, next, dropped);
   }
 
-  /** A copy at another epoch with one node's address set. */
-  public RoutingTable withNode(long newEpoch, String node, String address) {
-    Map<String, String> next = new LinkedHashMap<>(nodeAddresses);
-    next.put(node, address);
-    return new RoutingTable(newEpoch, next, keyspaces, droppedKeyspaces);
-  }
-
   @Override
   public boolean equals(Object o) {
     return o instanceof RoutingTable other

@@ -46,11 +46,6 @@ record ClusterState(
     return Optional.ofNullable(members.get(node));
   }
 
-  /** Whether the node is a member that has not been removed. */
-  boolean isMember(String node) {
-    return member(node).map(m -> m.getState() != NodeState.REMOVED).orElse(false);
-  }
-
   /**
    * A copy with the member added or changed. Members that are not REMOVED are in the routing table
    * with their address. (Epochs are assigned by {@link Cluster#update}.)

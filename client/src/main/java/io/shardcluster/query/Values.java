@@ -1,11 +1,11 @@
 package io.shardcluster.query;
 
+import com.fasterxml.jackson.core.JsonParseException;
 import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
-import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.ObjectReader;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.NullNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -21,10 +21,6 @@ import java.util.Set;
 public final class Values {
   static final ObjectMapper JSON = new ObjectMapper();
   static final JsonNodeFactory NODES = JsonNodeFactory.withExactBigDecimals(true);
-  // Reads whole texts: one JSON value and nothing after it but whitespace, so that `{"a":1} x`
-  // is refused rather than read as its first value.
-  private static final ObjectReader WHOLE =
-      JSON.reader().with(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
   /**
    * The order of ORDER BY, MIN and MAX across all values: NULL first, then booleans (false before
@@ -41,11 +37,25 @@ public final class Values {
 
   /** The value of JSON text. */
   public static JsonNode fromJson(String json) {
-    try {
-      return WHOLE.readTree(json);
-    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+    try (JsonParser parser = JSON.createParser(json)) {
+      return readWhole(parser);
+    } catch (JsonProcessingException e) {
       throw new IllegalArgumentException("not JSON: " + e.getOriginalMessage(), e);
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
     }
+  }
+
+  /**
+   * One JSON value and nothing after it but whitespace: {@code {"a":1} x} is refused rather than
+   * read as its first value (Jackson's readTree stops after the first).
+   */
+  private static JsonNode readWhole(JsonParser parser) throws IOException {
+    JsonNode value = JSON.readTree(parser);
+    if (parser.nextToken() != null) {
+      throw new JsonParseException(parser, "more text after the value");
+    }
+    return value;
   }
 
   /** The document stored as a value, or null if the value is not a JSON object. */
@@ -53,8 +63,8 @@ public final class Values {
     if (value.length == 0 || value[0] != '{') {
       return null;
     }
-    try {
-      JsonNode node = WHOLE.readTree(value);
+    try (JsonParser parser = JSON.createParser(value)) {
+      JsonNode node = readWhole(parser);
       return node != null && node.isObject() ? node : null;
     } catch (IOException e) {
       return null;

@@ -50,6 +50,6 @@ class ValuesTest {
     assertThat(Values.fromJson("{\"a\":1} ").get("a").intValue()).isEqualTo(1);
     assertThatThrownBy(() -> Values.fromJson("{\"a\":1} {\"b\":2}"))
         .isInstanceOf(IllegalArgumentException.class)
-        .hasMessageStartingWith("not JSON");
+        .hasMessage("not JSON: more text after the value");
   }
 }

@@ -33,6 +33,9 @@ import io.shardcluster.wire.RoutingTables;
 import io.shardcluster.wire.StatusErrors;
 import java.time.Duration;
 import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
@@ -216,9 +219,9 @@ public final class ClusterAdmin {
    * The node a group of a directory keyspace is placed on; empty if the group has no entry (it has
    * never been written).
    */
-  public java.util.Optional<String> groupOwner(String keyspace, byte[] group) {
+  public Optional<String> groupOwner(String keyspace, byte[] group) {
     String owner = lookupGroups(keyspace, List.of(group), false).get(0);
-    return owner.isEmpty() ? java.util.Optional.empty() : java.util.Optional.of(owner);
+    return owner.isEmpty() ? Optional.empty() : Optional.of(owner);
   }
 
   /**
@@ -280,7 +283,7 @@ public final class ClusterAdmin {
             k ->
                 new KeyspaceInfo(
                     k.getName(),
-                    k.getStrategy().name().toLowerCase(java.util.Locale.ROOT),
+                    k.getStrategy().name().toLowerCase(Locale.ROOT),
                     k.getIntervals(),
                     k.getDirectoryEntries(),
                     k.getSeparator().toStringUtf8(),
@@ -333,8 +336,8 @@ public final class ClusterAdmin {
                     new RebalancePlan.Move(
                         m.getSource(), m.getTarget(), m.getDescription(), m.getLoad()))
             .toList(),
-        new java.util.TreeMap<>(plan.getLoadBeforeMap()),
-        new java.util.TreeMap<>(plan.getLoadAfterMap()),
+        new TreeMap<>(plan.getLoadBeforeMap()),
+        new TreeMap<>(plan.getLoadAfterMap()),
         plan.getStartedList());
   }
 

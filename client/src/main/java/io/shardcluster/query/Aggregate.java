@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.NullNode;
 import java.math.BigDecimal;
 import java.math.MathContext;
+import java.util.List;
 
 /**
  * The aggregate functions, each as a state that shards fill from rows and the client combines from
@@ -18,7 +19,7 @@ public enum Aggregate {
   MAX;
 
   /** Fresh states of the selected aggregates, in order. */
-  static State[] states(java.util.List<Query.AggregateOutput> aggregates) {
+  static State[] states(List<Query.AggregateOutput> aggregates) {
     State[] states = new State[aggregates.size()];
     for (int i = 0; i < states.length; i++) {
       states[i] = new State(aggregates.get(i).function());

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import java.util.List;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
+import java.util.stream.Stream;
 
 /**
  * A WHERE condition, evaluated on one row with SQL's three-valued logic: {@code true}, {@code
@@ -15,7 +16,7 @@ public sealed interface Condition {
   Boolean test(Row row);
 
   /** The fields the condition reads. */
-  java.util.stream.Stream<Field> fields();
+  Stream<Field> fields();
 
   /** Whether the row matches: the condition is true for it. */
   default boolean matches(Row row) {
@@ -27,8 +28,8 @@ public sealed interface Condition {
     Field field();
 
     @Override
-    default java.util.stream.Stream<Field> fields() {
-      return java.util.stream.Stream.of(field());
+    default Stream<Field> fields() {
+      return Stream.of(field());
     }
   }
 
@@ -196,8 +197,8 @@ public sealed interface Condition {
   /** {@code left AND right}. */
   record And(Condition left, Condition right) implements Condition {
     @Override
-    public java.util.stream.Stream<Field> fields() {
-      return java.util.stream.Stream.concat(left.fields(), right.fields());
+    public Stream<Field> fields() {
+      return Stream.concat(left.fields(), right.fields());
     }
 
     @Override
@@ -222,8 +223,8 @@ public sealed interface Condition {
   /** {@code left OR right}. */
   record Or(Condition left, Condition right) implements Condition {
     @Override
-    public java.util.stream.Stream<Field> fields() {
-      return java.util.stream.Stream.concat(left.fields(), right.fields());
+    public Stream<Field> fields() {
+      return Stream.concat(left.fields(), right.fields());
     }
 
     @Override
@@ -248,7 +249,7 @@ public sealed interface Condition {
   /** {@code NOT condition}. */
   record Not(Condition condition) implements Condition {
     @Override
-    public java.util.stream.Stream<Field> fields() {
+    public Stream<Field> fields() {
       return condition.fields();
     }
 

@@ -1,7 +1,10 @@
 package io.shardcluster.query;
 
+import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
+import java.util.function.Consumer;
 
 /**
  * A parsed, checked query over one keyspace. The same query text is parsed by the client and by
@@ -56,12 +59,12 @@ public record Query(
    * The top-level document fields the query reads, so shards parse only those; empty for {@code
    * SELECT *}, which reads whole documents.
    */
-  public Optional<java.util.Set<String>> documentFields() {
+  public Optional<Set<String>> documentFields() {
     if (star) {
       return Optional.empty();
     }
-    java.util.Set<String> names = new java.util.HashSet<>();
-    java.util.function.Consumer<Field> add =
+    Set<String> names = new HashSet<>();
+    Consumer<Field> add =
         f -> {
           if (!f.isKey()) {
             names.add(f.parts().get(0));

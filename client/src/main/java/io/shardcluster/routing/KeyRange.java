@@ -1,13 +1,14 @@
 package io.shardcluster.routing;
 
 import com.google.protobuf.ByteString;
+import java.util.Comparator;
 
 /**
  * Keys {@code [start, end)} of a range keyspace in unsigned byte order; an empty {@code end} is the
  * end of the keyspace.
  */
 public record KeyRange(ByteString start, ByteString end) {
-  private static final java.util.Comparator<ByteString> ORDER =
+  private static final Comparator<ByteString> ORDER =
       ByteString.unsignedLexicographicalComparator();
 
   /** Whether the range holds the key. */

@@ -4,9 +4,11 @@ import static io.shardcluster.client.ShardClusterException.requireArgument;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.logging.Logger;
 
@@ -81,7 +83,7 @@ public final class Failpoints {
    */
   public static Failpoints parse(Collection<String> specs, String environment, Path release) {
     Map<String, Action> enabled = new HashMap<>();
-    List<String> all = new java.util.ArrayList<>(specs);
+    List<String> all = new ArrayList<>(specs);
     if (environment != null && !environment.isBlank()) {
       all.addAll(List.of(environment.split(",")));
     }
@@ -92,7 +94,7 @@ public final class Failpoints {
           "failpoint '" + spec + "' must be NAME=crash|pause with NAME one of " + NAMES);
       Action action;
       try {
-        action = Action.valueOf(parts[1].toUpperCase(java.util.Locale.ROOT));
+        action = Action.valueOf(parts[1].toUpperCase(Locale.ROOT));
       } catch (IllegalArgumentException e) {
         throw io.shardcluster.client.ShardClusterException.invalidArgument(
             "failpoint '" + spec + "' must end in =crash or =pause");
@@ -108,7 +110,7 @@ public final class Failpoints {
     if (action == null) {
       return;
     }
-    logger.warning("failpoint " + name + ": " + action.name().toLowerCase(java.util.Locale.ROOT));
+    logger.warning("failpoint " + name + ": " + action.name().toLowerCase(Locale.ROOT));
     if (action == Action.CRASH) {
       Runtime.getRuntime().halt(137);
     }

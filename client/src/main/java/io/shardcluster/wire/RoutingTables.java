@@ -18,6 +18,7 @@ import io.shardcluster.routing.RangeMap;
 import io.shardcluster.routing.RoutingTable;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 
@@ -120,10 +121,7 @@ public final class RoutingTables {
           new Keyspace(ks.getName(), HashRing.of(starts, owners), Directory.of(entries)));
     }
     return new RoutingTable(
-        proto.getEpoch(),
-        nodes,
-        keyspaces,
-        new java.util.HashSet<>(proto.getDroppedKeyspacesList()));
+        proto.getEpoch(), nodes, keyspaces, new HashSet<>(proto.getDroppedKeyspacesList()));
   }
 
   /** The wire form of a directory entry. */

@@ -22,7 +22,7 @@ public final class ServerStartup {
    * sampling (it records a stack trace for one buffer in 128, measurable on the request path).
    */
   public static void configureProcess() {
-    setIfAbsent("java.util.logging.SimpleFormatter.format", LOG_FORMAT);
+    setIfAbsent("SimpleFormatter.format", LOG_FORMAT);
     setIfAbsent("io.grpc.netty.shaded.io.netty.leakDetection.level", "disabled");
   }
 

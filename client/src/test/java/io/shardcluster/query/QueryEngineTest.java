@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
@@ -164,7 +165,7 @@ class QueryEngineTest {
   }
 
   private static List<Object> row(Object... values) {
-    return java.util.Arrays.asList(values);
+    return Arrays.asList(values);
   }
 
   @Test

@@ -5,7 +5,10 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.shardcluster.client.ErrorCode;
 import io.shardcluster.client.ShardClusterException;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.SplittableRandom;
+import java.util.TreeSet;
 import org.junit.jupiter.api.Test;
 
 class HashRingTest {
@@ -29,7 +32,7 @@ class HashRingTest {
 
   @Test
   void ownerOf_agreesWithLinearScan_forRandomPositions() {
-    java.util.SplittableRandom random = new java.util.SplittableRandom(7);
+    SplittableRandom random = new SplittableRandom(7);
     for (int i = 0; i < 10_000; i++) {
       long position = random.nextLong();
       String expected =
@@ -77,9 +80,8 @@ class HashRingTest {
   @org.junit.jupiter.api.RepeatedTest(20)
   void ownerOf_agreesWithAScanOfTheIntervals_alsoWhenManyTinyIntervalsShareABucket(
       org.junit.jupiter.api.RepetitionInfo repetition) {
-    java.util.SplittableRandom random =
-        new java.util.SplittableRandom(repetition.getCurrentRepetition());
-    java.util.TreeSet<Long> starts = new java.util.TreeSet<>(Long::compareUnsigned);
+    SplittableRandom random = new SplittableRandom(repetition.getCurrentRepetition());
+    TreeSet<Long> starts = new TreeSet<>(Long::compareUnsigned);
     starts.add(0L);
     int count = 1 + random.nextInt(2000);
     long cluster = random.nextLong();
@@ -87,8 +89,8 @@ class HashRingTest {
       // Half spread over the ring, half packed next to each other.
       starts.add(random.nextBoolean() ? random.nextLong() : cluster + random.nextInt(5000));
     }
-    java.util.List<Long> sorted = new java.util.ArrayList<>(starts);
-    java.util.List<String> owners = new java.util.ArrayList<>();
+    List<Long> sorted = new ArrayList<>(starts);
+    List<String> owners = new ArrayList<>();
     for (int i = 0; i < sorted.size(); i++) {
       owners.add("n" + i);
     }

@@ -7,6 +7,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 class RangeAllocatorTest {
@@ -75,9 +76,7 @@ class RangeAllocatorTest {
     assertThat(map.range(3).end()).isEqualTo(ByteString.EMPTY);
     assertThat(
             keyspace.ownersOf(
-                ByteString.copyFromUtf8("k001"),
-                ByteString.copyFromUtf8("k002"),
-                java.util.Set.of()))
+                ByteString.copyFromUtf8("k001"), ByteString.copyFromUtf8("k002"), Set.of()))
         .containsExactly("b");
   }
 }

@@ -20,7 +20,13 @@ import io.shardcluster.routing.RangeMap;
 import io.shardcluster.routing.RoutingTable;
 import io.shardcluster.routing.TokenAllocator;
 import io.shardcluster.wire.HostPort;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -334,8 +340,8 @@ final class Cluster {
             .filter(m -> m.getState() == NodeState.UP)
             .map(MemberRecord::getId)
             .toList();
-    Map<String, Long> placed = new java.util.HashMap<>(groups.groupsPerOwner(keyspaceName));
-    Map<ByteString, String> owners = new java.util.LinkedHashMap<>();
+    Map<String, Long> placed = new HashMap<>(groups.groupsPerOwner(keyspaceName));
+    Map<ByteString, String> owners = new LinkedHashMap<>();
     for (ByteString group : asked) {
       if (groups.owner(keyspaceName, group) != null || owners.containsKey(group)) {
         continue;
@@ -345,9 +351,9 @@ final class Cluster {
             "no shard node is UP to place group '" + group.toStringUtf8() + "' on");
       }
       String node =
-          java.util.Collections.min(
+          Collections.min(
               up,
-              java.util.Comparator.<String>comparingLong(n -> placed.getOrDefault(n, 0L))
+              Comparator.<String>comparingLong(n -> placed.getOrDefault(n, 0L))
                   .thenComparingLong(n -> keyspaceKeys(n, keyspaceName))
                   .thenComparing(n -> n));
       owners.put(group, node);
@@ -465,14 +471,12 @@ final class Cluster {
         strategy == Strategy.DIRECTORY
             ? new Grouping(separator == null ? Grouping.DEFAULT_SEPARATOR : separator, 0)
             : null;
-    java.util.TreeSet<byte[]> splits = new java.util.TreeSet<>(java.util.Arrays::compareUnsigned);
+    TreeSet<byte[]> splits = new TreeSet<>(Arrays::compareUnsigned);
     for (byte[] key : splitAt) {
       io.shardcluster.wire.Limits.checkKey(key.length);
       if (!splits.add(key)) {
         throw ShardClusterException.invalidArgument(
-            "split key '"
-                + new String(key, java.nio.charset.StandardCharsets.UTF_8)
-                + "' is given twice");
+            "split key '" + new String(key, StandardCharsets.UTF_8) + "' is given twice");
       }
     }
     return update(
@@ -534,10 +538,7 @@ final class Cluster {
               requireNoMigrations(current);
               RangeMap split = keyspace.ranges().split(at);
               logger.info(
-                  "keyspace "
-                      + name
-                      + ": split at "
-                      + new String(at, java.nio.charset.StandardCharsets.UTF_8));
+                  "keyspace " + name + ": split at " + new String(at, StandardCharsets.UTF_8));
               return current.withKeyspace(keyspace.withRanges(split));
             })
         .epoch();

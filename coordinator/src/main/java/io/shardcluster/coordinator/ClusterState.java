@@ -6,6 +6,7 @@ import io.shardcluster.proto.v1.MigrationPhase;
 import io.shardcluster.proto.v1.NodeState;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.RoutingTable;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -26,8 +27,8 @@ record ClusterState(
   static final int FINISHED_KEPT = 200;
 
   ClusterState {
-    members = java.util.Collections.unmodifiableMap(new TreeMap<>(members));
-    migrations = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(migrations));
+    members = Collections.unmodifiableMap(new TreeMap<>(members));
+    migrations = Collections.unmodifiableMap(new LinkedHashMap<>(migrations));
   }
 
   /** A new cluster: epoch 1, the default keyspace with an empty ring, no members. */

@@ -9,7 +9,10 @@ import io.shardcluster.proto.v1.Migration;
 import io.shardcluster.wire.RoutingTables;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
@@ -85,8 +88,8 @@ final class MetadataStore implements AutoCloseable {
     }
   }
 
-  private java.util.List<byte[]> values(String prefix) {
-    java.util.List<byte[]> values = new java.util.ArrayList<>();
+  private List<byte[]> values(String prefix) {
+    List<byte[]> values = new ArrayList<>();
     try (RocksIterator it = db.newIterator()) {
       for (it.seek(bytes(prefix)); it.isValid(); it.next()) {
         if (!new String(it.key(), StandardCharsets.UTF_8).startsWith(prefix)) {
@@ -147,7 +150,7 @@ final class MetadataStore implements AutoCloseable {
 
   private static boolean startsWith(byte[] key, byte[] prefix) {
     return key.length >= prefix.length
-        && java.util.Arrays.equals(key, 0, prefix.length, prefix, 0, prefix.length);
+        && Arrays.equals(key, 0, prefix.length, prefix, 0, prefix.length);
   }
 
   /** Saves the state durably (fsync) in one atomic batch, replacing what was saved before. */

@@ -20,6 +20,7 @@ import java.time.Clock;
 import java.util.Iterator;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.function.UnaryOperator;
 import java.util.logging.Logger;
 
 /**
@@ -256,8 +257,7 @@ final class MigrationRunner implements Runnable {
     logger.info("migration " + id + " cancelled: " + reason);
   }
 
-  private void setPhase(
-      MigrationPhase phase, java.util.function.UnaryOperator<Migration.Builder> more) {
+  private void setPhase(MigrationPhase phase, UnaryOperator<Migration.Builder> more) {
     cluster.update(
         state -> {
           Migration current = state.migrations().get(id);

@@ -23,6 +23,8 @@ import io.shardcluster.wire.Failpoints;
 import io.shardcluster.wire.RoutingTables;
 import java.time.Clock;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -33,7 +35,10 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.UnaryOperator;
 import java.util.logging.Logger;
 
 /**
@@ -78,9 +83,8 @@ final class Rebalancer implements AutoCloseable {
     this.clock = clock;
   }
 
-  private static java.util.concurrent.ThreadFactory daemon(String prefix) {
-    java.util.concurrent.atomic.AtomicInteger count =
-        new java.util.concurrent.atomic.AtomicInteger();
+  private static ThreadFactory daemon(String prefix) {
+    AtomicInteger count = new AtomicInteger();
     return runnable -> {
       Thread thread = new Thread(runnable, prefix + count.incrementAndGet());
       thread.setDaemon(true);
@@ -450,8 +454,7 @@ final class Rebalancer implements AutoCloseable {
         .sorted(Map.Entry.<DirectoryEntry, Double>comparingByValue().reversed())
         .forEach(
             sized -> {
-              String receiver =
-                  java.util.Collections.min(load.keySet(), Comparator.comparing(load::get));
+              String receiver = Collections.min(load.keySet(), Comparator.comparing(load::get));
               plans.get(receiver).entries.add(sized.getKey());
               load.merge(receiver, sized.getValue(), Double::sum);
             });
@@ -748,7 +751,7 @@ final class Rebalancer implements AutoCloseable {
   private boolean splitAt(Keyspace keyspace, int i, ByteString key) {
     byte[] at = key.toByteArray();
     RangeMap ranges = keyspace.ranges();
-    if (java.util.Arrays.compareUnsigned(at, ranges.start(i)) <= 0
+    if (Arrays.compareUnsigned(at, ranges.start(i)) <= 0
         || ranges.indexOf(at) != i
         || ranges.indexOfStart(at) >= 0) {
       return false;
@@ -774,8 +777,8 @@ final class Rebalancer implements AutoCloseable {
     if (total == 0) {
       return false;
     }
-    String most = java.util.Collections.max(perNode.keySet(), Comparator.comparing(perNode::get));
-    String fewest = java.util.Collections.min(perNode.keySet(), Comparator.comparing(perNode::get));
+    String most = Collections.max(perNode.keySet(), Comparator.comparing(perNode::get));
+    String fewest = Collections.min(perNode.keySet(), Comparator.comparing(perNode::get));
     double mean = (double) total / perNode.size();
     long gap = perNode.get(most) - perNode.get(fewest);
     if (perNode.get(most) <= (1 + config.balanceThreshold()) * mean) {
@@ -888,7 +891,7 @@ final class Rebalancer implements AutoCloseable {
     return migration;
   }
 
-  private Migration update(String id, java.util.function.UnaryOperator<Migration> change) {
+  private Migration update(String id, UnaryOperator<Migration> change) {
     return cluster
         .update(s -> s.withMigration(change.apply(s.migrations().get(id))))
         .migrations()

@@ -13,8 +13,14 @@ import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.RoutingTable;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -232,8 +238,7 @@ class ClusterTest {
     }
   }
 
-  private Map<String, String> owners(
-      String keyspace, java.util.List<String> groups, boolean place) {
+  private Map<String, String> owners(String keyspace, List<String> groups, boolean place) {
     Map<String, String> owners = new HashMap<>();
     cluster
         .lookupGroups(keyspace, groups.stream().map(ByteString::copyFromUtf8).toList(), place)
@@ -246,23 +251,22 @@ class ClusterTest {
   void directoryKeyspace_placesNewGroupsEvenly_concurrentPlacementsAgree_andEntriesPersist()
       throws Exception {
     upNodes("n1", "n2", "n3");
-    cluster.createKeyspace("tenants", Strategy.DIRECTORY, java.util.List.of(), null, 16);
+    cluster.createKeyspace("tenants", Strategy.DIRECTORY, List.of(), null, 16);
     long epoch = cluster.routing().epoch();
-    java.util.List<String> groups = new java.util.ArrayList<>();
+    List<String> groups = new ArrayList<>();
     for (int i = 0; i < 60; i++) {
       groups.add("tenant" + i);
     }
     assertThat(owners("tenants", groups, false).values()).containsOnly("");
 
-    var pool = java.util.concurrent.Executors.newFixedThreadPool(8);
-    java.util.List<java.util.concurrent.Future<Map<String, String>>> answers =
-        new java.util.ArrayList<>();
+    var pool = Executors.newFixedThreadPool(8);
+    List<Future<Map<String, String>>> answers = new ArrayList<>();
     for (int t = 0; t < 8; t++) {
-      java.util.List<String> shuffled = new java.util.ArrayList<>(groups);
-      java.util.Collections.shuffle(shuffled, new java.util.Random(t));
+      List<String> shuffled = new ArrayList<>(groups);
+      Collections.shuffle(shuffled, new Random(t));
       answers.add(pool.submit(() -> owners("tenants", shuffled, true)));
     }
-    java.util.List<Map<String, String>> seen = new java.util.ArrayList<>();
+    List<Map<String, String>> seen = new ArrayList<>();
     for (var answer : answers) {
       seen.add(answer.get());
     }
@@ -288,31 +292,30 @@ class ClusterTest {
   void directoryKeyspace_aCommittedMoveChangesItsEntriesAtomically_andDropDeletesThem()
       throws Exception {
     upNodes("n1", "n2");
-    cluster.createKeyspace("tenants", Strategy.DIRECTORY, java.util.List.of(), null, 16);
-    String owner = owners("tenants", java.util.List.of("acme", "globex"), true).get("acme");
+    cluster.createKeyspace("tenants", Strategy.DIRECTORY, List.of(), null, 16);
+    String owner = owners("tenants", List.of("acme", "globex"), true).get("acme");
     String other = owner.equals("n1") ? "n2" : "n1";
     io.shardcluster.routing.MovingSet moving =
         io.shardcluster.routing.MovingSet.ofGroups(
-            "tenants", java.util.List.of(ByteString.copyFromUtf8("acme")), java.util.List.of());
+            "tenants", List.of(ByteString.copyFromUtf8("acme")), List.of());
     long version = cluster.routing().keyspace("tenants").grouping().version();
     long epoch = cluster.routing().epoch();
 
     cluster.update(
         s -> s.withKeyspace(moving.applyTo(s.routing().keyspace("tenants"), other)),
-        java.util.List.of(new GroupDirectory.Move(moving, owner, other)));
+        List.of(new GroupDirectory.Move(moving, owner, other)));
 
-    assertThat(owners("tenants", java.util.List.of("acme"), false)).containsEntry("acme", other);
+    assertThat(owners("tenants", List.of("acme"), false)).containsEntry("acme", other);
     assertThat(cluster.routing().epoch()).isEqualTo(epoch + 1);
     assertThat(cluster.routing().keyspace("tenants").grouping().version()).isEqualTo(version + 1);
-    var answer =
-        cluster.lookupGroups("tenants", java.util.List.of(ByteString.copyFromUtf8("acme")), false);
+    var answer = cluster.lookupGroups("tenants", List.of(ByteString.copyFromUtf8("acme")), false);
     assertThat(answer.getEpoch()).isEqualTo(epoch + 1);
     assertThat(answer.getDirectoryVersion()).isEqualTo(version + 1);
 
     store.close();
     store = MetadataStore.open(dir);
     cluster = Cluster.open(store, liveness, probe);
-    assertThat(owners("tenants", java.util.List.of("acme"), false)).containsEntry("acme", other);
+    assertThat(owners("tenants", List.of("acme"), false)).containsEntry("acme", other);
 
     cluster.dropKeyspace("tenants");
     store.close();
@@ -326,27 +329,26 @@ class ClusterTest {
     ShardClusterException noNode =
         failure(
             () -> {
-              cluster.createKeyspace("tenants", Strategy.DIRECTORY, java.util.List.of(), null, 16);
-              owners("tenants", java.util.List.of("acme"), true);
+              cluster.createKeyspace("tenants", Strategy.DIRECTORY, List.of(), null, 16);
+              owners("tenants", List.of("acme"), true);
             });
     assertThat(noNode.code()).isEqualTo(ErrorCode.UNAVAILABLE);
     assertThat(cluster.groups().size("tenants")).isZero();
-    assertThat(failure(() -> owners("default", java.util.List.of("a"), false)).code())
+    assertThat(failure(() -> owners("default", List.of("a"), false)).code())
         .isEqualTo(ErrorCode.FAILED_PRECONDITION);
-    assertThat(failure(() -> owners("nope", java.util.List.of("a"), false)).code())
+    assertThat(failure(() -> owners("nope", List.of("a"), false)).code())
         .isEqualTo(ErrorCode.NOT_FOUND);
     assertThat(
             failure(
                     () ->
-                        cluster.createKeyspace(
-                            "h", Strategy.HASH, java.util.List.of(), ByteString.EMPTY, 16))
+                        cluster.createKeyspace("h", Strategy.HASH, List.of(), ByteString.EMPTY, 16))
                 .code())
         .isEqualTo(ErrorCode.INVALID_ARGUMENT);
     assertThat(
             failure(
                     () ->
                         cluster.createKeyspace(
-                            "h", Strategy.STRATEGY_UNSPECIFIED, java.util.List.of(), null, 16))
+                            "h", Strategy.STRATEGY_UNSPECIFIED, List.of(), null, 16))
                 .code())
         .isEqualTo(ErrorCode.INVALID_ARGUMENT);
   }

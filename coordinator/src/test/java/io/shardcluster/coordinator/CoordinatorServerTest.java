@@ -39,6 +39,7 @@ import java.time.Clock;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -230,7 +231,7 @@ class CoordinatorServerTest {
     assertThat(health.getStatus()).isEqualTo(HealthCheckResponse.ServingStatus.SERVING);
 
     List<String> services = new ArrayList<>();
-    var done = new java.util.concurrent.CountDownLatch(1);
+    var done = new CountDownLatch(1);
     var requests =
         ServerReflectionGrpc.newStub(channel)
             .serverReflectionInfo(

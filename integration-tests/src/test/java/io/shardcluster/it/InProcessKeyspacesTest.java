@@ -19,6 +19,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -183,7 +184,7 @@ class InProcessKeyspacesTest {
     int writers = 8;
     CountDownLatch go = new CountDownLatch(1);
     List<Thread> threads = new ArrayList<>();
-    List<Throwable> failures = new java.util.concurrent.CopyOnWriteArrayList<>();
+    List<Throwable> failures = new CopyOnWriteArrayList<>();
     for (int w = 0; w < writers; w++) {
       ShardClient own = cluster.client().keyspace("tenants");
       int writer = w;

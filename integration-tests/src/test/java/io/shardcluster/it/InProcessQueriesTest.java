@@ -28,6 +28,7 @@ import java.util.Map;
 import java.util.Random;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -181,7 +182,7 @@ class InProcessQueriesTest {
     assertAsks("SELECT _key FROM h WHERE _key = 'k0005'", Set.of(owner("h", "k0005")));
     assertAsks(
         "SELECT _key FROM h WHERE _key IN ('k0005', 'k0006')",
-        new java.util.TreeSet<>(List.of(owner("h", "k0005"), owner("h", "k0006"))));
+        new TreeSet<>(List.of(owner("h", "k0005"), owner("h", "k0006"))));
     assertAsks(
         "SELECT COUNT(*) FROM r WHERE _key >= 'k0000' AND _key < 'k0100'",
         Set.of(owner("r", "k0001")));
@@ -206,13 +207,13 @@ class InProcessQueriesTest {
 
   /** Runs the query and checks which nodes opened scans for it. */
   private void assertAsks(String sql, Set<String> expectedNodes) {
-    Set<String> expected = new java.util.TreeSet<>(expectedNodes);
+    Set<String> expected = new TreeSet<>(expectedNodes);
     Map<String, String> addresses = client.refreshRoutingTable().nodeAddresses();
     Map<String, Long> before = new HashMap<>();
     addresses.forEach((node, address) -> before.put(node, InProcessCluster.scansServed(address)));
     QueryResult result = client.query(sql);
     result.rows(); // a streamed query runs as it is read
-    Set<String> asked = new java.util.TreeSet<>();
+    Set<String> asked = new TreeSet<>();
     addresses.forEach(
         (node, address) -> {
           if (InProcessCluster.scansServed(address) > before.get(node)) {

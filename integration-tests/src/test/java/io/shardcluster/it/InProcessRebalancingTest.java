@@ -18,10 +18,16 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLongArray;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -214,16 +220,13 @@ class InProcessRebalancingTest {
     byte[] prefix = "acme:".getBytes(StandardCharsets.UTF_8);
     client.admin().setDirectoryEntry(prefix, true, "node-1");
     int keys = 500;
-    java.util.concurrent.atomic.AtomicLongArray acked =
-        new java.util.concurrent.atomic.AtomicLongArray(keys);
+    AtomicLongArray acked = new AtomicLongArray(keys);
     for (int i = 0; i < keys; i++) {
       client.put("acme:" + i, "0");
       client.put("other:" + i, "x");
     }
-    java.util.concurrent.atomic.AtomicBoolean stop =
-        new java.util.concurrent.atomic.AtomicBoolean();
-    java.util.concurrent.ConcurrentLinkedQueue<Throwable> errors =
-        new java.util.concurrent.ConcurrentLinkedQueue<>();
+    AtomicBoolean stop = new AtomicBoolean();
+    ConcurrentLinkedQueue<Throwable> errors = new ConcurrentLinkedQueue<>();
     Thread writer =
         new Thread(
             () -> {
@@ -287,13 +290,10 @@ class InProcessRebalancingTest {
     for (int i = 0; i < keys; i++) {
       expected.add("k" + i);
     }
-    java.util.Collections.sort(expected);
-    java.util.concurrent.atomic.AtomicBoolean stop =
-        new java.util.concurrent.atomic.AtomicBoolean();
-    java.util.concurrent.ConcurrentLinkedQueue<String> problems =
-        new java.util.concurrent.ConcurrentLinkedQueue<>();
-    java.util.concurrent.atomic.AtomicInteger scans =
-        new java.util.concurrent.atomic.AtomicInteger();
+    Collections.sort(expected);
+    AtomicBoolean stop = new AtomicBoolean();
+    ConcurrentLinkedQueue<String> problems = new ConcurrentLinkedQueue<>();
+    AtomicInteger scans = new AtomicInteger();
     Thread scanner =
         new Thread(
             () -> {
@@ -311,7 +311,7 @@ class InProcessRebalancingTest {
                       "scan returned "
                           + seen.size()
                           + " keys, "
-                          + new java.util.HashSet<>(seen).size()
+                          + new HashSet<>(seen).size()
                           + " distinct");
                 }
                 scans.incrementAndGet();

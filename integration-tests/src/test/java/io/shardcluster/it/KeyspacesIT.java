@@ -4,9 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -195,8 +197,8 @@ class KeyspacesIT {
     ok("keyspace", "create", "tenants", "--strategy", "directory");
 
     // Four shardctl processes write the new group acme at once: one placement, all keys on it.
-    List<Thread> writers = new java.util.ArrayList<>();
-    List<Shardctl.Result> results = new java.util.concurrent.CopyOnWriteArrayList<>();
+    List<Thread> writers = new ArrayList<>();
+    List<Shardctl.Result> results = new CopyOnWriteArrayList<>();
     for (int w = 0; w < 4; w++) {
       String prefix = "acme:w" + w + ":";
       Thread thread =

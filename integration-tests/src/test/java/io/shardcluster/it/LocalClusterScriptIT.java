@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -14,8 +15,7 @@ class LocalClusterScriptIT {
 
   private static Shardctl.Result bin(String script, String... args) throws Exception {
     List<String> command =
-        new java.util.ArrayList<>(
-            List.of(LocalCluster.ROOT.resolve("bin").resolve(script).toString()));
+        new ArrayList<>(List.of(LocalCluster.ROOT.resolve("bin").resolve(script).toString()));
     command.addAll(List.of(args));
     return Shardctl.exec(command, PREBUILT);
   }

@@ -22,8 +22,10 @@ import io.shardcluster.routing.RoutingTable;
 import io.shardcluster.wire.Failpoints;
 import io.shardcluster.wire.RoutingTables;
 import io.shardcluster.wire.StatusErrors;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.Iterator;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.ReentrantLock;
@@ -86,8 +88,8 @@ final class IncomingMigrations {
   }
 
   /** The specs of the incoming migrations this node has state for. */
-  java.util.List<MigrationSpec> specs() {
-    java.util.List<MigrationSpec> specs = new java.util.ArrayList<>();
+  List<MigrationSpec> specs() {
+    List<MigrationSpec> specs = new ArrayList<>();
     for (byte[] saved : store.metaWithPrefix(META_PREFIX)) {
       try {
         specs.add(IncomingState.parseFrom(saved).getSpec());

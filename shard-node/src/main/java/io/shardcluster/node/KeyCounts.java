@@ -4,7 +4,9 @@ import com.google.protobuf.ByteString;
 import io.shardcluster.routing.DirectoryEntry;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.RoutingTable;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
@@ -37,7 +39,7 @@ record KeyCounts(
     private static final int SAMPLES = 64;
     long keys;
     long bytes;
-    private final java.util.List<byte[]> samples = new java.util.ArrayList<>();
+    private final List<byte[]> samples = new ArrayList<>();
     private long step = 1;
 
     void add(byte[] key, long size) {

@@ -17,6 +17,7 @@ import io.shardcluster.routing.MovingSet;
 import io.shardcluster.routing.RoutingTable;
 import io.shardcluster.wire.RoutingTables;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -24,7 +25,9 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.concurrent.locks.StampedLock;
 import java.util.function.Consumer;
+import java.util.function.LongFunction;
 import java.util.function.Supplier;
 import java.util.logging.Logger;
 
@@ -46,15 +49,14 @@ final class OutgoingMigrations {
   private final LocalStore store;
   private final Supplier<RoutingTable> routing;
   // The routing table, refreshed first if older than the given epoch.
-  private final java.util.function.LongFunction<RoutingTable> tableAtLeast;
+  private final LongFunction<RoutingTable> tableAtLeast;
   private final Map<String, Outgoing> byId = new ConcurrentHashMap<>();
   // Read on every data request; replaced (not mutated) when a migration begins or ends.
   private volatile List<Outgoing> active = List.of();
   // Held (shared) by each write from reading `active` to applying, and (exclusive) to change
   // `active`: a migration that starts recording sees every write that did not see it applied,
   // so its snapshot holds them; none can land unlogged after the snapshot.
-  private final java.util.concurrent.locks.StampedLock recording =
-      new java.util.concurrent.locks.StampedLock();
+  private final StampedLock recording = new StampedLock();
 
   /** A key and the value to write, or null to delete it. */
   record Mutation(byte[] key, byte[] value) {}
@@ -99,7 +101,7 @@ final class OutgoingMigrations {
       String nodeId,
       LocalStore store,
       Supplier<RoutingTable> routing,
-      java.util.function.LongFunction<RoutingTable> tableAtLeast) {
+      LongFunction<RoutingTable> tableAtLeast) {
     this.nodeId = nodeId;
     this.store = store;
     this.routing = routing;
@@ -135,7 +137,7 @@ final class OutgoingMigrations {
   }
 
   /** Ids of the outgoing migrations. */
-  java.util.Set<String> ids() {
+  Set<String> ids() {
     return Set.copyOf(byId.keySet());
   }
 
@@ -386,7 +388,7 @@ final class OutgoingMigrations {
   }
 
   static byte[] successor(byte[] key) {
-    byte[] next = java.util.Arrays.copyOf(key, key.length + 1);
+    byte[] next = Arrays.copyOf(key, key.length + 1);
     return next;
   }
 

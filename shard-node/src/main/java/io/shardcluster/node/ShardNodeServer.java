@@ -30,6 +30,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Function;
+import java.util.function.Supplier;
 import java.util.logging.Logger;
 import org.rocksdb.RocksDBException;
 
@@ -55,7 +56,7 @@ public final class ShardNodeServer {
   private ExecutorService queryExecutor;
   private ScheduledExecutorService counter;
   private NodeChannels migrationChannels;
-  private final java.util.function.Supplier<NodeChannels> lookupChannelFactory;
+  private final Supplier<NodeChannels> lookupChannelFactory;
   private NodeChannels lookupChannels;
   private OutgoingMigrations outgoing;
   private volatile KeyCounts counts = KeyCounts.NONE;
@@ -84,7 +85,7 @@ public final class ShardNodeServer {
       ShardNodeConfig config,
       ServerBuilder<?> serverBuilder,
       Function<String, ManagedChannel> channels,
-      java.util.function.Supplier<NodeChannels> lookupChannels) {
+      Supplier<NodeChannels> lookupChannels) {
     this.config = config;
     this.serverBuilder = serverBuilder;
     this.channels = channels;

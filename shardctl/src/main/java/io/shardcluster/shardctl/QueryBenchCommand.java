@@ -12,6 +12,7 @@ import io.shardcluster.query.QueryParser;
 import io.shardcluster.query.ShardQuery;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -158,7 +159,7 @@ final class QueryBenchCommand extends ClusterCommand {
     List<List<JsonNode>> merged = QueryMerge.merge(query, List.of(local.result()));
     boolean same =
         query.orderBy().isEmpty()
-            ? new java.util.HashSet<>(merged).equals(new java.util.HashSet<>(expected))
+            ? new HashSet<>(merged).equals(new HashSet<>(expected))
             : merged.equals(expected);
     if (!same) {
       throw new IllegalStateException("pushdown and fetch-all disagree on: " + sql);

@@ -21,6 +21,7 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.NoSuchElementException;
 import java.util.PriorityQueue;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -146,7 +147,7 @@ public final class MergedScan implements KeyValueIterator {
     ByteString start = lastKey == null ? from : KeySpans.successor(lastKey);
     // A range keyspace asks only the owners of the ranges the scan overlaps; a directory keyspace
     // asks every node.
-    java.util.Set<String> owners = routed.ownersOf(start, to, table.nodeAddresses().keySet());
+    Set<String> owners = routed.ownersOf(start, to, table.nodeAddresses().keySet());
     ScanRequest request =
         ScanRequest.newBuilder()
             .setKeyspace(keyspace)

@@ -24,6 +24,7 @@ import io.shardcluster.routing.RoutingTable;
 import io.shardcluster.wire.RoutingTables;
 import io.shardcluster.wire.StatusErrors;
 import java.util.ArrayList;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -215,7 +216,7 @@ public final class QueryRunner {
    * Opens a part's response stream, read as the caller pulls (the node's deadline covers the whole
    * stream); errors surface from the iterator.
    */
-  java.util.Iterator<QueryResponse> open(
+  Iterator<QueryResponse> open(
       RoutingTable table, Query query, String sql, Part part, QueryOptions options) {
     String address = table.address(part.node()).orElse("?");
     return ShardNodeGrpc.newBlockingStub(channels.channel(address))

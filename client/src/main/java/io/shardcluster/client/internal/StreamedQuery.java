@@ -16,6 +16,7 @@ import io.shardcluster.routing.RoutingTable;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.NoSuchElementException;
@@ -70,7 +71,7 @@ final class StreamedQuery implements QueryResult.Source {
     final RoutingTable table;
     final QueryRunner.Part part;
     final Context.CancellableContext context = Context.current().withCancellation();
-    final java.util.Iterator<QueryResponse> responses;
+    final Iterator<QueryResponse> responses;
     List<QueryRow> batch = List.of();
     int index;
     ByteString lastKey;

@@ -4,6 +4,7 @@ import static io.shardcluster.client.ShardClusterException.requireArgument;
 
 import io.shardcluster.client.ShardClusterException;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
@@ -119,10 +120,24 @@ public final class TokenAllocator {
 
   /** The ring after {@code node} leaves; FAILED_PRECONDITION if no other node owns anything. */
   public static HashRing remove(HashRing ring, String node) {
-    Map<String, Double> shares = new HashMap<>(ring.shares());
-    Double leaving = shares.remove(node);
+    return remove(ring, node, ring.shares().keySet());
+  }
+
+  /**
+   * The ring after {@code node} leaves, its positions going only to {@code allowed} (evening out
+   * their shares; the other nodes keep theirs): a drain gives nothing to a node that is down.
+   * FAILED_PRECONDITION if there is no taker.
+   */
+  public static HashRing remove(HashRing ring, String node, Collection<String> allowed) {
+    Double leaving = ring.shares().get(node);
     if (leaving == null) {
       return ring;
+    }
+    Map<String, Double> shares = new HashMap<>();
+    for (String taker : allowed) {
+      if (!taker.equals(node)) {
+        shares.put(taker, ring.shares().getOrDefault(taker, 0.0));
+      }
     }
     if (shares.isEmpty()) {
       throw ShardClusterException.failedPrecondition(

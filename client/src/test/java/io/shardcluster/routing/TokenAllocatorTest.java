@@ -1,6 +1,8 @@
 package io.shardcluster.routing;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
 
 import java.util.Collections;
 import java.util.List;
@@ -33,7 +35,7 @@ class TokenAllocatorTest {
     assertThat(ring.shares()).hasSize(nodes);
     assertThat(maxOverMean(ring)).isLessThanOrEqualTo(1.05);
     assertThat(ring.shares().values().stream().mapToDouble(Double::doubleValue).sum())
-        .isCloseTo(1.0, org.assertj.core.data.Offset.offset(1e-9));
+        .isCloseTo(1.0, within(1e-9));
   }
 
   @Test
@@ -63,8 +65,7 @@ class TokenAllocatorTest {
         moved++;
       }
     }
-    assertThat(after.shares().get("new"))
-        .isCloseTo(1.0 / (before + 1), org.assertj.core.data.Offset.offset(1e-9));
+    assertThat(after.shares().get("new")).isCloseTo(1.0 / (before + 1), within(1e-9));
     assertThat((double) moved / samples)
         .isCloseTo(1.0 / (before + 1), org.assertj.core.data.Offset.offset(0.01));
   }
@@ -100,6 +101,32 @@ class TokenAllocatorTest {
   }
 
   @Test
+  void remove_toSomeTakers_givesTheLeavingNodesPositionsOnlyToThem_evenly() {
+    HashRing ring = grow(5);
+    HashRing after = TokenAllocator.remove(ring, "n1", List.of("n2", "n3"));
+
+    assertThat(after.shares()).doesNotContainKey("n1");
+    assertThat(after.shares().get("n4")).isEqualTo(ring.shares().get("n4"));
+    assertThat(after.shares().get("n5")).isEqualTo(ring.shares().get("n5"));
+    SplittableRandom random = new SplittableRandom(5);
+    for (int i = 0; i < 100_000; i++) {
+      long position = random.nextLong();
+      String before = ring.ownerOf(position);
+      assertThat(after.ownerOf(position))
+          .isIn(before.equals("n1") ? List.of("n2", "n3") : List.of(before));
+    }
+    double n2 = after.shares().get("n2");
+    double n3 = after.shares().get("n3");
+    assertThat(n2 + n3)
+        .isCloseTo(
+            ring.shares().get("n1") + ring.shares().get("n2") + ring.shares().get("n3"),
+            within(1e-9));
+    assertThat(Math.abs(n2 - n3)).isLessThan(0.01);
+    assertThatThrownBy(() -> TokenAllocator.remove(ring, "n1", List.of("n1")))
+        .hasMessageContaining("last one");
+  }
+
+  @Test
   void remove_lastNode_isFailedPrecondition() {
     HashRing ring = grow(1);
     org.assertj.core.api.Assertions.assertThatThrownBy(() -> TokenAllocator.remove(ring, "n1"))
@@ -111,7 +138,7 @@ class TokenAllocatorTest {
     HashRing ring = grow(4);
     List<PositionRange> taken = TokenAllocator.take(ring, "n2", 0.1);
     assertThat(taken.stream().mapToDouble(PositionRange::fraction).sum())
-        .isCloseTo(0.1, org.assertj.core.data.Offset.offset(1e-9));
+        .isCloseTo(0.1, within(1e-9));
     for (var range : taken) {
       assertThat(ring.ownerOf(range.start())).isEqualTo("n2");
     }

@@ -290,14 +290,31 @@ final class Rebalancer implements AutoCloseable {
             .filter(m -> m.getState() != NodeState.REMOVED)
             .orElseThrow(() -> ShardClusterException.notFound("no node named " + node));
     Cluster.requireNoMigrations(state);
-    List<String> others =
+    if (liveness.state(node) == io.shardcluster.client.NodeState.DOWN) {
+      // A drain copies from the node itself: from a DOWN node it would wait until it is back.
+      throw ShardClusterException.failedPrecondition(
+          "cannot drain "
+              + node
+              + ": it is DOWN and a drain copies its keys from it; start it again, or remove it"
+              + " with --force if it is gone for good (its keys are then lost)");
+    }
+    List<String> members =
         state.members().values().stream()
             .filter(m -> m.getState() == NodeState.UP && !m.getId().equals(node))
             .map(MemberRecord::getId)
             .toList();
-    if (others.isEmpty()) {
+    if (members.isEmpty()) {
       throw ShardClusterException.failedPrecondition(
           "cannot drain " + node + ": it is the last node; there is nowhere to move its keys");
+    }
+    // Only to nodes that answer: a move to a DOWN node would wait until that node is back.
+    List<String> others =
+        members.stream()
+            .filter(id -> liveness.state(id) == io.shardcluster.client.NodeState.UP)
+            .toList();
+    if (others.isEmpty()) {
+      throw ShardClusterException.failedPrecondition(
+          "cannot drain " + node + ": every other node is DOWN; there is nowhere to move its keys");
     }
     if (member.getState() == NodeState.JOINING) {
       throw ShardClusterException.failedPrecondition(
@@ -436,7 +453,7 @@ final class Rebalancer implements AutoCloseable {
     }
     HashRing ring = keyspace.ring();
     if (ring.shares().containsKey(node)) {
-      HashRing after = TokenAllocator.remove(ring, node);
+      HashRing after = TokenAllocator.remove(ring, node, receivers);
       for (String receiver : receivers) {
         plans.get(receiver).ranges.addAll(ring.movedTo(after, node, receiver));
       }

@@ -122,6 +122,37 @@ class InProcessRebalancingTest {
   }
 
   @Test
+  void drain_movesKeysOnlyToNodesThatAnswer_andADownNodeCannotBeDrained() {
+    ShardClient client = startWithKeys(4, 2000, false);
+    cluster.stopNode("node-4");
+    cluster.awaitState("node-4", NodeState.DOWN);
+    long epoch = client.refreshRoutingTable().epoch();
+
+    // Its keys could only be copied from it.
+    assertThatThrownBy(() -> client.admin().drain("node-4"))
+        .isInstanceOfSatisfying(
+            ShardClusterException.class,
+            e -> {
+              assertThat(e.code()).isEqualTo(ErrorCode.FAILED_PRECONDITION);
+              assertThat(e.getMessage()).contains("it is DOWN").contains("--force");
+            });
+    assertThat(client.refreshRoutingTable().epoch()).isEqualTo(epoch);
+    assertThat(cluster.nodes().get("node-4").state()).isEqualTo(NodeState.DOWN);
+
+    // Moves to the DOWN node would wait for it: node-3's keys go to node-1 and node-2 only.
+    double node4Share =
+        client.refreshRoutingTable().keyspace(Keyspace.DEFAULT).ring().shares().get("node-4");
+    List<MigrationInfo> started = client.admin().drain("node-3");
+    assertThat(started)
+        .isNotEmpty()
+        .allSatisfy(m -> assertThat(m.target()).isIn("node-1", "node-2"));
+    cluster.awaitState("node-3", NodeState.REMOVED);
+    assertThat(client.refreshRoutingTable().keyspace(Keyspace.DEFAULT).ring().shares())
+        .doesNotContainKey("node-3")
+        .containsEntry("node-4", node4Share);
+  }
+
+  @Test
   void drainAndMigrationCommands_badInput_isRefusedAndChangesNothing() {
     ShardClient client = startWithKeys(1, 10, false);
     long epoch = client.refreshRoutingTable().epoch();

@@ -1,6 +1,7 @@
 package io.shardcluster.shardctl;
 
 import io.shardcluster.client.MigrationInfo;
+import io.shardcluster.client.NodeState;
 import io.shardcluster.client.ShardClient;
 import java.io.PrintWriter;
 import java.util.ArrayList;
@@ -29,7 +30,10 @@ final class MigrationsCommand extends ClusterCommand {
   @Option(names = "--all", description = "Also list migrations that have ended.")
   boolean all;
 
-  @Option(names = "--watch", description = "Show live progress until every migration has ended.")
+  @Option(
+      names = "--watch",
+      description =
+          "Show live progress until every migration has ended and no node is JOINING or DRAINING.")
   boolean watch;
 
   @Option(names = "--json", description = "Print as JSON.")
@@ -70,7 +74,19 @@ final class MigrationsCommand extends ClusterCommand {
           }
         }
         if (active.isEmpty()) {
-          break;
+          // A node that has just registered is JOINING before the coordinator plans its moves:
+          // the watch covers the join (or drain) until the node is UP (or REMOVED).
+          List<String> changing = changingNodes(client);
+          if (changing.isEmpty()) {
+            break;
+          }
+          String waiting = "waiting for " + String.join(", ", changing);
+          if (!waiting.equals(lastPhase.put("", waiting))) {
+            out().println(waiting);
+            out().flush();
+          }
+          Thread.sleep(200);
+          continue;
         }
         long total =
             active.stream().mapToLong(m -> Math.max(m.estimatedKeys(), m.keysCopied())).sum();
@@ -96,6 +112,7 @@ final class MigrationsCommand extends ClusterCommand {
         bar.close();
       }
     }
+    lastPhase.remove("");
     List<MigrationInfo> ended =
         client.admin().migrations(true).stream()
             .filter(m -> lastPhase.containsKey(m.id()))
@@ -107,9 +124,17 @@ final class MigrationsCommand extends ClusterCommand {
     out()
         .println(
             lastPhase.isEmpty()
-                ? "no migrations in progress"
+                ? "no migrations in progress (`shardctl migrations --all` lists the ended ones)"
                 : "all migrations ended" + (cancelled > 0 ? " (" + cancelled + " cancelled)" : ""));
     return cancelled > 0 ? ShardctlMain.EXIT_NO : 0;
+  }
+
+  /** The nodes that are JOINING or DRAINING, as "node-4 (JOINING)". */
+  private static List<String> changingNodes(ShardClient client) {
+    return client.admin().nodes().nodes().stream()
+        .filter(n -> n.state() == NodeState.JOINING || n.state() == NodeState.DRAINING)
+        .map(n -> n.id() + " (" + n.state() + ")")
+        .toList();
   }
 
   static void printTable(PrintWriter out, List<MigrationInfo> migrations) {

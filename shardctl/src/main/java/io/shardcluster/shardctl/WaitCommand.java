@@ -7,6 +7,7 @@ import io.shardcluster.client.ShardClient;
 import io.shardcluster.client.ShardClusterException;
 import java.util.List;
 import java.util.Optional;
+import java.util.stream.Collectors;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -30,8 +31,12 @@ final class WaitCommand extends ClusterCommand {
 
   @Option(
       names = "--state",
-      description = "The state --node must reach: ${COMPLETION-CANDIDATES} (default: UP).")
-  NodeState state;
+      split = ",",
+      paramLabel = "STATE",
+      description =
+          "The state --node must reach: ${COMPLETION-CANDIDATES} (default: UP); several,"
+              + " comma-separated, for any of them (JOINING,UP: the node has registered).")
+  List<NodeState> states;
 
   @Option(
       names = "--migrations-done",
@@ -50,10 +55,10 @@ final class WaitCommand extends ClusterCommand {
       throw new ParameterException(
           spec.commandLine(), "say what to wait for: --nodes, --node or --migrations-done");
     }
-    if (state != null && node == null) {
+    if (states != null && node == null) {
       throw new ParameterException(spec.commandLine(), "--state needs --node");
     }
-    NodeState wanted = state == null ? NodeState.UP : state;
+    List<NodeState> wanted = states == null ? List.of(NodeState.UP) : states;
     long deadline = System.nanoTime() + timeoutSeconds * 1_000_000_000L;
     String last = "no answer from the coordinator";
     while (System.nanoTime() < deadline) {
@@ -74,7 +79,7 @@ final class WaitCommand extends ClusterCommand {
   }
 
   /** What is not true yet, if anything. */
-  private Optional<String> unmet(ClusterAdmin admin, NodeState wanted) {
+  private Optional<String> unmet(ClusterAdmin admin, List<NodeState> wanted) {
     if (nodes != null || node != null) {
       List<NodeInfo> members = admin.nodes().nodes();
       long up = members.stream().filter(n -> n.state() == NodeState.UP).count();
@@ -84,13 +89,13 @@ final class WaitCommand extends ClusterCommand {
       if (node != null) {
         Optional<NodeState> current =
             members.stream().filter(n -> n.id().equals(node)).map(NodeInfo::state).findFirst();
-        if (current.isEmpty() || current.get() != wanted) {
+        if (current.isEmpty() || !wanted.contains(current.get())) {
           return Optional.of(
               node
                   + " is "
                   + current.map(NodeState::name).orElse("not a member")
                   + ", not "
-                  + wanted);
+                  + wanted.stream().map(NodeState::name).collect(Collectors.joining(" or ")));
         }
       }
     }

@@ -205,7 +205,7 @@ final class Cluster {
               if (known.isPresent() && known.get().getState() != NodeState.REMOVED) {
                 MemberRecord member = known.get();
                 if (!member.getInstanceId().equals(instance)) {
-                  if (liveness.state(node) == io.shardcluster.client.NodeState.UP) {
+                  if (liveness.isUp(node)) {
                     throw ShardClusterException.alreadyExists(
                         "node id "
                             + node
@@ -577,8 +577,7 @@ final class Cluster {
     List<Member> members = new ArrayList<>();
     for (MemberRecord record : current.members().values()) {
       NodeState shown = record.getState();
-      if (shown != NodeState.REMOVED
-          && liveness.state(record.getId()) == io.shardcluster.client.NodeState.DOWN) {
+      if (shown != NodeState.REMOVED && !liveness.isUp(record.getId())) {
         shown = NodeState.DOWN;
       }
       members.add(

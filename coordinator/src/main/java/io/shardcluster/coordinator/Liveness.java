@@ -44,6 +44,11 @@ final class Liveness {
         : NodeState.DOWN;
   }
 
+  /** Whether the node has heartbeated within the timeout. */
+  boolean isUp(String node) {
+    return state(node) == NodeState.UP;
+  }
+
   synchronized Optional<Heartbeat> lastHeartbeat(String node) {
     return Optional.ofNullable(last.get(node));
   }

@@ -290,7 +290,7 @@ final class Rebalancer implements AutoCloseable {
             .filter(m -> m.getState() != NodeState.REMOVED)
             .orElseThrow(() -> ShardClusterException.notFound("no node named " + node));
     Cluster.requireNoMigrations(state);
-    if (liveness.state(node) == io.shardcluster.client.NodeState.DOWN) {
+    if (!liveness.isUp(node)) {
       // A drain copies from the node itself: from a DOWN node it would wait until it is back.
       throw ShardClusterException.failedPrecondition(
           "cannot drain "
@@ -308,10 +308,7 @@ final class Rebalancer implements AutoCloseable {
           "cannot drain " + node + ": it is the last node; there is nowhere to move its keys");
     }
     // Only to nodes that answer: a move to a DOWN node would wait until that node is back.
-    List<String> others =
-        members.stream()
-            .filter(id -> liveness.state(id) == io.shardcluster.client.NodeState.UP)
-            .toList();
+    List<String> others = members.stream().filter(liveness::isUp).toList();
     if (others.isEmpty()) {
       throw ShardClusterException.failedPrecondition(
           "cannot drain " + node + ": every other node is DOWN; there is nowhere to move its keys");
@@ -615,8 +612,7 @@ final class Rebalancer implements AutoCloseable {
     String metric = config.balanceBy();
     Map<String, Double> loads = new LinkedHashMap<>();
     for (MemberRecord member : state.members().values()) {
-      if (member.getState() == NodeState.UP
-          && liveness.state(member.getId()) == io.shardcluster.client.NodeState.UP) {
+      if (member.getState() == NodeState.UP && liveness.isUp(member.getId())) {
         loads.put(member.getId(), nodeLoad(member.getId(), metric));
       }
     }
@@ -700,10 +696,7 @@ final class Rebalancer implements AutoCloseable {
     }
     List<String> up =
         state.members().values().stream()
-            .filter(
-                m ->
-                    m.getState() == NodeState.UP
-                        && liveness.state(m.getId()) == io.shardcluster.client.NodeState.UP)
+            .filter(m -> m.getState() == NodeState.UP && liveness.isUp(m.getId()))
             .map(MemberRecord::getId)
             .toList();
     Map<RangeSlot, RangeLoad> loads = new HashMap<>();

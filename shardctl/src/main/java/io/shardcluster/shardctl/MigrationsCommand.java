@@ -57,6 +57,7 @@ final class MigrationsCommand extends ClusterCommand {
 
   private int watch(ShardClient client) throws InterruptedException {
     Map<String, String> lastPhase = new LinkedHashMap<>();
+    String lastWaiting = "";
     ProgressBar bar = null;
     try {
       while (true) {
@@ -81,7 +82,8 @@ final class MigrationsCommand extends ClusterCommand {
             break;
           }
           String waiting = "waiting for " + String.join(", ", changing);
-          if (!waiting.equals(lastPhase.put("", waiting))) {
+          if (!waiting.equals(lastWaiting)) {
+            lastWaiting = waiting;
             out().println(waiting);
             out().flush();
           }
@@ -112,7 +114,6 @@ final class MigrationsCommand extends ClusterCommand {
         bar.close();
       }
     }
-    lastPhase.remove("");
     List<MigrationInfo> ended =
         client.admin().migrations(true).stream()
             .filter(m -> lastPhase.containsKey(m.id()))

@@ -3,7 +3,7 @@ package io.shardcluster.query;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.TextNode;
 import java.nio.charset.StandardCharsets;
-import java.util.Set;
+import java.util.List;
 
 /**
  * One stored key and its value, read as a document (a JSON object) only when a field is first asked
@@ -12,11 +12,14 @@ import java.util.Set;
 public final class Row {
   private final byte[] key;
   private final byte[] value;
-  private final Set<String> fields;
+  private final FieldReader fields;
   private JsonNode document;
-  private boolean parsed;
+  private boolean documentRead;
+  // With a field reader: the values of its fields (null if the value is not a document).
+  private JsonNode[] values;
+  private boolean valuesRead;
 
-  private Row(byte[] key, byte[] value, Set<String> fields) {
+  private Row(byte[] key, byte[] value, FieldReader fields) {
     this.key = key;
     this.value = value;
     this.fields = fields;
@@ -27,8 +30,8 @@ public final class Row {
     return new Row(key, value, null);
   }
 
-  /** The key and its stored value, of whose document only the named top-level fields are read. */
-  static Row of(byte[] key, byte[] value, Set<String> fields) {
+  /** The key and its stored value, of whose document only the reader's fields are read. */
+  static Row of(byte[] key, byte[] value, FieldReader fields) {
     return new Row(key, value, fields);
   }
 
@@ -37,11 +40,11 @@ public final class Row {
     return key;
   }
 
-  /** The value as a document; null if it is not a JSON object (then it has no fields). */
+  /** The value as a whole document; null if it is not a JSON object (then it has no fields). */
   public JsonNode document() {
-    if (!parsed) {
-      document = fields == null ? Values.document(value) : Values.document(value, fields);
-      parsed = true;
+    if (!documentRead) {
+      document = Values.document(value);
+      documentRead = true;
     }
     return document;
   }
@@ -51,12 +54,27 @@ public final class Row {
     if (field.isKey()) {
       return TextNode.valueOf(new String(key, StandardCharsets.UTF_8));
     }
-    JsonNode node = document();
-    for (String part : field.parts()) {
+    List<String> parts = field.parts();
+    JsonNode node;
+    if (fields == null) {
+      node = document();
+      if (node == null) {
+        return null;
+      }
+      node = node.get(parts.get(0));
+    } else {
+      if (!valuesRead) {
+        values = fields.read(value);
+        valuesRead = true;
+      }
+      int index = fields.indexOf(parts.get(0));
+      node = values == null || index < 0 ? null : values[index];
+    }
+    for (int i = 1; i < parts.size(); i++) {
       if (node == null || !node.isObject()) {
         return null;
       }
-      node = node.get(part);
+      node = node.get(parts.get(i));
     }
     return node;
   }

@@ -8,7 +8,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.PriorityQueue;
-import java.util.Set;
 
 /**
  * The part of a query one shard runs over the rows it owns: the filter, then either the projection
@@ -24,15 +23,22 @@ import java.util.Set;
  */
 public final class ShardQuery {
   private final Query query;
-  private final Set<String> fields;
+  private final FieldReader fields;
+  // Decided once from the query, not per row.
+  private final Condition where;
+  private final boolean aggregating;
+  private final boolean streams;
+  private final List<Field> groupBy;
   // Rows of a plain query with ORDER BY and without LIMIT (sorted at the end); those of a
   // streaming query are in `found`, with their keys.
   private final List<List<JsonNode>> rows = new ArrayList<>();
   private final List<Found> found = new ArrayList<>();
   private final PriorityQueue<List<JsonNode>> top;
-  private final List<Query.AggregateOutput> aggregates;
+  private final List<Query.AggregateOutput> aggregateOutputs;
   private final List<Field> orderFields;
   private final Map<List<JsonNode>, Group> groups = new LinkedHashMap<>();
+  // Without GROUP BY every row is in this one group (created by the first matching row).
+  private Group onlyGroup;
   private long scanned;
   private long matched;
 
@@ -40,11 +46,15 @@ public final class ShardQuery {
 
   public ShardQuery(Query query) {
     this.query = query;
-    this.fields = query.documentFields().orElse(null);
-    this.aggregates = query.aggregates();
+    this.fields = query.documentFields().map(FieldReader::new).orElse(null);
+    this.where = query.where().orElse(null);
+    this.aggregating = query.isAggregate();
+    this.streams = !aggregating && query.orderBy().isEmpty();
+    this.groupBy = query.groupBy();
+    this.aggregateOutputs = query.aggregates();
     this.orderFields = query.orderBy().stream().map(o -> new Field(o.column())).toList();
     this.top =
-        !query.isAggregate() && !query.orderBy().isEmpty() && query.limit() >= 0
+        !aggregating && !query.orderBy().isEmpty() && query.limit() >= 0
             ? new PriorityQueue<>(plainOrder(query).reversed())
             : null;
   }
@@ -71,10 +81,10 @@ public final class ShardQuery {
     if (query.limit() == 0) {
       return false;
     }
-    if (query.where().isPresent() && !query.where().get().matches(row)) {
+    if (where != null && !where.matches(row)) {
       return true;
     }
-    if (query.isAggregate()) {
+    if (aggregating) {
       aggregate(row);
       return true;
     }
@@ -86,7 +96,7 @@ public final class ShardQuery {
       }
       return true;
     }
-    if (streams()) {
+    if (streams) {
       found.add(new Found(row.key(), projected));
     } else {
       rows.add(projected);
@@ -100,7 +110,7 @@ public final class ShardQuery {
    * ORDER BY, whose rows need neither sorting nor cutting to a top-k.
    */
   public boolean streams() {
-    return !query.isAggregate() && query.orderBy().isEmpty();
+    return streams;
   }
 
   /** A row found by a streaming query, with its key. */
@@ -125,7 +135,7 @@ public final class ShardQuery {
 
   /** The rows to send (of a streaming query: those not taken yet), sorted when it has ORDER BY. */
   public List<List<JsonNode>> result() {
-    if (query.isAggregate()) {
+    if (aggregating) {
       List<List<JsonNode>> result = new ArrayList<>();
       for (Group group : groups.values()) {
         List<JsonNode> row = new ArrayList<>(group.values());
@@ -136,7 +146,7 @@ public final class ShardQuery {
       }
       return result;
     }
-    if (streams()) {
+    if (streams) {
       return found.stream().map(Found::values).toList();
     }
     List<List<JsonNode>> result = new ArrayList<>(top != null ? top : rows);
@@ -163,17 +173,28 @@ public final class ShardQuery {
   }
 
   private void aggregate(Row row) {
-    List<JsonNode> values = new ArrayList<>(query.groupBy().size());
-    for (Field field : query.groupBy()) {
-      values.add(Values.nullToNode(row.field(field)));
-    }
-    Group group =
-        groups.computeIfAbsent(values, k -> new Group(values, Aggregate.states(aggregates)));
-    for (int i = 0; i < aggregates.size(); i++) {
-      Query.AggregateOutput aggregate = aggregates.get(i);
+    Group group = groupOf(row);
+    for (int i = 0; i < aggregateOutputs.size(); i++) {
+      Query.AggregateOutput aggregate = aggregateOutputs.get(i);
       group.states()[i].add(
           aggregate.field().isEmpty() ? BooleanNode.TRUE : row.field(aggregate.field().get()));
     }
+  }
+
+  private Group groupOf(Row row) {
+    if (groupBy.isEmpty()) {
+      if (onlyGroup == null) {
+        onlyGroup = new Group(List.of(), Aggregate.states(aggregateOutputs));
+        groups.put(onlyGroup.values(), onlyGroup);
+      }
+      return onlyGroup;
+    }
+    List<JsonNode> values = new ArrayList<>(groupBy.size());
+    for (Field field : groupBy) {
+      values.add(Values.nullToNode(row.field(field)));
+    }
+    return groups.computeIfAbsent(
+        values, k -> new Group(values, Aggregate.states(aggregateOutputs)));
   }
 
   /** The order of a plain query's shard rows: by the ORDER BY values after the selected ones. */

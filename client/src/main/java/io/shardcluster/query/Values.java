@@ -144,6 +144,13 @@ public final class Values {
       return null;
     }
     if (a.isNumber() && b.isNumber()) {
+      if (a.isIntegralNumber()
+          && b.isIntegralNumber()
+          && a.canConvertToLong()
+          && b.canConvertToLong()) {
+        // The common case, without making a decimal of each side.
+        return Long.compare(a.longValue(), b.longValue());
+      }
       return a.decimalValue().compareTo(b.decimalValue());
     }
     if (a.isTextual() && b.isTextual()) {

@@ -20,6 +20,7 @@ import java.util.Optional;
  * @param entries counts per directory entry this node owns
  * @param ranges sizes of the ranges of range keyspaces this node owns
  * @param keyspaceKeys keys owned per keyspace (in a directory keyspace: stored)
+ * @param writes the writes the node had taken when the count began (since it started)
  */
 record KeyCounts(
     long epoch,
@@ -27,7 +28,8 @@ record KeyCounts(
     long bytes,
     Map<EntrySlot, long[]> entries,
     Map<RangeSlot, RangeSize> ranges,
-    Map<String, Long> keyspaceKeys) {
+    Map<String, Long> keyspaceKeys,
+    long writes) {
   /** A range of a range keyspace, by its first key. */
   record RangeSlot(String keyspace, ByteString start) {}
 
@@ -71,14 +73,14 @@ record KeyCounts(
     }
   }
 
-  static final KeyCounts NONE = new KeyCounts(0, 0, 0, Map.of(), Map.of(), Map.of());
+  static final KeyCounts NONE = new KeyCounts(0, 0, 0, Map.of(), Map.of(), Map.of(), 0);
 
   /**
    * Counts the keys the table gives {@code node}, scanning every keyspace once. A directory
    * keyspace's stored keys count as owned: a node stores only its groups' keys, but for the moments
    * a moved group's keys wait for cleanup.
    */
-  static KeyCounts count(LocalStore store, RoutingTable table, String node) {
+  static KeyCounts count(LocalStore store, RoutingTable table, String node, long writes) {
     long keys = 0;
     long bytes = 0;
     Map<EntrySlot, long[]> entries = new HashMap<>();
@@ -122,6 +124,6 @@ record KeyCounts(
       }
       perKeyspace.put(keyspace.name(), keyspaceKeys);
     }
-    return new KeyCounts(table.epoch(), keys, bytes, entries, ranges, perKeyspace);
+    return new KeyCounts(table.epoch(), keys, bytes, entries, ranges, perKeyspace, writes);
   }
 }

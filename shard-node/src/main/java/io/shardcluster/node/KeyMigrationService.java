@@ -14,10 +14,10 @@ import io.shardcluster.proto.v1.MigrationRef;
 import io.shardcluster.proto.v1.MigrationSpec;
 import io.shardcluster.proto.v1.PullChangesRequest;
 import io.shardcluster.proto.v1.PullChangesResponse;
+import io.shardcluster.wire.RoutingTables;
 import io.shardcluster.wire.ServerResponses;
 import io.shardcluster.wire.StatusErrors;
 import java.util.concurrent.ExecutorService;
-import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 
 /**
@@ -29,20 +29,17 @@ final class KeyMigrationService extends KeyMigrationGrpc.KeyMigrationImplBase {
   private final OutgoingMigrations outgoing;
   private final IncomingMigrations incoming;
   private final ExecutorService executor;
-  private final LongSupplier ownedKeys;
-  private final Supplier<Double> ownedShare;
+  private final MovingKeyEstimate movingKeys;
 
   KeyMigrationService(
       OutgoingMigrations outgoing,
       IncomingMigrations incoming,
       ExecutorService executor,
-      LongSupplier ownedKeys,
-      Supplier<Double> ownedShare) {
+      MovingKeyEstimate movingKeys) {
     this.outgoing = outgoing;
     this.incoming = incoming;
     this.executor = executor;
-    this.ownedKeys = ownedKeys;
-    this.ownedShare = ownedShare;
+    this.movingKeys = movingKeys;
   }
 
   private <T> void offload(StreamObserver<T> observer, Supplier<T> body) {
@@ -57,10 +54,12 @@ final class KeyMigrationService extends KeyMigrationGrpc.KeyMigrationImplBase {
   public void beginSource(MigrationSpec spec, StreamObserver<BeginSourceResponse> observer) {
     offload(
         observer,
-        () ->
-            BeginSourceResponse.newBuilder()
-                .setEstimatedKeys(outgoing.begin(spec, ownedKeys.getAsLong(), ownedShare.get()))
-                .build());
+        () -> {
+          outgoing.begin(spec);
+          return BeginSourceResponse.newBuilder()
+              .setEstimatedKeys(movingKeys.of(RoutingTables.fromProto(spec.getMoving())))
+              .build();
+        });
   }
 
   @Override

@@ -21,6 +21,7 @@ final class NodeMetrics {
   private final LongSupplier nanoTime;
   private final LongAdder reads = new LongAdder();
   private final LongAdder writes = new LongAdder();
+  private final LongAdder writesSinceStart = new LongAdder();
   private final LongAdder scans = new LongAdder();
   private final LongAdder queries = new LongAdder();
   private final Map<KeyCounts.EntrySlot, LongAdder> entryOperations = new ConcurrentHashMap<>();
@@ -61,7 +62,13 @@ final class NodeMetrics {
 
   void recordWrites(int count, long startNanos) {
     writes.add(count);
+    writesSinceStart.add(count);
     writeLatency.recordValue(Math.min(MAX_TRACKED_NANOS, Math.max(0, now() - startNanos)));
+  }
+
+  /** Writes taken since the node started. */
+  long writes() {
+    return writesSinceStart.sum();
   }
 
   /** Counts a scan stream opened. */

@@ -146,10 +146,8 @@ final class OutgoingMigrations {
     return active.isEmpty();
   }
 
-  /**
-   * Starts recording changes of the moving keys. Idempotent. Returns an estimate of their number.
-   */
-  long begin(MigrationSpec spec, long ownedKeys, double ownedShare) {
+  /** Starts recording changes of the moving keys. Idempotent. */
+  void begin(MigrationSpec spec) {
     synchronized (byId) {
       Outgoing existing = byId.get(spec.getId());
       if (existing == null) {
@@ -166,17 +164,6 @@ final class OutgoingMigrations {
                 + spec.getTarget());
       }
     }
-    MovingSet moving = RoutingTables.fromProto(spec.getMoving());
-    if (!moving.keyRanges().isEmpty()) {
-      long keys = 0;
-      for (io.shardcluster.routing.KeyRange range : moving.keyRanges()) {
-        keys +=
-            store.count(moving.keyspace(), range.start().toByteArray(), range.end().toByteArray());
-      }
-      return keys;
-    }
-    double fraction = ownedShare > 0 ? Math.min(1, moving.share() / ownedShare) : 0;
-    return Math.round(ownedKeys * fraction) + moving.entries().size();
   }
 
   private void persist(Outgoing outgoing, LocalStore.Batch batch) {

@@ -199,7 +199,11 @@ public final class ShardNodeServer {
         .addService(new ShardNodeService(shard, lastStats::get, queryExecutor, config.failpoints()))
         .addService(
             new KeyMigrationService(
-                outgoing, incoming, migrationExecutor, () -> counts.keys(), this::ownedShare))
+                outgoing,
+                incoming,
+                migrationExecutor,
+                new MovingKeyEstimate(
+                    store, identity.nodeId(), routing::cached, () -> counts, metrics::writes)))
         .addService(health.getHealthService())
         .addService(ProtoReflectionServiceV1.newInstance())
         .maxInboundMessageSize(Limits.MAX_MESSAGE_BYTES);
@@ -294,18 +298,11 @@ public final class ShardNodeServer {
       return;
     }
     try {
-      counts = KeyCounts.count(store, table, identity.nodeId());
+      counts = KeyCounts.count(store, table, identity.nodeId(), metrics.writes());
       countedAtNanos = now;
     } catch (RuntimeException e) {
       logger.warning("counting keys failed: " + e.getMessage());
     }
-  }
-
-  private double ownedShare() {
-    RoutingTable table = routing.cached();
-    return table.keyspaces().values().stream()
-        .mapToDouble(k -> k.ring().shares().getOrDefault(identity.nodeId(), 0.0))
-        .sum();
   }
 
   private NodeStats closeStatsWindow() {

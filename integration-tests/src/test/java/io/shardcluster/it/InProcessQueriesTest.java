@@ -5,12 +5,14 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.google.protobuf.ByteString;
 import io.shardcluster.client.ErrorCode;
 import io.shardcluster.client.KeyValue;
 import io.shardcluster.client.QueryOptions;
 import io.shardcluster.client.QueryResult;
 import io.shardcluster.client.ShardClient;
 import io.shardcluster.client.ShardClusterException;
+import io.shardcluster.query.KeySpans;
 import io.shardcluster.query.Query;
 import io.shardcluster.query.QueryMerge;
 import io.shardcluster.query.QueryParser;
@@ -188,6 +190,15 @@ class InProcessQueriesTest {
         Set.of(owner("r", "k0001")));
     assertAsks("SELECT COUNT(*) FROM d WHERE _key LIKE 't3:%'", Set.of(owner("d", "t3:k0003")));
     assertAsks("SELECT COUNT(*) FROM h WHERE x > 3", Set.of("node-1", "node-2", "node-3"));
+    // A span across a range boundary: each owner reads only its part of it.
+    String across = "SELECT COUNT(*) FROM r WHERE _key >= 'k0100' AND _key < 'k0200'";
+    assertAsks(across, Set.of(owner("r", "k0100"), owner("r", "k0130")));
+    assertThat(client.query(across).plan().nodes())
+        .isEqualTo(
+            Map.of(
+                owner("r", "k0100"), List.of(span("k0100", "k0130")),
+                owner("r", "k0130"), List.of(span("k0130", "k0200"))));
+    assertThat(client.query(across).rows().get(0).get(0).longValue()).isEqualTo(100);
     // The answers are still right.
     assertThat(client.query("SELECT _key FROM h WHERE _key IN ('k0005', 'k0006')").rows())
         .hasSize(2);
@@ -199,6 +210,10 @@ class InProcessQueriesTest {
                 .get(0)
                 .longValue())
         .isEqualTo(DOCS / 5);
+  }
+
+  private static KeySpans.Span span(String start, String end) {
+    return new KeySpans.Span(ByteString.copyFromUtf8(start), ByteString.copyFromUtf8(end));
   }
 
   private String owner(String keyspace, String key) {

@@ -20,6 +20,7 @@ import io.shardcluster.query.Values;
 import io.shardcluster.routing.KeyRange;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.MovingSet;
+import io.shardcluster.routing.RangeMap;
 import io.shardcluster.routing.RoutingTable;
 import io.shardcluster.wire.RoutingTables;
 import io.shardcluster.wire.StatusErrors;
@@ -279,6 +280,21 @@ public final class QueryRunner {
     Keyspace keyspace = table.keyspace(query.keyspace());
     Map<String, List<KeySpans.Span>> nodes = new TreeMap<>();
     for (KeySpans.Span span : KeySpans.of(query.where())) {
+      if (keyspace.isRange()) {
+        // Each owner reads only the part of the span in its own ranges.
+        RangeMap ranges = keyspace.ranges();
+        for (int i = ranges.indexOf(span.start().toByteArray()); i < ranges.size(); i++) {
+          KeyRange range = ranges.range(i);
+          List<KeySpans.Span> part =
+              KeySpans.intersect(
+                  List.of(span), List.of(new KeySpans.Span(range.start(), range.end())));
+          if (part.isEmpty()) {
+            break;
+          }
+          nodes.computeIfAbsent(ranges.owner(i), n -> new ArrayList<>()).addAll(part);
+        }
+        continue;
+      }
       for (String node : owners(table, keyspace, span)) {
         nodes.computeIfAbsent(node, n -> new ArrayList<>()).add(span);
       }

@@ -1,7 +1,9 @@
 package io.shardcluster.client;
 
 import com.google.protobuf.ByteString;
-import io.grpc.Channel;
+import io.grpc.ConnectivityState;
+import io.grpc.ManagedChannel;
+import io.shardcluster.client.internal.NodeChannels;
 import io.shardcluster.proto.v1.AdminGrpc;
 import io.shardcluster.proto.v1.CreateKeyspaceRequest;
 import io.shardcluster.proto.v1.DrainNodeRequest;
@@ -45,12 +47,17 @@ import java.util.function.Supplier;
  * UNAVAILABLE names the coordinator if it cannot be reached.
  */
 public final class ClusterAdmin {
-  private final Channel coordinator;
+  // How long a call waits for the channel to a coordinator that failed before to reconnect.
+  private static final long RECONNECT_WAIT_MILLIS = 500;
+
+  private final NodeChannels channels;
+  private final ManagedChannel coordinator;
   private final String coordinatorAddress;
   private final Duration timeout;
 
-  ClusterAdmin(Channel coordinator, String coordinatorAddress, Duration timeout) {
-    this.coordinator = coordinator;
+  ClusterAdmin(NodeChannels channels, String coordinatorAddress, Duration timeout) {
+    this.channels = channels;
+    this.coordinator = channels.channel(coordinatorAddress);
     this.coordinatorAddress = coordinatorAddress;
     this.timeout = timeout;
   }
@@ -398,6 +405,13 @@ public final class ClusterAdmin {
   }
 
   private <T> T call(Supplier<T> rpc) {
+    // A channel that failed to connect fails every call with that old failure until gRPC's
+    // reconnect backoff ends (seconds, growing while the coordinator was down): a coordinator that
+    // has restarted since is reconnected to first (a bounded wait, skipped for one found dead
+    // just now).
+    if (coordinator.getState(false) == ConnectivityState.TRANSIENT_FAILURE) {
+      channels.reconnect(coordinatorAddress, RECONNECT_WAIT_MILLIS).join();
+    }
     try {
       return rpc.get();
     } catch (RuntimeException e) {

@@ -108,7 +108,7 @@ public final class ShardClient implements AutoCloseable {
             coordinatorChannel, coordinatorAddress, requestTimeout, builder.directoryCacheSize);
     this.dispatcher = new Dispatcher(routing, groups, nodeChannels, retryPolicy, scheduler);
     this.queries = new QueryRunner(routing, groups, nodeChannels, retryPolicy);
-    this.admin = new ClusterAdmin(coordinatorChannel, coordinatorAddress, requestTimeout);
+    this.admin = new ClusterAdmin(nodeChannels, coordinatorAddress, requestTimeout);
     routing.watch();
   }
 

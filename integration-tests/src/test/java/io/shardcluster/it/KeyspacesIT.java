@@ -144,7 +144,7 @@ class KeyspacesIT {
     refused(3, "only range keyspaces have ranges", "split", "default", "--at", "m");
     refused(3, "no keyspace named 'nope'", "split", "nope", "--at", "m");
     refused(3, "no keyspace named 'nope'", "put", "--keyspace", "nope", "k", "v");
-    refused(3, "unknown strategy 'chord'", "keyspace", "create", "x", "--strategy", "chord");
+    refused(2, "unknown strategy 'chord'", "keyspace", "create", "x", "--strategy", "chord");
     refused(3, "split keys are for range keyspaces", "keyspace", "create", "x", "--split-at", "m");
     refused(2, "add --yes to confirm", "keyspace", "drop", "events");
     assertThat(cluster.client().refreshRoutingTable().epoch()).isEqualTo(epoch);

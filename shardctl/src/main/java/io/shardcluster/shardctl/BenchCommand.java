@@ -87,16 +87,19 @@ final class BenchCommand extends DataCommand {
   double interval;
 
   @Override
+  void checkUsage() {
+    requireUsage(threads >= 1, "--threads must be at least 1");
+    requireUsage(keys >= 1, "--keys must be at least 1");
+    requireUsage(readRatio >= 0 && readRatio <= 1, "--read-ratio must be between 0 and 1");
+    requireUsage(duration > 0, "--duration must be positive");
+    requireUsage(warmup >= 0, "--warmup must not be negative");
+    requireUsage(batch >= 1, "--batch must be at least 1");
+    requireUsage(interval >= 0, "--interval must not be negative");
+    requireValueSize(valueSize);
+  }
+
+  @Override
   int run(ShardClient client) throws InterruptedException {
-    io.shardcluster.client.ShardClusterException.requireArgument(
-        keys >= 1, "--keys must be at least 1");
-    io.shardcluster.client.ShardClusterException.requireArgument(
-        readRatio >= 0 && readRatio <= 1, "--read-ratio must be between 0 and 1");
-    io.shardcluster.client.ShardClusterException.requireArgument(
-        duration > 0, "--duration must be positive");
-    io.shardcluster.client.ShardClusterException.requireArgument(
-        batch >= 1, "--batch must be at least 1");
-    io.shardcluster.wire.Limits.checkValue(valueSize);
     if (preload) {
       KeyRangeWorkers.run(
           keys,

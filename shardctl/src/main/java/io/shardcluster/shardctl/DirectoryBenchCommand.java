@@ -2,7 +2,6 @@ package io.shardcluster.shardctl;
 
 import com.google.protobuf.ByteString;
 import io.shardcluster.client.ShardClient;
-import io.shardcluster.client.ShardClusterException;
 import io.shardcluster.client.internal.NodeChannels;
 import io.shardcluster.client.internal.UnaryFuture;
 import io.shardcluster.proto.v1.LookupGroupsRequest;
@@ -114,11 +113,15 @@ final class DirectoryBenchCommand extends ClusterCommand {
   }
 
   @Override
+  void checkUsage() {
+    requireUsage(groups >= 1, "--groups must be at least 1");
+    requireUsage(threads >= 1, "--threads must be at least 1");
+    requireUsage(batch >= 1, "--batch must be at least 1");
+    requireUsage(duration > 0, "--duration must be positive");
+  }
+
+  @Override
   int run(ShardClient client) throws InterruptedException {
-    ShardClusterException.requireArgument(groups >= 1, "--groups must be at least 1");
-    ShardClusterException.requireArgument(threads >= 1, "--threads must be at least 1");
-    ShardClusterException.requireArgument(batch >= 1, "--batch must be at least 1");
-    ShardClusterException.requireArgument(duration > 0, "--duration must be positive");
     var admin = client.admin();
     long placeStart = System.nanoTime();
     KeyRangeWorkers.run(

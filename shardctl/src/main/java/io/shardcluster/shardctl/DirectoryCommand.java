@@ -258,6 +258,11 @@ final class DirectoryCommand implements Runnable {
     boolean json;
 
     @Override
+    void checkUsage() {
+      requireUsage(limit >= 1, "--limit must be at least 1");
+    }
+
+    @Override
     int run(ShardClient client) {
       String name =
           keyspaceArg != null ? keyspaceArg : keyspaceOption != null ? keyspaceOption : "default";

@@ -1,6 +1,5 @@
 package io.shardcluster.shardctl;
 
-import io.shardcluster.client.ShardClusterException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
@@ -18,10 +17,10 @@ final class KeyRangeWorkers {
 
   private KeyRangeWorkers() {}
 
+  /**
+   * Runs the batches; the commands have checked the count (>= 0), batch size and threads (>= 1).
+   */
   static void run(long count, int batchSize, int threads, Batch batch) throws InterruptedException {
-    ShardClusterException.requireArgument(count >= 0, "--count must not be negative");
-    ShardClusterException.requireArgument(batchSize >= 1, "--batch must be at least 1");
-    ShardClusterException.requireArgument(threads >= 1, "--threads must be at least 1");
     AtomicLong next = new AtomicLong();
     ExecutorService pool = Executors.newFixedThreadPool(threads);
     try {

@@ -67,6 +67,13 @@ final class KeyspaceCommand implements Runnable {
     boolean json;
 
     @Override
+    void checkUsage() {
+      requireUsage(
+          List.of("hash", "range", "directory").contains(strategy),
+          "unknown strategy '" + strategy + "'; choose hash, range or directory");
+    }
+
+    @Override
     int run(ShardClient client) {
       long epoch =
           client

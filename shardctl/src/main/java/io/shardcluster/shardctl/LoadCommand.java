@@ -45,8 +45,12 @@ final class LoadCommand extends DataCommand {
   boolean json;
 
   @Override
+  void checkUsage() {
+    requireKeyRange(count, valueSize, threads, batch);
+  }
+
+  @Override
   int run(ShardClient client) throws InterruptedException {
-    io.shardcluster.wire.Limits.checkValue(valueSize);
     long start = System.nanoTime();
     try (Progress progress = new Progress("load", count, "keys")) {
       KeyRangeWorkers.run(

@@ -1,7 +1,6 @@
 package io.shardcluster.shardctl;
 
 import io.shardcluster.client.ShardClient;
-import io.shardcluster.client.ShardClusterException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -25,10 +24,12 @@ final class PutCommand extends DataCommand {
   String document;
 
   @Override
+  void checkUsage() {
+    requireUsage((value == null) != (document == null), "give either VALUE or --json DOCUMENT");
+  }
+
+  @Override
   int run(ShardClient client) {
-    if ((value == null) == (document == null)) {
-      throw ShardClusterException.invalidArgument("give either VALUE or --json DOCUMENT");
-    }
     if (document != null) {
       client.putDocument(key, document);
     } else {

@@ -67,6 +67,13 @@ final class QueryBenchCommand extends ClusterCommand {
   private record Figures(long scanned, long bytes, int rows) {}
 
   @Override
+  void checkUsage() {
+    requireUsage(load >= 0, "--load must not be negative");
+    requireUsage(groups >= 1, "--groups must be at least 1");
+    requireUsage(runs >= 1, "--runs must be at least 1");
+  }
+
+  @Override
   int run(ShardClient client) throws Exception {
     if (load > 0) {
       load(client);

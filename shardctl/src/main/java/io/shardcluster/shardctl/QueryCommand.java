@@ -51,6 +51,11 @@ final class QueryCommand extends ClusterCommand {
   double nodeTimeoutSeconds;
 
   @Override
+  void checkUsage() {
+    requireUsage(nodeTimeoutSeconds > 0, "--node-timeout must be positive");
+  }
+
+  @Override
   int run(ShardClient client) {
     if (sql == null) {
       throw new CommandLine.ParameterException(

@@ -28,6 +28,11 @@ final class ScanCommand extends DataCommand {
   boolean json;
 
   @Override
+  void checkUsage() {
+    requireUsage(limit >= 0, "--limit must not be negative");
+  }
+
+  @Override
   int run(ShardClient client) throws Exception {
     PrintWriter out = bufferedOut();
     try {

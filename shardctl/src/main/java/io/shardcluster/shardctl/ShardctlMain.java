@@ -78,7 +78,7 @@ public final class ShardctlMain implements Runnable {
   /** A client for the chosen coordinator; the caller closes it. */
   ShardClient client() {
     if (timeoutMs <= 0) {
-      throw ShardClusterException.invalidArgument("--timeout-ms must be positive");
+      throw new CommandLine.ParameterException(spec.commandLine(), "--timeout-ms must be positive");
     }
     return ShardClient.builder()
         .coordinator(coordinatorAddress())

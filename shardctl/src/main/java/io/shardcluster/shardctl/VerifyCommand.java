@@ -52,6 +52,11 @@ final class VerifyCommand extends DataCommand {
   boolean json;
 
   @Override
+  void checkUsage() {
+    requireKeyRange(count, valueSize, threads, batch);
+  }
+
+  @Override
   int run(ShardClient client) throws InterruptedException {
     AtomicLong ok = new AtomicLong();
     AtomicLong missing = new AtomicLong();

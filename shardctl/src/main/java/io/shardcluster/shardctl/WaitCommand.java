@@ -50,6 +50,11 @@ final class WaitCommand extends ClusterCommand {
   long timeoutSeconds;
 
   @Override
+  void checkUsage() {
+    requireUsage(timeoutSeconds >= 1, "--timeout must be at least 1 second");
+  }
+
+  @Override
   int run(ShardClient client) throws InterruptedException {
     if (nodes == null && node == null && !migrationsDone) {
       throw new ParameterException(

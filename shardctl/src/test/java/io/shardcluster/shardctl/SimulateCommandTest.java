@@ -4,23 +4,16 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import org.junit.jupiter.api.Test;
 
 class SimulateCommandTest {
-  private record Run(int code, String out, String err) {}
-
-  private static Run shardctl(String... args) {
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    int code = ShardctlMain.run(args, new PrintWriter(out), new PrintWriter(err));
-    return new Run(code, out.toString(), err.toString());
+  private static ShardctlRun shardctl(String... args) {
+    return ShardctlRun.of(args);
   }
 
   @Test
   void json_reportsBalanceAndMovedKeys() throws Exception {
-    Run run =
+    ShardctlRun run =
         shardctl(
             "simulate",
             "--strategy",
@@ -44,7 +37,7 @@ class SimulateCommandTest {
 
   @Test
   void text_namesTheFigures() {
-    Run run =
+    ShardctlRun run =
         shardctl("simulate", "--strategy", "mod", "--nodes", "4", "--keys", "10000", "--add", "1");
 
     assertThat(run.code()).as(run.err()).isZero();
@@ -55,12 +48,12 @@ class SimulateCommandTest {
 
   @Test
   void badInput_isAUsageErrorNamingTheProblem() {
-    Run unknown = shardctl("simulate", "--strategy", "chord", "--nodes", "3");
+    ShardctlRun unknown = shardctl("simulate", "--strategy", "chord", "--nodes", "3");
     assertThat(unknown.code()).isEqualTo(2);
     assertThat(unknown.err())
         .contains("unknown strategy 'chord'; choose one of mod, ring-random, ring, range");
 
-    Run both =
+    ShardctlRun both =
         shardctl("simulate", "--strategy", "ring", "--nodes", "3", "--add", "1", "--remove", "1");
     assertThat(both.code()).isEqualTo(2);
     assertThat(both.err()).contains("give --add or --remove, not both");

@@ -34,7 +34,10 @@ import java.util.logging.Logger;
 public final class RoutingCache implements AutoCloseable {
   private static final Logger logger = Logger.getLogger(RoutingCache.class.getName());
   private static final long WATCH_BACKOFF_START_MS = 100;
-  private static final long WATCH_BACKOFF_MAX_MS = 2_000;
+  // Also how long, at most, the channel stays failed after a restarted coordinator is back: each
+  // try of the watch makes it reconnect at once (by itself gRPC would wait out a backoff that grew
+  // while the coordinator was down), and group lookups share the channel.
+  private static final long WATCH_BACKOFF_MAX_MS = 500;
 
   private final ManagedChannel coordinator;
   private final RoutingGrpc.RoutingStub stub;

@@ -50,6 +50,8 @@ class LocalClusterScriptIT {
       assertThat(bin("shardctl", "--coordinator", address, "nodes").out()).contains("node-3");
       Shardctl.Result watch = bin("shardctl", "--coordinator", address, "migrations", "--watch");
       assertThat(watch.exitCode()).as(watch.err() + watch.out()).isZero();
+      // The join's moves are listed whether the watch followed them or they had just ended.
+      assertThat(watch.out()).contains("-> node-3");
       assertThat(nodeState(address, "node-3")).isEqualTo("UP");
 
       Shardctl.Result drain = bin("shardctl", "--coordinator", address, "drain", "node-1");

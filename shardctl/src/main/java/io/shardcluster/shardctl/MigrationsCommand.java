@@ -4,6 +4,7 @@ import io.shardcluster.client.MigrationInfo;
 import io.shardcluster.client.NodeState;
 import io.shardcluster.client.ShardClient;
 import java.io.PrintWriter;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -27,6 +28,9 @@ import picocli.CommandLine.Parameters;
       MigrationsCommand.Cancel.class
     })
 final class MigrationsCommand extends ClusterCommand {
+  // How recently a migration ended for a watch that found none running to show it.
+  private static final Duration RECENT = Duration.ofMinutes(1);
+
   @Option(names = "--all", description = "Also list migrations that have ended.")
   boolean all;
 
@@ -114,19 +118,31 @@ final class MigrationsCommand extends ClusterCommand {
         bar.close();
       }
     }
+    // Those it followed; if it found none running, those that ended just before it started (a
+    // small join can end before a watch started right after it is up).
+    long now = System.currentTimeMillis();
     List<MigrationInfo> ended =
         client.admin().migrations(true).stream()
-            .filter(m -> lastPhase.containsKey(m.id()))
+            .filter(
+                m ->
+                    lastPhase.isEmpty()
+                        ? m.ended() && now - m.finishedMillis() <= RECENT.toMillis()
+                        : lastPhase.containsKey(m.id()))
             .toList();
     if (!ended.isEmpty()) {
       printTable(out(), ended);
     }
     long cancelled = ended.stream().filter(m -> m.phase().equals("CANCELLED")).count();
-    out()
-        .println(
-            lastPhase.isEmpty()
-                ? "no migrations in progress (`shardctl migrations --all` lists the ended ones)"
-                : "all migrations ended" + (cancelled > 0 ? " (" + cancelled + " cancelled)" : ""));
+    String cancelledNote = cancelled > 0 ? " (" + cancelled + " cancelled)" : "";
+    if (!lastPhase.isEmpty()) {
+      out().println("all migrations ended" + cancelledNote);
+    } else if (!ended.isEmpty()) {
+      out()
+          .println(
+              "no migrations in progress; the ones above ended in the last minute" + cancelledNote);
+    } else {
+      out().println("no migrations in progress (`shardctl migrations --all` lists the ended ones)");
+    }
     return cancelled > 0 ? ShardctlMain.EXIT_NO : 0;
   }
 

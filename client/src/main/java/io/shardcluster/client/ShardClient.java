@@ -105,7 +105,7 @@ public final class ShardClient implements AutoCloseable {
         new RoutingCache(coordinatorChannel, coordinatorAddress, requestTimeout, scheduler);
     this.groups =
         new GroupOwners(
-            coordinatorChannel, coordinatorAddress, requestTimeout, builder.directoryCacheSize);
+            nodeChannels, coordinatorAddress, requestTimeout, builder.directoryCacheSize);
     this.dispatcher = new Dispatcher(routing, groups, nodeChannels, retryPolicy, scheduler);
     this.queries = new QueryRunner(routing, groups, nodeChannels, retryPolicy);
     this.admin = new ClusterAdmin(nodeChannels, coordinatorAddress, requestTimeout);

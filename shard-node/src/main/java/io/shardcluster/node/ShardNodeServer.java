@@ -157,10 +157,7 @@ public final class ShardNodeServer {
     Ownership ownership =
         new Ownership(
             new GroupOwners(
-                lookupChannels.channel(coordinatorAddress),
-                coordinatorAddress,
-                ROUTING_FETCH_TIMEOUT,
-                GROUP_CACHE_ENTRIES));
+                lookupChannels, coordinatorAddress, ROUTING_FETCH_TIMEOUT, GROUP_CACHE_ENTRIES));
     IncomingMigrations incoming =
         new IncomingMigrations(
             identity.nodeId(),

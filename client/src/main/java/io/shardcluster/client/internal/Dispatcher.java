@@ -119,7 +119,8 @@ public final class Dispatcher {
       keyGroups.add(grouping.groupOf(request.keyOf().apply(item)));
     }
     return groups
-        .owners(request.keyspace(), grouping.version(), keyGroups, request.write())
+        .owners(
+            request.keyspace(), grouping.version(), keyGroups, request.write(), request.deadline())
         .thenCompose(
             owners ->
                 route(

@@ -3,7 +3,9 @@ package io.shardcluster.client.internal;
 import com.google.common.cache.Cache;
 import com.google.common.cache.CacheBuilder;
 import com.google.protobuf.ByteString;
-import io.grpc.Channel;
+import io.grpc.ConnectivityState;
+import io.grpc.Deadline;
+import io.grpc.ManagedChannel;
 import io.shardcluster.client.ErrorCode;
 import io.shardcluster.client.ShardClusterException;
 import io.shardcluster.proto.v1.GroupEntry;
@@ -26,12 +28,21 @@ import java.util.concurrent.TimeoutException;
  * The owners of directory-keyspace groups, as the coordinator's directory records them: a bounded
  * cache in front of batched lookups. A cached entry is used only while it is at least as new as the
  * keyspace's directory version in the caller's routing table (which moves on whenever an existing
- * group changes owner); groups without an entry are never cached.
+ * group changes owner); groups without an entry are never cached. A lookup that finds the
+ * coordinator unreachable reconnects and tries again until its deadline, so a coordinator restart
+ * costs the requests it catches a delay, not an error.
  */
 public final class GroupOwners {
   /** The answer for a group that has no entry: nothing of it is stored anywhere. */
   public static final String NONE = "";
 
+  // How long a lookup waits for the coordinator's channel to reconnect, and then between tries
+  // while it stays unreachable.
+  private static final long RECONNECT_WAIT_MILLIS = 250;
+  private static final long RETRY_MILLIS = 100;
+
+  private final NodeChannels channels;
+  private final ManagedChannel channel;
   private final RoutingGrpc.RoutingStub stub;
   private final String coordinatorAddress;
   private final Duration timeout;
@@ -44,14 +55,16 @@ public final class GroupOwners {
   /**
    * Creates a directory client.
    *
-   * @param coordinator channel to the coordinator
-   * @param coordinatorAddress its address, for error messages
-   * @param timeout deadline of one lookup
+   * @param channels the channels, the coordinator's among them
+   * @param coordinatorAddress the coordinator's address
+   * @param timeout deadline of a lookup made for a single group
    * @param maxCached the most entries kept (least recently used ones go first)
    */
   public GroupOwners(
-      Channel coordinator, String coordinatorAddress, Duration timeout, long maxCached) {
-    this.stub = RoutingGrpc.newStub(coordinator);
+      NodeChannels channels, String coordinatorAddress, Duration timeout, long maxCached) {
+    this.channels = channels;
+    this.channel = channels.channel(coordinatorAddress);
+    this.stub = RoutingGrpc.newStub(channel);
     this.coordinatorAddress = coordinatorAddress;
     this.timeout = timeout;
     this.cache = CacheBuilder.newBuilder().maximumSize(maxCached).build();
@@ -59,11 +72,15 @@ public final class GroupOwners {
 
   /**
    * The owner of each group ({@link #NONE} for a group without an entry), from the cache where it
-   * is current for {@code version} and from one coordinator lookup for the rest. With {@code
-   * place}, groups without an entry are placed first.
+   * is current for {@code version} and from one coordinator lookup for the rest, done by {@code
+   * deadline}. With {@code place}, groups without an entry are placed first.
    */
   public CompletableFuture<Map<ByteString, String>> owners(
-      String keyspace, long version, Collection<ByteString> groups, boolean place) {
+      String keyspace,
+      long version,
+      Collection<ByteString> groups,
+      boolean place,
+      Deadline deadline) {
     Map<ByteString, String> owners = new HashMap<>();
     Set<ByteString> missing = new LinkedHashSet<>();
     for (ByteString group : groups) {
@@ -77,30 +94,55 @@ public final class GroupOwners {
     if (missing.isEmpty()) {
       return CompletableFuture.completedFuture(owners);
     }
+    LookupGroupsRequest request =
+        LookupGroupsRequest.newBuilder()
+            .setKeyspace(keyspace)
+            .addAllGroups(missing)
+            .setPlace(place)
+            .build();
+    return lookup(request, deadline)
+        .thenApply(
+            response -> {
+              for (GroupEntry entry : response.getEntriesList()) {
+                owners.put(entry.getGroup(), entry.getOwner());
+                if (!entry.getOwner().isEmpty()) {
+                  cache.put(
+                      new Slot(keyspace, entry.getGroup()),
+                      new Owner(entry.getOwner(), response.getDirectoryVersion()));
+                }
+              }
+              return owners;
+            });
+  }
+
+  private CompletableFuture<LookupGroupsResponse> lookup(
+      LookupGroupsRequest request, Deadline deadline) {
     UnaryFuture<LookupGroupsResponse> call = new UnaryFuture<>();
-    stub.withDeadlineAfter(timeout.toMillis(), TimeUnit.MILLISECONDS)
-        .lookupGroups(
-            LookupGroupsRequest.newBuilder()
-                .setKeyspace(keyspace)
-                .addAllGroups(missing)
-                .setPlace(place)
-                .build(),
-            call);
+    stub.withDeadline(deadline).lookupGroups(request, call);
     return call.handle(
-        (response, error) -> {
-          if (error != null) {
-            throw describe(StatusErrors.fromStatus(error));
-          }
-          for (GroupEntry entry : response.getEntriesList()) {
-            owners.put(entry.getGroup(), entry.getOwner());
-            if (!entry.getOwner().isEmpty()) {
-              cache.put(
-                  new Slot(keyspace, entry.getGroup()),
-                  new Owner(entry.getOwner(), response.getDirectoryVersion()));
-            }
-          }
-          return owners;
-        });
+            (response, error) -> {
+              if (error == null) {
+                return CompletableFuture.completedFuture(response);
+              }
+              ShardClusterException e = StatusErrors.fromStatus(error);
+              if (e.code() != ErrorCode.UNAVAILABLE || deadline.isExpired()) {
+                return CompletableFuture.<LookupGroupsResponse>failedFuture(describe(e));
+              }
+              // Unreachable: reconnect at once rather than after gRPC's reconnect backoff (which
+              // fails every call meanwhile), and go again; a pause between tries while it is down.
+              return channels
+                  .reconnect(coordinatorAddress, RECONNECT_WAIT_MILLIS)
+                  .thenCompose(
+                      ignored ->
+                          channel.getState(false) == ConnectivityState.READY
+                              ? CompletableFuture.completedFuture(null)
+                              : CompletableFuture.runAsync(
+                                  () -> {},
+                                  CompletableFuture.delayedExecutor(
+                                      RETRY_MILLIS, TimeUnit.MILLISECONDS)))
+                  .thenCompose(ignored -> lookup(request, deadline));
+            })
+        .thenCompose(f -> f);
   }
 
   /** The owner of one group, waiting for a lookup if needed; {@link #NONE} if it has no entry. */
@@ -110,7 +152,12 @@ public final class GroupOwners {
       return cached.node();
     }
     try {
-      return owners(keyspace, version, Set.of(group), false)
+      return owners(
+              keyspace,
+              version,
+              Set.of(group),
+              false,
+              Deadline.after(timeout.toMillis(), TimeUnit.MILLISECONDS))
           .get(timeout.toMillis() + 1_000, TimeUnit.MILLISECONDS)
           .get(group);
     } catch (ExecutionException e) {

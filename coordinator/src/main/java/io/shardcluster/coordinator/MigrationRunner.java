@@ -41,7 +41,9 @@ final class MigrationRunner implements Runnable {
   private final MigrationControl control;
   private final long throttleBytesPerSec;
   private final Clock clock;
+  private final Runnable copyEnded;
 
+  /** {@code copyEnded} runs once the copy is over or found empty, freeing a copy slot. */
   MigrationRunner(
       String id,
       Cluster cluster,
@@ -49,7 +51,8 @@ final class MigrationRunner implements Runnable {
       Failpoints failpoints,
       MigrationControl control,
       long throttleBytesPerSec,
-      Clock clock) {
+      Clock clock,
+      Runnable copyEnded) {
     this.id = id;
     this.cluster = cluster;
     this.channels = channels;
@@ -57,6 +60,7 @@ final class MigrationRunner implements Runnable {
     this.control = control;
     this.throttleBytesPerSec = throttleBytesPerSec;
     this.clock = clock;
+    this.copyEnded = copyEnded;
   }
 
   /** A checksum disagreement: the copy is wrong, so the migration is rolled back. */
@@ -118,10 +122,14 @@ final class MigrationRunner implements Runnable {
       case PLANNED -> {
         long estimate = source(migration).beginSource(spec).getEstimatedKeys();
         setPhase(MigrationPhase.COPYING, b -> b.setEstimatedKeys(estimate));
+        if (estimate == 0) {
+          copyEnded.run();
+        }
       }
       case COPYING, CATCHING_UP -> {
         catchUp(migration, spec);
         setPhase(MigrationPhase.CUTOVER, b -> b);
+        copyEnded.run();
       }
       case CUTOVER -> {
         // The fence is held from here to the commit: keep it to two calls and one fsync.

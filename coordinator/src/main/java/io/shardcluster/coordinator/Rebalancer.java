@@ -34,6 +34,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
@@ -44,9 +45,9 @@ import java.util.logging.Logger;
 /**
  * Decides what data moves where, and runs the migrations that move it. Joins, drains and load
  * balancing all become migrations of key sets between nodes; this class plans them, starts a {@link
- * MigrationRunner} for each (at most {@code maxMigrations} at a time), moves members through
- * JOINING, UP, DRAINING and REMOVED as their migrations finish, and watches the load for the
- * automatic balancer.
+ * MigrationRunner} for each (at most {@code maxMigrations} copying at a time), moves members
+ * through JOINING, UP, DRAINING and REMOVED as their migrations finish, and watches the load for
+ * the automatic balancer.
  */
 final class Rebalancer implements AutoCloseable {
   private static final Logger logger = Logger.getLogger(Rebalancer.class.getName());
@@ -113,10 +114,20 @@ final class Rebalancer implements AutoCloseable {
   }
 
   private void startRunners(ClusterState state) {
+    long copying =
+        running.stream()
+            .map(state.migrations()::get)
+            .filter(m -> m != null && holdsCopySlot(m))
+            .count();
     for (Migration migration : state.activeMigrations()) {
-      if (running.size() >= config.maxMigrations()
-          && migration.getPhase() != MigrationPhase.COMMITTED) {
+      if (running.contains(migration.getId())) {
         continue;
+      }
+      if (holdsCopySlot(migration)) {
+        if (copying >= config.maxMigrations()) {
+          continue;
+        }
+        copying++;
       }
       if (running.add(migration.getId())) {
         MigrationControl control =
@@ -131,7 +142,8 @@ final class Rebalancer implements AutoCloseable {
                         failpoints,
                         control,
                         config.throttleBytesPerSec(),
-                        clock)
+                        clock,
+                        this::tickSoon)
                     .run();
               } finally {
                 running.remove(migration.getId());
@@ -140,6 +152,28 @@ final class Rebalancer implements AutoCloseable {
             });
       }
     }
+  }
+
+  /** Runs a tick now rather than at the next period; nothing once the rebalancer is closed. */
+  private void tickSoon() {
+    try {
+      ticker.execute(this::tick);
+    } catch (RejectedExecutionException e) {
+      // Closed: no more ticks.
+    }
+  }
+
+  /**
+   * Whether a migration takes one of the {@code maxMigrations} copy slots: while it is about to
+   * copy or copying keys. One with nothing to copy (a keyspace the source holds no keys of), or
+   * past its copy (fencing, committing, cleaning up), leaves its slot to the next.
+   */
+  static boolean holdsCopySlot(Migration migration) {
+    return switch (migration.getPhase()) {
+      case PLANNED -> true;
+      case COPYING, CATCHING_UP -> migration.getEstimatedKeys() > 0;
+      default -> false;
+    };
   }
 
   /** Moves members on once their migrations are over: JOINING to UP, DRAINING to REMOVED. */

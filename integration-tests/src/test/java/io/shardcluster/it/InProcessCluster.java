@@ -118,7 +118,20 @@ final class InProcessCluster implements AutoCloseable {
     return startNode(id, nextPort++, failpoints);
   }
 
+  /** Starts a new node and returns once it has registered, while it is still joining. */
+  ShardNodeServer startJoining(String id) {
+    ShardNodeServer node = launch(id, nextPort++, Failpoints.none());
+    awaitState(id, NodeState.JOINING);
+    return node;
+  }
+
   private ShardNodeServer startNode(String id, int port, Failpoints failpoints) {
+    ShardNodeServer node = launch(id, port, failpoints);
+    awaitState(id, NodeState.UP);
+    return node;
+  }
+
+  private ShardNodeServer launch(String id, int port, Failpoints failpoints) {
     ports.put(id, port);
     ShardNodeConfig config =
         new ShardNodeConfig(
@@ -139,7 +152,6 @@ final class InProcessCluster implements AutoCloseable {
                 InProcessCluster::channel)
             .start();
     nodes.put(id, node);
-    awaitState(id, NodeState.UP);
     return node;
   }
 

@@ -12,9 +12,12 @@ import io.shardcluster.client.NodeState;
 import io.shardcluster.client.RebalancePlan;
 import io.shardcluster.client.ShardClient;
 import io.shardcluster.client.ShardClusterException;
+import io.shardcluster.coordinator.CoordinatorConfig;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.RoutingTable;
+import io.shardcluster.wire.Failpoints;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -102,6 +105,65 @@ class InProcessRebalancingTest {
     assertThat(done)
         .filteredOn(m -> m.reason().equals("join node-4"))
         .hasSize(3)
+        .allSatisfy(m -> assertThat(m.phase()).isEqualTo("DONE"));
+  }
+
+  @Test
+  void migrationsPastTheirCopy_leaveTheirCopySlotToTheNext() throws Exception {
+    // One copy slot, and every migration stops just before its commit while `release` is missing:
+    // node-4's join makes six migrations (two keyspaces, three sources), and they all get there
+    // only if each gives its slot back once its copy is over.
+    Path release = Files.createFile(dir.resolve("release"));
+    CoordinatorConfig base = InProcessCluster.config(dir, false, Duration.ofMillis(500));
+    cluster =
+        new InProcessCluster(
+            dir,
+            new CoordinatorConfig(
+                base.host(),
+                base.port(),
+                base.dataDir(),
+                base.vnodes(),
+                base.heartbeatTimeout(),
+                1,
+                base.throttleBytesPerSec(),
+                base.balancerEnabled(),
+                base.balanceBy(),
+                base.balanceThreshold(),
+                base.balanceTarget(),
+                base.balanceWindow(),
+                base.rangeSplitKeys(),
+                base.rangeSplitOps(),
+                Failpoints.parse(List.of(Failpoints.BEFORE_COMMIT + "=pause"), null, release)));
+    for (int i = 1; i <= 3; i++) {
+      cluster.addNode("node-" + i);
+    }
+    ShardClient client = cluster.client();
+    client.admin().createKeyspace("empty", "hash");
+    List<KeyValue> batch = new ArrayList<>();
+    for (int i = 0; i < 3000; i++) {
+      batch.add(KeyValue.of("k" + i, "v" + i));
+    }
+    client.multiPut(batch);
+    cluster.awaitMigrations();
+
+    Files.delete(release);
+    cluster.startJoining("node-4");
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .pollInterval(Duration.ofMillis(50))
+        .untilAsserted(
+            () ->
+                assertThat(client.admin().migrations(false))
+                    .filteredOn(m -> m.reason().equals("join node-4"))
+                    .hasSize(6)
+                    .allSatisfy(m -> assertThat(m.phase()).isEqualTo("CUTOVER")));
+
+    Files.createFile(release);
+    cluster.awaitMigrations();
+    assertAllReadable(client, 3000);
+    assertThat(client.admin().migrations(true))
+        .filteredOn(m -> m.reason().equals("join node-4"))
+        .hasSize(6)
         .allSatisfy(m -> assertThat(m.phase()).isEqualTo("DONE"));
   }
 

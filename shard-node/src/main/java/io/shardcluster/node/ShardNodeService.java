@@ -42,6 +42,7 @@ import io.shardcluster.wire.ServerResponses;
 import io.shardcluster.wire.StatusErrors;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
 import java.util.function.Supplier;
 
@@ -56,21 +57,68 @@ final class ShardNodeService extends ShardNodeGrpc.ShardNodeImplBase {
   private static final int CANCEL_CHECK_ROWS = 4096;
 
   private final Shard shard;
+  private final Ownership ownership;
   private final Supplier<NodeStats> stats;
   private final Executor queries;
+  private final Executor lookups;
   private final Failpoints failpoints;
 
+  /**
+   * @param queries runs queries, off gRPC's I/O threads
+   * @param lookups runs a request again once the group lookup it needed has completed
+   */
   ShardNodeService(
-      Shard shard, Supplier<NodeStats> stats, Executor queries, Failpoints failpoints) {
+      Shard shard,
+      Ownership ownership,
+      Supplier<NodeStats> stats,
+      Executor queries,
+      Executor lookups,
+      Failpoints failpoints) {
     this.shard = shard;
+    this.ownership = ownership;
     this.stats = stats;
     this.queries = queries;
+    this.lookups = lookups;
     this.failpoints = failpoints;
+  }
+
+  /**
+   * Answers a unary call. Its body runs on the calling thread (often one of gRPC's I/O threads)
+   * unless it needs a group lookup at the coordinator: then the lookup goes on without holding the
+   * thread, and the body runs again on {@code lookups} once the answer is in. A failed lookup is
+   * the answer. The body must check ownership before it changes anything, as Shard does.
+   */
+  private <T> void unary(StreamObserver<T> observer, Supplier<T> body) {
+    T response;
+    try {
+      response = Ownership.withoutWaiting(body);
+    } catch (Ownership.LookupNeeded needed) {
+      Context context = Context.current();
+      ownership
+          .lookUp(needed)
+          .whenCompleteAsync(
+              (answer, error) -> {
+                if (error != null) {
+                  observer.onError(
+                      StatusErrors.toStatus(
+                          error instanceof CompletionException ? error.getCause() : error));
+                } else {
+                  context.run(() -> ServerResponses.unary(observer, body));
+                }
+              },
+              lookups);
+      return;
+    } catch (RuntimeException | Error e) {
+      observer.onError(StatusErrors.toStatus(e));
+      return;
+    }
+    observer.onNext(response);
+    observer.onCompleted();
   }
 
   @Override
   public void get(GetRequest request, StreamObserver<GetResponse> observer) {
-    ServerResponses.unary(
+    unary(
         observer,
         () ->
             shard
@@ -84,7 +132,7 @@ final class ShardNodeService extends ShardNodeGrpc.ShardNodeImplBase {
 
   @Override
   public void put(PutRequest request, StreamObserver<PutResponse> observer) {
-    ServerResponses.unary(
+    unary(
         observer,
         () -> {
           shard.put(
@@ -98,7 +146,7 @@ final class ShardNodeService extends ShardNodeGrpc.ShardNodeImplBase {
 
   @Override
   public void delete(DeleteRequest request, StreamObserver<DeleteResponse> observer) {
-    ServerResponses.unary(
+    unary(
         observer,
         () -> {
           shard.delete(
@@ -109,7 +157,7 @@ final class ShardNodeService extends ShardNodeGrpc.ShardNodeImplBase {
 
   @Override
   public void multiGet(MultiGetRequest request, StreamObserver<MultiGetResponse> observer) {
-    ServerResponses.unary(
+    unary(
         observer,
         () -> {
           List<byte[]> keys = new ArrayList<>(request.getKeysCount());
@@ -128,7 +176,7 @@ final class ShardNodeService extends ShardNodeGrpc.ShardNodeImplBase {
 
   @Override
   public void multiPut(MultiPutRequest request, StreamObserver<MultiPutResponse> observer) {
-    ServerResponses.unary(
+    unary(
         observer,
         () -> {
           List<OutgoingMigrations.Mutation> entries = new ArrayList<>(request.getEntriesCount());
@@ -355,7 +403,7 @@ final class ShardNodeService extends ShardNodeGrpc.ShardNodeImplBase {
 
   @Override
   public void count(CountRequest request, StreamObserver<CountResponse> observer) {
-    ServerResponses.unary(
+    unary(
         observer,
         () ->
             CountResponse.newBuilder()
@@ -370,7 +418,7 @@ final class ShardNodeService extends ShardNodeGrpc.ShardNodeImplBase {
   @Override
   public void getStats(GetStatsRequest request, StreamObserver<NodeStats> observer) {
     // The stats of the last heartbeat window, with the scan and query counts as of now.
-    ServerResponses.unary(
+    unary(
         observer,
         () -> stats.get().toBuilder().setScans(shard.scans()).setQueries(shard.queries()).build());
   }

@@ -11,14 +11,19 @@ import io.grpc.Status;
 import io.grpc.inprocess.InProcessChannelBuilder;
 import io.grpc.inprocess.InProcessServerBuilder;
 import io.grpc.stub.StreamObserver;
+import io.shardcluster.client.ErrorCode;
 import io.shardcluster.client.ShardClusterException;
 import io.shardcluster.client.WrongShardException;
 import io.shardcluster.proto.v1.GetRequest;
 import io.shardcluster.proto.v1.GetRoutingTableRequest;
+import io.shardcluster.proto.v1.GroupEntry;
 import io.shardcluster.proto.v1.HeartbeatRequest;
 import io.shardcluster.proto.v1.HeartbeatResponse;
+import io.shardcluster.proto.v1.LookupGroupsRequest;
+import io.shardcluster.proto.v1.LookupGroupsResponse;
 import io.shardcluster.proto.v1.MembershipGrpc;
 import io.shardcluster.proto.v1.PutRequest;
+import io.shardcluster.proto.v1.PutResponse;
 import io.shardcluster.proto.v1.RegisterRequest;
 import io.shardcluster.proto.v1.RegisterResponse;
 import io.shardcluster.proto.v1.RoutingGrpc;
@@ -26,6 +31,7 @@ import io.shardcluster.proto.v1.ScanRequest;
 import io.shardcluster.proto.v1.ScanResponse;
 import io.shardcluster.proto.v1.ShardNodeGrpc;
 import io.shardcluster.proto.v1.WatchRoutingTableRequest;
+import io.shardcluster.routing.Grouping;
 import io.shardcluster.routing.HashRing;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.RoutingTable;
@@ -38,6 +44,10 @@ import java.time.Duration;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
@@ -51,7 +61,10 @@ class ShardNodeServerTest {
 
   @TempDir Path dir;
 
-  /** n1 owns the lower half, n2 the upper half. */
+  /**
+   * n1 owns the lower half, n2 the upper half; "tenants" is a directory keyspace whose groups'
+   * owners the stand-in coordinator gives out when the test answers its lookups.
+   */
   private final RoutingTable table =
       new RoutingTable(
           3,
@@ -59,7 +72,14 @@ class ShardNodeServerTest {
           Map.of(
               Keyspace.DEFAULT,
               Keyspace.hash(Keyspace.DEFAULT)
-                  .withRing(HashRing.of(List.of(0L, Long.MIN_VALUE), List.of("n1", "n2")))));
+                  .withRing(HashRing.of(List.of(0L, Long.MIN_VALUE), List.of("n1", "n2"))),
+              "tenants",
+              Keyspace.directory("tenants", new Grouping(Grouping.DEFAULT_SEPARATOR, 1))));
+
+  private record PendingLookup(
+      LookupGroupsRequest request, StreamObserver<LookupGroupsResponse> answer) {}
+
+  private final BlockingQueue<PendingLookup> lookups = new LinkedBlockingQueue<>();
 
   private final AtomicReference<Status> registerRefusal = new AtomicReference<>();
   private final AtomicInteger heartbeats = new AtomicInteger();
@@ -120,6 +140,12 @@ class ShardNodeServerTest {
                   public void watchRoutingTable(
                       WatchRoutingTableRequest request,
                       StreamObserver<io.shardcluster.proto.v1.RoutingTable> observer) {}
+
+                  @Override
+                  public void lookupGroups(
+                      LookupGroupsRequest request, StreamObserver<LookupGroupsResponse> observer) {
+                    lookups.add(new PendingLookup(request, observer));
+                  }
                 })
             .build()
             .start();
@@ -172,6 +198,93 @@ class ShardNodeServerTest {
     var response = stub.get(GetRequest.newBuilder().setKey(key).setEpoch(3).build());
     assertThat(response.getFound()).isTrue();
     assertThat(response.getValue().toStringUtf8()).isEqualTo("v");
+  }
+
+  private static <T> StreamObserver<T> completing(CompletableFuture<T> future) {
+    return new StreamObserver<>() {
+      @Override
+      public void onNext(T value) {
+        future.complete(value);
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        future.completeExceptionally(t);
+      }
+
+      @Override
+      public void onCompleted() {}
+    };
+  }
+
+  private static PutRequest tenantPut(String key) {
+    return PutRequest.newBuilder()
+        .setKeyspace("tenants")
+        .setKey(ByteString.copyFromUtf8(key))
+        .setValue(ByteString.copyFromUtf8("v"))
+        .setEpoch(3)
+        .build();
+  }
+
+  @Test
+  void groupLookup_doesNotHoldTheServingThread_andTheRequestGoesOnWithItsAnswer() throws Exception {
+    // In-process calls with direct executors run the node's handler on this very thread.
+    CompletableFuture<PutResponse> put = new CompletableFuture<>();
+    ShardNodeGrpc.newStub(channel).put(tenantPut("acme:1"), completing(put));
+
+    PendingLookup lookup = lookups.poll(10, TimeUnit.SECONDS);
+    assertThat(lookup.request().getGroupsList()).containsExactly(ByteString.copyFromUtf8("acme"));
+    assertThat(put).as("waiting for the coordinator, without holding the thread").isNotDone();
+    var stub = ShardNodeGrpc.newBlockingStub(channel);
+    stub.put(
+        PutRequest.newBuilder()
+            .setKey(ByteString.copyFromUtf8(keyOwnedBy("n1", 0)))
+            .setValue(ByteString.copyFromUtf8("meanwhile"))
+            .setEpoch(3)
+            .build());
+
+    lookup
+        .answer()
+        .onNext(
+            LookupGroupsResponse.newBuilder()
+                .setEpoch(3)
+                .setDirectoryVersion(1)
+                .addEntries(
+                    GroupEntry.newBuilder()
+                        .setGroup(ByteString.copyFromUtf8("acme"))
+                        .setOwner("n1"))
+                .build());
+    lookup.answer().onCompleted();
+    assertThat(put.get(10, TimeUnit.SECONDS)).isEqualTo(PutResponse.getDefaultInstance());
+
+    // The answer is cached: the next request of the group is served without asking again.
+    var read =
+        stub.get(
+            GetRequest.newBuilder()
+                .setKeyspace("tenants")
+                .setKey(ByteString.copyFromUtf8("acme:1"))
+                .setEpoch(3)
+                .build());
+    assertThat(read.getValue().toStringUtf8()).isEqualTo("v");
+    assertThat(lookups).isEmpty();
+  }
+
+  @Test
+  void groupLookup_failing_isTheAnswer() throws Exception {
+    CompletableFuture<PutResponse> put = new CompletableFuture<>();
+    ShardNodeGrpc.newStub(channel).put(tenantPut("globex:1"), completing(put));
+
+    lookups
+        .poll(10, TimeUnit.SECONDS)
+        .answer()
+        .onError(Status.NOT_FOUND.withDescription("no keyspace tenants").asRuntimeException());
+    assertThatThrownBy(() -> put.get(10, TimeUnit.SECONDS))
+        .satisfies(
+            e -> {
+              ShardClusterException error = StatusErrors.fromStatus(e.getCause());
+              assertThat(error.code()).isEqualTo(ErrorCode.NOT_FOUND);
+              assertThat(error.getMessage()).contains("no keyspace tenants");
+            });
   }
 
   @Test

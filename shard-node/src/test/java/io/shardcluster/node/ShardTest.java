@@ -11,6 +11,7 @@ import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.RoutingTable;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -47,7 +48,7 @@ class ShardTest {
             new NodeMetrics(System::nanoTime),
             new OutgoingMigrations("n1", store, current::get, epoch -> current.get()),
             // These tests use hash and range keyspaces only: no group lookups.
-            new Ownership(null));
+            new Ownership(null, Duration.ofSeconds(1)));
   }
 
   @AfterEach

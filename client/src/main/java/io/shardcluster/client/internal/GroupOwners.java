@@ -145,11 +145,17 @@ public final class GroupOwners {
         .thenCompose(f -> f);
   }
 
+  /** The group's owner if the cache has it current for {@code version}; null otherwise. */
+  public String cachedOwner(String keyspace, long version, ByteString group) {
+    Owner cached = cache.getIfPresent(new Slot(keyspace, group));
+    return cached != null && cached.version() >= version ? cached.node() : null;
+  }
+
   /** The owner of one group, waiting for a lookup if needed; {@link #NONE} if it has no entry. */
   public String owner(String keyspace, long version, ByteString group) {
-    Owner cached = cache.getIfPresent(new Slot(keyspace, group));
-    if (cached != null && cached.version() >= version) {
-      return cached.node();
+    String cached = cachedOwner(keyspace, version, group);
+    if (cached != null) {
+      return cached;
     }
     try {
       return owners(

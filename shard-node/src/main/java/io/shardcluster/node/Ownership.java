@@ -80,14 +80,17 @@ final class Ownership {
   }
 
   /**
-   * Starts the lookup without waiting for it, by the current request's deadline. Completes once the
-   * answer is cached, or with the lookup's error.
+   * Starts the lookup without waiting for it, by the current request's deadline. Completes with the
+   * group's owner ({@link GroupOwners#NONE} if it has no entry) once the answer is cached, or with
+   * the lookup's error.
    */
-  CompletableFuture<?> lookUp(LookupNeeded needed) {
+  CompletableFuture<String> lookUp(LookupNeeded needed) {
     Deadline deadline = Context.current().getDeadline();
     if (deadline == null) {
       deadline = Deadline.after(lookupTimeout.toMillis(), TimeUnit.MILLISECONDS);
     }
-    return groups.owners(needed.keyspace, needed.version, Set.of(needed.group), false, deadline);
+    return groups
+        .owners(needed.keyspace, needed.version, Set.of(needed.group), false, deadline)
+        .thenApply(owners -> owners.getOrDefault(needed.group, GroupOwners.NONE));
   }
 }

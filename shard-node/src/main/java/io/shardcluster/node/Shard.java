@@ -218,6 +218,10 @@ final class Shard {
     private final long epoch;
     private long returned;
     private byte[] key;
+    // The key whose ownership check was cut short by a group lookup (see Ownership.withoutWaiting),
+    // checked again by the next advance, with the lookup's answer once given.
+    private byte[] unchecked;
+    private String answeredOwner;
 
     private Scan(Keyspace routed, LocalStore.Cursor cursor, long limit, long epoch) {
       this.routed = routed;
@@ -240,9 +244,18 @@ final class Shard {
           throw new WrongShardException(current, nodeId, "", "");
         }
       }
-      while (cursor.advance()) {
-        byte[] candidate = cursor.key();
-        if (nodeId.equals(ownership.ownerOf(routed, candidate))) {
+      while (unchecked != null || cursor.advance()) {
+        byte[] candidate = unchecked != null ? unchecked : cursor.key();
+        String owner;
+        if (answeredOwner != null) {
+          owner = answeredOwner.isEmpty() ? null : answeredOwner;
+        } else {
+          unchecked = candidate;
+          owner = ownership.ownerOf(routed, candidate);
+        }
+        unchecked = null;
+        answeredOwner = null;
+        if (nodeId.equals(owner)) {
           key = candidate;
           returned++;
           // A scanned row is a read, but not a request: it has no latency of its own.
@@ -255,6 +268,16 @@ final class Shard {
 
     byte[] key() {
       return key;
+    }
+
+    /**
+     * The owner of the group whose lookup cut the last advance short ({@code ""} for a group with
+     * no entry): the next advance takes it for that key instead of asking again.
+     */
+    void answer(String owner) {
+      if (unchecked != null) {
+        answeredOwner = owner;
+      }
     }
 
     /** The keyspace's routing the scan checks ownership by. */

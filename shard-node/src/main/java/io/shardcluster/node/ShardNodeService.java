@@ -209,55 +209,97 @@ final class ShardNodeService extends ShardNodeGrpc.ShardNodeImplBase {
     new ScanStream(call, scan).start();
   }
 
-  /** Sends a scan's rows in batches whenever the client can take more (gRPC flow control). */
-  private static final class ScanStream {
+  /**
+   * Sends a scan's rows in batches whenever the client can take more (gRPC flow control). Rows are
+   * read on the thread gRPC calls in on (often an I/O thread), so a group lookup the scan needs
+   * runs aside, and the scan goes on from the key that needed it once the answer is in. The methods
+   * synchronize: the pump may then run on a lookup thread, never at once with gRPC's calls.
+   */
+  private final class ScanStream {
     private final ServerCallStreamObserver<ScanResponse> call;
     private final Shard.Scan scan;
     private boolean finished;
+    private boolean lookingUp;
 
     ScanStream(ServerCallStreamObserver<ScanResponse> call, Shard.Scan scan) {
       this.call = call;
       this.scan = scan;
     }
 
-    void start() {
-      // Handlers run serialized on the call's executor, as does this method.
+    synchronized void start() {
       call.setOnCancelHandler(this::finish);
       call.setOnReadyHandler(this::pump);
       pump();
     }
 
-    private void pump() {
+    private synchronized void pump() {
+      if (lookingUp) {
+        return;
+      }
       try {
-        while (!finished && call.isReady()) {
-          ScanResponse.Builder batch = ScanResponse.newBuilder();
-          int bytes = 0;
-          boolean more = true;
-          while (batch.getEntriesCount() < SCAN_BATCH_ROWS && bytes < SCAN_BATCH_BYTES) {
-            more = scan.advance();
-            if (!more) {
-              break;
-            }
-            byte[] key = scan.key();
-            byte[] value = scan.value();
-            batch.addEntriesBuilder().setKey(wrap(key)).setValue(wrap(value));
-            bytes += key.length + value.length;
-          }
-          if (batch.getEntriesCount() > 0) {
-            call.onNext(batch.build());
-          }
-          if (!more) {
-            finish();
-            call.onCompleted();
-          }
-        }
+        Ownership.withoutWaiting(
+            () -> {
+              sendWhileReady();
+              return null;
+            });
+      } catch (Ownership.LookupNeeded needed) {
+        lookingUp = true;
+        ownership.lookUp(needed).whenCompleteAsync(this::resume, lookups);
       } catch (RuntimeException e) {
         finish();
         call.onError(StatusErrors.toStatus(e));
       }
     }
 
-    private void finish() {
+    private synchronized void resume(String owner, Throwable error) {
+      lookingUp = false;
+      if (finished) {
+        return;
+      }
+      if (error != null) {
+        finish();
+        call.onError(
+            StatusErrors.toStatus(error instanceof CompletionException ? error.getCause() : error));
+        return;
+      }
+      scan.answer(owner);
+      pump();
+    }
+
+    private void sendWhileReady() {
+      while (!finished && call.isReady()) {
+        ScanResponse.Builder batch = ScanResponse.newBuilder();
+        int bytes = 0;
+        boolean more = true;
+        while (batch.getEntriesCount() < SCAN_BATCH_ROWS && bytes < SCAN_BATCH_BYTES) {
+          try {
+            more = scan.advance();
+          } catch (Ownership.LookupNeeded needed) {
+            // The rows before the key that needs the lookup are read: send them first.
+            if (batch.getEntriesCount() > 0) {
+              call.onNext(batch.build());
+            }
+            throw needed;
+          }
+          if (!more) {
+            break;
+          }
+          byte[] key = scan.key();
+          byte[] value = scan.value();
+          batch.addEntriesBuilder().setKey(wrap(key)).setValue(wrap(value));
+          bytes += key.length + value.length;
+        }
+        if (batch.getEntriesCount() > 0) {
+          call.onNext(batch.build());
+        }
+        if (!more) {
+          finish();
+          call.onCompleted();
+        }
+      }
+    }
+
+    private synchronized void finish() {
       if (!finished) {
         finished = true;
         scan.close();

@@ -41,6 +41,7 @@ import io.shardcluster.wire.RoutingTables;
 import io.shardcluster.wire.StatusErrors;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
@@ -267,6 +268,73 @@ class ShardNodeServerTest {
                 .build());
     assertThat(read.getValue().toStringUtf8()).isEqualTo("v");
     assertThat(lookups).isEmpty();
+  }
+
+  private static void answer(PendingLookup lookup, String owner) {
+    LookupGroupsResponse.Builder response =
+        LookupGroupsResponse.newBuilder().setEpoch(3).setDirectoryVersion(1);
+    lookup
+        .request()
+        .getGroupsList()
+        .forEach(group -> response.addEntriesBuilder().setGroup(group).setOwner(owner));
+    lookup.answer().onNext(response.build());
+    lookup.answer().onCompleted();
+  }
+
+  private PendingLookup nextLookup() throws InterruptedException {
+    PendingLookup lookup = lookups.poll(10, TimeUnit.SECONDS);
+    assertThat(lookup).as("a group lookup at the coordinator").isNotNull();
+    return lookup;
+  }
+
+  @Test
+  void scan_ofUncachedGroups_looksThemUpAside_andReturnsEveryOwnedRowOnce() throws Exception {
+    for (String key : List.of("acme:1", "acme:2", "bolt:1", "globex:1")) {
+      CompletableFuture<PutResponse> put = new CompletableFuture<>();
+      ShardNodeGrpc.newStub(channel).put(tenantPut(key), completing(put));
+      if (!put.isDone()) {
+        answer(nextLookup(), "n1");
+      }
+      put.get(10, TimeUnit.SECONDS);
+    }
+    // A restarted node has no group cached; globex has no entry any more (stale rows stay here).
+    node.stop();
+    node = startNode();
+
+    List<String> rows = new ArrayList<>();
+    CompletableFuture<Void> done = new CompletableFuture<>();
+    ShardNodeGrpc.newStub(channel)
+        .scan(
+            ScanRequest.newBuilder().setKeyspace("tenants").setEpoch(3).build(),
+            new StreamObserver<>() {
+              @Override
+              public void onNext(ScanResponse batch) {
+                batch.getEntriesList().forEach(e -> rows.add(e.getKey().toStringUtf8()));
+              }
+
+              @Override
+              public void onError(Throwable t) {
+                done.completeExceptionally(t);
+              }
+
+              @Override
+              public void onCompleted() {
+                done.complete(null);
+              }
+            });
+    // No group is cached yet, so the scan cannot be over: it waits, without holding this thread.
+    assertThat(done).isNotDone();
+    // Answer every lookup until the scan ends (the node's key counter asks for the groups too).
+    long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (!done.isDone() && System.nanoTime() < until) {
+      PendingLookup lookup = lookups.poll(100, TimeUnit.MILLISECONDS);
+      if (lookup != null) {
+        boolean gone = lookup.request().getGroups(0).toStringUtf8().equals("globex");
+        answer(lookup, gone ? "" : "n1");
+      }
+    }
+    done.get(10, TimeUnit.SECONDS);
+    assertThat(rows).containsExactly("acme:1", "acme:2", "bolt:1");
   }
 
   @Test

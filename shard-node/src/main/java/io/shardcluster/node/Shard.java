@@ -222,6 +222,7 @@ final class Shard {
     // checked again by the next advance, with the lookup's answer once given.
     private byte[] unchecked;
     private String answeredOwner;
+    private boolean ended;
 
     private Scan(Keyspace routed, LocalStore.Cursor cursor, long limit, long epoch) {
       this.routed = routed;
@@ -235,7 +236,7 @@ final class Shard {
      * table is no longer at the scan's epoch.
      */
     boolean advance() {
-      if (limit > 0 && returned >= limit) {
+      if (ended || (limit > 0 && returned >= limit)) {
         return false;
       }
       if (epoch != 0) {
@@ -263,6 +264,8 @@ final class Shard {
           return true;
         }
       }
+      // A RocksDB iterator must not be moved on past its end.
+      ended = true;
       return false;
     }
 

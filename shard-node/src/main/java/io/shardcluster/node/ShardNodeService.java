@@ -220,6 +220,7 @@ final class ShardNodeService extends ShardNodeGrpc.ShardNodeImplBase {
     private final Shard.Scan scan;
     private boolean finished;
     private boolean lookingUp;
+    private boolean pumping;
 
     ScanStream(ServerCallStreamObserver<ScanResponse> call, Shard.Scan scan) {
       this.call = call;
@@ -233,9 +234,12 @@ final class ShardNodeService extends ShardNodeGrpc.ShardNodeImplBase {
     }
 
     private synchronized void pump() {
-      if (lookingUp) {
+      // Called back from inside the pump (an in-process caller asking for more as it is sent a
+      // batch): the pump's loop goes on while the call is ready, so there is nothing to do.
+      if (lookingUp || pumping) {
         return;
       }
+      pumping = true;
       try {
         Ownership.withoutWaiting(
             () -> {
@@ -248,6 +252,8 @@ final class ShardNodeService extends ShardNodeGrpc.ShardNodeImplBase {
       } catch (RuntimeException e) {
         finish();
         call.onError(StatusErrors.toStatus(e));
+      } finally {
+        pumping = false;
       }
     }
 

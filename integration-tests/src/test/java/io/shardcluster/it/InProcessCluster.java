@@ -76,13 +76,42 @@ final class InProcessCluster implements AutoCloseable {
       long rangeSplitKeys,
       double rangeSplitOps,
       String balanceBy) {
+    return config(
+        dir, balancer, window, rangeSplitKeys, rangeSplitOps, balanceBy, 4, Failpoints.none());
+  }
+
+  /**
+   * Quick-test settings without the balancer, at most {@code maxMigrations} copying at once, and
+   * the failpoints on.
+   */
+  static CoordinatorConfig config(Path dir, int maxMigrations, Failpoints failpoints) {
+    return config(
+        dir,
+        false,
+        Duration.ofMillis(500),
+        CoordinatorConfig.DEFAULT_RANGE_SPLIT_KEYS,
+        0,
+        "keys",
+        maxMigrations,
+        failpoints);
+  }
+
+  private static CoordinatorConfig config(
+      Path dir,
+      boolean balancer,
+      Duration window,
+      long rangeSplitKeys,
+      double rangeSplitOps,
+      String balanceBy,
+      int maxMigrations,
+      Failpoints failpoints) {
     return new CoordinatorConfig(
         "127.0.0.1",
         1,
         dir.resolve("coordinator"),
         CoordinatorConfig.DEFAULT_VNODES,
         Duration.ofSeconds(2),
-        4,
+        maxMigrations,
         0,
         balancer,
         balanceBy,
@@ -91,7 +120,7 @@ final class InProcessCluster implements AutoCloseable {
         window,
         rangeSplitKeys,
         rangeSplitOps,
-        Failpoints.none());
+        failpoints);
   }
 
   static ManagedChannel channel(String address) {

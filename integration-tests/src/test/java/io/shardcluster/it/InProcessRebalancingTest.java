@@ -12,7 +12,6 @@ import io.shardcluster.client.NodeState;
 import io.shardcluster.client.RebalancePlan;
 import io.shardcluster.client.ShardClient;
 import io.shardcluster.client.ShardClusterException;
-import io.shardcluster.coordinator.CoordinatorConfig;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.RoutingTable;
 import io.shardcluster.wire.Failpoints;
@@ -114,25 +113,12 @@ class InProcessRebalancingTest {
     // node-4's join makes six migrations (two keyspaces, three sources), and they all get there
     // only if each gives its slot back once its copy is over.
     Path release = Files.createFile(dir.resolve("release"));
-    CoordinatorConfig base = InProcessCluster.config(dir, false, Duration.ofMillis(500));
     cluster =
         new InProcessCluster(
             dir,
-            new CoordinatorConfig(
-                base.host(),
-                base.port(),
-                base.dataDir(),
-                base.vnodes(),
-                base.heartbeatTimeout(),
+            InProcessCluster.config(
+                dir,
                 1,
-                base.throttleBytesPerSec(),
-                base.balancerEnabled(),
-                base.balanceBy(),
-                base.balanceThreshold(),
-                base.balanceTarget(),
-                base.balanceWindow(),
-                base.rangeSplitKeys(),
-                base.rangeSplitOps(),
                 Failpoints.parse(List.of(Failpoints.BEFORE_COMMIT + "=pause"), null, release)));
     for (int i = 1; i <= 3; i++) {
       cluster.addNode("node-" + i);

@@ -2,13 +2,9 @@ package io.shardcluster.node;
 
 import com.google.protobuf.ByteString;
 import io.grpc.Context;
-import io.grpc.Deadline;
 import io.shardcluster.client.internal.GroupOwners;
 import io.shardcluster.routing.Keyspace;
-import java.time.Duration;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
 /**
@@ -25,14 +21,9 @@ final class Ownership {
   private static final ThreadLocal<Boolean> MUST_NOT_WAIT = ThreadLocal.withInitial(() -> false);
 
   private final GroupOwners groups;
-  private final Duration lookupTimeout;
 
-  /**
-   * @param lookupTimeout how long a lookup may take when the request that needs it has no deadline
-   */
-  Ownership(GroupOwners groups, Duration lookupTimeout) {
+  Ownership(GroupOwners groups) {
     this.groups = groups;
-    this.lookupTimeout = lookupTimeout;
   }
 
   /** A group lookup a thread that must not wait would have had to wait for. */
@@ -41,7 +32,7 @@ final class Ownership {
 
     private final String keyspace;
     private final long version;
-    private final transient ByteString group;
+    private final ByteString group;
 
     private LookupNeeded(String keyspace, long version, ByteString group) {
       super("group lookup needed", null, false, false);
@@ -85,12 +76,7 @@ final class Ownership {
    * the lookup's error.
    */
   CompletableFuture<String> lookUp(LookupNeeded needed) {
-    Deadline deadline = Context.current().getDeadline();
-    if (deadline == null) {
-      deadline = Deadline.after(lookupTimeout.toMillis(), TimeUnit.MILLISECONDS);
-    }
-    return groups
-        .owners(needed.keyspace, needed.version, Set.of(needed.group), false, deadline)
-        .thenApply(owners -> owners.getOrDefault(needed.group, GroupOwners.NONE));
+    return groups.ownerLater(
+        needed.keyspace, needed.version, needed.group, Context.current().getDeadline());
   }
 }

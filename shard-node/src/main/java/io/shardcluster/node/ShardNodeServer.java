@@ -158,8 +158,7 @@ public final class ShardNodeServer {
     Ownership ownership =
         new Ownership(
             new GroupOwners(
-                lookupChannels, coordinatorAddress, ROUTING_FETCH_TIMEOUT, GROUP_CACHE_ENTRIES),
-            ROUTING_FETCH_TIMEOUT);
+                lookupChannels, coordinatorAddress, ROUTING_FETCH_TIMEOUT, GROUP_CACHE_ENTRIES));
     IncomingMigrations incoming =
         new IncomingMigrations(
             identity.nodeId(),

@@ -42,7 +42,6 @@ import io.shardcluster.wire.ServerResponses;
 import io.shardcluster.wire.StatusErrors;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
 import java.util.function.Supplier;
 
@@ -99,9 +98,7 @@ final class ShardNodeService extends ShardNodeGrpc.ShardNodeImplBase {
           .whenCompleteAsync(
               (answer, error) -> {
                 if (error != null) {
-                  observer.onError(
-                      StatusErrors.toStatus(
-                          error instanceof CompletionException ? error.getCause() : error));
+                  observer.onError(StatusErrors.toStatus(error));
                 } else {
                   context.run(() -> ServerResponses.unary(observer, body));
                 }
@@ -264,8 +261,7 @@ final class ShardNodeService extends ShardNodeGrpc.ShardNodeImplBase {
       }
       if (error != null) {
         finish();
-        call.onError(
-            StatusErrors.toStatus(error instanceof CompletionException ? error.getCause() : error));
+        call.onError(StatusErrors.toStatus(error));
         return;
       }
       scan.answer(owner);

@@ -11,7 +11,6 @@ import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.RoutingTable;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -48,7 +47,7 @@ class ShardTest {
             new NodeMetrics(System::nanoTime),
             new OutgoingMigrations("n1", store, current::get, epoch -> current.get()),
             // These tests use hash and range keyspaces only: no group lookups.
-            new Ownership(null, Duration.ofSeconds(1)));
+            new Ownership(null));
   }
 
   @AfterEach

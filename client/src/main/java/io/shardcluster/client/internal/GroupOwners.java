@@ -151,6 +151,18 @@ public final class GroupOwners {
     return cached != null && cached.version() >= version ? cached.node() : null;
   }
 
+  /**
+   * The owner of one group ({@link #NONE} if it has no entry), from the cache or one lookup done by
+   * {@code deadline} (this client's timeout if null), without waiting for it.
+   */
+  public CompletableFuture<String> ownerLater(
+      String keyspace, long version, ByteString group, Deadline deadline) {
+    Deadline by =
+        deadline != null ? deadline : Deadline.after(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    return owners(keyspace, version, Set.of(group), false, by)
+        .thenApply(owners -> owners.getOrDefault(group, NONE));
+  }
+
   /** The owner of one group, waiting for a lookup if needed; {@link #NONE} if it has no entry. */
   public String owner(String keyspace, long version, ByteString group) {
     String cached = cachedOwner(keyspace, version, group);
@@ -158,14 +170,8 @@ public final class GroupOwners {
       return cached;
     }
     try {
-      return owners(
-              keyspace,
-              version,
-              Set.of(group),
-              false,
-              Deadline.after(timeout.toMillis(), TimeUnit.MILLISECONDS))
-          .get(timeout.toMillis() + 1_000, TimeUnit.MILLISECONDS)
-          .get(group);
+      return ownerLater(keyspace, version, group, null)
+          .get(timeout.toMillis() + 1_000, TimeUnit.MILLISECONDS);
     } catch (ExecutionException e) {
       throw e.getCause() instanceof ShardClusterException known
           ? known

@@ -137,6 +137,11 @@ final class LocalStore implements AutoCloseable {
     }
   }
 
+  /** The sequence number of the latest write (any column family); it grows with every write. */
+  long latestSequence() {
+    return guarded("read", db::getLatestSequenceNumber);
+  }
+
   byte[] get(String keyspace, byte[] key) {
     return guarded("read", () -> db.get(data, encode(keyspace, key)));
   }

@@ -18,7 +18,8 @@ import java.time.Duration;
  * @param syncWrites fsync every write batch before acknowledging it
  * @param heartbeatInterval time between heartbeats
  * @param threads threads serving requests when writes are fsynced
- * @param countInterval time between full counts of the owned keys (for the balancer)
+ * @param countInterval time between full counts of the owned keys (for the balancer) while keys are
+ *     written
  * @param failpoints where to crash or pause, for tests
  */
 public record ShardNodeConfig(

@@ -74,7 +74,7 @@ public final class ShardNodeMain implements Callable<Integer> {
       names = "--count-interval-ms",
       defaultValue = "10000",
       description =
-          "Time between full counts of the owned keys, which the balancer plans with (default: ${DEFAULT-VALUE}).")
+          "Time between full counts of the owned keys, which the balancer plans with, while keys are written (default: ${DEFAULT-VALUE}).")
   private long countIntervalMs;
 
   @Option(

@@ -61,9 +61,7 @@ public final class ShardNodeServer {
   private NodeChannels lookupChannels;
   private OutgoingMigrations outgoing;
   private volatile KeyCounts counts = KeyCounts.NONE;
-  private long countedAtNanos;
-  private long lastEpochSeen = -1;
-  private long epochChangedAtNanos;
+  private CountSchedule countSchedule;
   private ManagedChannel coordinatorChannel;
   private RoutingCache routing;
   private LocalStore store;
@@ -170,6 +168,7 @@ public final class ShardNodeServer {
     migrationExecutor =
         Executors.newCachedThreadPool(daemonThreads(identity.nodeId() + "-migration-"));
     Shard shard = new Shard(identity.nodeId(), store, this::tableFor, metrics, outgoing, ownership);
+    countSchedule = new CountSchedule(config.countInterval(), RECOUNT_SETTLE);
     counter =
         Executors.newSingleThreadScheduledExecutor(daemonThreads(identity.nodeId() + "-counter-"));
     counter.scheduleWithFixedDelay(
@@ -280,33 +279,23 @@ public final class ShardNodeServer {
   }
 
   /**
-   * Counts the owned keys every count interval, and a few seconds after ownership changed (so
-   * `nodes` and the balancer see a join or drain soon after its end). A full count reads every key:
-   * not while keys are moving, when it would be stale at once and would slow the move.
+   * Counts the owned keys when {@link CountSchedule} says the count may have changed. A full count
+   * reads every key: not while keys are moving, when it would be stale at once and would slow the
+   * move.
    */
   private void recount(IncomingMigrations incoming) {
     RoutingTable table = routing.cached();
     if (table.epoch() == 0 || !outgoing.isEmpty() || !incoming.specs().isEmpty()) {
       return;
     }
-    long now = System.nanoTime();
-    if (table.epoch() != lastEpochSeen) {
-      lastEpochSeen = table.epoch();
-      epochChangedAtNanos = now;
-    }
-    boolean due = now - countedAtNanos >= config.countInterval().toNanos();
-    // Not at once after a change: right after a move every process is busy (cleanup, the JIT
-    // recompiling changed paths), and a full count would take CPU from foreground requests.
-    boolean changed =
-        table.epoch() != counts.epoch()
-            && now - epochChangedAtNanos
-                >= Math.min(RECOUNT_SETTLE.toNanos(), config.countInterval().toNanos());
-    if (!due && !changed) {
+    long started = System.nanoTime();
+    long sequence = store.latestSequence();
+    if (!countSchedule.due(started, table.epoch(), sequence)) {
       return;
     }
     try {
       counts = KeyCounts.count(store, table, identity.nodeId(), metrics.writes());
-      countedAtNanos = now;
+      countSchedule.counted(table.epoch(), sequence, started, System.nanoTime());
     } catch (RuntimeException e) {
       logger.warning("counting keys failed: " + e.getMessage());
     }

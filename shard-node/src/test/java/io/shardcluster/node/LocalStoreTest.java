@@ -44,6 +44,26 @@ class LocalStoreTest {
   }
 
   @Test
+  void latestSequence_growsWithEveryWrite_andOnlyWithWrites() throws Exception {
+    try (LocalStore store = LocalStore.open(dir, false)) {
+      long start = store.latestSequence();
+      store.put("default", b("k"), b("v"));
+      long afterPut = store.latestSequence();
+      assertThat(afterPut).isGreaterThan(start);
+
+      store.get("default", b("k"));
+      keys(store, "default", "", "");
+      assertThat(store.latestSequence()).isEqualTo(afterPut);
+
+      store.delete("default", b("absent"));
+      long afterDelete = store.latestSequence();
+      assertThat(afterDelete).isGreaterThan(afterPut);
+      store.write(store.batch().putMeta("m", b("1")));
+      assertThat(store.latestSequence()).isGreaterThan(afterDelete);
+    }
+  }
+
+  @Test
   void keyspaces_areIsolated_evenWhenNamesArePrefixesOfEachOther() throws Exception {
     try (LocalStore store = LocalStore.open(dir, false)) {
       store.put("a", b("k"), b("1"));

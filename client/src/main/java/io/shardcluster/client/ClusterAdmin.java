@@ -6,6 +6,7 @@ import io.grpc.ManagedChannel;
 import io.shardcluster.client.internal.NodeChannels;
 import io.shardcluster.proto.v1.AdminGrpc;
 import io.shardcluster.proto.v1.CreateKeyspaceRequest;
+import io.shardcluster.proto.v1.DirectoryChangeResponse;
 import io.shardcluster.proto.v1.DrainNodeRequest;
 import io.shardcluster.proto.v1.DropKeyspaceRequest;
 import io.shardcluster.proto.v1.ListGroupsRequest;
@@ -75,20 +76,27 @@ public final class ClusterAdmin {
 
   /**
    * Places a key ({@code prefix == false}) or every key with the prefix on a node, overriding the
-   * ring. FAILED_PRECONDITION while another node still holds keys the entry covers. Returns the new
-   * epoch.
+   * ring. If keys it covers are stored on another node, all on one (an exact key, a prefix inside
+   * another prefix entry, an entry that exists), they move to {@code node} online with one
+   * migration, whose commit sets the entry; the result names it. FAILED_PRECONDITION if keys it
+   * covers are stored on several nodes (a new prefix outside other entries), or while other
+   * migrations run; NOT_FOUND for an unknown node.
    */
-  public long setDirectoryEntry(byte[] key, boolean prefix, String node) {
+  public DirectoryChange setDirectoryEntry(byte[] key, boolean prefix, String node) {
     Limits.checkKey(key.length);
     DirectoryEntry entry = new DirectoryEntry(ByteString.copyFrom(key), prefix, node);
-    return call(() ->
-            stub()
-                .setDirectoryEntry(
-                    SetDirectoryEntryRequest.newBuilder()
-                        .setKeyspace(Keyspace.DEFAULT)
-                        .setEntry(RoutingTables.toProto(entry))
-                        .build()))
-        .getEpoch();
+    DirectoryChangeResponse response =
+        call(
+            () ->
+                stub()
+                    .setDirectoryEntry(
+                        SetDirectoryEntryRequest.newBuilder()
+                            .setKeyspace(Keyspace.DEFAULT)
+                            .setEntry(RoutingTables.toProto(entry))
+                            .build()));
+    return new DirectoryChange(
+        response.getEpoch(),
+        response.hasMigration() ? Optional.of(toInfo(response.getMigration())) : Optional.empty());
   }
 
   /** Removes a directory entry; NOT_FOUND if there is none. Returns the new epoch. */

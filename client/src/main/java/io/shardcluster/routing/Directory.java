@@ -91,6 +91,47 @@ public final class Directory {
     return Optional.empty();
   }
 
+  /**
+   * The longest prefix entry that covers every key starting with {@code prefix} (its key is a
+   * shorter prefix of it), if any.
+   */
+  public Optional<DirectoryEntry> coveringPrefix(ByteString prefix) {
+    for (int length : prefixLengths) {
+      if (length < prefix.size()) {
+        DirectoryEntry hit = prefixes.get(prefix.substring(0, length));
+        if (hit != null) {
+          return Optional.of(hit);
+        }
+      }
+    }
+    return Optional.empty();
+  }
+
+  /** Whether the entry places the key if no other entry outranks it. */
+  public static boolean matches(DirectoryEntry entry, byte[] key) {
+    ByteString entryKey = entry.key();
+    if (entry.prefix() ? key.length < entryKey.size() : key.length != entryKey.size()) {
+      return false;
+    }
+    for (int i = 0; i < entryKey.size(); i++) {
+      if (entryKey.byteAt(i) != key[i]) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * Whether {@code a} wins over {@code b} for a key both match: an exact entry over a prefix, a
+   * longer prefix over a shorter one.
+   */
+  public static boolean outranks(DirectoryEntry a, DirectoryEntry b) {
+    if (a.prefix() != b.prefix()) {
+      return !a.prefix();
+    }
+    return a.key().size() > b.key().size();
+  }
+
   /** The entry for exactly this key and kind, if any. */
   public Optional<DirectoryEntry> get(ByteString key, boolean prefix) {
     return Optional.ofNullable(prefix ? prefixes.get(key) : exact.get(key));

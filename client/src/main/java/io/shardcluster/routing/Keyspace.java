@@ -6,6 +6,7 @@ import com.google.protobuf.ByteString;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.regex.Pattern;
@@ -93,6 +94,26 @@ public record Keyspace(
   }
 
   /**
+   * In a hash keyspace, the one node that every key the directory entry places (or would place,
+   * once added) belongs to now, if there is one: the entry's own owner if it exists; for an exact
+   * key, the key's owner; for a prefix, the owner of a shorter prefix entry covering it. Empty for
+   * a new prefix whose keys the ring spreads over the nodes.
+   */
+  public Optional<String> soleOwnerOf(DirectoryEntry entry) {
+    if (grouping != null || ranges != null) {
+      throw new IllegalStateException("keyspace " + name + " has no directory entries");
+    }
+    Optional<DirectoryEntry> existing = directory.get(entry.key(), entry.prefix());
+    if (existing.isPresent()) {
+      return Optional.of(existing.get().owner());
+    }
+    if (!entry.prefix()) {
+      return Optional.of(ownerOf(entry.key().toByteArray()));
+    }
+    return directory.coveringPrefix(entry.key()).map(DirectoryEntry::owner);
+  }
+
+  /**
    * The nodes that may hold keys in {@code [from, to)} (an empty {@code to} is no bound): for a
    * range keyspace the owners of the overlapping ranges, for a hash keyspace every owner, for a
    * directory keyspace every node of {@code nodes}.
@@ -158,6 +179,29 @@ public record Keyspace(
     List<DirectoryEntry> entries =
         directory.entries().stream().filter(e -> e.owner().equals(node)).toList();
     return new MovingSet(name, positions, entries);
+  }
+
+  /**
+   * The node's share here, judged at a {@code later} routing of this keyspace: {@link
+   * #shareOf(String)} plus the directory entries added since whose keys the node owned here (a
+   * migration that adds an entry moves its keys away from their sole owner). Not for directory
+   * keyspaces ({@code IllegalStateException}).
+   */
+  public MovingSet shareOf(String node, Keyspace later) {
+    MovingSet share = shareOf(node);
+    if (ranges != null) {
+      return share;
+    }
+    List<DirectoryEntry> added = new ArrayList<>(share.entries());
+    for (DirectoryEntry entry : later.directory().entries()) {
+      if (directory.get(entry.key(), entry.prefix()).isEmpty()
+          && soleOwnerOf(entry).filter(node::equals).isPresent()) {
+        added.add(entry);
+      }
+    }
+    return added.size() == share.entries().size()
+        ? share
+        : new MovingSet(name, share.ranges(), added);
   }
 
   /**

@@ -7,14 +7,16 @@ import java.util.Arrays;
 import java.util.Comparator;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 
 /**
- * The keys one migration moves: the keys that a listed directory entry places, and the keys no
- * directory entry places whose position lies in one of the ranges. Entries are identified by key
- * and kind, so the set does not change when an entry's owner does. In a range keyspace: whole key
- * ranges. In a directory keyspace: the keys of the listed groups, and of the groups whose own
- * position (the hash of the group) lies in one of the ranges. Immutable.
+ * The keys one migration moves: the keys that a listed directory entry places (or will place once
+ * added, for an entry the migration adds), and the keys no directory entry places whose position
+ * lies in one of the ranges. Entries are identified by key and kind, so the set does not change
+ * when an entry's owner does. In a range keyspace: whole key ranges. In a directory keyspace: the
+ * keys of the listed groups, and of the groups whose own position (the hash of the group) lies in
+ * one of the ranges. Immutable.
  */
 public final class MovingSet {
   private final String keyspace;
@@ -150,13 +152,16 @@ public final class MovingSet {
       }
       return false;
     }
-    if (!routing.directory().isEmpty()) {
-      var entry = routing.directory().entryFor(key);
-      if (entry.isPresent()) {
-        return slots.contains(new Slot(entry.get().key(), entry.get().prefix()));
+    Optional<DirectoryEntry> placing = routing.directory().entryFor(key);
+    for (DirectoryEntry entry : entries) {
+      // A listed entry moves the keys it places, or will place once added (it may be new: a
+      // migration that adds it commits it); one that places none loses to a placing entry.
+      if (Directory.matches(entry, key)
+          && (placing.isEmpty() || !Directory.outranks(placing.get(), entry))) {
+        return true;
       }
     }
-    return containsPosition(KeyHash.position(key));
+    return placing.isEmpty() && containsPosition(KeyHash.position(key));
   }
 
   /** Whether one of the ranges holds the position. */

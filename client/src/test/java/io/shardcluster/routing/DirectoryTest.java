@@ -51,4 +51,39 @@ class DirectoryTest {
 
     assertThat(directory.entryFor(utf8("t1")).map(DirectoryEntry::owner)).contains("n1");
   }
+
+  @Test
+  void coveringPrefix_isTheLongestShorterPrefixEntry() {
+    Directory directory =
+        Directory.of(
+            List.of(
+                new DirectoryEntry(ByteString.copyFromUtf8("t:"), true, "a"),
+                new DirectoryEntry(ByteString.copyFromUtf8("t:v"), true, "b"),
+                new DirectoryEntry(ByteString.copyFromUtf8("t:vip"), false, "c")));
+    assertThat(
+            directory.coveringPrefix(ByteString.copyFromUtf8("t:vip:")).map(DirectoryEntry::owner))
+        .contains("b");
+    assertThat(directory.coveringPrefix(ByteString.copyFromUtf8("t:v")).map(DirectoryEntry::owner))
+        .contains("a");
+    assertThat(directory.coveringPrefix(ByteString.copyFromUtf8("t:"))).isEmpty();
+    assertThat(directory.coveringPrefix(ByteString.copyFromUtf8("u:"))).isEmpty();
+  }
+
+  @Test
+  void matchesAndOutranks_followTheDirectorysRule() {
+    DirectoryEntry shortPrefix = new DirectoryEntry(ByteString.copyFromUtf8("t:"), true, "a");
+    DirectoryEntry longPrefix = new DirectoryEntry(ByteString.copyFromUtf8("t:vip:"), true, "a");
+    DirectoryEntry exact = new DirectoryEntry(ByteString.copyFromUtf8("t:vip:1"), false, "a");
+    byte[] key = "t:vip:1".getBytes(StandardCharsets.UTF_8);
+
+    assertThat(Directory.matches(shortPrefix, key)).isTrue();
+    assertThat(Directory.matches(longPrefix, key)).isTrue();
+    assertThat(Directory.matches(exact, key)).isTrue();
+    assertThat(Directory.matches(exact, "t:vip:10".getBytes(StandardCharsets.UTF_8))).isFalse();
+    assertThat(Directory.matches(longPrefix, "t:vip".getBytes(StandardCharsets.UTF_8))).isFalse();
+    assertThat(Directory.outranks(exact, longPrefix)).isTrue();
+    assertThat(Directory.outranks(longPrefix, shortPrefix)).isTrue();
+    assertThat(Directory.outranks(shortPrefix, longPrefix)).isFalse();
+    assertThat(Directory.outranks(longPrefix, exact)).isFalse();
+  }
 }

@@ -94,12 +94,8 @@ final class AdminService extends AdminGrpc.AdminImplBase {
     ServerResponses.unary(
         observer,
         () ->
-            DirectoryChangeResponse.newBuilder()
-                .setEpoch(
-                    cluster.setDirectoryEntry(
-                        keyspace(request.getKeyspace()),
-                        RoutingTables.fromProto(request.getEntry())))
-                .build());
+            rebalancer.setDirectoryEntry(
+                keyspace(request.getKeyspace()), RoutingTables.fromProto(request.getEntry())));
   }
 
   @Override

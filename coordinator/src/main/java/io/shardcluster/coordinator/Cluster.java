@@ -31,6 +31,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
@@ -379,7 +380,11 @@ final class Cluster {
         .orElse(0L);
   }
 
-  /** Places a key or prefix on a node. Returns the new epoch. */
+  /**
+   * Places a key or prefix on a node, moving no data: FAILED_PRECONDITION if keys it covers are
+   * stored, unless they all belong to that node already. Returns the new epoch. (Moving stored keys
+   * to the entry's node is {@link Rebalancer#setDirectoryEntry}.)
+   */
   long setDirectoryEntry(String keyspaceName, DirectoryEntry entry) {
     RoutingTable before = routing();
     Keyspace keyspace = before.keyspace(keyspaceName);
@@ -390,12 +395,17 @@ final class Cluster {
     if (keyspace.directory().get(entry.key(), entry.prefix()).equals(Optional.of(entry))) {
       return before.epoch();
     }
-    requireEmpty(
-        before,
-        keyspaceName,
-        entry.key(),
-        rangeEnd(entry),
-        "cannot change the placement of " + describe(entry) + ": keys it covers are stored");
+    if (!keyspace.soleOwnerOf(entry).equals(Optional.of(entry.owner()))) {
+      requireEmpty(
+          before,
+          keyspaceName,
+          entry.key(),
+          rangeEnd(entry),
+          "cannot place " + describe(entry) + ": keys it covers are stored",
+          "stored keys move to an entry's node only when they are all on one node (an exact key,"
+              + " a prefix inside another prefix entry, an entry that exists); place other"
+              + " prefixes before their keys are written");
+    }
     return changeDirectory(
         before, keyspaceName, ks -> ks.withDirectory(ks.directory().with(entry)));
   }
@@ -411,7 +421,8 @@ final class Cluster {
         keyspaceName,
         entry.key(),
         rangeEnd(entry),
-        "cannot change the placement of " + describe(entry) + ": keys it covers are stored");
+        "cannot remove " + describe(entry) + ": keys it covers are stored",
+        "removing an entry moves no keys (`directory move` moves an entry with its keys)");
     return changeDirectory(
         before, keyspaceName, ks -> ks.withDirectory(ks.directory().without(key, prefix)));
   }
@@ -597,25 +608,40 @@ final class Cluster {
    * FAILED_PRECONDITION naming where keys were found.
    */
   private void requireEmpty(
-      RoutingTable table, String keyspace, ByteString start, ByteString end, String problem) {
-    List<String> holders = new ArrayList<>();
+      RoutingTable table,
+      String keyspace,
+      ByteString start,
+      ByteString end,
+      String problem,
+      String hint) {
+    Map<String, Long> holders = holders(table, keyspace, start, end);
+    if (!holders.isEmpty()) {
+      List<String> counts = new ArrayList<>();
+      holders.forEach((node, count) -> counts.add(node + ": " + count));
+      throw ShardClusterException.failedPrecondition(
+          problem + " (" + String.join(", ", counts) + "); " + hint);
+    }
+  }
+
+  /** Whether any node stores keys the entry covers. */
+  boolean storesKeysOf(String keyspace, DirectoryEntry entry) {
+    return !holders(routing(), keyspace, entry.key(), rangeEnd(entry)).isEmpty();
+  }
+
+  /** The nodes that store keys in {@code [start, end)}, with how many. */
+  private Map<String, Long> holders(
+      RoutingTable table, String keyspace, ByteString start, ByteString end) {
+    Map<String, Long> holders = new TreeMap<>();
     table
         .nodeAddresses()
         .forEach(
             (node, address) -> {
               long count = probe.countKeys(node, address, keyspace, start, end);
               if (count > 0) {
-                holders.add(node + ": " + count);
+                holders.put(node, count);
               }
             });
-    if (!holders.isEmpty()) {
-      throw ShardClusterException.failedPrecondition(
-          problem
-              + " ("
-              + String.join(", ", holders)
-              + "); a directory change does not move stored keys (`directory move` moves an"
-              + " existing entry with its keys)");
-    }
+    return holders;
   }
 
   private static String describe(DirectoryEntry entry) {

@@ -3,6 +3,7 @@ package io.shardcluster.coordinator;
 import com.google.protobuf.ByteString;
 import io.shardcluster.client.ShardClusterException;
 import io.shardcluster.client.internal.NodeChannels;
+import io.shardcluster.proto.v1.DirectoryChangeResponse;
 import io.shardcluster.proto.v1.DirectoryEntryLoad;
 import io.shardcluster.proto.v1.MemberRecord;
 import io.shardcluster.proto.v1.Migration;
@@ -30,6 +31,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
@@ -401,6 +403,48 @@ final class Rebalancer implements AutoCloseable {
     create(List.of(migration));
     logger.info("moving " + what + " from " + entry.owner() + " to " + target);
     return migration;
+  }
+
+  /**
+   * Places a key or prefix of a hash keyspace on a node. Keys it covers that are stored on another
+   * node, all on one (an exact key, a prefix inside another prefix entry, an entry that exists),
+   * move there with one migration whose commit sets the entry, so the entry and its keys switch
+   * together; otherwise the entry is set at once, as {@link Cluster#setDirectoryEntry} allows.
+   */
+  synchronized DirectoryChangeResponse setDirectoryEntry(
+      String keyspaceName, DirectoryEntry entry) {
+    ClusterState state = cluster.state();
+    Keyspace keyspace = state.routing().keyspace(keyspaceName);
+    Optional<String> source =
+        keyspace.isDirectory() || keyspace.isRange()
+            ? Optional.empty()
+            : keyspace.soleOwnerOf(entry);
+    if (source.isEmpty()
+        || source.get().equals(entry.owner())
+        || !state.routing().nodeAddresses().containsKey(entry.owner())
+        || !cluster.storesKeysOf(keyspaceName, entry)) {
+      return DirectoryChangeResponse.newBuilder()
+          .setEpoch(cluster.setDirectoryEntry(keyspaceName, entry))
+          .build();
+    }
+    String what = (entry.prefix() ? "prefix '" : "key '") + entry.key().toStringUtf8() + "'";
+    requireUpTarget(state, what, entry.owner());
+    Cluster.requireNoMigrations(state);
+    Migration migration =
+        migration(
+            state,
+            0,
+            source.get(),
+            entry.owner(),
+            new MovingSet(keyspaceName, List.of(), List.of(entry)),
+            "directory set");
+    create(List.of(migration));
+    logger.info(
+        "placing " + what + " on " + entry.owner() + ": its keys move from " + source.get());
+    return DirectoryChangeResponse.newBuilder()
+        .setEpoch(state.routing().epoch())
+        .setMigration(migration)
+        .build();
   }
 
   private Migration moveGroup(

@@ -200,15 +200,31 @@ class ClusterTest {
                 .code())
         .isEqualTo(ErrorCode.NOT_FOUND);
     stored.put("n1", 3L);
-    assertThat(
-            failure(
-                    () ->
-                        cluster.setDirectoryEntry(
-                            Keyspace.DEFAULT,
-                            new DirectoryEntry(ByteString.copyFromUtf8("k"), false, "n1")))
-                .code())
-        .isEqualTo(ErrorCode.FAILED_PRECONDITION);
+    // Stored keys under a new prefix the ring spreads: the entry would leave them behind.
+    ShardClusterException storedKeys =
+        failure(
+            () ->
+                cluster.setDirectoryEntry(
+                    Keyspace.DEFAULT,
+                    new DirectoryEntry(ByteString.copyFromUtf8("k"), true, "n1")));
+    assertThat(storedKeys.code()).isEqualTo(ErrorCode.FAILED_PRECONDITION);
+    assertThat(storedKeys.getMessage())
+        .startsWith("cannot place prefix 'k': keys it covers are stored (n1: 3)");
     assertThat(cluster.routing()).isEqualTo(before);
+  }
+
+  @Test
+  void directoryEntry_whoseStoredKeysAreAllOnItsNode_isSetAtOnce() {
+    cluster.register("n1", "127.0.0.1:1", "i1");
+    stored.put("n1", 3L);
+    long epoch = cluster.routing().epoch();
+
+    // An exact key is on its one owner: pinning it there moves nothing.
+    assertThat(
+            cluster.setDirectoryEntry(
+                Keyspace.DEFAULT, new DirectoryEntry(ByteString.copyFromUtf8("k"), false, "n1")))
+        .isEqualTo(epoch + 1);
+    assertThat(cluster.routing().keyspace(Keyspace.DEFAULT).directory().entries()).hasSize(1);
   }
 
   @Test

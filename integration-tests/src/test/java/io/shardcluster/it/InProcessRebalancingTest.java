@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import com.google.protobuf.ByteString;
+import io.shardcluster.client.DirectoryChange;
 import io.shardcluster.client.ErrorCode;
 import io.shardcluster.client.KeyValue;
 import io.shardcluster.client.MigrationInfo;
@@ -27,6 +28,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLongArray;
@@ -359,6 +361,123 @@ class InProcessRebalancingTest {
                     .moveDirectoryEntry(
                         "default", "nope".getBytes(StandardCharsets.UTF_8), false, "node-3"))
         .hasMessageContaining("no directory entry for key 'nope'");
+  }
+
+  @Test
+  void directorySet_onStoredKeys_movesThemToTheEntrysNode_underWritesAndCounts() throws Exception {
+    ShardClient client = startWithKeys(3, 0, false);
+    client.admin().setDirectoryEntry(bytes("acme:"), true, "node-1");
+    List<String> written = new ArrayList<>();
+    for (int i = 0; i < 250; i++) {
+      written.add("acme:" + i);
+      written.add("other:" + i);
+    }
+    for (int i = 0; i < 50; i++) {
+      written.add("acme:vip:" + i);
+    }
+    written.add("hot");
+    for (String key : written) {
+      client.put(key, "0");
+    }
+    // Written on: the pinned key and the nested prefix's keys, each with increasing values.
+    List<String> moving =
+        written.stream().filter(k -> k.equals("hot") || k.startsWith("acme:vip:")).toList();
+    AtomicLongArray acked = new AtomicLongArray(moving.size());
+    AtomicBoolean stop = new AtomicBoolean();
+    ConcurrentLinkedQueue<Throwable> errors = new ConcurrentLinkedQueue<>();
+    List<Long> counts = new CopyOnWriteArrayList<>();
+    Thread writer =
+        new Thread(
+            () -> {
+              for (long round = 1; !stop.get(); round++) {
+                for (int i = 0; i < moving.size() && !stop.get(); i++) {
+                  try {
+                    client.put(moving.get(i), Long.toString(round));
+                    acked.set(i, round);
+                  } catch (RuntimeException e) {
+                    errors.add(e);
+                  }
+                }
+              }
+            });
+    Thread counter =
+        new Thread(
+            () -> {
+              while (!stop.get()) {
+                try {
+                  counts.add(
+                      client
+                          .query("SELECT COUNT(*) FROM default")
+                          .rows()
+                          .get(0)
+                          .get(0)
+                          .longValue());
+                } catch (RuntimeException e) {
+                  errors.add(e);
+                }
+              }
+            });
+    writer.start();
+    counter.start();
+
+    // An exact key: it moves from its ring owner.
+    String ringOwner = client.route(bytes("hot")).owner();
+    String pinTo = ringOwner.equals("node-3") ? "node-2" : "node-3";
+    DirectoryChange pinned = client.admin().setDirectoryEntry(bytes("hot"), false, pinTo);
+    assertThat(pinned.migration()).isPresent();
+    assertThat(pinned.migration().get().source()).isEqualTo(ringOwner);
+    assertThat(pinned.migration().get().target()).isEqualTo(pinTo);
+    cluster.awaitMigrations();
+    // A prefix inside another prefix entry: its keys move from that entry's node.
+    DirectoryChange nested = client.admin().setDirectoryEntry(bytes("acme:vip:"), true, "node-3");
+    assertThat(nested.migration()).isPresent();
+    assertThat(nested.migration().get().source()).isEqualTo("node-1");
+    cluster.awaitMigrations();
+    long settledCounts = counts.size();
+    await().atMost(Duration.ofSeconds(30)).until(() -> counts.size() > settledCounts);
+    stop.set(true);
+    writer.join();
+    counter.join();
+
+    assertThat(errors).isEmpty();
+    assertThat(counts)
+        .isNotEmpty()
+        .allSatisfy(count -> assertThat(count).isEqualTo(written.size()));
+    RoutingTable table = client.refreshRoutingTable();
+    assertThat(table.keyspace(Keyspace.DEFAULT).directory().entries())
+        .extracting(Object::toString)
+        .containsExactlyInAnyOrder(
+            "prefix acme: -> node-1", "prefix acme:vip: -> node-3", "key hot -> " + pinTo);
+    Map<String, List<String>> owned = InProcessCluster.ownedKeys(client, Keyspace.DEFAULT);
+    assertThat(owned.get(pinTo)).contains("hot");
+    assertThat(owned.get("node-3").stream().filter(k -> k.startsWith("acme:vip:"))).hasSize(50);
+    assertThat(owned.get("node-1").stream().filter(k -> k.startsWith("acme:"))).hasSize(250);
+    String ringAddress = table.address(ringOwner).orElseThrow();
+    assertThat(InProcessCluster.storedKeys(ringAddress, Keyspace.DEFAULT, "hot", "hot\0")).isZero();
+    assertThat(
+            InProcessCluster.storedKeys(
+                table.address("node-1").orElseThrow(), Keyspace.DEFAULT, "acme:vip:", "acme:vip;"))
+        .isZero();
+    for (int i = 0; i < moving.size(); i++) {
+      assertThat(Long.parseLong(client.get(moving.get(i)).orElseThrow()))
+          .as(moving.get(i))
+          .isGreaterThanOrEqualTo(acked.get(i));
+    }
+
+    // Pinning a key where it is moves nothing; a new prefix the ring spreads cannot move.
+    String otherOwner = client.route(bytes("other:7")).owner();
+    DirectoryChange inPlace = client.admin().setDirectoryEntry(bytes("other:7"), false, otherOwner);
+    assertThat(inPlace.migration()).isEmpty();
+    assertThat(inPlace.epoch()).isGreaterThan(table.epoch());
+    assertThatThrownBy(() -> client.admin().setDirectoryEntry(bytes("other:"), true, "node-1"))
+        .hasMessageContaining("cannot place prefix 'other:': keys it covers are stored");
+    for (String key : written) {
+      assertThat(client.get(key)).as(key).isPresent();
+    }
+  }
+
+  private static byte[] bytes(String key) {
+    return key.getBytes(StandardCharsets.UTF_8);
   }
 
   @Test

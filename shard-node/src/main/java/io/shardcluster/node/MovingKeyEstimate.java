@@ -15,7 +15,7 @@ import java.util.logging.Logger;
  * against. From the last full count of the owned keys while that count is current; counted exactly,
  * by reading the keyspace's keys, when it is not (ownership changed since, or the node has taken
  * many writes since, as right after a bulk load), or when the count cannot say (moving ranges of a
- * range keyspace, groups of a directory keyspace).
+ * range keyspace, groups of a directory keyspace, a directory entry the migration adds).
  */
 final class MovingKeyEstimate {
   private static final Logger logger = Logger.getLogger(MovingKeyEstimate.class.getName());
@@ -66,7 +66,10 @@ final class MovingKeyEstimate {
         counted != null
             && !keyspace.isDirectory()
             && current.epoch() == table.epoch()
-            && writes.getAsLong() - current.writes() <= STALE_WRITES * counted;
+            && writes.getAsLong() - current.writes() <= STALE_WRITES * counted
+            // An entry the migration adds has no count of its own yet.
+            && moving.entries().stream()
+                .allMatch(e -> keyspace.directory().get(e.key(), e.prefix()).isPresent());
     return currentCount ? fromCount(moving, keyspace, current, counted) : counted(moving, keyspace);
   }
 

@@ -2,6 +2,8 @@ package io.shardcluster.node;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.google.protobuf.ByteString;
+import io.shardcluster.routing.DirectoryEntry;
 import io.shardcluster.routing.HashRing;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.MovingSet;
@@ -103,5 +105,18 @@ class MovingKeyEstimateTest {
   void withoutACount_theMovingKeysAreCounted() {
     long moved = write(0, 1_000);
     assertThat(estimate.of(moving)).isEqualTo(moved);
+  }
+
+  @Test
+  void anEntryTheMigrationAdds_hasItsKeysCounted() {
+    write(0, 2_000);
+    countNow();
+    // A new prefix entry takes k1, k10-k19 and k100-k199 (111 keys) from the ring.
+    MovingSet adding =
+        new MovingSet(
+            Keyspace.DEFAULT,
+            List.of(),
+            List.of(new DirectoryEntry(ByteString.copyFromUtf8("k1"), true, "n2")));
+    assertThat(estimate.of(adding)).isEqualTo(111 + 1_000);
   }
 }

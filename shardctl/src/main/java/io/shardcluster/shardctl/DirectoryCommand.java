@@ -1,5 +1,6 @@
 package io.shardcluster.shardctl;
 
+import io.shardcluster.client.DirectoryChange;
 import io.shardcluster.client.MigrationInfo;
 import io.shardcluster.client.ShardClient;
 import io.shardcluster.routing.DirectoryEntry;
@@ -114,7 +115,11 @@ final class DirectoryCommand implements Runnable {
 
   @Command(
       name = "set",
-      description = "Places KEY (or, with --prefix, every key starting with it) on NODE.",
+      description =
+          "Places KEY (or, with --prefix, every key starting with it) on NODE. Stored keys it"
+              + " covers move there online with one migration when they are all on one node (a"
+              + " key, a prefix inside another prefix entry, an entry that exists); the entry is"
+              + " set when it commits.",
       mixinStandardHelpOptions = true)
   static final class Set extends ClusterCommand {
     @Parameters(index = "0", paramLabel = "KEY")
@@ -126,14 +131,34 @@ final class DirectoryCommand implements Runnable {
     @Option(names = "--prefix", description = "KEY is a prefix.")
     boolean prefix;
 
-    @Option(names = "--json", description = "Print the new epoch as JSON.")
+    @Option(names = "--json", description = "Print the new epoch, or the migration, as JSON.")
     boolean json;
 
     @Override
     int run(ShardClient client) {
-      long epoch =
+      DirectoryChange change =
           client.admin().setDirectoryEntry(key.getBytes(StandardCharsets.UTF_8), prefix, node);
-      printChange(this, json, epoch);
+      if (change.migration().isEmpty()) {
+        printChange(this, json, change.epoch());
+        return 0;
+      }
+      MigrationInfo started = change.migration().get();
+      if (json) {
+        Output.json(out(), MigrationsCommand.toJson(List.of(started)));
+        return 0;
+      }
+      out()
+          .println(
+              "moving "
+                  + started.what()
+                  + " from "
+                  + started.source()
+                  + " to "
+                  + node
+                  + ": migration "
+                  + started.id()
+                  + "; the entry is set when it commits");
+      out().println("watch with: shardctl migrations --watch");
       return 0;
     }
   }

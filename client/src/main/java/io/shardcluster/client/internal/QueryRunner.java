@@ -172,7 +172,8 @@ public final class QueryRunner {
    * asked of their owners in {@code now}. In a range keyspace the key ranges narrow to the share.
    */
   List<Part> askAgain(Query query, Part part, RoutingTable was, RoutingTable now) {
-    MovingSet share = was.keyspace(query.keyspace()).shareOf(part.node());
+    Keyspace keyspace = now.keyspace(query.keyspace());
+    MovingSet share = was.keyspace(query.keyspace()).shareOf(part.node(), keyspace);
     List<KeySpans.Span> spans = part.spans();
     if (!share.keyRanges().isEmpty()) {
       List<KeySpans.Span> ranges = new ArrayList<>();
@@ -183,7 +184,6 @@ public final class QueryRunner {
     }
     List<MovingSet> within = new ArrayList<>(part.within());
     within.add(share);
-    Keyspace keyspace = now.keyspace(query.keyspace());
     Set<String> shareOwners = keyspace.ownersOf(share);
     Map<String, List<KeySpans.Span>> nodes = new TreeMap<>();
     for (KeySpans.Span span : spans) {

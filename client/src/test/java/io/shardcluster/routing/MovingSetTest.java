@@ -1,0 +1,109 @@
+package io.shardcluster.routing;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.google.protobuf.ByteString;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+/** Which keys a migration moves, for entries that exist and for entries it adds. */
+class MovingSetTest {
+  private static final long HALF = 1L << 63;
+  private static final HashRing RING = HashRing.of(List.of(0L, HALF), List.of("a", "b"));
+
+  private static byte[] key(String text) {
+    return text.getBytes(StandardCharsets.UTF_8);
+  }
+
+  private static DirectoryEntry exact(String key, String owner) {
+    return new DirectoryEntry(ByteString.copyFromUtf8(key), false, owner);
+  }
+
+  private static DirectoryEntry prefix(String key, String owner) {
+    return new DirectoryEntry(ByteString.copyFromUtf8(key), true, owner);
+  }
+
+  private static Keyspace keyspace(DirectoryEntry... entries) {
+    return new Keyspace("h", RING, Directory.of(List.of(entries)));
+  }
+
+  @Test
+  void anExistingEntry_movesTheKeysItPlaces_notThoseOfEntriesInsideIt() {
+    Keyspace routing = keyspace(prefix("t:", "a"), prefix("t:vip:", "b"), exact("t:x", "b"));
+    MovingSet moving = new MovingSet("h", List.of(), List.of(prefix("t:", "a")));
+
+    assertThat(moving.contains(routing, key("t:1"))).isTrue();
+    assertThat(moving.contains(routing, key("t:vip:1"))).isFalse();
+    assertThat(moving.contains(routing, key("t:x"))).isFalse();
+    assertThat(moving.contains(routing, key("u:1"))).isFalse();
+  }
+
+  @Test
+  void aNewExactEntry_movesItsKeyOnly_fromTheRingOrACoveringPrefix() {
+    MovingSet moving = new MovingSet("h", List.of(), List.of(exact("hot", "b")));
+    assertThat(moving.contains(keyspace(), key("hot"))).isTrue();
+    assertThat(moving.contains(keyspace(), key("hot2"))).isFalse();
+    assertThat(moving.contains(keyspace(), key("ho"))).isFalse();
+
+    MovingSet inPrefix = new MovingSet("h", List.of(), List.of(exact("t:hot", "b")));
+    assertThat(inPrefix.contains(keyspace(prefix("t:", "a")), key("t:hot"))).isTrue();
+    assertThat(inPrefix.contains(keyspace(prefix("t:", "a")), key("t:cold"))).isFalse();
+  }
+
+  @Test
+  void aNewPrefixEntry_movesTheKeysItWillPlace_notThoseALongerEntryKeeps() {
+    Keyspace routing = keyspace(prefix("t:", "a"), prefix("t:vip:gold:", "b"));
+    MovingSet moving = new MovingSet("h", List.of(), List.of(prefix("t:vip:", "b")));
+
+    assertThat(moving.contains(routing, key("t:vip:1"))).isTrue();
+    assertThat(moving.contains(routing, key("t:vip:"))).isTrue();
+    assertThat(moving.contains(routing, key("t:vip:gold:1"))).isFalse();
+    assertThat(moving.contains(routing, key("t:vi"))).isFalse();
+    assertThat(moving.contains(routing, key("t:1"))).isFalse();
+  }
+
+  @Test
+  void ringRanges_moveOnlyKeysNoEntryPlaces() {
+    MovingSet firstHalf = new MovingSet("h", List.of(new PositionRange(0, HALF)), List.of());
+    Keyspace routing = keyspace(exact("pinned", "b"));
+    Random random = new Random(5);
+    for (int i = 0; i < 2_000; i++) {
+      byte[] key = key("k" + random.nextInt());
+      assertThat(firstHalf.contains(routing, key))
+          .isEqualTo("a".equals(RING.ownerOf(KeyHash.position(key))));
+    }
+    assertThat(firstHalf.contains(routing, key("pinned"))).isFalse();
+  }
+
+  @Test
+  void soleOwner_ofAnEntry_isWhereAllItsKeysAreNow() {
+    Keyspace routing = keyspace(prefix("t:", "a"), exact("pinned", "b"));
+    byte[] hot = key("hot");
+    String ringOwner = RING.ownerOf(KeyHash.position(hot));
+
+    assertThat(routing.soleOwnerOf(exact("hot", "x"))).contains(ringOwner);
+    assertThat(routing.soleOwnerOf(exact("t:hot", "x"))).contains("a");
+    assertThat(routing.soleOwnerOf(prefix("t:vip:", "x"))).contains("a");
+    assertThat(routing.soleOwnerOf(exact("pinned", "x"))).contains("b");
+    assertThat(routing.soleOwnerOf(prefix("t:", "x"))).contains("a");
+    // The keys of a new prefix outside every entry are wherever the ring puts each.
+    assertThat(routing.soleOwnerOf(prefix("u:", "x"))).isEmpty();
+  }
+
+  @Test
+  void aShareJudgedLater_keepsTheKeysOfEntriesAddedSince() {
+    Keyspace before = keyspace(prefix("t:", "a"));
+    Keyspace after = keyspace(prefix("t:", "a"), prefix("t:vip:", "b"), exact("hot", "b"));
+    String hotOwner = RING.ownerOf(KeyHash.position(key("hot")));
+
+    MovingSet shareOfA = before.shareOf("a", after);
+    assertThat(shareOfA.contains(after, key("t:vip:1"))).isTrue();
+    assertThat(shareOfA.contains(after, key("t:1"))).isTrue();
+    assertThat(shareOfA.contains(after, key("hot"))).isEqualTo(hotOwner.equals("a"));
+    assertThat(before.shareOf("b", after).contains(after, key("hot")))
+        .isEqualTo(hotOwner.equals("b"));
+    assertThat(before.shareOf("b", after).contains(after, key("t:vip:1"))).isFalse();
+  }
+}

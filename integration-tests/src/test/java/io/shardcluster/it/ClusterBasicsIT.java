@@ -204,12 +204,29 @@ class ClusterBasicsIT {
     Shardctl.Result get = cluster.shardctl("directory", "get", "tenant7:order:3");
     assertThat(get.out()).contains("prefix tenant7: -> node-2");
 
-    // Moving a prefix whose keys are stored would strand them: refused, nothing changes.
+    // Placing the prefix elsewhere moves its stored keys with one migration, which sets the entry.
     Shardctl.Result move = cluster.shardctl("directory", "set", "tenant7:", "node-3", "--prefix");
-    assertThat(move.exitCode()).isEqualTo(3);
-    assertThat(move.err()).contains("node-2: 20");
-    assertThat(client.refreshRoutingTable().epoch()).isEqualTo(table.epoch());
+    assertThat(move.exitCode()).as(move.err()).isZero();
+    assertThat(move.out()).contains("moving prefix tenant7: from node-2 to node-3");
+    Shardctl.Result wait = cluster.shardctl("wait", "--migrations-done", "--timeout", "60");
+    assertThat(wait.exitCode()).as(wait.err()).isZero();
+    table = client.refreshRoutingTable();
+    Map<String, List<String>> stored = storedKeysPerNode(table);
+    for (int i = 0; i < 20; i++) {
+      assertThat(stored.get("node-3")).contains("tenant7:order:" + i);
+      assertThat(stored.get("node-2")).doesNotContain("tenant7:order:" + i);
+    }
     assertThat(client.get("tenant7:order:5")).contains("o5");
+
+    // A new prefix over stored keys the ring spreads would strand them: refused, nothing changes.
+    for (int i = 0; i < 30; i++) {
+      client.put("spread:" + i, "s" + i);
+    }
+    Shardctl.Result strand = cluster.shardctl("directory", "set", "spread:", "node-1", "--prefix");
+    assertThat(strand.exitCode()).isEqualTo(3);
+    assertThat(strand.err()).contains("cannot place prefix 'spread:': keys it covers are stored (");
+    assertThat(client.refreshRoutingTable().epoch()).isEqualTo(table.epoch());
+    assertThat(client.get("spread:5")).contains("s5");
   }
 
   @Test

@@ -12,6 +12,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -90,5 +91,50 @@ class MigrationFailpointIT {
           .isEqualTo(owned.get(node).size());
     }
     assertThat(cluster.nodeStates()).containsEntry("node-4", "UP");
+  }
+
+  /**
+   * A directory entry placed over stored keys (a prefix inside another prefix entry) is set by its
+   * migration's commit; the source is killed after that commit, before it deleted its copies. After
+   * its restart the entry stands, its keys live only on the entry's node, and nothing is lost.
+   */
+  @Test
+  void directorySetOverStoredKeys_sourceKilledAfterCommit_entryAndKeysEndOnTheTarget()
+      throws Exception {
+    cluster = LocalCluster.start("failpoint-directory-set", 3);
+    assertThat(cluster.shardctl("directory", "set", "--prefix", "acme:", "node-1").exitCode())
+        .isZero();
+    cluster.restartWith("coordinator", List.of("--failpoint", Failpoints.AFTER_COMMIT + "=pause"));
+    ShardClient client = cluster.client();
+    AcknowledgedWorkload workload =
+        AcknowledgedWorkload.start(
+            client, 2_000, 2, 1, i -> (i % 4 == 0 ? "acme:vip:" : "acme:") + "k" + i);
+
+    Shardctl.Result set = cluster.shardctl("directory", "set", "--prefix", "acme:vip:", "node-2");
+    assertThat(set.exitCode()).as(set.err()).isZero();
+    assertThat(set.out()).contains("moving prefix acme:vip: from node-1 to node-2");
+    cluster
+        .coordinator()
+        .awaitLog("failpoint " + Failpoints.AFTER_COMMIT + ": pause", Duration.ofSeconds(60));
+    cluster.kill("node-1");
+    cluster.restart("node-1");
+    cluster.releaseFailpoints();
+    cluster.awaitSettled(Duration.ofSeconds(120));
+    workload.close();
+
+    workload.verify();
+    assertThat(workload.staleReads()).as(workload.firstErrors().toString()).isZero();
+    assertThat(client.admin().migrations(true))
+        .filteredOn(m -> m.reason().equals("directory set"))
+        .singleElement()
+        .satisfies(m -> assertThat(m.phase()).isEqualTo("DONE"));
+    Map<String, Set<String>> owned = cluster.ownedKeys();
+    assertThat(owned.get("node-2")).hasSize(500).allMatch(k -> k.startsWith("acme:vip:"));
+    assertThat(owned.get("node-1")).hasSize(1_500).noneMatch(k -> k.startsWith("acme:vip:"));
+    for (String node : owned.keySet()) {
+      assertThat(cluster.storedKeys(node))
+          .as("keys stored on %s", node)
+          .isEqualTo(owned.get(node).size());
+    }
   }
 }

@@ -99,7 +99,11 @@ public final class ClusterAdmin {
         response.hasMigration() ? Optional.of(toInfo(response.getMigration())) : Optional.empty());
   }
 
-  /** Removes a directory entry; NOT_FOUND if there is none. Returns the new epoch. */
+  /**
+   * Removes a directory entry, moving no keys; NOT_FOUND if there is none. FAILED_PRECONDITION
+   * while keys it places are stored, unless without it they belong to the same node (the message
+   * names the node to move the entry to first). Returns the new epoch.
+   */
   public long removeDirectoryEntry(byte[] key, boolean prefix) {
     Limits.checkKey(key.length);
     return call(() ->

@@ -410,19 +410,39 @@ final class Cluster {
         before, keyspaceName, ks -> ks.withDirectory(ks.directory().with(entry)));
   }
 
-  /** Removes a directory entry. Returns the new epoch; NOT_FOUND if there is no such entry. */
+  /**
+   * Removes a directory entry, moving no data: FAILED_PRECONDITION if keys it places are stored,
+   * unless they belong to the same node without it (the ring, or a shorter prefix entry, places
+   * them there), in which case the message names that node to move the entry to first. Returns the
+   * new epoch; NOT_FOUND if there is no such entry.
+   */
   long removeDirectoryEntry(String keyspaceName, ByteString key, boolean prefix) {
     RoutingTable before = routing();
     Keyspace keyspace = before.keyspace(keyspaceName);
     requireHashKeyspace(keyspace);
     DirectoryEntry entry = keyspace.directory().existing(key, prefix);
-    requireEmpty(
-        before,
-        keyspaceName,
-        entry.key(),
-        rangeEnd(entry),
-        "cannot remove " + describe(entry) + ": keys it covers are stored",
-        "removing an entry moves no keys (`directory move` moves an entry with its keys)");
+    Optional<String> without =
+        keyspace.withDirectory(keyspace.directory().without(key, prefix)).soleOwnerOf(entry);
+    if (!without.equals(Optional.of(entry.owner()))) {
+      requireEmpty(
+          before,
+          keyspaceName,
+          entry.key(),
+          rangeEnd(entry),
+          "cannot remove " + describe(entry) + ": keys it covers are stored",
+          without
+              .map(
+                  node ->
+                      "without the entry they belong to "
+                          + node
+                          + ": move it there first (`shardctl directory move "
+                          + entry.key().toStringUtf8()
+                          + (prefix ? " --prefix" : "")
+                          + " --to "
+                          + node
+                          + "`), then remove it")
+              .orElse("without the entry the ring would spread them over the nodes"));
+    }
     return changeDirectory(
         before, keyspaceName, ks -> ks.withDirectory(ks.directory().without(key, prefix)));
   }

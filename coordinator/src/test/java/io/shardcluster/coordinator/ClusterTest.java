@@ -214,6 +214,36 @@ class ClusterTest {
   }
 
   @Test
+  void directoryEntry_withStoredKeys_isRemovedOnlyWhereItsKeysStayPut() {
+    cluster.register("n1", "127.0.0.1:1", "i1");
+    cluster.register("n2", "127.0.0.1:2", "i2");
+    String onN1 = "k0";
+    for (int i = 1;
+        !cluster.routing().ownerOf(Keyspace.DEFAULT, onN1.getBytes()).equals("n1");
+        i++) {
+      onN1 = "k" + i;
+    }
+    ByteString key = ByteString.copyFromUtf8(onN1);
+    cluster.setDirectoryEntry(Keyspace.DEFAULT, new DirectoryEntry(key, false, "n1"));
+    stored.put("n1", 1L);
+    // Without the entry the ring places the key on n1 too: nothing moves.
+    cluster.removeDirectoryEntry(Keyspace.DEFAULT, key, false);
+    assertThat(cluster.routing().keyspace(Keyspace.DEFAULT).directory().isEmpty()).isTrue();
+
+    stored.clear();
+    cluster.setDirectoryEntry(Keyspace.DEFAULT, new DirectoryEntry(key, false, "n2"));
+    stored.put("n2", 1L);
+    RoutingTable pinned = cluster.routing();
+    ShardClusterException refused =
+        failure(() -> cluster.removeDirectoryEntry(Keyspace.DEFAULT, key, false));
+    assertThat(refused.code()).isEqualTo(ErrorCode.FAILED_PRECONDITION);
+    assertThat(refused.getMessage())
+        .contains("without the entry they belong to n1: move it there first")
+        .contains("`shardctl directory move " + onN1 + " --to n1`");
+    assertThat(cluster.routing()).isEqualTo(pinned);
+  }
+
+  @Test
   void directoryEntry_whoseStoredKeysAreAllOnItsNode_isSetAtOnce() {
     cluster.register("n1", "127.0.0.1:1", "i1");
     stored.put("n1", 3L);

@@ -217,6 +217,9 @@ class ClusterBasicsIT {
       assertThat(stored.get("node-2")).doesNotContain("tenant7:order:" + i);
     }
     assertThat(client.get("tenant7:order:5")).contains("o5");
+    Shardctl.Result remove = cluster.shardctl("directory", "remove", "tenant7:", "--prefix");
+    assertThat(remove.exitCode()).isEqualTo(3);
+    assertThat(remove.err()).contains("the ring would spread them over the nodes");
 
     // A new prefix over stored keys the ring spreads would strand them: refused, nothing changes.
     for (int i = 0; i < 30; i++) {

@@ -471,6 +471,18 @@ class InProcessRebalancingTest {
     assertThat(inPlace.epoch()).isGreaterThan(table.epoch());
     assertThatThrownBy(() -> client.admin().setDirectoryEntry(bytes("other:"), true, "node-1"))
         .hasMessageContaining("cannot place prefix 'other:': keys it covers are stored");
+
+    // Unpinning: refused while the key sits on the pinned node, naming its ring owner; once moved
+    // back there, the entry goes at once.
+    assertThatThrownBy(() -> client.admin().removeDirectoryEntry(bytes("hot"), false))
+        .hasMessageContaining("without the entry they belong to " + ringOwner);
+    client.admin().moveDirectoryEntry(Keyspace.DEFAULT, bytes("hot"), false, ringOwner);
+    cluster.awaitMigrations();
+    client.admin().removeDirectoryEntry(bytes("hot"), false);
+    assertThat(client.refreshRoutingTable().keyspace(Keyspace.DEFAULT).directory().entries())
+        .extracting(Object::toString)
+        .doesNotContain("key hot -> " + ringOwner);
+    assertThat(client.route(bytes("hot")).directoryEntry()).isEmpty();
     for (String key : written) {
       assertThat(client.get(key)).as(key).isPresent();
     }

@@ -233,7 +233,10 @@ final class DirectoryCommand implements Runnable {
 
   @Command(
       name = "remove",
-      description = "Removes the entry for KEY (with --prefix, the prefix entry).",
+      description =
+          "Removes the entry for KEY (with --prefix, the prefix entry). Moves no keys: refused"
+              + " while keys it places are stored, unless without it they belong to the same node"
+              + " (the refusal names the node to `directory move` the entry to first).",
       mixinStandardHelpOptions = true)
   static final class Remove extends ClusterCommand {
     @Parameters(index = "0", paramLabel = "KEY")

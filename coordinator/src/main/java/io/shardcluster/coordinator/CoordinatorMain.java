@@ -84,7 +84,7 @@ public final class CoordinatorMain implements Callable<Integer> {
       names = "--balance-threshold",
       defaultValue = "0.2",
       description =
-          "The balancer acts when the most loaded node is this far above the mean (default: ${DEFAULT-VALUE}, 20%).")
+          "The balancer acts when the most loaded node is this far above the mean, and at least 1,000 keys or 100 ops/s (default: ${DEFAULT-VALUE}, 20%).")
   private double balanceThreshold;
 
   @Option(

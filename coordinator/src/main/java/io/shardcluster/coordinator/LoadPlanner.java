@@ -37,6 +37,15 @@ final class LoadPlanner {
       return maxOverMean(before);
     }
 
+    /** How far the most loaded node is above the mean, in load units; 0 without nodes. */
+    double excessBefore() {
+      if (before.isEmpty()) {
+        return 0;
+      }
+      double mean = before.values().stream().mapToDouble(Double::doubleValue).sum() / before.size();
+      return Collections.max(before.values()) - mean;
+    }
+
     double maxOverMeanAfter() {
       return maxOverMean(after);
     }

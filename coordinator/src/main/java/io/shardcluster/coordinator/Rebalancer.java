@@ -52,6 +52,11 @@ import java.util.logging.Logger;
  * the automatic balancer.
  */
 final class Rebalancer implements AutoCloseable {
+  // The automatic balancer leaves a node alone unless it is this far above the mean (in keys, or
+  // in reads + writes per second): see worthBalancing.
+  static final double MIN_EXCESS_KEYS = 1_000;
+  static final double MIN_EXCESS_OPS = 100;
+
   private static final Logger logger = Logger.getLogger(Rebalancer.class.getName());
   private static final long TICK_MS = 250;
 
@@ -914,7 +919,7 @@ final class Rebalancer implements AutoCloseable {
       return;
     }
     LoadPlanner.Plan plan = plan(config.balanceTarget());
-    if (plan.maxOverMeanBefore() <= 1 + config.balanceThreshold() || plan.moves().isEmpty()) {
+    if (!worthBalancing(plan, config.balanceThreshold(), config.balanceBy())) {
       imbalancedSinceMs = -1;
       return;
     }
@@ -928,6 +933,19 @@ final class Rebalancer implements AutoCloseable {
     imbalancedSinceMs = -1;
     quietUntilMs = now + config.balanceWindow().toMillis();
     startMoves(plan, "rebalance");
+  }
+
+  /**
+   * Whether the automatic balancer should act on the plan: the most loaded node is more than the
+   * threshold above the mean, by at least {@link #MIN_EXCESS_KEYS} keys or {@link #MIN_EXCESS_OPS}
+   * ops/s (below that, as with one node holding the only few keys of a new cluster, a move costs
+   * more than it evens out), and there is something to move.
+   */
+  static boolean worthBalancing(LoadPlanner.Plan plan, double threshold, String balanceBy) {
+    double minimumExcess = balanceBy.equals("keys") ? MIN_EXCESS_KEYS : MIN_EXCESS_OPS;
+    return plan.maxOverMeanBefore() > 1 + threshold
+        && plan.excessBefore() >= minimumExcess
+        && !plan.moves().isEmpty();
   }
 
   // ---- operator control of migrations ----

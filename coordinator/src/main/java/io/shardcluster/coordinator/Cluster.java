@@ -381,11 +381,18 @@ final class Cluster {
   }
 
   /**
-   * Places a key or prefix on a node, moving no data: FAILED_PRECONDITION if keys it covers are
-   * stored, unless they all belong to that node already. Returns the new epoch. (Moving stored keys
-   * to the entry's node is {@link Rebalancer#setDirectoryEntry}.)
+   * A directory entry placed: set at {@code epoch}, or, when {@code moveFrom} is not null, left for
+   * a migration of its stored keys from that node to set.
    */
-  long setDirectoryEntry(String keyspaceName, DirectoryEntry entry) {
+  record Placement(long epoch, String moveFrom) {}
+
+  /**
+   * Places a key or prefix on a node. Sets it at once when no keys it covers are stored, or when
+   * they all belong to that node already; when they are all on one other node, sets nothing and
+   * names that node (see {@link Rebalancer#setDirectoryEntry}); FAILED_PRECONDITION when they are
+   * spread by the ring.
+   */
+  Placement setDirectoryEntry(String keyspaceName, DirectoryEntry entry) {
     RoutingTable before = routing();
     Keyspace keyspace = before.keyspace(keyspaceName);
     requireHashKeyspace(keyspace);
@@ -393,21 +400,24 @@ final class Cluster {
       throw ShardClusterException.notFound("no node named " + entry.owner());
     }
     if (keyspace.directory().get(entry.key(), entry.prefix()).equals(Optional.of(entry))) {
-      return before.epoch();
+      return new Placement(before.epoch(), null);
     }
-    if (!keyspace.soleOwnerOf(entry).equals(Optional.of(entry.owner()))) {
-      requireEmpty(
-          before,
-          keyspaceName,
-          entry.key(),
-          rangeEnd(entry),
+    Optional<String> source = keyspace.soleOwnerOf(entry);
+    if (!source.equals(Optional.of(entry.owner()))) {
+      Map<String, Long> holders = holders(before, keyspaceName, entry.key(), rangeEnd(entry));
+      if (!holders.isEmpty() && source.isPresent()) {
+        return new Placement(before.epoch(), source.get());
+      }
+      requireNone(
+          holders,
           "cannot place " + describe(entry) + ": keys it covers are stored",
           "stored keys move to an entry's node only when they are all on one node (an exact key,"
               + " a prefix inside another prefix entry, an entry that exists); place other"
               + " prefixes before their keys are written");
     }
-    return changeDirectory(
-        before, keyspaceName, ks -> ks.withDirectory(ks.directory().with(entry)));
+    return new Placement(
+        changeDirectory(before, keyspaceName, ks -> ks.withDirectory(ks.directory().with(entry))),
+        null);
   }
 
   /**
@@ -424,11 +434,8 @@ final class Cluster {
     Optional<String> without =
         keyspace.withDirectory(keyspace.directory().without(key, prefix)).soleOwnerOf(entry);
     if (!without.equals(Optional.of(entry.owner()))) {
-      requireEmpty(
-          before,
-          keyspaceName,
-          entry.key(),
-          rangeEnd(entry),
+      requireNone(
+          holders(before, keyspaceName, entry.key(), rangeEnd(entry)),
           "cannot remove " + describe(entry) + ": keys it covers are stored",
           without
               .map(
@@ -627,25 +634,13 @@ final class Cluster {
    * A directory change may only touch keys nobody stores, since it moves no data:
    * FAILED_PRECONDITION naming where keys were found.
    */
-  private void requireEmpty(
-      RoutingTable table,
-      String keyspace,
-      ByteString start,
-      ByteString end,
-      String problem,
-      String hint) {
-    Map<String, Long> holders = holders(table, keyspace, start, end);
+  private static void requireNone(Map<String, Long> holders, String problem, String hint) {
     if (!holders.isEmpty()) {
       List<String> counts = new ArrayList<>();
       holders.forEach((node, count) -> counts.add(node + ": " + count));
       throw ShardClusterException.failedPrecondition(
           problem + " (" + String.join(", ", counts) + "); " + hint);
     }
-  }
-
-  /** Whether any node stores keys the entry covers. */
-  boolean storesKeysOf(String keyspace, DirectoryEntry entry) {
-    return !holders(routing(), keyspace, entry.key(), rangeEnd(entry)).isEmpty();
   }
 
   /** The nodes that store keys in {@code [start, end)}, with how many. */
@@ -664,7 +659,7 @@ final class Cluster {
     return holders;
   }
 
-  private static String describe(DirectoryEntry entry) {
+  static String describe(DirectoryEntry entry) {
     return (entry.prefix() ? "prefix '" : "key '") + entry.key().toStringUtf8() + "'";
   }
 

@@ -39,11 +39,7 @@ final class LoadPlanner {
 
     /** How far the most loaded node is above the mean, in load units; 0 without nodes. */
     double excessBefore() {
-      if (before.isEmpty()) {
-        return 0;
-      }
-      double mean = before.values().stream().mapToDouble(Double::doubleValue).sum() / before.size();
-      return Collections.max(before.values()) - mean;
+      return before.isEmpty() ? 0 : Collections.max(before.values()) - mean(before);
     }
 
     double maxOverMeanAfter() {
@@ -55,8 +51,12 @@ final class LoadPlanner {
     if (loads.isEmpty()) {
       return 1;
     }
-    double mean = loads.values().stream().mapToDouble(Double::doubleValue).sum() / loads.size();
+    double mean = mean(loads);
     return mean <= 0 ? 1 : Collections.max(loads.values()) / mean;
+  }
+
+  private static double mean(Map<String, Double> loads) {
+    return loads.values().stream().mapToDouble(Double::doubleValue).sum() / loads.size();
   }
 
   /**
@@ -89,7 +89,7 @@ final class LoadPlanner {
               .sum();
       hashLoad.put(node, Math.max(0, load.get(node) - entryLoad));
     }
-    double mean = load.values().stream().mapToDouble(Double::doubleValue).sum() / load.size();
+    double mean = mean(load);
     Map<List<String>, MoveBuilder> moves = new LinkedHashMap<>();
 
     for (int step = 0; step < MAX_STEPS && mean > 0; step++) {

@@ -31,7 +31,6 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
@@ -418,36 +417,32 @@ final class Rebalancer implements AutoCloseable {
    */
   synchronized DirectoryChangeResponse setDirectoryEntry(
       String keyspaceName, DirectoryEntry entry) {
-    ClusterState state = cluster.state();
-    Keyspace keyspace = state.routing().keyspace(keyspaceName);
-    Optional<String> source =
-        keyspace.isDirectory() || keyspace.isRange()
-            ? Optional.empty()
-            : keyspace.soleOwnerOf(entry);
-    if (source.isEmpty()
-        || source.get().equals(entry.owner())
-        || !state.routing().nodeAddresses().containsKey(entry.owner())
-        || !cluster.storesKeysOf(keyspaceName, entry)) {
-      return DirectoryChangeResponse.newBuilder()
-          .setEpoch(cluster.setDirectoryEntry(keyspaceName, entry))
-          .build();
+    Cluster.Placement placement = cluster.setDirectoryEntry(keyspaceName, entry);
+    if (placement.moveFrom() == null) {
+      return DirectoryChangeResponse.newBuilder().setEpoch(placement.epoch()).build();
     }
-    String what = (entry.prefix() ? "prefix '" : "key '") + entry.key().toStringUtf8() + "'";
+    ClusterState state = cluster.state();
+    String what = Cluster.describe(entry);
     requireUpTarget(state, what, entry.owner());
     Cluster.requireNoMigrations(state);
     Migration migration =
         migration(
             state,
             0,
-            source.get(),
+            placement.moveFrom(),
             entry.owner(),
             new MovingSet(keyspaceName, List.of(), List.of(entry)),
             "directory set");
     create(List.of(migration));
     logger.info(
-        "placing " + what + " on " + entry.owner() + ": its keys move from " + source.get());
+        "placing "
+            + what
+            + " on "
+            + entry.owner()
+            + ": its keys move from "
+            + placement.moveFrom());
     return DirectoryChangeResponse.newBuilder()
-        .setEpoch(state.routing().epoch())
+        .setEpoch(placement.epoch())
         .setMigration(migration)
         .build();
   }

@@ -164,7 +164,7 @@ class ClusterTest {
     cluster.register("n2", "127.0.0.1:2", "i2");
     DirectoryEntry entry = new DirectoryEntry(ByteString.copyFromUtf8("acme:"), true, "n1");
 
-    long setEpoch = cluster.setDirectoryEntry(Keyspace.DEFAULT, entry);
+    long setEpoch = cluster.setDirectoryEntry(Keyspace.DEFAULT, entry).epoch();
     assertThat(cluster.routing().ownerOf(Keyspace.DEFAULT, "acme:1".getBytes())).isEqualTo("n1");
 
     long removeEpoch = cluster.removeDirectoryEntry(Keyspace.DEFAULT, entry.key(), true);
@@ -251,8 +251,10 @@ class ClusterTest {
 
     // An exact key is on its one owner: pinning it there moves nothing.
     assertThat(
-            cluster.setDirectoryEntry(
-                Keyspace.DEFAULT, new DirectoryEntry(ByteString.copyFromUtf8("k"), false, "n1")))
+            cluster
+                .setDirectoryEntry(
+                    Keyspace.DEFAULT, new DirectoryEntry(ByteString.copyFromUtf8("k"), false, "n1"))
+                .epoch())
         .isEqualTo(epoch + 1);
     assertThat(cluster.routing().keyspace(Keyspace.DEFAULT).directory().entries()).hasSize(1);
   }

@@ -3,7 +3,6 @@ package io.shardcluster.query;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.util.Arrays;
 import java.util.Set;
 
 /**
@@ -128,12 +127,27 @@ final class FieldReader {
   private int wanted(byte[] b, int from, int to) {
     int length = to - from;
     for (int n = 0; n < nameBytes.length; n++) {
-      byte[] name = nameBytes[n];
-      if (name.length == length && Arrays.equals(name, 0, length, b, from, to)) {
+      if (sameBytes(nameBytes[n], b, from, length)) {
         return n;
       }
     }
     return -1;
+  }
+
+  /**
+   * Whether {@code b[from, from + length)} holds the bytes of {@code name}: a plain loop, since
+   * names are short and most differ in their first byte or their length.
+   */
+  private static boolean sameBytes(byte[] name, byte[] b, int from, int length) {
+    if (name.length != length) {
+      return false;
+    }
+    for (int k = 0; k < length; k++) {
+      if (name[k] != b[from + k]) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** The value at {@code [from, to)}, already checked by {@link #skipValue}; null if doubtful. */

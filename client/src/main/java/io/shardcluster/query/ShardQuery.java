@@ -36,7 +36,9 @@ public final class ShardQuery {
   private final PriorityQueue<List<JsonNode>> top;
   private final List<Query.AggregateOutput> aggregateOutputs;
   private final List<Field> orderFields;
-  private final Map<List<JsonNode>, Group> groups = new LinkedHashMap<>();
+  // By the group's one GROUP BY value, or by the list of them when there are several (a row then
+  // looks its group up without making a list).
+  private final Map<Object, Group> groups = new LinkedHashMap<>();
   // Without GROUP BY every row is in this one group (created by the first matching row).
   private Group onlyGroup;
   private long scanned;
@@ -188,6 +190,15 @@ public final class ShardQuery {
         groups.put(onlyGroup.values(), onlyGroup);
       }
       return onlyGroup;
+    }
+    if (groupBy.size() == 1) {
+      JsonNode value = Values.nullToNode(row.field(groupBy.get(0)));
+      Group group = groups.get(value);
+      if (group == null) {
+        group = new Group(List.of(value), Aggregate.states(aggregateOutputs));
+        groups.put(value, group);
+      }
+      return group;
     }
     List<JsonNode> values = new ArrayList<>(groupBy.size());
     for (Field field : groupBy) {

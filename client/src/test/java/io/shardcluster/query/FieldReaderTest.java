@@ -139,6 +139,32 @@ class FieldReaderTest {
     assertThat(notDocuments).isGreaterThan(5_000);
   }
 
+  @Test
+  void longTexts_withAnyByteAnywhere_readAsJacksonReadsThem() {
+    // Each kind of byte that stops a plain reading, at every position of texts of several lengths,
+    // in a wanted field and in one that is skipped.
+    String[] stoppers = {
+      "\"", "\\\"", "\\n", "\\u00e9", "\u0000", "\u001f", "\t", "\u007f", "\u0080", "é", "€"
+    };
+    for (int length = 0; length <= 40; length++) {
+      for (int at = 0; at < length; at++) {
+        for (String stopper : stoppers) {
+          String text = "x".repeat(at) + stopper + "y".repeat(length - at - 1);
+          assertSameAsJackson(
+              ("{\"a\":\"" + text + "\",\"b\":1}").getBytes(StandardCharsets.UTF_8));
+          assertSameAsJackson(
+              ("{\"c\":\"" + text + "\",\"a\":\"" + text + "z\"}")
+                  .getBytes(StandardCharsets.UTF_8));
+        }
+      }
+      String plain = " ~!#$%&'()*+,-./09:;<=>?@AZ[]^_`az{|}".repeat(2).substring(0, length);
+      byte[] value =
+          ("{\"c\":\"" + plain + "\",\"a\":\"" + plain + "\"}").getBytes(StandardCharsets.UTF_8);
+      assertThat(READER.readPlain(value)).as(plain).isNotNull();
+      assertSameAsJackson(value);
+    }
+  }
+
   private static final String[] NAMES = {"a", "b", "c", "ñ", "", "a\\u0062", "bb"};
   private static final String[] SCALARS = {
     "0",

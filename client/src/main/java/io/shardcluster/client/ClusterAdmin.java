@@ -76,11 +76,12 @@ public final class ClusterAdmin {
 
   /**
    * Places a key ({@code prefix == false}) or every key with the prefix on a node, overriding the
-   * ring. If keys it covers are stored on another node, all on one (an exact key, a prefix inside
-   * another prefix entry, an entry that exists), they move to {@code node} online with one
-   * migration, whose commit sets the entry; the result names it. FAILED_PRECONDITION if keys it
-   * covers are stored on several nodes (a new prefix outside other entries), or while other
-   * migrations run; NOT_FOUND for an unknown node.
+   * ring. Keys it covers that other nodes own move to {@code node} online, with one migration from
+   * each such node; they commit together, and their commit sets the entry, so a write racing with
+   * the placement is never left behind on the old owner. When no key it covers is stored, this
+   * returns once they have committed ({@link DirectoryChange#inEffect()}); otherwise at once, with
+   * the migrations still running. FAILED_PRECONDITION while other migrations run or if a node keys
+   * would move from is DOWN; NOT_FOUND for an unknown node.
    */
   public DirectoryChange setDirectoryEntry(byte[] key, boolean prefix, String node) {
     Limits.checkKey(key.length);
@@ -96,7 +97,7 @@ public final class ClusterAdmin {
                             .build()));
     return new DirectoryChange(
         response.getEpoch(),
-        response.hasMigration() ? Optional.of(toInfo(response.getMigration())) : Optional.empty());
+        response.getMigrationsList().stream().map(ClusterAdmin::toInfo).toList());
   }
 
   /**

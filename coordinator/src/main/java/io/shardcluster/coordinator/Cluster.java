@@ -34,7 +34,9 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
+import java.util.function.Predicate;
 import java.util.function.UnaryOperator;
 import java.util.logging.Logger;
 import java.util.regex.Pattern;
@@ -137,6 +139,23 @@ final class Cluster {
   }
 
   /**
+   * Waits until the state passes the test, at most {@code timeoutMs}; returns the state then (which
+   * may not pass it, after the timeout).
+   */
+  synchronized ClusterState awaitState(Predicate<ClusterState> test, long timeoutMs)
+      throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
+    while (!test.test(state)) {
+      long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+      if (left <= 0) {
+        break;
+      }
+      wait(left);
+    }
+    return state;
+  }
+
+  /**
    * Applies a change: persists the new state, then publishes its routing if that changed. Returns
    * the new state. The change runs under the cluster's lock: keep it quick, no I/O.
    */
@@ -172,6 +191,7 @@ final class Cluster {
       // with the new epoch.
       groups.apply(changes);
       state = after;
+      notifyAll();
     }
     if (after.epoch() != before.epoch()) {
       for (Consumer<RoutingTable> listener : listeners) {
@@ -381,16 +401,20 @@ final class Cluster {
   }
 
   /**
-   * A directory entry placed: set at {@code epoch}, or, when {@code moveFrom} is not null, left for
-   * a migration of its stored keys from that node to set.
+   * A directory entry placed: set at {@code epoch}, or, when {@code sources} is not empty, left for
+   * migrations of its keys from those nodes to set; {@code keysStored} whether any key it covers
+   * was stored when it was placed.
    */
-  record Placement(long epoch, String moveFrom) {}
+  record Placement(long epoch, List<String> sources, boolean keysStored) {}
 
   /**
-   * Places a key or prefix on a node. Sets it at once when no keys it covers are stored, or when
-   * they all belong to that node already; when they are all on one other node, sets nothing and
-   * names that node (see {@link Rebalancer#setDirectoryEntry}); FAILED_PRECONDITION when they are
-   * spread by the ring.
+   * Places a key or prefix on a node. Sets it at once when that changes no key's owner (every key
+   * it covers belongs to that node already); otherwise sets nothing and names the nodes whose keys
+   * move to it (see {@link Rebalancer#setDirectoryEntry}): the one node that owns all of them (an
+   * exact key, a prefix inside another prefix entry, an entry that exists), or every other node of
+   * the ring for a prefix the ring spreads. Even when no key is stored, writes may arrive while the
+   * entry is placed: only a migration's fence keeps them from landing on the old owner.
+   * FAILED_PRECONDITION if a node keys would move from is DOWN.
    */
   Placement setDirectoryEntry(String keyspaceName, DirectoryEntry entry) {
     RoutingTable before = routing();
@@ -400,24 +424,34 @@ final class Cluster {
       throw ShardClusterException.notFound("no node named " + entry.owner());
     }
     if (keyspace.directory().get(entry.key(), entry.prefix()).equals(Optional.of(entry))) {
-      return new Placement(before.epoch(), null);
+      return new Placement(before.epoch(), List.of(), false);
     }
-    Optional<String> source = keyspace.soleOwnerOf(entry);
-    if (!source.equals(Optional.of(entry.owner()))) {
-      Map<String, Long> holders = holders(before, keyspaceName, entry.key(), rangeEnd(entry));
-      if (!holders.isEmpty() && source.isPresent()) {
-        return new Placement(before.epoch(), source.get());
+    Optional<String> owner = keyspace.soleOwnerOf(entry);
+    List<String> sources =
+        owner.isPresent()
+            ? owner.filter(node -> !node.equals(entry.owner())).stream().toList()
+            : keyspace.ring().shares().keySet().stream()
+                .filter(node -> !node.equals(entry.owner()))
+                .sorted()
+                .toList();
+    if (sources.isEmpty()) {
+      return new Placement(
+          changeDirectory(before, keyspaceName, ks -> ks.withDirectory(ks.directory().with(entry))),
+          List.of(),
+          false);
+    }
+    for (String source : sources) {
+      if (!liveness.isUp(source)) {
+        throw ShardClusterException.failedPrecondition(
+            "cannot place "
+                + describe(entry)
+                + ": its keys would move from "
+                + source
+                + ", which is DOWN; start it again first");
       }
-      requireNone(
-          holders,
-          "cannot place " + describe(entry) + ": keys it covers are stored",
-          "stored keys move to an entry's node only when they are all on one node (an exact key,"
-              + " a prefix inside another prefix entry, an entry that exists); place other"
-              + " prefixes before their keys are written");
     }
-    return new Placement(
-        changeDirectory(before, keyspaceName, ks -> ks.withDirectory(ks.directory().with(entry))),
-        null);
+    boolean stored = !holders(before, keyspaceName, entry.key(), rangeEnd(entry)).isEmpty();
+    return new Placement(before.epoch(), sources, stored);
   }
 
   /**

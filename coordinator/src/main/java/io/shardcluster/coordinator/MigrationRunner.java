@@ -11,15 +11,16 @@ import io.shardcluster.proto.v1.MigrationPhase;
 import io.shardcluster.proto.v1.MigrationProgress;
 import io.shardcluster.proto.v1.MigrationRef;
 import io.shardcluster.proto.v1.MigrationSpec;
-import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.MovingSet;
 import io.shardcluster.wire.Failpoints;
 import io.shardcluster.wire.RoutingTables;
 import io.shardcluster.wire.StatusErrors;
 import java.time.Clock;
+import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
 import java.util.function.UnaryOperator;
 import java.util.logging.Logger;
 
@@ -28,11 +29,14 @@ import java.util.logging.Logger;
  * (the target pulls a snapshot, which both sides checksum as it passes, then the changes since),
  * cutover (fence, drain, final checksums, commit: the single point where ownership changes),
  * cleanup. Every step is idempotent and the phase is persisted, so a step that fails is simply
- * repeated, by this runner or by the next coordinator after a crash.
+ * repeated, by this runner or by the next coordinator after a crash. Migrations of one group (see
+ * {@link CommitGroups}) fence once all have copied and commit together.
  */
 final class MigrationRunner implements Runnable {
   private static final Logger logger = Logger.getLogger(MigrationRunner.class.getName());
   private static final long CALL_TIMEOUT_MS = 60_000;
+  // How long a member of a group waits for the others before checking again.
+  private static final long GROUP_WAIT_MS = 2_000;
 
   private final String id;
   private final Cluster cluster;
@@ -42,6 +46,7 @@ final class MigrationRunner implements Runnable {
   private final long throttleBytesPerSec;
   private final Clock clock;
   private final Runnable copyEnded;
+  private final CommitGroups groups;
 
   /** {@code copyEnded} runs once the copy is over or found empty, freeing a copy slot. */
   MigrationRunner(
@@ -52,8 +57,10 @@ final class MigrationRunner implements Runnable {
       MigrationControl control,
       long throttleBytesPerSec,
       Clock clock,
-      Runnable copyEnded) {
+      Runnable copyEnded,
+      CommitGroups groups) {
     this.id = id;
+    this.groups = groups;
     this.cluster = cluster;
     this.channels = channels;
     this.failpoints = failpoints;
@@ -81,9 +88,19 @@ final class MigrationRunner implements Runnable {
         return;
       }
       try {
-        if (control.cancelRequested() && migration.getPhase() != MigrationPhase.COMMITTED) {
-          abort(migration, "cancelled by the operator");
-          return;
+        if (migration.getPhase() != MigrationPhase.COMMITTED) {
+          String reason =
+              control.cancelRequested()
+                  ? "cancelled by the operator"
+                  : CommitGroups.rolledBackMember(cluster.state(), migration)
+                      .map(other -> "migration " + other + " of its group was rolled back")
+                      .orElse(null);
+          if (reason != null) {
+            if (abort(migration, reason)) {
+              return;
+            }
+            continue;
+          }
         }
         if (migration.getPaused()) {
           control.awaitChange(1000);
@@ -94,8 +111,9 @@ final class MigrationRunner implements Runnable {
         control.clearError();
       } catch (ChecksumMismatch e) {
         logger.severe("migration " + id + ": " + e.getMessage() + "; rolling back");
-        abort(migration, e.getMessage());
-        return;
+        if (abort(migration, e.getMessage())) {
+          return;
+        }
       } catch (RuntimeException e) {
         ShardClusterException error = StatusErrors.fromStatus(e);
         if (error.code() == ErrorCode.CANCELLED || control.interrupted()) {
@@ -132,6 +150,13 @@ final class MigrationRunner implements Runnable {
         copyEnded.run();
       }
       case CUTOVER -> {
+        List<Migration> group = CommitGroups.members(cluster.state(), migration);
+        if (!CommitGroups.allPastCopy(group)) {
+          // Members of a group fence together, once all have copied: a member fenced early would
+          // hold its keys' writes back while the others copy.
+          awaitChange(s -> CommitGroups.allPastCopy(CommitGroups.members(s, migration)));
+          return;
+        }
         // The fence is held from here to the commit: keep it to two calls and one fsync.
         long fencedAt = System.nanoTime();
         Checkpoint atSource = source(migration).fence(MigrationRef.newBuilder().setId(id).build());
@@ -140,15 +165,29 @@ final class MigrationRunner implements Runnable {
         compare("final", atSource, atTarget);
         failpoints.hit(Failpoints.BEFORE_COMMIT);
         long committingAt = System.nanoTime();
-        commit(migration);
+        if (group.size() > 1 && !groups.ready(migration, group)) {
+          // Fenced and checked: the member whose report completes the group commits it.
+          awaitChange(s -> s.migrations().get(id).getPhase() != MigrationPhase.CUTOVER);
+          return;
+        }
+        commit(group.size() > 1 ? group : List.of(migration));
         long committedAt = System.nanoTime();
         logger.info(
             String.format(
-                "migration %s: committed %d keys to %s; fenced for %.1f ms (fence %.1f, drain"
+                "migration %s: committed %d keys to %s%s; fenced for %.1f ms (fence %.1f, drain"
                     + " %.1f, commit %.1f)",
                 id,
                 atSource.getCount(),
                 migration.getTarget(),
+                group.size() > 1
+                    ? " together with "
+                        + String.join(
+                            ", ",
+                            group.stream()
+                                .map(Migration::getId)
+                                .filter(other -> !other.equals(id))
+                                .toList())
+                    : "",
                 (committedAt - fencedAt) / 1e6,
                 (drainedAt - fencedAt) / 1e6,
                 (committingAt - drainedAt) / 1e6,
@@ -211,31 +250,87 @@ final class MigrationRunner implements Runnable {
     }
   }
 
-  /** The single commit point: new ownership at epoch + 1 and the COMMITTED phase, atomically. */
-  private void commit(Migration migration) {
-    MovingSet moving = RoutingTables.fromProto(migration.getMoving());
+  /**
+   * The single commit point: new ownership at epoch + 1 and the COMMITTED phase, atomically, for
+   * this migration, or for every member of its group (all fenced and checked, none rolled back).
+   */
+  private void commit(List<Migration> committing) {
+    List<GroupDirectory.Move> moves = new ArrayList<>();
+    for (Migration migration : committing) {
+      moves.add(
+          new GroupDirectory.Move(
+              RoutingTables.fromProto(migration.getMoving()),
+              migration.getSource(),
+              migration.getTarget()));
+    }
+    cluster.update(
+        state -> {
+          for (Migration migration : committing) {
+            Migration current = state.migrations().get(migration.getId());
+            if (current == null || current.getPhase() != MigrationPhase.CUTOVER) {
+              return state;
+            }
+          }
+          // The update gives this change the next epoch; record it with the phases.
+          long now = clock.millis();
+          ClusterState next = state;
+          for (Migration migration : committing) {
+            MovingSet moving = RoutingTables.fromProto(migration.getMoving());
+            next =
+                next.withKeyspace(
+                        moving.applyTo(
+                            next.routing().keyspace(moving.keyspace()), migration.getTarget()))
+                    .withMigration(
+                        state.migrations().get(migration.getId()).toBuilder()
+                            .setPhase(MigrationPhase.COMMITTED)
+                            .setCommittedEpoch(state.epoch() + 1)
+                            .setCommittedMs(now)
+                            .build());
+          }
+          return next;
+        },
+        moves);
+    committing.forEach(groups::forget);
+  }
+
+  /** Waits (a while at most) for a change of the cluster state that passes the test. */
+  private void awaitChange(Predicate<ClusterState> test) {
+    try {
+      cluster.awaitState(s -> test.test(s) || control.cancelRequested(), GROUP_WAIT_MS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new ShardClusterException(ErrorCode.CANCELLED, "interrupted");
+    }
+  }
+
+  /**
+   * Rolls back: records the migration CANCELLED, then the source lifts its fence and keeps the keys
+   * and the target drops its copy. False if it had committed meanwhile (a member of a group that
+   * another member committed): then it goes on.
+   */
+  private boolean abort(Migration migration, String reason) {
+    boolean[] cancelled = {false};
     cluster.update(
         state -> {
           Migration current = state.migrations().get(id);
-          if (current.getPhase() != MigrationPhase.CUTOVER) {
+          if (current == null
+              || ClusterState.isFinished(current)
+              || current.getPhase() == MigrationPhase.COMMITTED) {
             return state;
           }
-          Keyspace keyspace = state.routing().keyspace(moving.keyspace());
-          // The update gives this change the next epoch; record it with the phase.
-          return state
-              .withKeyspace(moving.applyTo(keyspace, migration.getTarget()))
-              .withMigration(
-                  current.toBuilder()
-                      .setPhase(MigrationPhase.COMMITTED)
-                      .setCommittedEpoch(state.epoch() + 1)
-                      .setCommittedMs(clock.millis())
-                      .build());
-        },
-        List.of(new GroupDirectory.Move(moving, migration.getSource(), migration.getTarget())));
-  }
-
-  /** Rolls back: the source lifts its fence and keeps the keys; the target drops its copy. */
-  private void abort(Migration migration, String reason) {
+          cancelled[0] = true;
+          return state.withMigration(
+              current.toBuilder()
+                  .setPhase(MigrationPhase.CANCELLED)
+                  .setLastError(reason)
+                  .setFinishedMs(clock.millis())
+                  .build());
+        });
+    Migration now = cluster.state().migrations().get(id);
+    if (!cancelled[0] && now != null && now.getPhase() != MigrationPhase.CANCELLED) {
+      return false;
+    }
+    groups.forget(migration);
     MigrationSpec spec = spec(migration);
     // Best effort: a node that cannot be told now rolls back by itself when its heartbeat no
     // longer lists the migration.
@@ -249,20 +344,8 @@ final class MigrationRunner implements Runnable {
         control.awaitChange(500);
       }
     }
-    cluster.update(
-        state -> {
-          Migration current = state.migrations().get(id);
-          if (current == null || ClusterState.isFinished(current)) {
-            return state;
-          }
-          return state.withMigration(
-              current.toBuilder()
-                  .setPhase(MigrationPhase.CANCELLED)
-                  .setLastError(reason)
-                  .setFinishedMs(clock.millis())
-                  .build());
-        });
     logger.info("migration " + id + " cancelled: " + reason);
+    return true;
   }
 
   private void setPhase(MigrationPhase phase, UnaryOperator<Migration.Builder> more) {
@@ -294,6 +377,7 @@ final class MigrationRunner implements Runnable {
         .setTarget(migration.getTarget())
         .setMoving(migration.getMoving())
         .setThrottleBytesPerSec(throttleBytesPerSec)
+        .setSharedTarget(!migration.getGroup().isEmpty())
         .build();
   }
 

@@ -1,6 +1,7 @@
 package io.shardcluster.coordinator;
 
 import com.google.protobuf.ByteString;
+import io.shardcluster.client.ErrorCode;
 import io.shardcluster.client.ShardClusterException;
 import io.shardcluster.client.internal.NodeChannels;
 import io.shardcluster.proto.v1.DirectoryChangeResponse;
@@ -58,6 +59,8 @@ final class Rebalancer implements AutoCloseable {
 
   private static final Logger logger = Logger.getLogger(Rebalancer.class.getName());
   private static final long TICK_MS = 250;
+  // How long placing a directory entry that covers no stored key waits for its migrations.
+  static final long PLACEMENT_WAIT_MS = 30_000;
 
   private final Cluster cluster;
   private final Liveness liveness;
@@ -67,6 +70,7 @@ final class Rebalancer implements AutoCloseable {
   private final Clock clock;
   private final Map<String, MigrationControl> controls = new ConcurrentHashMap<>();
   private final Set<String> running = ConcurrentHashMap.newKeySet();
+  private final CommitGroups commitGroups = new CommitGroups();
   private final ExecutorService runners = Executors.newCachedThreadPool(daemon("migration-"));
   private final ScheduledExecutorService ticker =
       Executors.newSingleThreadScheduledExecutor(daemon("rebalancer-"));
@@ -149,7 +153,8 @@ final class Rebalancer implements AutoCloseable {
                         control,
                         config.throttleBytesPerSec(),
                         clock,
-                        this::tickSoon)
+                        this::tickSoon,
+                        commitGroups)
                     .run();
               } finally {
                 running.remove(migration.getId());
@@ -410,41 +415,96 @@ final class Rebalancer implements AutoCloseable {
   }
 
   /**
-   * Places a key or prefix of a hash keyspace on a node. Keys it covers that are stored on another
-   * node, all on one (an exact key, a prefix inside another prefix entry, an entry that exists),
-   * move there with one migration whose commit sets the entry, so the entry and its keys switch
-   * together; otherwise the entry is set at once, as {@link Cluster#setDirectoryEntry} allows.
+   * Places a key or prefix of a hash keyspace on a node. Keys it covers that other nodes own move
+   * there with one migration from each (see {@link Cluster#setDirectoryEntry}); they commit
+   * together, and their commit sets the entry, so the entry and its keys switch at one epoch. When
+   * no key it covers was stored, the migrations carry only writes that raced with the placement:
+   * this waits for their commit, so that the entry is in effect when it returns (unless they take
+   * longer than {@link #PLACEMENT_WAIT_MS}). Otherwise it returns at once, naming them.
    */
-  synchronized DirectoryChangeResponse setDirectoryEntry(
-      String keyspaceName, DirectoryEntry entry) {
+  DirectoryChangeResponse setDirectoryEntry(String keyspaceName, DirectoryEntry entry) {
+    Placing placing = startPlacement(keyspaceName, entry);
+    List<String> ids = placing.migrations().stream().map(Migration::getId).toList();
+    if (ids.isEmpty() || placing.keysStored()) {
+      return placing.response(cluster.state());
+    }
+    ClusterState state;
+    try {
+      state =
+          cluster.awaitState(
+              s -> ids.stream().map(s.migrations()::get).allMatch(Rebalancer::committedOrEnded),
+              PLACEMENT_WAIT_MS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new ShardClusterException(
+          ErrorCode.CANCELLED, "interrupted while placing " + Cluster.describe(entry));
+    }
+    for (String id : ids) {
+      Migration migration = state.migrations().get(id);
+      if (migration != null && migration.getPhase() == MigrationPhase.CANCELLED) {
+        throw ShardClusterException.failedPrecondition(
+            "placing "
+                + Cluster.describe(entry)
+                + " was rolled back: migration "
+                + id
+                + " "
+                + migration.getLastError());
+      }
+    }
+    return placing.response(state);
+  }
+
+  private static boolean committedOrEnded(Migration migration) {
+    return migration == null
+        || migration.getPhase() == MigrationPhase.COMMITTED
+        || ClusterState.isFinished(migration);
+  }
+
+  /** A placement started: its migrations (none if the entry was set at once). */
+  private record Placing(long epoch, List<Migration> migrations, boolean keysStored) {
+    /** The response, with the migrations as the state has them (and their commit's epoch). */
+    DirectoryChangeResponse response(ClusterState state) {
+      DirectoryChangeResponse.Builder response = DirectoryChangeResponse.newBuilder();
+      long epoch = epoch();
+      for (Migration started : migrations) {
+        Migration now = state.migrations().getOrDefault(started.getId(), started);
+        response.addMigrations(now);
+        epoch = Math.max(epoch, now.getCommittedEpoch());
+      }
+      return response.setEpoch(epoch).build();
+    }
+  }
+
+  private synchronized Placing startPlacement(String keyspaceName, DirectoryEntry entry) {
+    Cluster.requireNoMigrations(cluster.state());
     Cluster.Placement placement = cluster.setDirectoryEntry(keyspaceName, entry);
-    if (placement.moveFrom() == null) {
-      return DirectoryChangeResponse.newBuilder().setEpoch(placement.epoch()).build();
+    if (placement.sources().isEmpty()) {
+      return new Placing(placement.epoch(), List.of(), false);
     }
     ClusterState state = cluster.state();
     String what = Cluster.describe(entry);
     requireUpTarget(state, what, entry.owner());
     Cluster.requireNoMigrations(state);
-    Migration migration =
-        migration(
-            state,
-            0,
-            placement.moveFrom(),
-            entry.owner(),
-            new MovingSet(keyspaceName, List.of(), List.of(entry)),
-            "directory set");
-    create(List.of(migration));
+    MovingSet moving = new MovingSet(keyspaceName, List.of(), List.of(entry));
+    List<Migration> migrations = new ArrayList<>();
+    for (String source : placement.sources()) {
+      migrations.add(
+          migration(state, migrations.size(), source, entry.owner(), moving, "directory set"));
+    }
+    if (migrations.size() > 1) {
+      String group = migrations.get(0).getId();
+      migrations.replaceAll(m -> m.toBuilder().setGroup(group).build());
+    }
+    create(migrations);
     logger.info(
         "placing "
             + what
             + " on "
             + entry.owner()
             + ": its keys move from "
-            + placement.moveFrom());
-    return DirectoryChangeResponse.newBuilder()
-        .setEpoch(placement.epoch())
-        .setMigration(migration)
-        .build();
+            + String.join(", ", placement.sources())
+            + (placement.keysStored() ? "" : " (none stored yet)"));
+    return new Placing(placement.epoch(), migrations, placement.keysStored());
   }
 
   private Migration moveGroup(

@@ -199,17 +199,40 @@ class ClusterTest {
                             Keyspace.DEFAULT, ByteString.copyFromUtf8("k"), false))
                 .code())
         .isEqualTo(ErrorCode.NOT_FOUND);
-    stored.put("n1", 3L);
-    // Stored keys under a new prefix the ring spreads: the entry would leave them behind.
-    ShardClusterException storedKeys =
+    // Keys would move from a node that is DOWN.
+    cluster.register("n2", "127.0.0.1:2", "i2");
+    before = cluster.routing();
+    clock.advance(Duration.ofSeconds(10));
+    ShardClusterException down =
         failure(
             () ->
                 cluster.setDirectoryEntry(
                     Keyspace.DEFAULT,
-                    new DirectoryEntry(ByteString.copyFromUtf8("k"), true, "n1")));
-    assertThat(storedKeys.code()).isEqualTo(ErrorCode.FAILED_PRECONDITION);
-    assertThat(storedKeys.getMessage())
-        .startsWith("cannot place prefix 'k': keys it covers are stored (n1: 3)");
+                    new DirectoryEntry(ByteString.copyFromUtf8("k"), true, "n2")));
+    assertThat(down.code()).isEqualTo(ErrorCode.FAILED_PRECONDITION);
+    assertThat(down.getMessage())
+        .isEqualTo(
+            "cannot place prefix 'k': its keys would move from n1, which is DOWN; start it again"
+                + " first");
+    assertThat(cluster.routing()).isEqualTo(before);
+  }
+
+  @Test
+  void directoryEntry_overKeysOtherNodesOwn_namesThemAndSetsNothing() {
+    cluster.register("n1", "127.0.0.1:1", "i1");
+    cluster.register("n2", "127.0.0.1:2", "i2");
+    RoutingTable before = cluster.routing();
+
+    // Nothing stored yet: the keys still move with migrations, since writes may race with it.
+    Cluster.Placement empty =
+        cluster.setDirectoryEntry(
+            Keyspace.DEFAULT, new DirectoryEntry(ByteString.copyFromUtf8("t:"), true, "n2"));
+    assertThat(empty).isEqualTo(new Cluster.Placement(before.epoch(), List.of("n1"), false));
+    stored.put("n1", 5L);
+    Cluster.Placement withKeys =
+        cluster.setDirectoryEntry(
+            Keyspace.DEFAULT, new DirectoryEntry(ByteString.copyFromUtf8("t:1"), false, "n2"));
+    assertThat(withKeys).isEqualTo(new Cluster.Placement(before.epoch(), List.of("n1"), true));
     assertThat(cluster.routing()).isEqualTo(before);
   }
 
@@ -231,7 +254,19 @@ class ClusterTest {
     assertThat(cluster.routing().keyspace(Keyspace.DEFAULT).directory().isEmpty()).isTrue();
 
     stored.clear();
-    cluster.setDirectoryEntry(Keyspace.DEFAULT, new DirectoryEntry(key, false, "n2"));
+    // As the commit of the migration that moves the key to n2 sets it.
+    cluster.update(
+        state ->
+            state.withKeyspace(
+                state
+                    .routing()
+                    .keyspace(Keyspace.DEFAULT)
+                    .withDirectory(
+                        state
+                            .routing()
+                            .keyspace(Keyspace.DEFAULT)
+                            .directory()
+                            .with(new DirectoryEntry(key, false, "n2")))));
     stored.put("n2", 1L);
     RoutingTable pinned = cluster.routing();
     ShardClusterException refused =

@@ -189,7 +189,7 @@ class ClusterBasicsIT {
   }
 
   @Test
-  void directoryPrefix_placesNewKeysOnItsNode_andRefusesToStrandStoredKeys() throws Exception {
+  void directoryPrefix_placesNewKeysOnItsNode_andMovesStoredKeysToIt() throws Exception {
     Shardctl.Result set = cluster.shardctl("directory", "set", "tenant7:", "node-2", "--prefix");
     assertThat(set.exitCode()).as(set.err()).isZero();
     client.refreshRoutingTable();
@@ -221,15 +221,26 @@ class ClusterBasicsIT {
     assertThat(remove.exitCode()).isEqualTo(3);
     assertThat(remove.err()).contains("the ring would spread them over the nodes");
 
-    // A new prefix over stored keys the ring spreads would strand them: refused, nothing changes.
+    // A new prefix over stored keys the ring spreads: one migration from each other node, which
+    // commit together with the entry.
     for (int i = 0; i < 30; i++) {
       client.put("spread:" + i, "s" + i);
     }
-    Shardctl.Result strand = cluster.shardctl("directory", "set", "spread:", "node-1", "--prefix");
-    assertThat(strand.exitCode()).isEqualTo(3);
-    assertThat(strand.err()).contains("cannot place prefix 'spread:': keys it covers are stored (");
-    assertThat(client.refreshRoutingTable().epoch()).isEqualTo(table.epoch());
-    assertThat(client.get("spread:5")).contains("s5");
+    Shardctl.Result spread = cluster.shardctl("directory", "set", "spread:", "node-1", "--prefix");
+    assertThat(spread.exitCode()).as(spread.err()).isZero();
+    assertThat(spread.out())
+        .containsPattern(
+            "moving prefix spread: from node-2, node-3 to node-1: migrations m\\d+, m\\d+;")
+        .contains("the entry is set when they commit");
+    wait = cluster.shardctl("wait", "--migrations-done", "--timeout", "60");
+    assertThat(wait.exitCode()).as(wait.err()).isZero();
+    stored = storedKeysPerNode(client.refreshRoutingTable());
+    for (int i = 0; i < 30; i++) {
+      assertThat(stored.get("node-1")).contains("spread:" + i);
+      assertThat(stored.get("node-2")).doesNotContain("spread:" + i);
+      assertThat(stored.get("node-3")).doesNotContain("spread:" + i);
+      assertThat(client.get("spread:" + i)).contains("s" + i);
+    }
   }
 
   @Test

@@ -424,14 +424,14 @@ class InProcessRebalancingTest {
     String ringOwner = client.route(bytes("hot")).owner();
     String pinTo = ringOwner.equals("node-3") ? "node-2" : "node-3";
     DirectoryChange pinned = client.admin().setDirectoryEntry(bytes("hot"), false, pinTo);
-    assertThat(pinned.migration()).isPresent();
-    assertThat(pinned.migration().get().source()).isEqualTo(ringOwner);
-    assertThat(pinned.migration().get().target()).isEqualTo(pinTo);
+    assertThat(pinned.migrations())
+        .singleElement()
+        .extracting(m -> m.source() + " -> " + m.target())
+        .isEqualTo(ringOwner + " -> " + pinTo);
     cluster.awaitMigrations();
     // A prefix inside another prefix entry: its keys move from that entry's node.
     DirectoryChange nested = client.admin().setDirectoryEntry(bytes("acme:vip:"), true, "node-3");
-    assertThat(nested.migration()).isPresent();
-    assertThat(nested.migration().get().source()).isEqualTo("node-1");
+    assertThat(nested.migrations()).singleElement().extracting(m -> m.source()).isEqualTo("node-1");
     cluster.awaitMigrations();
     long settledCounts = counts.size();
     await().atMost(Duration.ofSeconds(30)).until(() -> counts.size() > settledCounts);
@@ -464,13 +464,11 @@ class InProcessRebalancingTest {
           .isGreaterThanOrEqualTo(acked.get(i));
     }
 
-    // Pinning a key where it is moves nothing; a new prefix the ring spreads cannot move.
+    // Pinning a key where it is moves nothing.
     String otherOwner = client.route(bytes("other:7")).owner();
     DirectoryChange inPlace = client.admin().setDirectoryEntry(bytes("other:7"), false, otherOwner);
-    assertThat(inPlace.migration()).isEmpty();
+    assertThat(inPlace.migrations()).isEmpty();
     assertThat(inPlace.epoch()).isGreaterThan(table.epoch());
-    assertThatThrownBy(() -> client.admin().setDirectoryEntry(bytes("other:"), true, "node-1"))
-        .hasMessageContaining("cannot place prefix 'other:': keys it covers are stored");
 
     // Unpinning: refused while the key sits on the pinned node, naming its ring owner; once moved
     // back there, the entry goes at once.
@@ -485,6 +483,91 @@ class InProcessRebalancingTest {
     assertThat(client.route(bytes("hot")).directoryEntry()).isEmpty();
     for (String key : written) {
       assertThat(client.get(key)).as(key).isPresent();
+    }
+  }
+
+  @Test
+  void directorySet_onPrefixesTheRingSpreads_movesTheirKeysFromEveryNode_withNewKeysWritten()
+      throws Exception {
+    ShardClient client = startWithKeys(3, 0, false);
+    for (int i = 0; i < 300; i++) {
+      client.put("t:" + i, "0");
+    }
+    // New keys under both prefixes all along: each acknowledged one must end on the entry's node,
+    // including any written between the placement's look at the stored keys and its commit.
+    List<String> acked = new CopyOnWriteArrayList<>();
+    AtomicBoolean stop = new AtomicBoolean();
+    ConcurrentLinkedQueue<Throwable> errors = new ConcurrentLinkedQueue<>();
+    Thread writer =
+        new Thread(
+            () -> {
+              for (int n = 0; !stop.get(); n++) {
+                String key = (n % 2 == 0 ? "t:new:" : "u:") + n;
+                try {
+                  client.put(key, "1");
+                  acked.add(key);
+                } catch (RuntimeException e) {
+                  errors.add(e);
+                }
+              }
+            });
+    writer.start();
+    await().atMost(Duration.ofSeconds(30)).until(() -> acked.size() >= 100);
+
+    // Stored keys on every node: one migration from each other node, committed together.
+    DirectoryChange spread = client.admin().setDirectoryEntry(bytes("t:"), true, "node-1");
+    assertThat(spread.migrations())
+        .extracting(m -> m.source() + " -> " + m.target())
+        .containsExactlyInAnyOrder("node-2 -> node-1", "node-3 -> node-1");
+    cluster.awaitMigrations();
+    List<String> ids = spread.migrations().stream().map(MigrationInfo::id).toList();
+    List<MigrationInfo> ended =
+        client.admin().migrations(true).stream().filter(m -> ids.contains(m.id())).toList();
+    assertThat(ended).extracting(MigrationInfo::phase).containsExactly("DONE", "DONE");
+    assertThat(ended)
+        .extracting(MigrationInfo::committedMillis)
+        .containsOnly(ended.get(0).committedMillis());
+    // The same for a prefix whose keys are being written.
+    DirectoryChange written = client.admin().setDirectoryEntry(bytes("u:"), true, "node-2");
+    assertThat(written.migrations()).hasSize(2);
+    cluster.awaitMigrations();
+    // A prefix nobody writes: in effect on return, without any key stored anywhere.
+    DirectoryChange empty = client.admin().setDirectoryEntry(bytes("v:"), true, "node-3");
+    assertThat(empty.inEffect()).isTrue();
+    assertThat(empty.migrations()).hasSize(2);
+    assertThat(client.refreshRoutingTable().keyspace(Keyspace.DEFAULT).directory().entries())
+        .extracting(Object::toString)
+        .contains("prefix v: -> node-3");
+    long ackedBefore = acked.size();
+    await().atMost(Duration.ofSeconds(30)).until(() -> acked.size() > ackedBefore + 100);
+    stop.set(true);
+    writer.join();
+
+    assertThat(errors).isEmpty();
+    RoutingTable table = client.refreshRoutingTable();
+    assertThat(table.keyspace(Keyspace.DEFAULT).directory().entries())
+        .extracting(Object::toString)
+        .containsExactlyInAnyOrder(
+            "prefix t: -> node-1", "prefix u: -> node-2", "prefix v: -> node-3");
+    Map<String, List<String>> owned = InProcessCluster.ownedKeys(client, Keyspace.DEFAULT);
+    List<String> expectedOnNode1 = new ArrayList<>();
+    List<String> expectedOnNode2 = new ArrayList<>();
+    for (int i = 0; i < 300; i++) {
+      expectedOnNode1.add("t:" + i);
+    }
+    for (String key : acked) {
+      (key.startsWith("t:") ? expectedOnNode1 : expectedOnNode2).add(key);
+    }
+    assertThat(owned.get("node-1")).containsExactlyInAnyOrderElementsOf(expectedOnNode1);
+    assertThat(owned.get("node-2")).containsExactlyInAnyOrderElementsOf(expectedOnNode2);
+    assertThat(owned.getOrDefault("node-3", List.of())).isEmpty();
+    // Nothing left behind on the nodes the keys came from.
+    for (String node : List.of("node-1", "node-2", "node-3")) {
+      String address = table.address(node).orElseThrow();
+      long t = InProcessCluster.storedKeys(address, Keyspace.DEFAULT, "t:", "t;");
+      long u = InProcessCluster.storedKeys(address, Keyspace.DEFAULT, "u:", "u;");
+      assertThat(t).as(node + " t:").isEqualTo(node.equals("node-1") ? expectedOnNode1.size() : 0);
+      assertThat(u).as(node + " u:").isEqualTo(node.equals("node-2") ? expectedOnNode2.size() : 0);
     }
   }
 

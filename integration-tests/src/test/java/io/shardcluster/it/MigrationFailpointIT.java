@@ -125,12 +125,64 @@ class MigrationFailpointIT {
     workload.verify();
     assertThat(workload.staleReads()).as(workload.firstErrors().toString()).isZero();
     assertThat(client.admin().migrations(true))
-        .filteredOn(m -> m.reason().equals("directory set"))
+        .filteredOn(m -> m.reason().equals("directory set") && m.target().equals("node-2"))
         .singleElement()
         .satisfies(m -> assertThat(m.phase()).isEqualTo("DONE"));
     Map<String, Set<String>> owned = cluster.ownedKeys();
     assertThat(owned.get("node-2")).hasSize(500).allMatch(k -> k.startsWith("acme:vip:"));
     assertThat(owned.get("node-1")).hasSize(1_500).noneMatch(k -> k.startsWith("acme:vip:"));
+    for (String node : owned.keySet()) {
+      assertThat(cluster.storedKeys(node))
+          .as("keys stored on %s", node)
+          .isEqualTo(owned.get(node).size());
+    }
+  }
+
+  /**
+   * A prefix the ring spreads, placed over stored keys, moves them with one migration from each
+   * other node, committed together. The coordinator is killed while the first of them waits,
+   * fenced, just before the commit. After its restart they all commit or all roll back: the
+   * prefix's keys are on the entry's node with the entry set, or all where they were without it;
+   * nothing is lost and no key is on two nodes.
+   */
+  @Test
+  void directorySetOnARingSpreadPrefix_coordinatorKilledBeforeTheCommit_allOrNone()
+      throws Exception {
+    cluster = LocalCluster.start("failpoint-directory-group", 3);
+    cluster.restartWith("coordinator", List.of("--failpoint", Failpoints.BEFORE_COMMIT + "=pause"));
+    ShardClient client = cluster.client();
+    AcknowledgedWorkload workload =
+        AcknowledgedWorkload.start(client, 3_000, 2, 1, i -> (i % 3 == 0 ? "t:" : "o:") + "k" + i);
+
+    Shardctl.Result set = cluster.shardctl("directory", "set", "--prefix", "t:", "node-1");
+    assertThat(set.exitCode()).as(set.err()).isZero();
+    assertThat(set.out()).contains("moving prefix t: from node-2, node-3 to node-1: migrations");
+    cluster
+        .coordinator()
+        .awaitLog("failpoint " + Failpoints.BEFORE_COMMIT + ": pause", Duration.ofSeconds(60));
+    cluster.kill("coordinator");
+    cluster.restart("coordinator");
+    cluster.releaseFailpoints();
+    cluster.awaitSettled(Duration.ofSeconds(120));
+    workload.close();
+
+    workload.verify();
+    assertThat(workload.staleReads()).as(workload.firstErrors().toString()).isZero();
+    List<MigrationInfo> placing =
+        client.admin().migrations(true).stream()
+            .filter(m -> m.reason().equals("directory set"))
+            .toList();
+    assertThat(placing).hasSize(2);
+    String outcome = placing.get(0).phase();
+    assertThat(outcome).isIn("DONE", "CANCELLED");
+    assertThat(placing).allSatisfy(m -> assertThat(m.phase()).isEqualTo(outcome));
+    Map<String, Set<String>> owned = cluster.ownedKeys();
+    Map<String, String> owner = new HashMap<>();
+    owned.forEach((node, keys) -> keys.forEach(k -> assertThat(owner.put(k, node)).as(k).isNull()));
+    assertThat(owner).hasSize(3_000);
+    if (outcome.equals("DONE")) {
+      assertThat(owned.get("node-1")).filteredOn(k -> k.startsWith("t:")).hasSize(1_000);
+    }
     for (String node : owned.keySet()) {
       assertThat(cluster.storedKeys(node))
           .as("keys stored on %s", node)

@@ -379,7 +379,7 @@ final class IncomingMigrations {
     try (LocalStore.Cursor cursor = store.scan(keyspace, new byte[0], new byte[0])) {
       while (cursor.advance()) {
         byte[] key = cursor.key();
-        if (moving.contains(routed, key)) {
+        if (moving.contains(routed, key) && isSourcesKey(spec, routed, key)) {
           sum.add(key, cursor.value());
         }
       }
@@ -427,7 +427,9 @@ final class IncomingMigrations {
       while (cursor.advance()) {
         byte[] key = cursor.key();
         // Never delete a key this node owns: only stale copies of the source's keys.
-        if (moving.contains(routed, key) && !nodeId.equals(ownership.ownerOf(routed, key))) {
+        if (moving.contains(routed, key)
+            && !nodeId.equals(ownership.ownerOf(routed, key))
+            && isSourcesKey(spec, routed, key)) {
           batch.delete(keyspace, key);
           if (batch.size() >= 1000) {
             store.write(batch);
@@ -437,6 +439,15 @@ final class IncomingMigrations {
       }
       store.write(batch);
     }
+  }
+
+  /**
+   * Whether a key of the moving set is the source's. Every key of a migration's set is, unless
+   * migrations from other sources bring keys of the same set here (a directory entry placed over
+   * keys of several nodes): then only those its source owns until the commit.
+   */
+  private boolean isSourcesKey(MigrationSpec spec, Keyspace routed, byte[] key) {
+    return !spec.getSharedTarget() || spec.getSource().equals(ownership.ownerOf(routed, key));
   }
 
   private static String keyspace(MigrationSpec spec) {

@@ -116,10 +116,10 @@ final class DirectoryCommand implements Runnable {
   @Command(
       name = "set",
       description =
-          "Places KEY (or, with --prefix, every key starting with it) on NODE. Stored keys it"
-              + " covers move there online with one migration when they are all on one node (a"
-              + " key, a prefix inside another prefix entry, an entry that exists); the entry is"
-              + " set when it commits.",
+          "Places KEY (or, with --prefix, every key starting with it) on NODE. Keys it covers"
+              + " that other nodes own move there online, one migration from each, committed"
+              + " together with the entry. With no such key stored it returns once the entry is"
+              + " in effect; otherwise at once, naming the migrations.",
       mixinStandardHelpOptions = true)
   static final class Set extends ClusterCommand {
     @Parameters(index = "0", paramLabel = "KEY")
@@ -138,26 +138,28 @@ final class DirectoryCommand implements Runnable {
     int run(ShardClient client) {
       DirectoryChange change =
           client.admin().setDirectoryEntry(key.getBytes(StandardCharsets.UTF_8), prefix, node);
-      if (change.migration().isEmpty()) {
+      if (change.inEffect()) {
         printChange(this, json, change.epoch());
         return 0;
       }
-      MigrationInfo started = change.migration().get();
+      List<MigrationInfo> started = change.migrations();
       if (json) {
-        Output.json(out(), MigrationsCommand.toJson(List.of(started)));
+        Output.json(out(), MigrationsCommand.toJson(started));
         return 0;
       }
       out()
           .println(
               "moving "
-                  + started.what()
+                  + started.get(0).what()
                   + " from "
-                  + started.source()
+                  + String.join(", ", started.stream().map(MigrationInfo::source).toList())
                   + " to "
                   + node
-                  + ": migration "
-                  + started.id()
-                  + "; the entry is set when it commits");
+                  + ": migration"
+                  + (started.size() > 1 ? "s " : " ")
+                  + String.join(", ", started.stream().map(MigrationInfo::id).toList())
+                  + "; the entry is set when "
+                  + (started.size() > 1 ? "they commit" : "it commits"));
       out().println("watch with: shardctl migrations --watch");
       return 0;
     }

@@ -14,6 +14,25 @@ public record DirectoryEntry(ByteString key, boolean prefix, String owner) {
     requireArgument(owner != null && !owner.isEmpty(), "a directory entry needs an owner");
   }
 
+  /**
+   * The exclusive end of the keys the entry matches, which start at {@link #key()}: the key
+   * followed by a zero byte for an exact key, the next prefix for a prefix (empty for no end: a
+   * prefix of 0xff bytes only).
+   */
+  public ByteString keyEnd() {
+    if (!prefix) {
+      return key.concat(ByteString.copyFrom(new byte[] {0}));
+    }
+    byte[] bytes = key.toByteArray();
+    for (int i = bytes.length - 1; i >= 0; i--) {
+      if (bytes[i] != (byte) 0xff) {
+        bytes[i]++;
+        return ByteString.copyFrom(bytes, 0, i + 1);
+      }
+    }
+    return ByteString.EMPTY;
+  }
+
   @Override
   public String toString() {
     return (prefix ? "prefix " : "key ") + key.toStringUtf8() + " -> " + owner;

@@ -182,26 +182,24 @@ public record Keyspace(
   }
 
   /**
-   * The node's share here, judged at a {@code later} routing of this keyspace: {@link
-   * #shareOf(String)} plus the directory entries added since whose keys the node owned here (a
-   * migration that adds an entry moves its keys away from their sole owner). Not for directory
-   * keyspaces ({@code IllegalStateException}).
+   * The node's share here, to be judged at a {@code later} routing of this keyspace: {@link
+   * #shareOf(String)}, with the directory entries added since as {@link MovingSet#newer()}, so that
+   * its keys are those the node owned here even where a new entry has taken them over (to the node
+   * that now owns them all, or, for a prefix the ring spread, from several nodes at once). Not for
+   * directory keyspaces ({@code IllegalStateException}).
    */
   public MovingSet shareOf(String node, Keyspace later) {
     MovingSet share = shareOf(node);
     if (ranges != null) {
       return share;
     }
-    List<DirectoryEntry> added = new ArrayList<>(share.entries());
+    List<DirectoryEntry> added = new ArrayList<>();
     for (DirectoryEntry entry : later.directory().entries()) {
-      if (directory.get(entry.key(), entry.prefix()).isEmpty()
-          && soleOwnerOf(entry).filter(node::equals).isPresent()) {
+      if (directory.get(entry.key(), entry.prefix()).isEmpty()) {
         added.add(entry);
       }
     }
-    return added.size() == share.entries().size()
-        ? share
-        : new MovingSet(name, share.ranges(), added);
+    return added.isEmpty() ? share : share.withNewer(added);
   }
 
   /**
@@ -231,6 +229,10 @@ public record Keyspace(
       }
     }
     for (DirectoryEntry entry : share.entries()) {
+      directory.get(entry.key(), entry.prefix()).ifPresent(e -> owners.add(e.owner()));
+    }
+    // Keys of the set that an entry added since has taken over are on its node now.
+    for (DirectoryEntry entry : share.newer()) {
       directory.get(entry.key(), entry.prefix()).ifPresent(e -> owners.add(e.owner()));
     }
     return owners;

@@ -27,6 +27,8 @@ public final class MovingSet {
   private final Set<ByteString> groupSet;
   private final long[] flippedStarts;
   private final Set<Slot> slots = new HashSet<>();
+  private final List<DirectoryEntry> newer;
+  private final Set<Slot> newerSlots = new HashSet<>();
 
   private record Slot(ByteString key, boolean prefix) {}
 
@@ -83,7 +85,31 @@ public final class MovingSet {
       List<DirectoryEntry> entries,
       List<KeyRange> keyRanges,
       List<ByteString> groups) {
+    this(keyspace, ranges, entries, keyRanges, groups, List.of());
+  }
+
+  /**
+   * Creates a set.
+   *
+   * @param keyspace the keyspace of the keys
+   * @param ranges disjoint position ranges (of keys, or of groups in a directory keyspace)
+   * @param entries directory entries whose keys move (their owner is not consulted)
+   * @param keyRanges whole ranges of a range keyspace
+   * @param groups groups of a directory keyspace
+   * @param newer directory entries added after the set was taken (see {@link #newer()})
+   */
+  public MovingSet(
+      String keyspace,
+      List<PositionRange> ranges,
+      List<DirectoryEntry> entries,
+      List<KeyRange> keyRanges,
+      List<ByteString> groups,
+      List<DirectoryEntry> newer) {
     this.keyspace = keyspace;
+    this.newer = List.copyOf(newer);
+    for (DirectoryEntry entry : newer) {
+      newerSlots.add(new Slot(entry.key(), entry.prefix()));
+    }
     this.keyRanges = List.copyOf(keyRanges);
     this.groups = List.copyOf(groups);
     this.groupSet = Set.copyOf(groups);
@@ -114,6 +140,20 @@ public final class MovingSet {
     return entries;
   }
 
+  /**
+   * Directory entries added after the set was taken (a node's share of a query, asked again at a
+   * later epoch): the set's keys are judged as if these did not exist, so keys of its ranges that
+   * such an entry took over still count, wherever they are now.
+   */
+  public List<DirectoryEntry> newer() {
+    return newer;
+  }
+
+  /** A copy judged as if the entries, added since, did not exist (see {@link #newer()}). */
+  public MovingSet withNewer(List<DirectoryEntry> added) {
+    return new MovingSet(keyspace, ranges, entries, keyRanges, groups, added);
+  }
+
   /** Whole ranges of a range keyspace. */
   public List<KeyRange> keyRanges() {
     return keyRanges;
@@ -126,6 +166,29 @@ public final class MovingSet {
 
   public boolean isEmpty() {
     return ranges.isEmpty() && entries.isEmpty() && keyRanges.isEmpty() && groups.isEmpty();
+  }
+
+  /**
+   * The smallest key range that holds every key of the set: of a set of directory entries only,
+   * from the smallest entry key to the largest end of their key ranges; of any other set, the whole
+   * keyspace (empty start and end). Scans for the set's keys need not look outside it.
+   */
+  public KeyRange keyBounds() {
+    if (entries.isEmpty() || !ranges.isEmpty() || !keyRanges.isEmpty() || !groups.isEmpty()) {
+      return new KeyRange(ByteString.EMPTY, ByteString.EMPTY);
+    }
+    Comparator<ByteString> order = ByteString.unsignedLexicographicalComparator();
+    ByteString start = null;
+    ByteString end = null;
+    for (DirectoryEntry entry : entries) {
+      ByteString entryEnd = entry.keyEnd();
+      start = start == null || order.compare(entry.key(), start) < 0 ? entry.key() : start;
+      if (end == null
+          || (!end.isEmpty() && (entryEnd.isEmpty() || order.compare(entryEnd, end) > 0))) {
+        end = entryEnd;
+      }
+    }
+    return new KeyRange(start, end);
   }
 
   /** Whether a group of a directory keyspace moves (if its owner is the migration's source). */
@@ -152,7 +215,12 @@ public final class MovingSet {
       }
       return false;
     }
-    Optional<DirectoryEntry> placing = routing.directory().entryFor(key);
+    Optional<DirectoryEntry> placing =
+        newer.isEmpty()
+            ? routing.directory().entryFor(key)
+            : routing
+                .directory()
+                .entryFor(key, e -> newerSlots.contains(new Slot(e.key(), e.prefix())));
     for (DirectoryEntry entry : entries) {
       // A listed entry moves the keys it places, or will place once added (it may be new: a
       // migration that adds it commits it); one that places none loses to a placing entry.

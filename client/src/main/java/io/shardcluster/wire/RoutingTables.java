@@ -157,6 +157,7 @@ public final class RoutingTables {
                         .setStart(range.start())
                         .setEnd(range.end())));
     builder.addAllGroups(moving.groups());
+    moving.newer().forEach(entry -> builder.addNewerEntries(toProto(entry)));
     return builder.build();
   }
 
@@ -177,7 +178,8 @@ public final class RoutingTables {
         ranges,
         entries,
         keyRanges,
-        proto.getGroupsList());
+        proto.getGroupsList(),
+        proto.getNewerEntriesList().stream().map(RoutingTables::fromProto).toList());
   }
 
   private static ByteString position(long position) {

@@ -4,7 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.google.protobuf.ByteString;
 import java.nio.charset.StandardCharsets;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
@@ -105,5 +107,67 @@ class MovingSetTest {
     assertThat(before.shareOf("b", after).contains(after, key("hot")))
         .isEqualTo(hotOwner.equals("b"));
     assertThat(before.shareOf("b", after).contains(after, key("t:vip:1"))).isFalse();
+  }
+
+  @Test
+  void aShareJudgedLater_keepsItsKeysThatAPrefixPlacedSinceTookFromSeveralNodes() {
+    Keyspace before = keyspace();
+    Keyspace after = keyspace(prefix("u:", "a"));
+    Map<String, MovingSet> shares = new HashMap<>();
+    for (String node : RING.shares().keySet()) {
+      shares.put(node, before.shareOf(node, after));
+    }
+    // Each key in exactly the share of the node that owned it before; and that share's owners now
+    // include the prefix's node, which holds it now.
+    for (int i = 0; i < 200; i++) {
+      byte[] key = key("u:" + i);
+      String ownerBefore = before.ownerOf(key);
+      shares.forEach(
+          (node, share) ->
+              assertThat(share.contains(after, key)).as(node).isEqualTo(node.equals(ownerBefore)));
+      assertThat(after.ownersOf(shares.get(ownerBefore))).contains("a");
+    }
+    // A share taken and judged at the same routing is unchanged.
+    assertThat(before.shareOf("b", before).newer()).isEmpty();
+  }
+
+  private static DirectoryEntry entry(byte[] key, boolean prefix) {
+    return new DirectoryEntry(ByteString.copyFrom(key), prefix, "n");
+  }
+
+  @Test
+  void entryKeyEnd_isTheNextPrefix_orTheKeyAndAZeroByte() {
+    assertThat(entry("ab".getBytes(StandardCharsets.UTF_8), true).keyEnd().toStringUtf8())
+        .isEqualTo("ac");
+    assertThat(entry(new byte[] {1, (byte) 0xff}, true).keyEnd())
+        .isEqualTo(ByteString.copyFrom(new byte[] {2}));
+    assertThat(entry(new byte[] {(byte) 0xff}, true).keyEnd()).isEqualTo(ByteString.EMPTY);
+    assertThat(entry("ab".getBytes(StandardCharsets.UTF_8), false).keyEnd())
+        .isEqualTo(ByteString.copyFrom(new byte[] {'a', 'b', 0}));
+  }
+
+  @Test
+  void keyBounds_ofEntries_spanTheirKeys_ofAnythingElse_theWholeKeyspace() {
+    DirectoryEntry acme = entry("acme:".getBytes(StandardCharsets.UTF_8), true);
+    DirectoryEntry hot = entry("hot".getBytes(StandardCharsets.UTF_8), false);
+    KeyRange both = new MovingSet("ks", List.of(), List.of(hot, acme)).keyBounds();
+    assertThat(both.start().toStringUtf8()).isEqualTo("acme:");
+    assertThat(both.end()).isEqualTo(ByteString.copyFrom(new byte[] {'h', 'o', 't', 0}));
+    // Every key the set holds is inside, and (here) keys just outside are not in the set.
+    Keyspace keyspace = Keyspace.hash("ks");
+    MovingSet set = new MovingSet("ks", List.of(), List.of(hot, acme));
+    for (String key : List.of("acme:", "acme:1", "hot")) {
+      assertThat(set.contains(keyspace, key.getBytes(StandardCharsets.UTF_8))).isTrue();
+      assertThat(both.contains(key.getBytes(StandardCharsets.UTF_8))).as(key).isTrue();
+    }
+    assertThat(both.contains("acme".getBytes(StandardCharsets.UTF_8))).isFalse();
+    assertThat(both.contains("hot0".getBytes(StandardCharsets.UTF_8))).isFalse();
+    // An entry with no end makes the bounds open-ended.
+    KeyRange open =
+        new MovingSet("ks", List.of(), List.of(acme, entry(new byte[] {(byte) 0xff}, true)))
+            .keyBounds();
+    assertThat(open.end()).isEqualTo(ByteString.EMPTY);
+    assertThat(new MovingSet("ks", List.of(new PositionRange(0, 10)), List.of(acme)).keyBounds())
+        .isEqualTo(new KeyRange(ByteString.EMPTY, ByteString.EMPTY));
   }
 }

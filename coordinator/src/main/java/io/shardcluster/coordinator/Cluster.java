@@ -450,7 +450,7 @@ final class Cluster {
                 + ", which is DOWN; start it again first");
       }
     }
-    boolean stored = !holders(before, keyspaceName, entry.key(), rangeEnd(entry)).isEmpty();
+    boolean stored = !holders(before, keyspaceName, entry.key(), entry.keyEnd()).isEmpty();
     return new Placement(before.epoch(), sources, stored);
   }
 
@@ -469,7 +469,7 @@ final class Cluster {
         keyspace.withDirectory(keyspace.directory().without(key, prefix)).soleOwnerOf(entry);
     if (!without.equals(Optional.of(entry.owner()))) {
       requireNone(
-          holders(before, keyspaceName, entry.key(), rangeEnd(entry)),
+          holders(before, keyspaceName, entry.key(), entry.keyEnd()),
           "cannot remove " + describe(entry) + ": keys it covers are stored",
           without
               .map(
@@ -695,21 +695,6 @@ final class Cluster {
 
   static String describe(DirectoryEntry entry) {
     return (entry.prefix() ? "prefix '" : "key '") + entry.key().toStringUtf8() + "'";
-  }
-
-  /** The exclusive end of the key range a directory entry covers; empty for no end. */
-  static ByteString rangeEnd(DirectoryEntry entry) {
-    byte[] key = entry.key().toByteArray();
-    if (!entry.prefix()) {
-      return entry.key().concat(ByteString.copyFrom(new byte[] {0}));
-    }
-    for (int i = key.length - 1; i >= 0; i--) {
-      if (key[i] != (byte) 0xff) {
-        key[i]++;
-        return ByteString.copyFrom(key, 0, i + 1);
-      }
-    }
-    return ByteString.EMPTY;
   }
 
   private static void checkNodeId(String node) {

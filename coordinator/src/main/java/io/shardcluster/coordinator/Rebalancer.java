@@ -1,6 +1,8 @@
 package io.shardcluster.coordinator;
 
 import com.google.protobuf.ByteString;
+import io.grpc.Context;
+import io.grpc.Deadline;
 import io.shardcluster.client.ErrorCode;
 import io.shardcluster.client.ShardClusterException;
 import io.shardcluster.client.internal.NodeChannels;
@@ -59,8 +61,10 @@ final class Rebalancer implements AutoCloseable {
 
   private static final Logger logger = Logger.getLogger(Rebalancer.class.getName());
   private static final long TICK_MS = 250;
-  // How long placing a directory entry that covers no stored key waits for its migrations.
+  // How long placing a directory entry that covers no stored key waits for its migrations, and how
+  // long before the caller's deadline it stops waiting.
   static final long PLACEMENT_WAIT_MS = 30_000;
+  private static final long DEADLINE_MARGIN_MS = 500;
 
   private final Cluster cluster;
   private final Liveness liveness;
@@ -419,8 +423,10 @@ final class Rebalancer implements AutoCloseable {
    * there with one migration from each (see {@link Cluster#setDirectoryEntry}); they commit
    * together, and their commit sets the entry, so the entry and its keys switch at one epoch. When
    * no key it covers was stored, the migrations carry only writes that raced with the placement:
-   * this waits for their commit, so that the entry is in effect when it returns (unless they take
-   * longer than {@link #PLACEMENT_WAIT_MS}). Otherwise it returns at once, naming them.
+   * this waits until they are done (committed and cleaned up, so that the next directory change
+   * need not wait for them), and the entry is in effect when it returns (unless they take longer
+   * than {@link #PLACEMENT_WAIT_MS} or the caller's deadline allows). Otherwise it returns at once,
+   * naming them.
    */
   DirectoryChangeResponse setDirectoryEntry(String keyspaceName, DirectoryEntry entry) {
     Placing placing = startPlacement(keyspaceName, entry);
@@ -428,12 +434,17 @@ final class Rebalancer implements AutoCloseable {
     if (ids.isEmpty() || placing.keysStored()) {
       return placing.response(cluster.state());
     }
+    // Within the caller's deadline, so that it hears about the migrations even if they are slow.
+    long waitMs = PLACEMENT_WAIT_MS;
+    Deadline deadline = Context.current().getDeadline();
+    if (deadline != null) {
+      waitMs = Math.min(waitMs, deadline.timeRemaining(TimeUnit.MILLISECONDS) - DEADLINE_MARGIN_MS);
+    }
     ClusterState state;
     try {
       state =
           cluster.awaitState(
-              s -> ids.stream().map(s.migrations()::get).allMatch(Rebalancer::committedOrEnded),
-              PLACEMENT_WAIT_MS);
+              s -> ids.stream().map(s.migrations()::get).allMatch(Rebalancer::ended), waitMs);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new ShardClusterException(
@@ -454,10 +465,8 @@ final class Rebalancer implements AutoCloseable {
     return placing.response(state);
   }
 
-  private static boolean committedOrEnded(Migration migration) {
-    return migration == null
-        || migration.getPhase() == MigrationPhase.COMMITTED
-        || ClusterState.isFinished(migration);
+  private static boolean ended(Migration migration) {
+    return migration == null || ClusterState.isFinished(migration);
   }
 
   /** A placement started: its migrations (none if the entry was set at once). */

@@ -294,24 +294,6 @@ class ClusterTest {
     assertThat(cluster.routing().keyspace(Keyspace.DEFAULT).directory().entries()).hasSize(1);
   }
 
-  @Test
-  void rangeEnd_ofPrefix_isNextPrefix() {
-    assertThat(
-            Cluster.rangeEnd(new DirectoryEntry(ByteString.copyFromUtf8("ab"), true, "n"))
-                .toStringUtf8())
-        .isEqualTo("ac");
-    assertThat(
-            Cluster.rangeEnd(
-                new DirectoryEntry(ByteString.copyFrom(new byte[] {1, (byte) 0xff}), true, "n")))
-        .isEqualTo(ByteString.copyFrom(new byte[] {2}));
-    assertThat(
-            Cluster.rangeEnd(
-                new DirectoryEntry(ByteString.copyFrom(new byte[] {(byte) 0xff}), true, "n")))
-        .isEqualTo(ByteString.EMPTY);
-    assertThat(Cluster.rangeEnd(new DirectoryEntry(ByteString.copyFromUtf8("ab"), false, "n")))
-        .isEqualTo(ByteString.copyFromUtf8("ab").concat(ByteString.copyFrom(new byte[] {0})));
-  }
-
   private void upNodes(String... ids) {
     for (int i = 0; i < ids.length; i++) {
       cluster.register(ids[i], "127.0.0.1:" + (i + 1), "i-" + ids[i]);

@@ -511,7 +511,30 @@ class InProcessRebalancingTest {
                 }
               }
             });
+    // Counts all along: each key counted once, though it moves, so between the keys acknowledged
+    // before the query and those acknowledged after it (one writer: at most one more in flight).
+    List<String> countProblems = new CopyOnWriteArrayList<>();
+    AtomicInteger countsTaken = new AtomicInteger();
+    Thread counter =
+        new Thread(
+            () -> {
+              while (!stop.get()) {
+                try {
+                  long before = 300 + acked.size();
+                  long count =
+                      client.query("SELECT COUNT(*) FROM default").rows().get(0).get(0).longValue();
+                  long after = 300 + acked.size();
+                  if (count < before || count > after + 1) {
+                    countProblems.add(count + " not in [" + before + ", " + (after + 1) + "]");
+                  }
+                  countsTaken.incrementAndGet();
+                } catch (RuntimeException e) {
+                  errors.add(e);
+                }
+              }
+            });
     writer.start();
+    counter.start();
     await().atMost(Duration.ofSeconds(30)).until(() -> acked.size() >= 100);
 
     // Stored keys on every node: one migration from each other node, committed together.
@@ -539,11 +562,16 @@ class InProcessRebalancingTest {
         .extracting(Object::toString)
         .contains("prefix v: -> node-3");
     long ackedBefore = acked.size();
-    await().atMost(Duration.ofSeconds(30)).until(() -> acked.size() > ackedBefore + 100);
+    int countsBefore = countsTaken.get();
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> acked.size() > ackedBefore + 100 && countsTaken.get() > countsBefore);
     stop.set(true);
     writer.join();
+    counter.join();
 
     assertThat(errors).isEmpty();
+    assertThat(countProblems).isEmpty();
     RoutingTable table = client.refreshRoutingTable();
     assertThat(table.keyspace(Keyspace.DEFAULT).directory().entries())
         .extracting(Object::toString)

@@ -376,7 +376,7 @@ final class IncomingMigrations {
     String keyspace = keyspace(spec);
     Keyspace routed = routing.get().keyspace(keyspace);
     MovingChecksum sum = new MovingChecksum();
-    try (LocalStore.Cursor cursor = store.scan(keyspace, new byte[0], new byte[0])) {
+    try (LocalStore.Cursor cursor = store.scan(null, moving)) {
       while (cursor.advance()) {
         byte[] key = cursor.key();
         if (moving.contains(routed, key) && isSourcesKey(spec, routed, key)) {
@@ -422,7 +422,7 @@ final class IncomingMigrations {
       return;
     }
     Keyspace routed = table.keyspace(keyspace);
-    try (LocalStore.Cursor cursor = store.scan(keyspace, new byte[0], new byte[0])) {
+    try (LocalStore.Cursor cursor = store.scan(null, moving)) {
       LocalStore.Batch batch = store.batch();
       while (cursor.advance()) {
         byte[] key = cursor.key();

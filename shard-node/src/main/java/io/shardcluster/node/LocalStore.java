@@ -1,6 +1,8 @@
 package io.shardcluster.node;
 
 import io.shardcluster.client.ShardClusterException;
+import io.shardcluster.routing.KeyRange;
+import io.shardcluster.routing.MovingSet;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -357,6 +359,16 @@ final class LocalStore implements AutoCloseable {
   /** As {@link #scan(String, byte[], byte[])}, as of the snapshot. */
   Cursor scan(Snapshot snapshot, String keyspace, byte[] start, byte[] end) {
     return new Cursor(keyspace, start, end, snapshot);
+  }
+
+  /**
+   * The keys of the keyspace that may belong to a migration's moving set (see {@link
+   * MovingSet#keyBounds()}), from a snapshot if not null; the caller still tests each key.
+   */
+  Cursor scan(Snapshot snapshot, MovingSet moving) {
+    KeyRange bounds = moving.keyBounds();
+    return new Cursor(
+        moving.keyspace(), bounds.start().toByteArray(), bounds.end().toByteArray(), snapshot);
   }
 
   /** A consistent view of the data as of now; close it to let RocksDB drop what it pins. */

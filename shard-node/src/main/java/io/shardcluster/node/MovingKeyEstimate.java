@@ -87,7 +87,7 @@ final class MovingKeyEstimate {
     long startNanos = System.nanoTime();
     long read = 0;
     long keys = 0;
-    try (LocalStore.Cursor cursor = store.scan(keyspace.name(), new byte[0], new byte[0])) {
+    try (LocalStore.Cursor cursor = store.scan(null, moving)) {
       while (cursor.advance()) {
         read++;
         if (moving.contains(keyspace, cursor.key())) {

@@ -332,7 +332,13 @@ final class OutgoingMigrations {
     }
     MovingChecksum sum = new MovingChecksum();
     try (LocalStore.Cursor cursor =
-        store.scan(snapshot, keyspace, fromStart ? afterKey : successor(afterKey), new byte[0])) {
+        fromStart
+            ? store.scan(snapshot, outgoing.moving)
+            : store.scan(
+                snapshot,
+                keyspace,
+                successor(afterKey),
+                outgoing.moving.keyBounds().end().toByteArray())) {
       CopyBatch.Builder batch = CopyBatch.newBuilder().setSnapshotSequence(sequence);
       int bytes = 0;
       boolean sent = false;
@@ -470,10 +476,7 @@ final class OutgoingMigrations {
     String keyspace = outgoing.moving.keyspace();
     Keyspace routed = routing.get().keyspace(keyspace);
     MovingChecksum sum = new MovingChecksum();
-    try (LocalStore.Cursor cursor =
-        snapshot == null
-            ? store.scan(keyspace, new byte[0], new byte[0])
-            : store.scan(snapshot, keyspace, new byte[0], new byte[0])) {
+    try (LocalStore.Cursor cursor = store.scan(snapshot, outgoing.moving)) {
       while (cursor.advance()) {
         byte[] key = cursor.key();
         if (outgoing.moving.contains(routed, key)) {
@@ -501,7 +504,7 @@ final class OutgoingMigrations {
     String keyspace = outgoing.moving.keyspace();
     Keyspace routed = routing.get().keyspace(keyspace);
     long deleted = 0;
-    try (LocalStore.Cursor cursor = store.scan(keyspace, new byte[0], new byte[0])) {
+    try (LocalStore.Cursor cursor = store.scan(null, outgoing.moving)) {
       LocalStore.Batch batch = store.batch();
       while (cursor.advance()) {
         byte[] key = cursor.key();

@@ -101,21 +101,28 @@ public final class ClusterAdmin {
   }
 
   /**
-   * Removes a directory entry, moving no keys; NOT_FOUND if there is none. FAILED_PRECONDITION
-   * while keys it places are stored, unless without it they belong to the same node (the message
-   * names the node to move the entry to first). Returns the new epoch.
+   * Removes a directory entry. Keys it places that belong to other nodes without it move there
+   * online, with one migration to each such node (the node of a shorter prefix entry or an exact
+   * key's ring owner; every other node for a prefix the ring would spread); they commit together,
+   * and their commit removes the entry. Returns as {@link #setDirectoryEntry} does. NOT_FOUND if
+   * there is no such entry; FAILED_PRECONDITION while other migrations run or if the entry's node
+   * is DOWN.
    */
-  public long removeDirectoryEntry(byte[] key, boolean prefix) {
+  public DirectoryChange removeDirectoryEntry(byte[] key, boolean prefix) {
     Limits.checkKey(key.length);
-    return call(() ->
-            stub()
-                .removeDirectoryEntry(
-                    RemoveDirectoryEntryRequest.newBuilder()
-                        .setKeyspace(Keyspace.DEFAULT)
-                        .setKey(ByteString.copyFrom(key))
-                        .setPrefix(prefix)
-                        .build()))
-        .getEpoch();
+    DirectoryChangeResponse response =
+        call(
+            () ->
+                stub()
+                    .removeDirectoryEntry(
+                        RemoveDirectoryEntryRequest.newBuilder()
+                            .setKeyspace(Keyspace.DEFAULT)
+                            .setKey(ByteString.copyFrom(key))
+                            .setPrefix(prefix)
+                            .build()));
+    return new DirectoryChange(
+        response.getEpoch(),
+        response.getMigrationsList().stream().map(ClusterAdmin::toInfo).toList());
   }
 
   /**
@@ -390,11 +397,25 @@ public final class ClusterAdmin {
   }
 
   private static MigrationInfo toInfo(Migration m) {
+    String what = RoutingTables.fromProto(m.getMoving()).toString();
+    if (m.getRemovesCount() > 0) {
+      // A removal moves the entry's keys in the target's ranges, or all of them.
+      String removed =
+          String.join(
+              ", ",
+              m.getRemovesList().stream()
+                  .map(e -> (e.getPrefix() ? "prefix " : "key ") + e.getKey().toStringUtf8())
+                  .toList());
+      what =
+          removed
+              + " (removed)"
+              + (m.getMoving().getRangesCount() > 0 ? ", its keys in " + what : "");
+    }
     return new MigrationInfo(
         m.getId(),
         m.getSource(),
         m.getTarget(),
-        RoutingTables.fromProto(m.getMoving()).toString(),
+        what,
         m.getShare(),
         m.getPhase().name(),
         m.getPaused(),

@@ -11,7 +11,6 @@ import java.util.Map;
 import java.util.NavigableSet;
 import java.util.Optional;
 import java.util.TreeSet;
-import java.util.function.Predicate;
 
 /**
  * Directory entries of one keyspace: exact keys and key prefixes placed on nodes. An exact entry
@@ -85,23 +84,6 @@ public final class Directory {
       if (length <= key.length) {
         hit = prefixes.get(UnsafeByteOperations.unsafeWrap(key, 0, length));
         if (hit != null) {
-          return Optional.of(hit);
-        }
-      }
-    }
-    return Optional.empty();
-  }
-
-  /** The entry that places the key once the entries {@code ignored} rejects are taken out. */
-  public Optional<DirectoryEntry> entryFor(byte[] key, Predicate<DirectoryEntry> ignored) {
-    DirectoryEntry hit = exact.get(UnsafeByteOperations.unsafeWrap(key));
-    if (hit != null && !ignored.test(hit)) {
-      return Optional.of(hit);
-    }
-    for (int length : prefixLengths) {
-      if (length <= key.length) {
-        hit = prefixes.get(UnsafeByteOperations.unsafeWrap(key, 0, length));
-        if (hit != null && !ignored.test(hit)) {
           return Optional.of(hit);
         }
       }

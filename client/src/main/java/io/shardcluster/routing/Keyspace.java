@@ -183,28 +183,21 @@ public record Keyspace(
 
   /**
    * The node's share here, to be judged at a {@code later} routing of this keyspace: {@link
-   * #shareOf(String)}, with the directory entries added since as {@link MovingSet#newer()}, so that
-   * its keys are those the node owned here even where a new entry has taken them over (to the node
-   * that now owns them all, or, for a prefix the ring spread, from several nodes at once). Not for
-   * directory keyspaces ({@code IllegalStateException}).
+   * #shareOf(String)}, judged by this directory if the later one differs (see {@link
+   * MovingSet#judgedBy()}), so that its keys stay those the node owned here, wherever directory
+   * changes since have moved them. Not for directory keyspaces ({@code IllegalStateException}).
    */
   public MovingSet shareOf(String node, Keyspace later) {
     MovingSet share = shareOf(node);
-    if (ranges != null) {
-      return share;
-    }
-    List<DirectoryEntry> added = new ArrayList<>();
-    for (DirectoryEntry entry : later.directory().entries()) {
-      if (directory.get(entry.key(), entry.prefix()).isEmpty()) {
-        added.add(entry);
-      }
-    }
-    return added.isEmpty() ? share : share.withNewer(added);
+    return ranges != null || later.directory().equals(directory)
+        ? share
+        : share.judgedBy(directory);
   }
 
   /**
    * The nodes that own some of the set's keys here (a superset where directory entries place keys
-   * inside its intervals). Not for directory keyspaces ({@code IllegalStateException}).
+   * inside its intervals, or where the set is judged by another directory). Not for directory
+   * keyspaces ({@code IllegalStateException}).
    */
   public Set<String> ownersOf(MovingSet share) {
     if (grouping != null) {
@@ -231,9 +224,10 @@ public record Keyspace(
     for (DirectoryEntry entry : share.entries()) {
       directory.get(entry.key(), entry.prefix()).ifPresent(e -> owners.add(e.owner()));
     }
-    // Keys of the set that an entry added since has taken over are on its node now.
-    for (DirectoryEntry entry : share.newer()) {
-      directory.get(entry.key(), entry.prefix()).ifPresent(e -> owners.add(e.owner()));
+    if (share.judgedBy().filter(judging -> !judging.equals(directory)).isPresent()) {
+      // Judged by another directory: keys of the set may now be anywhere its changes put them.
+      owners.addAll(ring.shares().keySet());
+      directory.entries().forEach(e -> owners.add(e.owner()));
     }
     return owners;
   }

@@ -7,6 +7,7 @@ import java.util.Arrays;
 import java.util.Comparator;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 
@@ -27,8 +28,8 @@ public final class MovingSet {
   private final Set<ByteString> groupSet;
   private final long[] flippedStarts;
   private final Set<Slot> slots = new HashSet<>();
-  private final List<DirectoryEntry> newer;
-  private final Set<Slot> newerSlots = new HashSet<>();
+  // The directory the set's keys are judged by; null: the routing's it is asked with.
+  private final Directory judgedBy;
 
   private record Slot(ByteString key, boolean prefix) {}
 
@@ -85,7 +86,7 @@ public final class MovingSet {
       List<DirectoryEntry> entries,
       List<KeyRange> keyRanges,
       List<ByteString> groups) {
-    this(keyspace, ranges, entries, keyRanges, groups, List.of());
+    this(keyspace, ranges, entries, keyRanges, groups, null);
   }
 
   /**
@@ -96,7 +97,8 @@ public final class MovingSet {
    * @param entries directory entries whose keys move (their owner is not consulted)
    * @param keyRanges whole ranges of a range keyspace
    * @param groups groups of a directory keyspace
-   * @param newer directory entries added after the set was taken (see {@link #newer()})
+   * @param judgedBy the directory its keys are judged by (see {@link #judgedBy()}); null for the
+   *     routing's
    */
   public MovingSet(
       String keyspace,
@@ -104,12 +106,9 @@ public final class MovingSet {
       List<DirectoryEntry> entries,
       List<KeyRange> keyRanges,
       List<ByteString> groups,
-      List<DirectoryEntry> newer) {
+      Directory judgedBy) {
     this.keyspace = keyspace;
-    this.newer = List.copyOf(newer);
-    for (DirectoryEntry entry : newer) {
-      newerSlots.add(new Slot(entry.key(), entry.prefix()));
-    }
+    this.judgedBy = judgedBy;
     this.keyRanges = List.copyOf(keyRanges);
     this.groups = List.copyOf(groups);
     this.groupSet = Set.copyOf(groups);
@@ -141,17 +140,19 @@ public final class MovingSet {
   }
 
   /**
-   * Directory entries added after the set was taken (a node's share of a query, asked again at a
-   * later epoch): the set's keys are judged as if these did not exist, so keys of its ranges that
-   * such an entry took over still count, wherever they are now.
+   * The directory the set's keys are judged by, if not the routing's it is asked with: which entry
+   * places a key, and so whether the ranges or an entry of the set hold it, as of that directory. A
+   * node's share of a query asked again at a later epoch is judged by the directory of the epoch it
+   * was taken at (entries added, removed or moved since would otherwise shift keys between shares);
+   * a migration that removes an entry moves the keys that would be the target's without it.
    */
-  public List<DirectoryEntry> newer() {
-    return newer;
+  public Optional<Directory> judgedBy() {
+    return Optional.ofNullable(judgedBy);
   }
 
-  /** A copy judged as if the entries, added since, did not exist (see {@link #newer()}). */
-  public MovingSet withNewer(List<DirectoryEntry> added) {
-    return new MovingSet(keyspace, ranges, entries, keyRanges, groups, added);
+  /** A copy whose keys are judged by the directory (see {@link #judgedBy()}). */
+  public MovingSet judgedBy(Directory directory) {
+    return new MovingSet(keyspace, ranges, entries, keyRanges, groups, directory);
   }
 
   /** Whole ranges of a range keyspace. */
@@ -216,11 +217,7 @@ public final class MovingSet {
       return false;
     }
     Optional<DirectoryEntry> placing =
-        newer.isEmpty()
-            ? routing.directory().entryFor(key)
-            : routing
-                .directory()
-                .entryFor(key, e -> newerSlots.contains(new Slot(e.key(), e.prefix())));
+        (judgedBy != null ? judgedBy : routing.directory()).entryFor(key);
     for (DirectoryEntry entry : entries) {
       // A listed entry moves the keys it places, or will place once added (it may be new: a
       // migration that adds it commits it); one that places none loses to a placing entry.
@@ -282,7 +279,8 @@ public final class MovingSet {
         && ranges.equals(other.ranges)
         && slots.equals(other.slots)
         && keyRanges.equals(other.keyRanges)
-        && groupSet.equals(other.groupSet);
+        && groupSet.equals(other.groupSet)
+        && Objects.equals(judgedBy, other.judgedBy);
   }
 
   @Override

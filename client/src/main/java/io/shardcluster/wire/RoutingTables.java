@@ -157,7 +157,13 @@ public final class RoutingTables {
                         .setStart(range.start())
                         .setEnd(range.end())));
     builder.addAllGroups(moving.groups());
-    moving.newer().forEach(entry -> builder.addNewerEntries(toProto(entry)));
+    moving
+        .judgedBy()
+        .ifPresent(
+            directory -> {
+              var judging = builder.getJudgedByBuilder();
+              directory.entries().forEach(entry -> judging.addEntries(toProto(entry)));
+            });
     return builder.build();
   }
 
@@ -179,7 +185,12 @@ public final class RoutingTables {
         entries,
         keyRanges,
         proto.getGroupsList(),
-        proto.getNewerEntriesList().stream().map(RoutingTables::fromProto).toList());
+        proto.hasJudgedBy()
+            ? Directory.of(
+                proto.getJudgedBy().getEntriesList().stream()
+                    .map(RoutingTables::fromProto)
+                    .toList())
+            : null);
   }
 
   private static ByteString position(long position) {

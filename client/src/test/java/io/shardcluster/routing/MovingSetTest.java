@@ -128,7 +128,39 @@ class MovingSetTest {
       assertThat(after.ownersOf(shares.get(ownerBefore))).contains("a");
     }
     // A share taken and judged at the same routing is unchanged.
-    assertThat(before.shareOf("b", before).newer()).isEmpty();
+    assertThat(before.shareOf("b", before).judgedBy()).isEmpty();
+  }
+
+  @Test
+  void aShareJudgedLater_keepsTheKeysOfAnEntryRemovedSince_andOnlyThose() {
+    Keyspace before = keyspace(prefix("u:", "a"));
+    Keyspace after = keyspace();
+    MovingSet shareOfA = before.shareOf("a", after);
+    MovingSet shareOfB = before.shareOf("b", after);
+    for (int i = 0; i < 200; i++) {
+      byte[] key = key("u:" + i);
+      assertThat(shareOfA.contains(after, key)).isTrue();
+      assertThat(shareOfB.contains(after, key)).isFalse();
+    }
+    // They are now wherever the ring puts them: both nodes are asked.
+    assertThat(after.ownersOf(shareOfA)).containsExactlyInAnyOrder("a", "b");
+  }
+
+  @Test
+  void aSetJudgedByADirectoryWithoutAnEntry_holdsTheEntrysKeysOfItsRanges() {
+    // What a removal of u: moves to b: the keys that are b's without the entry.
+    Keyspace routing = keyspace(prefix("u:", "a"), prefix("u:vip:", "a"));
+    Keyspace without = keyspace(prefix("u:vip:", "a"));
+    MovingSet toB = new MovingSet("h", without.shareOf("b").ranges(), List.of());
+    MovingSet judged = toB.judgedBy(without.directory());
+    assertThat(judged).isNotEqualTo(toB);
+    for (int i = 0; i < 200; i++) {
+      byte[] key = key("u:" + i);
+      boolean ringSaysB = RING.ownerOf(KeyHash.position(key)).equals("b");
+      assertThat(judged.contains(routing, key)).isEqualTo(ringSaysB);
+      // A longer entry keeps its keys.
+      assertThat(judged.contains(routing, key("u:vip:" + i))).isFalse();
+    }
   }
 
   private static DirectoryEntry entry(byte[] key, boolean prefix) {

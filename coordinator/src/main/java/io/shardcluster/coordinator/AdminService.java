@@ -104,11 +104,8 @@ final class AdminService extends AdminGrpc.AdminImplBase {
     ServerResponses.unary(
         observer,
         () ->
-            DirectoryChangeResponse.newBuilder()
-                .setEpoch(
-                    cluster.removeDirectoryEntry(
-                        keyspace(request.getKeyspace()), request.getKey(), request.getPrefix()))
-                .build());
+            rebalancer.removeDirectoryEntry(
+                keyspace(request.getKeyspace()), request.getKey(), request.getPrefix()));
   }
 
   @Override

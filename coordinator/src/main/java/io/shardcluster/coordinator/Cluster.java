@@ -15,6 +15,7 @@ import io.shardcluster.routing.DirectoryEntry;
 import io.shardcluster.routing.Grouping;
 import io.shardcluster.routing.HashRing;
 import io.shardcluster.routing.Keyspace;
+import io.shardcluster.routing.MovingSet;
 import io.shardcluster.routing.RangeAllocator;
 import io.shardcluster.routing.RangeMap;
 import io.shardcluster.routing.RoutingTable;
@@ -401,20 +402,23 @@ final class Cluster {
   }
 
   /**
-   * A directory entry placed: set at {@code epoch}, or, when {@code sources} is not empty, left for
-   * migrations of its keys from those nodes to set; {@code keysStored} whether any key it covers
-   * was stored when it was placed.
+   * A directory change of an entry: made at {@code epoch}, or, when {@code moves} is not empty,
+   * left for the commit of migrations that move the keys whose owner it changes; {@code keysStored}
+   * whether any key it covers was stored.
    */
-  record Placement(long epoch, List<String> sources, boolean keysStored) {}
+  record Placement(long epoch, DirectoryEntry entry, List<Move> moves, boolean keysStored) {}
+
+  /** Keys of a directory change moving from one node to another. */
+  record Move(String source, String target, MovingSet moving) {}
 
   /**
    * Places a key or prefix on a node. Sets it at once when that changes no key's owner (every key
-   * it covers belongs to that node already); otherwise sets nothing and names the nodes whose keys
-   * move to it (see {@link Rebalancer#setDirectoryEntry}): the one node that owns all of them (an
-   * exact key, a prefix inside another prefix entry, an entry that exists), or every other node of
-   * the ring for a prefix the ring spreads. Even when no key is stored, writes may arrive while the
-   * entry is placed: only a migration's fence keeps them from landing on the old owner.
-   * FAILED_PRECONDITION if a node keys would move from is DOWN.
+   * it covers belongs to that node already); otherwise sets nothing and returns the moves of its
+   * keys to that node (see {@link Rebalancer#setDirectoryEntry}): from the one node that owns all
+   * of them (an exact key, a prefix inside another prefix entry, an entry that exists), or from
+   * every other node of the ring for a prefix the ring spreads. Even when no key is stored, writes
+   * may arrive while the entry is placed: only a migration's fence keeps them from landing on the
+   * old owner. FAILED_PRECONDITION if a node keys would move from is DOWN.
    */
   Placement setDirectoryEntry(String keyspaceName, DirectoryEntry entry) {
     RoutingTable before = routing();
@@ -424,68 +428,87 @@ final class Cluster {
       throw ShardClusterException.notFound("no node named " + entry.owner());
     }
     if (keyspace.directory().get(entry.key(), entry.prefix()).equals(Optional.of(entry))) {
-      return new Placement(before.epoch(), List.of(), false);
+      return new Placement(before.epoch(), entry, List.of(), false);
     }
     Optional<String> owner = keyspace.soleOwnerOf(entry);
-    List<String> sources =
-        owner.isPresent()
-            ? owner.filter(node -> !node.equals(entry.owner())).stream().toList()
-            : keyspace.ring().shares().keySet().stream()
-                .filter(node -> !node.equals(entry.owner()))
-                .sorted()
-                .toList();
-    if (sources.isEmpty()) {
+    MovingSet moving = new MovingSet(keyspaceName, List.of(), List.of(entry));
+    List<Move> moves =
+        (owner.isPresent() ? owner.stream() : keyspace.ring().shares().keySet().stream().sorted())
+            .filter(node -> !node.equals(entry.owner()))
+            .map(node -> new Move(node, entry.owner(), moving))
+            .toList();
+    if (moves.isEmpty()) {
       return new Placement(
           changeDirectory(before, keyspaceName, ks -> ks.withDirectory(ks.directory().with(entry))),
+          entry,
           List.of(),
           false);
     }
-    for (String source : sources) {
-      if (!liveness.isUp(source)) {
-        throw ShardClusterException.failedPrecondition(
-            "cannot place "
-                + describe(entry)
-                + ": its keys would move from "
-                + source
-                + ", which is DOWN; start it again first");
-      }
-    }
-    boolean stored = !holders(before, keyspaceName, entry.key(), entry.keyEnd()).isEmpty();
-    return new Placement(before.epoch(), sources, stored);
+    return planned(before, keyspaceName, entry, "place", moves);
   }
 
   /**
-   * Removes a directory entry, moving no data: FAILED_PRECONDITION if keys it places are stored,
-   * unless they belong to the same node without it (the ring, or a shorter prefix entry, places
-   * them there), in which case the message names that node to move the entry to first. Returns the
-   * new epoch; NOT_FOUND if there is no such entry.
+   * Removes a directory entry. Removes it at once when that changes no key's owner (without it the
+   * ring, or a shorter prefix entry, puts its keys on the same node); otherwise removes nothing and
+   * returns the moves of its keys from its node: to the one node that owns them all without it (a
+   * key's ring owner, the node of a shorter prefix entry), or to every other node of the ring for a
+   * prefix the ring would spread, each taking the keys that would be its own. NOT_FOUND if there is
+   * no such entry; FAILED_PRECONDITION if its node is DOWN.
    */
-  long removeDirectoryEntry(String keyspaceName, ByteString key, boolean prefix) {
+  Placement removeDirectoryEntry(String keyspaceName, ByteString key, boolean prefix) {
     RoutingTable before = routing();
     Keyspace keyspace = before.keyspace(keyspaceName);
     requireHashKeyspace(keyspace);
     DirectoryEntry entry = keyspace.directory().existing(key, prefix);
-    Optional<String> without =
-        keyspace.withDirectory(keyspace.directory().without(key, prefix)).soleOwnerOf(entry);
-    if (!without.equals(Optional.of(entry.owner()))) {
-      requireNone(
-          holders(before, keyspaceName, entry.key(), entry.keyEnd()),
-          "cannot remove " + describe(entry) + ": keys it covers are stored",
-          without
-              .map(
-                  node ->
-                      "without the entry they belong to "
-                          + node
-                          + ": move it there first (`shardctl directory move "
-                          + entry.key().toStringUtf8()
-                          + (prefix ? " --prefix" : "")
-                          + " --to "
-                          + node
-                          + "`), then remove it")
-              .orElse("without the entry the ring would spread them over the nodes"));
+    Keyspace without = keyspace.withDirectory(keyspace.directory().without(key, prefix));
+    Optional<String> owner = without.soleOwnerOf(entry);
+    // To the one node that owns them all without it, or to each other node of the ring: the keys
+    // that would be its own without the entry, judged by the directory without it.
+    List<Move> moves =
+        (owner.isPresent() ? owner.stream() : without.ring().shares().keySet().stream().sorted())
+            .filter(node -> !node.equals(entry.owner()))
+            .map(
+                node ->
+                    new Move(
+                        entry.owner(),
+                        node,
+                        owner.isPresent()
+                            ? new MovingSet(keyspaceName, List.of(), List.of(entry))
+                            : new MovingSet(keyspaceName, without.shareOf(node).ranges(), List.of())
+                                .judgedBy(without.directory())))
+            .toList();
+    if (moves.isEmpty()) {
+      return new Placement(
+          changeDirectory(
+              before, keyspaceName, ks -> ks.withDirectory(ks.directory().without(key, prefix))),
+          entry,
+          List.of(),
+          false);
     }
-    return changeDirectory(
-        before, keyspaceName, ks -> ks.withDirectory(ks.directory().without(key, prefix)));
+    return planned(before, keyspaceName, entry, "remove", moves);
+  }
+
+  /** A directory change left to migrations: their nodes must be up to move keys. */
+  private Placement planned(
+      RoutingTable before,
+      String keyspaceName,
+      DirectoryEntry entry,
+      String change,
+      List<Move> moves) {
+    for (Move move : moves) {
+      if (!liveness.isUp(move.source())) {
+        throw ShardClusterException.failedPrecondition(
+            "cannot "
+                + change
+                + " "
+                + describe(entry)
+                + ": its keys would move from "
+                + move.source()
+                + ", which is DOWN; start it again first");
+      }
+    }
+    boolean stored = !holders(before, keyspaceName, entry.key(), entry.keyEnd()).isEmpty();
+    return new Placement(before.epoch(), entry, moves, stored);
   }
 
   private static void requireHashKeyspace(Keyspace keyspace) {
@@ -662,19 +685,6 @@ final class Cluster {
               liveness.lastHeartbeat(record.getId())));
     }
     return members;
-  }
-
-  /**
-   * A directory change may only touch keys nobody stores, since it moves no data:
-   * FAILED_PRECONDITION naming where keys were found.
-   */
-  private static void requireNone(Map<String, Long> holders, String problem, String hint) {
-    if (!holders.isEmpty()) {
-      List<String> counts = new ArrayList<>();
-      holders.forEach((node, count) -> counts.add(node + ": " + count));
-      throw ShardClusterException.failedPrecondition(
-          problem + " (" + String.join(", ", counts) + "); " + hint);
-    }
   }
 
   /** The nodes that store keys in {@code [start, end)}, with how many. */

@@ -11,6 +11,7 @@ import io.shardcluster.proto.v1.MigrationPhase;
 import io.shardcluster.proto.v1.MigrationProgress;
 import io.shardcluster.proto.v1.MigrationRef;
 import io.shardcluster.proto.v1.MigrationSpec;
+import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.MovingSet;
 import io.shardcluster.wire.Failpoints;
 import io.shardcluster.wire.RoutingTables;
@@ -276,10 +277,17 @@ final class MigrationRunner implements Runnable {
           ClusterState next = state;
           for (Migration migration : committing) {
             MovingSet moving = RoutingTables.fromProto(migration.getMoving());
+            Keyspace keyspace =
+                moving.applyTo(next.routing().keyspace(moving.keyspace()), migration.getTarget());
+            for (var removed : migration.getRemovesList()) {
+              if (keyspace.directory().get(removed.getKey(), removed.getPrefix()).isPresent()) {
+                keyspace =
+                    keyspace.withDirectory(
+                        keyspace.directory().without(removed.getKey(), removed.getPrefix()));
+              }
+            }
             next =
-                next.withKeyspace(
-                        moving.applyTo(
-                            next.routing().keyspace(moving.keyspace()), migration.getTarget()))
+                next.withKeyspace(keyspace)
                     .withMigration(
                         state.migrations().get(migration.getId()).toBuilder()
                             .setPhase(MigrationPhase.COMMITTED)

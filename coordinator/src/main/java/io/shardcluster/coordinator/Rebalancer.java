@@ -43,6 +43,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
 import java.util.function.UnaryOperator;
 import java.util.logging.Logger;
 
@@ -61,8 +62,8 @@ final class Rebalancer implements AutoCloseable {
 
   private static final Logger logger = Logger.getLogger(Rebalancer.class.getName());
   private static final long TICK_MS = 250;
-  // How long placing a directory entry that covers no stored key waits for its migrations, and how
-  // long before the caller's deadline it stops waiting.
+  // How long a directory change that covers no stored key waits for its migrations, and how long
+  // before the caller's deadline it stops waiting.
   static final long PLACEMENT_WAIT_MS = 30_000;
   private static final long DEADLINE_MARGIN_MS = 500;
 
@@ -421,15 +422,33 @@ final class Rebalancer implements AutoCloseable {
   /**
    * Places a key or prefix of a hash keyspace on a node. Keys it covers that other nodes own move
    * there with one migration from each (see {@link Cluster#setDirectoryEntry}); they commit
-   * together, and their commit sets the entry, so the entry and its keys switch at one epoch. When
-   * no key it covers was stored, the migrations carry only writes that raced with the placement:
-   * this waits until they are done (committed and cleaned up, so that the next directory change
-   * need not wait for them), and the entry is in effect when it returns (unless they take longer
-   * than {@link #PLACEMENT_WAIT_MS} or the caller's deadline allows). Otherwise it returns at once,
-   * naming them.
+   * together, and their commit sets the entry, so the entry and its keys switch at one epoch. See
+   * {@link #change} for when this returns.
    */
   DirectoryChangeResponse setDirectoryEntry(String keyspaceName, DirectoryEntry entry) {
-    Placing placing = startPlacement(keyspaceName, entry);
+    return change(() -> cluster.setDirectoryEntry(keyspaceName, entry), false);
+  }
+
+  /**
+   * Removes a directory entry of a hash keyspace. Keys it places that belong to other nodes without
+   * it move there with one migration to each (see {@link Cluster#removeDirectoryEntry}); their
+   * commit removes the entry. See {@link #change} for when this returns.
+   */
+  DirectoryChangeResponse removeDirectoryEntry(
+      String keyspaceName, ByteString key, boolean prefix) {
+    return change(() -> cluster.removeDirectoryEntry(keyspaceName, key, prefix), true);
+  }
+
+  /**
+   * Makes a directory change: at once, or by migrations that commit together. When no key it covers
+   * was stored, they carry only writes that raced with the change: this waits until they are done
+   * (committed and cleaned up, so that the next directory change need not wait for them), and the
+   * change is in effect when it returns (unless they take longer than {@link #PLACEMENT_WAIT_MS} or
+   * the caller's deadline allows). Otherwise it returns at once, naming them.
+   */
+  private DirectoryChangeResponse change(Supplier<Cluster.Placement> plan, boolean removal) {
+    String reason = removal ? "directory remove" : "directory set";
+    Placing placing = start(plan, reason, removal);
     List<String> ids = placing.migrations().stream().map(Migration::getId).toList();
     if (ids.isEmpty() || placing.keysStored()) {
       return placing.response(cluster.state());
@@ -447,15 +466,15 @@ final class Rebalancer implements AutoCloseable {
               s -> ids.stream().map(s.migrations()::get).allMatch(Rebalancer::ended), waitMs);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      throw new ShardClusterException(
-          ErrorCode.CANCELLED, "interrupted while placing " + Cluster.describe(entry));
+      throw new ShardClusterException(ErrorCode.CANCELLED, "interrupted: " + reason);
     }
     for (String id : ids) {
       Migration migration = state.migrations().get(id);
       if (migration != null && migration.getPhase() == MigrationPhase.CANCELLED) {
         throw ShardClusterException.failedPrecondition(
-            "placing "
-                + Cluster.describe(entry)
+            reason
+                + " of "
+                + Cluster.describe(placing.entry())
                 + " was rolled back: migration "
                 + id
                 + " "
@@ -469,8 +488,9 @@ final class Rebalancer implements AutoCloseable {
     return migration == null || ClusterState.isFinished(migration);
   }
 
-  /** A placement started: its migrations (none if the entry was set at once). */
-  private record Placing(long epoch, List<Migration> migrations, boolean keysStored) {
+  /** A directory change started: its migrations (none if it was made at once). */
+  private record Placing(
+      long epoch, DirectoryEntry entry, List<Migration> migrations, boolean keysStored) {
     /** The response, with the migrations as the state has them (and their commit's epoch). */
     DirectoryChangeResponse response(ClusterState state) {
       DirectoryChangeResponse.Builder response = DirectoryChangeResponse.newBuilder();
@@ -484,21 +504,27 @@ final class Rebalancer implements AutoCloseable {
     }
   }
 
-  private synchronized Placing startPlacement(String keyspaceName, DirectoryEntry entry) {
+  private synchronized Placing start(
+      Supplier<Cluster.Placement> plan, String reason, boolean removal) {
     Cluster.requireNoMigrations(cluster.state());
-    Cluster.Placement placement = cluster.setDirectoryEntry(keyspaceName, entry);
-    if (placement.sources().isEmpty()) {
-      return new Placing(placement.epoch(), List.of(), false);
+    Cluster.Placement placement = plan.get();
+    DirectoryEntry entry = placement.entry();
+    if (placement.moves().isEmpty()) {
+      return new Placing(placement.epoch(), entry, List.of(), false);
     }
     ClusterState state = cluster.state();
     String what = Cluster.describe(entry);
-    requireUpTarget(state, what, entry.owner());
+    for (Cluster.Move move : placement.moves()) {
+      requireUpTarget(state, what, move.target());
+    }
     Cluster.requireNoMigrations(state);
-    MovingSet moving = new MovingSet(keyspaceName, List.of(), List.of(entry));
     List<Migration> migrations = new ArrayList<>();
-    for (String source : placement.sources()) {
+    for (Cluster.Move move : placement.moves()) {
       migrations.add(
-          migration(state, migrations.size(), source, entry.owner(), moving, "directory set"));
+          migration(state, migrations.size(), move.source(), move.target(), move.moving(), reason)
+              .toBuilder()
+              .addAllRemoves(removal ? List.of(RoutingTables.toProto(entry)) : List.of())
+              .build());
     }
     if (migrations.size() > 1) {
       String group = migrations.get(0).getId();
@@ -506,14 +532,15 @@ final class Rebalancer implements AutoCloseable {
     }
     create(migrations);
     logger.info(
-        "placing "
+        reason
+            + " "
             + what
-            + " on "
-            + entry.owner()
-            + ": its keys move from "
-            + String.join(", ", placement.sources())
-            + (placement.keysStored() ? "" : " (none stored yet)"));
-    return new Placing(placement.epoch(), migrations, placement.keysStored());
+            + ": "
+            + String.join(
+                ", ",
+                placement.moves().stream().map(m -> m.source() + " -> " + m.target()).toList())
+            + (placement.keysStored() ? "" : " (no key stored yet)"));
+    return new Placing(placement.epoch(), entry, migrations, placement.keysStored());
   }
 
   private Migration moveGroup(

@@ -167,7 +167,7 @@ class ClusterTest {
     long setEpoch = cluster.setDirectoryEntry(Keyspace.DEFAULT, entry).epoch();
     assertThat(cluster.routing().ownerOf(Keyspace.DEFAULT, "acme:1".getBytes())).isEqualTo("n1");
 
-    long removeEpoch = cluster.removeDirectoryEntry(Keyspace.DEFAULT, entry.key(), true);
+    long removeEpoch = cluster.removeDirectoryEntry(Keyspace.DEFAULT, entry.key(), true).epoch();
     assertThat(removeEpoch).isEqualTo(setEpoch + 1);
     assertThat(cluster.routing().keyspace(Keyspace.DEFAULT).directory().isEmpty()).isTrue();
   }
@@ -227,17 +227,22 @@ class ClusterTest {
     Cluster.Placement empty =
         cluster.setDirectoryEntry(
             Keyspace.DEFAULT, new DirectoryEntry(ByteString.copyFromUtf8("t:"), true, "n2"));
-    assertThat(empty).isEqualTo(new Cluster.Placement(before.epoch(), List.of("n1"), false));
+    assertThat(empty.epoch()).isEqualTo(before.epoch());
+    assertThat(empty.moves())
+        .extracting(m -> m.source() + " -> " + m.target())
+        .containsExactly("n1 -> n2");
+    assertThat(empty.keysStored()).isFalse();
     stored.put("n1", 5L);
     Cluster.Placement withKeys =
         cluster.setDirectoryEntry(
             Keyspace.DEFAULT, new DirectoryEntry(ByteString.copyFromUtf8("t:1"), false, "n2"));
-    assertThat(withKeys).isEqualTo(new Cluster.Placement(before.epoch(), List.of("n1"), true));
+    assertThat(withKeys.moves()).extracting(Cluster.Move::source).containsExactly("n1");
+    assertThat(withKeys.keysStored()).isTrue();
     assertThat(cluster.routing()).isEqualTo(before);
   }
 
   @Test
-  void directoryEntry_withStoredKeys_isRemovedOnlyWhereItsKeysStayPut() {
+  void directoryEntry_isRemovedAtOnceWhereItsKeysStayPut_elseByMovesFromItsNode() {
     cluster.register("n1", "127.0.0.1:1", "i1");
     cluster.register("n2", "127.0.0.1:2", "i2");
     String onN1 = "k0";
@@ -269,12 +274,19 @@ class ClusterTest {
                             .with(new DirectoryEntry(key, false, "n2")))));
     stored.put("n2", 1L);
     RoutingTable pinned = cluster.routing();
-    ShardClusterException refused =
+    // Without it the key is n1's: it moves there, and the migration's commit removes the entry.
+    Cluster.Placement removal = cluster.removeDirectoryEntry(Keyspace.DEFAULT, key, false);
+    assertThat(removal.moves())
+        .extracting(m -> m.source() + " -> " + m.target())
+        .containsExactly("n2 -> n1");
+    assertThat(removal.keysStored()).isTrue();
+    assertThat(cluster.routing()).isEqualTo(pinned);
+    // Its node DOWN: nothing can move.
+    clock.advance(Duration.ofSeconds(10));
+    ShardClusterException down =
         failure(() -> cluster.removeDirectoryEntry(Keyspace.DEFAULT, key, false));
-    assertThat(refused.code()).isEqualTo(ErrorCode.FAILED_PRECONDITION);
-    assertThat(refused.getMessage())
-        .contains("without the entry they belong to n1: move it there first")
-        .contains("`shardctl directory move " + onN1 + " --to n1`");
+    assertThat(down.code()).isEqualTo(ErrorCode.FAILED_PRECONDITION);
+    assertThat(down.getMessage()).contains("its keys would move from n2, which is DOWN");
     assertThat(cluster.routing()).isEqualTo(pinned);
   }
 

@@ -189,7 +189,7 @@ class ClusterBasicsIT {
   }
 
   @Test
-  void directoryPrefix_placesNewKeysOnItsNode_andMovesStoredKeysToIt() throws Exception {
+  void directoryPrefix_placesNewKeysOnItsNode_andMovesStoredKeysToAndFromIt() throws Exception {
     Shardctl.Result set = cluster.shardctl("directory", "set", "tenant7:", "node-2", "--prefix");
     assertThat(set.exitCode()).as(set.err()).isZero();
     client.refreshRoutingTable();
@@ -217,9 +217,23 @@ class ClusterBasicsIT {
       assertThat(stored.get("node-2")).doesNotContain("tenant7:order:" + i);
     }
     assertThat(client.get("tenant7:order:5")).contains("o5");
+    // Removing it moves its keys to their ring owners, one migration to each other node.
     Shardctl.Result remove = cluster.shardctl("directory", "remove", "tenant7:", "--prefix");
-    assertThat(remove.exitCode()).isEqualTo(3);
-    assertThat(remove.err()).contains("the ring would spread them over the nodes");
+    assertThat(remove.exitCode()).as(remove.err()).isZero();
+    assertThat(remove.out())
+        .containsPattern(
+            "moving prefix tenant7: from node-3 to node-1, node-2: migrations m\\d+, m\\d+;")
+        .contains("the entry is removed when they commit");
+    wait = cluster.shardctl("wait", "--migrations-done", "--timeout", "60");
+    assertThat(wait.exitCode()).as(wait.err()).isZero();
+    table = client.refreshRoutingTable();
+    stored = storedKeysPerNode(table);
+    for (int i = 0; i < 20; i++) {
+      String key = "tenant7:order:" + i;
+      assertThat(stored.get(table.ownerOf(Keyspace.DEFAULT, key.getBytes(StandardCharsets.UTF_8))))
+          .contains(key);
+      assertThat(client.get(key)).contains("o" + i);
+    }
 
     // A new prefix over stored keys the ring spreads: one migration from each other node, which
     // commit together with the entry.

@@ -32,6 +32,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLongArray;
+import java.util.function.IntFunction;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -470,19 +471,92 @@ class InProcessRebalancingTest {
     assertThat(inPlace.migrations()).isEmpty();
     assertThat(inPlace.epoch()).isGreaterThan(table.epoch());
 
-    // Unpinning: refused while the key sits on the pinned node, naming its ring owner; once moved
-    // back there, the entry goes at once.
-    assertThatThrownBy(() -> client.admin().removeDirectoryEntry(bytes("hot"), false))
-        .hasMessageContaining("without the entry they belong to " + ringOwner);
-    client.admin().moveDirectoryEntry(Keyspace.DEFAULT, bytes("hot"), false, ringOwner);
+    // Unpinning moves the key back to its ring owner; that migration's commit removes the entry.
+    DirectoryChange unpinned = client.admin().removeDirectoryEntry(bytes("hot"), false);
+    assertThat(unpinned.migrations())
+        .singleElement()
+        .extracting(m -> m.source() + " -> " + m.target())
+        .isEqualTo(pinTo + " -> " + ringOwner);
     cluster.awaitMigrations();
-    client.admin().removeDirectoryEntry(bytes("hot"), false);
+    assertThat(InProcessCluster.ownedKeys(client, Keyspace.DEFAULT).get(ringOwner)).contains("hot");
     assertThat(client.refreshRoutingTable().keyspace(Keyspace.DEFAULT).directory().entries())
         .extracting(Object::toString)
         .doesNotContain("key hot -> " + ringOwner);
     assertThat(client.route(bytes("hot")).directoryEntry()).isEmpty();
     for (String key : written) {
       assertThat(client.get(key)).as(key).isPresent();
+    }
+  }
+
+  /**
+   * New keys written one after another while COUNT(*) runs all along: each count must lie between
+   * the keys acknowledged before it and those acknowledged after it (one writer: at most one more
+   * in flight), so that each key counts once though it moves.
+   */
+  private static final class WritesAndCounts implements AutoCloseable {
+    final List<String> acked = new CopyOnWriteArrayList<>();
+    final ConcurrentLinkedQueue<Throwable> errors = new ConcurrentLinkedQueue<>();
+    final List<String> countProblems = new CopyOnWriteArrayList<>();
+    final AtomicInteger counts = new AtomicInteger();
+    private final AtomicBoolean stop = new AtomicBoolean();
+    private final List<Thread> threads = new ArrayList<>();
+
+    WritesAndCounts(ShardClient client, long storedBefore, IntFunction<String> keys) {
+      threads.add(
+          new Thread(
+              () -> {
+                for (int n = 0; !stop.get(); n++) {
+                  try {
+                    client.put(keys.apply(n), "1");
+                    acked.add(keys.apply(n));
+                  } catch (RuntimeException e) {
+                    errors.add(e);
+                  }
+                }
+              }));
+      threads.add(
+          new Thread(
+              () -> {
+                while (!stop.get()) {
+                  try {
+                    long before = storedBefore + acked.size();
+                    long count =
+                        client
+                            .query("SELECT COUNT(*) FROM default")
+                            .rows()
+                            .get(0)
+                            .get(0)
+                            .longValue();
+                    long after = storedBefore + acked.size();
+                    if (count < before || count > after + 1) {
+                      countProblems.add(count + " not in [" + before + ", " + (after + 1) + "]");
+                    }
+                    counts.incrementAndGet();
+                  } catch (RuntimeException e) {
+                    errors.add(e);
+                  }
+                }
+              }));
+      threads.forEach(Thread::start);
+    }
+
+    /** Waits for some more writes and counts. */
+    void awaitMore() {
+      long ackedBefore = acked.size();
+      int countsBefore = counts.get();
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(() -> acked.size() > ackedBefore + 100 && counts.get() > countsBefore);
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+      stop.set(true);
+      for (Thread thread : threads) {
+        thread.join();
+      }
+      assertThat(errors).isEmpty();
+      assertThat(countProblems).isEmpty();
     }
   }
 
@@ -495,47 +569,9 @@ class InProcessRebalancingTest {
     }
     // New keys under both prefixes all along: each acknowledged one must end on the entry's node,
     // including any written between the placement's look at the stored keys and its commit.
-    List<String> acked = new CopyOnWriteArrayList<>();
-    AtomicBoolean stop = new AtomicBoolean();
-    ConcurrentLinkedQueue<Throwable> errors = new ConcurrentLinkedQueue<>();
-    Thread writer =
-        new Thread(
-            () -> {
-              for (int n = 0; !stop.get(); n++) {
-                String key = (n % 2 == 0 ? "t:new:" : "u:") + n;
-                try {
-                  client.put(key, "1");
-                  acked.add(key);
-                } catch (RuntimeException e) {
-                  errors.add(e);
-                }
-              }
-            });
-    // Counts all along: each key counted once, though it moves, so between the keys acknowledged
-    // before the query and those acknowledged after it (one writer: at most one more in flight).
-    List<String> countProblems = new CopyOnWriteArrayList<>();
-    AtomicInteger countsTaken = new AtomicInteger();
-    Thread counter =
-        new Thread(
-            () -> {
-              while (!stop.get()) {
-                try {
-                  long before = 300 + acked.size();
-                  long count =
-                      client.query("SELECT COUNT(*) FROM default").rows().get(0).get(0).longValue();
-                  long after = 300 + acked.size();
-                  if (count < before || count > after + 1) {
-                    countProblems.add(count + " not in [" + before + ", " + (after + 1) + "]");
-                  }
-                  countsTaken.incrementAndGet();
-                } catch (RuntimeException e) {
-                  errors.add(e);
-                }
-              }
-            });
-    writer.start();
-    counter.start();
-    await().atMost(Duration.ofSeconds(30)).until(() -> acked.size() >= 100);
+    WritesAndCounts load =
+        new WritesAndCounts(client, 300, n -> (n % 2 == 0 ? "t:new:" : "u:") + n);
+    load.awaitMore();
 
     // Stored keys on every node: one migration from each other node, committed together.
     DirectoryChange spread = client.admin().setDirectoryEntry(bytes("t:"), true, "node-1");
@@ -561,17 +597,9 @@ class InProcessRebalancingTest {
     assertThat(client.refreshRoutingTable().keyspace(Keyspace.DEFAULT).directory().entries())
         .extracting(Object::toString)
         .contains("prefix v: -> node-3");
-    long ackedBefore = acked.size();
-    int countsBefore = countsTaken.get();
-    await()
-        .atMost(Duration.ofSeconds(30))
-        .until(() -> acked.size() > ackedBefore + 100 && countsTaken.get() > countsBefore);
-    stop.set(true);
-    writer.join();
-    counter.join();
+    load.awaitMore();
+    load.close();
 
-    assertThat(errors).isEmpty();
-    assertThat(countProblems).isEmpty();
     RoutingTable table = client.refreshRoutingTable();
     assertThat(table.keyspace(Keyspace.DEFAULT).directory().entries())
         .extracting(Object::toString)
@@ -583,7 +611,7 @@ class InProcessRebalancingTest {
     for (int i = 0; i < 300; i++) {
       expectedOnNode1.add("t:" + i);
     }
-    for (String key : acked) {
+    for (String key : load.acked) {
       (key.startsWith("t:") ? expectedOnNode1 : expectedOnNode2).add(key);
     }
     assertThat(owned.get("node-1")).containsExactlyInAnyOrderElementsOf(expectedOnNode1);
@@ -597,6 +625,55 @@ class InProcessRebalancingTest {
       assertThat(t).as(node + " t:").isEqualTo(node.equals("node-1") ? expectedOnNode1.size() : 0);
       assertThat(u).as(node + " u:").isEqualTo(node.equals("node-2") ? expectedOnNode2.size() : 0);
     }
+  }
+
+  @Test
+  void directoryRemove_ofAPrefixTheRingWouldSpread_movesItsKeysToTheirRingOwners_withNewKeys()
+      throws Exception {
+    ShardClient client = startWithKeys(3, 0, false);
+    assertThat(client.admin().setDirectoryEntry(bytes("t:"), true, "node-1").inEffect()).isTrue();
+    for (int i = 0; i < 300; i++) {
+      client.put("t:" + i, "0");
+    }
+    WritesAndCounts load = new WritesAndCounts(client, 300, n -> "t:new:" + n);
+    load.awaitMore();
+
+    // Each other node takes the keys the ring gives it; their commit removes the entry.
+    DirectoryChange removal = client.admin().removeDirectoryEntry(bytes("t:"), true);
+    assertThat(removal.migrations())
+        .extracting(m -> m.source() + " -> " + m.target())
+        .containsExactlyInAnyOrder("node-1 -> node-2", "node-1 -> node-3");
+    cluster.awaitMigrations();
+    load.awaitMore();
+    load.close();
+
+    RoutingTable table = client.refreshRoutingTable();
+    assertThat(table.keyspace(Keyspace.DEFAULT).directory().entries()).isEmpty();
+    List<String> expected = new ArrayList<>(load.acked);
+    for (int i = 0; i < 300; i++) {
+      expected.add("t:" + i);
+    }
+    Map<String, List<String>> owned = InProcessCluster.ownedKeys(client, Keyspace.DEFAULT);
+    assertThat(owned.values().stream().flatMap(List::stream))
+        .containsExactlyInAnyOrderElementsOf(expected);
+    for (String node : List.of("node-1", "node-2", "node-3")) {
+      assertThat(owned.get(node))
+          .as(node)
+          .allMatch(k -> table.ownerOf(Keyspace.DEFAULT, bytes(k)).equals(node))
+          .isNotEmpty();
+      // Nothing left behind on node-1.
+      assertThat(
+              InProcessCluster.storedKeys(
+                  table.address(node).orElseThrow(), Keyspace.DEFAULT, "t:", "t;"))
+          .as(node)
+          .isEqualTo(owned.get(node).size());
+    }
+    // An entry with nothing stored goes in effect on return.
+    assertThat(client.admin().setDirectoryEntry(bytes("v:"), true, "node-2").inEffect()).isTrue();
+    DirectoryChange emptyRemoval = client.admin().removeDirectoryEntry(bytes("v:"), true);
+    assertThat(emptyRemoval.inEffect()).isTrue();
+    assertThat(client.refreshRoutingTable().keyspace(Keyspace.DEFAULT).directory().entries())
+        .isEmpty();
   }
 
   private static byte[] bytes(String key) {

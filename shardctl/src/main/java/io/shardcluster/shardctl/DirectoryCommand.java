@@ -38,6 +38,41 @@ final class DirectoryCommand implements Runnable {
         spec.commandLine(), "missing subcommand: set, get, move, remove, list or bench");
   }
 
+  /**
+   * Prints a directory change of the entry {@code what}: its epoch once in effect, else the
+   * migrations that make it (the entry is {@code outcome}, "set" or "removed", when they commit).
+   */
+  static void printChange(
+      ClusterCommand command, boolean json, DirectoryChange change, String what, String outcome) {
+    if (change.inEffect()) {
+      printChange(command, json, change.epoch());
+      return;
+    }
+    List<MigrationInfo> started = change.migrations();
+    if (json) {
+      Output.json(command.out(), MigrationsCommand.toJson(started));
+      return;
+    }
+    boolean several = started.size() > 1;
+    command
+        .out()
+        .println(
+            "moving "
+                + what
+                + " from "
+                + String.join(", ", started.stream().map(MigrationInfo::source).distinct().toList())
+                + " to "
+                + String.join(", ", started.stream().map(MigrationInfo::target).distinct().toList())
+                + ": migration"
+                + (several ? "s " : " ")
+                + String.join(", ", started.stream().map(MigrationInfo::id).toList())
+                + "; the entry is "
+                + outcome
+                + " when "
+                + (several ? "they commit" : "it commits"));
+    command.out().println("watch with: shardctl migrations --watch");
+  }
+
   static void printChange(ClusterCommand command, boolean json, long epoch) {
     if (json) {
       Output.json(command.out(), Map.of("ok", true, "epoch", epoch));
@@ -138,29 +173,7 @@ final class DirectoryCommand implements Runnable {
     int run(ShardClient client) {
       DirectoryChange change =
           client.admin().setDirectoryEntry(key.getBytes(StandardCharsets.UTF_8), prefix, node);
-      if (change.inEffect()) {
-        printChange(this, json, change.epoch());
-        return 0;
-      }
-      List<MigrationInfo> started = change.migrations();
-      if (json) {
-        Output.json(out(), MigrationsCommand.toJson(started));
-        return 0;
-      }
-      out()
-          .println(
-              "moving "
-                  + started.get(0).what()
-                  + " from "
-                  + String.join(", ", started.stream().map(MigrationInfo::source).toList())
-                  + " to "
-                  + node
-                  + ": migration"
-                  + (started.size() > 1 ? "s " : " ")
-                  + String.join(", ", started.stream().map(MigrationInfo::id).toList())
-                  + "; the entry is set when "
-                  + (started.size() > 1 ? "they commit" : "it commits"));
-      out().println("watch with: shardctl migrations --watch");
+      printChange(this, json, change, (prefix ? "prefix " : "key ") + key, "set");
       return 0;
     }
   }
@@ -236,9 +249,10 @@ final class DirectoryCommand implements Runnable {
   @Command(
       name = "remove",
       description =
-          "Removes the entry for KEY (with --prefix, the prefix entry). Moves no keys: refused"
-              + " while keys it places are stored, unless without it they belong to the same node"
-              + " (the refusal names the node to `directory move` the entry to first).",
+          "Removes the entry for KEY (with --prefix, the prefix entry). Its keys move online to"
+              + " the nodes that own them without it, one migration to each, committed together"
+              + " with the removal. With none of them stored it returns once the entry is gone;"
+              + " otherwise at once, naming the migrations.",
       mixinStandardHelpOptions = true)
   static final class Remove extends ClusterCommand {
     @Parameters(index = "0", paramLabel = "KEY")
@@ -247,14 +261,14 @@ final class DirectoryCommand implements Runnable {
     @Option(names = "--prefix", description = "KEY is a prefix.")
     boolean prefix;
 
-    @Option(names = "--json", description = "Print the new epoch as JSON.")
+    @Option(names = "--json", description = "Print the new epoch, or the migrations, as JSON.")
     boolean json;
 
     @Override
     int run(ShardClient client) {
-      long epoch =
+      DirectoryChange change =
           client.admin().removeDirectoryEntry(key.getBytes(StandardCharsets.UTF_8), prefix);
-      printChange(this, json, epoch);
+      printChange(this, json, change, (prefix ? "prefix " : "key ") + key, "removed");
       return 0;
     }
   }

@@ -138,51 +138,78 @@ class MigrationFailpointIT {
     }
   }
 
+  static Stream<Arguments> groupChangesAndVictims() {
+    return Stream.of(
+        Arguments.of("set", "coordinator"),
+        Arguments.of("set", "node-2"),
+        Arguments.of("remove", "node-1"),
+        Arguments.of("remove", "coordinator"));
+  }
+
   /**
-   * A prefix the ring spreads, placed over stored keys, moves them with one migration from each
-   * other node, committed together. The coordinator is killed while the first of them waits,
-   * fenced, just before the commit. After its restart they all commit or all roll back: the
-   * prefix's keys are on the entry's node with the entry set, or all where they were without it;
-   * nothing is lost and no key is on two nodes.
+   * Placing a prefix the ring spreads over stored keys moves them with one migration from each
+   * other node to the entry's node; removing it, with one migration from the entry's node to each
+   * other node. The migrations of such a change commit together. The coordinator stops them just
+   * before the commit (at the first one fenced and checked), and the coordinator or a source is
+   * killed with SIGKILL and restarted. Afterwards they have all committed or all rolled back, no
+   * acknowledged write is lost, and every key lives on exactly one node: the one the routing table
+   * names.
    */
-  @Test
-  void directorySetOnARingSpreadPrefix_coordinatorKilledBeforeTheCommit_allOrNone()
-      throws Exception {
-    cluster = LocalCluster.start("failpoint-directory-group", 3);
+  @ParameterizedTest(name = "directory {0}, kill {1}")
+  @MethodSource("groupChangesAndVictims")
+  void directoryChangeOfARingSpreadPrefix_killedBeforeTheCommit_allOrNone(
+      String change, String victim) throws Exception {
+    cluster = LocalCluster.start("failpoint-directory-" + change + "-" + victim, 3);
+    boolean removal = change.equals("remove");
+    if (removal) {
+      assertThat(cluster.shardctl("directory", "set", "--prefix", "t:", "node-1").exitCode())
+          .isZero();
+    }
     cluster.restartWith("coordinator", List.of("--failpoint", Failpoints.BEFORE_COMMIT + "=pause"));
     ShardClient client = cluster.client();
     AcknowledgedWorkload workload =
         AcknowledgedWorkload.start(client, 3_000, 2, 1, i -> (i % 3 == 0 ? "t:" : "o:") + "k" + i);
 
-    Shardctl.Result set = cluster.shardctl("directory", "set", "--prefix", "t:", "node-1");
-    assertThat(set.exitCode()).as(set.err()).isZero();
-    assertThat(set.out()).contains("moving prefix t: from node-2, node-3 to node-1: migrations");
+    Shardctl.Result run =
+        removal
+            ? cluster.shardctl("directory", "remove", "--prefix", "t:")
+            : cluster.shardctl("directory", "set", "--prefix", "t:", "node-1");
+    assertThat(run.exitCode()).as(run.err()).isZero();
+    assertThat(run.out())
+        .contains(
+            removal
+                ? "moving prefix t: from node-1 to node-2, node-3: migrations"
+                : "moving prefix t: from node-2, node-3 to node-1: migrations");
     cluster
         .coordinator()
         .awaitLog("failpoint " + Failpoints.BEFORE_COMMIT + ": pause", Duration.ofSeconds(60));
-    cluster.kill("coordinator");
-    cluster.restart("coordinator");
+    cluster.kill(victim);
+    cluster.restart(victim);
     cluster.releaseFailpoints();
     cluster.awaitSettled(Duration.ofSeconds(120));
     workload.close();
 
     workload.verify();
     assertThat(workload.staleReads()).as(workload.firstErrors().toString()).isZero();
-    List<MigrationInfo> placing =
+    List<MigrationInfo> changing =
         client.admin().migrations(true).stream()
-            .filter(m -> m.reason().equals("directory set"))
+            .filter(m -> m.reason().equals("directory " + change))
             .toList();
-    assertThat(placing).hasSize(2);
-    String outcome = placing.get(0).phase();
+    assertThat(changing).hasSize(2);
+    String outcome = changing.get(0).phase();
     assertThat(outcome).isIn("DONE", "CANCELLED");
-    assertThat(placing).allSatisfy(m -> assertThat(m.phase()).isEqualTo(outcome));
+    assertThat(changing).allSatisfy(m -> assertThat(m.phase()).isEqualTo(outcome));
+    boolean entryStands =
+        client.refreshRoutingTable().keyspace("default").directory().entries().stream()
+            .anyMatch(e -> e.key().toStringUtf8().equals("t:"));
+    assertThat(entryStands)
+        .isEqualTo(removal ? outcome.equals("CANCELLED") : outcome.equals("DONE"));
     Map<String, Set<String>> owned = cluster.ownedKeys();
     Map<String, String> owner = new HashMap<>();
     owned.forEach((node, keys) -> keys.forEach(k -> assertThat(owner.put(k, node)).as(k).isNull()));
     assertThat(owner).hasSize(3_000);
-    if (outcome.equals("DONE")) {
-      assertThat(owned.get("node-1")).filteredOn(k -> k.startsWith("t:")).hasSize(1_000);
-    }
+    assertThat(owned.get("node-1").stream().filter(k -> k.startsWith("t:")).count() == 1_000)
+        .isEqualTo(entryStands);
     for (String node : owned.keySet()) {
       assertThat(cluster.storedKeys(node))
           .as("keys stored on %s", node)

@@ -165,6 +165,10 @@ final class MigrationRunner implements Runnable {
         Checkpoint atTarget = target(migration).drainTarget(spec);
         compare("final", atSource, atTarget);
         failpoints.hit(Failpoints.BEFORE_COMMIT);
+        if (control.cancelRequested()) {
+          // Cancelled while cutting over: the next turn rolls back instead of committing.
+          return;
+        }
         long committingAt = System.nanoTime();
         if (group.size() > 1 && !groups.ready(migration, group)) {
           // Fenced and checked: the member whose report completes the group commits it.

@@ -628,6 +628,68 @@ class InProcessRebalancingTest {
   }
 
   @Test
+  void directorySet_aMemberCancelledJustBeforeTheCommit_rollsBackTheWholeGroup() throws Exception {
+    // Every migration stops, fenced and checked, just before its commit while `release` is missing.
+    Path release = Files.createFile(dir.resolve("release"));
+    cluster =
+        new InProcessCluster(
+            dir,
+            InProcessCluster.config(
+                dir,
+                4,
+                Failpoints.parse(List.of(Failpoints.BEFORE_COMMIT + "=pause"), null, release)));
+    for (int i = 1; i <= 3; i++) {
+      cluster.addNode("node-" + i);
+    }
+    ShardClient client = cluster.client();
+    for (int i = 0; i < 300; i++) {
+      client.put("t:" + i, "v" + i);
+    }
+    cluster.awaitMigrations();
+    RoutingTable before = client.refreshRoutingTable();
+    Map<String, List<String>> ownedBefore = InProcessCluster.ownedKeys(client, Keyspace.DEFAULT);
+
+    Files.delete(release);
+    DirectoryChange placing = client.admin().setDirectoryEntry(bytes("t:"), true, "node-1");
+    assertThat(placing.migrations()).hasSize(2);
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .pollInterval(Duration.ofMillis(50))
+        .untilAsserted(
+            () ->
+                assertThat(client.admin().migrations(false))
+                    .hasSize(2)
+                    .allSatisfy(m -> assertThat(m.phase()).isEqualTo("CUTOVER")));
+    String cancelled = placing.migrations().get(1).id();
+    client.admin().cancelMigration(cancelled);
+    Files.createFile(release);
+    cluster.awaitMigrations();
+
+    assertThat(client.admin().migrations(true))
+        .filteredOn(m -> m.reason().equals("directory set"))
+        .extracting(m -> m.id() + " " + m.phase())
+        .containsExactlyInAnyOrder(
+            placing.migrations().get(0).id() + " CANCELLED", cancelled + " CANCELLED");
+    RoutingTable after = client.refreshRoutingTable();
+    assertThat(after.keyspace(Keyspace.DEFAULT).directory().entries()).isEmpty();
+    assertThat(after.epoch()).isEqualTo(before.epoch());
+    Map<String, List<String>> owned = InProcessCluster.ownedKeys(client, Keyspace.DEFAULT);
+    for (String node : List.of("node-1", "node-2", "node-3")) {
+      assertThat(owned.get(node))
+          .as(node)
+          .containsExactlyInAnyOrderElementsOf(ownedBefore.get(node));
+      assertThat(
+              InProcessCluster.storedKeys(
+                  after.address(node).orElseThrow(), Keyspace.DEFAULT, "t:", "t;"))
+          .as(node)
+          .isEqualTo(owned.get(node).size());
+    }
+    for (int i = 0; i < 300; i++) {
+      assertThat(client.get("t:" + i)).contains("v" + i);
+    }
+  }
+
+  @Test
   void directoryRemove_ofAPrefixTheRingWouldSpread_movesItsKeysToTheirRingOwners_withNewKeys()
       throws Exception {
     ShardClient client = startWithKeys(3, 0, false);

@@ -49,6 +49,24 @@ class InProcessRebalancingTest {
     }
   }
 
+  /**
+   * Three nodes, at most {@code maxMigrations} copying at once, and a coordinator that stops every
+   * migration just before its commit while {@code release} is missing.
+   */
+  private ShardClient startStoppingBeforeCommits(Path release, int maxMigrations) {
+    cluster =
+        new InProcessCluster(
+            dir,
+            InProcessCluster.config(
+                dir,
+                maxMigrations,
+                Failpoints.parse(List.of(Failpoints.BEFORE_COMMIT + "=pause"), null, release)));
+    for (int i = 1; i <= 3; i++) {
+      cluster.addNode("node-" + i);
+    }
+    return cluster.client();
+  }
+
   private ShardClient startWithKeys(int nodes, int keys, boolean balancer) {
     cluster =
         new InProcessCluster(dir, InProcessCluster.config(dir, balancer, Duration.ofMillis(500)));
@@ -116,17 +134,7 @@ class InProcessRebalancingTest {
     // node-4's join makes six migrations (two keyspaces, three sources), and they all get there
     // only if each gives its slot back once its copy is over.
     Path release = Files.createFile(dir.resolve("release"));
-    cluster =
-        new InProcessCluster(
-            dir,
-            InProcessCluster.config(
-                dir,
-                1,
-                Failpoints.parse(List.of(Failpoints.BEFORE_COMMIT + "=pause"), null, release)));
-    for (int i = 1; i <= 3; i++) {
-      cluster.addNode("node-" + i);
-    }
-    ShardClient client = cluster.client();
+    ShardClient client = startStoppingBeforeCommits(release, 1);
     client.admin().createKeyspace("empty", "hash");
     List<KeyValue> batch = new ArrayList<>();
     for (int i = 0; i < 3000; i++) {
@@ -631,17 +639,7 @@ class InProcessRebalancingTest {
   void directorySet_aMemberCancelledJustBeforeTheCommit_rollsBackTheWholeGroup() throws Exception {
     // Every migration stops, fenced and checked, just before its commit while `release` is missing.
     Path release = Files.createFile(dir.resolve("release"));
-    cluster =
-        new InProcessCluster(
-            dir,
-            InProcessCluster.config(
-                dir,
-                4,
-                Failpoints.parse(List.of(Failpoints.BEFORE_COMMIT + "=pause"), null, release)));
-    for (int i = 1; i <= 3; i++) {
-      cluster.addNode("node-" + i);
-    }
-    ShardClient client = cluster.client();
+    ShardClient client = startStoppingBeforeCommits(release, 4);
     for (int i = 0; i < 300; i++) {
       client.put("t:" + i, "v" + i);
     }

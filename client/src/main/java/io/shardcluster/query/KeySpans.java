@@ -2,6 +2,7 @@ package io.shardcluster.query;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.google.protobuf.ByteString;
+import io.shardcluster.routing.KeyRange;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -24,12 +25,12 @@ public final class KeySpans {
 
     /** The span of exactly one key. */
     static Span point(ByteString key) {
-      return new Span(key, successor(key));
+      return new Span(key, KeyRange.successor(key));
     }
 
     /** Whether the span holds exactly one key. */
     public boolean isPoint() {
-      return end.equals(successor(start));
+      return end.equals(KeyRange.successor(start));
     }
 
     boolean isEmpty() {
@@ -69,11 +70,14 @@ public final class KeySpans {
         && !between.not()
         && between.low().isTextual()
         && between.high().isTextual()) {
-      return normalize(List.of(new Span(bytes(between.low()), successor(bytes(between.high())))));
+      return normalize(
+          List.of(new Span(bytes(between.low()), KeyRange.successor(bytes(between.high())))));
     }
     if (condition instanceof Condition.Like like && isKey(like.field()) && !like.not()) {
       ByteString prefix = ByteString.copyFromUtf8(like.prefix());
-      return prefix.isEmpty() ? List.of(Span.ALL) : List.of(new Span(prefix, after(prefix)));
+      return prefix.isEmpty()
+          ? List.of(Span.ALL)
+          : List.of(new Span(prefix, KeyRange.afterPrefix(prefix)));
     }
     return List.of(Span.ALL);
   }
@@ -82,9 +86,9 @@ public final class KeySpans {
     return switch (op) {
       case EQ -> List.of(Span.point(key));
       case GE -> List.of(new Span(key, ByteString.EMPTY));
-      case GT -> List.of(new Span(successor(key), ByteString.EMPTY));
+      case GT -> List.of(new Span(KeyRange.successor(key), ByteString.EMPTY));
       case LT -> key.isEmpty() ? List.of() : List.of(new Span(ByteString.EMPTY, key));
-      case LE -> List.of(new Span(ByteString.EMPTY, successor(key)));
+      case LE -> List.of(new Span(ByteString.EMPTY, KeyRange.successor(key)));
       case NE -> List.of(Span.ALL);
     };
   }
@@ -95,23 +99,6 @@ public final class KeySpans {
 
   private static ByteString bytes(JsonNode text) {
     return ByteString.copyFromUtf8(text.textValue());
-  }
-
-  /** The smallest key after {@code key}. */
-  public static ByteString successor(ByteString key) {
-    return key.concat(ByteString.copyFrom(new byte[] {0}));
-  }
-
-  /** The smallest key after every key starting with {@code prefix}; empty if there is none. */
-  public static ByteString after(ByteString prefix) {
-    byte[] bytes = prefix.toByteArray();
-    for (int i = bytes.length - 1; i >= 0; i--) {
-      if (bytes[i] != (byte) 0xff) {
-        bytes[i]++;
-        return ByteString.copyFrom(bytes, 0, i + 1);
-      }
-    }
-    return ByteString.EMPTY;
   }
 
   /** The keys in both lists of spans, as sorted, disjoint spans. */

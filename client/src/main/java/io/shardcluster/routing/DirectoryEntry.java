@@ -20,17 +20,7 @@ public record DirectoryEntry(ByteString key, boolean prefix, String owner) {
    * prefix of 0xff bytes only).
    */
   public ByteString keyEnd() {
-    if (!prefix) {
-      return key.concat(ByteString.copyFrom(new byte[] {0}));
-    }
-    byte[] bytes = key.toByteArray();
-    for (int i = bytes.length - 1; i >= 0; i--) {
-      if (bytes[i] != (byte) 0xff) {
-        bytes[i]++;
-        return ByteString.copyFrom(bytes, 0, i + 1);
-      }
-    }
-    return ByteString.EMPTY;
+    return prefix ? KeyRange.afterPrefix(key) : KeyRange.successor(key);
   }
 
   @Override

@@ -11,6 +11,23 @@ public record KeyRange(ByteString start, ByteString end) {
   private static final Comparator<ByteString> ORDER =
       ByteString.unsignedLexicographicalComparator();
 
+  /** The smallest key after {@code key}. */
+  public static ByteString successor(ByteString key) {
+    return key.concat(ByteString.copyFrom(new byte[] {0}));
+  }
+
+  /** The smallest key after every key starting with {@code prefix}; empty if there is none. */
+  public static ByteString afterPrefix(ByteString prefix) {
+    byte[] bytes = prefix.toByteArray();
+    for (int i = bytes.length - 1; i >= 0; i--) {
+      if (bytes[i] != (byte) 0xff) {
+        bytes[i]++;
+        return ByteString.copyFrom(bytes, 0, i + 1);
+      }
+    }
+    return ByteString.EMPTY;
+  }
+
   /** Whether the range holds the key. */
   public boolean contains(byte[] key) {
     // Wrapped, not copied: this runs for every write to a moving key.

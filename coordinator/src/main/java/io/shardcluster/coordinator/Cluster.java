@@ -32,7 +32,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
@@ -507,7 +506,7 @@ final class Cluster {
                 + ", which is DOWN; start it again first");
       }
     }
-    boolean stored = !holders(before, keyspaceName, entry.key(), entry.keyEnd()).isEmpty();
+    boolean stored = anyStored(before, keyspaceName, entry.key(), entry.keyEnd());
     return new Placement(before.epoch(), entry, moves, stored);
   }
 
@@ -687,20 +686,10 @@ final class Cluster {
     return members;
   }
 
-  /** The nodes that store keys in {@code [start, end)}, with how many. */
-  private Map<String, Long> holders(
-      RoutingTable table, String keyspace, ByteString start, ByteString end) {
-    Map<String, Long> holders = new TreeMap<>();
-    table
-        .nodeAddresses()
-        .forEach(
-            (node, address) -> {
-              long count = probe.countKeys(node, address, keyspace, start, end);
-              if (count > 0) {
-                holders.put(node, count);
-              }
-            });
-    return holders;
+  /** Whether some node stores a key in {@code [start, end)}: asks the nodes until one does. */
+  private boolean anyStored(RoutingTable table, String keyspace, ByteString start, ByteString end) {
+    return table.nodeAddresses().entrySet().stream()
+        .anyMatch(n -> probe.countKeys(n.getKey(), n.getValue(), keyspace, start, end) > 0);
   }
 
   static String describe(DirectoryEntry entry) {

@@ -302,7 +302,7 @@ final class MigrationRunner implements Runnable {
           return next;
         },
         moves);
-    committing.forEach(groups::forget);
+    groups.forget(committing.get(0));
   }
 
   /** Waits (a while at most) for a change of the cluster state that passes the test. */

@@ -64,7 +64,7 @@ final class Rebalancer implements AutoCloseable {
   private static final long TICK_MS = 250;
   // How long a directory change that covers no stored key waits for its migrations, and how long
   // before the caller's deadline it stops waiting.
-  static final long PLACEMENT_WAIT_MS = 30_000;
+  private static final long PLACEMENT_WAIT_MS = 30_000;
   private static final long DEADLINE_MARGIN_MS = 500;
 
   private final Cluster cluster;
@@ -517,7 +517,6 @@ final class Rebalancer implements AutoCloseable {
     for (Cluster.Move move : placement.moves()) {
       requireUpTarget(state, what, move.target());
     }
-    Cluster.requireNoMigrations(state);
     List<Migration> migrations = new ArrayList<>();
     for (Cluster.Move move : placement.moves()) {
       migrations.add(

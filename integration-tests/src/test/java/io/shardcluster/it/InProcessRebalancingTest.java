@@ -67,6 +67,19 @@ class InProcessRebalancingTest {
     return cluster.client();
   }
 
+  /** Waits until the {@code count} migrations made for {@code reason} all are in CUTOVER. */
+  private static void awaitStoppedBeforeCommit(ShardClient client, String reason, int count) {
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .pollInterval(Duration.ofMillis(50))
+        .untilAsserted(
+            () ->
+                assertThat(client.admin().migrations(false))
+                    .filteredOn(m -> m.reason().equals(reason))
+                    .hasSize(count)
+                    .allSatisfy(m -> assertThat(m.phase()).isEqualTo("CUTOVER")));
+  }
+
   private ShardClient startWithKeys(int nodes, int keys, boolean balancer) {
     cluster =
         new InProcessCluster(dir, InProcessCluster.config(dir, balancer, Duration.ofMillis(500)));
@@ -145,15 +158,7 @@ class InProcessRebalancingTest {
 
     Files.delete(release);
     cluster.startJoining("node-4");
-    await()
-        .atMost(Duration.ofSeconds(60))
-        .pollInterval(Duration.ofMillis(50))
-        .untilAsserted(
-            () ->
-                assertThat(client.admin().migrations(false))
-                    .filteredOn(m -> m.reason().equals("join node-4"))
-                    .hasSize(6)
-                    .allSatisfy(m -> assertThat(m.phase()).isEqualTo("CUTOVER")));
+    awaitStoppedBeforeCommit(client, "join node-4", 6);
 
     Files.createFile(release);
     cluster.awaitMigrations();
@@ -650,14 +655,7 @@ class InProcessRebalancingTest {
     Files.delete(release);
     DirectoryChange placing = client.admin().setDirectoryEntry(bytes("t:"), true, "node-1");
     assertThat(placing.migrations()).hasSize(2);
-    await()
-        .atMost(Duration.ofSeconds(60))
-        .pollInterval(Duration.ofMillis(50))
-        .untilAsserted(
-            () ->
-                assertThat(client.admin().migrations(false))
-                    .hasSize(2)
-                    .allSatisfy(m -> assertThat(m.phase()).isEqualTo("CUTOVER")));
+    awaitStoppedBeforeCommit(client, "directory set", 2);
     String cancelled = placing.migrations().get(1).id();
     client.admin().cancelMigration(cancelled);
     Files.createFile(release);

@@ -34,6 +34,37 @@ class MigrationFailpointIT {
     }
   }
 
+  /**
+   * Kills the victim with SIGKILL, restarts it, lets the failpoints go and waits until the cluster
+   * has settled; then no acknowledged write may be missing or stale.
+   */
+  private void killRestartAndVerify(String victim, AcknowledgedWorkload workload) throws Exception {
+    cluster.kill(victim);
+    cluster.restart(victim);
+    cluster.releaseFailpoints();
+    cluster.awaitSettled(Duration.ofSeconds(120));
+    workload.close();
+    workload.verify();
+    assertThat(workload.staleReads()).as(workload.firstErrors().toString()).isZero();
+  }
+
+  /**
+   * Every one of the keys is owned by exactly one node, and each node stores exactly the keys it
+   * owns (no copy left behind). Returns the keys each node owns.
+   */
+  private Map<String, Set<String>> assertEveryKeyOnOneNode(int keys) {
+    Map<String, Set<String>> owned = cluster.ownedKeys();
+    Map<String, String> owner = new HashMap<>();
+    owned.forEach((node, held) -> held.forEach(k -> assertThat(owner.put(k, node)).as(k).isNull()));
+    assertThat(owner).hasSize(keys);
+    for (String node : owned.keySet()) {
+      assertThat(cluster.storedKeys(node))
+          .as("keys stored on %s", node)
+          .isEqualTo(owned.get(node).size());
+    }
+    return owned;
+  }
+
   static Stream<Arguments> phasesAndVictims() {
     return Stream.of(
             Failpoints.MID_COPY,
@@ -65,31 +96,16 @@ class MigrationFailpointIT {
     JvmProcess paused = cluster.process(inTarget ? "node-4" : "coordinator");
     paused.awaitLog("failpoint " + phase + ": pause", Duration.ofSeconds(60));
 
-    cluster.kill(victim);
-    cluster.restart(victim);
-    cluster.releaseFailpoints();
-    cluster.awaitSettled(Duration.ofSeconds(120));
-    workload.close();
-
     // While a migration sits fenced at a failpoint its keys are unavailable, so requests may
     // fail here; what was acknowledged must still be there.
-    workload.verify();
-    assertThat(workload.staleReads()).as(workload.firstErrors().toString()).isZero();
+    killRestartAndVerify(victim, workload);
     List<MigrationInfo> migrations = client.admin().migrations(true);
     assertThat(migrations)
         .filteredOn(m -> m.reason().equals("join node-4"))
         .isNotEmpty()
         .allSatisfy(m -> assertThat(m.phase()).isIn("DONE", "CANCELLED"));
 
-    Map<String, Set<String>> owned = cluster.ownedKeys();
-    Map<String, String> owner = new HashMap<>();
-    owned.forEach((node, keys) -> keys.forEach(k -> assertThat(owner.put(k, node)).as(k).isNull()));
-    assertThat(owner).hasSize(KEYS);
-    for (String node : owned.keySet()) {
-      assertThat(cluster.storedKeys(node))
-          .as("keys stored on %s", node)
-          .isEqualTo(owned.get(node).size());
-    }
+    assertEveryKeyOnOneNode(KEYS);
     assertThat(cluster.nodeStates()).containsEntry("node-4", "UP");
   }
 
@@ -116,26 +132,14 @@ class MigrationFailpointIT {
     cluster
         .coordinator()
         .awaitLog("failpoint " + Failpoints.AFTER_COMMIT + ": pause", Duration.ofSeconds(60));
-    cluster.kill("node-1");
-    cluster.restart("node-1");
-    cluster.releaseFailpoints();
-    cluster.awaitSettled(Duration.ofSeconds(120));
-    workload.close();
-
-    workload.verify();
-    assertThat(workload.staleReads()).as(workload.firstErrors().toString()).isZero();
+    killRestartAndVerify("node-1", workload);
     assertThat(client.admin().migrations(true))
         .filteredOn(m -> m.reason().equals("directory set") && m.target().equals("node-2"))
         .singleElement()
         .satisfies(m -> assertThat(m.phase()).isEqualTo("DONE"));
-    Map<String, Set<String>> owned = cluster.ownedKeys();
+    Map<String, Set<String>> owned = assertEveryKeyOnOneNode(2_000);
     assertThat(owned.get("node-2")).hasSize(500).allMatch(k -> k.startsWith("acme:vip:"));
     assertThat(owned.get("node-1")).hasSize(1_500).noneMatch(k -> k.startsWith("acme:vip:"));
-    for (String node : owned.keySet()) {
-      assertThat(cluster.storedKeys(node))
-          .as("keys stored on %s", node)
-          .isEqualTo(owned.get(node).size());
-    }
   }
 
   static Stream<Arguments> groupChangesAndVictims() {
@@ -183,14 +187,7 @@ class MigrationFailpointIT {
     cluster
         .coordinator()
         .awaitLog("failpoint " + Failpoints.BEFORE_COMMIT + ": pause", Duration.ofSeconds(60));
-    cluster.kill(victim);
-    cluster.restart(victim);
-    cluster.releaseFailpoints();
-    cluster.awaitSettled(Duration.ofSeconds(120));
-    workload.close();
-
-    workload.verify();
-    assertThat(workload.staleReads()).as(workload.firstErrors().toString()).isZero();
+    killRestartAndVerify(victim, workload);
     List<MigrationInfo> changing =
         client.admin().migrations(true).stream()
             .filter(m -> m.reason().equals("directory " + change))
@@ -204,16 +201,8 @@ class MigrationFailpointIT {
             .anyMatch(e -> e.key().toStringUtf8().equals("t:"));
     assertThat(entryStands)
         .isEqualTo(removal ? outcome.equals("CANCELLED") : outcome.equals("DONE"));
-    Map<String, Set<String>> owned = cluster.ownedKeys();
-    Map<String, String> owner = new HashMap<>();
-    owned.forEach((node, keys) -> keys.forEach(k -> assertThat(owner.put(k, node)).as(k).isNull()));
-    assertThat(owner).hasSize(3_000);
+    Map<String, Set<String>> owned = assertEveryKeyOnOneNode(3_000);
     assertThat(owned.get("node-1").stream().filter(k -> k.startsWith("t:")).count() == 1_000)
         .isEqualTo(entryStands);
-    for (String node : owned.keySet()) {
-      assertThat(cluster.storedKeys(node))
-          .as("keys stored on %s", node)
-          .isEqualTo(owned.get(node).size());
-    }
   }
 }

@@ -10,7 +10,7 @@ import io.shardcluster.client.ShardClusterException;
 import io.shardcluster.proto.v1.ScanRequest;
 import io.shardcluster.proto.v1.ScanResponse;
 import io.shardcluster.proto.v1.ShardNodeGrpc;
-import io.shardcluster.query.KeySpans;
+import io.shardcluster.routing.KeyRange;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.RoutingTable;
 import io.shardcluster.wire.StatusErrors;
@@ -144,7 +144,7 @@ public final class MergedScan implements KeyValueIterator {
     RoutingTable table = routing.current();
     openedAt = table.epoch();
     Keyspace routed = table.keyspace(keyspace);
-    ByteString start = lastKey == null ? from : KeySpans.successor(lastKey);
+    ByteString start = lastKey == null ? from : KeyRange.successor(lastKey);
     // A range keyspace asks only the owners of the ranges the scan overlaps; a directory keyspace
     // asks every node.
     Set<String> owners = routed.ownersOf(start, to, table.nodeAddresses().keySet());

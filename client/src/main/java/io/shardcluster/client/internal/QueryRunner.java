@@ -306,7 +306,7 @@ public final class QueryRunner {
     if (keyspace.isDirectory()) {
       // A span inside one group is on its group's node (none if the group has no keys yet).
       ByteString group = keyspace.grouping().groupOf(span.start().toByteArray());
-      ByteString groupEnd = KeySpans.after(group.concat(keyspace.grouping().separator()));
+      ByteString groupEnd = KeyRange.afterPrefix(group.concat(keyspace.grouping().separator()));
       boolean oneGroup =
           span.isPoint()
               || (!keyspace.grouping().separator().isEmpty()

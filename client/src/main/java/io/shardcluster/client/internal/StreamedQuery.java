@@ -12,6 +12,7 @@ import io.shardcluster.proto.v1.QueryRow;
 import io.shardcluster.query.KeySpans;
 import io.shardcluster.query.Query;
 import io.shardcluster.query.Values;
+import io.shardcluster.routing.KeyRange;
 import io.shardcluster.routing.RoutingTable;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -144,7 +145,7 @@ final class StreamedQuery implements QueryResult.Source {
       if (stream.lastKey != null) {
         // The rows up to the last key it sent stand: ask only for the keys after it.
         List<KeySpans.Span> after =
-            List.of(new KeySpans.Span(KeySpans.successor(stream.lastKey), ByteString.EMPTY));
+            List.of(new KeySpans.Span(KeyRange.successor(stream.lastKey), ByteString.EMPTY));
         rest =
             new QueryRunner.Part(
                 rest.node(), KeySpans.intersect(rest.spans(), after), rest.within());

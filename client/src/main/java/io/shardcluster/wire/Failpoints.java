@@ -29,6 +29,9 @@ public final class Failpoints {
   /** Target node, after its first pull of logged changes is applied. */
   public static final String CATCH_UP = "migration.catch-up";
 
+  /** Coordinator, once the copy has caught up (with its whole group's), before the fence. */
+  public static final String BEFORE_FENCE = "migration.before-fence";
+
   /** Coordinator, after the checksums matched and before the commit. */
   public static final String BEFORE_COMMIT = "migration.before-commit";
 
@@ -43,7 +46,7 @@ public final class Failpoints {
 
   /** Every failpoint name. */
   public static final List<String> NAMES =
-      List.of(MID_COPY, CATCH_UP, BEFORE_COMMIT, AFTER_COMMIT, QUERY_MID_SCAN);
+      List.of(MID_COPY, CATCH_UP, BEFORE_FENCE, BEFORE_COMMIT, AFTER_COMMIT, QUERY_MID_SCAN);
 
   private static final Failpoints NONE = new Failpoints(Map.of(), null);
 

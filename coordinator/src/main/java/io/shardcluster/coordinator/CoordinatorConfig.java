@@ -16,6 +16,8 @@ import java.time.Duration;
  * @param heartbeatTimeout silence after which a node is DOWN
  * @param maxMigrations migrations that copy data at the same time
  * @param throttleBytesPerSec copy rate limit per migration; 0 for none
+ * @param cutoverTimeout how long a migration's cutover may be held up (a node not answering, a
+ *     member of its group not ready) before it is rolled back, lifting its fence
  * @param balancerEnabled whether the automatic balancer runs
  * @param balanceBy the load the balancer evens out: "keys" or "ops"
  * @param balanceThreshold the balancer starts when max/mean load exceeds 1 + this
@@ -35,6 +37,7 @@ public record CoordinatorConfig(
     Duration heartbeatTimeout,
     int maxMigrations,
     long throttleBytesPerSec,
+    Duration cutoverTimeout,
     boolean balancerEnabled,
     String balanceBy,
     double balanceThreshold,
@@ -55,6 +58,9 @@ public record CoordinatorConfig(
   /** Default copy rate limit per migration: 64 MiB/s. */
   public static final long DEFAULT_THROTTLE = 64L << 20;
 
+  /** Default time a cutover may be held up before it is rolled back: 10 seconds. */
+  public static final Duration DEFAULT_CUTOVER_TIMEOUT = Duration.ofSeconds(10);
+
   public CoordinatorConfig {
     requireArgument(host != null && !host.isBlank(), "host must not be empty");
     requireArgument(port >= 0 && port <= 65535, "port must be 0-65535, got " + port);
@@ -67,6 +73,9 @@ public record CoordinatorConfig(
         maxMigrations >= 1 && maxMigrations <= 64,
         "max migrations must be 1-64, got " + maxMigrations);
     requireArgument(throttleBytesPerSec >= 0, "throttle must not be negative");
+    requireArgument(
+        cutoverTimeout != null && cutoverTimeout.toMillis() >= 100,
+        "cutover timeout must be at least 100 ms");
     requireArgument(
         "keys".equals(balanceBy) || "ops".equals(balanceBy),
         "balance-by must be keys or ops, got '" + balanceBy + "'");
@@ -93,6 +102,7 @@ public record CoordinatorConfig(
         Duration.ofSeconds(3),
         4,
         DEFAULT_THROTTLE,
+        DEFAULT_CUTOVER_TIMEOUT,
         true,
         "keys",
         0.2,

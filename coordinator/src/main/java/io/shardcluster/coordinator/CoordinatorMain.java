@@ -68,6 +68,15 @@ public final class CoordinatorMain implements Callable<Integer> {
   private long throttleBytes;
 
   @Option(
+      names = "--cutover-timeout-ms",
+      defaultValue = "10000",
+      description =
+          "A migration whose cutover is held up this long (a node not answering, a member of its"
+              + " group not ready) is rolled back, so its keys are writable again (default:"
+              + " ${DEFAULT-VALUE}).")
+  private long cutoverTimeoutMs;
+
+  @Option(
       names = "--balancer",
       defaultValue = "on",
       description = "Automatic load balancing: on or off (default: ${DEFAULT-VALUE}).")
@@ -84,7 +93,7 @@ public final class CoordinatorMain implements Callable<Integer> {
       names = "--balance-threshold",
       defaultValue = "0.2",
       description =
-          "The balancer acts when the most loaded node is this far above the mean, and at least 1,000 keys or 100 ops/s (default: ${DEFAULT-VALUE}, 20%).")
+          "The balancer acts when the most loaded node is this far above the mean, and at least 1,000 keys or 100 ops/s (default: ${DEFAULT-VALUE}, 20%%).")
   private double balanceThreshold;
 
   @Option(
@@ -118,7 +127,9 @@ public final class CoordinatorMain implements Callable<Integer> {
   @Option(
       names = "--failpoint",
       description =
-          "For tests: NAME=crash|pause, where NAME is migration.before-commit or migration.after-commit. Repeatable; also read from $SHARDCLUSTER_FAILPOINTS.")
+          "For tests: NAME=crash|pause, where NAME is migration.before-fence,"
+              + " migration.before-commit or migration.after-commit. Repeatable; also read from"
+              + " $SHARDCLUSTER_FAILPOINTS.")
   private List<String> failpoints = new ArrayList<>();
 
   @Override
@@ -136,6 +147,7 @@ public final class CoordinatorMain implements Callable<Integer> {
             Duration.ofMillis(heartbeatTimeoutMs),
             maxMigrations,
             throttleBytes,
+            Duration.ofMillis(cutoverTimeoutMs),
             balancer.equals("on"),
             balanceBy,
             balanceThreshold,

@@ -17,6 +17,7 @@ import io.shardcluster.wire.Failpoints;
 import io.shardcluster.wire.RoutingTables;
 import io.shardcluster.wire.StatusErrors;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
@@ -48,6 +49,10 @@ final class MigrationRunner implements Runnable {
   private final Clock clock;
   private final Runnable copyEnded;
   private final CommitGroups groups;
+  private final Duration cutoverTimeout;
+  // Since when the cutover has been held up (a call failing, the group not ready); 0 while not.
+  private long heldUpSince;
+  private String heldUpBy;
 
   /** {@code copyEnded} runs once the copy is over or found empty, freeing a copy slot. */
   MigrationRunner(
@@ -59,8 +64,10 @@ final class MigrationRunner implements Runnable {
       long throttleBytesPerSec,
       Clock clock,
       Runnable copyEnded,
-      CommitGroups groups) {
+      CommitGroups groups,
+      Duration cutoverTimeout) {
     this.id = id;
+    this.cutoverTimeout = cutoverTimeout;
     this.groups = groups;
     this.cluster = cluster;
     this.channels = channels;
@@ -88,6 +95,9 @@ final class MigrationRunner implements Runnable {
       if (migration == null || ClusterState.isFinished(migration)) {
         return;
       }
+      if (migration.getPhase() != MigrationPhase.CUTOVER) {
+        heldUpSince = 0;
+      }
       try {
         if (migration.getPhase() != MigrationPhase.COMMITTED) {
           String reason =
@@ -95,7 +105,7 @@ final class MigrationRunner implements Runnable {
                   ? "cancelled by the operator"
                   : CommitGroups.rolledBackMember(cluster.state(), migration)
                       .map(other -> "migration " + other + " of its group was rolled back")
-                      .orElse(null);
+                      .orElseGet(this::cutoverTimedOut);
           if (reason != null) {
             if (abort(migration, reason)) {
               return;
@@ -158,11 +168,20 @@ final class MigrationRunner implements Runnable {
           awaitChange(s -> CommitGroups.allPastCopy(CommitGroups.members(s, migration)));
           return;
         }
+        failpoints.hit(Failpoints.BEFORE_FENCE);
         // The fence is held from here to the commit: keep it to two calls and one fsync.
         long fencedAt = System.nanoTime();
         Checkpoint atSource = source(migration).fence(MigrationRef.newBuilder().setId(id).build());
         long drainedAt = System.nanoTime();
-        Checkpoint atTarget = target(migration).drainTarget(spec);
+        Checkpoint atTarget;
+        try {
+          atTarget = target(migration).drainTarget(spec);
+        } catch (RuntimeException e) {
+          // The source's keys are fenced and wait on the target. (A source that fails its fence
+          // is not waited on: its keys are out of reach either way, and it commits once back.)
+          heldUp(migration.getTarget() + ": " + StatusErrors.fromStatus(e).getMessage());
+          throw e;
+        }
         compare("final", atSource, atTarget);
         failpoints.hit(Failpoints.BEFORE_COMMIT);
         if (control.cancelRequested()) {
@@ -172,6 +191,7 @@ final class MigrationRunner implements Runnable {
         long committingAt = System.nanoTime();
         if (group.size() > 1 && !groups.ready(migration, group)) {
           // Fenced and checked: the member whose report completes the group commits it.
+          heldUp("waiting for the rest of its group to be fenced and checked");
           awaitChange(s -> s.migrations().get(id).getPhase() != MigrationPhase.CUTOVER);
           return;
         }
@@ -211,6 +231,29 @@ final class MigrationRunner implements Runnable {
       }
       default -> throw new IllegalStateException("unexpected phase " + migration.getPhase());
     }
+  }
+
+  /** Notes that the cutover cannot go on now, and why; the time counts from the first such turn. */
+  private void heldUp(String why) {
+    if (heldUpSince == 0) {
+      heldUpSince = System.nanoTime();
+    }
+    heldUpBy = why;
+  }
+
+  /**
+   * Why the cutover must be rolled back, if it has been held up for longer than the cutover
+   * timeout: a fence is meant to last milliseconds, and its keys can be neither read nor written
+   * while it holds. Null otherwise.
+   */
+  private String cutoverTimedOut() {
+    if (heldUpSince == 0 || System.nanoTime() - heldUpSince < cutoverTimeout.toNanos()) {
+      return null;
+    }
+    return String.format(
+        "its cutover was held up for over %.1f s (%s); rolled back so that its keys can be"
+            + " written again",
+        cutoverTimeout.toMillis() / 1000.0, heldUpBy);
   }
 
   /** Runs the target's copy and catch-up until its lag is small, recording progress. */

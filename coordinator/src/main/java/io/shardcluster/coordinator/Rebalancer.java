@@ -159,7 +159,8 @@ final class Rebalancer implements AutoCloseable {
                         config.throttleBytesPerSec(),
                         clock,
                         this::tickSoon,
-                        commitGroups)
+                        commitGroups,
+                        config.cutoverTimeout())
                     .run();
               } finally {
                 running.remove(migration.getId());

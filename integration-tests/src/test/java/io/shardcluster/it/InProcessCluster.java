@@ -77,7 +77,15 @@ final class InProcessCluster implements AutoCloseable {
       double rangeSplitOps,
       String balanceBy) {
     return config(
-        dir, balancer, window, rangeSplitKeys, rangeSplitOps, balanceBy, 4, Failpoints.none());
+        dir,
+        balancer,
+        window,
+        rangeSplitKeys,
+        rangeSplitOps,
+        balanceBy,
+        4,
+        Failpoints.none(),
+        CoordinatorConfig.DEFAULT_CUTOVER_TIMEOUT);
   }
 
   /**
@@ -85,6 +93,12 @@ final class InProcessCluster implements AutoCloseable {
    * the failpoints on.
    */
   static CoordinatorConfig config(Path dir, int maxMigrations, Failpoints failpoints) {
+    return config(dir, maxMigrations, failpoints, CoordinatorConfig.DEFAULT_CUTOVER_TIMEOUT);
+  }
+
+  /** As {@link #config(Path, int, Failpoints)}, with cutovers rolled back when held up so long. */
+  static CoordinatorConfig config(
+      Path dir, int maxMigrations, Failpoints failpoints, Duration cutoverTimeout) {
     return config(
         dir,
         false,
@@ -93,7 +107,8 @@ final class InProcessCluster implements AutoCloseable {
         0,
         "keys",
         maxMigrations,
-        failpoints);
+        failpoints,
+        cutoverTimeout);
   }
 
   private static CoordinatorConfig config(
@@ -104,7 +119,8 @@ final class InProcessCluster implements AutoCloseable {
       double rangeSplitOps,
       String balanceBy,
       int maxMigrations,
-      Failpoints failpoints) {
+      Failpoints failpoints,
+      Duration cutoverTimeout) {
     return new CoordinatorConfig(
         "127.0.0.1",
         1,
@@ -113,6 +129,7 @@ final class InProcessCluster implements AutoCloseable {
         Duration.ofSeconds(2),
         maxMigrations,
         0,
+        cutoverTimeout,
         balancer,
         balanceBy,
         0.2,

@@ -13,6 +13,7 @@ import io.shardcluster.client.NodeState;
 import io.shardcluster.client.RebalancePlan;
 import io.shardcluster.client.ShardClient;
 import io.shardcluster.client.ShardClusterException;
+import io.shardcluster.coordinator.CoordinatorConfig;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.RoutingTable;
 import io.shardcluster.wire.Failpoints;
@@ -54,13 +55,27 @@ class InProcessRebalancingTest {
    * migration just before its commit while {@code release} is missing.
    */
   private ShardClient startStoppingBeforeCommits(Path release, int maxMigrations) {
+    return startStoppingAt(
+        Failpoints.BEFORE_COMMIT,
+        release,
+        maxMigrations,
+        CoordinatorConfig.DEFAULT_CUTOVER_TIMEOUT);
+  }
+
+  /**
+   * Three nodes and a coordinator that stops every migration at the failpoint while {@code release}
+   * is missing, and rolls back cutovers held up for longer than {@code cutoverTimeout}.
+   */
+  private ShardClient startStoppingAt(
+      String failpoint, Path release, int maxMigrations, Duration cutoverTimeout) {
     cluster =
         new InProcessCluster(
             dir,
             InProcessCluster.config(
                 dir,
                 maxMigrations,
-                Failpoints.parse(List.of(Failpoints.BEFORE_COMMIT + "=pause"), null, release)));
+                Failpoints.parse(List.of(failpoint + "=pause"), null, release),
+                cutoverTimeout));
     for (int i = 1; i <= 3; i++) {
       cluster.addNode("node-" + i);
     }
@@ -645,17 +660,11 @@ class InProcessRebalancingTest {
     // Every migration stops, fenced and checked, just before its commit while `release` is missing.
     Path release = Files.createFile(dir.resolve("release"));
     ShardClient client = startStoppingBeforeCommits(release, 4);
-    for (int i = 0; i < 300; i++) {
-      client.put("t:" + i, "v" + i);
-    }
-    cluster.awaitMigrations();
+    writeTenantKeys(client);
     RoutingTable before = client.refreshRoutingTable();
     Map<String, List<String>> ownedBefore = InProcessCluster.ownedKeys(client, Keyspace.DEFAULT);
 
-    Files.delete(release);
-    DirectoryChange placing = client.admin().setDirectoryEntry(bytes("t:"), true, "node-1");
-    assertThat(placing.migrations()).hasSize(2);
-    awaitStoppedBeforeCommit(client, "directory set", 2);
+    DirectoryChange placing = placeTenantStopped(client, release);
     String cancelled = placing.migrations().get(1).id();
     client.admin().cancelMigration(cancelled);
     Files.createFile(release);
@@ -683,6 +692,123 @@ class InProcessRebalancingTest {
     for (int i = 0; i < 300; i++) {
       assertThat(client.get("t:" + i)).contains("v" + i);
     }
+  }
+
+  @Test
+  void cutover_whoseTargetStopsAnsweringAfterTheFence_isRolledBack_andTheKeysCanBeWrittenAgain()
+      throws Exception {
+    Path release = Files.createFile(dir.resolve("release"));
+    ShardClient client =
+        startStoppingAt(Failpoints.BEFORE_FENCE, release, 4, Duration.ofMillis(500));
+    client.put("pinned", "v0");
+    cluster.awaitMigrations();
+    RoutingTable before = client.refreshRoutingTable();
+    String source = client.route(bytes("pinned")).owner();
+    String target = source.equals("node-1") ? "node-2" : "node-1";
+
+    Files.delete(release);
+    DirectoryChange pinning = client.admin().setDirectoryEntry(bytes("pinned"), false, target);
+    assertThat(pinning.migrations()).hasSize(1);
+    awaitStoppedBeforeCommit(client, "directory set", 1);
+    // The source fences; the target, gone, cannot drain: without a timeout the key would stay
+    // fenced, unreadable and unwritable, until the target came back.
+    cluster.stopNode(target);
+    Files.createFile(release);
+
+    MigrationInfo rolledBack = awaitFinished(client, pinning.migrations().get(0).id());
+    assertThat(rolledBack.phase()).isEqualTo("CANCELLED");
+    assertThat(rolledBack.lastError()).contains("cutover was held up").contains(target);
+    assertThat(client.get("pinned")).contains("v0");
+    client.put("pinned", "v1");
+    assertThat(client.get("pinned")).contains("v1");
+    assertThat(client.refreshRoutingTable().epoch()).isEqualTo(before.epoch());
+
+    // Back, the target drops its copy by itself: the key is stored on its owner only.
+    cluster.restartNode(target);
+    RoutingTable now = client.refreshRoutingTable();
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .pollInterval(Duration.ofMillis(50))
+        .untilAsserted(
+            () ->
+                assertThat(
+                        InProcessCluster.storedKeys(
+                            now.address(target).orElseThrow(),
+                            Keyspace.DEFAULT,
+                            "pinned",
+                            "pinnee"))
+                    .isZero());
+    assertThat(client.get("pinned")).contains("v1");
+  }
+
+  /** Writes t:0 ... t:299, spread by the ring over the three nodes. */
+  private void writeTenantKeys(ShardClient client) {
+    for (int i = 0; i < 300; i++) {
+      client.put("t:" + i, "v" + i);
+    }
+    cluster.awaitMigrations();
+  }
+
+  /**
+   * Lets the stopped coordinator go, places prefix t: on node-1 (one migration from node-2, one
+   * from node-3, a commit group) and waits until both are stopped at the failpoint again.
+   */
+  private static DirectoryChange placeTenantStopped(ShardClient client, Path release)
+      throws Exception {
+    Files.delete(release);
+    DirectoryChange placing = client.admin().setDirectoryEntry(bytes("t:"), true, "node-1");
+    assertThat(placing.migrations()).hasSize(2);
+    awaitStoppedBeforeCommit(client, "directory set", 2);
+    return placing;
+  }
+
+  @Test
+  void groupCutover_whoseMemberCannotFence_isRolledBack_andTheOtherMembersKeysCanBeWrittenAgain()
+      throws Exception {
+    Path release = Files.createFile(dir.resolve("release"));
+    ShardClient client =
+        startStoppingAt(Failpoints.BEFORE_FENCE, release, 4, Duration.ofMillis(500));
+    writeTenantKeys(client);
+    RoutingTable before = client.refreshRoutingTable();
+    Map<String, List<String>> owned = InProcessCluster.ownedKeys(client, Keyspace.DEFAULT);
+
+    DirectoryChange placing = placeTenantStopped(client, release);
+    // node-2's member fences and waits for node-3's, which cannot fence: node-3 is gone.
+    cluster.stopNode("node-3");
+    Files.createFile(release);
+
+    for (MigrationInfo member : placing.migrations()) {
+      assertThat(awaitFinished(client, member.id()).phase()).isEqualTo("CANCELLED");
+    }
+    assertThat(client.admin().migrations(true))
+        .filteredOn(m -> m.reason().equals("directory set"))
+        .extracting(MigrationInfo::lastError)
+        .anySatisfy(error -> assertThat(error).contains("cutover was held up"));
+    RoutingTable after = client.refreshRoutingTable();
+    assertThat(after.epoch()).isEqualTo(before.epoch());
+    assertThat(after.keyspace(Keyspace.DEFAULT).directory().entries()).isEmpty();
+    // node-2's keys of the prefix are readable and writable again without node-3.
+    List<String> onNode2 =
+        owned.get("node-2").stream().filter(key -> key.startsWith("t:")).toList();
+    assertThat(onNode2).isNotEmpty();
+    for (String key : onNode2) {
+      client.put(key, "again");
+      assertThat(client.get(key)).contains("again");
+    }
+  }
+
+  /** Waits until the migration is DONE or CANCELLED and returns it. */
+  private static MigrationInfo awaitFinished(ShardClient client, String id) {
+    return await()
+        .atMost(Duration.ofSeconds(60))
+        .pollInterval(Duration.ofMillis(50))
+        .until(
+            () ->
+                client.admin().migrations(true).stream()
+                    .filter(m -> m.id().equals(id))
+                    .findFirst()
+                    .orElseThrow(),
+            m -> m.phase().equals("DONE") || m.phase().equals("CANCELLED"));
   }
 
   @Test

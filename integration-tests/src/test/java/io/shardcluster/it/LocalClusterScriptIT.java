@@ -114,7 +114,13 @@ class LocalClusterScriptIT {
     assertThat(badNodes.err().trim())
         .isEqualTo("cluster: --nodes must be a number from 1 to 50, got 'many'");
     assertThat(bin("cluster", "--help").out()).contains("Usage: bin/cluster up");
-    assertThat(bin("coordinator", "--help").out()).contains("--data-dir");
+    Shardctl.Result coordinatorHelp = bin("coordinator", "--help");
+    assertThat(coordinatorHelp.out()).contains("--data-dir").contains("(default: 0.2, 20%)");
+    assertThat(coordinatorHelp.err()).isEmpty();
+    Shardctl.Result shortCutover = bin("coordinator", "--cutover-timeout-ms", "5");
+    assertThat(shortCutover.exitCode()).isNotZero();
+    assertThat(shortCutover.err().trim())
+        .isEqualTo("coordinator: cutover timeout must be at least 100 ms");
     assertThat(bin("shard-node", "--help").out()).contains("--fsync");
     assertThat(bin("shardctl", "--help").out()).contains("bench");
   }

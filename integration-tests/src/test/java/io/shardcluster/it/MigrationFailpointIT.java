@@ -1,6 +1,7 @@
 package io.shardcluster.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import io.shardcluster.client.MigrationInfo;
 import io.shardcluster.client.ShardClient;
@@ -107,6 +108,58 @@ class MigrationFailpointIT {
 
     assertEveryKeyOnOneNode(KEYS);
     assertThat(cluster.nodeStates()).containsEntry("node-4", "UP");
+  }
+
+  /**
+   * A join's target is killed just as its sources fence their moving keys, and stays down. The
+   * fences cannot last: once the cutover has been held up for the coordinator's cutover timeout,
+   * the migrations are rolled back, and every key is written again while the target is still down.
+   * Back, the target holds nothing it does not own.
+   */
+  @Test
+  void targetKilledAtTheFence_cutoverRolledBackAfterItsTimeout_keysWritableWithoutTheTarget()
+      throws Exception {
+    cluster = LocalCluster.start("failpoint-fence-timeout", 3);
+    cluster.restartWith(
+        "coordinator",
+        List.of("--failpoint", Failpoints.BEFORE_FENCE + "=pause", "--cutover-timeout-ms", "1000"));
+    ShardClient client = cluster.client();
+    AcknowledgedWorkload workload = AcknowledgedWorkload.start(client, KEYS, 2, 1);
+    cluster.addNode("node-4");
+    cluster
+        .coordinator()
+        .awaitLog("failpoint " + Failpoints.BEFORE_FENCE + ": pause", Duration.ofSeconds(60));
+    cluster.kill("node-4");
+    cluster.releaseFailpoints();
+
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .pollInterval(Duration.ofMillis(250))
+        .untilAsserted(
+            () ->
+                assertThat(client.admin().migrations(true))
+                    .filteredOn(m -> m.reason().equals("join node-4"))
+                    .isNotEmpty()
+                    .allSatisfy(m -> assertThat(m.phase()).isEqualTo("CANCELLED"))
+                    .anySatisfy(m -> assertThat(m.lastError()).contains("cutover was held up")));
+    // Each writer goes over all its keys in turn: every key, moving ones included, is written.
+    long before = workload.writes();
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .pollInterval(Duration.ofMillis(250))
+        .until(() -> workload.writes() >= before + KEYS);
+
+    cluster.restart("node-4");
+    cluster.awaitSettled(Duration.ofSeconds(120));
+    workload.close();
+    workload.verify();
+    assertThat(workload.staleReads()).as(workload.firstErrors().toString()).isZero();
+    // The target was not there to be told: it drops its copies once it finds the coordinator no
+    // longer lists their migrations (a few heartbeats after its restart).
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .pollInterval(Duration.ofMillis(500))
+        .untilAsserted(() -> assertEveryKeyOnOneNode(KEYS));
   }
 
   /**

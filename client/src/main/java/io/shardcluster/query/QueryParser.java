@@ -58,6 +58,11 @@ public final class QueryParser {
       Pattern.compile(
           "Encountered unexpected token: (\"(?:[^\"]|\"\")*\")[\\s\\S]*?at line (\\d+), column (\\d+)");
 
+  // What JSqlParser says when the query ended where it needed more.
+  private static final Pattern AT_THE_END =
+      Pattern.compile(
+          "Encountered unexpected token:\\s*(?:<EOF>)?\\s*at line (\\d+), column (\\d+)");
+
   private QueryParser() {}
 
   /** Parses and checks one query; INVALID_ARGUMENT or UNIMPLEMENTED errors if it is not valid. */
@@ -69,7 +74,7 @@ public final class QueryParser {
     try {
       statement = CCJSqlParserUtil.parse(sql);
     } catch (JSQLParserException e) {
-      throw ShardClusterException.invalidArgument(syntaxError(e));
+      throw ShardClusterException.invalidArgument(syntaxError(sql, e));
     }
     if (!(statement instanceof PlainSelect select)) {
       throw unsupported("only SELECT is supported");
@@ -77,15 +82,56 @@ public final class QueryParser {
     return new QueryParser.Builder(select).build();
   }
 
-  private static String syntaxError(JSQLParserException e) {
+  /** Keywords that something must follow. */
+  private static final Set<String> LEADING_KEYWORDS =
+      Set.of(
+          "SELECT", "FROM", "WHERE", "AND", "OR", "NOT", "GROUP", "ORDER", "BY", "LIMIT", "IN",
+          "BETWEEN", "LIKE", "IS", "AS");
+
+  /** Whether a query may end with the quoted token: a name, a value, a closing parenthesis. */
+  private static boolean canEndAQuery(String quoted) {
+    String token = quoted.substring(1, quoted.length() - 1);
+    if (LEADING_KEYWORDS.contains(token.toUpperCase(Locale.ROOT))) {
+      return false;
+    }
+    return !token.matches("[=<>!,(+\\-/%]+");
+  }
+
+  /** Whether the quoted token at the line and column is the end of the query (bar a semicolon). */
+  private static boolean isLastToken(String sql, int line, int column, String quoted) {
+    int offset = 0;
+    for (int l = 1; l < line; l++) {
+      offset = sql.indexOf('\n', offset) + 1;
+      if (offset == 0) {
+        return false;
+      }
+    }
+    int end = offset + column - 1 + (quoted.length() - 2);
+    return end <= sql.length() && sql.substring(end).replace(";", "").isBlank();
+  }
+
+  private static String where(int line, int column) {
+    return line == 1 ? "column " + column : "line " + line + ", column " + column;
+  }
+
+  private static String syntaxError(String sql, JSQLParserException e) {
     String message = String.valueOf(e.getMessage());
     Matcher matcher = UNEXPECTED.matcher(message);
     if (matcher.find()) {
-      String where =
-          matcher.group(2).equals("1")
-              ? "column " + matcher.group(3)
-              : "line " + matcher.group(2) + ", column " + matcher.group(3);
-      return "syntax error at " + where + ": unexpected " + matcher.group(1);
+      int line = Integer.parseInt(matcher.group(2));
+      int column = Integer.parseInt(matcher.group(3));
+      String token = matcher.group(1);
+      String where = where(line, column);
+      // A query cut short fails at its last token, which is then not what is wrong.
+      if (isLastToken(sql, line, column, token) && !canEndAQuery(token)) {
+        return "syntax error at " + where + ": the query ends too soon, after " + token;
+      }
+      return "syntax error at " + where + ": unexpected " + token;
+    }
+    Matcher end = AT_THE_END.matcher(message);
+    if (end.find()) {
+      String where = where(Integer.parseInt(end.group(1)), Integer.parseInt(end.group(2)));
+      return "syntax error at " + where + ": the query ends too soon";
     }
     String first = message.replaceFirst("^[\\w.]+Exception: ", "");
     return "syntax error: " + first.lines().findFirst().orElse(first).trim();

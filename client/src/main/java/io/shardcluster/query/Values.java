@@ -1,5 +1,6 @@
 package io.shardcluster.query;
 
+import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonParseException;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
@@ -41,10 +42,27 @@ public final class Values {
     try (JsonParser parser = JSON.createParser(json)) {
       return readWhole(parser);
     } catch (JsonProcessingException e) {
-      throw new IllegalArgumentException("not JSON: " + e.getOriginalMessage(), e);
+      throw new IllegalArgumentException("not JSON: " + describe(e), e);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
+  }
+
+  /**
+   * Jackson's own words for what is wrong, without the input's description it embeds, and where.
+   */
+  private static String describe(JsonProcessingException e) {
+    String what =
+        String.valueOf(e.getOriginalMessage())
+            .replaceAll("\\s*\\(start marker at \\[[^\\]]*\\]\\)", "");
+    JsonLocation at = e.getLocation();
+    if (at == null || at.getColumnNr() < 1) {
+      return what;
+    }
+    return what
+        + (at.getLineNr() > 1
+            ? " (line " + at.getLineNr() + ", column " + at.getColumnNr() + ")"
+            : " (column " + at.getColumnNr() + ")");
   }
 
   /**

@@ -31,6 +31,20 @@ class QueryParserTest {
         .isEqualTo("syntax error at column 27: unexpected \">=\"");
     assertThat(error("SELEC x FROM t")).isEqualTo("syntax error at column 1: unexpected \"SELEC\"");
     assertThat(code("SELECT * FROM t WHERE")).isEqualTo(ErrorCode.INVALID_ARGUMENT);
+    assertThat(error("SELECT * FROM t WHERE"))
+        .isEqualTo("syntax error at column 17: the query ends too soon, after \"WHERE\"");
+    assertThat(error("SELECT x FROM t\nWHERE age > ;"))
+        .isEqualTo("syntax error at line 2, column 11: the query ends too soon, after \">\"");
+    assertThat(error("SELECT x FROM t ORDER BY"))
+        .isEqualTo("syntax error at column 24: the query ends too soon");
+    assertThat(error("SELECT x FROM t LIMIT"))
+        .isEqualTo("syntax error at column 21: the query ends too soon");
+    assertThat(error("SELECT * FORM users"))
+        .isEqualTo("syntax error at column 15: unexpected \"users\"");
+    assertThat(error("SELECT x FROM t WHERE age > 1 AND"))
+        .isEqualTo("syntax error at column 31: the query ends too soon, after \"AND\"");
+    assertThat(error("SELECT x FROM t WHERE age > > 3"))
+        .isEqualTo("syntax error at column 27: unexpected \">\"");
     assertThat(code("")).isEqualTo(ErrorCode.INVALID_ARGUMENT);
   }
 

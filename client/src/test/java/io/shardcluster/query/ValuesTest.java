@@ -50,6 +50,12 @@ class ValuesTest {
     assertThat(Values.fromJson("{\"a\":1} ").get("a").intValue()).isEqualTo(1);
     assertThatThrownBy(() -> Values.fromJson("{\"a\":1} {\"b\":2}"))
         .isInstanceOf(IllegalArgumentException.class)
-        .hasMessage("not JSON: more text after the value");
+        .hasMessage("not JSON: more text after the value (column 10)");
+    assertThatThrownBy(() -> Values.fromJson("{\"name\":\"cy\""))
+        .hasMessage(
+            "not JSON: Unexpected end-of-input: expected close marker for Object (column 13)");
+    assertThatThrownBy(() -> Values.fromJson("{\"a\":1,\n\"b\":}"))
+        .hasMessageStartingWith("not JSON: Unexpected character ('}' (code 125))")
+        .hasMessageEndingWith("(line 2, column 5)");
   }
 }

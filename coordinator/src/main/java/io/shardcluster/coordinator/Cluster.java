@@ -659,7 +659,9 @@ final class Cluster {
     List<Migration> active = state.activeMigrations();
     if (!active.isEmpty()) {
       throw ShardClusterException.failedPrecondition(
-          active.size() + " migration(s) in progress; retry when `shardctl migrations` lists none");
+          active.size()
+              + " migration(s) in progress; retry when `shardctl migrations` lists none"
+              + " (`shardctl wait --migrations-done` waits for that)");
     }
   }
 

@@ -175,11 +175,16 @@ final class MigrationRunner implements Runnable {
         long drainedAt = System.nanoTime();
         Checkpoint atTarget;
         try {
-          atTarget = target(migration).drainTarget(spec);
+          // The last changes only (the catch-up left few): a target that takes longer than the
+          // cutover may be held up has died or hangs.
+          atTarget =
+              target(migration)
+                  .withDeadlineAfter(cutoverTimeout.toMillis(), TimeUnit.MILLISECONDS)
+                  .drainTarget(spec);
         } catch (RuntimeException e) {
           // The source's keys are fenced and wait on the target. (A source that fails its fence
           // is not waited on: its keys are out of reach either way, and it commits once back.)
-          heldUp(migration.getTarget() + ": " + StatusErrors.fromStatus(e).getMessage());
+          heldUp(migration.getTarget() + ": " + StatusErrors.fromStatus(e).getMessage(), drainedAt);
           throw e;
         }
         compare("final", atSource, atTarget);
@@ -191,7 +196,7 @@ final class MigrationRunner implements Runnable {
         long committingAt = System.nanoTime();
         if (group.size() > 1 && !groups.ready(migration, group)) {
           // Fenced and checked: the member whose report completes the group commits it.
-          heldUp("waiting for the rest of its group to be fenced and checked");
+          heldUp("waiting for the rest of its group to be fenced and checked", System.nanoTime());
           awaitChange(s -> s.migrations().get(id).getPhase() != MigrationPhase.CUTOVER);
           return;
         }
@@ -233,10 +238,13 @@ final class MigrationRunner implements Runnable {
     }
   }
 
-  /** Notes that the cutover cannot go on now, and why; the time counts from the first such turn. */
-  private void heldUp(String why) {
+  /**
+   * Notes that the cutover cannot go on, and why; the time counts from {@code since} (a nanoTime)
+   * of the first such turn.
+   */
+  private void heldUp(String why, long since) {
     if (heldUpSince == 0) {
-      heldUpSince = System.nanoTime();
+      heldUpSince = since;
     }
     heldUpBy = why;
   }

@@ -116,6 +116,26 @@ final class JvmProcess {
     }
   }
 
+  /** SIGSTOP: the process stays, holding its sockets, and answers nothing until {@link #thaw}. */
+  void freeze() throws IOException, InterruptedException {
+    signal("STOP");
+  }
+
+  /** SIGCONT after {@link #freeze}. */
+  void thaw() throws IOException, InterruptedException {
+    signal("CONT");
+  }
+
+  private void signal(String name) throws IOException, InterruptedException {
+    Process kill =
+        new ProcessBuilder("kill", "-" + name, Long.toString(process.pid()))
+            .redirectErrorStream(true)
+            .start();
+    if (kill.waitFor() != 0) {
+      throw new IOException("kill -" + name + " " + process.pid() + " failed");
+    }
+  }
+
   /** SIGTERM, and wait until it is gone. */
   void stop() throws InterruptedException {
     if (process != null && process.isAlive()) {

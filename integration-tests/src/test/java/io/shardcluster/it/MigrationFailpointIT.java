@@ -17,6 +17,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * A join's migrations are stopped at each phase by a failpoint, and then the source, the target or
@@ -111,15 +112,17 @@ class MigrationFailpointIT {
   }
 
   /**
-   * A join's target is killed just as its sources fence their moving keys, and stays down. The
-   * fences cannot last: once the cutover has been held up for the coordinator's cutover timeout,
-   * the migrations are rolled back, and every key is written again while the target is still down.
-   * Back, the target holds nothing it does not own.
+   * A join's target is killed (SIGKILL) or frozen (SIGSTOP: its connections stay open, it answers
+   * nothing) just as its sources fence their moving keys. The fences cannot last: once the cutover
+   * has been held up for the coordinator's cutover timeout, the migrations are rolled back, and
+   * every key is written again while the target is still out. Back, the target holds nothing it
+   * does not own.
    */
-  @Test
-  void targetKilledAtTheFence_cutoverRolledBackAfterItsTimeout_keysWritableWithoutTheTarget()
-      throws Exception {
-    cluster = LocalCluster.start("failpoint-fence-timeout", 3);
+  @ParameterizedTest(name = "target {0}")
+  @ValueSource(strings = {"killed", "frozen"})
+  void targetLostAtTheFence_cutoverRolledBackAfterItsTimeout_keysWritableWithoutTheTarget(
+      String lost) throws Exception {
+    cluster = LocalCluster.start("failpoint-fence-timeout-" + lost, 3);
     cluster.restartWith(
         "coordinator",
         List.of("--failpoint", Failpoints.BEFORE_FENCE + "=pause", "--cutover-timeout-ms", "1000"));
@@ -129,7 +132,11 @@ class MigrationFailpointIT {
     cluster
         .coordinator()
         .awaitLog("failpoint " + Failpoints.BEFORE_FENCE + ": pause", Duration.ofSeconds(60));
-    cluster.kill("node-4");
+    if (lost.equals("killed")) {
+      cluster.kill("node-4");
+    } else {
+      cluster.process("node-4").freeze();
+    }
     cluster.releaseFailpoints();
 
     await()
@@ -149,13 +156,17 @@ class MigrationFailpointIT {
         .pollInterval(Duration.ofMillis(250))
         .until(() -> workload.writes() >= before + KEYS);
 
-    cluster.restart("node-4");
+    if (lost.equals("killed")) {
+      cluster.restart("node-4");
+    } else {
+      cluster.process("node-4").thaw();
+    }
     cluster.awaitSettled(Duration.ofSeconds(120));
     workload.close();
     workload.verify();
     assertThat(workload.staleReads()).as(workload.firstErrors().toString()).isZero();
     // The target was not there to be told: it drops its copies once it finds the coordinator no
-    // longer lists their migrations (a few heartbeats after its restart).
+    // longer lists their migrations (a few heartbeats after it is back).
     await()
         .atMost(Duration.ofSeconds(60))
         .pollInterval(Duration.ofMillis(500))

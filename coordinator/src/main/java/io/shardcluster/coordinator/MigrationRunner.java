@@ -172,7 +172,7 @@ final class MigrationRunner implements Runnable {
         // The fence is held from here to the commit: keep it to two calls and one fsync.
         long fencedAt = System.nanoTime();
         Checkpoint atSource = source(migration).fence(MigrationRef.newBuilder().setId(id).build());
-        long drainedAt = System.nanoTime();
+        long drainStartedAt = System.nanoTime();
         Checkpoint atTarget;
         try {
           // The last changes only (the catch-up left few): a target that takes longer than the
@@ -184,7 +184,9 @@ final class MigrationRunner implements Runnable {
         } catch (RuntimeException e) {
           // The source's keys are fenced and wait on the target. (A source that fails its fence
           // is not waited on: its keys are out of reach either way, and it commits once back.)
-          heldUp(migration.getTarget() + ": " + StatusErrors.fromStatus(e).getMessage(), drainedAt);
+          heldUp(
+              migration.getTarget() + ": " + StatusErrors.fromStatus(e).getMessage(),
+              drainStartedAt);
           throw e;
         }
         compare("final", atSource, atTarget);
@@ -219,8 +221,8 @@ final class MigrationRunner implements Runnable {
                                 .toList())
                     : "",
                 (committedAt - fencedAt) / 1e6,
-                (drainedAt - fencedAt) / 1e6,
-                (committingAt - drainedAt) / 1e6,
+                (drainStartedAt - fencedAt) / 1e6,
+                (committingAt - drainStartedAt) / 1e6,
                 (committedAt - committingAt) / 1e6));
         failpoints.hit(Failpoints.AFTER_COMMIT);
       }

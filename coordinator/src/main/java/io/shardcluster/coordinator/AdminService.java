@@ -34,6 +34,7 @@ import io.shardcluster.routing.Keyspace;
 import io.shardcluster.wire.RoutingTables;
 import io.shardcluster.wire.ServerResponses;
 import java.util.List;
+import java.util.function.Supplier;
 
 /** Serves operator commands: converts between the wire and the cluster and rebalancer. */
 final class AdminService extends AdminGrpc.AdminImplBase {
@@ -94,8 +95,12 @@ final class AdminService extends AdminGrpc.AdminImplBase {
     ServerResponses.unary(
         observer,
         () ->
-            rebalancer.setDirectoryEntry(
-                keyspace(request.getKeyspace()), RoutingTables.fromProto(request.getEntry())));
+            afterMigrations(
+                "directory set",
+                () ->
+                    rebalancer.setDirectoryEntry(
+                        keyspace(request.getKeyspace()),
+                        RoutingTables.fromProto(request.getEntry()))));
   }
 
   @Override
@@ -104,8 +109,11 @@ final class AdminService extends AdminGrpc.AdminImplBase {
     ServerResponses.unary(
         observer,
         () ->
-            rebalancer.removeDirectoryEntry(
-                keyspace(request.getKeyspace()), request.getKey(), request.getPrefix()));
+            afterMigrations(
+                "directory remove",
+                () ->
+                    rebalancer.removeDirectoryEntry(
+                        keyspace(request.getKeyspace()), request.getKey(), request.getPrefix())));
   }
 
   @Override
@@ -118,12 +126,15 @@ final class AdminService extends AdminGrpc.AdminImplBase {
               request.getSplitAtList().stream().map(ByteString::toByteArray).toList();
           return KeyspaceChangeResponse.newBuilder()
               .setEpoch(
-                  cluster.createKeyspace(
-                      request.getName(),
-                      request.getStrategy(),
-                      splitAt,
-                      request.hasSeparator() ? request.getSeparator() : null,
-                      vnodes))
+                  afterMigrations(
+                      "create keyspace " + request.getName(),
+                      () ->
+                          cluster.createKeyspace(
+                              request.getName(),
+                              request.getStrategy(),
+                              splitAt,
+                              request.hasSeparator() ? request.getSeparator() : null,
+                              vnodes)))
               .build();
         });
   }
@@ -136,8 +147,11 @@ final class AdminService extends AdminGrpc.AdminImplBase {
         () ->
             KeyspaceChangeResponse.newBuilder()
                 .setEpoch(
-                    cluster.splitRange(
-                        keyspace(request.getKeyspace()), request.getAt().toByteArray()))
+                    afterMigrations(
+                        "split",
+                        () ->
+                            cluster.splitRange(
+                                keyspace(request.getKeyspace()), request.getAt().toByteArray())))
                 .build());
   }
 
@@ -148,7 +162,10 @@ final class AdminService extends AdminGrpc.AdminImplBase {
         observer,
         () ->
             KeyspaceChangeResponse.newBuilder()
-                .setEpoch(cluster.dropKeyspace(request.getName()))
+                .setEpoch(
+                    afterMigrations(
+                        "drop keyspace " + request.getName(),
+                        () -> cluster.dropKeyspace(request.getName())))
                 .build());
   }
 
@@ -209,11 +226,14 @@ final class AdminService extends AdminGrpc.AdminImplBase {
     ServerResponses.unary(
         observer,
         () ->
-            rebalancer.moveDirectoryEntry(
-                keyspace(request.getKeyspace()),
-                request.getKey(),
-                request.getPrefix(),
-                request.getTarget()));
+            afterMigrations(
+                "directory move",
+                () ->
+                    rebalancer.moveDirectoryEntry(
+                        keyspace(request.getKeyspace()),
+                        request.getKey(),
+                        request.getPrefix(),
+                        request.getTarget())));
   }
 
   @Override
@@ -222,7 +242,10 @@ final class AdminService extends AdminGrpc.AdminImplBase {
         observer,
         () ->
             MigrationsResponse.newBuilder()
-                .addAllMigrations(rebalancer.drain(request.getNodeId()))
+                .addAllMigrations(
+                    afterMigrations(
+                        "drain " + request.getNodeId(),
+                        () -> rebalancer.drain(request.getNodeId())))
                 .build());
   }
 
@@ -246,7 +269,8 @@ final class AdminService extends AdminGrpc.AdminImplBase {
     ServerResponses.unary(
         observer,
         () -> {
-          Rebalancer.Rebalance rebalance = rebalancer.rebalance(request.getDryRun());
+          Rebalancer.Rebalance rebalance =
+              afterMigrations("rebalance", () -> rebalancer.rebalance(request.getDryRun()));
           RebalancePlan.Builder plan =
               RebalancePlan.newBuilder()
                   .setMetric(rebalance.metric())
@@ -296,5 +320,13 @@ final class AdminService extends AdminGrpc.AdminImplBase {
 
   private static String keyspace(String name) {
     return name.isEmpty() ? Keyspace.DEFAULT : name;
+  }
+
+  /**
+   * A change that migrations in progress would refuse waits for them to end, within the caller's
+   * deadline (see {@link Cluster#afterMigrations}).
+   */
+  private <T> T afterMigrations(String what, Supplier<T> change) {
+    return cluster.afterMigrations(what, CallerDeadline.waitMs(), change);
   }
 }

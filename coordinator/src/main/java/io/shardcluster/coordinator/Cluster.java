@@ -3,6 +3,7 @@ package io.shardcluster.coordinator;
 import static io.shardcluster.client.ShardClusterException.requireArgument;
 
 import com.google.protobuf.ByteString;
+import io.shardcluster.client.ErrorCode;
 import io.shardcluster.client.ShardClusterException;
 import io.shardcluster.proto.v1.GroupEntry;
 import io.shardcluster.proto.v1.LookupGroupsResponse;
@@ -37,6 +38,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import java.util.function.Predicate;
+import java.util.function.Supplier;
 import java.util.function.UnaryOperator;
 import java.util.logging.Logger;
 import java.util.regex.Pattern;
@@ -658,10 +660,52 @@ final class Cluster {
   static void requireNoMigrations(ClusterState state) {
     List<Migration> active = state.activeMigrations();
     if (!active.isEmpty()) {
-      throw ShardClusterException.failedPrecondition(
-          active.size()
+      throw new MigrationsInProgress(active.size());
+    }
+  }
+
+  /** A change refused because migrations are in progress. */
+  static final class MigrationsInProgress extends ShardClusterException {
+    private static final long serialVersionUID = 1L;
+
+    MigrationsInProgress(int count) {
+      super(
+          ErrorCode.FAILED_PRECONDITION,
+          count
               + " migration(s) in progress; retry when `shardctl migrations` lists none"
               + " (`shardctl wait --migrations-done` waits for that)");
+    }
+  }
+
+  /**
+   * Makes a change that is refused while migrations are in progress (see {@link
+   * #requireNoMigrations}). While it is, waits for them to end, for at most {@code waitMs} in all,
+   * and tries again; then it is refused as before. A joining node counts as a migration in progress
+   * until it is UP, so that a change made after a join may name the new node.
+   */
+  <T> T afterMigrations(String what, long waitMs, Supplier<T> change) {
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(waitMs);
+    while (true) {
+      try {
+        return change.get();
+      } catch (MigrationsInProgress e) {
+        long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+        if (left <= 0) {
+          throw e;
+        }
+        logger.info(what + ": waiting for the migrations in progress to end");
+        try {
+          awaitState(
+              s ->
+                  s.activeMigrations().isEmpty()
+                      && s.members().values().stream()
+                          .noneMatch(m -> m.getState() == NodeState.JOINING),
+              left);
+        } catch (InterruptedException interrupted) {
+          Thread.currentThread().interrupt();
+          throw e;
+        }
+      }
     }
   }
 

@@ -1,8 +1,6 @@
 package io.shardcluster.coordinator;
 
 import com.google.protobuf.ByteString;
-import io.grpc.Context;
-import io.grpc.Deadline;
 import io.shardcluster.client.ErrorCode;
 import io.shardcluster.client.ShardClusterException;
 import io.shardcluster.client.internal.NodeChannels;
@@ -62,10 +60,6 @@ final class Rebalancer implements AutoCloseable {
 
   private static final Logger logger = Logger.getLogger(Rebalancer.class.getName());
   private static final long TICK_MS = 250;
-  // How long a directory change that covers no stored key waits for its migrations, and how long
-  // before the caller's deadline it stops waiting.
-  private static final long PLACEMENT_WAIT_MS = 30_000;
-  private static final long DEADLINE_MARGIN_MS = 500;
 
   private final Cluster cluster;
   private final Liveness liveness;
@@ -444,8 +438,8 @@ final class Rebalancer implements AutoCloseable {
    * Makes a directory change: at once, or by migrations that commit together. When no key it covers
    * was stored, they carry only writes that raced with the change: this waits until they are done
    * (committed and cleaned up, so that the next directory change need not wait for them), and the
-   * change is in effect when it returns (unless they take longer than {@link #PLACEMENT_WAIT_MS} or
-   * the caller's deadline allows). Otherwise it returns at once, naming them.
+   * change is in effect when it returns (unless they take longer than the caller's deadline allows,
+   * see {@link CallerDeadline}). Otherwise it returns at once, naming them.
    */
   private DirectoryChangeResponse change(Supplier<Cluster.Placement> plan, boolean removal) {
     String reason = removal ? "directory remove" : "directory set";
@@ -455,11 +449,7 @@ final class Rebalancer implements AutoCloseable {
       return placing.response(cluster.state());
     }
     // Within the caller's deadline, so that it hears about the migrations even if they are slow.
-    long waitMs = PLACEMENT_WAIT_MS;
-    Deadline deadline = Context.current().getDeadline();
-    if (deadline != null) {
-      waitMs = Math.min(waitMs, deadline.timeRemaining(TimeUnit.MILLISECONDS) - DEADLINE_MARGIN_MS);
-    }
+    long waitMs = CallerDeadline.waitMs();
     ClusterState state;
     try {
       state =

@@ -285,11 +285,16 @@ final class InProcessCluster implements AutoCloseable {
   }
 
   ShardClient client() {
+    return client(Duration.ofSeconds(10));
+  }
+
+  /** A client whose operations, retries included, end after {@code requestTimeout}. */
+  ShardClient client(Duration requestTimeout) {
     ShardClient client =
         ShardClient.builder()
             .coordinator(COORDINATOR)
             .channelFactory(InProcessCluster::channel)
-            .requestTimeout(Duration.ofSeconds(10))
+            .requestTimeout(requestTimeout)
             .build();
     clients.add(client);
     return client;

@@ -28,12 +28,17 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.function.IntFunction;
+import java.util.logging.Handler;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -691,6 +696,73 @@ class InProcessRebalancingTest {
     }
     for (int i = 0; i < 300; i++) {
       assertThat(client.get("t:" + i)).contains("v" + i);
+    }
+  }
+
+  @Test
+  void changesAskedForWhileMigrationsRun_waitForThemWithinTheirDeadline() throws Exception {
+    Path release = Files.createFile(dir.resolve("release"));
+    ShardClient client = startStoppingBeforeCommits(release, 4);
+    for (int i = 0; i < 300; i++) {
+      client.put("k" + i, "v" + i);
+    }
+    Files.delete(release);
+    cluster.startJoining("node-4");
+    awaitStoppedBeforeCommit(client, "join node-4", 3);
+
+    // A change that cannot wait long enough is refused as before, and changes nothing.
+    long epoch = client.refreshRoutingTable().epoch();
+    ShardClient hasty = cluster.client(Duration.ofMillis(1500));
+    assertThatThrownBy(() -> hasty.admin().drain("node-2"))
+        .isInstanceOfSatisfying(
+            ShardClusterException.class,
+            e -> {
+              assertThat(e.code()).isEqualTo(ErrorCode.FAILED_PRECONDITION);
+              assertThat(e.getMessage()).contains("migration(s) in progress");
+            });
+    assertThat(client.refreshRoutingTable().epoch()).isEqualTo(epoch);
+    assertThat(cluster.nodes().get("node-2").state()).isEqualTo(NodeState.UP);
+
+    // One that can waits for the join, then goes ahead.
+    List<String> log = new CopyOnWriteArrayList<>();
+    Handler handler =
+        new Handler() {
+          @Override
+          public void publish(LogRecord record) {
+            log.add(record.getMessage());
+          }
+
+          @Override
+          public void flush() {}
+
+          @Override
+          public void close() {}
+        };
+    Logger coordinatorLog = Logger.getLogger("io.shardcluster.coordinator.Cluster");
+    coordinatorLog.addHandler(handler);
+    try {
+      ShardClient patient = cluster.client(Duration.ofSeconds(60));
+      CompletableFuture<DirectoryChange> pinning =
+          CompletableFuture.supplyAsync(
+              () -> patient.admin().setDirectoryEntry(bytes("k7"), false, "node-4"));
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .pollInterval(Duration.ofMillis(20))
+          .until(
+              () -> log.contains("directory set: waiting for the migrations in progress to end"));
+      assertThat(pinning).isNotDone();
+      Files.createFile(release);
+      DirectoryChange pinned = pinning.get(60, TimeUnit.SECONDS);
+      assertThat(client.admin().migrations(true))
+          .filteredOn(m -> m.reason().equals("join node-4"))
+          .hasSize(3)
+          .allSatisfy(m -> assertThat(m.phase()).isEqualTo("DONE"));
+      cluster.awaitMigrations();
+      assertThat(pinned.epoch()).isGreaterThan(epoch);
+      assertThat(client.route(bytes("k7")).owner()).isEqualTo("node-4");
+      assertThat(client.get("k7")).contains("v7");
+    } finally {
+      coordinatorLog.removeHandler(handler);
     }
   }
 

@@ -121,7 +121,11 @@ final class KeyspaceCommand implements Runnable {
                             k.name(),
                             k.strategy(),
                             "-",
-                            k.groups() + " groups (separator '" + k.separator() + "')")
+                            k.groups()
+                                + (k.groups() == 1 ? " group" : " groups")
+                                + " (separator '"
+                                + k.separator()
+                                + "')")
                         : List.of(
                             k.name(),
                             k.strategy(),

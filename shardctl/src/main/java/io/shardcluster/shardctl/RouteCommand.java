@@ -40,10 +40,10 @@ final class RouteCommand extends DataCommand {
       result.put("keyspace", route.keyspace());
       result.put("owner", route.owner());
       result.put("address", route.address());
-      result.put("position", Interval.hex(route.position()));
       if (route.range() != null) {
         result.put("range", route.range().toString());
       } else {
+        result.put("position", Interval.hex(route.position()));
         result.put("interval_start", Interval.hex(route.interval().start()));
         result.put(
             "interval_end",
@@ -54,7 +54,12 @@ final class RouteCommand extends DataCommand {
       Output.json(out(), result);
     } else {
       out().println(route.owner() + " " + route.address());
-      out().println("  position " + Interval.hex(route.position()) + ", placed by " + placedBy);
+      // A range keyspace places keys by their bytes: a hash position would only mislead.
+      out()
+          .println(
+              route.range() != null
+                  ? "  placed by " + placedBy
+                  : "  position " + Interval.hex(route.position()) + ", placed by " + placedBy);
       out().println("  routing epoch " + route.epoch());
     }
     return 0;

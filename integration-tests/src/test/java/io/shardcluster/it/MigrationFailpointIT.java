@@ -129,9 +129,16 @@ class MigrationFailpointIT {
     ShardClient client = cluster.client();
     AcknowledgedWorkload workload = AcknowledgedWorkload.start(client, KEYS, 2, 1);
     cluster.addNode("node-4");
-    cluster
-        .coordinator()
-        .awaitLog("failpoint " + Failpoints.BEFORE_FENCE + ": pause", Duration.ofSeconds(60));
+    // Every migration past its copy (a copy whose target is lost just stalls until it is back).
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .pollInterval(Duration.ofMillis(100))
+        .untilAsserted(
+            () ->
+                assertThat(client.admin().migrations(false))
+                    .filteredOn(m -> m.reason().equals("join node-4"))
+                    .hasSize(3)
+                    .allSatisfy(m -> assertThat(m.phase()).isEqualTo("CUTOVER")));
     if (lost.equals("killed")) {
       cluster.kill("node-4");
     } else {

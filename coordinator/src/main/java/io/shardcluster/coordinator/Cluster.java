@@ -42,6 +42,7 @@ import java.util.function.Supplier;
 import java.util.function.UnaryOperator;
 import java.util.logging.Logger;
 import java.util.regex.Pattern;
+import java.util.stream.Stream;
 import org.rocksdb.RocksDBException;
 
 /**
@@ -431,21 +432,18 @@ final class Cluster {
     if (keyspace.directory().get(entry.key(), entry.prefix()).equals(Optional.of(entry))) {
       return new Placement(before.epoch(), entry, List.of(), false);
     }
-    Optional<String> owner = keyspace.soleOwnerOf(entry);
     MovingSet moving = new MovingSet(keyspaceName, List.of(), List.of(entry));
     List<Move> moves =
-        (owner.isPresent() ? owner.stream() : keyspace.ring().shares().keySet().stream().sorted())
-            .filter(node -> !node.equals(entry.owner()))
+        otherOwners(keyspace.soleOwnerOf(entry), keyspace, entry.owner())
             .map(node -> new Move(node, entry.owner(), moving))
             .toList();
-    if (moves.isEmpty()) {
-      return new Placement(
-          changeDirectory(before, keyspaceName, ks -> ks.withDirectory(ks.directory().with(entry))),
-          entry,
-          List.of(),
-          false);
-    }
-    return planned(before, keyspaceName, entry, "place", moves);
+    return placement(
+        before,
+        keyspaceName,
+        entry,
+        "place",
+        moves,
+        ks -> ks.withDirectory(ks.directory().with(entry)));
   }
 
   /**
@@ -466,8 +464,7 @@ final class Cluster {
     // To the one node that owns them all without it, or to each other node of the ring: the keys
     // that would be its own without the entry, judged by the directory without it.
     List<Move> moves =
-        (owner.isPresent() ? owner.stream() : without.ring().shares().keySet().stream().sorted())
-            .filter(node -> !node.equals(entry.owner()))
+        otherOwners(owner, without, entry.owner())
             .map(
                 node ->
                     new Move(
@@ -478,24 +475,41 @@ final class Cluster {
                             : new MovingSet(keyspaceName, without.shareOf(node).ranges(), List.of())
                                 .judgedBy(without.directory())))
             .toList();
-    if (moves.isEmpty()) {
-      return new Placement(
-          changeDirectory(
-              before, keyspaceName, ks -> ks.withDirectory(ks.directory().without(key, prefix))),
-          entry,
-          List.of(),
-          false);
-    }
-    return planned(before, keyspaceName, entry, "remove", moves);
+    return placement(
+        before,
+        keyspaceName,
+        entry,
+        "remove",
+        moves,
+        ks -> ks.withDirectory(ks.directory().without(key, prefix)));
   }
 
-  /** A directory change left to migrations: their nodes must be up to move keys. */
-  private Placement planned(
+  /**
+   * The nodes besides {@code node} that an entry's keys move from or to: the one node that owns
+   * them all, if there is one, else every node of the keyspace's ring.
+   */
+  private static Stream<String> otherOwners(
+      Optional<String> soleOwner, Keyspace keyspace, String node) {
+    return (soleOwner.isPresent()
+            ? soleOwner.stream()
+            : keyspace.ring().shares().keySet().stream().sorted())
+        .filter(other -> !other.equals(node));
+  }
+
+  /**
+   * A directory change: made at once ({@code atOnce}) when no key changes owner, else left to
+   * migrations of the moves, whose source nodes must be up to move keys.
+   */
+  private Placement placement(
       RoutingTable before,
       String keyspaceName,
       DirectoryEntry entry,
       String change,
-      List<Move> moves) {
+      List<Move> moves,
+      UnaryOperator<Keyspace> atOnce) {
+    if (moves.isEmpty()) {
+      return new Placement(changeDirectory(before, keyspaceName, atOnce), entry, List.of(), false);
+    }
     for (Move move : moves) {
       if (!liveness.isUp(move.source())) {
         throw ShardClusterException.failedPrecondition(

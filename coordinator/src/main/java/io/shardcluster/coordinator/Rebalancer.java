@@ -445,7 +445,7 @@ final class Rebalancer implements AutoCloseable {
     String reason = removal ? "directory remove" : "directory set";
     Placing placing = start(plan, reason, removal);
     List<String> ids = placing.migrations().stream().map(Migration::getId).toList();
-    if (ids.isEmpty() || placing.keysStored()) {
+    if (ids.isEmpty() || placing.placement().keysStored()) {
       return placing.response(cluster.state());
     }
     // Within the caller's deadline, so that it hears about the migrations even if they are slow.
@@ -465,7 +465,7 @@ final class Rebalancer implements AutoCloseable {
         throw ShardClusterException.failedPrecondition(
             reason
                 + " of "
-                + Cluster.describe(placing.entry())
+                + Cluster.describe(placing.placement().entry())
                 + " was rolled back: migration "
                 + id
                 + " "
@@ -480,12 +480,11 @@ final class Rebalancer implements AutoCloseable {
   }
 
   /** A directory change started: its migrations (none if it was made at once). */
-  private record Placing(
-      long epoch, DirectoryEntry entry, List<Migration> migrations, boolean keysStored) {
+  private record Placing(Cluster.Placement placement, List<Migration> migrations) {
     /** The response, with the migrations as the state has them (and their commit's epoch). */
     DirectoryChangeResponse response(ClusterState state) {
       DirectoryChangeResponse.Builder response = DirectoryChangeResponse.newBuilder();
-      long epoch = epoch();
+      long epoch = placement.epoch();
       for (Migration started : migrations) {
         Migration now = state.migrations().getOrDefault(started.getId(), started);
         response.addMigrations(now);
@@ -501,7 +500,7 @@ final class Rebalancer implements AutoCloseable {
     Cluster.Placement placement = plan.get();
     DirectoryEntry entry = placement.entry();
     if (placement.moves().isEmpty()) {
-      return new Placing(placement.epoch(), entry, List.of(), false);
+      return new Placing(placement, List.of());
     }
     ClusterState state = cluster.state();
     String what = Cluster.describe(entry);
@@ -530,7 +529,7 @@ final class Rebalancer implements AutoCloseable {
                 ", ",
                 placement.moves().stream().map(m -> m.source() + " -> " + m.target()).toList())
             + (placement.keysStored() ? "" : " (no key stored yet)"));
-    return new Placing(placement.epoch(), entry, migrations, placement.keysStored());
+    return new Placing(placement, migrations);
   }
 
   private Migration moveGroup(

@@ -87,17 +87,17 @@ class InProcessRebalancingTest {
     return cluster.client();
   }
 
+  /**
+   * Three nodes and a coordinator that stops every migration just before its fence while {@code
+   * release} is missing, and rolls back cutovers held up for more than half a second.
+   */
+  private ShardClient startStoppingBeforeFences(Path release) {
+    return startStoppingAt(Failpoints.BEFORE_FENCE, release, 4, Duration.ofMillis(500));
+  }
+
   /** Waits until the {@code count} migrations made for {@code reason} all are in CUTOVER. */
   private static void awaitStoppedBeforeCommit(ShardClient client, String reason, int count) {
-    await()
-        .atMost(Duration.ofSeconds(60))
-        .pollInterval(Duration.ofMillis(50))
-        .untilAsserted(
-            () ->
-                assertThat(client.admin().migrations(false))
-                    .filteredOn(m -> m.reason().equals(reason))
-                    .hasSize(count)
-                    .allSatisfy(m -> assertThat(m.phase()).isEqualTo("CUTOVER")));
+    MigrationWaits.awaitPhase(client, reason, count, "CUTOVER");
   }
 
   private ShardClient startWithKeys(int nodes, int keys, boolean balancer) {
@@ -770,8 +770,7 @@ class InProcessRebalancingTest {
   void cutover_whoseTargetStopsAnsweringAfterTheFence_isRolledBack_andTheKeysCanBeWrittenAgain()
       throws Exception {
     Path release = Files.createFile(dir.resolve("release"));
-    ShardClient client =
-        startStoppingAt(Failpoints.BEFORE_FENCE, release, 4, Duration.ofMillis(500));
+    ShardClient client = startStoppingBeforeFences(release);
     client.put("pinned", "v0");
     cluster.awaitMigrations();
     RoutingTable before = client.refreshRoutingTable();
@@ -838,8 +837,7 @@ class InProcessRebalancingTest {
   void groupCutover_whoseMemberCannotFence_isRolledBack_andTheOtherMembersKeysCanBeWrittenAgain()
       throws Exception {
     Path release = Files.createFile(dir.resolve("release"));
-    ShardClient client =
-        startStoppingAt(Failpoints.BEFORE_FENCE, release, 4, Duration.ofMillis(500));
+    ShardClient client = startStoppingBeforeFences(release);
     writeTenantKeys(client);
     RoutingTable before = client.refreshRoutingTable();
     Map<String, List<String>> owned = InProcessCluster.ownedKeys(client, Keyspace.DEFAULT);

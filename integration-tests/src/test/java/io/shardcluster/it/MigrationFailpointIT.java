@@ -130,15 +130,7 @@ class MigrationFailpointIT {
     AcknowledgedWorkload workload = AcknowledgedWorkload.start(client, KEYS, 2, 1);
     cluster.addNode("node-4");
     // Every migration past its copy (a copy whose target is lost just stalls until it is back).
-    await()
-        .atMost(Duration.ofSeconds(60))
-        .pollInterval(Duration.ofMillis(100))
-        .untilAsserted(
-            () ->
-                assertThat(client.admin().migrations(false))
-                    .filteredOn(m -> m.reason().equals("join node-4"))
-                    .hasSize(3)
-                    .allSatisfy(m -> assertThat(m.phase()).isEqualTo("CUTOVER")));
+    MigrationWaits.awaitPhase(client, "join node-4", 3, "CUTOVER");
     if (lost.equals("killed")) {
       cluster.kill("node-4");
     } else {

@@ -420,6 +420,7 @@ public final class ClusterAdmin {
         m.getPhase().name(),
         m.getPaused(),
         m.getReason(),
+        Math.max(1, m.getAttempt()),
         m.getKeysCopied(),
         m.getBytesCopied(),
         m.getChangesApplied(),

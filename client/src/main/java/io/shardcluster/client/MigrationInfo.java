@@ -11,6 +11,8 @@ package io.shardcluster.client;
  * @param phase PLANNED, COPYING, CATCHING_UP, CUTOVER, COMMITTED, DONE or CANCELLED
  * @param paused whether an operator paused it
  * @param reason why it exists, such as {@code join node-4}
+ * @param attempt which try of its move it is: 1, or more when a join or drain tries again a move
+ *     that a failure rolled back
  * @param keysCopied keys copied from the snapshot so far
  * @param bytesCopied bytes copied from the snapshot so far
  * @param changesApplied logged changes applied on the target so far
@@ -32,6 +34,7 @@ public record MigrationInfo(
     String phase,
     boolean paused,
     String reason,
+    int attempt,
     long keysCopied,
     long bytesCopied,
     long changesApplied,

@@ -100,14 +100,19 @@ final class MigrationRunner implements Runnable {
       }
       try {
         if (migration.getPhase() != MigrationPhase.COMMITTED) {
+          if (control.cancelRequested()) {
+            if (abort(migration, "cancelled by the operator", false)) {
+              return;
+            }
+            continue;
+          }
+          // A failure: a join or drain tries again (see RollbackRetries).
           String reason =
-              control.cancelRequested()
-                  ? "cancelled by the operator"
-                  : CommitGroups.rolledBackMember(cluster.state(), migration)
-                      .map(other -> "migration " + other + " of its group was rolled back")
-                      .orElseGet(this::cutoverTimedOut);
+              CommitGroups.rolledBackMember(cluster.state(), migration)
+                  .map(other -> "migration " + other + " of its group was rolled back")
+                  .orElseGet(this::cutoverTimedOut);
           if (reason != null) {
-            if (abort(migration, reason)) {
+            if (abort(migration, reason, true)) {
               return;
             }
             continue;
@@ -122,7 +127,7 @@ final class MigrationRunner implements Runnable {
         control.clearError();
       } catch (ChecksumMismatch e) {
         logger.severe("migration " + id + ": " + e.getMessage() + "; rolling back");
-        if (abort(migration, e.getMessage())) {
+        if (abort(migration, e.getMessage(), true)) {
           return;
         }
       } catch (RuntimeException e) {
@@ -369,11 +374,12 @@ final class MigrationRunner implements Runnable {
   }
 
   /**
-   * Rolls back: records the migration CANCELLED, then the source lifts its fence and keeps the keys
-   * and the target drops its copy. False if it had committed meanwhile (a member of a group that
-   * another member committed): then it goes on.
+   * Rolls back: records the migration CANCELLED, {@code retryable} if a failure (not an operator)
+   * ended it, then the source lifts its fence and keeps the keys and the target drops its copy.
+   * False if it had committed meanwhile (a member of a group that another member committed): then
+   * it goes on.
    */
-  private boolean abort(Migration migration, String reason) {
+  private boolean abort(Migration migration, String reason, boolean retryable) {
     boolean[] cancelled = {false};
     cluster.update(
         state -> {
@@ -388,6 +394,7 @@ final class MigrationRunner implements Runnable {
               current.toBuilder()
                   .setPhase(MigrationPhase.CANCELLED)
                   .setLastError(reason)
+                  .setRetryable(retryable)
                   .setFinishedMs(clock.millis())
                   .build());
         });

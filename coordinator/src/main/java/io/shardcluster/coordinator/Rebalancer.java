@@ -32,6 +32,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
@@ -78,6 +79,8 @@ final class Rebalancer implements AutoCloseable {
   // Ranges made by a load split, by first key, and when: not load-split again within the balance
   // window, so a load that moves on (the tail of increasing keys) does not split on every count.
   private final Map<RangeSlot, Long> loadSplitAtMs = new HashMap<>();
+  // Draining nodes whose retries ran out, logged once.
+  private final Set<String> gaveUp = ConcurrentHashMap.newKeySet();
 
   Rebalancer(
       Cluster cluster,
@@ -113,7 +116,7 @@ final class Rebalancer implements AutoCloseable {
       startRunners(state);
       state = settleMembers(cluster.state());
       if (state.activeMigrations().isEmpty()) {
-        if (!planNextJoin(state) && !splitOrSpreadRanges(state)) {
+        if (!retryRolledBack(state) && !planNextJoin(state) && !splitOrSpreadRanges(state)) {
           balanceIfNeeded(state);
         }
       }
@@ -194,7 +197,8 @@ final class Rebalancer implements AutoCloseable {
       List<Migration> active = state.activeMigrations();
       if (member.getState() == NodeState.JOINING
           && active.stream().noneMatch(m -> m.getTarget().equals(id))
-          && joinPlanned(state, id)) {
+          && joinPlanned(state, id)
+          && joinRetries(state, id).isEmpty()) {
         state = setState(id, NodeState.UP);
         logger.info(id + " has joined: it is UP");
       } else if (member.getState() == NodeState.DRAINING
@@ -305,18 +309,21 @@ final class Rebalancer implements AutoCloseable {
         .setMoving(RoutingTables.toProto(moving))
         .setPhase(MigrationPhase.PLANNED)
         .setReason(reason)
+        .setAttempt(1)
         .setCreatedMs(clock.millis())
         .setShare(moving.share())
         .setEtaSeconds(-1)
         .build();
   }
 
+  /** Records the migrations of one round, with one creation time (see {@link RollbackRetries}). */
   private void create(List<Migration> migrations) {
+    long now = clock.millis();
     cluster.update(
         state -> {
           ClusterState next = state;
           for (Migration migration : migrations) {
-            next = next.withMigration(migration);
+            next = next.withMigration(migration.toBuilder().setCreatedMs(now).build());
           }
           return next;
         });
@@ -335,6 +342,20 @@ final class Rebalancer implements AutoCloseable {
             .filter(m -> m.getState() != NodeState.REMOVED)
             .orElseThrow(() -> ShardClusterException.notFound("no node named " + node));
     Cluster.requireNoMigrations(state);
+    List<Migration> planned = planDrain(state, member, 1);
+    gaveUp.remove(node);
+    create(planned);
+    logger.info(node + " is draining: " + planned.size() + " migration(s) planned");
+    return planned;
+  }
+
+  /**
+   * Marks the node DRAINING and plans the moves of everything it owns to the other nodes that are
+   * UP and answering; the caller creates them. Refused while the node is DOWN or joining, or when
+   * no other node could take its keys.
+   */
+  private List<Migration> planDrain(ClusterState state, MemberRecord member, int attempt) {
+    String node = member.getId();
     if (!liveness.isUp(node)) {
       // A drain copies from the node itself: from a DOWN node it would wait until it is back.
       throw ShardClusterException.failedPrecondition(
@@ -373,13 +394,125 @@ final class Rebalancer implements AutoCloseable {
         MovingSet moving = entry.getValue().moving(keyspace.getKey());
         if (!moving.isEmpty()) {
           planned.add(
-              migration(state, planned.size(), node, entry.getKey(), moving, "drain " + node));
+              migration(state, planned.size(), node, entry.getKey(), moving, "drain " + node)
+                  .toBuilder()
+                  .setAttempt(attempt)
+                  .build());
         }
       }
     }
-    create(planned);
-    logger.info(node + " is draining: " + planned.size() + " migration(s) planned");
     return planned;
+  }
+
+  // ---- trying again what failures rolled back ----
+
+  /**
+   * Starts the next round of a join or drain whose last round a failure rolled back, once its delay
+   * is over (see {@link RollbackRetries}), and its nodes answer. True if it did, or if one waits
+   * for its delay: nothing else is planned meanwhile.
+   */
+  private boolean retryRolledBack(ClusterState state) {
+    boolean waiting = false;
+    for (MemberRecord member : state.members().values()) {
+      String node = member.getId();
+      if (member.getState() == NodeState.JOINING) {
+        List<Migration> retries = joinRetries(state, node);
+        if (retries.isEmpty()) {
+          continue;
+        }
+        RollbackRetries.Round round = RollbackRetries.latest(state, "join " + node).orElseThrow();
+        if (clock.millis() < round.retryAtMs()) {
+          waiting = true;
+          continue;
+        }
+        if (!liveness.isUp(node)) {
+          // Tried once it is back (or never, if it is removed).
+          continue;
+        }
+        List<Migration> planned = new ArrayList<>();
+        for (Migration failed : retries) {
+          planned.add(
+              migration(
+                      state,
+                      planned.size(),
+                      failed.getSource(),
+                      node,
+                      RoutingTables.fromProto(failed.getMoving()),
+                      failed.getReason())
+                  .toBuilder()
+                  .setAttempt(round.attempt() + 1)
+                  .build());
+        }
+        create(planned);
+        logger.info(
+            String.format(
+                "%s joins: trying again %d move(s) a failure rolled back (attempt %d of %d)",
+                node, planned.size(), round.attempt() + 1, RollbackRetries.MAX_ATTEMPTS));
+        return true;
+      }
+      if (member.getState() == NodeState.DRAINING && ownsAnything(state, node)) {
+        Optional<RollbackRetries.Round> round = RollbackRetries.latest(state, "drain " + node);
+        if (round.isEmpty() || !round.get().retries()) {
+          if (round.isPresent() && round.get().gaveUp() && gaveUp.add(node)) {
+            logger.warning(
+                node
+                    + " stays DRAINING: failures rolled its moves back "
+                    + RollbackRetries.MAX_ATTEMPTS
+                    + " times; run `shardctl drain "
+                    + node
+                    + "` to try again");
+          }
+          continue;
+        }
+        if (clock.millis() < round.get().retryAtMs()) {
+          waiting = true;
+          continue;
+        }
+        List<Migration> planned;
+        try {
+          planned = planDrain(state, member, round.get().attempt() + 1);
+        } catch (ShardClusterException e) {
+          // The node or every receiver is DOWN: tried once they answer.
+          continue;
+        }
+        create(planned);
+        logger.info(
+            String.format(
+                "%s drains: %d migration(s) planned again after a failure rolled its moves back"
+                    + " (attempt %d of %d)",
+                node, planned.size(), round.get().attempt() + 1, RollbackRetries.MAX_ATTEMPTS));
+        return true;
+      }
+    }
+    return waiting;
+  }
+
+  /**
+   * The moves of the node's join to try again: those of its latest round that a failure rolled
+   * back, when the round may be retried, and whose source still owns all they move. Empty
+   * otherwise.
+   */
+  private static List<Migration> joinRetries(ClusterState state, String node) {
+    return RollbackRetries.latest(state, "join " + node)
+        .filter(RollbackRetries.Round::retries)
+        .map(round -> round.rolledBack().stream().filter(m -> sourceStillOwns(state, m)).toList())
+        .orElse(List.of());
+  }
+
+  /** Whether the migration's source still owns everything it would move, and nothing else does. */
+  private static boolean sourceStillOwns(ClusterState state, Migration migration) {
+    MovingSet moving = RoutingTables.fromProto(migration.getMoving());
+    Keyspace keyspace = state.routing().keyspaces().get(moving.keyspace());
+    if (keyspace == null || keyspace.isDirectory()) {
+      return false;
+    }
+    try {
+      // Refused when a range moved has been split or merged since.
+      moving.applyTo(keyspace, migration.getTarget());
+    } catch (ShardClusterException e) {
+      return false;
+    }
+    return keyspace.ownersOf(moving).equals(Set.of(migration.getSource()));
   }
 
   /**
@@ -735,6 +868,7 @@ final class Rebalancer implements AutoCloseable {
               current.toBuilder()
                   .setPhase(MigrationPhase.CANCELLED)
                   .setLastError(reason)
+                  .setRetryable(true)
                   .setFinishedMs(clock.millis())
                   .build());
         });

@@ -812,6 +812,86 @@ class InProcessRebalancingTest {
     assertThat(client.get("pinned")).contains("v1");
   }
 
+  /** Writes k0=v0 ... k{n-1}, spread by the ring over the nodes. */
+  private void writeKeys(ShardClient client, int keys) {
+    List<KeyValue> batch = new ArrayList<>();
+    for (int i = 0; i < keys; i++) {
+      batch.add(KeyValue.of("k" + i, "v" + i));
+    }
+    client.multiPut(batch);
+    cluster.awaitMigrations();
+  }
+
+  @Test
+  void drain_whoseCutoverIsRolledBack_triesAgainByItself_andRemovesTheNode() throws Exception {
+    Path release = Files.createFile(dir.resolve("release"));
+    ShardClient client = startStoppingBeforeFences(release);
+    writeKeys(client, 900);
+
+    Files.delete(release);
+    List<MigrationInfo> first = client.admin().drain("node-1");
+    assertThat(first).extracting(MigrationInfo::target).containsExactly("node-2", "node-3");
+    awaitStoppedBeforeCommit(client, "drain node-1", 2);
+    // node-3 is gone once node-1 has fenced: that move is rolled back after the cutover timeout,
+    // the other commits.
+    cluster.stopNode("node-3");
+    Files.createFile(release);
+    MigrationInfo rolledBack = awaitFinished(client, first.get(1).id());
+    assertThat(rolledBack.phase()).isEqualTo("CANCELLED");
+    assertThat(rolledBack.lastError()).contains("cutover was held up");
+    assertThat(awaitFinished(client, first.get(0).id()).phase()).isEqualTo("DONE");
+    assertThat(cluster.nodes().get("node-1").state()).isEqualTo(NodeState.DRAINING);
+
+    // Nobody runs drain again: the coordinator plans the rest of it after a delay.
+    cluster.restartNode("node-3");
+    cluster.awaitState("node-1", NodeState.REMOVED);
+    assertAllReadable(client, 900);
+    Map<String, List<String>> owned = InProcessCluster.ownedKeys(client, Keyspace.DEFAULT);
+    assertThat(owned).doesNotContainKey("node-1");
+    assertThat(owned.values().stream().mapToInt(List::size).sum()).isEqualTo(900);
+    assertThat(client.admin().migrations(true))
+        .filteredOn(m -> m.reason().equals("drain node-1") && m.attempt() == 2)
+        .isNotEmpty()
+        .allSatisfy(m -> assertThat(m.phase()).isEqualTo("DONE"));
+  }
+
+  @Test
+  void join_whoseCutoversAreRolledBack_triesAgainOnceTheNodeIsBack_andGivesItItsShare()
+      throws Exception {
+    Path release = Files.createFile(dir.resolve("release"));
+    ShardClient client = startStoppingBeforeFences(release);
+    writeKeys(client, 900);
+
+    Files.delete(release);
+    cluster.startJoining("node-4");
+    awaitStoppedBeforeCommit(client, "join node-4", 3);
+    long epoch = client.refreshRoutingTable().epoch();
+    cluster.stopNode("node-4");
+    Files.createFile(release);
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .pollInterval(Duration.ofMillis(50))
+        .untilAsserted(
+            () ->
+                assertThat(client.admin().migrations(true))
+                    .filteredOn(m -> m.reason().equals("join node-4"))
+                    .hasSize(3)
+                    .allSatisfy(m -> assertThat(m.phase()).isEqualTo("CANCELLED")));
+    // Not UP with nothing: still joining, and nothing changed owner.
+    assertThat(cluster.nodes().get("node-4").state()).isNotEqualTo(NodeState.UP);
+    assertThat(client.refreshRoutingTable().epoch()).isEqualTo(epoch);
+
+    // Back, the node gets the moves again and joins with its whole share.
+    cluster.restartNode("node-4");
+    assertAllReadable(client, 900);
+    assertThat(client.refreshRoutingTable().keyspace(Keyspace.DEFAULT).ring().shares())
+        .hasEntrySatisfying("node-4", share -> assertThat(share).isBetween(0.15, 0.35));
+    assertThat(client.admin().migrations(true))
+        .filteredOn(m -> m.reason().equals("join node-4") && m.attempt() == 2)
+        .hasSize(3)
+        .allSatisfy(m -> assertThat(m.phase()).isEqualTo("DONE"));
+  }
+
   /** Writes t:0 ... t:299, spread by the ring over the three nodes. */
   private void writeTenantKeys(ShardClient client) {
     for (int i = 0; i < 300; i++) {

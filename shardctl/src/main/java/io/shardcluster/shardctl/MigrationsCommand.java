@@ -132,8 +132,18 @@ final class MigrationsCommand extends ClusterCommand {
     if (!ended.isEmpty()) {
       printTable(out(), ended);
     }
-    long cancelled = ended.stream().filter(m -> m.phase().equals("CANCELLED")).count();
-    String cancelledNote = cancelled > 0 ? " (" + cancelled + " cancelled)" : "";
+    // A move rolled back and tried again by a later attempt of its join or drain is no failure.
+    long retried =
+        ended.stream().filter(m -> m.phase().equals("CANCELLED") && triedAgain(m, ended)).count();
+    long cancelled = ended.stream().filter(m -> m.phase().equals("CANCELLED")).count() - retried;
+    List<String> notes = new ArrayList<>();
+    if (cancelled > 0) {
+      notes.add(cancelled + " cancelled");
+    }
+    if (retried > 0) {
+      notes.add(retried + " rolled back and tried again");
+    }
+    String cancelledNote = notes.isEmpty() ? "" : " (" + String.join(", ", notes) + ")";
     if (!lastPhase.isEmpty()) {
       out().println("all migrations ended" + cancelledNote);
     } else if (!ended.isEmpty()) {
@@ -144,6 +154,12 @@ final class MigrationsCommand extends ClusterCommand {
       out().println("no migrations in progress (`shardctl migrations --all` lists the ended ones)");
     }
     return cancelled > 0 ? ShardctlMain.EXIT_NO : 0;
+  }
+
+  /** Whether a later attempt of the same join or drain is among {@code others}. */
+  private static boolean triedAgain(MigrationInfo migration, List<MigrationInfo> others) {
+    return others.stream()
+        .anyMatch(o -> o.reason().equals(migration.reason()) && o.attempt() > migration.attempt());
   }
 
   /** The nodes that are JOINING or DRAINING, as "node-4 (JOINING)". */
@@ -168,7 +184,7 @@ final class MigrationsCommand extends ClusterCommand {
               m.ended() || m.etaSeconds() < 0
                   ? "-"
                   : String.format(Locale.ROOT, "%.0fs", m.etaSeconds()),
-              m.reason(),
+              m.reason() + (m.attempt() > 1 ? " (attempt " + m.attempt() + ")" : ""),
               m.what() + (m.lastError().isEmpty() ? "" : "  [" + m.lastError() + "]")));
     }
     Output.table(
@@ -189,6 +205,7 @@ final class MigrationsCommand extends ClusterCommand {
       row.put("phase", m.phase());
       row.put("paused", m.paused());
       row.put("reason", m.reason());
+      row.put("attempt", m.attempt());
       row.put("keys_copied", m.keysCopied());
       row.put("bytes_copied", m.bytesCopied());
       row.put("changes_applied", m.changesApplied());

@@ -18,6 +18,8 @@ import java.time.Duration;
  * @param throttleBytesPerSec copy rate limit per migration; 0 for none
  * @param cutoverTimeout how long a migration's cutover may be held up (a node not answering, a
  *     member of its group not ready) before it is rolled back, lifting its fence
+ * @param targetDownTimeout how long a migration's target may be DOWN before its cutover (the copy
+ *     or catch-up cannot go on) before the migration is rolled back, freeing its copy slot
  * @param balancerEnabled whether the automatic balancer runs
  * @param balanceBy the load the balancer evens out: "keys" or "ops"
  * @param balanceThreshold the balancer starts when max/mean load exceeds 1 + this
@@ -38,6 +40,7 @@ public record CoordinatorConfig(
     int maxMigrations,
     long throttleBytesPerSec,
     Duration cutoverTimeout,
+    Duration targetDownTimeout,
     boolean balancerEnabled,
     String balanceBy,
     double balanceThreshold,
@@ -61,6 +64,9 @@ public record CoordinatorConfig(
   /** Default time a cutover may be held up before it is rolled back: 10 seconds. */
   public static final Duration DEFAULT_CUTOVER_TIMEOUT = Duration.ofSeconds(10);
 
+  /** Default time a migration's target may be DOWN before its cutover: 60 seconds. */
+  public static final Duration DEFAULT_TARGET_DOWN_TIMEOUT = Duration.ofSeconds(60);
+
   public CoordinatorConfig {
     requireArgument(host != null && !host.isBlank(), "host must not be empty");
     requireArgument(port >= 0 && port <= 65535, "port must be 0-65535, got " + port);
@@ -76,6 +82,9 @@ public record CoordinatorConfig(
     requireArgument(
         cutoverTimeout != null && cutoverTimeout.toMillis() >= 100,
         "cutover timeout must be at least 100 ms");
+    requireArgument(
+        targetDownTimeout != null && targetDownTimeout.toMillis() >= 100,
+        "target down timeout must be at least 100 ms");
     requireArgument(
         "keys".equals(balanceBy) || "ops".equals(balanceBy),
         "balance-by must be keys or ops, got '" + balanceBy + "'");
@@ -103,6 +112,7 @@ public record CoordinatorConfig(
         4,
         DEFAULT_THROTTLE,
         DEFAULT_CUTOVER_TIMEOUT,
+        DEFAULT_TARGET_DOWN_TIMEOUT,
         true,
         "keys",
         0.2,

@@ -77,6 +77,15 @@ public final class CoordinatorMain implements Callable<Integer> {
   private long cutoverTimeoutMs;
 
   @Option(
+      names = "--target-down-timeout-ms",
+      defaultValue = "60000",
+      description =
+          "A migration whose target node has been DOWN this long before the cutover is rolled"
+              + " back, freeing its copy slot; a join or drain tries it again (default:"
+              + " ${DEFAULT-VALUE}).")
+  private long targetDownTimeoutMs;
+
+  @Option(
       names = "--balancer",
       defaultValue = "on",
       description = "Automatic load balancing: on or off (default: ${DEFAULT-VALUE}).")
@@ -148,6 +157,7 @@ public final class CoordinatorMain implements Callable<Integer> {
             maxMigrations,
             throttleBytes,
             Duration.ofMillis(cutoverTimeoutMs),
+            Duration.ofMillis(targetDownTimeoutMs),
             balancer.equals("on"),
             balanceBy,
             balanceThreshold,

@@ -49,6 +49,12 @@ final class Liveness {
     return state(node) == NodeState.UP;
   }
 
+  /** How long the node has not heartbeated (since this coordinator started, if it never has). */
+  synchronized Duration silentFor(String node) {
+    Heartbeat heartbeat = last.get(node);
+    return Duration.between(heartbeat == null ? started : heartbeat.at(), clock.instant());
+  }
+
   synchronized Optional<Heartbeat> lastHeartbeat(String node) {
     return Optional.ofNullable(last.get(node));
   }

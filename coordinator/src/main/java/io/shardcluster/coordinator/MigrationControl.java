@@ -3,6 +3,7 @@ package io.shardcluster.coordinator;
 import com.google.errorprone.annotations.concurrent.GuardedBy;
 import io.grpc.Context;
 import io.shardcluster.proto.v1.MigrationProgress;
+import java.util.Optional;
 
 /**
  * What the coordinator knows about a running migration that it does not persist: live progress and
@@ -23,6 +24,10 @@ final class MigrationControl {
 
   @GuardedBy("this")
   private boolean cancel;
+
+  // Why it is cancelled, when a failure (not an operator) asked for it; null otherwise.
+  @GuardedBy("this")
+  private String failure;
 
   @GuardedBy("this")
   private boolean interrupted;
@@ -52,10 +57,26 @@ final class MigrationControl {
     return cancel;
   }
 
-  /** Asks the runner to roll back, ending any call in flight. */
+  /** Asks the runner to roll back, for an operator, ending any call in flight. */
   synchronized void requestCancel() {
     cancel = true;
     interrupt();
+  }
+
+  /**
+   * Asks the runner to roll back because of a failure (its join or drain tries again), ending any
+   * call in flight; an operator's cancel asked for before stands.
+   */
+  synchronized void requestRollBack(String why) {
+    if (!cancel) {
+      failure = why;
+    }
+    requestCancel();
+  }
+
+  /** The failure a requested rollback is for; empty when an operator asked for it. */
+  synchronized Optional<String> failure() {
+    return Optional.ofNullable(failure);
   }
 
   /** Ends any call in flight (a pause) and wakes the runner. */

@@ -21,6 +21,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 import java.util.function.UnaryOperator;
@@ -101,7 +102,9 @@ final class MigrationRunner implements Runnable {
       try {
         if (migration.getPhase() != MigrationPhase.COMMITTED) {
           if (control.cancelRequested()) {
-            if (abort(migration, "cancelled by the operator", false)) {
+            Optional<String> failure = control.failure();
+            if (abort(
+                migration, failure.orElse("cancelled by the operator"), failure.isPresent())) {
               return;
             }
             continue;

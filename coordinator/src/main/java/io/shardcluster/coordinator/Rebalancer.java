@@ -113,7 +113,8 @@ final class Rebalancer implements AutoCloseable {
   private synchronized void tick() {
     try {
       ClusterState state = cluster.state();
-      startRunners(state);
+      rollBackCopiesToDownTargets(state);
+      startRunners(cluster.state());
       state = settleMembers(cluster.state());
       if (state.activeMigrations().isEmpty()) {
         if (!retryRolledBack(state) && !planNextJoin(state) && !splitOrSpreadRanges(state)) {
@@ -164,6 +165,42 @@ final class Rebalancer implements AutoCloseable {
                 ticker.execute(this::tick);
               }
             });
+      }
+    }
+  }
+
+  /**
+   * Rolls back the migrations whose target has been DOWN for the target down timeout before their
+   * cutover: their copy cannot go on, and each holds a copy slot and makes its source log every
+   * write to its keys. A join or drain tries them again ({@link #retryRolledBack}).
+   */
+  private void rollBackCopiesToDownTargets(ClusterState state) {
+    for (Migration migration : state.activeMigrations()) {
+      boolean beforeCutover =
+          switch (migration.getPhase()) {
+            case PLANNED, COPYING, CATCHING_UP -> true;
+            default -> false;
+          };
+      if (!beforeCutover
+          || liveness.silentFor(migration.getTarget()).compareTo(config.targetDownTimeout()) < 0) {
+        continue;
+      }
+      String why =
+          String.format(
+              "its target %s was DOWN for over %.0f s before the cutover; rolled back to free its"
+                  + " copy slot",
+              migration.getTarget(), config.targetDownTimeout().toMillis() / 1000.0);
+      MigrationControl control =
+          controls.computeIfAbsent(migration.getId(), id -> new MigrationControl());
+      if (control.failure().isPresent() || control.cancelRequested()) {
+        continue;
+      }
+      logger.warning("migration " + migration.getId() + ": " + why);
+      if (running.contains(migration.getId())) {
+        // Its runner rolls it back, telling both nodes.
+        control.requestRollBack(why);
+      } else {
+        cancelNow(migration.getId(), why);
       }
     }
   }
@@ -854,6 +891,10 @@ final class Rebalancer implements AutoCloseable {
   /** The outcome of a forced removal. */
   record RemovedNode(long epoch, double shareLost, int entriesReassigned) {}
 
+  /**
+   * Records the migration CANCELLED at once, as rolled back by a failure, and stops its runner; the
+   * nodes roll back by themselves when their heartbeats no longer list it.
+   */
   private void cancelNow(String id, String reason) {
     controls.computeIfAbsent(id, x -> new MigrationControl()).requestCancel();
     cluster.update(

@@ -85,7 +85,8 @@ final class InProcessCluster implements AutoCloseable {
         balanceBy,
         4,
         Failpoints.none(),
-        CoordinatorConfig.DEFAULT_CUTOVER_TIMEOUT);
+        CoordinatorConfig.DEFAULT_CUTOVER_TIMEOUT,
+        CoordinatorConfig.DEFAULT_TARGET_DOWN_TIMEOUT);
   }
 
   /**
@@ -101,6 +102,24 @@ final class InProcessCluster implements AutoCloseable {
       Path dir, int maxMigrations, Failpoints failpoints, Duration cutoverTimeout) {
     return config(
         dir,
+        maxMigrations,
+        failpoints,
+        cutoverTimeout,
+        CoordinatorConfig.DEFAULT_TARGET_DOWN_TIMEOUT);
+  }
+
+  /**
+   * As {@link #config(Path, int, Failpoints, Duration)}, with migrations whose target is DOWN for
+   * {@code targetDownTimeout} before their cutover rolled back.
+   */
+  static CoordinatorConfig config(
+      Path dir,
+      int maxMigrations,
+      Failpoints failpoints,
+      Duration cutoverTimeout,
+      Duration targetDownTimeout) {
+    return config(
+        dir,
         false,
         Duration.ofMillis(500),
         CoordinatorConfig.DEFAULT_RANGE_SPLIT_KEYS,
@@ -108,7 +127,8 @@ final class InProcessCluster implements AutoCloseable {
         "keys",
         maxMigrations,
         failpoints,
-        cutoverTimeout);
+        cutoverTimeout,
+        targetDownTimeout);
   }
 
   private static CoordinatorConfig config(
@@ -120,7 +140,8 @@ final class InProcessCluster implements AutoCloseable {
       String balanceBy,
       int maxMigrations,
       Failpoints failpoints,
-      Duration cutoverTimeout) {
+      Duration cutoverTimeout,
+      Duration targetDownTimeout) {
     return new CoordinatorConfig(
         "127.0.0.1",
         1,
@@ -130,6 +151,7 @@ final class InProcessCluster implements AutoCloseable {
         maxMigrations,
         0,
         cutoverTimeout,
+        targetDownTimeout,
         balancer,
         balanceBy,
         0.2,

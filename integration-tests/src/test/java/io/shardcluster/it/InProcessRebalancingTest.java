@@ -856,6 +856,47 @@ class InProcessRebalancingTest {
   }
 
   @Test
+  void drain_toANodeThatStaysDown_isRolledBackAfterTheTargetDownTimeout_andFinishesWithoutIt()
+      throws Exception {
+    cluster =
+        new InProcessCluster(
+            dir,
+            InProcessCluster.config(
+                dir,
+                4,
+                Failpoints.none(),
+                CoordinatorConfig.DEFAULT_CUTOVER_TIMEOUT,
+                Duration.ofSeconds(3)));
+    for (int i = 1; i <= 3; i++) {
+      cluster.addNode("node-" + i);
+    }
+    ShardClient client = cluster.client();
+    writeKeys(client, 900);
+
+    // Gone, but not yet DOWN (that takes the 2 s heartbeat timeout): the drain plans a move to it,
+    // whose copy cannot start.
+    cluster.stopNode("node-3");
+    List<MigrationInfo> first = client.admin().drain("node-1");
+    MigrationInfo toTheGoneNode =
+        first.stream().filter(m -> m.target().equals("node-3")).findFirst().orElseThrow();
+
+    MigrationInfo rolledBack = awaitFinished(client, toTheGoneNode.id());
+    assertThat(rolledBack.phase()).isEqualTo("CANCELLED");
+    assertThat(rolledBack.lastError()).contains("node-3 was DOWN for over 3 s");
+    // The drain tries again, over the nodes that answer.
+    cluster.awaitState("node-1", NodeState.REMOVED);
+    assertThat(client.admin().migrations(true))
+        .filteredOn(m -> m.reason().equals("drain node-1") && m.attempt() == 2)
+        .isNotEmpty()
+        .allSatisfy(m -> assertThat(m.target()).isEqualTo("node-2"));
+    cluster.restartNode("node-3");
+    assertAllReadable(client, 900);
+    Map<String, List<String>> owned = InProcessCluster.ownedKeys(client, Keyspace.DEFAULT);
+    assertThat(owned).doesNotContainKey("node-1");
+    assertThat(owned.values().stream().mapToInt(List::size).sum()).isEqualTo(900);
+  }
+
+  @Test
   void join_whoseCutoversAreRolledBack_triesAgainOnceTheNodeIsBack_andGivesItItsShare()
       throws Exception {
     Path release = Files.createFile(dir.resolve("release"));

@@ -121,6 +121,10 @@ class LocalClusterScriptIT {
     assertThat(shortCutover.exitCode()).isNotZero();
     assertThat(shortCutover.err().trim())
         .isEqualTo("coordinator: cutover timeout must be at least 100 ms");
+    Shardctl.Result shortTargetDown = bin("coordinator", "--target-down-timeout-ms", "0");
+    assertThat(shortTargetDown.exitCode()).isNotZero();
+    assertThat(shortTargetDown.err().trim())
+        .isEqualTo("coordinator: target down timeout must be at least 100 ms");
     assertThat(bin("shard-node", "--help").out()).contains("--fsync");
     assertThat(bin("shardctl", "--help").out()).contains("bench");
   }

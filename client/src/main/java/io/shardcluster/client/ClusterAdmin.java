@@ -475,6 +475,8 @@ public final class ClusterAdmin {
         stats.getWritesPerSec(),
         stats.getReadP99Ms(),
         stats.getWriteP99Ms(),
-        status.getMillisSinceHeartbeat());
+        status.getMillisSinceHeartbeat(),
+        status.getNote(),
+        status.getStopped());
   }
 }

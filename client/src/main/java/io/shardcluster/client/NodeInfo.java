@@ -16,6 +16,10 @@ package io.shardcluster.client;
  * @param writeP99Millis server-side write latency p99 in that window
  * @param millisSinceHeartbeat time since its last heartbeat; 0 if none since the coordinator
  *     started
+ * @param note for a JOINING or DRAINING node with no migration running, what it waits for (a
+ *     retry's delay, a node to answer, an operator); empty otherwise
+ * @param stopped whether it is DRAINING with its drain stopped (an operator cancelled a move, or
+ *     failures rolled its moves back too often), until {@code drain} is run again
  */
 public record NodeInfo(
     String id,
@@ -29,4 +33,6 @@ public record NodeInfo(
     double writesPerSec,
     double readP99Millis,
     double writeP99Millis,
-    long millisSinceHeartbeat) {}
+    long millisSinceHeartbeat,
+    String note,
+    boolean stopped) {}

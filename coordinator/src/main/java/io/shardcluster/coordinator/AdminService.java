@@ -66,6 +66,9 @@ final class AdminService extends AdminGrpc.AdminImplBase {
                     .setState(member.state())
                     .setShare(member.share())
                     .setIntervals(member.intervals());
+            rebalancer
+                .waitingFor(member.id())
+                .ifPresent(waiting -> status.setNote(waiting.note()).setStopped(waiting.stopped()));
             member
                 .lastHeartbeat()
                 .ifPresent(

@@ -31,6 +31,7 @@ import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -522,6 +523,61 @@ final class Rebalancer implements AutoCloseable {
       }
     }
     return waiting;
+  }
+
+  /** What a JOINING or DRAINING node waits for; {@code stopped} for a drain stopped until rerun. */
+  record Waiting(String note, boolean stopped) {}
+
+  /**
+   * What a JOINING or DRAINING node with no migration running waits for: a failed round's delay,
+   * nodes to answer, or an operator to run its drain again. Empty for other nodes, and while its
+   * migrations run.
+   */
+  Optional<Waiting> waitingFor(String node) {
+    ClusterState state = cluster.state();
+    MemberRecord member = state.member(node).orElse(null);
+    if (member == null
+        || (member.getState() != NodeState.JOINING && member.getState() != NodeState.DRAINING)
+        || state.activeMigrations().stream()
+            .anyMatch(m -> m.getSource().equals(node) || m.getTarget().equals(node))) {
+      return Optional.empty();
+    }
+    boolean joining = member.getState() == NodeState.JOINING;
+    Optional<RollbackRetries.Round> latest =
+        RollbackRetries.latest(state, (joining ? "join " : "drain ") + node);
+    if (latest.isEmpty()) {
+      return Optional.of(new Waiting("its moves are not planned yet", false));
+    }
+    RollbackRetries.Round round = latest.get();
+    int next = round.attempt() + 1;
+    if (joining ? !joinRetries(state, node).isEmpty() : round.retries()) {
+      long inMs = round.retryAtMs() - clock.millis();
+      String when =
+          inMs > 0
+              ? String.format(Locale.ROOT, "in %.0f s", Math.ceil(inMs / 1000.0))
+              : "once its nodes answer";
+      return Optional.of(
+          new Waiting(
+              String.format(
+                  Locale.ROOT,
+                  "a failure rolled back its moves; trying again %s (attempt %d of %d)",
+                  when,
+                  next,
+                  RollbackRetries.MAX_ATTEMPTS),
+              false));
+    }
+    if (joining || !ownsAnything(state, node)) {
+      return Optional.empty();
+    }
+    String why =
+        round.gaveUp()
+            ? "failures rolled back its moves " + RollbackRetries.MAX_ATTEMPTS + " times"
+            : round.cancelledByAnOperator()
+                ? "an operator cancelled one of its moves"
+                : "it owns keys its drain did not move";
+    return Optional.of(
+        new Waiting(
+            "drain stopped: " + why + "; run `shardctl drain " + node + "` to go on", true));
   }
 
   /**

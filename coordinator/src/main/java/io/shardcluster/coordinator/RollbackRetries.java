@@ -38,6 +38,12 @@ final class RollbackRetries {
           .toList();
     }
 
+    /** Whether an operator cancelled one of its migrations. */
+    boolean cancelledByAnOperator() {
+      return migrations.stream()
+          .anyMatch(m -> m.getPhase() == MigrationPhase.CANCELLED && !m.getRetryable());
+    }
+
     /**
      * Whether the join or drain tries again after it: every migration ended, a failure rolled one
      * back, no operator cancelled one, and attempts are left.
@@ -45,8 +51,7 @@ final class RollbackRetries {
     boolean retries() {
       return migrations.stream().allMatch(ClusterState::isFinished)
           && !rolledBack().isEmpty()
-          && migrations.stream()
-              .noneMatch(m -> m.getPhase() == MigrationPhase.CANCELLED && !m.getRetryable())
+          && !cancelledByAnOperator()
           && attempt() < MAX_ATTEMPTS;
     }
 

@@ -9,6 +9,7 @@ import io.shardcluster.client.DirectoryChange;
 import io.shardcluster.client.ErrorCode;
 import io.shardcluster.client.KeyValue;
 import io.shardcluster.client.MigrationInfo;
+import io.shardcluster.client.NodeInfo;
 import io.shardcluster.client.NodeState;
 import io.shardcluster.client.RebalancePlan;
 import io.shardcluster.client.ShardClient;
@@ -856,6 +857,40 @@ class InProcessRebalancingTest {
   }
 
   @Test
+  void drain_whoseMoveAnOperatorCancels_staysStoppedAndSaysSo_untilRunAgain() throws Exception {
+    Path release = Files.createFile(dir.resolve("release"));
+    ShardClient client = startStoppingBeforeCommits(release, 4);
+    writeKeys(client, 900);
+
+    Files.delete(release);
+    List<MigrationInfo> first = client.admin().drain("node-1");
+    awaitStoppedBeforeCommit(client, "drain node-1", 2);
+    client.admin().cancelMigration(first.get(1).id());
+    Files.createFile(release);
+    assertThat(awaitFinished(client, first.get(1).id()).phase()).isEqualTo("CANCELLED");
+    assertThat(awaitFinished(client, first.get(0).id()).phase()).isEqualTo("DONE");
+
+    // Not tried again: the node says what it waits for.
+    NodeInfo stopped =
+        await()
+            .atMost(Duration.ofSeconds(10))
+            .pollInterval(Duration.ofMillis(50))
+            .until(() -> cluster.nodes().get("node-1"), NodeInfo::stopped);
+    assertThat(stopped.state()).isEqualTo(NodeState.DRAINING);
+    assertThat(stopped.note())
+        .isEqualTo(
+            "drain stopped: an operator cancelled one of its moves; run `shardctl drain node-1`"
+                + " to go on");
+    assertThat(cluster.nodes().get("node-2").note()).isEmpty();
+    assertThat(client.admin().migrations(false)).isEmpty();
+
+    client.admin().drain("node-1");
+    cluster.awaitState("node-1", NodeState.REMOVED);
+    assertThat(cluster.nodes().get("node-1").stopped()).isFalse();
+    assertAllReadable(client, 900);
+  }
+
+  @Test
   void drain_toANodeThatStaysDown_isRolledBackAfterTheTargetDownTimeout_andFinishesWithoutIt()
       throws Exception {
     cluster =
@@ -920,6 +955,9 @@ class InProcessRebalancingTest {
                     .allSatisfy(m -> assertThat(m.phase()).isEqualTo("CANCELLED")));
     // Not UP with nothing: still joining, and nothing changed owner.
     assertThat(cluster.nodes().get("node-4").state()).isNotEqualTo(NodeState.UP);
+    assertThat(cluster.nodes().get("node-4").note())
+        .startsWith("a failure rolled back its moves; trying again")
+        .endsWith("(attempt 2 of 5)");
     assertThat(client.refreshRoutingTable().epoch()).isEqualTo(epoch);
 
     // Back, the node gets the moves again and joins with its whole share.

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.shardcluster.client.MigrationInfo;
+import io.shardcluster.client.NodeState;
 import io.shardcluster.client.ShardClient;
 import io.shardcluster.wire.Failpoints;
 import java.time.Duration;
@@ -160,7 +161,15 @@ class MigrationFailpointIT {
     } else {
       cluster.process("node-4").thaw();
     }
-    // Back, it gets the moves again (the join tries again what failures rolled back).
+    // Back, it gets the moves again (the join tries again what failures rolled back), and only
+    // then is UP. (Until its first heartbeat after the thaw it shows as DOWN, not JOINING.)
+    await()
+        .atMost(Duration.ofSeconds(120))
+        .pollInterval(Duration.ofMillis(250))
+        .until(
+            () ->
+                client.admin().nodes().nodes().stream()
+                    .anyMatch(n -> n.id().equals("node-4") && n.state() == NodeState.UP));
     cluster.awaitSettled(Duration.ofSeconds(120));
     assertThat(client.admin().migrations(true))
         .filteredOn(m -> m.reason().equals("join node-4") && m.attempt() > 1)

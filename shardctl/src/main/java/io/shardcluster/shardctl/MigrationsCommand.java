@@ -1,6 +1,7 @@
 package io.shardcluster.shardctl;
 
 import io.shardcluster.client.MigrationInfo;
+import io.shardcluster.client.NodeInfo;
 import io.shardcluster.client.NodeState;
 import io.shardcluster.client.ShardClient;
 import java.io.PrintWriter;
@@ -62,6 +63,7 @@ final class MigrationsCommand extends ClusterCommand {
   private int watch(ShardClient client) throws InterruptedException {
     Map<String, String> lastPhase = new LinkedHashMap<>();
     String lastWaiting = "";
+    int stopped = 0;
     ProgressBar bar = null;
     try {
       while (true) {
@@ -79,15 +81,33 @@ final class MigrationsCommand extends ClusterCommand {
           }
         }
         if (active.isEmpty()) {
-          // A node that has just registered is JOINING before the coordinator plans its moves:
-          // the watch covers the join (or drain) until the node is UP (or REMOVED).
-          List<String> changing = changingNodes(client);
-          if (changing.isEmpty()) {
+          // A node that has just registered is JOINING before the coordinator plans its moves,
+          // and a join or drain waits a while before it tries again what a failure rolled back:
+          // the watch covers the join (or drain) until the node is UP (or REMOVED), or until
+          // every drain left is stopped.
+          List<NodeInfo> changing = changingNodes(client);
+          if (changing.stream().allMatch(NodeInfo::stopped)) {
+            stopped = changing.size();
+            changing.forEach(n -> out().println(n.id() + ": " + n.note()));
             break;
           }
-          String waiting = "waiting for " + String.join(", ", changing);
-          if (!waiting.equals(lastWaiting)) {
-            lastWaiting = waiting;
+          String waiting =
+              "waiting for "
+                  + String.join(
+                      ", ",
+                      changing.stream()
+                          .map(
+                              n ->
+                                  n.id()
+                                      + " ("
+                                      + n.state()
+                                      + (n.note().isEmpty() ? "" : ": " + n.note())
+                                      + ")")
+                          .toList());
+          // Once per state, not once per second of a retry's countdown.
+          String state = waiting.replaceAll("in \\d+ s", "");
+          if (!state.equals(lastWaiting)) {
+            lastWaiting = state;
             out().println(waiting);
             out().flush();
           }
@@ -153,7 +173,7 @@ final class MigrationsCommand extends ClusterCommand {
     } else {
       out().println("no migrations in progress (`shardctl migrations --all` lists the ended ones)");
     }
-    return cancelled > 0 ? ShardctlMain.EXIT_NO : 0;
+    return cancelled > 0 || stopped > 0 ? ShardctlMain.EXIT_NO : 0;
   }
 
   /** Whether a later attempt of the same join or drain is among {@code others}. */
@@ -162,11 +182,10 @@ final class MigrationsCommand extends ClusterCommand {
         .anyMatch(o -> o.reason().equals(migration.reason()) && o.attempt() > migration.attempt());
   }
 
-  /** The nodes that are JOINING or DRAINING, as "node-4 (JOINING)". */
-  private static List<String> changingNodes(ShardClient client) {
+  /** The nodes that are JOINING or DRAINING. */
+  private static List<NodeInfo> changingNodes(ShardClient client) {
     return client.admin().nodes().nodes().stream()
         .filter(n -> n.state() == NodeState.JOINING || n.state() == NodeState.DRAINING)
-        .map(n -> n.id() + " (" + n.state() + ")")
         .toList();
   }
 

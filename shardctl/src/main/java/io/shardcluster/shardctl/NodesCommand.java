@@ -38,6 +38,8 @@ final class NodesCommand extends ClusterCommand {
         row.put("read_p99_ms", node.readP99Millis());
         row.put("write_p99_ms", node.writeP99Millis());
         row.put("millis_since_heartbeat", node.millisSinceHeartbeat());
+        row.put("note", node.note());
+        row.put("stopped", node.stopped());
         list.add(row);
       }
       Output.json(out(), Map.of("epoch", nodes.epoch(), "nodes", list));
@@ -73,6 +75,11 @@ final class NodesCommand extends ClusterCommand {
             "WRITES/S",
             "HEARTBEAT"),
         rows);
+    for (NodeInfo node : nodes.nodes()) {
+      if (!node.note().isEmpty()) {
+        out().println(node.id() + ": " + node.note());
+      }
+    }
     return 0;
   }
 }

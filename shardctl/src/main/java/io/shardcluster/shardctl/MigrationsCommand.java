@@ -152,7 +152,8 @@ final class MigrationsCommand extends ClusterCommand {
     if (!ended.isEmpty()) {
       printTable(out(), ended);
     }
-    // A move rolled back and tried again by a later attempt of its join or drain is no failure.
+    // A move of a join or drain rolled back, then tried again by a later round (the coordinator's
+    // retry, or the operator running the drain again), is no failure.
     long retried =
         ended.stream().filter(m -> m.phase().equals("CANCELLED") && triedAgain(m, ended)).count();
     long cancelled = ended.stream().filter(m -> m.phase().equals("CANCELLED")).count() - retried;
@@ -161,7 +162,7 @@ final class MigrationsCommand extends ClusterCommand {
       notes.add(cancelled + " cancelled");
     }
     if (retried > 0) {
-      notes.add(retried + " rolled back and tried again");
+      notes.add(retried + " cancelled, then tried again");
     }
     String cancelledNote = notes.isEmpty() ? "" : " (" + String.join(", ", notes) + ")";
     if (!lastPhase.isEmpty()) {
@@ -176,10 +177,13 @@ final class MigrationsCommand extends ClusterCommand {
     return cancelled > 0 || stopped > 0 ? ShardctlMain.EXIT_NO : 0;
   }
 
-  /** Whether a later attempt of the same join or drain is among {@code others}. */
+  /** Whether a later round of the same join or drain is among {@code others}. */
   private static boolean triedAgain(MigrationInfo migration, List<MigrationInfo> others) {
-    return others.stream()
-        .anyMatch(o -> o.reason().equals(migration.reason()) && o.attempt() > migration.attempt());
+    String reason = migration.reason();
+    return (reason.startsWith("join ") || reason.startsWith("drain "))
+        && others.stream()
+            .anyMatch(
+                o -> o.reason().equals(reason) && o.createdMillis() > migration.createdMillis());
   }
 
   /** The nodes that are JOINING or DRAINING. */

@@ -40,7 +40,10 @@ final class WaitCommand extends ClusterCommand {
 
   @Option(
       names = "--migrations-done",
-      description = "Wait until no migration is running (every one is DONE or CANCELLED).")
+      description =
+          "Wait until no migration is running (every one is DONE or CANCELLED) and no join or"
+              + " drain is about to plan more (a node's first moves, or a retry of moves a"
+              + " failure rolled back); a stopped drain does not hold it.")
   boolean migrationsDone;
 
   @Option(
@@ -108,6 +111,15 @@ final class WaitCommand extends ClusterCommand {
       long running = admin.migrations(false).stream().filter(m -> !m.ended()).count();
       if (running > 0) {
         return Optional.of(running + " migrations still running");
+      }
+      Optional<NodeInfo> pending =
+          admin.nodes().nodes().stream()
+              .filter(n -> n.state() == NodeState.JOINING || n.state() == NodeState.DRAINING)
+              .filter(n -> !n.note().isEmpty() && !n.stopped())
+              .findFirst();
+      if (pending.isPresent()) {
+        return Optional.of(
+            pending.get().id() + " (" + pending.get().state() + "): " + pending.get().note());
       }
     }
     return Optional.empty();

@@ -5,13 +5,10 @@ import io.shardcluster.client.ErrorCode;
 import io.shardcluster.client.ShardClusterException;
 import io.shardcluster.client.internal.NodeChannels;
 import io.shardcluster.proto.v1.DirectoryChangeResponse;
-import io.shardcluster.proto.v1.DirectoryEntryLoad;
 import io.shardcluster.proto.v1.MemberRecord;
 import io.shardcluster.proto.v1.Migration;
 import io.shardcluster.proto.v1.MigrationPhase;
 import io.shardcluster.proto.v1.NodeState;
-import io.shardcluster.proto.v1.NodeStats;
-import io.shardcluster.proto.v1.RangeLoad;
 import io.shardcluster.routing.DirectoryEntry;
 import io.shardcluster.routing.HashRing;
 import io.shardcluster.routing.KeyRange;
@@ -19,16 +16,13 @@ import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.MovingSet;
 import io.shardcluster.routing.PositionRange;
 import io.shardcluster.routing.RangeAllocator;
-import io.shardcluster.routing.RangeMap;
 import io.shardcluster.routing.TokenAllocator;
 import io.shardcluster.wire.Failpoints;
 import io.shardcluster.wire.RoutingTables;
 import java.time.Clock;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Collections;
 import java.util.Comparator;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -50,16 +44,11 @@ import java.util.logging.Logger;
 /**
  * Decides what data moves where, and runs the migrations that move it. Joins, drains and load
  * balancing all become migrations of key sets between nodes; this class plans them, starts a {@link
- * MigrationRunner} for each (at most {@code maxMigrations} copying at a time), moves members
- * through JOINING, UP, DRAINING and REMOVED as their migrations finish, and watches the load for
- * the automatic balancer.
+ * MigrationRunner} for each (at most {@code maxMigrations} copying at a time), and moves members
+ * through JOINING, UP, DRAINING and REMOVED as their migrations finish. What load balancing moves,
+ * the {@link LoadBalancer} decides.
  */
 final class Rebalancer implements AutoCloseable {
-  // The automatic balancer leaves a node alone unless it is this far above the mean (in keys, or
-  // in reads + writes per second): see worthBalancing.
-  static final double MIN_EXCESS_KEYS = 1_000;
-  static final double MIN_EXCESS_OPS = 100;
-
   private static final Logger logger = Logger.getLogger(Rebalancer.class.getName());
   private static final long TICK_MS = 250;
 
@@ -75,11 +64,7 @@ final class Rebalancer implements AutoCloseable {
   private final ExecutorService runners = Executors.newCachedThreadPool(daemon("migration-"));
   private final ScheduledExecutorService ticker =
       Executors.newSingleThreadScheduledExecutor(daemon("rebalancer-"));
-  private long imbalancedSinceMs = -1;
-  private long quietUntilMs;
-  // Ranges made by a load split, by first key, and when: not load-split again within the balance
-  // window, so a load that moves on (the tail of increasing keys) does not split on every count.
-  private final Map<RangeSlot, Long> loadSplitAtMs = new HashMap<>();
+  private final LoadBalancer balancer;
   // Draining nodes whose retries ran out, logged once.
   private final Set<String> gaveUp = ConcurrentHashMap.newKeySet();
 
@@ -95,6 +80,7 @@ final class Rebalancer implements AutoCloseable {
     this.config = config;
     this.failpoints = config.failpoints();
     this.clock = clock;
+    this.balancer = new LoadBalancer(cluster, liveness, config, clock, this::startMoves);
   }
 
   private static ThreadFactory daemon(String prefix) {
@@ -118,8 +104,10 @@ final class Rebalancer implements AutoCloseable {
       startRunners(cluster.state());
       state = settleMembers(cluster.state());
       if (state.activeMigrations().isEmpty()) {
-        if (!retryRolledBack(state) && !planNextJoin(state) && !splitOrSpreadRanges(state)) {
-          balanceIfNeeded(state);
+        if (!retryRolledBack(state)
+            && !planNextJoin(state)
+            && !balancer.splitOrSpreadRanges(state)) {
+          balancer.balanceIfNeeded(state);
         }
       }
     } catch (RuntimeException e) {
@@ -846,11 +834,11 @@ final class Rebalancer implements AutoCloseable {
     }
     // Directory entries, largest first, each to the receiver with the least load so far.
     Map<String, Double> load = new LinkedHashMap<>();
-    receivers.forEach(r -> load.put(r, nodeLoad(r, "keys")));
+    receivers.forEach(r -> load.put(r, balancer.nodeLoad(r, "keys")));
     Map<DirectoryEntry, Double> sizes = new LinkedHashMap<>();
     for (DirectoryEntry entry : keyspace.directory().entries()) {
       if (entry.owner().equals(node)) {
-        sizes.put(entry, entryLoad(node, keyspaceName, entry, "keys"));
+        sizes.put(entry, balancer.entryLoad(node, keyspaceName, entry, "keys"));
       }
     }
     sizes.entrySet().stream()
@@ -971,65 +959,15 @@ final class Rebalancer implements AutoCloseable {
         });
   }
 
-  // ---- load balancing ----
-
-  private double nodeLoad(String node, String metric) {
-    NodeStats stats =
-        liveness
-            .lastHeartbeat(node)
-            .map(Liveness.Heartbeat::stats)
-            .orElse(NodeStats.getDefaultInstance());
-    return metric.equals("ops")
-        ? stats.getReadsPerSec() + stats.getWritesPerSec()
-        : stats.getKeys();
-  }
-
-  private double entryLoad(String node, String keyspace, DirectoryEntry entry, String metric) {
-    NodeStats stats =
-        liveness
-            .lastHeartbeat(node)
-            .map(Liveness.Heartbeat::stats)
-            .orElse(NodeStats.getDefaultInstance());
-    for (DirectoryEntryLoad load : stats.getDirectoryLoadList()) {
-      if (load.getKeyspace().equals(keyspace)
-          && load.getKey().equals(entry.key())
-          && load.getPrefix() == entry.prefix()) {
-        return metric.equals("ops") ? load.getOpsPerSec() : load.getKeys();
-      }
-    }
-    return 0;
-  }
-
-  /** The plan that would even out the load now, among UP nodes. */
-  LoadPlanner.Plan plan(double target) {
-    ClusterState state = cluster.state();
-    String metric = config.balanceBy();
-    Map<String, Double> loads = new LinkedHashMap<>();
-    for (MemberRecord member : state.members().values()) {
-      if (member.getState() == NodeState.UP && liveness.isUp(member.getId())) {
-        loads.put(member.getId(), nodeLoad(member.getId(), metric));
-      }
-    }
-    Keyspace keyspace = state.routing().keyspace(Keyspace.DEFAULT);
-    List<LoadPlanner.EntryLoad> entries = new ArrayList<>();
-    for (DirectoryEntry entry : keyspace.directory().entries()) {
-      entries.add(
-          new LoadPlanner.EntryLoad(
-              entry, entryLoad(entry.owner(), Keyspace.DEFAULT, entry, metric)));
-    }
-    if (loads.size() < 2) {
-      return new LoadPlanner.Plan(List.of(), loads, loads);
-    }
-    return LoadPlanner.plan(keyspace, loads, entries, target);
-  }
+  // ---- load balancing: see LoadBalancer ----
 
   /** Plans (and unless {@code dryRun}, starts) moves that bring every node near the mean. */
   synchronized Rebalance rebalance(boolean dryRun) {
-    LoadPlanner.Plan plan = plan(config.balanceTarget());
+    LoadPlanner.Plan plan = balancer.plan(config.balanceTarget());
     List<Migration> started = List.of();
     if (!dryRun && !plan.moves().isEmpty()) {
       Cluster.requireNoMigrations(cluster.state());
-      started = startMoves(plan, "rebalance");
+      started = balancer.start(plan, "rebalance");
     }
     return new Rebalance(config.balanceBy(), plan, started);
   }
@@ -1037,226 +975,16 @@ final class Rebalancer implements AutoCloseable {
   /** A rebalance plan and the migrations started for it. */
   record Rebalance(String metric, LoadPlanner.Plan plan, List<Migration> started) {}
 
-  private List<Migration> startMoves(LoadPlanner.Plan plan, String reason) {
+  /** Creates one migration per move, for the balancer. */
+  private List<Migration> startMoves(List<LoadPlanner.Move> moves, String reason) {
     ClusterState state = cluster.state();
     List<Migration> planned = new ArrayList<>();
-    for (LoadPlanner.Move move : plan.moves()) {
+    for (LoadPlanner.Move move : moves) {
       planned.add(
           migration(state, planned.size(), move.source(), move.target(), move.moving(), reason));
     }
     create(planned);
-    logger.info(
-        reason
-            + ": "
-            + planned.size()
-            + " migration(s), max/mean "
-            + String.format(
-                "%.2f -> %.2f (by %s)",
-                plan.maxOverMeanBefore(), plan.maxOverMeanAfter(), config.balanceBy()));
     return planned;
-  }
-
-  /**
-   * The automatic balancer: when the most loaded node has been more than the threshold above the
-   * mean for the whole window, on fresh counts, it moves load until every node is near the mean (a
-   * much tighter target than the trigger, so it does not start again at once).
-   */
-  /** Whether every UP node has reported key counts made at the current epoch. */
-  private boolean countsFresh(ClusterState state) {
-    return state.members().values().stream()
-        .filter(m -> m.getState() == NodeState.UP)
-        .allMatch(
-            m ->
-                liveness
-                    .lastHeartbeat(m.getId())
-                    .map(h -> h.stats().getCountedAtEpoch() == state.epoch())
-                    .orElse(false));
-  }
-
-  /**
-   * Range keyspaces, on fresh counts, one change per call: splits a range holding more than the
-   * split size at its median key, or taking more than the split load at the key that halves its
-   * requests (both halves stay on its node), or else moves one whole range from the node holding
-   * the most of a keyspace's keys (or requests, when balancing by ops) to the one holding the
-   * fewest, when the most is over the balancer's threshold above the mean and the move narrows the
-   * gap. A new count follows every change, so the next decision sees its effect. Returns whether it
-   * changed anything.
-   */
-  private boolean splitOrSpreadRanges(ClusterState state) {
-    List<Keyspace> rangeKeyspaces =
-        state.routing().keyspaces().values().stream().filter(Keyspace::isRange).toList();
-    if (rangeKeyspaces.isEmpty() || !countsFresh(state)) {
-      return false;
-    }
-    List<String> up =
-        state.members().values().stream()
-            .filter(m -> m.getState() == NodeState.UP && liveness.isUp(m.getId()))
-            .map(MemberRecord::getId)
-            .toList();
-    Map<RangeSlot, RangeLoad> loads = new HashMap<>();
-    for (String node : up) {
-      liveness
-          .lastHeartbeat(node)
-          .ifPresent(
-              h ->
-                  h.stats()
-                      .getRangeLoadList()
-                      .forEach(
-                          load ->
-                              loads.put(new RangeSlot(load.getKeyspace(), load.getStart()), load)));
-    }
-    long now = clock.millis();
-    loadSplitAtMs.values().removeIf(at -> now - at >= config.balanceWindow().toMillis());
-    for (Keyspace keyspace : rangeKeyspaces) {
-      RangeMap ranges = keyspace.ranges();
-      long[] sizes = new long[ranges.size()];
-      for (int i = 0; i < ranges.size(); i++) {
-        RangeSlot slot = new RangeSlot(keyspace.name(), ByteString.copyFrom(ranges.start(i)));
-        RangeLoad load = loads.get(slot);
-        if (load == null) {
-          continue;
-        }
-        sizes[i] =
-            config.balanceBy().equals("ops") ? Math.round(load.getOpsPerSec()) : load.getKeys();
-        if (config.rangeSplitKeys() > 0
-            && load.getKeys() > config.rangeSplitKeys()
-            && splitAt(keyspace, i, load.getMedian())) {
-          logger.info(
-              keyspace.name()
-                  + ": split a range of "
-                  + load.getKeys()
-                  + " keys at its median "
-                  + load.getMedian().toStringUtf8());
-          return true;
-        }
-        if (config.rangeSplitOps() > 0
-            && load.getOpsPerSec() > config.rangeSplitOps()
-            && !loadSplitAtMs.containsKey(slot)
-            && splitAt(keyspace, i, load.getLoadMedian())) {
-          loadSplitAtMs.put(slot, now);
-          loadSplitAtMs.put(new RangeSlot(keyspace.name(), load.getLoadMedian()), now);
-          logger.info(
-              keyspace.name()
-                  + String.format(
-                      ": split a range taking %.0f ops/s at the key that halves them, ",
-                      load.getOpsPerSec())
-                  + load.getLoadMedian().toStringUtf8());
-          return true;
-        }
-      }
-      if (config.balancerEnabled() && up.size() > 1 && spreadRanges(state, keyspace, sizes, up)) {
-        return true;
-      }
-    }
-    return false;
-  }
-
-  /** Splits range {@code i} at {@code key} if the key lies strictly inside it. */
-  private boolean splitAt(Keyspace keyspace, int i, ByteString key) {
-    byte[] at = key.toByteArray();
-    RangeMap ranges = keyspace.ranges();
-    if (Arrays.compareUnsigned(at, ranges.start(i)) <= 0
-        || ranges.indexOf(at) != i
-        || ranges.indexOfStart(at) >= 0) {
-      return false;
-    }
-    cluster.splitRange(keyspace.name(), at);
-    return true;
-  }
-
-  /** A range of a range keyspace, by its first key. */
-  private record RangeSlot(String keyspace, ByteString start) {}
-
-  /** Moves one range of a keyspace from the node with the most keys to the one with the fewest. */
-  private boolean spreadRanges(
-      ClusterState state, Keyspace keyspace, long[] sizes, List<String> up) {
-    RangeMap ranges = keyspace.ranges();
-    Map<String, Long> perNode = new LinkedHashMap<>();
-    up.forEach(n -> perNode.put(n, 0L));
-    for (int i = 0; i < ranges.size(); i++) {
-      perNode.merge(ranges.owner(i), sizes[i], Long::sum);
-    }
-    perNode.keySet().retainAll(up);
-    long total = perNode.values().stream().mapToLong(Long::longValue).sum();
-    if (total == 0) {
-      return false;
-    }
-    String most = Collections.max(perNode.keySet(), Comparator.comparing(perNode::get));
-    String fewest = Collections.min(perNode.keySet(), Comparator.comparing(perNode::get));
-    double mean = (double) total / perNode.size();
-    long gap = perNode.get(most) - perNode.get(fewest);
-    if (perNode.get(most) <= (1 + config.balanceThreshold()) * mean) {
-      return false;
-    }
-    // The range whose size is closest to half the gap, among those that narrow it.
-    int best = -1;
-    for (int i = 0; i < ranges.size(); i++) {
-      if (ranges.owner(i).equals(most)
-          && sizes[i] > 0
-          && sizes[i] < gap
-          && (best < 0 || Math.abs(sizes[i] - gap / 2) < Math.abs(sizes[best] - gap / 2))) {
-        best = i;
-      }
-    }
-    if (best < 0) {
-      return false;
-    }
-    Migration migration =
-        migration(
-            state,
-            0,
-            most,
-            fewest,
-            MovingSet.ofKeyRanges(keyspace.name(), List.of(ranges.range(best))),
-            "spread " + keyspace.name());
-    create(List.of(migration));
-    logger.info(
-        keyspace.name()
-            + ": moving a range of "
-            + sizes[best]
-            + (config.balanceBy().equals("ops") ? " ops/s from " : " keys from ")
-            + most
-            + " to "
-            + fewest);
-    return true;
-  }
-
-  private void balanceIfNeeded(ClusterState state) {
-    long now = clock.millis();
-    if (!config.balancerEnabled() || now < quietUntilMs) {
-      return;
-    }
-    if (!countsFresh(state) && config.balanceBy().equals("keys")) {
-      return;
-    }
-    LoadPlanner.Plan plan = plan(config.balanceTarget());
-    if (!worthBalancing(plan, config.balanceThreshold(), config.balanceBy())) {
-      imbalancedSinceMs = -1;
-      return;
-    }
-    if (imbalancedSinceMs < 0) {
-      imbalancedSinceMs = now;
-      return;
-    }
-    if (now - imbalancedSinceMs < config.balanceWindow().toMillis()) {
-      return;
-    }
-    imbalancedSinceMs = -1;
-    quietUntilMs = now + config.balanceWindow().toMillis();
-    startMoves(plan, "rebalance");
-  }
-
-  /**
-   * Whether the automatic balancer should act on the plan: the most loaded node is more than the
-   * threshold above the mean, by at least {@link #MIN_EXCESS_KEYS} keys or {@link #MIN_EXCESS_OPS}
-   * ops/s (below that, as with one node holding the only few keys of a new cluster, a move costs
-   * more than it evens out), and there is something to move.
-   */
-  static boolean worthBalancing(LoadPlanner.Plan plan, double threshold, String balanceBy) {
-    double minimumExcess = balanceBy.equals("keys") ? MIN_EXCESS_KEYS : MIN_EXCESS_OPS;
-    return plan.maxOverMeanBefore() > 1 + threshold
-        && plan.excessBefore() >= minimumExcess
-        && !plan.moves().isEmpty();
   }
 
   // ---- operator control of migrations ----

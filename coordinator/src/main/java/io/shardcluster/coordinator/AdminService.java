@@ -257,7 +257,7 @@ final class AdminService extends AdminGrpc.AdminImplBase {
     ServerResponses.unary(
         observer,
         () -> {
-          Rebalancer.RemovedNode removed =
+          MembershipChanges.RemovedNode removed =
               rebalancer.removeForce(request.getNodeId(), request.getForce());
           return RemoveNodeResponse.newBuilder()
               .setEpoch(removed.epoch())

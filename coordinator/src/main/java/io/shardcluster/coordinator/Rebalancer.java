@@ -10,22 +10,13 @@ import io.shardcluster.proto.v1.Migration;
 import io.shardcluster.proto.v1.MigrationPhase;
 import io.shardcluster.proto.v1.NodeState;
 import io.shardcluster.routing.DirectoryEntry;
-import io.shardcluster.routing.HashRing;
-import io.shardcluster.routing.KeyRange;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.MovingSet;
-import io.shardcluster.routing.PositionRange;
-import io.shardcluster.routing.RangeAllocator;
-import io.shardcluster.routing.TokenAllocator;
 import io.shardcluster.wire.Failpoints;
 import io.shardcluster.wire.RoutingTables;
 import java.time.Clock;
 import java.util.ArrayList;
-import java.util.Collections;
-import java.util.Comparator;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -65,8 +56,7 @@ final class Rebalancer implements AutoCloseable {
   private final ScheduledExecutorService ticker =
       Executors.newSingleThreadScheduledExecutor(daemon("rebalancer-"));
   private final LoadBalancer balancer;
-  // Draining nodes whose retries ran out, logged once.
-  private final Set<String> gaveUp = ConcurrentHashMap.newKeySet();
+  private final MembershipChanges members;
 
   Rebalancer(
       Cluster cluster,
@@ -81,6 +71,35 @@ final class Rebalancer implements AutoCloseable {
     this.failpoints = config.failpoints();
     this.clock = clock;
     this.balancer = new LoadBalancer(cluster, liveness, config, clock, this::startMoves);
+    this.members =
+        new MembershipChanges(
+            cluster,
+            liveness,
+            config,
+            clock,
+            balancer,
+            new MembershipChanges.Migrations() {
+              @Override
+              public Migration migration(
+                  ClusterState state,
+                  int offset,
+                  String source,
+                  String target,
+                  MovingSet moving,
+                  String reason) {
+                return Rebalancer.this.migration(state, offset, source, target, moving, reason);
+              }
+
+              @Override
+              public void create(List<Migration> migrations) {
+                Rebalancer.this.create(migrations);
+              }
+
+              @Override
+              public void cancelNow(String id, String reason) {
+                Rebalancer.this.cancelNow(id, reason);
+              }
+            });
   }
 
   private static ThreadFactory daemon(String prefix) {
@@ -102,10 +121,10 @@ final class Rebalancer implements AutoCloseable {
       ClusterState state = cluster.state();
       rollBackCopiesToDownTargets(state);
       startRunners(cluster.state());
-      state = settleMembers(cluster.state());
+      state = members.settleMembers(cluster.state());
       if (state.activeMigrations().isEmpty()) {
-        if (!retryRolledBack(state)
-            && !planNextJoin(state)
+        if (!members.retryRolledBack(state)
+            && !members.planNextJoin(state)
             && !balancer.splitOrSpreadRanges(state)) {
           balancer.balanceIfNeeded(state);
         }
@@ -161,7 +180,7 @@ final class Rebalancer implements AutoCloseable {
   /**
    * Rolls back the migrations whose target has been DOWN for the target down timeout before their
    * cutover: their copy cannot go on, and each holds a copy slot and makes its source log every
-   * write to its keys. A join or drain tries them again ({@link #retryRolledBack}).
+   * write to its keys. A join or drain tries them again ({@link MembershipChanges}).
    */
   private void rollBackCopiesToDownTargets(ClusterState state) {
     for (Migration migration : state.activeMigrations()) {
@@ -216,104 +235,6 @@ final class Rebalancer implements AutoCloseable {
     };
   }
 
-  /** Moves members on once their migrations are over: JOINING to UP, DRAINING to REMOVED. */
-  private ClusterState settleMembers(ClusterState state) {
-    for (MemberRecord member : state.members().values()) {
-      String id = member.getId();
-      List<Migration> active = state.activeMigrations();
-      if (member.getState() == NodeState.JOINING
-          && active.stream().noneMatch(m -> m.getTarget().equals(id))
-          && joinPlanned(state, id)
-          && joinRetries(state, id).isEmpty()) {
-        state = setState(id, NodeState.UP);
-        logger.info(id + " has joined: it is UP");
-      } else if (member.getState() == NodeState.DRAINING
-          && active.stream().noneMatch(m -> m.getSource().equals(id))
-          && !ownsAnything(state, id)) {
-        state = setState(id, NodeState.REMOVED);
-        logger.info(id + " is drained: REMOVED");
-      }
-    }
-    return state;
-  }
-
-  private ClusterState setState(String node, NodeState next) {
-    return cluster.update(
-        s ->
-            s.member(node)
-                .map(
-                    m ->
-                        m.getState() == next
-                            ? s
-                            : s.withMember(m.toBuilder().setState(next).build()))
-                .orElse(s));
-  }
-
-  private static boolean joinPlanned(ClusterState state, String node) {
-    String reason = "join " + node;
-    return state.migrations().values().stream().anyMatch(m -> m.getReason().equals(reason));
-  }
-
-  private boolean ownsAnything(ClusterState state, String node) {
-    return state.routing().keyspaces().values().stream()
-        .anyMatch(
-            k ->
-                k.isDirectory()
-                    ? cluster.groups().groupsPerOwner(k.name()).getOrDefault(node, 0L) > 0
-                    : k.isOwner(node));
-  }
-
-  /** Plans the migrations of the first JOINING node that has none yet; false if there is none. */
-  private boolean planNextJoin(ClusterState state) {
-    for (MemberRecord member : state.members().values()) {
-      if (member.getState() != NodeState.JOINING || joinPlanned(state, member.getId())) {
-        continue;
-      }
-      String node = member.getId();
-      List<Migration> planned = new ArrayList<>();
-      // Every keyspace gives the new node its share: one migration per keyspace and donor.
-      for (Keyspace keyspace : state.routing().keyspaces().values()) {
-        if (keyspace.isDirectory()) {
-          // Existing groups stay; new ones go to the node with the fewest, the new one.
-          continue;
-        }
-        if (keyspace.isRange()) {
-          // Whole ranges, from the nodes with the most.
-          for (var taken : RangeAllocator.join(keyspace.ranges(), node).entrySet()) {
-            planned.add(
-                migration(
-                    state,
-                    planned.size(),
-                    taken.getKey(),
-                    node,
-                    MovingSet.ofKeyRanges(keyspace.name(), keyRanges(keyspace, taken.getValue())),
-                    "join " + node));
-          }
-          continue;
-        }
-        HashRing ring = keyspace.ring();
-        HashRing after = TokenAllocator.join(ring, node, config.vnodes());
-        for (String donor : ring.shares().keySet()) {
-          List<PositionRange> ranges = ring.movedTo(after, donor, node);
-          if (!ranges.isEmpty()) {
-            planned.add(
-                migration(
-                    state,
-                    planned.size(),
-                    donor,
-                    node,
-                    new MovingSet(keyspace.name(), ranges, List.of()),
-                    "join " + node));
-          }
-        }
-      }
-      create(planned);
-      logger.info(node + " joins: " + planned.size() + " migration(s) planned");
-      return true;
-    }
-    return false;
-  }
-
   private Migration migration(
       ClusterState state,
       int offset,
@@ -354,246 +275,6 @@ final class Rebalancer implements AutoCloseable {
           return next;
         });
     ticker.execute(this::tick);
-  }
-
-  /**
-   * Starts moving every key of the node to the others (balanced by ring share, directory entries to
-   * the least loaded), then marks it REMOVED. Returns the migrations.
-   */
-  synchronized List<Migration> drain(String node) {
-    ClusterState state = cluster.state();
-    MemberRecord member =
-        state
-            .member(node)
-            .filter(m -> m.getState() != NodeState.REMOVED)
-            .orElseThrow(() -> ShardClusterException.notFound("no node named " + node));
-    Cluster.requireNoMigrations(state);
-    List<Migration> planned = planDrain(state, member, 1);
-    gaveUp.remove(node);
-    create(planned);
-    logger.info(node + " is draining: " + planned.size() + " migration(s) planned");
-    return planned;
-  }
-
-  /**
-   * Marks the node DRAINING and plans the moves of everything it owns to the other nodes that are
-   * UP and answering; the caller creates them. Refused while the node is DOWN or joining, or when
-   * no other node could take its keys.
-   */
-  private List<Migration> planDrain(ClusterState state, MemberRecord member, int attempt) {
-    String node = member.getId();
-    if (!liveness.isUp(node)) {
-      // A drain copies from the node itself: from a DOWN node it would wait until it is back.
-      throw ShardClusterException.failedPrecondition(
-          "cannot drain "
-              + node
-              + ": it is DOWN and a drain copies its keys from it; start it again, or remove it"
-              + " with --force if it is gone for good (its keys are then lost)");
-    }
-    List<String> members =
-        state.members().values().stream()
-            .filter(m -> m.getState() == NodeState.UP && !m.getId().equals(node))
-            .map(MemberRecord::getId)
-            .toList();
-    if (members.isEmpty()) {
-      throw ShardClusterException.failedPrecondition(
-          "cannot drain " + node + ": it is the last node; there is nowhere to move its keys");
-    }
-    // Only to nodes that answer: a move to a DOWN node would wait until that node is back.
-    List<String> others = members.stream().filter(liveness::isUp).toList();
-    if (others.isEmpty()) {
-      throw ShardClusterException.failedPrecondition(
-          "cannot drain " + node + ": every other node is DOWN; there is nowhere to move its keys");
-    }
-    if (member.getState() == NodeState.JOINING) {
-      throw ShardClusterException.failedPrecondition(
-          "cannot drain " + node + " while it is joining");
-    }
-    Map<String, Map<String, Plan>> plans = new LinkedHashMap<>();
-    for (String keyspace : state.routing().keyspaces().keySet()) {
-      plans.put(keyspace, drainPlans(state, keyspace, node, others));
-    }
-    state = setState(node, NodeState.DRAINING);
-    List<Migration> planned = new ArrayList<>();
-    for (var keyspace : plans.entrySet()) {
-      for (var entry : keyspace.getValue().entrySet()) {
-        MovingSet moving = entry.getValue().moving(keyspace.getKey());
-        if (!moving.isEmpty()) {
-          planned.add(
-              migration(state, planned.size(), node, entry.getKey(), moving, "drain " + node)
-                  .toBuilder()
-                  .setAttempt(attempt)
-                  .build());
-        }
-      }
-    }
-    return planned;
-  }
-
-  // ---- trying again what failures rolled back ----
-
-  /**
-   * Starts the next round of a join or drain whose last round a failure rolled back, once its delay
-   * is over (see {@link RollbackRetries}), and its nodes answer. True if it did, or if one waits
-   * for its delay: nothing else is planned meanwhile.
-   */
-  private boolean retryRolledBack(ClusterState state) {
-    boolean waiting = false;
-    for (MemberRecord member : state.members().values()) {
-      String node = member.getId();
-      if (member.getState() == NodeState.JOINING) {
-        List<Migration> retries = joinRetries(state, node);
-        if (retries.isEmpty()) {
-          continue;
-        }
-        RollbackRetries.Round round = RollbackRetries.latest(state, "join " + node).orElseThrow();
-        if (clock.millis() < round.retryAtMs()) {
-          waiting = true;
-          continue;
-        }
-        if (!liveness.isUp(node)) {
-          // Tried once it is back (or never, if it is removed).
-          continue;
-        }
-        List<Migration> planned = new ArrayList<>();
-        for (Migration failed : retries) {
-          planned.add(
-              migration(
-                      state,
-                      planned.size(),
-                      failed.getSource(),
-                      node,
-                      RoutingTables.fromProto(failed.getMoving()),
-                      failed.getReason())
-                  .toBuilder()
-                  .setAttempt(round.attempt() + 1)
-                  .build());
-        }
-        create(planned);
-        logger.info(
-            String.format(
-                "%s joins: trying again %d move(s) a failure rolled back (attempt %d of %d)",
-                node, planned.size(), round.attempt() + 1, RollbackRetries.MAX_ATTEMPTS));
-        return true;
-      }
-      if (member.getState() == NodeState.DRAINING && ownsAnything(state, node)) {
-        Optional<RollbackRetries.Round> round = RollbackRetries.latest(state, "drain " + node);
-        if (round.isEmpty() || !round.get().retries()) {
-          if (round.isPresent() && round.get().gaveUp() && gaveUp.add(node)) {
-            logger.warning(
-                node
-                    + " stays DRAINING: failures rolled its moves back "
-                    + RollbackRetries.MAX_ATTEMPTS
-                    + " times; run `shardctl drain "
-                    + node
-                    + "` to try again");
-          }
-          continue;
-        }
-        if (clock.millis() < round.get().retryAtMs()) {
-          waiting = true;
-          continue;
-        }
-        List<Migration> planned;
-        try {
-          planned = planDrain(state, member, round.get().attempt() + 1);
-        } catch (ShardClusterException e) {
-          // The node or every receiver is DOWN: tried once they answer.
-          continue;
-        }
-        create(planned);
-        logger.info(
-            String.format(
-                "%s drains: %d migration(s) planned again after a failure rolled its moves back"
-                    + " (attempt %d of %d)",
-                node, planned.size(), round.get().attempt() + 1, RollbackRetries.MAX_ATTEMPTS));
-        return true;
-      }
-    }
-    return waiting;
-  }
-
-  /** What a JOINING or DRAINING node waits for; {@code stopped} for a drain stopped until rerun. */
-  record Waiting(String note, boolean stopped) {}
-
-  /**
-   * What a JOINING or DRAINING node with no migration running waits for: a failed round's delay,
-   * nodes to answer, or an operator to run its drain again. Empty for other nodes, and while its
-   * migrations run.
-   */
-  Optional<Waiting> waitingFor(String node) {
-    ClusterState state = cluster.state();
-    MemberRecord member = state.member(node).orElse(null);
-    if (member == null
-        || (member.getState() != NodeState.JOINING && member.getState() != NodeState.DRAINING)
-        || state.activeMigrations().stream()
-            .anyMatch(m -> m.getSource().equals(node) || m.getTarget().equals(node))) {
-      return Optional.empty();
-    }
-    boolean joining = member.getState() == NodeState.JOINING;
-    Optional<RollbackRetries.Round> latest =
-        RollbackRetries.latest(state, (joining ? "join " : "drain ") + node);
-    if (latest.isEmpty()) {
-      return Optional.of(new Waiting("its moves are not planned yet", false));
-    }
-    RollbackRetries.Round round = latest.get();
-    int next = round.attempt() + 1;
-    if (joining ? !joinRetries(state, node).isEmpty() : round.retries()) {
-      long inMs = round.retryAtMs() - clock.millis();
-      String when =
-          inMs > 0
-              ? String.format(Locale.ROOT, "in %.0f s", Math.ceil(inMs / 1000.0))
-              : "once its nodes answer";
-      return Optional.of(
-          new Waiting(
-              String.format(
-                  Locale.ROOT,
-                  "a failure rolled back its moves; trying again %s (attempt %d of %d)",
-                  when,
-                  next,
-                  RollbackRetries.MAX_ATTEMPTS),
-              false));
-    }
-    if (joining || !ownsAnything(state, node)) {
-      return Optional.empty();
-    }
-    String why =
-        round.gaveUp()
-            ? "failures rolled back its moves " + RollbackRetries.MAX_ATTEMPTS + " times"
-            : round.cancelledByAnOperator()
-                ? "an operator cancelled one of its moves"
-                : "it owns keys its drain did not move";
-    return Optional.of(
-        new Waiting(
-            "drain stopped: " + why + "; run `shardctl drain " + node + "` to go on", true));
-  }
-
-  /**
-   * The moves of the node's join to try again: those of its latest round that a failure rolled
-   * back, when the round may be retried, and whose source still owns all they move. Empty
-   * otherwise.
-   */
-  private static List<Migration> joinRetries(ClusterState state, String node) {
-    return RollbackRetries.latest(state, "join " + node)
-        .filter(RollbackRetries.Round::retries)
-        .map(round -> round.rolledBack().stream().filter(m -> sourceStillOwns(state, m)).toList())
-        .orElse(List.of());
-  }
-
-  /** Whether the migration's source still owns everything it would move, and nothing else does. */
-  private static boolean sourceStillOwns(ClusterState state, Migration migration) {
-    MovingSet moving = RoutingTables.fromProto(migration.getMoving());
-    Keyspace keyspace = state.routing().keyspaces().get(moving.keyspace());
-    if (keyspace == null || keyspace.isDirectory()) {
-      return false;
-    }
-    try {
-      // Refused when a range moved has been split or merged since.
-      moving.applyTo(keyspace, migration.getTarget());
-    } catch (ShardClusterException e) {
-      return false;
-    }
-    return keyspace.ownersOf(moving).equals(Set.of(migration.getSource()));
   }
 
   /**
@@ -784,157 +465,6 @@ final class Rebalancer implements AutoCloseable {
     }
   }
 
-  private static List<KeyRange> keyRanges(Keyspace keyspace, List<Integer> indexes) {
-    return indexes.stream().sorted().map(i -> keyspace.ranges().range(i)).toList();
-  }
-
-  /**
-   * What each receiver gets of a leaving node: ring ranges and directory entries, or whole key
-   * ranges of a range keyspace.
-   */
-  private static final class Plan {
-    final List<PositionRange> ranges = new ArrayList<>();
-    final List<DirectoryEntry> entries = new ArrayList<>();
-    final List<KeyRange> keyRanges = new ArrayList<>();
-
-    MovingSet moving(String keyspace) {
-      return new MovingSet(keyspace, ranges, entries, keyRanges);
-    }
-  }
-
-  private Map<String, Plan> drainPlans(
-      ClusterState state, String keyspaceName, String node, List<String> receivers) {
-    Keyspace keyspace = state.routing().keyspace(keyspaceName);
-    Map<String, Plan> plans = new LinkedHashMap<>();
-    receivers.forEach(r -> plans.put(r, new Plan()));
-    if (keyspace.isDirectory()) {
-      // The node's groups, split between the receivers by the hash of the group.
-      if (cluster.groups().groupsPerOwner(keyspaceName).getOrDefault(node, 0L) > 0) {
-        long step = Long.divideUnsigned(-1L, receivers.size());
-        for (int i = 0; i < receivers.size(); i++) {
-          long end = i == receivers.size() - 1 ? 0 : step * (i + 1);
-          plans.get(receivers.get(i)).ranges.add(new PositionRange(step * i, end));
-        }
-      }
-      return plans;
-    }
-    if (keyspace.isRange()) {
-      RangeAllocator.leave(keyspace.ranges(), node, receivers)
-          .forEach(
-              (receiver, given) ->
-                  plans.get(receiver).keyRanges.addAll(keyRanges(keyspace, given)));
-      return plans;
-    }
-    HashRing ring = keyspace.ring();
-    if (ring.shares().containsKey(node)) {
-      HashRing after = TokenAllocator.remove(ring, node, receivers);
-      for (String receiver : receivers) {
-        plans.get(receiver).ranges.addAll(ring.movedTo(after, node, receiver));
-      }
-    }
-    // Directory entries, largest first, each to the receiver with the least load so far.
-    Map<String, Double> load = new LinkedHashMap<>();
-    receivers.forEach(r -> load.put(r, balancer.nodeLoad(r, "keys")));
-    Map<DirectoryEntry, Double> sizes = new LinkedHashMap<>();
-    for (DirectoryEntry entry : keyspace.directory().entries()) {
-      if (entry.owner().equals(node)) {
-        sizes.put(entry, balancer.entryLoad(node, keyspaceName, entry, "keys"));
-      }
-    }
-    sizes.entrySet().stream()
-        .sorted(Map.Entry.<DirectoryEntry, Double>comparingByValue().reversed())
-        .forEach(
-            sized -> {
-              String receiver = Collections.min(load.keySet(), Comparator.comparing(load::get));
-              plans.get(receiver).entries.add(sized.getKey());
-              load.merge(receiver, sized.getValue(), Double::sum);
-            });
-    return plans;
-  }
-
-  /**
-   * Gives a node that is gone for good its intervals and directory entries to the others at once,
-   * without moving data: what it held is lost. Cancels its migrations.
-   */
-  synchronized RemovedNode removeForce(String node, boolean force) {
-    ClusterState state = cluster.state();
-    state
-        .member(node)
-        .filter(m -> m.getState() != NodeState.REMOVED)
-        .orElseThrow(() -> ShardClusterException.notFound("no node named " + node));
-    if (!force) {
-      throw ShardClusterException.failedPrecondition(
-          "removing "
-              + node
-              + " without draining loses the keys it holds; use drain, or"
-              + " --force if the node is gone for good");
-    }
-    List<String> others =
-        state.members().values().stream()
-            .filter(m -> m.getState() != NodeState.REMOVED && !m.getId().equals(node))
-            .map(MemberRecord::getId)
-            .toList();
-    if (others.isEmpty() && ownsAnything(state, node)) {
-      throw ShardClusterException.failedPrecondition(
-          "cannot remove " + node + ": it is the last node; nothing could take its keys");
-    }
-    for (Migration migration : state.activeMigrations()) {
-      if (migration.getSource().equals(node) || migration.getTarget().equals(node)) {
-        cancelNow(migration.getId(), "node " + node + " was removed");
-      }
-    }
-    ClusterState before = cluster.state();
-    double lost =
-        before.routing().keyspace(Keyspace.DEFAULT).ring().shares().getOrDefault(node, 0.0);
-    Map<String, Map<String, Plan>> plans = new LinkedHashMap<>();
-    if (!others.isEmpty()) {
-      for (String keyspace : before.routing().keyspaces().keySet()) {
-        plans.put(keyspace, drainPlans(before, keyspace, node, others));
-      }
-    }
-    int entries =
-        plans.values().stream()
-            .flatMap(p -> p.values().stream())
-            .mapToInt(p -> p.entries.size())
-            .sum();
-    List<GroupDirectory.Move> groupMoves = new ArrayList<>();
-    plans.forEach(
-        (keyspace, receivers) ->
-            receivers.forEach(
-                (receiver, plan) ->
-                    groupMoves.add(
-                        new GroupDirectory.Move(plan.moving(keyspace), node, receiver))));
-    cluster.update(
-        s -> {
-          ClusterState next = s;
-          for (var keyspacePlans : plans.entrySet()) {
-            Keyspace original = s.routing().keyspace(keyspacePlans.getKey());
-            Keyspace current = original;
-            for (var plan : keyspacePlans.getValue().entrySet()) {
-              current =
-                  plan.getValue().moving(keyspacePlans.getKey()).applyTo(current, plan.getKey());
-            }
-            if (!current.equals(original)) {
-              next = next.withKeyspace(current);
-            }
-          }
-          MemberRecord member = next.member(node).orElseThrow();
-          return next.withMember(member.toBuilder().setState(NodeState.REMOVED).build());
-        },
-        groupMoves);
-    logger.warning(
-        node
-            + " was removed by force: its "
-            + String.format("%.1f%%", lost * 100)
-            + " of the ring and "
-            + entries
-            + " directory entries went to the others, without their data");
-    return new RemovedNode(cluster.state().epoch(), lost, entries);
-  }
-
-  /** The outcome of a forced removal. */
-  record RemovedNode(long epoch, double shareLost, int entriesReassigned) {}
-
   /**
    * Records the migration CANCELLED at once, as rolled back by a failure, and stops its runner; the
    * nodes roll back by themselves when their heartbeats no longer list it.
@@ -957,6 +487,26 @@ final class Rebalancer implements AutoCloseable {
                   .setFinishedMs(clock.millis())
                   .build());
         });
+  }
+
+  // ---- membership changes: see MembershipChanges ----
+
+  /**
+   * Starts moving every key of the node to the others, then marks it REMOVED; see {@link
+   * MembershipChanges#drain}.
+   */
+  synchronized List<Migration> drain(String node) {
+    return members.drain(node);
+  }
+
+  /** Removes a node gone for good without its data; see {@link MembershipChanges#removeForce}. */
+  synchronized MembershipChanges.RemovedNode removeForce(String node, boolean force) {
+    return members.removeForce(node, force);
+  }
+
+  /** What a JOINING or DRAINING node waits for; see {@link MembershipChanges#waitingFor}. */
+  Optional<MembershipChanges.Waiting> waitingFor(String node) {
+    return members.waitingFor(node);
   }
 
   // ---- load balancing: see LoadBalancer ----

@@ -188,6 +188,58 @@ class MigrationFailpointIT {
   }
 
   /**
+   * A drain's receiver is killed (SIGKILL) just as the drained node fences the keys moving to it.
+   * That cutover is rolled back after its timeout, and the drain, with nobody running it again,
+   * plans those keys anew over the node that answers. {@code shardctl wait --migrations-done}
+   * started between the two rounds returns only once the drain is over.
+   */
+  @Test
+  void drainReceiverKilledAtTheFence_drainTriesAgainWithoutIt_andWaitCoversTheRetry()
+      throws Exception {
+    cluster = LocalCluster.start("failpoint-drain-retry", 3);
+    cluster.restartWith(
+        "coordinator",
+        List.of("--failpoint", Failpoints.BEFORE_FENCE + "=pause", "--cutover-timeout-ms", "1000"));
+    ShardClient client = cluster.client();
+    AcknowledgedWorkload workload = AcknowledgedWorkload.start(client, KEYS, 2, 1);
+    Shardctl.Result drain = cluster.shardctl("drain", "node-1");
+    assertThat(drain.exitCode()).as(drain.err()).isZero();
+    MigrationWaits.awaitPhase(client, "drain node-1", 2, "CUTOVER");
+    cluster.kill("node-3");
+    cluster.releaseFailpoints();
+
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .pollInterval(Duration.ofMillis(100))
+        .untilAsserted(
+            () ->
+                assertThat(client.admin().migrations(true))
+                    .filteredOn(m -> m.reason().equals("drain node-1") && m.attempt() == 1)
+                    .extracting(m -> m.target() + " " + m.phase())
+                    .containsExactlyInAnyOrder("node-2 DONE", "node-3 CANCELLED"));
+    Shardctl.Result wait = cluster.shardctl("wait", "--migrations-done", "--timeout", "120");
+    assertThat(wait.exitCode()).as(wait.err()).isZero();
+    assertThat(cluster.nodeStates()).containsEntry("node-1", "REMOVED");
+    assertThat(client.admin().migrations(true))
+        .filteredOn(m -> m.reason().equals("drain node-1") && m.attempt() > 1)
+        .isNotEmpty()
+        .allSatisfy(m -> assertThat(m.target() + " " + m.phase()).isEqualTo("node-2 DONE"));
+
+    cluster.restart("node-3");
+    cluster.awaitSettled(Duration.ofSeconds(120));
+    workload.close();
+    workload.verify();
+    assertThat(workload.staleReads()).as(workload.firstErrors().toString()).isZero();
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .pollInterval(Duration.ofMillis(500))
+        .untilAsserted(
+            () ->
+                assertThat(assertEveryKeyOnOneNode(KEYS).getOrDefault("node-1", Set.of()))
+                    .isEmpty());
+  }
+
+  /**
    * A directory entry placed over stored keys (a prefix inside another prefix entry) is set by its
    * migration's commit; the source is killed after that commit, before it deleted its copies. After
    * its restart the entry stands, its keys live only on the entry's node, and nothing is lost.

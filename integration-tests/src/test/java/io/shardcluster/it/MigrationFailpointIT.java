@@ -217,6 +217,14 @@ class MigrationFailpointIT {
                     .filteredOn(m -> m.reason().equals("drain node-1") && m.attempt() == 1)
                     .extracting(m -> m.target() + " " + m.phase())
                     .containsExactlyInAnyOrder("node-2 DONE", "node-3 CANCELLED"));
+    // Between the rounds the node says what it waits for; once the next has started, its moves
+    // show their attempt.
+    Shardctl.Result between = cluster.shardctl("migrations", "--all");
+    assertThat(between.exitCode()).as(between.err()).isZero();
+    assertThat(between.out())
+        .containsAnyOf(
+            "node-1 (DRAINING): a failure rolled back its moves; trying again",
+            "drain node-1 (attempt 2)");
     Shardctl.Result wait = cluster.shardctl("wait", "--migrations-done", "--timeout", "120");
     assertThat(wait.exitCode()).as(wait.err()).isZero();
     assertThat(cluster.nodeStates()).containsEntry("node-1", "REMOVED");

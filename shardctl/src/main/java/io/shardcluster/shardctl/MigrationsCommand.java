@@ -52,10 +52,18 @@ final class MigrationsCommand extends ClusterCommand {
     List<MigrationInfo> migrations = client.admin().migrations(all);
     if (json) {
       Output.json(out(), toJson(migrations));
-    } else if (migrations.isEmpty()) {
-      out().println(all ? "no migrations" : "no migrations in progress");
     } else {
-      printTable(out(), migrations);
+      if (migrations.isEmpty()) {
+        out().println(all ? "no migrations" : "no migrations in progress");
+      } else {
+        printTable(out(), migrations);
+      }
+      // Between rounds of a join or drain nothing runs: say what its node waits for.
+      for (NodeInfo node : changingNodes(client)) {
+        if (!node.note().isEmpty()) {
+          out().println(node.id() + " (" + node.state() + "): " + node.note());
+        }
+      }
     }
     return 0;
   }

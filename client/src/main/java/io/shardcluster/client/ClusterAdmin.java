@@ -471,6 +471,7 @@ public final class ClusterAdmin {
         status.getIntervals(),
         stats.getKeys(),
         stats.getBytes(),
+        stats.getKeysStale(),
         stats.getReadsPerSec(),
         stats.getWritesPerSec(),
         stats.getReadP99Ms(),

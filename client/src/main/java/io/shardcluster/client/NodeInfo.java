@@ -10,6 +10,8 @@ package io.shardcluster.client;
  * @param intervals number of ring intervals it owns
  * @param keys estimated keys stored
  * @param bytes estimated bytes stored
+ * @param keysStale whether keys and bytes may be out of date (written to, or ownership changed,
+ *     since the node's last count; it counts again within its count interval)
  * @param readsPerSec reads per second over the last heartbeat window
  * @param writesPerSec writes per second over the last heartbeat window
  * @param readP99Millis server-side read latency p99 in that window
@@ -29,6 +31,7 @@ public record NodeInfo(
     int intervals,
     long keys,
     long bytes,
+    boolean keysStale,
     double readsPerSec,
     double writesPerSec,
     double readP99Millis,

@@ -204,6 +204,17 @@ class InProcessRebalancingTest {
     assertThat(owned.values().stream().mapToInt(List::size).sum()).isEqualTo(3000);
     assertThat(cluster.nodes().get("node-2").share()).isZero();
     assertThat(cluster.nodes().get("node-2").keys()).as("a REMOVED node owns no keys").isZero();
+    // Once the nodes have counted again since the move, their counts are exact and not stale.
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .pollInterval(Duration.ofMillis(100))
+        .untilAsserted(
+            () -> {
+              List<NodeInfo> up =
+                  cluster.nodes().values().stream().filter(n -> n.state() == NodeState.UP).toList();
+              assertThat(up).noneMatch(NodeInfo::keysStale);
+              assertThat(up.stream().mapToLong(NodeInfo::keys).sum()).isEqualTo(3000);
+            });
   }
 
   @Test

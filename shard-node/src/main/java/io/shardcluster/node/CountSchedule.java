@@ -37,7 +37,7 @@ final class CountSchedule {
    * Whether to count now, given the routing epoch and storage's latest sequence number. Call often
    * (every second or so); report each count made with {@link #counted}.
    */
-  boolean due(long nowNanos, long epoch, long sequence) {
+  synchronized boolean due(long nowNanos, long epoch, long sequence) {
     if (epoch != lastEpochSeen) {
       lastEpochSeen = epoch;
       epochChangedAtNanos = nowNanos;
@@ -58,10 +58,18 @@ final class CountSchedule {
   }
 
   /**
+   * Whether the last count may be out of date at the routing epoch and storage sequence number:
+   * there is none yet, ownership changed since, or something was written since it began.
+   */
+  synchronized boolean stale(long epoch, long sequence) {
+    return !counted || epoch != countedEpoch || sequence != countedSequence;
+  }
+
+  /**
    * Records a count that began at {@code startedAtNanos} (when storage's sequence number was {@code
    * sequence}) at the epoch, and ended at {@code endedAtNanos}.
    */
-  void counted(long epoch, long sequence, long startedAtNanos, long endedAtNanos) {
+  synchronized void counted(long epoch, long sequence, long startedAtNanos, long endedAtNanos) {
     counted = true;
     countedEpoch = epoch;
     countedSequence = sequence;

@@ -314,6 +314,7 @@ public final class ShardNodeServer {
             .setWriteP99Ms(window.writeP99Ms())
             .setEpoch(routing.cached().epoch())
             .setCountedAtEpoch(current.epoch())
+            .setKeysStale(countSchedule.stale(routing.cached().epoch(), store.latestSequence()))
             .putAllKeyspaceKeys(current.keyspaceKeys());
     Map<KeyCounts.EntrySlot, long[]> entries = new HashMap<>(current.entries());
     window.entryOpsPerSec().keySet().forEach(slot -> entries.putIfAbsent(slot, new long[2]));

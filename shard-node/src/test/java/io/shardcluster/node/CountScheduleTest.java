@@ -17,6 +17,15 @@ class CountScheduleTest {
   }
 
   @Test
+  void stale_untilCounted_andAgainAfterAWriteOrAnOwnershipChange() {
+    assertThat(schedule.stale(5, 100)).isTrue();
+    count(0, 1, 5, 100);
+    assertThat(schedule.stale(5, 100)).isFalse();
+    assertThat(schedule.stale(5, 101)).as("written since").isTrue();
+    assertThat(schedule.stale(6, 100)).as("ownership changed since").isTrue();
+  }
+
+  @Test
   void firstCount_isDueAtOnce() {
     assertThat(schedule.due(0, 5, 100)).isTrue();
   }

@@ -33,6 +33,7 @@ final class NodesCommand extends ClusterCommand {
         row.put("intervals", node.intervals());
         row.put("keys", node.keys());
         row.put("bytes", node.bytes());
+        row.put("keys_stale", node.keysStale());
         row.put("reads_per_sec", node.readsPerSec());
         row.put("writes_per_sec", node.writesPerSec());
         row.put("read_p99_ms", node.readP99Millis());
@@ -55,7 +56,8 @@ final class NodesCommand extends ClusterCommand {
               node.state().toString(),
               String.format(Locale.ROOT, "%.1f%%", node.share() * 100),
               String.valueOf(node.intervals()),
-              String.format(Locale.ROOT, "~%,d", node.keys()),
+              String.format(Locale.ROOT, "~%,d", node.keys())
+                  + (node.keysStale() ? " (stale)" : ""),
               String.format(Locale.ROOT, "%.0f", node.readsPerSec()),
               String.format(Locale.ROOT, "%.0f", node.writesPerSec()),
               node.millisSinceHeartbeat() == 0

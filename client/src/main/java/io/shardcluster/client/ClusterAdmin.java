@@ -467,6 +467,10 @@ public final class ClusterAdmin {
         status.getId(),
         status.getAddress(),
         NodeState.valueOf(status.getState().name()),
+        // Unset by a coordinator older than the field: its state is all there is.
+        NodeState.valueOf(
+            (status.getMemberStateValue() == 0 ? status.getState() : status.getMemberState())
+                .name()),
         status.getShare(),
         status.getIntervals(),
         stats.getKeys(),

@@ -5,7 +5,9 @@ package io.shardcluster.client;
  *
  * @param id node id
  * @param address host:port
- * @param state UP or DOWN
+ * @param state JOINING, UP, DRAINING or REMOVED as recorded, or DOWN while the node is silent
+ * @param memberState its membership as recorded (JOINING, UP, DRAINING or REMOVED), also while it
+ *     is DOWN
  * @param share fraction of the default keyspace's hash space it owns
  * @param intervals number of ring intervals it owns
  * @param keys estimated keys stored
@@ -27,6 +29,7 @@ public record NodeInfo(
     String id,
     String address,
     NodeState state,
+    NodeState memberState,
     double share,
     int intervals,
     long keys,

@@ -64,6 +64,7 @@ final class AdminService extends AdminGrpc.AdminImplBase {
                     .setId(member.id())
                     .setAddress(member.address())
                     .setState(member.state())
+                    .setMemberState(member.recorded())
                     .setShare(member.share())
                     .setIntervals(member.intervals());
             rebalancer

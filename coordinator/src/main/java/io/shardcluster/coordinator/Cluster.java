@@ -65,11 +65,15 @@ final class Cluster {
   // (routing fetches, heartbeats, status) never wait for an fsync in progress.
   private volatile ClusterState state;
 
-  /** A member as operators see it: its recorded state, overlaid with liveness. */
+  /**
+   * A member as operators see it: its recorded state ({@code recorded}: JOINING, UP, DRAINING or
+   * REMOVED), overlaid with liveness ({@code state}: DOWN while it is silent).
+   */
   record Member(
       String id,
       String address,
       NodeState state,
+      NodeState recorded,
       double share,
       int intervals,
       Optional<Liveness.Heartbeat> lastHeartbeat) {}
@@ -739,6 +743,7 @@ final class Cluster {
               record.getId(),
               record.getAddress(),
               shown,
+              record.getState(),
               shares.getOrDefault(record.getId(), 0.0),
               ring.intervalsOf(record.getId()).size(),
               liveness.lastHeartbeat(record.getId())));

@@ -965,7 +965,13 @@ class InProcessRebalancingTest {
                     .hasSize(3)
                     .allSatisfy(m -> assertThat(m.phase()).isEqualTo("CANCELLED")));
     // Not UP with nothing: still joining, and nothing changed owner.
-    assertThat(cluster.nodes().get("node-4").state()).isNotEqualTo(NodeState.UP);
+    // Silent, it shows as DOWN; its membership stays JOINING (not UP with nothing).
+    NodeInfo silent =
+        await()
+            .atMost(Duration.ofSeconds(30))
+            .pollInterval(Duration.ofMillis(50))
+            .until(() -> cluster.nodes().get("node-4"), n -> n.state() == NodeState.DOWN);
+    assertThat(silent.memberState()).isEqualTo(NodeState.JOINING);
     assertThat(cluster.nodes().get("node-4").note())
         .startsWith("a failure rolled back its moves; trying again")
         .endsWith("(attempt 2 of 5)");

@@ -2,6 +2,7 @@ package io.shardcluster.shardctl;
 
 import io.shardcluster.client.ClusterAdmin;
 import io.shardcluster.client.NodeInfo;
+import io.shardcluster.client.NodeState;
 import io.shardcluster.client.ShardClient;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -29,6 +30,7 @@ final class NodesCommand extends ClusterCommand {
         row.put("id", node.id());
         row.put("address", node.address());
         row.put("state", node.state().toString());
+        row.put("member_state", node.memberState().toString());
         row.put("share", node.share());
         row.put("intervals", node.intervals());
         row.put("keys", node.keys());
@@ -53,7 +55,9 @@ final class NodesCommand extends ClusterCommand {
           List.of(
               node.id(),
               node.address(),
-              node.state().toString(),
+              node.state() == NodeState.DOWN && node.memberState() != NodeState.UP
+                  ? "DOWN (" + node.memberState() + ")"
+                  : node.state().toString(),
               String.format(Locale.ROOT, "%.1f%%", node.share() * 100),
               String.valueOf(node.intervals()),
               String.format(Locale.ROOT, "~%,d", node.keys())

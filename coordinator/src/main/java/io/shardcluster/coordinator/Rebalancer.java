@@ -39,7 +39,7 @@ import java.util.logging.Logger;
  * through JOINING, UP, DRAINING and REMOVED as their migrations finish. What load balancing moves,
  * the {@link LoadBalancer} decides.
  */
-final class Rebalancer implements AutoCloseable {
+final class Rebalancer implements MembershipChanges.Migrations, AutoCloseable {
   private static final Logger logger = Logger.getLogger(Rebalancer.class.getName());
   private static final long TICK_MS = 250;
 
@@ -71,35 +71,7 @@ final class Rebalancer implements AutoCloseable {
     this.failpoints = config.failpoints();
     this.clock = clock;
     this.balancer = new LoadBalancer(cluster, liveness, config, clock, this::startMoves);
-    this.members =
-        new MembershipChanges(
-            cluster,
-            liveness,
-            config,
-            clock,
-            balancer,
-            new MembershipChanges.Migrations() {
-              @Override
-              public Migration migration(
-                  ClusterState state,
-                  int offset,
-                  String source,
-                  String target,
-                  MovingSet moving,
-                  String reason) {
-                return Rebalancer.this.migration(state, offset, source, target, moving, reason);
-              }
-
-              @Override
-              public void create(List<Migration> migrations) {
-                Rebalancer.this.create(migrations);
-              }
-
-              @Override
-              public void cancelNow(String id, String reason) {
-                Rebalancer.this.cancelNow(id, reason);
-              }
-            });
+    this.members = new MembershipChanges(cluster, liveness, config, clock, balancer, this);
   }
 
   private static ThreadFactory daemon(String prefix) {
@@ -200,7 +172,7 @@ final class Rebalancer implements AutoCloseable {
               migration.getTarget(), config.targetDownTimeout().toMillis() / 1000.0);
       MigrationControl control =
           controls.computeIfAbsent(migration.getId(), id -> new MigrationControl());
-      if (control.failure().isPresent() || control.cancelRequested()) {
+      if (control.cancelRequested()) {
         continue;
       }
       logger.warning("migration " + migration.getId() + ": " + why);
@@ -235,7 +207,8 @@ final class Rebalancer implements AutoCloseable {
     };
   }
 
-  private Migration migration(
+  @Override
+  public Migration migration(
       ClusterState state,
       int offset,
       String source,
@@ -264,7 +237,8 @@ final class Rebalancer implements AutoCloseable {
   }
 
   /** Records the migrations of one round, with one creation time (see {@link RollbackRetries}). */
-  private void create(List<Migration> migrations) {
+  @Override
+  public void create(List<Migration> migrations) {
     long now = clock.millis();
     cluster.update(
         state -> {
@@ -469,7 +443,8 @@ final class Rebalancer implements AutoCloseable {
    * Records the migration CANCELLED at once, as rolled back by a failure, and stops its runner; the
    * nodes roll back by themselves when their heartbeats no longer list it.
    */
-  private void cancelNow(String id, String reason) {
+  @Override
+  public void cancelNow(String id, String reason) {
     controls.computeIfAbsent(id, x -> new MigrationControl()).requestCancel();
     cluster.update(
         s -> {

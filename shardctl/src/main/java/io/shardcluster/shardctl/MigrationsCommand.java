@@ -1,5 +1,6 @@
 package io.shardcluster.shardctl;
 
+import io.shardcluster.client.ClusterAdmin;
 import io.shardcluster.client.MigrationInfo;
 import io.shardcluster.client.NodeInfo;
 import io.shardcluster.client.NodeState;
@@ -59,9 +60,9 @@ final class MigrationsCommand extends ClusterCommand {
         printTable(out(), migrations);
       }
       // Between rounds of a join or drain nothing runs: say what its node waits for.
-      for (NodeInfo node : changingNodes(client)) {
+      for (NodeInfo node : changingNodes(client.admin())) {
         if (!node.note().isEmpty()) {
-          out().println(node.id() + " (" + node.state() + "): " + node.note());
+          out().println(waitingFor(node));
         }
       }
     }
@@ -93,7 +94,7 @@ final class MigrationsCommand extends ClusterCommand {
           // and a join or drain waits a while before it tries again what a failure rolled back:
           // the watch covers the join (or drain) until the node is UP (or REMOVED), or until
           // every drain left is stopped.
-          List<NodeInfo> changing = changingNodes(client);
+          List<NodeInfo> changing = changingNodes(client.admin());
           if (changing.stream().allMatch(NodeInfo::stopped)) {
             stopped = changing.size();
             changing.forEach(n -> out().println(n.id() + ": " + n.note()));
@@ -194,9 +195,14 @@ final class MigrationsCommand extends ClusterCommand {
                 o -> o.reason().equals(reason) && o.createdMillis() > migration.createdMillis());
   }
 
+  /** A changing node and what it waits for: "node-1 (DRAINING): trying again in 2 s ...". */
+  static String waitingFor(NodeInfo node) {
+    return node.id() + " (" + node.state() + "): " + node.note();
+  }
+
   /** The nodes that are JOINING or DRAINING. */
-  private static List<NodeInfo> changingNodes(ShardClient client) {
-    return client.admin().nodes().nodes().stream()
+  static List<NodeInfo> changingNodes(ClusterAdmin admin) {
+    return admin.nodes().nodes().stream()
         .filter(n -> n.state() == NodeState.JOINING || n.state() == NodeState.DRAINING)
         .toList();
   }

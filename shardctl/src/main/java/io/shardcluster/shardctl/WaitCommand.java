@@ -112,14 +112,13 @@ final class WaitCommand extends ClusterCommand {
       if (running > 0) {
         return Optional.of(running + " migrations still running");
       }
-      Optional<NodeInfo> pending =
-          admin.nodes().nodes().stream()
-              .filter(n -> n.state() == NodeState.JOINING || n.state() == NodeState.DRAINING)
+      Optional<String> pending =
+          MigrationsCommand.changingNodes(admin).stream()
               .filter(n -> !n.note().isEmpty() && !n.stopped())
-              .findFirst();
+              .findFirst()
+              .map(MigrationsCommand::waitingFor);
       if (pending.isPresent()) {
-        return Optional.of(
-            pending.get().id() + " (" + pending.get().state() + "): " + pending.get().note());
+        return pending;
       }
     }
     return Optional.empty();

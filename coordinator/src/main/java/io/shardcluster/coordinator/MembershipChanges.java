@@ -11,6 +11,7 @@ import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.MovingSet;
 import io.shardcluster.routing.PositionRange;
 import io.shardcluster.routing.RangeAllocator;
+import io.shardcluster.routing.RangeMap;
 import io.shardcluster.routing.TokenAllocator;
 import io.shardcluster.wire.RoutingTables;
 import java.time.Clock;
@@ -23,6 +24,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.logging.Logger;
 
@@ -261,7 +263,7 @@ final class MembershipChanges {
     for (MemberRecord member : state.members().values()) {
       String node = member.getId();
       if (member.getState() == NodeState.JOINING) {
-        List<Migration> retries = joinRetries(state, node);
+        List<Retry> retries = joinRetries(state, node);
         if (retries.isEmpty()) {
           continue;
         }
@@ -275,16 +277,11 @@ final class MembershipChanges {
           continue;
         }
         List<Migration> planned = new ArrayList<>();
-        for (Migration failed : retries) {
+        for (Retry retry : retries) {
           planned.add(
               migrations
                   .migration(
-                      state,
-                      planned.size(),
-                      failed.getSource(),
-                      node,
-                      RoutingTables.fromProto(failed.getMoving()),
-                      failed.getReason())
+                      state, planned.size(), retry.source(), node, retry.moving(), "join " + node)
                   .toBuilder()
                   .setAttempt(round.attempt() + 1)
                   .build());
@@ -388,32 +385,63 @@ final class MembershipChanges {
             "drain stopped: " + why + "; run `shardctl drain " + node + "` to go on", true));
   }
 
+  /** A move of a join to try again: what {@code source} owns of a move a failure rolled back. */
+  record Retry(String source, MovingSet moving) {}
+
   /**
-   * The moves of the node's join to try again: those of its latest round that a failure rolled
-   * back, when the round may be retried, and whose source still owns all they move. Empty
-   * otherwise.
+   * The moves of the node's join to try again, when its latest round may be retried: what a failure
+   * rolled back of that round, from the nodes that own it now. Empty otherwise.
    */
-  private static List<Migration> joinRetries(ClusterState state, String node) {
+  private static List<Retry> joinRetries(ClusterState state, String node) {
     return RollbackRetries.latest(state, "join " + node)
         .filter(RollbackRetries.Round::retries)
-        .map(round -> round.rolledBack().stream().filter(m -> sourceStillOwns(state, m)).toList())
+        .map(
+            round ->
+                round.rolledBack().stream()
+                    .flatMap(failed -> fromOwnersNow(state, failed).stream())
+                    .toList())
         .orElse(List.of());
   }
 
-  /** Whether the migration's source still owns everything it would move, and nothing else does. */
-  private static boolean sourceStillOwns(ClusterState state, Migration migration) {
-    MovingSet moving = RoutingTables.fromProto(migration.getMoving());
+  /**
+   * A rolled back join move, planned again from the nodes that own its keys now: the same move
+   * while its source still owns all of it, split among the new owners where a drain or a forced
+   * removal gave parts of it away since. A range that has been split or merged since is left out.
+   */
+  static List<Retry> fromOwnersNow(ClusterState state, Migration failed) {
+    MovingSet moving = RoutingTables.fromProto(failed.getMoving());
     Keyspace keyspace = state.routing().keyspaces().get(moving.keyspace());
+    String node = failed.getTarget();
     if (keyspace == null || keyspace.isDirectory()) {
-      return false;
+      return List.of();
     }
-    try {
-      // Refused when a range moved has been split or merged since.
-      moving.applyTo(keyspace, migration.getTarget());
-    } catch (ShardClusterException e) {
-      return false;
+    List<Retry> retries = new ArrayList<>();
+    if (keyspace.isRange()) {
+      Map<String, List<KeyRange>> byOwner = new TreeMap<>();
+      RangeMap ranges = keyspace.ranges();
+      for (KeyRange range : moving.keyRanges()) {
+        int index = ranges.indexOfStart(range.start().toByteArray());
+        if (index >= 0 && ranges.range(index).equals(range) && !ranges.owner(index).equals(node)) {
+          byOwner.computeIfAbsent(ranges.owner(index), o -> new ArrayList<>()).add(range);
+        }
+      }
+      byOwner.forEach(
+          (owner, owned) ->
+              retries.add(new Retry(owner, MovingSet.ofKeyRanges(keyspace.name(), owned))));
+      return retries;
     }
-    return keyspace.ownersOf(moving).equals(Set.of(migration.getSource()));
+    HashRing ring = keyspace.ring();
+    HashRing after = ring;
+    for (PositionRange range : moving.ranges()) {
+      after = after.assign(range, node);
+    }
+    for (String owner : ring.shares().keySet()) {
+      List<PositionRange> owned = owner.equals(node) ? List.of() : ring.movedTo(after, owner, node);
+      if (!owned.isEmpty()) {
+        retries.add(new Retry(owner, new MovingSet(keyspace.name(), owned, List.of())));
+      }
+    }
+    return retries;
   }
 
   private static List<KeyRange> keyRanges(Keyspace keyspace, List<Integer> indexes) {

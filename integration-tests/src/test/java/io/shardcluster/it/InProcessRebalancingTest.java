@@ -2,6 +2,7 @@ package io.shardcluster.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
 import static org.awaitility.Awaitility.await;
 
 import com.google.protobuf.ByteString;
@@ -942,9 +943,11 @@ class InProcessRebalancingTest {
     assertThat(owned.values().stream().mapToInt(List::size).sum()).isEqualTo(900);
   }
 
-  @Test
-  void join_whoseCutoversAreRolledBack_triesAgainOnceTheNodeIsBack_andGivesItItsShare()
-      throws Exception {
+  /**
+   * Three nodes holding k0..k899; node-4 joins, and is stopped once its three moves have fenced:
+   * all three are rolled back. Returns those moves, with node-4 stopped and JOINING.
+   */
+  private List<MigrationInfo> joinNode4ThenRollItBackWhileItIsAway() throws Exception {
     Path release = Files.createFile(dir.resolve("release"));
     ShardClient client = startStoppingBeforeFences(release);
     writeKeys(client, 900);
@@ -952,7 +955,10 @@ class InProcessRebalancingTest {
     Files.delete(release);
     cluster.startJoining("node-4");
     awaitStoppedBeforeCommit(client, "join node-4", 3);
-    long epoch = client.refreshRoutingTable().epoch();
+    List<MigrationInfo> planned =
+        client.admin().migrations(false).stream()
+            .filter(m -> m.reason().equals("join node-4"))
+            .toList();
     cluster.stopNode("node-4");
     Files.createFile(release);
     await()
@@ -964,6 +970,15 @@ class InProcessRebalancingTest {
                     .filteredOn(m -> m.reason().equals("join node-4"))
                     .hasSize(3)
                     .allSatisfy(m -> assertThat(m.phase()).isEqualTo("CANCELLED")));
+    return planned;
+  }
+
+  @Test
+  void join_whoseCutoversAreRolledBack_triesAgainOnceTheNodeIsBack_andGivesItItsShare()
+      throws Exception {
+    joinNode4ThenRollItBackWhileItIsAway();
+    ShardClient client = cluster.client();
+    long epoch = client.refreshRoutingTable().epoch();
     // Not UP with nothing: still joining, and nothing changed owner.
     // Silent, it shows as DOWN; its membership stays JOINING (not UP with nothing).
     NodeInfo silent =
@@ -986,6 +1001,34 @@ class InProcessRebalancingTest {
         .filteredOn(m -> m.reason().equals("join node-4") && m.attempt() == 2)
         .hasSize(3)
         .allSatisfy(m -> assertThat(m.phase()).isEqualTo("DONE"));
+  }
+
+  @Test
+  void join_whoseSourceIsDrainedBeforeItsRetry_getsThatShareFromTheNewOwners() throws Exception {
+    double planned =
+        joinNode4ThenRollItBackWhileItIsAway().stream().mapToDouble(MigrationInfo::share).sum();
+    ShardClient client = cluster.client();
+
+    // While node-4 is away, one of its sources is drained: what node-4 was to get from node-1 is
+    // now node-2's and node-3's.
+    client.admin().drain("node-1");
+    cluster.awaitState("node-1", NodeState.REMOVED);
+    cluster.restartNode("node-4");
+    cluster.awaitState("node-4", NodeState.UP);
+
+    assertThat(
+            client.refreshRoutingTable().keyspace(Keyspace.DEFAULT).ring().shares().get("node-4"))
+        .isCloseTo(planned, within(1e-9));
+    assertThat(client.admin().migrations(true))
+        .filteredOn(m -> m.reason().equals("join node-4") && m.attempt() == 2)
+        .isNotEmpty()
+        .allSatisfy(m -> assertThat(m.phase()).isEqualTo("DONE"))
+        .extracting(MigrationInfo::source)
+        .containsOnly("node-2", "node-3");
+    assertAllReadable(client, 900);
+    Map<String, List<String>> owned = InProcessCluster.ownedKeys(client, Keyspace.DEFAULT);
+    assertThat(owned).doesNotContainKey("node-1");
+    assertThat(owned.values().stream().mapToInt(List::size).sum()).isEqualTo(900);
   }
 
   /** Writes t:0 ... t:299, spread by the ring over the three nodes. */

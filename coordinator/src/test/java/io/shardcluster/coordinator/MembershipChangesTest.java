@@ -1,0 +1,113 @@
+package io.shardcluster.coordinator;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.google.protobuf.ByteString;
+import io.shardcluster.coordinator.MembershipChanges.Retry;
+import io.shardcluster.proto.v1.Migration;
+import io.shardcluster.proto.v1.MigrationPhase;
+import io.shardcluster.routing.HashRing;
+import io.shardcluster.routing.KeyRange;
+import io.shardcluster.routing.Keyspace;
+import io.shardcluster.routing.MovingSet;
+import io.shardcluster.routing.PositionRange;
+import io.shardcluster.routing.RangeMap;
+import io.shardcluster.wire.RoutingTables;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class MembershipChangesTest {
+  private static final long QUARTER = 1L << 62;
+
+  private static Migration rolledBack(String source, MovingSet moving) {
+    return Migration.newBuilder()
+        .setId("m1")
+        .setSource(source)
+        .setTarget("node-4")
+        .setReason("join node-4")
+        .setPhase(MigrationPhase.CANCELLED)
+        .setRetryable(true)
+        .setMoving(RoutingTables.toProto(moving))
+        .build();
+  }
+
+  private static ClusterState withRing(List<Long> starts, List<String> owners) {
+    return ClusterState.initial()
+        .withKeyspace(Keyspace.hash(Keyspace.DEFAULT).withRing(HashRing.of(starts, owners)));
+  }
+
+  private static ClusterState withRanges(
+      String keyspace, List<String> starts, List<String> owners) {
+    return ClusterState.initial()
+        .withKeyspace(
+            Keyspace.range(
+                keyspace,
+                RangeMap.of(
+                    starts.stream().map(s -> s.getBytes(StandardCharsets.UTF_8)).toList(),
+                    owners)));
+  }
+
+  private static KeyRange keys(String start, String end) {
+    return new KeyRange(ByteString.copyFromUtf8(start), ByteString.copyFromUtf8(end));
+  }
+
+  @Test
+  void aJoinMoveWhoseSourceStillOwnsIt_isTriedAgainAsItWas() {
+    ClusterState state =
+        withRing(List.of(0L, QUARTER, Long.MIN_VALUE), List.of("node-1", "node-2", "node-3"));
+    MovingSet moving =
+        new MovingSet(
+            Keyspace.DEFAULT, List.of(new PositionRange(QUARTER / 2, QUARTER)), List.of());
+
+    assertThat(MembershipChanges.fromOwnersNow(state, rolledBack("node-1", moving)))
+        .containsExactly(new Retry("node-1", moving));
+  }
+
+  @Test
+  void aJoinMoveWhoseSourceGaveItAway_isTriedAgainFromEachNewOwner() {
+    // node-1's [0, QUARTER) went to node-2 and node-3 (say, by a drain) since the move was planned.
+    ClusterState state =
+        withRing(
+            List.of(0L, QUARTER / 4 * 3, QUARTER, Long.MIN_VALUE),
+            List.of("node-2", "node-3", "node-2", "node-3"));
+    MovingSet moving =
+        new MovingSet(
+            Keyspace.DEFAULT, List.of(new PositionRange(QUARTER / 2, QUARTER)), List.of());
+
+    assertThat(MembershipChanges.fromOwnersNow(state, rolledBack("node-1", moving)))
+        .containsExactly(
+            new Retry(
+                "node-2",
+                new MovingSet(
+                    Keyspace.DEFAULT,
+                    List.of(new PositionRange(QUARTER / 2, QUARTER / 4 * 3)),
+                    List.of())),
+            new Retry(
+                "node-3",
+                new MovingSet(
+                    Keyspace.DEFAULT,
+                    List.of(new PositionRange(QUARTER / 4 * 3, QUARTER)),
+                    List.of())));
+  }
+
+  @Test
+  void aJoinMoveOfWholeRanges_isTriedAgainFromTheirOwnersNow_leavingOutRangesSplitSince() {
+    MovingSet moving = MovingSet.ofKeyRanges("users", List.of(keys("", "m"), keys("t", "")));
+    Migration failed = rolledBack("node-1", moving);
+
+    ClusterState moved =
+        withRanges("users", List.of("", "m", "t"), List.of("node-2", "node-2", "node-3"));
+    assertThat(MembershipChanges.fromOwnersNow(moved, failed))
+        .containsExactly(
+            new Retry("node-2", MovingSet.ofKeyRanges("users", List.of(keys("", "m")))),
+            new Retry("node-3", MovingSet.ofKeyRanges("users", List.of(keys("t", "")))));
+
+    ClusterState split =
+        withRanges(
+            "users", List.of("", "f", "m", "t"), List.of("node-1", "node-1", "node-2", "node-1"));
+    assertThat(MembershipChanges.fromOwnersNow(split, failed))
+        .containsExactly(
+            new Retry("node-1", MovingSet.ofKeyRanges("users", List.of(keys("t", "")))));
+  }
+}

@@ -1,5 +1,6 @@
 package io.shardcluster.client;
 
+import com.google.common.util.concurrent.ListenableFuture;
 import com.google.protobuf.ByteString;
 import io.grpc.ConnectivityState;
 import io.grpc.ManagedChannel;
@@ -9,6 +10,8 @@ import io.shardcluster.proto.v1.CreateKeyspaceRequest;
 import io.shardcluster.proto.v1.DirectoryChangeResponse;
 import io.shardcluster.proto.v1.DrainNodeRequest;
 import io.shardcluster.proto.v1.DropKeyspaceRequest;
+import io.shardcluster.proto.v1.GetRoutingTableRequest;
+import io.shardcluster.proto.v1.GetStatsRequest;
 import io.shardcluster.proto.v1.ListGroupsRequest;
 import io.shardcluster.proto.v1.ListGroupsResponse;
 import io.shardcluster.proto.v1.ListKeyspacesRequest;
@@ -27,6 +30,7 @@ import io.shardcluster.proto.v1.RemoveNodeRequest;
 import io.shardcluster.proto.v1.RemoveNodeResponse;
 import io.shardcluster.proto.v1.RoutingGrpc;
 import io.shardcluster.proto.v1.SetDirectoryEntryRequest;
+import io.shardcluster.proto.v1.ShardNodeGrpc;
 import io.shardcluster.proto.v1.SplitRangeRequest;
 import io.shardcluster.proto.v1.Strategy;
 import io.shardcluster.routing.DirectoryEntry;
@@ -35,10 +39,13 @@ import io.shardcluster.wire.Limits;
 import io.shardcluster.wire.RoutingTables;
 import io.shardcluster.wire.StatusErrors;
 import java.time.Duration;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
@@ -73,6 +80,66 @@ public final class ClusterAdmin {
 
   /** The member nodes and the epoch they were read at. */
   public record Nodes(long epoch, List<NodeInfo> nodes) {}
+
+  /**
+   * Checks the cluster as an operator would before trusting it (see {@link ClusterHealth}): the
+   * coordinator answers; no member is DOWN; every node the coordinator hears from answers this
+   * client at its address; every key's owner is up; no migration waits for an operator. An
+   * unreachable coordinator or node is a failed check, not an exception.
+   */
+  public ClusterHealth health() {
+    Nodes members;
+    io.shardcluster.routing.RoutingTable table;
+    List<KeyspaceInfo> spaces;
+    List<MigrationInfo> running;
+    try {
+      members = nodes();
+      table =
+          RoutingTables.fromProto(
+              call(
+                  () ->
+                      RoutingGrpc.newBlockingStub(coordinator)
+                          .withDeadlineAfter(timeout.toMillis(), TimeUnit.MILLISECONDS)
+                          .getRoutingTable(GetRoutingTableRequest.getDefaultInstance())));
+      spaces = keyspaces();
+      running = migrations(false);
+    } catch (ShardClusterException e) {
+      if (e.code() == ErrorCode.UNAVAILABLE || e.code() == ErrorCode.DEADLINE_EXCEEDED) {
+        return ClusterHealth.coordinatorUnreachable(e.getMessage());
+      }
+      throw e;
+    }
+    long start = System.nanoTime();
+    Map<NodeInfo, ListenableFuture<NodeStats>> asked = new LinkedHashMap<>();
+    for (NodeInfo node : members.nodes()) {
+      if (ClusterHealth.answers(node)) {
+        asked.put(
+            node,
+            ShardNodeGrpc.newFutureStub(channels.channel(node.address()))
+                .withDeadlineAfter(timeout.toMillis(), TimeUnit.MILLISECONDS)
+                .getStats(GetStatsRequest.getDefaultInstance()));
+      }
+    }
+    Map<String, String> unanswered = new TreeMap<>();
+    for (var ask : asked.entrySet()) {
+      try {
+        ask.getValue().get();
+      } catch (ExecutionException e) {
+        unanswered.put(
+            ask.getKey().id(),
+            "no answer at "
+                + ask.getKey().address()
+                + ": "
+                + StatusErrors.fromStatus(e.getCause()).getMessage());
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw ShardClusterException.unavailable("interrupted while checking the nodes");
+      }
+    }
+    double slowestMillis = (System.nanoTime() - start) / 1e6;
+    return ClusterHealth.judge(
+        coordinatorAddress, table, members.nodes(), spaces, running, unanswered, slowestMillis);
+  }
 
   /**
    * Places a key ({@code prefix == false}) or every key with the prefix on a node, overriding the
@@ -153,6 +220,7 @@ public final class ClusterAdmin {
    *
    * @param separator what ends a group, in a directory keyspace (else empty)
    * @param groups group entries, in a directory keyspace
+   * @param groupsPerNode how many of those groups each node holds
    */
   public record KeyspaceInfo(
       String name,
@@ -160,7 +228,8 @@ public final class ClusterAdmin {
       int intervals,
       int directoryEntries,
       String separator,
-      long groups) {}
+      long groups,
+      Map<String, Long> groupsPerNode) {}
 
   /**
    * Creates a keyspace. {@code strategy} is {@code hash} (spread over the UP nodes by key hash),
@@ -314,7 +383,8 @@ public final class ClusterAdmin {
                     k.getIntervals(),
                     k.getDirectoryEntries(),
                     k.getSeparator().toStringUtf8(),
-                    k.getGroups()))
+                    k.getGroups(),
+                    new TreeMap<>(k.getGroupsPerNodeMap())))
         .toList();
   }
 

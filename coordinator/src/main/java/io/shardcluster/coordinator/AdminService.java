@@ -187,7 +187,8 @@ final class AdminService extends AdminGrpc.AdminImplBase {
             if (keyspace.isDirectory()) {
               info.setStrategy(Strategy.DIRECTORY)
                   .setSeparator(keyspace.grouping().separator())
-                  .setGroups(cluster.groups().size(keyspace.name()));
+                  .setGroups(cluster.groups().size(keyspace.name()))
+                  .putAllGroupsPerNode(cluster.groups().groupsPerOwner(keyspace.name()));
             } else {
               info.setStrategy(keyspace.isRange() ? Strategy.RANGE : Strategy.HASH)
                   .setIntervals(

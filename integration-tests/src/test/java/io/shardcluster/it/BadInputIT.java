@@ -119,6 +119,13 @@ class BadInputIT {
         Shardctl.run(List.of("--coordinator", "nonsense", "get", "k")),
         3,
         "malformed address 'nonsense'");
+    // health answers the question it was asked: unhealthy, since the coordinator does not answer.
+    Shardctl.Result health = Shardctl.run(List.of("--coordinator", "127.0.0.1:1", "health"));
+    assertThat(health.exitCode()).isEqualTo(1);
+    assertThat(health.out())
+        .containsPattern("coordinator +FAIL +coordinator at 127.0.0.1:1 is unreachable")
+        .endsWith("unhealthy: 1 check(s) failed\n");
+    assertThat(health.err()).isEmpty();
   }
 
   @Test

@@ -213,6 +213,10 @@ class InProcessKeyspacesTest {
     Map<String, List<String>> owned = InProcessCluster.ownedKeys(client, "tenants");
     assertThat(owned.get(acmeOwner)).hasSize(writers * 20);
     assertThat(owned.values().stream().mapToInt(List::size).sum()).isEqualTo(writers * 20);
+    assertThat(client.admin().keyspaces())
+        .filteredOn(k -> k.name().equals("tenants"))
+        .singleElement()
+        .satisfies(k -> assertThat(k.groupsPerNode()).isEqualTo(Map.of(acmeOwner, 1L)));
 
     // New groups go to the node with the fewest: twelve groups end four per node.
     for (int g = 1; g < 12; g++) {

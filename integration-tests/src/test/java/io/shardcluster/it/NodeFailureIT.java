@@ -95,11 +95,21 @@ class NodeFailureIT {
     await()
         .atMost(Duration.ofSeconds(20))
         .until(() -> "DOWN".equals(cluster.nodeStates().get("node-2")));
+    // The operator's check says what is wrong and what of the data is out of reach.
+    Shardctl.Result unhealthy = cluster.shardctl("health");
+    assertThat(unhealthy.exitCode()).isEqualTo(1);
+    assertThat(unhealthy.out())
+        .containsPattern("nodes +FAIL +node-2 is DOWN")
+        .containsPattern("data +FAIL +default: [0-9.]+% of the ring \\(on DOWN node-2\\)")
+        .contains("unhealthy: 2 check(s) failed");
 
     cluster.restart("node-2");
     await()
         .atMost(Duration.ofSeconds(30))
         .until(() -> "UP".equals(cluster.nodeStates().get("node-2")));
+    Shardctl.Result healthy = cluster.shardctl("health");
+    assertThat(healthy.exitCode()).as(healthy.out()).isZero();
+    assertThat(healthy.out()).contains("3 node(s) answer from here").endsWith("healthy\n");
 
     for (var entry : acknowledged.entrySet()) {
       String value =

@@ -26,6 +26,7 @@ import picocli.CommandLine.ScopeType;
       ScanCommand.class,
       RouteCommand.class,
       NodesCommand.class,
+      HealthCommand.class,
       WaitCommand.class,
       DirectoryCommand.class,
       KeyspaceCommand.class,

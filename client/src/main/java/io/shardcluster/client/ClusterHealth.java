@@ -1,0 +1,237 @@
+package io.shardcluster.client;
+
+import io.shardcluster.routing.DirectoryEntry;
+import io.shardcluster.routing.Keyspace;
+import io.shardcluster.routing.RoutingTable;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * What {@link ClusterAdmin#health()} found: one check per concern, each OK, WARN (needs an
+ * operator's eye, nothing is unavailable) or FAIL (some keys cannot be read or written, or this
+ * client cannot reach a node). The cluster is healthy when no check failed.
+ *
+ * @param epoch the routing epoch the checks were made at (0 if the coordinator did not answer)
+ */
+public record ClusterHealth(long epoch, List<Check> checks) {
+  /** How a check came out. */
+  public enum Status {
+    OK,
+    WARN,
+    FAIL
+  }
+
+  /**
+   * One check: {@code coordinator}, {@code nodes}, {@code reachable}, {@code data}, {@code
+   * migrations}.
+   */
+  public record Check(String name, Status status, String detail) {}
+
+  public ClusterHealth {
+    checks = List.copyOf(checks);
+  }
+
+  /** Whether no check failed. */
+  public boolean healthy() {
+    return checks.stream().noneMatch(c -> c.status() == Status.FAIL);
+  }
+
+  /** The checks that failed. */
+  public List<Check> failed() {
+    return checks.stream().filter(c -> c.status() == Status.FAIL).toList();
+  }
+
+  /** A coordinator that did not answer: nothing else can be checked. */
+  static ClusterHealth coordinatorUnreachable(String error) {
+    return new ClusterHealth(0, List.of(new Check("coordinator", Status.FAIL, error)));
+  }
+
+  /**
+   * Judges what the coordinator and the nodes said.
+   *
+   * @param coordinator the coordinator's address
+   * @param unanswered the nodes this client tried and that did not answer, with the error
+   * @param answerMillis how long the slowest node that answered took
+   */
+  static ClusterHealth judge(
+      String coordinator,
+      RoutingTable table,
+      List<NodeInfo> nodes,
+      List<ClusterAdmin.KeyspaceInfo> keyspaces,
+      List<MigrationInfo> running,
+      Map<String, String> unanswered,
+      double answerMillis) {
+    List<Check> checks = new ArrayList<>();
+    checks.add(
+        new Check("coordinator", Status.OK, coordinator + " answers, epoch " + table.epoch()));
+    checks.add(nodesCheck(nodes));
+    checks.add(reachableCheck(nodes, unanswered, answerMillis));
+    checks.add(dataCheck(table, nodes, keyspaces));
+    checks.add(migrationsCheck(nodes, running));
+    return new ClusterHealth(table.epoch(), checks);
+  }
+
+  private static Check nodesCheck(List<NodeInfo> nodes) {
+    List<String> down = new ArrayList<>();
+    List<String> changing = new ArrayList<>();
+    int up = 0;
+    for (NodeInfo node : nodes) {
+      switch (node.state()) {
+        case DOWN ->
+            down.add(
+                String.format(
+                    Locale.ROOT,
+                    "%s is DOWN%s (last heartbeat %.1f s ago)",
+                    node.id(),
+                    node.memberState() == NodeState.UP ? "" : " while " + node.memberState(),
+                    node.millisSinceHeartbeat() / 1000.0));
+        case JOINING, DRAINING -> changing.add(node.id() + " is " + node.state());
+        case UP -> up++;
+        case REMOVED -> {}
+      }
+    }
+    String counts = up + " UP";
+    if (!down.isEmpty()) {
+      return new Check("nodes", Status.FAIL, String.join("; ", down) + "; " + counts);
+    }
+    if (nodes.stream().noneMatch(n -> n.state() != NodeState.REMOVED)) {
+      return new Check("nodes", Status.FAIL, "no node has registered");
+    }
+    if (!changing.isEmpty()) {
+      return new Check("nodes", Status.OK, counts + "; " + String.join("; ", changing));
+    }
+    return new Check("nodes", Status.OK, counts);
+  }
+
+  private static Check reachableCheck(
+      List<NodeInfo> nodes, Map<String, String> unanswered, double answerMillis) {
+    if (!unanswered.isEmpty()) {
+      List<String> errors = new ArrayList<>();
+      unanswered.forEach((node, error) -> errors.add(node + ": " + error));
+      return new Check("reachable", Status.FAIL, String.join("; ", errors));
+    }
+    long tried = nodes.stream().filter(ClusterHealth::answers).count();
+    return new Check(
+        "reachable",
+        Status.OK,
+        tried == 0
+            ? "no node to try"
+            : String.format(
+                Locale.ROOT,
+                "%d node(s) answer from here, all within %.1f ms",
+                tried,
+                answerMillis));
+  }
+
+  /** Whether the coordinator hears from the node: it is worth trying directly. */
+  static boolean answers(NodeInfo node) {
+    return node.state() != NodeState.DOWN && node.state() != NodeState.REMOVED;
+  }
+
+  private static Check dataCheck(
+      RoutingTable table, List<NodeInfo> nodes, List<ClusterAdmin.KeyspaceInfo> keyspaces) {
+    Set<String> down = new TreeSet<>();
+    nodes.stream().filter(n -> n.state() == NodeState.DOWN).forEach(n -> down.add(n.id()));
+    List<String> lost = new ArrayList<>();
+    for (Keyspace keyspace : table.keyspaces().values()) {
+      unavailable(keyspace, down, keyspaces)
+          .ifPresent(what -> lost.add(keyspace.name() + ": " + what));
+    }
+    if (!lost.isEmpty()) {
+      return new Check(
+          "data",
+          Status.FAIL,
+          String.join("; ", lost) + " (on DOWN " + String.join(", ", down) + ")");
+    }
+    return new Check(
+        "data",
+        Status.OK,
+        "every key's owner is up (" + table.keyspaces().size() + " keyspace(s))");
+  }
+
+  /** What of the keyspace is owned by DOWN nodes, if anything. */
+  private static Optional<String> unavailable(
+      Keyspace keyspace, Set<String> down, List<ClusterAdmin.KeyspaceInfo> keyspaces) {
+    List<String> parts = new ArrayList<>();
+    if (keyspace.isDirectory()) {
+      Map<String, Long> perNode =
+          keyspaces.stream()
+              .filter(k -> k.name().equals(keyspace.name()))
+              .findFirst()
+              .map(ClusterAdmin.KeyspaceInfo::groupsPerNode)
+              .orElse(Map.of());
+      long groups =
+          perNode.entrySet().stream()
+              .filter(e -> down.contains(e.getKey()))
+              .mapToLong(Map.Entry::getValue)
+              .sum();
+      if (groups > 0) {
+        parts.add(String.format(Locale.ROOT, "%,d group(s)", groups));
+      }
+    } else if (keyspace.isRange()) {
+      int ranges = 0;
+      for (int i = 0; i < keyspace.ranges().size(); i++) {
+        if (down.contains(keyspace.ranges().owner(i))) {
+          ranges++;
+        }
+      }
+      if (ranges > 0) {
+        parts.add(ranges + " of " + keyspace.ranges().size() + " key range(s)");
+      }
+    } else {
+      double share =
+          keyspace.ring().shares().entrySet().stream()
+              .filter(e -> down.contains(e.getKey()))
+              .mapToDouble(Map.Entry::getValue)
+              .sum();
+      if (share > 0) {
+        parts.add(String.format(Locale.ROOT, "%.1f%% of the ring", share * 100));
+      }
+    }
+    if (!keyspace.isDirectory()) {
+      long entries =
+          keyspace.directory().entries().stream()
+              .map(DirectoryEntry::owner)
+              .filter(down::contains)
+              .count();
+      if (entries > 0) {
+        parts.add(entries + " directory entr" + (entries == 1 ? "y" : "ies"));
+      }
+    }
+    return parts.isEmpty() ? Optional.empty() : Optional.of(String.join(" and ", parts));
+  }
+
+  /**
+   * WARN for what waits for an operator: a paused migration, a stopped drain. A join or drain
+   * waiting to try again is shown, but heals by itself.
+   */
+  private static Check migrationsCheck(List<NodeInfo> nodes, List<MigrationInfo> running) {
+    List<String> attention = new ArrayList<>();
+    List<String> notes = new ArrayList<>();
+    running.stream()
+        .filter(MigrationInfo::paused)
+        .forEach(m -> attention.add(m.id() + " is paused (" + m.reason() + ")"));
+    for (NodeInfo node : nodes) {
+      if (!node.note().isEmpty()) {
+        (node.stopped() ? attention : notes).add(node.id() + ": " + node.note());
+      }
+    }
+    String counts =
+        running.isEmpty()
+            ? "none running"
+            : running.size()
+                + " running ("
+                + String.join(", ", running.stream().map(MigrationInfo::reason).distinct().toList())
+                + ")";
+    List<String> detail = new ArrayList<>(List.of(counts));
+    detail.addAll(attention);
+    detail.addAll(notes);
+    return new Check(
+        "migrations", attention.isEmpty() ? Status.OK : Status.WARN, String.join("; ", detail));
+  }
+}

@@ -1,0 +1,212 @@
+package io.shardcluster.client;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.google.protobuf.ByteString;
+import io.shardcluster.client.ClusterHealth.Check;
+import io.shardcluster.client.ClusterHealth.Status;
+import io.shardcluster.routing.Directory;
+import io.shardcluster.routing.DirectoryEntry;
+import io.shardcluster.routing.Grouping;
+import io.shardcluster.routing.HashRing;
+import io.shardcluster.routing.Keyspace;
+import io.shardcluster.routing.RangeMap;
+import io.shardcluster.routing.RoutingTable;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class ClusterHealthTest {
+  // node-1 owns half the ring, node-2 and node-3 a quarter each; "hot" is placed on node-3.
+  private static final RoutingTable TABLE =
+      new RoutingTable(
+          9,
+          Map.of("node-1", "h:1", "node-2", "h:2", "node-3", "h:3"),
+          Map.of(
+              Keyspace.DEFAULT,
+              Keyspace.hash(Keyspace.DEFAULT)
+                  .withRing(
+                      HashRing.of(
+                          List.of(0L, 1L << 62, Long.MIN_VALUE),
+                          List.of("node-2", "node-3", "node-1")))
+                  .withDirectory(
+                      Directory.of(
+                          List.of(
+                              new DirectoryEntry(
+                                  ByteString.copyFromUtf8("hot"), false, "node-3")))),
+              "users",
+              Keyspace.range(
+                  "users",
+                  RangeMap.of(
+                      List.of(new byte[0], "m".getBytes(StandardCharsets.UTF_8)),
+                      List.of("node-1", "node-3"))),
+              "tenants",
+              Keyspace.directory("tenants", new Grouping(Grouping.DEFAULT_SEPARATOR, 1))));
+
+  private static final List<ClusterAdmin.KeyspaceInfo> KEYSPACES =
+      List.of(
+          new ClusterAdmin.KeyspaceInfo(
+              "tenants", "directory", 0, 0, ":", 5, Map.of("node-1", 2L, "node-3", 3L)));
+
+  private static NodeInfo node(String id, NodeState state, NodeState memberState, String note) {
+    return new NodeInfo(
+        id,
+        "h:" + id.charAt(5),
+        state,
+        memberState,
+        0,
+        0,
+        0,
+        0,
+        false,
+        0,
+        0,
+        0,
+        0,
+        2_500,
+        note,
+        note.startsWith("drain stopped"));
+  }
+
+  private static NodeInfo up(String id) {
+    return node(id, NodeState.UP, NodeState.UP, "");
+  }
+
+  private static MigrationInfo migration(String id, String reason, boolean paused) {
+    return new MigrationInfo(
+        id, "node-1", "node-2", "", 0.1, "COPYING", paused, reason, 1, 0, 0, 0, 0, 0, 0, 0, "", 0,
+        0, 0);
+  }
+
+  private static ClusterHealth judge(
+      List<NodeInfo> nodes, List<MigrationInfo> running, Map<String, String> unanswered) {
+    return ClusterHealth.judge("c:1", TABLE, nodes, KEYSPACES, running, unanswered, 1.25);
+  }
+
+  private static Check check(ClusterHealth health, String name) {
+    return health.checks().stream().filter(c -> c.name().equals(name)).findFirst().orElseThrow();
+  }
+
+  @Test
+  void everyNodeUpAndAnswering_isHealthy_withEveryCheckOk() {
+    ClusterHealth health =
+        judge(List.of(up("node-1"), up("node-2"), up("node-3")), List.of(), Map.of());
+
+    assertThat(health.healthy()).isTrue();
+    assertThat(health.epoch()).isEqualTo(9);
+    assertThat(health.checks())
+        .extracting(Check::name)
+        .containsExactly("coordinator", "nodes", "reachable", "data", "migrations");
+    assertThat(health.checks()).allSatisfy(c -> assertThat(c.status()).isEqualTo(Status.OK));
+    assertThat(check(health, "coordinator").detail()).isEqualTo("c:1 answers, epoch 9");
+    assertThat(check(health, "reachable").detail())
+        .isEqualTo("3 node(s) answer from here, all within 1.3 ms");
+    assertThat(check(health, "data").detail()).isEqualTo("every key's owner is up (3 keyspace(s))");
+  }
+
+  @Test
+  void aDownNode_failsNodesAndData_namingWhatOfEachKeyspaceItHolds() {
+    ClusterHealth health =
+        judge(
+            List.of(up("node-1"), up("node-2"), node("node-3", NodeState.DOWN, NodeState.UP, "")),
+            List.of(),
+            Map.of());
+
+    assertThat(health.healthy()).isFalse();
+    assertThat(health.failed()).extracting(Check::name).containsExactly("nodes", "data");
+    assertThat(check(health, "nodes").detail())
+        .isEqualTo("node-3 is DOWN (last heartbeat 2.5 s ago); 2 UP");
+    assertThat(check(health, "data").detail())
+        .isEqualTo(
+            "default: 25.0% of the ring and 1 directory entry; tenants: 3 group(s);"
+                + " users: 1 of 2 key range(s) (on DOWN node-3)");
+    // A DOWN node is not tried: it is not counted among those that answer.
+    assertThat(check(health, "reachable").detail()).startsWith("2 node(s) answer from here");
+  }
+
+  @Test
+  void aNodeTheCoordinatorHearsButThisClientCannotReach_failsReachable() {
+    ClusterHealth health =
+        judge(
+            List.of(up("node-1"), up("node-2"), up("node-3")),
+            List.of(),
+            Map.of("node-2", "no answer at h:2: connection refused"));
+
+    assertThat(health.failed()).extracting(Check::name).containsExactly("reachable");
+    assertThat(check(health, "reachable").detail())
+        .isEqualTo("node-2: no answer at h:2: connection refused");
+  }
+
+  @Test
+  void aDownNodeThatWasJoining_saysSo() {
+    ClusterHealth health =
+        judge(
+            List.of(
+                up("node-1"),
+                up("node-2"),
+                up("node-3"),
+                node("node-4", NodeState.DOWN, NodeState.JOINING, "")),
+            List.of(),
+            Map.of());
+
+    assertThat(check(health, "nodes").detail())
+        .isEqualTo("node-4 is DOWN while JOINING (last heartbeat 2.5 s ago); 3 UP");
+    // It owns nothing yet: every key's owner is still up.
+    assertThat(check(health, "data").status()).isEqualTo(Status.OK);
+  }
+
+  @Test
+  void migrations_warnOnlyForWhatWaitsForAnOperator() {
+    NodeInfo retrying =
+        node(
+            "node-4",
+            NodeState.JOINING,
+            NodeState.JOINING,
+            "a failure rolled back its moves; trying again in 2 s (attempt 2 of 5)");
+    ClusterHealth running =
+        judge(
+            List.of(up("node-1"), retrying),
+            List.of(migration("m7", "rebalance", false)),
+            Map.of());
+    assertThat(check(running, "migrations"))
+        .isEqualTo(
+            new Check(
+                "migrations",
+                Status.OK,
+                "1 running (rebalance); node-4: a failure rolled back its moves; trying again in"
+                    + " 2 s (attempt 2 of 5)"));
+    assertThat(check(running, "nodes").detail()).isEqualTo("1 UP; node-4 is JOINING");
+
+    NodeInfo stopped =
+        node(
+            "node-2",
+            NodeState.DRAINING,
+            NodeState.DRAINING,
+            "drain stopped: an operator cancelled one of its moves; run `shardctl drain node-2` to"
+                + " go on");
+    ClusterHealth waiting =
+        judge(
+            List.of(up("node-1"), stopped),
+            List.of(migration("m8", "join node-5", true)),
+            Map.of());
+    assertThat(check(waiting, "migrations").status()).isEqualTo(Status.WARN);
+    assertThat(check(waiting, "migrations").detail())
+        .isEqualTo(
+            "1 running (join node-5); m8 is paused (join node-5); node-2: drain stopped: an"
+                + " operator cancelled one of its moves; run `shardctl drain node-2` to go on");
+    // A warning is not a failure.
+    assertThat(waiting.healthy()).isTrue();
+  }
+
+  @Test
+  void anUnreachableCoordinator_isTheOnlyCheck_andFails() {
+    ClusterHealth health =
+        ClusterHealth.coordinatorUnreachable("coordinator at c:1 is unreachable");
+
+    assertThat(health.healthy()).isFalse();
+    assertThat(health.checks())
+        .containsExactly(
+            new Check("coordinator", Status.FAIL, "coordinator at c:1 is unreachable"));
+  }
+}

@@ -77,12 +77,16 @@ final class AdminService extends AdminGrpc.AdminImplBase {
                         status
                             .setStats(
                                 member.state() == io.shardcluster.proto.v1.NodeState.REMOVED
-                                    // It owns nothing: its last count is history.
+                                    // It owns and serves nothing: its last count and load
+                                    // are history.
                                     ? heartbeat.stats().toBuilder()
                                         .clearDirectoryLoad()
                                         .clearRangeLoad()
                                         .setKeys(0)
                                         .setBytes(0)
+                                        .setKeysStale(false)
+                                        .setReadsPerSec(0)
+                                        .setWritesPerSec(0)
                                     : heartbeat.stats().toBuilder()
                                         .clearDirectoryLoad()
                                         .clearRangeLoad())

@@ -204,7 +204,12 @@ class InProcessRebalancingTest {
     assertThat(owned).doesNotContainKey("node-2");
     assertThat(owned.values().stream().mapToInt(List::size).sum()).isEqualTo(3000);
     assertThat(cluster.nodes().get("node-2").share()).isZero();
-    assertThat(cluster.nodes().get("node-2").keys()).as("a REMOVED node owns no keys").isZero();
+    NodeInfo removed = cluster.nodes().get("node-2");
+    assertThat(removed.keys()).as("a REMOVED node owns no keys").isZero();
+    // ... and its last load is history, not a figure to act on.
+    assertThat(removed.keysStale()).isFalse();
+    assertThat(removed.readsPerSec()).isZero();
+    assertThat(removed.writesPerSec()).isZero();
     // Once the nodes have counted again since the move, their counts are exact and not stale.
     await()
         .atMost(Duration.ofSeconds(30))

@@ -127,9 +127,9 @@ public final class ClusterAdmin {
       } catch (ExecutionException e) {
         unanswered.put(
             ask.getKey().id(),
-            "no answer at "
+            "at "
                 + ask.getKey().address()
-                + ": "
+                + " is unreachable: "
                 + StatusErrors.fromStatus(e.getCause()).getMessage());
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();

@@ -55,7 +55,8 @@ public record ClusterHealth(long epoch, List<Check> checks) {
    * Judges what the coordinator and the nodes said.
    *
    * @param coordinator the coordinator's address
-   * @param unanswered the nodes this client tried and that did not answer, with the error
+   * @param unanswered the nodes this client tried and that did not answer, with what went wrong
+   *     ({@code at ADDRESS is unreachable: ...})
    * @param answerMillis how long the slowest node that answered took
    */
   static ClusterHealth judge(
@@ -112,7 +113,7 @@ public record ClusterHealth(long epoch, List<Check> checks) {
       List<NodeInfo> nodes, Map<String, String> unanswered, double answerMillis) {
     if (!unanswered.isEmpty()) {
       List<String> errors = new ArrayList<>();
-      unanswered.forEach((node, error) -> errors.add(node + ": " + error));
+      unanswered.forEach((node, error) -> errors.add(node + " " + error));
       return new Check("reachable", Status.FAIL, String.join("; ", errors));
     }
     long tried = nodes.stream().filter(ClusterHealth::answers).count();

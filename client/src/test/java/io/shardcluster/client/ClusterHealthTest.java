@@ -131,11 +131,11 @@ class ClusterHealthTest {
         judge(
             List.of(up("node-1"), up("node-2"), up("node-3")),
             List.of(),
-            Map.of("node-2", "no answer at h:2: connection refused"));
+            Map.of("node-2", "at h:2 is unreachable: connection refused"));
 
     assertThat(health.failed()).extracting(Check::name).containsExactly("reachable");
     assertThat(check(health, "reachable").detail())
-        .isEqualTo("node-2: no answer at h:2: connection refused");
+        .isEqualTo("node-2 at h:2 is unreachable: connection refused");
   }
 
   @Test

@@ -91,6 +91,10 @@ class NodeFailureIT {
             NodeUnavailableException.class, e -> assertThat(e.node()).isEqualTo("node-2"))
         .hasMessageContaining("node node-2 at " + table.address("node-2").orElseThrow());
     assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(5));
+    // Unhealthy at once: unreachable from here even before the coordinator marks it DOWN.
+    Shardctl.Result justKilled = cluster.shardctl("health");
+    assertThat(justKilled.exitCode()).isEqualTo(1);
+    assertThat(justKilled.out()).containsPattern("(reachable|nodes) +FAIL +node-2 ");
 
     await()
         .atMost(Duration.ofSeconds(20))

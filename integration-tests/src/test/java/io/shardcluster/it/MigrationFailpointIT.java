@@ -123,10 +123,7 @@ class MigrationFailpointIT {
   @ValueSource(strings = {"killed", "frozen"})
   void targetLostAtTheFence_cutoverRolledBackAfterItsTimeout_keysWritableWithoutTheTarget(
       String lost) throws Exception {
-    cluster = LocalCluster.start("failpoint-fence-timeout-" + lost, 3);
-    cluster.restartWith(
-        "coordinator",
-        List.of("--failpoint", Failpoints.BEFORE_FENCE + "=pause", "--cutover-timeout-ms", "1000"));
+    startPausingBeforeFences("failpoint-fence-timeout-" + lost);
     ShardClient client = cluster.client();
     AcknowledgedWorkload workload = AcknowledgedWorkload.start(client, KEYS, 2, 1);
     cluster.addNode("node-4");
@@ -188,6 +185,17 @@ class MigrationFailpointIT {
   }
 
   /**
+   * Three nodes, and a coordinator that stops every migration just before its fence until the
+   * failpoints are released, and rolls back cutovers held up for over a second.
+   */
+  private void startPausingBeforeFences(String name) throws Exception {
+    cluster = LocalCluster.start(name, 3);
+    cluster.restartWith(
+        "coordinator",
+        List.of("--failpoint", Failpoints.BEFORE_FENCE + "=pause", "--cutover-timeout-ms", "1000"));
+  }
+
+  /**
    * A drain's receiver is killed (SIGKILL) just as the drained node fences the keys moving to it.
    * That cutover is rolled back after its timeout, and the drain, with nobody running it again,
    * plans those keys anew over the node that answers. {@code shardctl wait --migrations-done}
@@ -196,10 +204,7 @@ class MigrationFailpointIT {
   @Test
   void drainReceiverKilledAtTheFence_drainTriesAgainWithoutIt_andWaitCoversTheRetry()
       throws Exception {
-    cluster = LocalCluster.start("failpoint-drain-retry", 3);
-    cluster.restartWith(
-        "coordinator",
-        List.of("--failpoint", Failpoints.BEFORE_FENCE + "=pause", "--cutover-timeout-ms", "1000"));
+    startPausingBeforeFences("failpoint-drain-retry");
     ShardClient client = cluster.client();
     AcknowledgedWorkload workload = AcknowledgedWorkload.start(client, KEYS, 2, 1);
     Shardctl.Result drain = cluster.shardctl("drain", "node-1");

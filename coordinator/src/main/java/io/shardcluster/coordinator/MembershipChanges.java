@@ -1,5 +1,6 @@
 package io.shardcluster.coordinator;
 
+import com.google.protobuf.ByteString;
 import io.shardcluster.client.ShardClusterException;
 import io.shardcluster.proto.v1.MemberRecord;
 import io.shardcluster.proto.v1.Migration;
@@ -406,7 +407,7 @@ final class MembershipChanges {
   /**
    * A rolled back join move, planned again from the nodes that own its keys now: the same move
    * while its source still owns all of it, split among the new owners where a drain or a forced
-   * removal gave parts of it away since. A range that has been split or merged since is left out.
+   * removal gave parts of it away since. A key range split since is tried again piece by piece.
    */
   static List<Retry> fromOwnersNow(ClusterState state, Migration failed) {
     MovingSet moving = RoutingTables.fromProto(failed.getMoving());
@@ -420,9 +421,13 @@ final class MembershipChanges {
       Map<String, List<KeyRange>> byOwner = new TreeMap<>();
       RangeMap ranges = keyspace.ranges();
       for (KeyRange range : moving.keyRanges()) {
-        int index = ranges.indexOfStart(range.start().toByteArray());
-        if (index >= 0 && ranges.range(index).equals(range) && !ranges.owner(index).equals(node)) {
-          byOwner.computeIfAbsent(ranges.owner(index), o -> new ArrayList<>()).add(range);
+        // The range as it was, or the pieces a split has made of it since (ranges never merge).
+        for (int i = ranges.indexOfStart(range.start().toByteArray());
+            i >= 0 && i < ranges.size() && within(ranges.range(i), range);
+            i++) {
+          if (!ranges.owner(i).equals(node)) {
+            byOwner.computeIfAbsent(ranges.owner(i), o -> new ArrayList<>()).add(ranges.range(i));
+          }
         }
       }
       byOwner.forEach(
@@ -442,6 +447,14 @@ final class MembershipChanges {
       }
     }
     return retries;
+  }
+
+  /** Whether {@code piece}, starting at or after {@code range}'s start, ends within it. */
+  private static boolean within(KeyRange piece, KeyRange range) {
+    return range.end().isEmpty()
+        || (!piece.end().isEmpty()
+            && ByteString.unsignedLexicographicalComparator().compare(piece.end(), range.end())
+                <= 0);
   }
 
   private static List<KeyRange> keyRanges(Keyspace keyspace, List<Integer> indexes) {

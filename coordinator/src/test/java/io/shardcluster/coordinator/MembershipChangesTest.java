@@ -92,7 +92,7 @@ class MembershipChangesTest {
   }
 
   @Test
-  void aJoinMoveOfWholeRanges_isTriedAgainFromTheirOwnersNow_leavingOutRangesSplitSince() {
+  void aJoinMoveOfWholeRanges_isTriedAgainFromTheirOwnersNow() {
     MovingSet moving = MovingSet.ofKeyRanges("users", List.of(keys("", "m"), keys("t", "")));
     Migration failed = rolledBack("node-1", moving);
 
@@ -102,12 +102,26 @@ class MembershipChangesTest {
         .containsExactly(
             new Retry("node-2", MovingSet.ofKeyRanges("users", List.of(keys("", "m")))),
             new Retry("node-3", MovingSet.ofKeyRanges("users", List.of(keys("t", "")))));
+  }
 
+  @Test
+  void aJoinMoveOfARangeSplitSince_isTriedAgainPieceByPiece() {
+    MovingSet moving = MovingSet.ofKeyRanges("users", List.of(keys("", "m"), keys("t", "")));
+    Migration failed = rolledBack("node-1", moving);
+
+    // ["", "m") was split at "f" and "j", and node-4 got ["f", "j") since; ["t", end) at "x", and
+    // a drain gave ["x", end) to node-3. Range ["m", "t") was never part of the move.
     ClusterState split =
         withRanges(
-            "users", List.of("", "f", "m", "t"), List.of("node-1", "node-1", "node-2", "node-1"));
+            "users",
+            List.of("", "f", "j", "m", "t", "x"),
+            List.of("node-1", "node-4", "node-1", "node-2", "node-1", "node-3"));
     assertThat(MembershipChanges.fromOwnersNow(split, failed))
         .containsExactly(
-            new Retry("node-1", MovingSet.ofKeyRanges("users", List.of(keys("t", "")))));
+            new Retry(
+                "node-1",
+                MovingSet.ofKeyRanges(
+                    "users", List.of(keys("", "f"), keys("j", "m"), keys("t", "x")))),
+            new Retry("node-3", MovingSet.ofKeyRanges("users", List.of(keys("x", "")))));
   }
 }

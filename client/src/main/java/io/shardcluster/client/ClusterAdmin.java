@@ -84,14 +84,16 @@ public final class ClusterAdmin {
   /**
    * Checks the cluster as an operator would before trusting it (see {@link ClusterHealth}): the
    * coordinator answers; no member is DOWN; every node the coordinator hears from answers this
-   * client at its address; every key's owner is up; no migration waits for an operator. An
-   * unreachable coordinator or node is a failed check, not an exception.
+   * client at its address; every key's owner is up; no migration waits for an operator; the load is
+   * even, or the automatic balancer will even it out. An unreachable coordinator or node is a
+   * failed check, not an exception.
    */
   public ClusterHealth health() {
     Nodes members;
     io.shardcluster.routing.RoutingTable table;
     List<KeyspaceInfo> spaces;
     List<MigrationInfo> running;
+    RebalancePlan balance;
     try {
       members = nodes();
       table =
@@ -103,6 +105,7 @@ public final class ClusterAdmin {
                           .getRoutingTable(GetRoutingTableRequest.getDefaultInstance())));
       spaces = keyspaces();
       running = migrations(false);
+      balance = rebalance(true);
     } catch (ShardClusterException e) {
       if (e.code() == ErrorCode.UNAVAILABLE || e.code() == ErrorCode.DEADLINE_EXCEEDED) {
         return ClusterHealth.coordinatorUnreachable(e.getMessage());
@@ -138,7 +141,14 @@ public final class ClusterAdmin {
     }
     double slowestMillis = (System.nanoTime() - start) / 1e6;
     return ClusterHealth.judge(
-        coordinatorAddress, table, members.nodes(), spaces, running, unanswered, slowestMillis);
+        coordinatorAddress,
+        table,
+        members.nodes(),
+        spaces,
+        running,
+        balance,
+        unanswered,
+        slowestMillis);
   }
 
   /**
@@ -435,7 +445,13 @@ public final class ClusterAdmin {
             .toList(),
         new TreeMap<>(plan.getLoadBeforeMap()),
         new TreeMap<>(plan.getLoadAfterMap()),
-        plan.getStartedList());
+        plan.getStartedList(),
+        new RebalancePlan.Balancer(
+            plan.getBalancer().getEnabled(),
+            plan.getBalancer().getThreshold(),
+            Duration.ofMillis(plan.getBalancer().getWindowMs()),
+            plan.getBalancer().getOverThreshold(),
+            plan.getBalancer().getLoadsCurrent()));
   }
 
   /** Migrations that have not ended, or all recent ones. */

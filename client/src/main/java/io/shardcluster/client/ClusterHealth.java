@@ -4,6 +4,7 @@ import io.shardcluster.routing.DirectoryEntry;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.RoutingTable;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -28,7 +29,7 @@ public record ClusterHealth(long epoch, List<Check> checks) {
 
   /**
    * One check: {@code coordinator}, {@code nodes}, {@code reachable}, {@code data}, {@code
-   * migrations}.
+   * migrations}, {@code balance}.
    */
   public record Check(String name, Status status, String detail) {}
 
@@ -55,6 +56,7 @@ public record ClusterHealth(long epoch, List<Check> checks) {
    * Judges what the coordinator and the nodes said.
    *
    * @param coordinator the coordinator's address
+   * @param balance the plan a rebalance would carry out now (a dry run)
    * @param unanswered the nodes this client tried and that did not answer, with what went wrong
    *     ({@code at ADDRESS is unreachable: ...})
    * @param answerMillis how long the slowest node that answered took
@@ -65,6 +67,7 @@ public record ClusterHealth(long epoch, List<Check> checks) {
       List<NodeInfo> nodes,
       List<ClusterAdmin.KeyspaceInfo> keyspaces,
       List<MigrationInfo> running,
+      RebalancePlan balance,
       Map<String, String> unanswered,
       double answerMillis) {
     List<Check> checks = new ArrayList<>();
@@ -74,6 +77,7 @@ public record ClusterHealth(long epoch, List<Check> checks) {
     checks.add(reachableCheck(nodes, unanswered, answerMillis));
     checks.add(dataCheck(table, nodes, keyspaces));
     checks.add(migrationsCheck(nodes, running));
+    checks.add(balanceCheck(balance));
     return new ClusterHealth(table.epoch(), checks);
   }
 
@@ -234,5 +238,73 @@ public record ClusterHealth(long epoch, List<Check> checks) {
     detail.addAll(notes);
     return new Check(
         "migrations", attention.isEmpty() ? Status.OK : Status.WARN, String.join("; ", detail));
+  }
+
+  /**
+   * How even the load is among UP nodes. WARN only for what waits for an operator: a load over the
+   * balancer's threshold while the automatic balancer is off. With it on, the balancer evens the
+   * load out by itself once the imbalance has lasted its window.
+   */
+  static Check balanceCheck(RebalancePlan plan) {
+    RebalancePlan.Balancer balancer = plan.balancer();
+    if (plan.loadBefore().size() < 2) {
+      return new Check("balance", Status.OK, "fewer than 2 UP nodes: nothing to even out");
+    }
+    String most =
+        Collections.max(plan.loadBefore().entrySet(), Map.Entry.comparingByValue()).getKey();
+    String now =
+        String.format(
+            Locale.ROOT,
+            "%s holds the most, %.2fx the mean by %s",
+            most,
+            plan.maxOverMeanBefore(),
+            plan.metric());
+    String limit = String.format(Locale.ROOT, "%.2fx", 1 + balancer.threshold());
+    String auto = balancer.enabled() ? "" : " (the automatic balancer is off)";
+    if (!balancer.loadsCurrent()) {
+      return new Check(
+          "balance",
+          Status.OK,
+          now + "; key counts predate the last move, and nodes count again within seconds");
+    }
+    if (plan.maxOverMeanBefore() <= 1 + balancer.threshold()) {
+      return new Check("balance", Status.OK, now + ", within the balancer's " + limit + auto);
+    }
+    if (plan.moves().isEmpty()) {
+      // What it holds moves only whole (one heavy directory entry, say) and would overload another.
+      return new Check(
+          "balance", Status.OK, now + ", over " + limit + ", but no move would narrow it" + auto);
+    }
+    if (!balancer.overThreshold()) {
+      return new Check(
+          "balance",
+          Status.OK,
+          now + ", over " + limit + ", but by too little to be worth a move" + auto);
+    }
+    if (balancer.enabled()) {
+      return new Check(
+          "balance",
+          Status.OK,
+          String.format(
+              Locale.ROOT,
+              "%s, over %s: once that lasts %d s, the automatic balancer makes it %.2fx with %d"
+                  + " move(s)",
+              now,
+              limit,
+              balancer.window().toSeconds(),
+              plan.maxOverMeanAfter(),
+              plan.moves().size()));
+    }
+    return new Check(
+        "balance",
+        Status.WARN,
+        String.format(
+            Locale.ROOT,
+            "%s, over %s, and the automatic balancer is off: `shardctl rebalance` would make it"
+                + " %.2fx with %d move(s)",
+            now,
+            limit,
+            plan.maxOverMeanAfter(),
+            plan.moves().size()));
   }
 }

@@ -13,6 +13,7 @@ import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.RangeMap;
 import io.shardcluster.routing.RoutingTable;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -79,9 +80,35 @@ class ClusterHealthTest {
         0, 0);
   }
 
+  /**
+   * What a dry-run rebalance said, with node-3 the most loaded: over the threshold (0.2) by enough
+   * to move ({@code over}), with the balancer on or off, on loads current or not.
+   */
+  private static RebalancePlan plan(
+      double node3, boolean over, boolean enabled, boolean loadsCurrent) {
+    return plan(node3, over, over, enabled, loadsCurrent);
+  }
+
+  private static RebalancePlan plan(
+      double node3, boolean over, boolean moves, boolean enabled, boolean loadsCurrent) {
+    Map<String, Double> before = Map.of("node-1", 100.0, "node-2", 100.0, "node-3", node3);
+    double mean = (200 + node3) / 3;
+    return new RebalancePlan(
+        "keys",
+        node3 / mean,
+        1.01,
+        moves ? List.of(new RebalancePlan.Move("node-3", "node-1", "1 range", 40)) : List.of(),
+        before,
+        before,
+        List.of(),
+        new RebalancePlan.Balancer(enabled, 0.2, Duration.ofSeconds(30), over, loadsCurrent));
+  }
+
+  private static final RebalancePlan EVEN = plan(101, false, true, true);
+
   private static ClusterHealth judge(
       List<NodeInfo> nodes, List<MigrationInfo> running, Map<String, String> unanswered) {
-    return ClusterHealth.judge("c:1", TABLE, nodes, KEYSPACES, running, unanswered, 1.25);
+    return ClusterHealth.judge("c:1", TABLE, nodes, KEYSPACES, running, EVEN, unanswered, 1.25);
   }
 
   private static Check check(ClusterHealth health, String name) {
@@ -97,12 +124,14 @@ class ClusterHealthTest {
     assertThat(health.epoch()).isEqualTo(9);
     assertThat(health.checks())
         .extracting(Check::name)
-        .containsExactly("coordinator", "nodes", "reachable", "data", "migrations");
+        .containsExactly("coordinator", "nodes", "reachable", "data", "migrations", "balance");
     assertThat(health.checks()).allSatisfy(c -> assertThat(c.status()).isEqualTo(Status.OK));
     assertThat(check(health, "coordinator").detail()).isEqualTo("c:1 answers, epoch 9");
     assertThat(check(health, "reachable").detail())
         .isEqualTo("3 node(s) answer from here, all within 1.3 ms");
     assertThat(check(health, "data").detail()).isEqualTo("every key's owner is up (3 keyspace(s))");
+    assertThat(check(health, "balance").detail())
+        .isEqualTo("node-3 holds the most, 1.01x the mean by keys, within the balancer's 1.20x");
   }
 
   @Test
@@ -208,5 +237,65 @@ class ClusterHealthTest {
     assertThat(health.checks())
         .containsExactly(
             new Check("coordinator", Status.FAIL, "coordinator at c:1 is unreachable"));
+  }
+
+  @Test
+  void balance_warnsOnlyWhenOverTheThresholdWithTheAutomaticBalancerOff() {
+    assertThat(ClusterHealth.balanceCheck(plan(200, true, false, true)))
+        .isEqualTo(
+            new Check(
+                "balance",
+                Status.WARN,
+                "node-3 holds the most, 1.50x the mean by keys, over 1.20x, and the automatic"
+                    + " balancer is off: `shardctl rebalance` would make it 1.01x with 1 move(s)"));
+    assertThat(ClusterHealth.balanceCheck(plan(200, true, true, true)))
+        .isEqualTo(
+            new Check(
+                "balance",
+                Status.OK,
+                "node-3 holds the most, 1.50x the mean by keys, over 1.20x: once that lasts 30 s,"
+                    + " the automatic balancer makes it 1.01x with 1 move(s)"));
+    // Over the ratio, but by too few keys above the mean to be worth a move ...
+    assertThat(ClusterHealth.balanceCheck(plan(200, false, true, false, true)))
+        .isEqualTo(
+            new Check(
+                "balance",
+                Status.OK,
+                "node-3 holds the most, 1.50x the mean by keys, over 1.20x, but by too little to be"
+                    + " worth a move (the automatic balancer is off)"));
+    // ... or with nothing that would narrow the gap (one heavy directory entry moves only whole).
+    assertThat(ClusterHealth.balanceCheck(plan(200, false, false, false, true)))
+        .isEqualTo(
+            new Check(
+                "balance",
+                Status.OK,
+                "node-3 holds the most, 1.50x the mean by keys, over 1.20x, but no move would"
+                    + " narrow it (the automatic balancer is off)"));
+    // Just after a move, counts are stale: no verdict on them.
+    assertThat(ClusterHealth.balanceCheck(plan(200, true, false, false)).status())
+        .isEqualTo(Status.OK);
+    assertThat(ClusterHealth.balanceCheck(plan(200, true, false, false)).detail())
+        .endsWith("key counts predate the last move, and nodes count again within seconds");
+    assertThat(ClusterHealth.balanceCheck(plan(101, false, false, true)).detail())
+        .isEqualTo(
+            "node-3 holds the most, 1.01x the mean by keys, within the balancer's 1.20x (the"
+                + " automatic balancer is off)");
+  }
+
+  @Test
+  void balance_withOneNode_hasNothingToEvenOut() {
+    Map<String, Double> one = Map.of("node-1", 100.0);
+    RebalancePlan plan =
+        new RebalancePlan(
+            "keys",
+            1,
+            1,
+            List.of(),
+            one,
+            one,
+            List.of(),
+            new RebalancePlan.Balancer(true, 0.2, Duration.ofSeconds(30), false, true));
+    assertThat(ClusterHealth.balanceCheck(plan))
+        .isEqualTo(new Check("balance", Status.OK, "fewer than 2 UP nodes: nothing to even out"));
   }
 }

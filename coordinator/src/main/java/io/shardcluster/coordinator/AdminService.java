@@ -286,7 +286,8 @@ final class AdminService extends AdminGrpc.AdminImplBase {
                   .setMaxOverMeanBefore(rebalance.plan().maxOverMeanBefore())
                   .setMaxOverMeanAfter(rebalance.plan().maxOverMeanAfter())
                   .putAllLoadBefore(rebalance.plan().before())
-                  .putAllLoadAfter(rebalance.plan().after());
+                  .putAllLoadAfter(rebalance.plan().after())
+                  .setBalancer(rebalance.balancer());
           for (LoadPlanner.Move move : rebalance.plan().moves()) {
             plan.addMoves(
                 PlannedMove.newBuilder()

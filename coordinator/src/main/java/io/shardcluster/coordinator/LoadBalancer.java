@@ -1,6 +1,7 @@
 package io.shardcluster.coordinator;
 
 import com.google.protobuf.ByteString;
+import io.shardcluster.proto.v1.BalancerState;
 import io.shardcluster.proto.v1.DirectoryEntryLoad;
 import io.shardcluster.proto.v1.MemberRecord;
 import io.shardcluster.proto.v1.Migration;
@@ -111,6 +112,20 @@ final class LoadBalancer {
       return new LoadPlanner.Plan(List.of(), loads, loads);
     }
     return LoadPlanner.plan(keyspace, loads, entries, target);
+  }
+
+  /**
+   * The automatic balancer's settings and what it makes of a plan: whether the load is over its
+   * threshold now, and whether the loads the plan was made from are current.
+   */
+  BalancerState state(LoadPlanner.Plan plan) {
+    return BalancerState.newBuilder()
+        .setEnabled(config.balancerEnabled())
+        .setThreshold(config.balanceThreshold())
+        .setWindowMs(config.balanceWindow().toMillis())
+        .setOverThreshold(worthBalancing(plan, config.balanceThreshold(), config.balanceBy()))
+        .setLoadsCurrent(config.balanceBy().equals("ops") || countsFresh(cluster.state()))
+        .build();
   }
 
   /** Whether every UP node has reported key counts made at the current epoch. */

@@ -4,6 +4,7 @@ import com.google.protobuf.ByteString;
 import io.shardcluster.client.ErrorCode;
 import io.shardcluster.client.ShardClusterException;
 import io.shardcluster.client.internal.NodeChannels;
+import io.shardcluster.proto.v1.BalancerState;
 import io.shardcluster.proto.v1.DirectoryChangeResponse;
 import io.shardcluster.proto.v1.MemberRecord;
 import io.shardcluster.proto.v1.Migration;
@@ -494,11 +495,12 @@ final class Rebalancer implements MembershipChanges.Migrations, AutoCloseable {
       Cluster.requireNoMigrations(cluster.state());
       started = balancer.start(plan, "rebalance");
     }
-    return new Rebalance(config.balanceBy(), plan, started);
+    return new Rebalance(config.balanceBy(), plan, balancer.state(plan), started);
   }
 
-  /** A rebalance plan and the migrations started for it. */
-  record Rebalance(String metric, LoadPlanner.Plan plan, List<Migration> started) {}
+  /** A rebalance plan, what the automatic balancer makes of it, and the migrations started. */
+  record Rebalance(
+      String metric, LoadPlanner.Plan plan, BalancerState balancer, List<Migration> started) {}
 
   /** Creates one migration per move, for the balancer. */
   private List<Migration> startMoves(List<LoadPlanner.Move> moves, String reason) {

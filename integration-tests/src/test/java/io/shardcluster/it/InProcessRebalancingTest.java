@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.within;
 import static org.awaitility.Awaitility.await;
 
 import com.google.protobuf.ByteString;
+import io.shardcluster.client.ClusterHealth;
 import io.shardcluster.client.DirectoryChange;
 import io.shardcluster.client.ErrorCode;
 import io.shardcluster.client.KeyValue;
@@ -309,6 +310,12 @@ class InProcessRebalancingTest {
     assertThat(plan.maxOverMeanAfter()).isLessThan(1.35);
     assertThat(plan.started()).isEmpty();
     assertThat(client.admin().migrations(false)).isEmpty();
+    // The balancer is off here: health says what waits for an operator.
+    ClusterHealth.Check balance = balanceCheck(client);
+    assertThat(balance.status()).isEqualTo(ClusterHealth.Status.WARN);
+    assertThat(balance.detail())
+        .startsWith("node-1 holds the most")
+        .contains("the automatic balancer is off: `shardctl rebalance` would make it");
 
     RebalancePlan started = client.admin().rebalance(false);
     assertThat(started.started()).isNotEmpty();
@@ -324,6 +331,21 @@ class InProcessRebalancingTest {
             });
     assertThat(client.get("globex:7")).contains("x");
     assertThat(client.get("k5")).contains("v5");
+    // Whole tenants of 1,000 keys leave it near, not at, the mean: no longer worth a move.
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .untilAsserted(
+            () ->
+                assertThat(balanceCheck(client))
+                    .satisfies(c -> assertThat(c.status()).isEqualTo(ClusterHealth.Status.OK))
+                    .satisfies(c -> assertThat(c.detail()).doesNotContain("predate")));
+  }
+
+  private static ClusterHealth.Check balanceCheck(ShardClient client) {
+    return client.admin().health().checks().stream()
+        .filter(c -> c.name().equals("balance"))
+        .findFirst()
+        .orElseThrow();
   }
 
   @Test

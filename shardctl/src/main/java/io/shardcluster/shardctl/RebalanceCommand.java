@@ -44,6 +44,15 @@ final class RebalanceCommand extends ClusterCommand {
       result.put("load_before", plan.loadBefore());
       result.put("load_after", plan.loadAfter());
       result.put("started", plan.started());
+      RebalancePlan.Balancer balancer = plan.balancer();
+      result.put(
+          "balancer",
+          Map.of(
+              "enabled", balancer.enabled(),
+              "threshold", balancer.threshold(),
+              "window_ms", balancer.window().toMillis(),
+              "over_threshold", balancer.overThreshold(),
+              "loads_current", balancer.loadsCurrent()));
       Output.json(out(), result);
       return 0;
     }
@@ -55,6 +64,17 @@ final class RebalanceCommand extends ClusterCommand {
             plan.maxOverMeanBefore(),
             plan.maxOverMeanAfter(),
             plan.moves().size());
+    RebalancePlan.Balancer balancer = plan.balancer();
+    out()
+        .printf(
+            Locale.ROOT,
+            "automatic balancer %s: acts when max/mean stays above %.2f for %d s%s%n",
+            balancer.enabled() ? "on" : "off",
+            1 + balancer.threshold(),
+            balancer.window().toSeconds(),
+            balancer.loadsCurrent()
+                ? ""
+                : " (key counts predate the last move; nodes count again within seconds)");
     List<List<String>> rows = new ArrayList<>();
     for (RebalancePlan.Move move : plan.moves()) {
       rows.add(

@@ -74,8 +74,15 @@ final class MovingKeyEstimate {
   }
 
   private long fromCount(MovingSet moving, Keyspace keyspace, KeyCounts current, long counted) {
+    // Ring ranges carry the keys the ring places, not those of the node's directory entries.
+    long entryKeys =
+        current.entries().entrySet().stream()
+            .filter(e -> e.getKey().keyspace().equals(keyspace.name()))
+            .mapToLong(e -> e.getValue()[0])
+            .sum();
+    long ringKeys = Math.max(0, counted - entryKeys);
     double share = keyspace.ring().shares().getOrDefault(nodeId, 0.0);
-    long keys = share > 0 ? Math.round(counted * Math.min(1, moving.share() / share)) : 0;
+    long keys = share > 0 ? Math.round(ringKeys * Math.min(1, moving.share() / share)) : 0;
     for (DirectoryEntry entry : moving.entries()) {
       long[] entryCounts = current.entries().get(KeyCounts.EntrySlot.of(keyspace.name(), entry));
       keys += entryCounts == null ? 0 : entryCounts[0];

@@ -3,6 +3,7 @@ package io.shardcluster.node;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.google.protobuf.ByteString;
+import io.shardcluster.routing.Directory;
 import io.shardcluster.routing.DirectoryEntry;
 import io.shardcluster.routing.HashRing;
 import io.shardcluster.routing.Keyspace;
@@ -32,13 +33,15 @@ class MovingKeyEstimateTest {
   private LocalStore store;
   private MovingKeyEstimate estimate;
 
-  private static RoutingTable table(long epoch) {
+  private static RoutingTable table(long epoch, DirectoryEntry... entries) {
     return new RoutingTable(
         epoch,
         Map.of("n1", "h:1"),
         Map.of(
             Keyspace.DEFAULT,
-            Keyspace.hash(Keyspace.DEFAULT).withRing(HashRing.of(List.of(0L), List.of("n1")))));
+            Keyspace.hash(Keyspace.DEFAULT)
+                .withRing(HashRing.of(List.of(0L), List.of("n1")))
+                .withDirectory(Directory.of(List.of(entries)))));
   }
 
   @BeforeEach
@@ -118,5 +121,24 @@ class MovingKeyEstimateTest {
             List.of(),
             List.of(new DirectoryEntry(ByteString.copyFromUtf8("k1"), true, "n2")));
     assertThat(estimate.of(adding)).isEqualTo(111 + 1_000);
+  }
+
+  @Test
+  void keysTheNodesDirectoryEntriesPlace_areNotCountedAsMovingWithItsRing() {
+    // Prefix k1 on n1 places k1, k10-k19, k100-k199 and k1000-k1999: 1,111 of 2,000 keys.
+    table.set(table(7, new DirectoryEntry(ByteString.copyFromUtf8("k1"), true, "n1")));
+    write(0, 2_000);
+    countNow();
+    long moved = 0;
+    for (int i = 0; i < 2_000; i++) {
+      moved +=
+          !("k" + i).startsWith("k1")
+                  && moving.contains(table.get().keyspaces().get(Keyspace.DEFAULT), key(i))
+              ? 1
+              : 0;
+    }
+    // Half of the 889 keys the ring places, not half of all 2,000.
+    assertThat(estimate.of(moving)).isEqualTo(445);
+    assertThat(moved).isBetween(380L, 510L);
   }
 }

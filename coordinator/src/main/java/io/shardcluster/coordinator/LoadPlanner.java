@@ -22,8 +22,6 @@ import java.util.Map;
  */
 final class LoadPlanner {
   private static final int MAX_STEPS = 64;
-  // The least load a step moves, as a fraction of the mean load.
-  private static final double MIN_MOVE = 0.01;
 
   private LoadPlanner() {}
 
@@ -126,10 +124,6 @@ final class LoadPlanner {
       double slicePeak = Math.max(load.get(high) - sliceLoad, load.get(low) + sliceLoad);
       boolean useEntry = bestEntry != null && bestEntryPeak <= slicePeak;
       if (!useEntry && (slice.isEmpty() || slicePeak >= load.get(high))) {
-        break;
-      }
-      if ((useEntry ? bestEntry.load() : sliceLoad) < mean * MIN_MOVE) {
-        // A sliver (what is left of a ring share, say) is not worth a migration of its own.
         break;
       }
       MoveBuilder move = moves.computeIfAbsent(List.of(high, low), k -> new MoveBuilder());

@@ -100,6 +100,19 @@ class LoadBalancingIT {
         .pollInterval(Duration.ofMillis(500))
         .until(() -> rebalances(client) == done);
 
+    // What an operator sees then: the balancer's settings with the plan, and a balance check
+    // that passes.
+    Shardctl.Result dryRun = cluster.shardctl("rebalance", "--dry-run");
+    assertThat(dryRun.exitCode()).isZero();
+    assertThat(dryRun.out())
+        .contains("automatic balancer on: acts when max/mean stays above 1.20 for 3 s")
+        .contains("dry run: nothing moved");
+    Shardctl.Result health = cluster.shardctl("health");
+    assertThat(health.exitCode()).isZero();
+    assertThat(health.out())
+        .containsPattern("balance +OK +node-\\d holds the most, 1\\.[0-2]\\dx the mean by keys");
+    assertThat(rebalances(client)).isEqualTo(done);
+
     for (String tenant : TENANTS) {
       assertThat(client.get(tenant + ":order:1234")).contains("o1234");
     }

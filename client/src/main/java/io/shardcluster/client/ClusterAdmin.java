@@ -21,6 +21,7 @@ import io.shardcluster.proto.v1.ListNodesResponse;
 import io.shardcluster.proto.v1.LookupGroupsRequest;
 import io.shardcluster.proto.v1.Migration;
 import io.shardcluster.proto.v1.MigrationIdRequest;
+import io.shardcluster.proto.v1.MigrationPhase;
 import io.shardcluster.proto.v1.MoveDirectoryEntryRequest;
 import io.shardcluster.proto.v1.NodeStats;
 import io.shardcluster.proto.v1.NodeStatus;
@@ -92,7 +93,7 @@ public final class ClusterAdmin {
     Nodes members;
     io.shardcluster.routing.RoutingTable table;
     List<KeyspaceInfo> spaces;
-    List<MigrationInfo> running;
+    List<MigrationInfo> recent;
     RebalancePlan balance;
     try {
       members = nodes();
@@ -104,7 +105,7 @@ public final class ClusterAdmin {
                           .withDeadlineAfter(timeout.toMillis(), TimeUnit.MILLISECONDS)
                           .getRoutingTable(GetRoutingTableRequest.getDefaultInstance())));
       spaces = keyspaces();
-      running = migrations(false);
+      recent = migrations(true);
       balance = rebalance(true);
     } catch (ShardClusterException e) {
       if (e.code() == ErrorCode.UNAVAILABLE || e.code() == ErrorCode.DEADLINE_EXCEEDED) {
@@ -145,7 +146,7 @@ public final class ClusterAdmin {
         table,
         members.nodes(),
         spaces,
-        running,
+        recent,
         balance,
         unanswered,
         slowestMillis);
@@ -517,7 +518,8 @@ public final class ClusterAdmin {
         m.getLastError(),
         m.getCreatedMs(),
         m.getCommittedMs(),
-        m.getFinishedMs());
+        m.getFinishedMs(),
+        m.getPhase() == MigrationPhase.CANCELLED && m.getRetryable());
   }
 
   private AdminGrpc.AdminBlockingStub stub() {

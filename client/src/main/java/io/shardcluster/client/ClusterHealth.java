@@ -5,6 +5,7 @@ import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.RoutingTable;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -56,6 +57,7 @@ public record ClusterHealth(long epoch, List<Check> checks) {
    * Judges what the coordinator and the nodes said.
    *
    * @param coordinator the coordinator's address
+   * @param recent the migrations running and those that ended lately
    * @param balance the plan a rebalance would carry out now (a dry run)
    * @param unanswered the nodes this client tried and that did not answer, with what went wrong
    *     ({@code at ADDRESS is unreachable: ...})
@@ -66,7 +68,7 @@ public record ClusterHealth(long epoch, List<Check> checks) {
       RoutingTable table,
       List<NodeInfo> nodes,
       List<ClusterAdmin.KeyspaceInfo> keyspaces,
-      List<MigrationInfo> running,
+      List<MigrationInfo> recent,
       RebalancePlan balance,
       Map<String, String> unanswered,
       double answerMillis) {
@@ -76,7 +78,7 @@ public record ClusterHealth(long epoch, List<Check> checks) {
     checks.add(nodesCheck(nodes));
     checks.add(reachableCheck(nodes, unanswered, answerMillis));
     checks.add(dataCheck(table, nodes, keyspaces));
-    checks.add(migrationsCheck(nodes, running));
+    checks.add(migrationsCheck(nodes, recent));
     checks.add(balanceCheck(balance));
     return new ClusterHealth(table.epoch(), checks);
   }
@@ -212,12 +214,14 @@ public record ClusterHealth(long epoch, List<Check> checks) {
   }
 
   /**
-   * WARN for what waits for an operator: a paused migration, a stopped drain. A join or drain
-   * waiting to try again is shown, but heals by itself.
+   * WARN for what waits for an operator: a paused migration, a stopped drain, a directory change a
+   * failure rolled back. A join or drain waiting to try again is shown, but heals by itself.
    */
-  private static Check migrationsCheck(List<NodeInfo> nodes, List<MigrationInfo> running) {
+  private static Check migrationsCheck(List<NodeInfo> nodes, List<MigrationInfo> recent) {
+    List<MigrationInfo> running = recent.stream().filter(m -> !m.ended()).toList();
     List<String> attention = new ArrayList<>();
     List<String> notes = new ArrayList<>();
+    undoneDirectoryChange(recent).ifPresent(attention::add);
     running.stream()
         .filter(MigrationInfo::paused)
         .forEach(m -> attention.add(m.id() + " is paused (" + m.reason() + ")"));
@@ -238,6 +242,29 @@ public record ClusterHealth(long epoch, List<Check> checks) {
     detail.addAll(notes);
     return new Check(
         "migrations", attention.isEmpty() ? Status.OK : Status.WARN, String.join("; ", detail));
+  }
+
+  /**
+   * The latest directory change ({@code directory set}, {@code move} or {@code remove}), if a
+   * failure rolled it back: the change was not made, and nothing tries it again. Any later
+   * directory change is taken as the operator's answer to it.
+   */
+  private static Optional<String> undoneDirectoryChange(List<MigrationInfo> recent) {
+    return recent.stream()
+        .filter(m -> m.reason().startsWith("directory "))
+        .max(
+            Comparator.comparingLong(MigrationInfo::createdMillis).thenComparing(MigrationInfo::id))
+        .filter(MigrationInfo::rolledBackByFailure)
+        .map(
+            m ->
+                m.id()
+                    + " ("
+                    + m.reason()
+                    + ": "
+                    + m.what()
+                    + ") was rolled back"
+                    + (m.lastError().isEmpty() ? "" : " (" + m.lastError() + ")")
+                    + "; the change was not made: run it again");
   }
 
   /**

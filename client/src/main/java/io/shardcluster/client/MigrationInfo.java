@@ -24,6 +24,8 @@ package io.shardcluster.client;
  * @param createdMillis when it was planned, epoch milliseconds
  * @param committedMillis when the new ownership was committed, or 0
  * @param finishedMillis when it ended, or 0
+ * @param rolledBackByFailure whether a failure rolled it back (a cutover held up too long, a target
+ *     DOWN too long, checksums that disagree, one of its nodes removed by force), not an operator
  */
 public record MigrationInfo(
     String id,
@@ -45,7 +47,8 @@ public record MigrationInfo(
     String lastError,
     long createdMillis,
     long committedMillis,
-    long finishedMillis) {
+    long finishedMillis,
+    boolean rolledBackByFailure) {
   /** Whether it has ended (DONE or CANCELLED). */
   public boolean ended() {
     return phase.equals("DONE") || phase.equals("CANCELLED");

@@ -77,7 +77,34 @@ class ClusterHealthTest {
   private static MigrationInfo migration(String id, String reason, boolean paused) {
     return new MigrationInfo(
         id, "node-1", "node-2", "", 0.1, "COPYING", paused, reason, 1, 0, 0, 0, 0, 0, 0, 0, "", 0,
-        0, 0);
+        0, 0, false);
+  }
+
+  /** A migration that ended at {@code created} + 1 s: DONE, or CANCELLED by a failure or not. */
+  private static MigrationInfo ended(
+      String id, String reason, String what, long created, String phase, String error) {
+    return new MigrationInfo(
+        id,
+        "node-1",
+        "node-2",
+        what,
+        0,
+        phase,
+        false,
+        reason,
+        1,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        error,
+        created,
+        0,
+        created + 1_000,
+        phase.equals("CANCELLED") && !error.isEmpty());
   }
 
   /**
@@ -297,5 +324,39 @@ class ClusterHealthTest {
             new RebalancePlan.Balancer(true, 0.2, Duration.ofSeconds(30), false, true));
     assertThat(ClusterHealth.balanceCheck(plan))
         .isEqualTo(new Check("balance", Status.OK, "fewer than 2 UP nodes: nothing to even out"));
+  }
+
+  @Test
+  void aDirectoryChangeAFailureRolledBack_warnsUntilTheNextDirectoryChange() {
+    List<NodeInfo> nodes = List.of(up("node-1"), up("node-2"));
+    MigrationInfo placed = ended("m5", "directory set", "prefix a:", 1_000, "DONE", "");
+    MigrationInfo rolledBack =
+        ended(
+            "m6",
+            "directory set",
+            "prefix hot:",
+            2_000,
+            "CANCELLED",
+            "cutover was held up over 10 s: node-2 did not answer");
+
+    Check warned = check(judge(nodes, List.of(placed, rolledBack), Map.of()), "migrations");
+    assertThat(warned)
+        .isEqualTo(
+            new Check(
+                "migrations",
+                Status.WARN,
+                "none running; m6 (directory set: prefix hot:) was rolled back (cutover was held"
+                    + " up over 10 s: node-2 did not answer); the change was not made: run it"
+                    + " again"));
+
+    // Made again (or any later directory change): the operator has seen to it.
+    MigrationInfo again = ended("m7", "directory set", "prefix hot:", 3_000, "DONE", "");
+    assertThat(check(judge(nodes, List.of(placed, rolledBack, again), Map.of()), "migrations"))
+        .isEqualTo(new Check("migrations", Status.OK, "none running"));
+    // Cancelled by an operator, or other moves rolled back (a join tries again by itself).
+    MigrationInfo cancelled = ended("m8", "directory set", "prefix hot:", 4_000, "CANCELLED", "");
+    MigrationInfo join = ended("m9", "join node-3", "1 range", 5_000, "CANCELLED", "held up");
+    assertThat(check(judge(nodes, List.of(cancelled, join), Map.of()), "migrations").status())
+        .isEqualTo(Status.OK);
   }
 }

@@ -829,6 +829,16 @@ class InProcessRebalancingTest {
     MigrationInfo rolledBack = awaitFinished(client, pinning.migrations().get(0).id());
     assertThat(rolledBack.phase()).isEqualTo("CANCELLED");
     assertThat(rolledBack.lastError()).contains("cutover was held up").contains(target);
+    // Nothing tries a directory change again: health says it waits for an operator.
+    ClusterHealth.Check migrations =
+        client.admin().health().checks().stream()
+            .filter(c -> c.name().equals("migrations"))
+            .findFirst()
+            .orElseThrow();
+    assertThat(migrations.status()).isEqualTo(ClusterHealth.Status.WARN);
+    assertThat(migrations.detail())
+        .contains(rolledBack.id() + " (directory set: key pinned) was rolled back")
+        .endsWith("the change was not made: run it again");
     assertThat(client.get("pinned")).contains("v0");
     client.put("pinned", "v1");
     assertThat(client.get("pinned")).contains("v1");

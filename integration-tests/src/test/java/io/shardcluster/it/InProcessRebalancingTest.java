@@ -828,6 +828,7 @@ class InProcessRebalancingTest {
 
     MigrationInfo rolledBack = awaitFinished(client, pinning.migrations().get(0).id());
     assertThat(rolledBack.phase()).isEqualTo("CANCELLED");
+    assertThat(rolledBack.rolledBackByFailure()).isTrue();
     assertThat(rolledBack.lastError()).contains("cutover was held up").contains(target);
     // Nothing tries a directory change again: health says it waits for an operator.
     ClusterHealth.Check migrations =
@@ -916,7 +917,9 @@ class InProcessRebalancingTest {
     awaitStoppedBeforeCommit(client, "drain node-1", 2);
     client.admin().cancelMigration(first.get(1).id());
     Files.createFile(release);
-    assertThat(awaitFinished(client, first.get(1).id()).phase()).isEqualTo("CANCELLED");
+    MigrationInfo cancelled = awaitFinished(client, first.get(1).id());
+    assertThat(cancelled.phase()).isEqualTo("CANCELLED");
+    assertThat(cancelled.rolledBackByFailure()).isFalse();
     assertThat(awaitFinished(client, first.get(0).id()).phase()).isEqualTo("DONE");
 
     // Not tried again: the node says what it waits for.

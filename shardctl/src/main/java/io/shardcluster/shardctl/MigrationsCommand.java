@@ -251,6 +251,7 @@ final class MigrationsCommand extends ClusterCommand {
       row.put("bytes_per_sec", m.bytesPerSec());
       row.put("eta_seconds", m.etaSeconds());
       row.put("last_error", m.lastError());
+      row.put("rolled_back_by_failure", m.rolledBackByFailure());
       row.put("created_ms", m.createdMillis());
       row.put("committed_ms", m.committedMillis());
       row.put("finished_ms", m.finishedMillis());

@@ -35,6 +35,12 @@ public record KeyRange(ByteString start, ByteString end) {
     return ORDER.compare(k, start) >= 0 && (end.isEmpty() || ORDER.compare(k, end) < 0);
   }
 
+  /** Whether every key of {@code other} is in this range. */
+  public boolean contains(KeyRange other) {
+    return ORDER.compare(other.start, start) >= 0
+        && (end.isEmpty() || (!other.end.isEmpty() && ORDER.compare(other.end, end) <= 0));
+  }
+
   @Override
   public String toString() {
     return "["

@@ -124,8 +124,13 @@ final class LoadBalancer {
         .setThreshold(config.balanceThreshold())
         .setWindowMs(config.balanceWindow().toMillis())
         .setOverThreshold(worthBalancing(plan, config.balanceThreshold(), config.balanceBy()))
-        .setLoadsCurrent(config.balanceBy().equals("ops") || countsFresh(cluster.state()))
+        .setLoadsCurrent(loadsCurrent(cluster.state()))
         .build();
+  }
+
+  /** Whether the loads are current: by ops always; by keys, while the counts are fresh. */
+  private boolean loadsCurrent(ClusterState state) {
+    return config.balanceBy().equals("ops") || countsFresh(state);
   }
 
   /** Whether every UP node has reported key counts made at the current epoch. */
@@ -296,7 +301,7 @@ final class LoadBalancer {
     if (!config.balancerEnabled() || now < quietUntilMs) {
       return;
     }
-    if (!countsFresh(state) && config.balanceBy().equals("keys")) {
+    if (!loadsCurrent(state)) {
       return;
     }
     LoadPlanner.Plan plan = plan(config.balanceTarget());

@@ -1,6 +1,5 @@
 package io.shardcluster.coordinator;
 
-import com.google.protobuf.ByteString;
 import io.shardcluster.client.ShardClusterException;
 import io.shardcluster.proto.v1.MemberRecord;
 import io.shardcluster.proto.v1.Migration;
@@ -423,7 +422,7 @@ final class MembershipChanges {
       for (KeyRange range : moving.keyRanges()) {
         // The range as it was, or the pieces a split has made of it since (ranges never merge).
         for (int i = ranges.indexOfStart(range.start().toByteArray());
-            i >= 0 && i < ranges.size() && within(ranges.range(i), range);
+            i >= 0 && i < ranges.size() && range.contains(ranges.range(i));
             i++) {
           if (!ranges.owner(i).equals(node)) {
             byOwner.computeIfAbsent(ranges.owner(i), o -> new ArrayList<>()).add(ranges.range(i));
@@ -447,14 +446,6 @@ final class MembershipChanges {
       }
     }
     return retries;
-  }
-
-  /** Whether {@code piece}, starting at or after {@code range}'s start, ends within it. */
-  private static boolean within(KeyRange piece, KeyRange range) {
-    return range.end().isEmpty()
-        || (!piece.end().isEmpty()
-            && ByteString.unsignedLexicographicalComparator().compare(piece.end(), range.end())
-                <= 0);
   }
 
   private static List<KeyRange> keyRanges(Keyspace keyspace, List<Integer> indexes) {

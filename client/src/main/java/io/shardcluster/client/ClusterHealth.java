@@ -5,7 +5,6 @@ import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.RoutingTable;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -214,14 +213,16 @@ public record ClusterHealth(long epoch, List<Check> checks) {
   }
 
   /**
-   * WARN for what waits for an operator: a paused migration, a stopped drain, a directory change a
-   * failure rolled back. A join or drain waiting to try again is shown, but heals by itself.
+   * WARN for what waits for an operator: a paused migration, a stopped drain, a directory change
+   * failures rolled back as many times as the coordinator tries. A join, drain or directory change
+   * waiting to try again is shown, but heals by itself.
    */
   private static Check migrationsCheck(List<NodeInfo> nodes, List<MigrationInfo> recent) {
     List<MigrationInfo> running = recent.stream().filter(m -> !m.ended()).toList();
     List<String> attention = new ArrayList<>();
     List<String> notes = new ArrayList<>();
-    undoneDirectoryChange(recent).ifPresent(attention::add);
+    MigrationInfo.rolledBackDirectoryChange(recent)
+        .ifPresent(m -> (m.triedAgain() ? notes : attention).add(describeRolledBack(m)));
     running.stream()
         .filter(MigrationInfo::paused)
         .forEach(m -> attention.add(m.id() + " is paused (" + m.reason() + ")"));
@@ -244,27 +245,23 @@ public record ClusterHealth(long epoch, List<Check> checks) {
         "migrations", attention.isEmpty() ? Status.OK : Status.WARN, String.join("; ", detail));
   }
 
-  /**
-   * The latest directory change ({@code directory set}, {@code move} or {@code remove}), if a
-   * failure rolled it back: the change was not made, and nothing tries it again. Any later
-   * directory change is taken as the operator's answer to it.
-   */
-  private static Optional<String> undoneDirectoryChange(List<MigrationInfo> recent) {
-    return recent.stream()
-        .filter(m -> m.reason().startsWith("directory "))
-        .max(
-            Comparator.comparingLong(MigrationInfo::createdMillis).thenComparing(MigrationInfo::id))
-        .filter(MigrationInfo::rolledBackByFailure)
-        .map(
-            m ->
-                m.id()
-                    + " ("
-                    + m.reason()
-                    + ": "
-                    + m.what()
-                    + ") was rolled back"
-                    + (m.lastError().isEmpty() ? "" : " (" + m.lastError() + ")")
-                    + "; the change was not made: run it again");
+  private static String describeRolledBack(MigrationInfo m) {
+    boolean gaveUp = !m.triedAgain();
+    return m.id()
+        + " ("
+        + m.reason()
+        + ": "
+        + m.what()
+        + ") was rolled back"
+        + (gaveUp ? " " + m.attempt() + " times" : "")
+        + (m.lastError().isEmpty() ? "" : " (" + m.lastError() + ")")
+        + (gaveUp
+            ? "; the change was not made: run it again"
+            : String.format(
+                Locale.ROOT,
+                "; the coordinator tries it again (attempt %d of %d)",
+                m.attempt() + 1,
+                MigrationInfo.MAX_ATTEMPTS));
   }
 
   /**

@@ -1,5 +1,9 @@
 package io.shardcluster.client;
 
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+
 /**
  * A migration as the coordinator reports it: a set of keys moving from one node to another.
  *
@@ -11,8 +15,8 @@ package io.shardcluster.client;
  * @param phase PLANNED, COPYING, CATCHING_UP, CUTOVER, COMMITTED, DONE or CANCELLED
  * @param paused whether an operator paused it
  * @param reason why it exists, such as {@code join node-4}
- * @param attempt which try of its move it is: 1, or more when a join or drain tries again a move
- *     that a failure rolled back
+ * @param attempt which try of its move it is: 1, or more when a join, drain or directory change
+ *     tries again a move that a failure rolled back (at most {@link #MAX_ATTEMPTS})
  * @param keysCopied keys copied from the snapshot so far
  * @param bytesCopied bytes copied from the snapshot so far
  * @param changesApplied logged changes applied on the target so far
@@ -49,6 +53,30 @@ public record MigrationInfo(
     long committedMillis,
     long finishedMillis,
     boolean rolledBackByFailure) {
+  /**
+   * How many times the coordinator tries the moves of a join, a drain or a directory change that
+   * failures roll back, the first try included.
+   */
+  public static final int MAX_ATTEMPTS = 5;
+
+  /**
+   * The latest directory change ({@code directory set}, {@code move} or {@code remove}) among these
+   * migrations, if a failure rolled it back. Any later directory change is taken as the answer to
+   * an earlier one.
+   */
+  public static Optional<MigrationInfo> rolledBackDirectoryChange(List<MigrationInfo> migrations) {
+    return migrations.stream()
+        .filter(m -> m.reason().startsWith("directory "))
+        .max(
+            Comparator.comparingLong(MigrationInfo::createdMillis).thenComparing(MigrationInfo::id))
+        .filter(MigrationInfo::rolledBackByFailure);
+  }
+
+  /** Whether the coordinator tries its move again: a failure rolled it back and tries are left. */
+  public boolean triedAgain() {
+    return rolledBackByFailure && attempt < MAX_ATTEMPTS;
+  }
+
   /** Whether it has ended (DONE or CANCELLED). */
   public boolean ended() {
     return phase.equals("DONE") || phase.equals("CANCELLED");

@@ -107,6 +107,31 @@ class ClusterHealthTest {
         phase.equals("CANCELLED") && !error.isEmpty());
   }
 
+  private static MigrationInfo withAttempt(MigrationInfo m, int attempt) {
+    return new MigrationInfo(
+        m.id(),
+        m.source(),
+        m.target(),
+        m.what(),
+        m.share(),
+        m.phase(),
+        m.paused(),
+        m.reason(),
+        attempt,
+        m.keysCopied(),
+        m.bytesCopied(),
+        m.changesApplied(),
+        m.estimatedKeys(),
+        m.keysPerSec(),
+        m.bytesPerSec(),
+        m.etaSeconds(),
+        m.lastError(),
+        m.createdMillis(),
+        m.committedMillis(),
+        m.finishedMillis(),
+        m.rolledBackByFailure());
+  }
+
   /**
    * What a dry-run rebalance said, with node-3 the most loaded: over the threshold (0.2) by enough
    * to move ({@code over}), with the balancer on or off, on loads current or not.
@@ -327,7 +352,7 @@ class ClusterHealthTest {
   }
 
   @Test
-  void aDirectoryChangeAFailureRolledBack_warnsUntilTheNextDirectoryChange() {
+  void aDirectoryChangeAFailureRolledBack_isShownWhileTriedAgain_andWarnsOnceTheTriesRunOut() {
     List<NodeInfo> nodes = List.of(up("node-1"), up("node-2"));
     MigrationInfo placed = ended("m5", "directory set", "prefix a:", 1_000, "DONE", "");
     MigrationInfo rolledBack =
@@ -339,23 +364,39 @@ class ClusterHealthTest {
             "CANCELLED",
             "cutover was held up over 10 s: node-2 did not answer");
 
-    Check warned = check(judge(nodes, List.of(placed, rolledBack), Map.of()), "migrations");
-    assertThat(warned)
+    // The coordinator tries it again by itself: shown, nothing for an operator to do.
+    Check retried = check(judge(nodes, List.of(placed, rolledBack), Map.of()), "migrations");
+    assertThat(retried)
+        .isEqualTo(
+            new Check(
+                "migrations",
+                Status.OK,
+                "none running; m6 (directory set: prefix hot:) was rolled back (cutover was held"
+                    + " up over 10 s: node-2 did not answer); the coordinator tries it again"
+                    + " (attempt 2 of 5)"));
+
+    // Its last try rolled back too: the change was not made, and waits for an operator.
+    MigrationInfo lastTry =
+        withAttempt(
+            ended("m7", "directory set", "prefix hot:", 3_000, "CANCELLED", "checksums disagree"),
+            MigrationInfo.MAX_ATTEMPTS);
+    assertThat(check(judge(nodes, List.of(placed, rolledBack, lastTry), Map.of()), "migrations"))
         .isEqualTo(
             new Check(
                 "migrations",
                 Status.WARN,
-                "none running; m6 (directory set: prefix hot:) was rolled back (cutover was held"
-                    + " up over 10 s: node-2 did not answer); the change was not made: run it"
-                    + " again"));
+                "none running; m7 (directory set: prefix hot:) was rolled back 5 times"
+                    + " (checksums disagree); the change was not made: run it again"));
 
     // Made again (or any later directory change): the operator has seen to it.
-    MigrationInfo again = ended("m7", "directory set", "prefix hot:", 3_000, "DONE", "");
-    assertThat(check(judge(nodes, List.of(placed, rolledBack, again), Map.of()), "migrations"))
+    MigrationInfo again = ended("m8", "directory set", "prefix hot:", 3_500, "DONE", "");
+    assertThat(
+            check(
+                judge(nodes, List.of(placed, rolledBack, lastTry, again), Map.of()), "migrations"))
         .isEqualTo(new Check("migrations", Status.OK, "none running"));
     // Cancelled by an operator, or other moves rolled back (a join tries again by itself).
-    MigrationInfo cancelled = ended("m8", "directory set", "prefix hot:", 4_000, "CANCELLED", "");
-    MigrationInfo join = ended("m9", "join node-3", "1 range", 5_000, "CANCELLED", "held up");
+    MigrationInfo cancelled = ended("m9", "directory set", "prefix hot:", 4_000, "CANCELLED", "");
+    MigrationInfo join = ended("m10", "join node-3", "1 range", 5_000, "CANCELLED", "held up");
     assertThat(check(judge(nodes, List.of(cancelled, join), Map.of()), "migrations").status())
         .isEqualTo(Status.OK);
   }

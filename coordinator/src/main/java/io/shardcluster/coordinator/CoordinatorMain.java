@@ -81,7 +81,7 @@ public final class CoordinatorMain implements Callable<Integer> {
       defaultValue = "60000",
       description =
           "A migration whose target node has been DOWN this long before the cutover is rolled"
-              + " back, freeing its copy slot; a join or drain tries it again (default:"
+              + " back, freeing its copy slot; a join, drain or directory change tries it again (default:"
               + " ${DEFAULT-VALUE}).")
   private long targetDownTimeoutMs;
 

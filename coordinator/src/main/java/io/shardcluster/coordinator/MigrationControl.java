@@ -64,8 +64,8 @@ final class MigrationControl {
   }
 
   /**
-   * Asks the runner to roll back because of a failure (its join or drain tries again), ending any
-   * call in flight; an operator's cancel asked for before stands.
+   * Asks the runner to roll back because of a failure (its join, drain or directory change tries
+   * again), ending any call in flight; an operator's cancel asked for before stands.
    */
   synchronized void requestRollBack(String why) {
     if (!cancel) {

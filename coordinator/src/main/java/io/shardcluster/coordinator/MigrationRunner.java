@@ -109,7 +109,7 @@ final class MigrationRunner implements Runnable {
             }
             continue;
           }
-          // A failure: a join or drain tries again (see RollbackRetries).
+          // A failure: a join, drain or directory change tries again (see RollbackRetries).
           String reason =
               CommitGroups.rolledBackMember(cluster.state(), migration)
                   .map(other -> "migration " + other + " of its group was rolled back")

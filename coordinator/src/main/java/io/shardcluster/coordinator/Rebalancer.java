@@ -97,6 +97,7 @@ final class Rebalancer implements MembershipChanges.Migrations, AutoCloseable {
       state = members.settleMembers(cluster.state());
       if (state.activeMigrations().isEmpty()) {
         if (!members.retryRolledBack(state)
+            && !retryDirectoryChanges(state)
             && !members.planNextJoin(state)
             && !balancer.splitOrSpreadRanges(state)) {
           balancer.balanceIfNeeded(state);
@@ -153,7 +154,8 @@ final class Rebalancer implements MembershipChanges.Migrations, AutoCloseable {
   /**
    * Rolls back the migrations whose target has been DOWN for the target down timeout before their
    * cutover: their copy cannot go on, and each holds a copy slot and makes its source log every
-   * write to its keys. A join or drain tries them again ({@link MembershipChanges}).
+   * write to its keys. A join, drain or directory change tries them again ({@link
+   * RollbackRetries}).
    */
   private void rollBackCopiesToDownTargets(ClusterState state) {
     for (Migration migration : state.activeMigrations()) {
@@ -259,10 +261,15 @@ final class Rebalancer implements MembershipChanges.Migrations, AutoCloseable {
    */
   synchronized Migration moveDirectoryEntry(
       String keyspaceName, ByteString key, boolean prefix, String target) {
+    return moveDirectoryEntry(keyspaceName, key, prefix, target, 1);
+  }
+
+  private Migration moveDirectoryEntry(
+      String keyspaceName, ByteString key, boolean prefix, String target, int attempt) {
     ClusterState state = cluster.state();
     Keyspace keyspace = state.routing().keyspace(keyspaceName);
     if (keyspace.isDirectory()) {
-      return moveGroup(state, keyspaceName, key, target);
+      return moveGroup(state, keyspaceName, key, target, attempt);
     }
     String what = (prefix ? "prefix '" : "key '") + key.toStringUtf8() + "'";
     DirectoryEntry entry = keyspace.directory().existing(key, prefix);
@@ -273,12 +280,15 @@ final class Rebalancer implements MembershipChanges.Migrations, AutoCloseable {
     Cluster.requireNoMigrations(state);
     Migration migration =
         migration(
-            state,
-            0,
-            entry.owner(),
-            target,
-            new MovingSet(keyspaceName, List.of(), List.of(entry)),
-            "directory move");
+                state,
+                0,
+                entry.owner(),
+                target,
+                new MovingSet(keyspaceName, List.of(), List.of(entry)),
+                "directory move")
+            .toBuilder()
+            .setAttempt(attempt)
+            .build();
     create(List.of(migration));
     logger.info("moving " + what + " from " + entry.owner() + " to " + target);
     return migration;
@@ -313,7 +323,7 @@ final class Rebalancer implements MembershipChanges.Migrations, AutoCloseable {
    */
   private DirectoryChangeResponse change(Supplier<Cluster.Placement> plan, boolean removal) {
     String reason = removal ? "directory remove" : "directory set";
-    Placing placing = start(plan, reason, removal);
+    Placing placing = start(plan, reason, removal, 1);
     List<String> ids = placing.migrations().stream().map(Migration::getId).toList();
     if (ids.isEmpty() || placing.placement().keysStored()) {
       return placing.response(cluster.state());
@@ -339,10 +349,110 @@ final class Rebalancer implements MembershipChanges.Migrations, AutoCloseable {
                 + " was rolled back: migration "
                 + id
                 + " "
-                + migration.getLastError());
+                + migration.getLastError()
+                + (migration.getRetryable()
+                    ? "; the coordinator tries it again by itself (watch with `shardctl"
+                        + " migrations`)"
+                    : ""));
       }
     }
     return placing.response(state);
+  }
+
+  /**
+   * Makes again the directory change a failure rolled back (see {@link RollbackRetries}) once its
+   * delay is over and its nodes answer, unless a later change of the same entry or group came first
+   * or it is in effect already. True if it did, or if one waits for its delay: nothing else is
+   * planned meanwhile.
+   */
+  private boolean retryDirectoryChanges(ClusterState state) {
+    boolean waiting = false;
+    for (RollbackRetries.Round round : RollbackRetries.latestDirectoryChanges(state)) {
+      if (!round.retries()) {
+        continue;
+      }
+      if (clock.millis() < round.retryAtMs()) {
+        waiting = true;
+        continue;
+      }
+      if (round.migrations().stream()
+          .anyMatch(m -> !liveness.isUp(m.getSource()) || !liveness.isUp(m.getTarget()))) {
+        // Tried once its nodes answer (or never, if one is removed).
+        continue;
+      }
+      Migration failed = round.migrations().get(0);
+      try {
+        if (redo(state, failed, round.attempt() + 1)) {
+          logger.info(
+              String.format(
+                  "%s of %s: trying it again after a failure rolled it back (attempt %d of %d)",
+                  failed.getReason(),
+                  RoutingTables.fromProto(failed.getMoving()),
+                  round.attempt() + 1,
+                  RollbackRetries.MAX_ATTEMPTS));
+          return true;
+        }
+      } catch (ShardClusterException e) {
+        // A node it would move keys from or to is DOWN, or gone; or the entry, group or keyspace
+        // is gone, leaving nothing to change.
+      }
+    }
+    return waiting;
+  }
+
+  /**
+   * Starts the directory change of a rolled back migration again, at this attempt; false when there
+   * is nothing left to do (the change is in effect, or was made at once now).
+   */
+  private boolean redo(ClusterState state, Migration failed, int attempt) {
+    MovingSet moving = RoutingTables.fromProto(failed.getMoving());
+    Keyspace keyspace = state.routing().keyspace(moving.keyspace());
+    switch (failed.getReason()) {
+      case "directory set" -> {
+        DirectoryEntry entry = moving.entries().get(0);
+        if (keyspace.directory().get(entry.key(), entry.prefix()).equals(Optional.of(entry))) {
+          return false;
+        }
+        return !start(
+                () -> cluster.setDirectoryEntry(keyspace.name(), entry),
+                failed.getReason(),
+                false,
+                attempt)
+            .migrations()
+            .isEmpty();
+      }
+      case "directory remove" -> {
+        DirectoryEntry entry = RoutingTables.fromProto(failed.getRemoves(0));
+        if (keyspace.directory().get(entry.key(), entry.prefix()).isEmpty()) {
+          return false;
+        }
+        return !start(
+                () -> cluster.removeDirectoryEntry(keyspace.name(), entry.key(), entry.prefix()),
+                failed.getReason(),
+                true,
+                attempt)
+            .migrations()
+            .isEmpty();
+      }
+      case "directory move" -> {
+        String target = failed.getTarget();
+        boolean group = !moving.groups().isEmpty();
+        ByteString key = group ? moving.groups().get(0) : moving.entries().get(0).key();
+        boolean prefix = !group && moving.entries().get(0).prefix();
+        String owner =
+            group
+                ? cluster.groups().owner(keyspace.name(), key)
+                : keyspace.directory().get(key, prefix).map(DirectoryEntry::owner).orElse(null);
+        if (owner == null || owner.equals(target)) {
+          return false;
+        }
+        moveDirectoryEntry(keyspace.name(), key, prefix, target, attempt);
+        return true;
+      }
+      default -> {
+        return false;
+      }
+    }
   }
 
   private static boolean ended(Migration migration) {
@@ -365,7 +475,7 @@ final class Rebalancer implements MembershipChanges.Migrations, AutoCloseable {
   }
 
   private synchronized Placing start(
-      Supplier<Cluster.Placement> plan, String reason, boolean removal) {
+      Supplier<Cluster.Placement> plan, String reason, boolean removal, int attempt) {
     Cluster.requireNoMigrations(cluster.state());
     Cluster.Placement placement = plan.get();
     DirectoryEntry entry = placement.entry();
@@ -383,6 +493,7 @@ final class Rebalancer implements MembershipChanges.Migrations, AutoCloseable {
           migration(state, migrations.size(), move.source(), move.target(), move.moving(), reason)
               .toBuilder()
               .addAllRemoves(removal ? List.of(RoutingTables.toProto(entry)) : List.of())
+              .setAttempt(attempt)
               .build());
     }
     if (migrations.size() > 1) {
@@ -403,7 +514,7 @@ final class Rebalancer implements MembershipChanges.Migrations, AutoCloseable {
   }
 
   private Migration moveGroup(
-      ClusterState state, String keyspaceName, ByteString group, String target) {
+      ClusterState state, String keyspaceName, ByteString group, String target, int attempt) {
     String what = "group '" + group.toStringUtf8() + "' of " + keyspaceName;
     String owner = cluster.groups().owner(keyspaceName, group);
     if (owner == null) {
@@ -417,12 +528,15 @@ final class Rebalancer implements MembershipChanges.Migrations, AutoCloseable {
     Cluster.requireNoMigrations(state);
     Migration migration =
         migration(
-            state,
-            0,
-            owner,
-            target,
-            MovingSet.ofGroups(keyspaceName, List.of(group), List.of()),
-            "directory move");
+                state,
+                0,
+                owner,
+                target,
+                MovingSet.ofGroups(keyspaceName, List.of(group), List.of()),
+                "directory move")
+            .toBuilder()
+            .setAttempt(attempt)
+            .build();
     create(List.of(migration));
     logger.info("moving " + what + " from " + owner + " to " + target);
     return migration;

@@ -1,23 +1,30 @@
 package io.shardcluster.coordinator;
 
+import com.google.protobuf.ByteString;
+import io.shardcluster.client.MigrationInfo;
 import io.shardcluster.proto.v1.Migration;
 import io.shardcluster.proto.v1.MigrationPhase;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
- * When a join or a drain tries again the moves that failures rolled back.
+ * When a join, a drain or a directory change tries again the moves that failures rolled back.
  *
- * <p>A join or drain plans its migrations in rounds: the first when it starts, one more each time
- * it tries again. The migrations of a round share their reason ("join node-4"), their creation time
- * and their attempt number. When the latest round has ended with a migration rolled back by a
- * failure ({@link Migration#getRetryable()}) and none cancelled by an operator, the join or drain
- * tries again, {@link #FIRST_DELAY_MS} after the round ended and twice as long after each later
- * round, {@link #MAX_ATTEMPTS} times in all. An operator's cancel stops it.
+ * <p>Each plans its migrations in rounds: the first when it starts, one more each time it tries
+ * again. The migrations of a round share their reason ("join node-4", "directory set"), their
+ * creation time and their attempt number. When the latest round has ended with a migration rolled
+ * back by a failure ({@link Migration#getRetryable()}) and none cancelled by an operator, it tries
+ * again, {@link #FIRST_DELAY_MS} after the round ended and twice as long after each later round,
+ * {@link #MAX_ATTEMPTS} times in all. An operator's cancel stops it. A directory change's rounds
+ * are those of the same entry or group ({@link #latestDirectoryChanges}): any later change of it,
+ * whoever made it, is the one that counts.
  */
 final class RollbackRetries {
-  /** Rounds a join or drain makes at most, the first included. */
-  static final int MAX_ATTEMPTS = 5;
+  /** Rounds a join, drain or directory change makes at most, the first included. */
+  static final int MAX_ATTEMPTS = MigrationInfo.MAX_ATTEMPTS;
 
   /** The wait after a failed first round; it doubles with each round after. */
   static final long FIRST_DELAY_MS = 2_000;
@@ -45,8 +52,8 @@ final class RollbackRetries {
     }
 
     /**
-     * Whether the join or drain tries again after it: every migration ended, a failure rolled one
-     * back, no operator cancelled one, and attempts are left.
+     * Whether it is tried again after this round: every migration ended, a failure rolled one back,
+     * no operator cancelled one, and attempts are left.
      */
     boolean retries() {
       return migrations.stream().allMatch(ClusterState::isFinished)
@@ -73,17 +80,54 @@ final class RollbackRetries {
   static Optional<Round> latest(ClusterState state, String reason) {
     List<Migration> ofReason =
         state.migrations().values().stream().filter(m -> m.getReason().equals(reason)).toList();
-    if (ofReason.isEmpty()) {
+    return ofReason.isEmpty() ? Optional.empty() : Optional.of(lastRound(ofReason));
+  }
+
+  /**
+   * The latest round of each entry or group that a directory change ({@code directory set}, {@code
+   * move} or {@code remove}) has touched, in the order of their first change.
+   */
+  static List<Round> latestDirectoryChanges(ClusterState state) {
+    Map<Changed, List<Migration>> byChanged = new LinkedHashMap<>();
+    for (Migration migration : state.migrations().values()) {
+      changed(migration)
+          .ifPresent(c -> byChanged.computeIfAbsent(c, x -> new ArrayList<>()).add(migration));
+    }
+    return byChanged.values().stream().map(RollbackRetries::lastRound).toList();
+  }
+
+  /** What a directory change changes: an entry (key or prefix) or a group, of a keyspace. */
+  private record Changed(String keyspace, String kind, ByteString key) {}
+
+  private static Optional<Changed> changed(Migration migration) {
+    if (!migration.getReason().startsWith("directory ")) {
       return Optional.empty();
     }
-    Migration last = ofReason.get(ofReason.size() - 1);
-    return Optional.of(
-        new Round(
-            ofReason.stream()
-                .filter(
-                    m ->
-                        m.getCreatedMs() == last.getCreatedMs()
-                            && m.getAttempt() == last.getAttempt())
-                .toList()));
+    var moving = migration.getMoving();
+    String keyspace = moving.getKeyspace();
+    if (migration.getRemovesCount() > 0) {
+      var entry = migration.getRemoves(0);
+      return Optional.of(
+          new Changed(keyspace, entry.getPrefix() ? "prefix" : "key", entry.getKey()));
+    }
+    if (moving.getEntriesCount() > 0) {
+      var entry = moving.getEntries(0);
+      return Optional.of(
+          new Changed(keyspace, entry.getPrefix() ? "prefix" : "key", entry.getKey()));
+    }
+    if (moving.getGroupsCount() > 0) {
+      return Optional.of(new Changed(keyspace, "group", moving.getGroups(0)));
+    }
+    return Optional.empty();
+  }
+
+  /** The round of the last of these migrations: those created with it, at its attempt. */
+  private static Round lastRound(List<Migration> migrations) {
+    Migration last = migrations.get(migrations.size() - 1);
+    return new Round(
+        migrations.stream()
+            .filter(
+                m -> m.getCreatedMs() == last.getCreatedMs() && m.getAttempt() == last.getAttempt())
+            .toList());
   }
 }

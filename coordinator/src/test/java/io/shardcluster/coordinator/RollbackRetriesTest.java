@@ -2,8 +2,12 @@ package io.shardcluster.coordinator;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.google.protobuf.ByteString;
+import io.shardcluster.proto.v1.DirectoryEntry;
 import io.shardcluster.proto.v1.Migration;
 import io.shardcluster.proto.v1.MigrationPhase;
+import io.shardcluster.proto.v1.MovingSet;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class RollbackRetriesTest {
@@ -115,5 +119,53 @@ class RollbackRetriesTest {
     RollbackRetries.Round round = latest(state(rolledBackByFailure("m1", 100, 0)));
     assertThat(round.attempt()).isEqualTo(1);
     assertThat(round.retries()).isTrue();
+  }
+
+  /** A directory change's migration of an entry (or a group) of keyspace "users". */
+  private static Migration change(
+      String id, String reason, String key, boolean prefix, long createdMs, boolean failed) {
+    DirectoryEntry entry =
+        DirectoryEntry.newBuilder()
+            .setKey(ByteString.copyFromUtf8(key))
+            .setPrefix(prefix)
+            .setOwner("node-2")
+            .build();
+    MovingSet.Builder moving = MovingSet.newBuilder().setKeyspace("users");
+    Migration.Builder migration =
+        migration(id, reason, createdMs, 1, failed ? MigrationPhase.CANCELLED : MigrationPhase.DONE)
+            .toBuilder()
+            .setRetryable(failed);
+    switch (reason) {
+      case "directory remove" -> migration.addRemoves(entry);
+      case "group move" -> {
+        moving.addGroups(ByteString.copyFromUtf8(key));
+        migration.setReason("directory move");
+      }
+      default -> moving.addEntries(entry);
+    }
+    return migration.setMoving(moving).build();
+  }
+
+  @Test
+  void directoryChanges_haveTheirRounds_perEntryOrGroup_theLatestChangeOfItCounting() {
+    ClusterState state =
+        state(
+            change("m1", "directory set", "hot:", true, 100, true),
+            change("m2", "directory set", "pinned", false, 200, true),
+            migration("m3", "rebalance", 250, 1, MigrationPhase.DONE),
+            change("m4", "group move", "acme", false, 300, true),
+            // A later change of the same prefix, a removal, answers the failed set.
+            change("m5", "directory remove", "hot:", true, 400, false),
+            // The key "hot:" is another entry than the prefix "hot:".
+            change("m6", "directory move", "hot:", false, 500, true));
+
+    List<RollbackRetries.Round> rounds = RollbackRetries.latestDirectoryChanges(state);
+
+    assertThat(rounds)
+        .extracting(round -> round.migrations().get(0).getId())
+        .containsExactly("m5", "m2", "m4", "m6");
+    assertThat(rounds)
+        .extracting(RollbackRetries.Round::retries)
+        .containsExactly(false, true, true, true);
   }
 }

@@ -807,7 +807,7 @@ class InProcessRebalancingTest {
   }
 
   @Test
-  void cutover_whoseTargetStopsAnsweringAfterTheFence_isRolledBack_andTheKeysCanBeWrittenAgain()
+  void cutover_whoseTargetStopsAnsweringAfterTheFence_isRolledBack_andTriedAgainOnceItIsBack()
       throws Exception {
     Path release = Files.createFile(dir.resolve("release"));
     ShardClient client = startStoppingBeforeFences(release);
@@ -830,24 +830,41 @@ class InProcessRebalancingTest {
     assertThat(rolledBack.phase()).isEqualTo("CANCELLED");
     assertThat(rolledBack.rolledBackByFailure()).isTrue();
     assertThat(rolledBack.lastError()).contains("cutover was held up").contains(target);
-    // Nothing tries a directory change again: health says it waits for an operator.
+    // The coordinator tries the change again once the target answers: health shows it, as
+    // nothing an operator has to do.
     ClusterHealth.Check migrations =
         client.admin().health().checks().stream()
             .filter(c -> c.name().equals("migrations"))
             .findFirst()
             .orElseThrow();
-    assertThat(migrations.status()).isEqualTo(ClusterHealth.Status.WARN);
+    assertThat(migrations.status()).isEqualTo(ClusterHealth.Status.OK);
     assertThat(migrations.detail())
         .contains(rolledBack.id() + " (directory set: key pinned) was rolled back")
-        .endsWith("the change was not made: run it again");
+        .endsWith("the coordinator tries it again (attempt 2 of 5)");
     assertThat(client.get("pinned")).contains("v0");
     client.put("pinned", "v1");
     assertThat(client.get("pinned")).contains("v1");
     assertThat(client.refreshRoutingTable().epoch()).isEqualTo(before.epoch());
+    assertThat(client.admin().migrations(false)).isEmpty();
 
-    // Back, the target drops its copy by itself: the key is stored on its owner only.
+    // Back, the target gets the key: the change is made by its second try.
     cluster.restartNode(target);
-    RoutingTable now = client.refreshRoutingTable();
+    MigrationInfo retried =
+        await()
+            .atMost(Duration.ofSeconds(60))
+            .pollInterval(Duration.ofMillis(50))
+            .until(
+                () ->
+                    client.admin().migrations(true).stream()
+                        .filter(m -> m.reason().equals("directory set") && m.attempt() == 2)
+                        .findFirst(),
+                m -> m.isPresent() && m.get().ended())
+            .orElseThrow();
+    assertThat(retried.phase()).isEqualTo("DONE");
+    assertThat(retried.target()).isEqualTo(target);
+    assertThat(client.route(bytes("pinned")).owner()).isEqualTo(target);
+    assertThat(client.get("pinned")).contains("v1");
+    RoutingTable after = client.refreshRoutingTable();
     await()
         .atMost(Duration.ofSeconds(30))
         .pollInterval(Duration.ofMillis(50))
@@ -855,12 +872,18 @@ class InProcessRebalancingTest {
             () ->
                 assertThat(
                         InProcessCluster.storedKeys(
-                            now.address(target).orElseThrow(),
+                            after.address(source).orElseThrow(),
                             Keyspace.DEFAULT,
                             "pinned",
                             "pinnee"))
                     .isZero());
-    assertThat(client.get("pinned")).contains("v1");
+    assertThat(
+            client.admin().health().checks().stream()
+                .filter(c -> c.name().equals("migrations"))
+                .findFirst()
+                .orElseThrow()
+                .status())
+        .isEqualTo(ClusterHealth.Status.OK);
   }
 
   /** Writes k0=v0 ... k{n-1}, spread by the ring over the nodes. */

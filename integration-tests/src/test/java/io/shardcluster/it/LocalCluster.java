@@ -4,6 +4,7 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.shardcluster.client.MigrationInfo;
 import io.shardcluster.client.ShardClient;
 import io.shardcluster.client.internal.NodeChannels;
 import io.shardcluster.proto.v1.CountRequest;
@@ -290,6 +291,10 @@ final class LocalCluster implements AutoCloseable {
             () -> {
               try (ShardClient client = client()) {
                 return client.admin().migrations(false).isEmpty()
+                    // A directory change a failure rolled back is tried again after a pause.
+                    && MigrationInfo.rolledBackDirectoryChange(client.admin().migrations(true))
+                        .filter(MigrationInfo::triedAgain)
+                        .isEmpty()
                     && client.admin().nodes().nodes().stream()
                         .noneMatch(
                             n ->

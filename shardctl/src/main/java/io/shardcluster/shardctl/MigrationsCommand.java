@@ -183,16 +183,35 @@ final class MigrationsCommand extends ClusterCommand {
     } else {
       out().println("no migrations in progress (`shardctl migrations --all` lists the ended ones)");
     }
+    // A directory change a failure rolled back is tried again after a pause: say so.
+    MigrationInfo.rolledBackDirectoryChange(client.admin().migrations(true))
+        .filter(m -> m.triedAgain() && ended.contains(m))
+        .ifPresent(
+            m ->
+                out()
+                    .printf(
+                        Locale.ROOT,
+                        "%s (%s: %s) was rolled back by a failure; the coordinator tries it again"
+                            + " (attempt %d of %d): watch it with `shardctl migrations --watch`%n",
+                        m.id(),
+                        m.reason(),
+                        m.what(),
+                        m.attempt() + 1,
+                        MigrationInfo.MAX_ATTEMPTS));
     return cancelled > 0 || stopped > 0 ? ShardctlMain.EXIT_NO : 0;
   }
 
-  /** Whether a later round of the same join or drain is among {@code others}. */
+  /** Whether a later round of the same join, drain or directory change is among {@code others}. */
   private static boolean triedAgain(MigrationInfo migration, List<MigrationInfo> others) {
     String reason = migration.reason();
-    return (reason.startsWith("join ") || reason.startsWith("drain "))
-        && others.stream()
-            .anyMatch(
-                o -> o.reason().equals(reason) && o.createdMillis() > migration.createdMillis());
+    boolean membership = reason.startsWith("join ") || reason.startsWith("drain ");
+    return others.stream()
+        .anyMatch(
+            o ->
+                o.reason().equals(reason)
+                    && o.createdMillis() > migration.createdMillis()
+                    && (membership
+                        || (reason.startsWith("directory ") && o.attempt() > migration.attempt())));
   }
 
   /** A changing node and what it waits for: "node-1 (DRAINING): trying again in 2 s ...". */

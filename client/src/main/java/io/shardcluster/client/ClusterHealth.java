@@ -222,7 +222,23 @@ public record ClusterHealth(long epoch, List<Check> checks) {
     List<String> attention = new ArrayList<>();
     List<String> notes = new ArrayList<>();
     MigrationInfo.rolledBackDirectoryChange(recent)
-        .ifPresent(m -> (m.triedAgain() ? notes : attention).add(describeRolledBack(m)));
+        .ifPresent(
+            m -> {
+              if (!m.reason().equals("directory remove") && isRemoved(nodes, m.target())) {
+                // Nothing to place its keys on: not tried again, and nothing to run again.
+                notes.add(
+                    m.id()
+                        + " ("
+                        + m.reason()
+                        + ": "
+                        + m.what()
+                        + ") was rolled back; not tried again: "
+                        + m.target()
+                        + " was removed");
+              } else {
+                (m.triedAgain() ? notes : attention).add(describeRolledBack(m, nodes));
+              }
+            });
     running.stream()
         .filter(MigrationInfo::paused)
         .forEach(m -> attention.add(m.id() + " is paused (" + m.reason() + ")"));
@@ -245,8 +261,23 @@ public record ClusterHealth(long epoch, List<Check> checks) {
         "migrations", attention.isEmpty() ? Status.OK : Status.WARN, String.join("; ", detail));
   }
 
-  private static String describeRolledBack(MigrationInfo m) {
+  private static boolean isRemoved(List<NodeInfo> nodes, String node) {
+    return nodes.stream()
+        .filter(n -> n.id().equals(node))
+        .findFirst()
+        .map(n -> n.state() == NodeState.REMOVED)
+        .orElse(true);
+  }
+
+  private static String describeRolledBack(MigrationInfo m, List<NodeInfo> nodes) {
     boolean gaveUp = !m.triedAgain();
+    List<String> down =
+        nodes.stream()
+            .filter(n -> n.state() == NodeState.DOWN)
+            .map(NodeInfo::id)
+            .filter(id -> id.equals(m.source()) || id.equals(m.target()))
+            .toList();
+    String when = down.isEmpty() ? "" : " once " + String.join(" and ", down) + " answers";
     return m.id()
         + " ("
         + m.reason()
@@ -259,7 +290,8 @@ public record ClusterHealth(long epoch, List<Check> checks) {
             ? "; the change was not made: run it again"
             : String.format(
                 Locale.ROOT,
-                "; the coordinator tries it again (attempt %d of %d)",
+                "; the coordinator tries it again%s (attempt %d of %d)",
+                when,
                 m.attempt() + 1,
                 MigrationInfo.MAX_ATTEMPTS));
   }

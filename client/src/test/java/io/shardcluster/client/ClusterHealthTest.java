@@ -375,6 +375,24 @@ class ClusterHealthTest {
                     + " up over 10 s: node-2 did not answer); the coordinator tries it again"
                     + " (attempt 2 of 5)"));
 
+    // Its target gone quiet: tried again once it answers.
+    List<NodeInfo> targetDown =
+        List.of(up("node-1"), node("node-2", NodeState.DOWN, NodeState.UP, ""));
+    assertThat(
+            check(judge(targetDown, List.of(placed, rolledBack), Map.of()), "migrations").detail())
+        .endsWith("the coordinator tries it again once node-2 answers (attempt 2 of 5)");
+
+    // Its target removed since: nothing to place the keys on, nothing to run again.
+    List<NodeInfo> targetRemoved =
+        List.of(up("node-1"), node("node-2", NodeState.REMOVED, NodeState.REMOVED, ""));
+    assertThat(check(judge(targetRemoved, List.of(placed, rolledBack), Map.of()), "migrations"))
+        .isEqualTo(
+            new Check(
+                "migrations",
+                Status.OK,
+                "none running; m6 (directory set: prefix hot:) was rolled back; not tried again:"
+                    + " node-2 was removed"));
+
     // Its last try rolled back too: the change was not made, and waits for an operator.
     MigrationInfo lastTry =
         withAttempt(

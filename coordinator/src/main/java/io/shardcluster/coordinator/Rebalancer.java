@@ -376,8 +376,10 @@ final class Rebalancer implements MembershipChanges.Migrations, AutoCloseable {
         continue;
       }
       if (round.migrations().stream()
-          .anyMatch(m -> !liveness.isUp(m.getSource()) || !liveness.isUp(m.getTarget()))) {
-        // Tried once its nodes answer (or never, if one is removed).
+          .anyMatch(
+              m -> isSilentMember(state, m.getSource()) || isSilentMember(state, m.getTarget()))) {
+        // Tried once its nodes answer. A node removed since is left out of the change's new plan
+        // (or, as the node to place keys on, ends it).
         continue;
       }
       Migration failed = round.migrations().get(0);
@@ -398,6 +400,12 @@ final class Rebalancer implements MembershipChanges.Migrations, AutoCloseable {
       }
     }
     return waiting;
+  }
+
+  /** Whether the node is a member, not REMOVED, that does not answer. */
+  private boolean isSilentMember(ClusterState state, String node) {
+    return state.member(node).filter(m -> m.getState() != NodeState.REMOVED).isPresent()
+        && !liveness.isUp(node);
   }
 
   /**

@@ -806,14 +806,20 @@ class InProcessRebalancingTest {
     }
   }
 
-  @Test
-  void cutover_whoseTargetStopsAnsweringAfterTheFence_isRolledBack_andTriedAgainOnceItIsBack()
-      throws Exception {
+  /** A directory change whose move a failure rolled back, with its source and target. */
+  private record RolledBackPinning(
+      ShardClient client, String source, String target, MigrationInfo rolledBack, long epoch) {}
+
+  /**
+   * Pins key "pinned" (value v0) on the node that does not own it, and stops that node (the target)
+   * once the source has fenced: the cutover is held up, and rolled back.
+   */
+  private RolledBackPinning pinThenStopTheTargetAtTheFence() throws Exception {
     Path release = Files.createFile(dir.resolve("release"));
     ShardClient client = startStoppingBeforeFences(release);
     client.put("pinned", "v0");
     cluster.awaitMigrations();
-    RoutingTable before = client.refreshRoutingTable();
+    long epoch = client.refreshRoutingTable().epoch();
     String source = client.route(bytes("pinned")).owner();
     String target = source.equals("node-1") ? "node-2" : "node-1";
 
@@ -830,21 +836,36 @@ class InProcessRebalancingTest {
     assertThat(rolledBack.phase()).isEqualTo("CANCELLED");
     assertThat(rolledBack.rolledBackByFailure()).isTrue();
     assertThat(rolledBack.lastError()).contains("cutover was held up").contains(target);
+    return new RolledBackPinning(client, source, target, rolledBack, epoch);
+  }
+
+  private static ClusterHealth.Check migrationsCheck(ShardClient client) {
+    return client.admin().health().checks().stream()
+        .filter(c -> c.name().equals("migrations"))
+        .findFirst()
+        .orElseThrow();
+  }
+
+  @Test
+  void cutover_whoseTargetStopsAnsweringAfterTheFence_isRolledBack_andTriedAgainOnceItIsBack()
+      throws Exception {
+    RolledBackPinning pinning = pinThenStopTheTargetAtTheFence();
+    ShardClient client = pinning.client();
+    String source = pinning.source();
+    String target = pinning.target();
+    MigrationInfo rolledBack = pinning.rolledBack();
     // The coordinator tries the change again once the target answers: health shows it, as
     // nothing an operator has to do.
-    ClusterHealth.Check migrations =
-        client.admin().health().checks().stream()
-            .filter(c -> c.name().equals("migrations"))
-            .findFirst()
-            .orElseThrow();
+    ClusterHealth.Check migrations = migrationsCheck(client);
     assertThat(migrations.status()).isEqualTo(ClusterHealth.Status.OK);
     assertThat(migrations.detail())
         .contains(rolledBack.id() + " (directory set: key pinned) was rolled back")
-        .endsWith("the coordinator tries it again (attempt 2 of 5)");
+        .contains("the coordinator tries it again")
+        .endsWith("(attempt 2 of 5)");
     assertThat(client.get("pinned")).contains("v0");
     client.put("pinned", "v1");
     assertThat(client.get("pinned")).contains("v1");
-    assertThat(client.refreshRoutingTable().epoch()).isEqualTo(before.epoch());
+    assertThat(client.refreshRoutingTable().epoch()).isEqualTo(pinning.epoch());
     assertThat(client.admin().migrations(false)).isEmpty();
 
     // Back, the target gets the key: the change is made by its second try.
@@ -877,13 +898,47 @@ class InProcessRebalancingTest {
                             "pinned",
                             "pinnee"))
                     .isZero());
-    assertThat(
-            client.admin().health().checks().stream()
-                .filter(c -> c.name().equals("migrations"))
-                .findFirst()
-                .orElseThrow()
-                .status())
-        .isEqualTo(ClusterHealth.Status.OK);
+    assertThat(migrationsCheck(client).status()).isEqualTo(ClusterHealth.Status.OK);
+  }
+
+  @Test
+  void directoryChange_rolledBack_whoseTargetIsThenRemovedByForce_isNotTriedAgain()
+      throws Exception {
+    RolledBackPinning pinning = pinThenStopTheTargetAtTheFence();
+    ShardClient client = pinning.client();
+    String target = pinning.target();
+
+    client.admin().removeNode(target, true);
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .pollInterval(Duration.ofMillis(50))
+        .untilAsserted(
+            () ->
+                assertThat(migrationsCheck(client))
+                    .isEqualTo(
+                        new ClusterHealth.Check(
+                            "migrations",
+                            ClusterHealth.Status.OK,
+                            "none running; "
+                                + pinning.rolledBack().id()
+                                + " (directory set: key pinned) was rolled back; not tried again: "
+                                + target
+                                + " was removed")));
+    // The key stays where it was, without an entry; nothing was tried again.
+    assertThat(client.route(bytes("pinned")).owner()).isEqualTo(pinning.source());
+    assertThat(client.refreshRoutingTable().keyspace(Keyspace.DEFAULT).directory().entries())
+        .isEmpty();
+    assertThat(client.get("pinned")).contains("v0");
+    // Past the time of a second try (2 s after the first ended), none was made.
+    await()
+        .during(Duration.ofSeconds(3))
+        .atMost(Duration.ofSeconds(10))
+        .pollInterval(Duration.ofMillis(100))
+        .until(
+            () ->
+                client.admin().migrations(true).stream()
+                    .filter(m -> m.reason().equals("directory set"))
+                    .allMatch(m -> m.attempt() == 1));
   }
 
   /** Writes k0=v0 ... k{n-1}, spread by the ring over the nodes. */

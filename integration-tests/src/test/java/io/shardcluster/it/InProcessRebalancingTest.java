@@ -311,7 +311,7 @@ class InProcessRebalancingTest {
     assertThat(plan.started()).isEmpty();
     assertThat(client.admin().migrations(false)).isEmpty();
     // The balancer is off here: health says what waits for an operator.
-    ClusterHealth.Check balance = balanceCheck(client);
+    ClusterHealth.Check balance = healthCheck(client, "balance");
     assertThat(balance.status()).isEqualTo(ClusterHealth.Status.WARN);
     assertThat(balance.detail())
         .startsWith("node-1 holds the most")
@@ -336,14 +336,15 @@ class InProcessRebalancingTest {
         .atMost(Duration.ofSeconds(10))
         .untilAsserted(
             () ->
-                assertThat(balanceCheck(client))
+                assertThat(healthCheck(client, "balance"))
                     .satisfies(c -> assertThat(c.status()).isEqualTo(ClusterHealth.Status.OK))
                     .satisfies(c -> assertThat(c.detail()).doesNotContain("predate")));
   }
 
-  private static ClusterHealth.Check balanceCheck(ShardClient client) {
+  /** Health's check of that name, as it is now. */
+  private static ClusterHealth.Check healthCheck(ShardClient client, String name) {
     return client.admin().health().checks().stream()
-        .filter(c -> c.name().equals("balance"))
+        .filter(c -> c.name().equals(name))
         .findFirst()
         .orElseThrow();
   }
@@ -839,13 +840,6 @@ class InProcessRebalancingTest {
     return new RolledBackPinning(client, source, target, rolledBack, epoch);
   }
 
-  private static ClusterHealth.Check migrationsCheck(ShardClient client) {
-    return client.admin().health().checks().stream()
-        .filter(c -> c.name().equals("migrations"))
-        .findFirst()
-        .orElseThrow();
-  }
-
   @Test
   void cutover_whoseTargetStopsAnsweringAfterTheFence_isRolledBack_andTriedAgainOnceItIsBack()
       throws Exception {
@@ -856,7 +850,7 @@ class InProcessRebalancingTest {
     MigrationInfo rolledBack = pinning.rolledBack();
     // The coordinator tries the change again once the target answers: health shows it, as
     // nothing an operator has to do.
-    ClusterHealth.Check migrations = migrationsCheck(client);
+    ClusterHealth.Check migrations = healthCheck(client, "migrations");
     assertThat(migrations.status()).isEqualTo(ClusterHealth.Status.OK);
     assertThat(migrations.detail())
         .contains(rolledBack.id() + " (directory set: key pinned) was rolled back")
@@ -898,7 +892,7 @@ class InProcessRebalancingTest {
                             "pinned",
                             "pinnee"))
                     .isZero());
-    assertThat(migrationsCheck(client).status()).isEqualTo(ClusterHealth.Status.OK);
+    assertThat(healthCheck(client, "migrations").status()).isEqualTo(ClusterHealth.Status.OK);
   }
 
   @Test
@@ -914,7 +908,7 @@ class InProcessRebalancingTest {
         .pollInterval(Duration.ofMillis(50))
         .untilAsserted(
             () ->
-                assertThat(migrationsCheck(client))
+                assertThat(healthCheck(client, "migrations"))
                     .isEqualTo(
                         new ClusterHealth.Check(
                             "migrations",

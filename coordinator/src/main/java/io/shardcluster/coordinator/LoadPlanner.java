@@ -18,10 +18,18 @@ import java.util.Map;
  * directory entry it owns (measured by the node) and its share of the hash ring (the rest of its
  * load, assumed spread evenly over its positions). The planner repeatedly moves load from the most
  * to the least loaded node (a whole directory entry, or a slice of hash positions cut to size)
- * until the largest load is within {@code target} of the mean. Pure: no I/O.
+ * until the largest load is within {@code target} of the mean, or no move narrows it: a slice too
+ * small to matter (the last positions of a node whose load sits in a directory entry) is cut only
+ * when it brings the node within the target. Pure: no I/O.
  */
 final class LoadPlanner {
   private static final int MAX_STEPS = 64;
+  // A slice carrying less than this share of the mean load is cut only when it brings the node
+  // within the target: each move is a migration of its own, with its fence and commit.
+  private static final double MIN_SLICE_OF_MEAN = 0.01;
+  // A node giving away all its hash positions keeps this fraction of them, so that it stays on the
+  // ring: a sliver that holds no key in practice, and that no later step cuts (see above).
+  private static final double KEPT_OF_SHARE = 1e-6;
 
   private LoadPlanner() {}
 
@@ -117,13 +125,15 @@ final class LoadPlanner {
       double highShare = shares.getOrDefault(high, 0.0);
       if (hashLoad.get(high) > 0 && highShare > 0) {
         double density = hashLoad.get(high) / highShare;
-        double fraction = Math.min(highShare * 0.999, amount / density);
+        double fraction = Math.min(highShare * (1 - KEPT_OF_SHARE), amount / density);
         slice = TokenAllocator.take(ring, high, fraction);
         sliceLoad = fraction * density;
       }
       double slicePeak = Math.max(load.get(high) - sliceLoad, load.get(low) + sliceLoad);
       boolean useEntry = bestEntry != null && bestEntryPeak <= slicePeak;
-      if (!useEntry && (slice.isEmpty() || slicePeak >= load.get(high))) {
+      boolean sliver =
+          sliceLoad < mean * MIN_SLICE_OF_MEAN && load.get(high) - sliceLoad > mean * (1 + target);
+      if (!useEntry && (slice.isEmpty() || slicePeak >= load.get(high) || sliver)) {
         break;
       }
       MoveBuilder move = moves.computeIfAbsent(List.of(high, low), k -> new MoveBuilder());

@@ -68,4 +68,39 @@ class LoadPlannerTest {
 
     assertThat(LoadPlanner.plan(keyspace, loads, List.of(), 0.05).moves()).isEmpty();
   }
+
+  @Test
+  void plan_loadStuckInOneEntry_movesTheRingShareOnce_withoutSliversAfterIt() {
+    DirectoryEntry hot = tenant("hot", "n1");
+    Keyspace keyspace = new Keyspace(Keyspace.DEFAULT, threeEven(), Directory.of(List.of(hot)));
+    // n1 holds a tenant of 30,000 keys; every node 1,000 hash-placed keys.
+    Map<String, Double> loads =
+        new LinkedHashMap<>(Map.of("n1", 31000.0, "n2", 1000.0, "n3", 1000.0));
+
+    LoadPlanner.Plan plan =
+        LoadPlanner.plan(keyspace, loads, List.of(new LoadPlanner.EntryLoad(hot, 30000)), 0.2);
+
+    // Nothing brings n1 near the mean; its ring keys go, in one move, and what is left of its
+    // positions is not cut again into migrations of a key or none.
+    assertThat(plan.moves()).hasSize(1);
+    assertThat(plan.moves().get(0).source()).isEqualTo("n1");
+    assertThat(plan.moves().get(0).load()).isGreaterThan(999.9);
+    assertThat(plan.maxOverMeanAfter()).isGreaterThan(2.7);
+  }
+
+  @Test
+  void plan_aSmallMoveThatBringsTheNodeWithinTheThreshold_isMade() {
+    DirectoryEntry hot = tenant("hot", "n1");
+    Keyspace keyspace = new Keyspace(Keyspace.DEFAULT, threeEven(), Directory.of(List.of(hot)));
+    // n1 is 2 keys over the threshold (1.2 x 1,000), with 3 keys left on its ring share: moving
+    // those is small, but brings it within.
+    Map<String, Double> loads = new LinkedHashMap<>(Map.of("n1", 1202.0, "n2", 899.0, "n3", 899.0));
+
+    LoadPlanner.Plan plan =
+        LoadPlanner.plan(keyspace, loads, List.of(new LoadPlanner.EntryLoad(hot, 1199)), 0.2);
+
+    assertThat(plan.moves()).hasSize(1);
+    assertThat(plan.moves().get(0).load()).isLessThan(10);
+    assertThat(plan.maxOverMeanAfter()).isLessThanOrEqualTo(1.2);
+  }
 }

@@ -519,7 +519,8 @@ public final class ClusterAdmin {
         m.getCreatedMs(),
         m.getCommittedMs(),
         m.getFinishedMs(),
-        m.getPhase() == MigrationPhase.CANCELLED && m.getRetryable());
+        m.getPhase() == MigrationPhase.CANCELLED && m.getRetryable(),
+        m.getSuperseded());
   }
 
   private AdminGrpc.AdminBlockingStub stub() {

@@ -30,6 +30,8 @@ import java.util.Optional;
  * @param finishedMillis when it ended, or 0
  * @param rolledBackByFailure whether a failure rolled it back (a cutover held up too long, a target
  *     DOWN too long, checksums that disagree, one of its nodes removed by force), not an operator
+ * @param superseded for a directory change a failure rolled back: whether a later change of the
+ *     same entry was made at once since (without migrations), so it is not tried again
  */
 public record MigrationInfo(
     String id,
@@ -52,7 +54,8 @@ public record MigrationInfo(
     long createdMillis,
     long committedMillis,
     long finishedMillis,
-    boolean rolledBackByFailure) {
+    boolean rolledBackByFailure,
+    boolean superseded) {
   /**
    * How many times the coordinator tries the moves of a join, a drain or a directory change that
    * failures roll back, the first try included.
@@ -61,20 +64,20 @@ public record MigrationInfo(
 
   /**
    * The latest directory change ({@code directory set}, {@code move} or {@code remove}) among these
-   * migrations, if a failure rolled it back. Any later directory change is taken as the answer to
-   * an earlier one.
+   * migrations, if a failure rolled it back and no change of its entry made at once answered it
+   * since. Any later directory change is taken as the answer to an earlier one.
    */
   public static Optional<MigrationInfo> rolledBackDirectoryChange(List<MigrationInfo> migrations) {
     return migrations.stream()
         .filter(m -> m.reason().startsWith("directory "))
         .max(
             Comparator.comparingLong(MigrationInfo::createdMillis).thenComparing(MigrationInfo::id))
-        .filter(MigrationInfo::rolledBackByFailure);
+        .filter(m -> m.rolledBackByFailure() && !m.superseded());
   }
 
   /** Whether the coordinator tries its move again: a failure rolled it back and tries are left. */
   public boolean triedAgain() {
-    return rolledBackByFailure && attempt < MAX_ATTEMPTS;
+    return rolledBackByFailure && !superseded && attempt < MAX_ATTEMPTS;
   }
 
   /** Whether it has ended (DONE or CANCELLED). */

@@ -77,7 +77,7 @@ class ClusterHealthTest {
   private static MigrationInfo migration(String id, String reason, boolean paused) {
     return new MigrationInfo(
         id, "node-1", "node-2", "", 0.1, "COPYING", paused, reason, 1, 0, 0, 0, 0, 0, 0, 0, "", 0,
-        0, 0, false);
+        0, 0, false, false);
   }
 
   /** A migration that ended at {@code created} + 1 s: DONE, or CANCELLED by a failure or not. */
@@ -104,7 +104,8 @@ class ClusterHealthTest {
         created,
         0,
         created + 1_000,
-        phase.equals("CANCELLED") && !error.isEmpty());
+        phase.equals("CANCELLED") && !error.isEmpty(),
+        false);
   }
 
   private static MigrationInfo withAttempt(MigrationInfo m, int attempt) {
@@ -129,7 +130,8 @@ class ClusterHealthTest {
         m.createdMillis(),
         m.committedMillis(),
         m.finishedMillis(),
-        m.rolledBackByFailure());
+        m.rolledBackByFailure(),
+        m.superseded());
   }
 
   /**

@@ -301,7 +301,7 @@ final class Rebalancer implements MembershipChanges.Migrations, AutoCloseable {
    * {@link #change} for when this returns.
    */
   DirectoryChangeResponse setDirectoryEntry(String keyspaceName, DirectoryEntry entry) {
-    return change(() -> cluster.setDirectoryEntry(keyspaceName, entry), false);
+    return change(keyspaceName, () -> cluster.setDirectoryEntry(keyspaceName, entry), false);
   }
 
   /**
@@ -311,7 +311,8 @@ final class Rebalancer implements MembershipChanges.Migrations, AutoCloseable {
    */
   DirectoryChangeResponse removeDirectoryEntry(
       String keyspaceName, ByteString key, boolean prefix) {
-    return change(() -> cluster.removeDirectoryEntry(keyspaceName, key, prefix), true);
+    return change(
+        keyspaceName, () -> cluster.removeDirectoryEntry(keyspaceName, key, prefix), true);
   }
 
   /**
@@ -321,9 +322,10 @@ final class Rebalancer implements MembershipChanges.Migrations, AutoCloseable {
    * change is in effect when it returns (unless they take longer than the caller's deadline allows,
    * see {@link CallerDeadline}). Otherwise it returns at once, naming them.
    */
-  private DirectoryChangeResponse change(Supplier<Cluster.Placement> plan, boolean removal) {
+  private DirectoryChangeResponse change(
+      String keyspaceName, Supplier<Cluster.Placement> plan, boolean removal) {
     String reason = removal ? "directory remove" : "directory set";
-    Placing placing = start(plan, reason, removal, 1);
+    Placing placing = start(keyspaceName, plan, reason, removal, 1);
     List<String> ids = placing.migrations().stream().map(Migration::getId).toList();
     if (ids.isEmpty() || placing.placement().keysStored()) {
       return placing.response(cluster.state());
@@ -422,6 +424,7 @@ final class Rebalancer implements MembershipChanges.Migrations, AutoCloseable {
           return false;
         }
         return !start(
+                keyspace.name(),
                 () -> cluster.setDirectoryEntry(keyspace.name(), entry),
                 failed.getReason(),
                 false,
@@ -435,6 +438,7 @@ final class Rebalancer implements MembershipChanges.Migrations, AutoCloseable {
           return false;
         }
         return !start(
+                keyspace.name(),
                 () -> cluster.removeDirectoryEntry(keyspace.name(), entry.key(), entry.prefix()),
                 failed.getReason(),
                 true,
@@ -483,11 +487,16 @@ final class Rebalancer implements MembershipChanges.Migrations, AutoCloseable {
   }
 
   private synchronized Placing start(
-      Supplier<Cluster.Placement> plan, String reason, boolean removal, int attempt) {
+      String keyspaceName,
+      Supplier<Cluster.Placement> plan,
+      String reason,
+      boolean removal,
+      int attempt) {
     Cluster.requireNoMigrations(cluster.state());
     Cluster.Placement placement = plan.get();
     DirectoryEntry entry = placement.entry();
     if (placement.moves().isEmpty()) {
+      supersedeRetries(keyspaceName, entry);
       return new Placing(placement, List.of());
     }
     ClusterState state = cluster.state();
@@ -519,6 +528,21 @@ final class Rebalancer implements MembershipChanges.Migrations, AutoCloseable {
                 placement.moves().stream().map(m -> m.source() + " -> " + m.target()).toList())
             + (placement.keysStored() ? "" : " (no key stored yet)"));
     return new Placing(placement, migrations);
+  }
+
+  /**
+   * A change of the entry made at once answers a change of it that a failure rolled back: that one
+   * is not tried again (a change with migrations answers it by being the latest of the entry).
+   */
+  private void supersedeRetries(String keyspaceName, DirectoryEntry entry) {
+    cluster.update(
+        state -> {
+          ClusterState next = state;
+          for (Migration pending : RollbackRetries.pendingRetries(state, keyspaceName, entry)) {
+            next = next.withMigration(pending.toBuilder().setSuperseded(true).build());
+          }
+          return next;
+        });
   }
 
   private Migration moveGroup(

@@ -4,6 +4,7 @@ import com.google.protobuf.ByteString;
 import io.shardcluster.client.MigrationInfo;
 import io.shardcluster.proto.v1.Migration;
 import io.shardcluster.proto.v1.MigrationPhase;
+import io.shardcluster.routing.DirectoryEntry;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -59,6 +60,7 @@ final class RollbackRetries {
       return migrations.stream().allMatch(ClusterState::isFinished)
           && !rolledBack().isEmpty()
           && !cancelledByAnOperator()
+          && migrations.stream().noneMatch(Migration::getSuperseded)
           && attempt() < MAX_ATTEMPTS;
     }
 
@@ -94,6 +96,20 @@ final class RollbackRetries {
           .ifPresent(c -> byChanged.computeIfAbsent(c, x -> new ArrayList<>()).add(migration));
     }
     return byChanged.values().stream().map(RollbackRetries::lastRound).toList();
+  }
+
+  /**
+   * The migrations of the latest round of the entry's changes, if they are to be tried again: what
+   * a change of the entry made at once answers, so that they are not (see {@link
+   * Migration#getSuperseded()}).
+   */
+  static List<Migration> pendingRetries(ClusterState state, String keyspace, DirectoryEntry entry) {
+    Changed changed = new Changed(keyspace, entry.prefix() ? "prefix" : "key", entry.key());
+    return latestDirectoryChanges(state).stream()
+        .filter(Round::retries)
+        .filter(round -> changed(round.migrations().get(0)).equals(Optional.of(changed)))
+        .flatMap(round -> round.migrations().stream())
+        .toList();
   }
 
   /** What a directory change changes: an entry (key or prefix) or a group, of a keyspace. */

@@ -168,4 +168,24 @@ class RollbackRetriesTest {
         .extracting(RollbackRetries.Round::retries)
         .containsExactly(false, true, true, true);
   }
+
+  @Test
+  void aDirectoryChangeAnsweredByAChangeMadeAtOnce_isNotTriedAgain() {
+    Migration failed = change("m1", "directory set", "pinned", false, 100, true);
+    ClusterState state = state(failed, change("m2", "directory set", "other", false, 200, true));
+    io.shardcluster.routing.DirectoryEntry pinned =
+        new io.shardcluster.routing.DirectoryEntry(
+            ByteString.copyFromUtf8("pinned"), false, "node-1");
+
+    assertThat(RollbackRetries.pendingRetries(state, "users", pinned))
+        .extracting(Migration::getId)
+        .containsExactly("m1");
+    assertThat(RollbackRetries.pendingRetries(state, "tenants", pinned)).isEmpty();
+
+    ClusterState answered = state.withMigration(failed.toBuilder().setSuperseded(true).build());
+    assertThat(RollbackRetries.latestDirectoryChanges(answered))
+        .extracting(RollbackRetries.Round::retries)
+        .containsExactly(false, true);
+    assertThat(RollbackRetries.pendingRetries(answered, "users", pinned)).isEmpty();
+  }
 }

@@ -17,6 +17,7 @@ import io.shardcluster.client.RebalancePlan;
 import io.shardcluster.client.ShardClient;
 import io.shardcluster.client.ShardClusterException;
 import io.shardcluster.coordinator.CoordinatorConfig;
+import io.shardcluster.routing.DirectoryEntry;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.RoutingTable;
 import io.shardcluster.wire.Failpoints;
@@ -893,6 +894,46 @@ class InProcessRebalancingTest {
                             "pinnee"))
                     .isZero());
     assertThat(healthCheck(client, "migrations").status()).isEqualTo(ClusterHealth.Status.OK);
+  }
+
+  @Test
+  void directoryChange_rolledBack_thenAnsweredByAChangeMadeAtOnce_isNotTriedAgain()
+      throws Exception {
+    RolledBackPinning pinning = pinThenStopTheTargetAtTheFence();
+    ShardClient client = pinning.client();
+    String source = pinning.source();
+
+    // The operator changes their mind: the key is pinned where it is, which moves nothing.
+    DirectoryChange back = client.admin().setDirectoryEntry(bytes("pinned"), false, source);
+    assertThat(back.migrations()).isEmpty();
+    assertThat(healthCheck(client, "migrations"))
+        .isEqualTo(new ClusterHealth.Check("migrations", ClusterHealth.Status.OK, "none running"));
+    assertThat(client.admin().migrations(true))
+        .filteredOn(m -> m.id().equals(pinning.rolledBack().id()))
+        .singleElement()
+        .satisfies(m -> assertThat(m.superseded()).isTrue());
+
+    // The target back, the rolled back change is not made after all.
+    cluster.restartNode(pinning.target());
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .pollInterval(Duration.ofMillis(50))
+        .until(() -> cluster.nodes().get(pinning.target()).state() == NodeState.UP);
+    await()
+        .during(Duration.ofSeconds(3))
+        .atMost(Duration.ofSeconds(10))
+        .pollInterval(Duration.ofMillis(100))
+        .until(
+            () ->
+                client.admin().migrations(true).stream()
+                    .filter(m -> m.reason().equals("directory set"))
+                    .allMatch(m -> m.attempt() == 1));
+    assertThat(client.route(bytes("pinned")).owner()).isEqualTo(source);
+    assertThat(
+            client.refreshRoutingTable().keyspace(Keyspace.DEFAULT).directory().entries().stream()
+                .map(DirectoryEntry::owner))
+        .containsExactly(source);
+    assertThat(client.get("pinned")).contains("v0");
   }
 
   @Test

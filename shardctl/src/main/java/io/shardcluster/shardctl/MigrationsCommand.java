@@ -271,6 +271,7 @@ final class MigrationsCommand extends ClusterCommand {
       row.put("eta_seconds", m.etaSeconds());
       row.put("last_error", m.lastError());
       row.put("rolled_back_by_failure", m.rolledBackByFailure());
+      row.put("superseded", m.superseded());
       row.put("created_ms", m.createdMillis());
       row.put("committed_ms", m.committedMillis());
       row.put("finished_ms", m.finishedMillis());

@@ -31,7 +31,8 @@ import java.util.Optional;
  * @param rolledBackByFailure whether a failure rolled it back (a cutover held up too long, a target
  *     DOWN too long, checksums that disagree, one of its nodes removed by force), not an operator
  * @param superseded for a directory change a failure rolled back: whether a later change of the
- *     same entry was made at once since (without migrations), so it is not tried again
+ *     same entry was made at once since (without migrations), or its keyspace was dropped, so it is
+ *     not tried again
  */
 public record MigrationInfo(
     String id,

@@ -669,7 +669,9 @@ final class Cluster {
               }
               requireNoMigrations(current);
               logger.info("keyspace " + name + " dropped");
-              return current.withoutKeyspace(name);
+              // Its directory changes that failures rolled back have nothing left to change.
+              return RollbackRetries.supersede(
+                  current.withoutKeyspace(name), RollbackRetries.pendingRetries(current, name));
             })
         .epoch();
   }

@@ -536,13 +536,9 @@ final class Rebalancer implements MembershipChanges.Migrations, AutoCloseable {
    */
   private void supersedeRetries(String keyspaceName, DirectoryEntry entry) {
     cluster.update(
-        state -> {
-          ClusterState next = state;
-          for (Migration pending : RollbackRetries.pendingRetries(state, keyspaceName, entry)) {
-            next = next.withMigration(pending.toBuilder().setSuperseded(true).build());
-          }
-          return next;
-        });
+        state ->
+            RollbackRetries.supersede(
+                state, RollbackRetries.pendingRetries(state, keyspaceName, entry)));
   }
 
   private Migration moveGroup(

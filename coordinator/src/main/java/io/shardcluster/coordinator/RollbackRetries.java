@@ -10,6 +10,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Predicate;
 
 /**
  * When a join, a drain or a directory change tries again the moves that failures rolled back.
@@ -105,11 +106,29 @@ final class RollbackRetries {
    */
   static List<Migration> pendingRetries(ClusterState state, String keyspace, DirectoryEntry entry) {
     Changed changed = new Changed(keyspace, entry.prefix() ? "prefix" : "key", entry.key());
+    return pendingRetries(state, c -> c.equals(changed));
+  }
+
+  /** The migrations of the directory changes of a keyspace that are to be tried again. */
+  static List<Migration> pendingRetries(ClusterState state, String keyspace) {
+    return pendingRetries(state, c -> c.keyspace().equals(keyspace));
+  }
+
+  private static List<Migration> pendingRetries(ClusterState state, Predicate<Changed> which) {
     return latestDirectoryChanges(state).stream()
         .filter(Round::retries)
-        .filter(round -> changed(round.migrations().get(0)).equals(Optional.of(changed)))
+        .filter(round -> changed(round.migrations().get(0)).filter(which).isPresent())
         .flatMap(round -> round.migrations().stream())
         .toList();
+  }
+
+  /** Marks these migrations superseded: they are not tried again. */
+  static ClusterState supersede(ClusterState state, List<Migration> migrations) {
+    ClusterState next = state;
+    for (Migration migration : migrations) {
+      next = next.withMigration(migration.toBuilder().setSuperseded(true).build());
+    }
+    return next;
   }
 
   /** What a directory change changes: an entry (key or prefix) or a group, of a keyspace. */

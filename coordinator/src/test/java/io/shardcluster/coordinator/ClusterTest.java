@@ -5,12 +5,16 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.google.protobuf.ByteString;
 import io.shardcluster.client.ErrorCode;
 import io.shardcluster.client.ShardClusterException;
+import io.shardcluster.proto.v1.Migration;
+import io.shardcluster.proto.v1.MigrationPhase;
 import io.shardcluster.proto.v1.NodeState;
 import io.shardcluster.proto.v1.NodeStats;
 import io.shardcluster.proto.v1.Strategy;
 import io.shardcluster.routing.DirectoryEntry;
 import io.shardcluster.routing.Keyspace;
+import io.shardcluster.routing.MovingSet;
 import io.shardcluster.routing.RoutingTable;
+import io.shardcluster.wire.RoutingTables;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -428,5 +432,36 @@ class ClusterTest {
                             "h", Strategy.STRATEGY_UNSPECIFIED, List.of(), null, 16))
                 .code())
         .isEqualTo(ErrorCode.INVALID_ARGUMENT);
+  }
+
+  @Test
+  void droppingAKeyspace_supersedesItsRolledBackDirectoryChanges() throws Exception {
+    cluster.createKeyspace("users", Strategy.HASH, List.of(), null, 16);
+    DirectoryEntry pinned = new DirectoryEntry(ByteString.copyFromUtf8("pinned"), false, "node-2");
+    Migration rolledBack =
+        Migration.newBuilder()
+            .setId("m000001")
+            .setSource("node-1")
+            .setTarget("node-2")
+            .setReason("directory set")
+            .setMoving(RoutingTables.toProto(new MovingSet("users", List.of(), List.of(pinned))))
+            .setPhase(MigrationPhase.CANCELLED)
+            .setRetryable(true)
+            .setAttempt(1)
+            .setCreatedMs(100)
+            .setFinishedMs(200)
+            .build();
+    cluster.update(s -> s.withMigration(rolledBack));
+    assertThat(RollbackRetries.pendingRetries(cluster.state(), "users")).hasSize(1);
+
+    cluster.dropKeyspace("users");
+
+    assertThat(cluster.state().migrations().get("m000001").getSuperseded()).isTrue();
+    assertThat(RollbackRetries.pendingRetries(cluster.state(), "users")).isEmpty();
+    // Durably: the restarted coordinator does not try it again either.
+    store.close();
+    store = MetadataStore.open(dir);
+    cluster = Cluster.open(store, liveness, probe);
+    assertThat(cluster.state().migrations().get("m000001").getSuperseded()).isTrue();
   }
 }

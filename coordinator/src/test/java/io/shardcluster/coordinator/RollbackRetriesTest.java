@@ -182,7 +182,12 @@ class RollbackRetriesTest {
         .containsExactly("m1");
     assertThat(RollbackRetries.pendingRetries(state, "tenants", pinned)).isEmpty();
 
-    ClusterState answered = state.withMigration(failed.toBuilder().setSuperseded(true).build());
+    assertThat(RollbackRetries.pendingRetries(state, "users"))
+        .extracting(Migration::getId)
+        .containsExactly("m1", "m2");
+    assertThat(RollbackRetries.pendingRetries(state, "tenants")).isEmpty();
+
+    ClusterState answered = RollbackRetries.supersede(state, List.of(failed));
     assertThat(RollbackRetries.latestDirectoryChanges(answered))
         .extracting(RollbackRetries.Round::retries)
         .containsExactly(false, true);

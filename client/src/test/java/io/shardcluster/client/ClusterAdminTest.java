@@ -2,7 +2,9 @@ package io.shardcluster.client;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
+import io.grpc.ConnectivityState;
 import io.grpc.stub.StreamObserver;
 import io.shardcluster.client.internal.NodeChannels;
 import io.shardcluster.proto.v1.AdminGrpc;
@@ -45,6 +47,15 @@ class ClusterAdminTest {
     assertThatThrownBy(admin::nodes)
         .isInstanceOf(ShardClusterException.class)
         .hasMessageContaining("coordinator at " + address + " is unreachable");
+    // The channel has settled into its failure: gRPC may make one more attempt at once, which a
+    // coordinator back within those milliseconds would still refuse (seen once in a full run); a
+    // real restart takes seconds.
+    await()
+        .during(Duration.ofMillis(100))
+        .atMost(Duration.ofSeconds(10))
+        .pollInterval(Duration.ofMillis(10))
+        .until(
+            () -> channels.channel(address).getState(false) == ConnectivityState.TRANSIENT_FAILURE);
 
     coordinator.start();
     assertThat(admin.nodes().epoch()).isEqualTo(42);

@@ -224,20 +224,12 @@ public record ClusterHealth(long epoch, List<Check> checks) {
     MigrationInfo.rolledBackDirectoryChange(recent)
         .ifPresent(
             m -> {
-              if (!m.reason().equals("directory remove") && isRemoved(nodes, m.target())) {
-                // Nothing to place its keys on: not tried again, and nothing to run again.
-                notes.add(
-                    m.id()
-                        + " ("
-                        + m.reason()
-                        + ": "
-                        + m.what()
-                        + ") was rolled back; not tried again: "
-                        + m.target()
-                        + " was removed");
-              } else {
-                (m.triedAgain() ? notes : attention).add(describeRolledBack(m, nodes));
-              }
+              // With its target removed there is nothing to place its keys on: not tried again,
+              // and nothing for an operator to run again.
+              boolean targetGone =
+                  !m.reason().equals("directory remove") && isRemoved(nodes, m.target());
+              (targetGone || m.triedAgain() ? notes : attention)
+                  .add(describeRolledBack(m, nodes, targetGone));
             });
     running.stream()
         .filter(MigrationInfo::paused)
@@ -269,7 +261,11 @@ public record ClusterHealth(long epoch, List<Check> checks) {
         .orElse(true);
   }
 
-  private static String describeRolledBack(MigrationInfo m, List<NodeInfo> nodes) {
+  private static String describeRolledBack(
+      MigrationInfo m, List<NodeInfo> nodes, boolean targetGone) {
+    if (targetGone) {
+      return m.label() + " was rolled back; not tried again: " + m.target() + " was removed";
+    }
     boolean gaveUp = !m.triedAgain();
     List<String> down =
         nodes.stream()
@@ -278,12 +274,8 @@ public record ClusterHealth(long epoch, List<Check> checks) {
             .filter(id -> id.equals(m.source()) || id.equals(m.target()))
             .toList();
     String when = down.isEmpty() ? "" : " once " + String.join(" and ", down) + " answers";
-    return m.id()
-        + " ("
-        + m.reason()
-        + ": "
-        + m.what()
-        + ") was rolled back"
+    return m.label()
+        + " was rolled back"
         + (gaveUp ? " " + m.attempt() + " times" : "")
         + (m.lastError().isEmpty() ? "" : " (" + m.lastError() + ")")
         + (gaveUp

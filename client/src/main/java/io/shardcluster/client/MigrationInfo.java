@@ -81,6 +81,11 @@ public record MigrationInfo(
     return rolledBackByFailure && !superseded && attempt < MAX_ATTEMPTS;
   }
 
+  /** Its id with its reason and what it moves: {@code m000012 (directory set: prefix hot:)}. */
+  public String label() {
+    return id + " (" + reason + ": " + what + ")";
+  }
+
   /** Whether it has ended (DONE or CANCELLED). */
   public boolean ended() {
     return phase.equals("DONE") || phase.equals("CANCELLED");

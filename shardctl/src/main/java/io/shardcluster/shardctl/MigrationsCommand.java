@@ -150,8 +150,9 @@ final class MigrationsCommand extends ClusterCommand {
     // Those it followed; if it found none running, those that ended just before it started (a
     // small join can end before a watch started right after it is up).
     long now = System.currentTimeMillis();
+    List<MigrationInfo> all = client.admin().migrations(true);
     List<MigrationInfo> ended =
-        client.admin().migrations(true).stream()
+        all.stream()
             .filter(
                 m ->
                     lastPhase.isEmpty()
@@ -184,18 +185,16 @@ final class MigrationsCommand extends ClusterCommand {
       out().println("no migrations in progress (`shardctl migrations --all` lists the ended ones)");
     }
     // A directory change a failure rolled back is tried again after a pause: say so.
-    MigrationInfo.rolledBackDirectoryChange(client.admin().migrations(true))
+    MigrationInfo.rolledBackDirectoryChange(all)
         .filter(m -> m.triedAgain() && ended.contains(m))
         .ifPresent(
             m ->
                 out()
                     .printf(
                         Locale.ROOT,
-                        "%s (%s: %s) was rolled back by a failure; the coordinator tries it again"
+                        "%s was rolled back by a failure; the coordinator tries it again"
                             + " (attempt %d of %d): watch it with `shardctl migrations --watch`%n",
-                        m.id(),
-                        m.reason(),
-                        m.what(),
+                        m.label(),
                         m.attempt() + 1,
                         MigrationInfo.MAX_ATTEMPTS));
     return cancelled > 0 || stopped > 0 ? ShardctlMain.EXIT_NO : 0;

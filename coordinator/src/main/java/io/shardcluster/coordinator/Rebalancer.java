@@ -363,9 +363,9 @@ final class Rebalancer implements MembershipChanges.Migrations, AutoCloseable {
 
   /**
    * Makes again the directory change a failure rolled back (see {@link RollbackRetries}) once its
-   * delay is over and its nodes answer, unless a later change of the same entry or group came first
-   * or it is in effect already. True if it did, or if one waits for its delay: nothing else is
-   * planned meanwhile.
+   * delay is over and its nodes answer, unless a later change of the same entry or group came
+   * first; one in effect already is marked superseded instead. True if it did, or if one waits for
+   * its delay: nothing else is planned meanwhile.
    */
   private boolean retryDirectoryChanges(ClusterState state) {
     boolean waiting = false;
@@ -396,6 +396,9 @@ final class Rebalancer implements MembershipChanges.Migrations, AutoCloseable {
                   RollbackRetries.MAX_ATTEMPTS));
           return true;
         }
+        // Nothing left to change (a drain placed the entry where it was going, or the entry is
+        // gone): it is not looked at again, and health stops showing it as to be tried again.
+        cluster.update(s -> RollbackRetries.supersede(s, round.migrations()));
       } catch (ShardClusterException e) {
         // A node it would move keys from or to is DOWN, or gone; or the entry, group or keyspace
         // is gone, leaving nothing to change.
@@ -420,9 +423,6 @@ final class Rebalancer implements MembershipChanges.Migrations, AutoCloseable {
     switch (failed.getReason()) {
       case "directory set" -> {
         DirectoryEntry entry = moving.entries().get(0);
-        if (keyspace.directory().get(entry.key(), entry.prefix()).equals(Optional.of(entry))) {
-          return false;
-        }
         return !start(
                 keyspace.name(),
                 () -> cluster.setDirectoryEntry(keyspace.name(), entry),

@@ -126,7 +126,10 @@ final class RollbackRetries {
   static ClusterState supersede(ClusterState state, List<Migration> migrations) {
     ClusterState next = state;
     for (Migration migration : migrations) {
-      next = next.withMigration(migration.toBuilder().setSuperseded(true).build());
+      Migration current = next.migrations().get(migration.getId());
+      if (current != null) {
+        next = next.withMigration(current.toBuilder().setSuperseded(true).build());
+      }
     }
     return next;
   }

@@ -1,12 +1,28 @@
 package io.shardcluster.coordinator;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
+import com.google.protobuf.ByteString;
+import io.shardcluster.client.internal.NodeChannels;
 import io.shardcluster.proto.v1.Migration;
 import io.shardcluster.proto.v1.MigrationPhase;
+import io.shardcluster.routing.DirectoryEntry;
+import io.shardcluster.routing.Keyspace;
+import io.shardcluster.routing.MovingSet;
+import io.shardcluster.wire.RoutingTables;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class RebalancerTest {
+  @TempDir Path dir;
+
+  private final LivenessTest.ManualClock clock = new LivenessTest.ManualClock();
+  private final Liveness liveness = new Liveness(clock, Duration.ofSeconds(3));
+
   private static Migration migration(MigrationPhase phase, long estimatedKeys) {
     return Migration.newBuilder().setPhase(phase).setEstimatedKeys(estimatedKeys).build();
   }
@@ -30,5 +46,78 @@ class RebalancerTest {
         }) {
       assertThat(Rebalancer.holdsCopySlot(migration(phase, 10))).as(phase.name()).isFalse();
     }
+  }
+
+  /**
+   * A rolled back "directory set" of pinned to node-1 whose entry says node-1 already (a drain of
+   * its source, say, moved the entry there), and a rolled back "directory remove" of an entry that
+   * is gone: nothing is left to change, so the coordinator marks each superseded rather than
+   * looking at it on every tick, and health stops saying it is tried again.
+   */
+  @Test
+  void aRolledBackDirectoryChangeWithNothingLeftToChange_isSuperseded() throws Exception {
+    MetadataStore store = MetadataStore.open(dir);
+    Cluster cluster = Cluster.open(store, liveness, (node, address, keyspace, start, end) -> 0L);
+    Rebalancer rebalancer =
+        new Rebalancer(
+            cluster,
+            liveness,
+            new NodeChannels(NodeChannels::plaintext),
+            CoordinatorConfig.defaults("127.0.0.1", 0, dir),
+            clock);
+    try {
+      cluster.register("node-1", "127.0.0.1:1", "i1");
+      DirectoryEntry pinned =
+          new DirectoryEntry(ByteString.copyFromUtf8("pinned"), false, "node-1");
+      cluster.setDirectoryEntry(Keyspace.DEFAULT, pinned);
+      DirectoryEntry gone = new DirectoryEntry(ByteString.copyFromUtf8("gone"), false, "node-2");
+      Migration set =
+          rolledBack(
+              "m000001",
+              "directory set",
+              new MovingSet(Keyspace.DEFAULT, List.of(), List.of(pinned)));
+      Migration remove =
+          rolledBack(
+                  "m000002",
+                  "directory remove",
+                  new MovingSet(Keyspace.DEFAULT, List.of(), List.of(gone)))
+              .toBuilder()
+              .addRemoves(RoutingTables.toProto(gone))
+              .build();
+      cluster.update(s -> s.withMigration(set).withMigration(remove));
+      assertThat(RollbackRetries.pendingRetries(cluster.state(), Keyspace.DEFAULT)).hasSize(2);
+
+      rebalancer.start();
+
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .pollInterval(Duration.ofMillis(50))
+          .until(() -> RollbackRetries.pendingRetries(cluster.state(), Keyspace.DEFAULT).isEmpty());
+      assertThat(cluster.state().migrations().values())
+          .allSatisfy(m -> assertThat(m.getSuperseded()).as(m.getId()).isTrue())
+          .hasSize(2);
+      assertThat(cluster.routing().keyspace(Keyspace.DEFAULT).directory().entries())
+          .containsExactly(pinned);
+    } finally {
+      rebalancer.close();
+      store.close();
+    }
+  }
+
+  /** A change from node-2 (since gone) that a failure rolled back 10 s ago, after its first try. */
+  private Migration rolledBack(String id, String reason, MovingSet moving) {
+    long now = clock.millis();
+    return Migration.newBuilder()
+        .setId(id)
+        .setSource("node-2")
+        .setTarget("node-1")
+        .setReason(reason)
+        .setMoving(RoutingTables.toProto(moving))
+        .setPhase(MigrationPhase.CANCELLED)
+        .setRetryable(true)
+        .setAttempt(1)
+        .setCreatedMs(now - 11_000)
+        .setFinishedMs(now - 10_000)
+        .build();
   }
 }

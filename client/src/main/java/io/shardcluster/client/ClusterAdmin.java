@@ -520,7 +520,8 @@ public final class ClusterAdmin {
         m.getCommittedMs(),
         m.getFinishedMs(),
         m.getPhase() == MigrationPhase.CANCELLED && m.getRetryable(),
-        m.getSuperseded());
+        m.getSuperseded(),
+        m.getGroup());
   }
 
   private AdminGrpc.AdminBlockingStub stub() {

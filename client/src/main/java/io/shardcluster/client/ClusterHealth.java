@@ -221,16 +221,8 @@ public record ClusterHealth(long epoch, List<Check> checks) {
     List<MigrationInfo> running = recent.stream().filter(m -> !m.ended()).toList();
     List<String> attention = new ArrayList<>();
     List<String> notes = new ArrayList<>();
-    MigrationInfo.rolledBackDirectoryChange(recent)
-        .ifPresent(
-            m -> {
-              // With its target removed there is nothing to place its keys on: not tried again,
-              // and nothing for an operator to run again.
-              boolean targetGone =
-                  !m.reason().equals("directory remove") && isRemoved(nodes, m.target());
-              (targetGone || m.triedAgain() ? notes : attention)
-                  .add(describeRolledBack(m, nodes, targetGone));
-            });
+    RolledBackDirectoryChange.find(recent, nodes)
+        .ifPresent(c -> (c.needsOperator() ? attention : notes).add(c.describe()));
     running.stream()
         .filter(MigrationInfo::paused)
         .forEach(m -> attention.add(m.id() + " is paused (" + m.reason() + ")"));
@@ -251,41 +243,6 @@ public record ClusterHealth(long epoch, List<Check> checks) {
     detail.addAll(notes);
     return new Check(
         "migrations", attention.isEmpty() ? Status.OK : Status.WARN, String.join("; ", detail));
-  }
-
-  private static boolean isRemoved(List<NodeInfo> nodes, String node) {
-    return nodes.stream()
-        .filter(n -> n.id().equals(node))
-        .findFirst()
-        .map(n -> n.state() == NodeState.REMOVED)
-        .orElse(true);
-  }
-
-  private static String describeRolledBack(
-      MigrationInfo m, List<NodeInfo> nodes, boolean targetGone) {
-    if (targetGone) {
-      return m.label() + " was rolled back; not tried again: " + m.target() + " was removed";
-    }
-    boolean gaveUp = !m.triedAgain();
-    List<String> down =
-        nodes.stream()
-            .filter(n -> n.state() == NodeState.DOWN)
-            .map(NodeInfo::id)
-            .filter(id -> id.equals(m.source()) || id.equals(m.target()))
-            .toList();
-    String when = down.isEmpty() ? "" : " once " + String.join(" and ", down) + " answers";
-    return m.label()
-        + " was rolled back"
-        + (gaveUp ? " " + m.attempt() + " times" : "")
-        + (m.lastError().isEmpty() ? "" : " (" + m.lastError() + ")")
-        + (gaveUp
-            ? "; the change was not made: run it again"
-            : String.format(
-                Locale.ROOT,
-                "; the coordinator tries it again%s (attempt %d of %d)",
-                when,
-                m.attempt() + 1,
-                MigrationInfo.MAX_ATTEMPTS));
   }
 
   /**

@@ -31,8 +31,11 @@ import java.util.Optional;
  * @param rolledBackByFailure whether a failure rolled it back (a cutover held up too long, a target
  *     DOWN too long, checksums that disagree, one of its nodes removed by force), not an operator
  * @param superseded for a directory change a failure rolled back: whether a later change of the
- *     same entry was made at once since (without migrations), or its keyspace was dropped, so it is
- *     not tried again
+ *     same entry was made at once since (without migrations), its keyspace was dropped, or the
+ *     coordinator found nothing left to change (the change in effect, its entry gone), so it is not
+ *     tried again
+ * @param group for a migration of a change whose migrations commit together (a prefix the ring
+ *     spreads over several nodes): the id of the first of them; empty otherwise
  */
 public record MigrationInfo(
     String id,
@@ -56,7 +59,8 @@ public record MigrationInfo(
     long committedMillis,
     long finishedMillis,
     boolean rolledBackByFailure,
-    boolean superseded) {
+    boolean superseded,
+    String group) {
   /**
    * How many times the coordinator tries the moves of a join, a drain or a directory change that
    * failures roll back, the first try included.

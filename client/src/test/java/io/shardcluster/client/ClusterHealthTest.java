@@ -77,7 +77,7 @@ class ClusterHealthTest {
   private static MigrationInfo migration(String id, String reason, boolean paused) {
     return new MigrationInfo(
         id, "node-1", "node-2", "", 0.1, "COPYING", paused, reason, 1, 0, 0, 0, 0, 0, 0, 0, "", 0,
-        0, 0, false, false);
+        0, 0, false, false, "");
   }
 
   /** A migration that ended at {@code created} + 1 s: DONE, or CANCELLED by a failure or not. */
@@ -105,7 +105,8 @@ class ClusterHealthTest {
         0,
         created + 1_000,
         phase.equals("CANCELLED") && !error.isEmpty(),
-        false);
+        false,
+        "");
   }
 
   private static MigrationInfo withAttempt(MigrationInfo m, int attempt) {
@@ -131,7 +132,8 @@ class ClusterHealthTest {
         m.committedMillis(),
         m.finishedMillis(),
         m.rolledBackByFailure(),
-        m.superseded());
+        m.superseded(),
+        m.group());
   }
 
   /**

@@ -45,13 +45,10 @@ final class LocalCluster implements AutoCloseable {
     this.dir = dir;
     List<String> args =
         new ArrayList<>(
-            List.of(
-                "--port",
-                "0",
-                "--data-dir",
-                dir.resolve("coordinator").toString(),
-                "--heartbeat-timeout-ms",
-                "2000"));
+            List.of("--port", "0", "--data-dir", dir.resolve("coordinator").toString()));
+    if (!coordinatorExtras.contains("--heartbeat-timeout-ms")) {
+      args.addAll(List.of("--heartbeat-timeout-ms", "2000"));
+    }
     args.addAll(coordinatorExtras);
     this.coordinator =
         new JvmProcess("coordinator", jar("coordinator"), dir, args, environment(dir));
@@ -210,9 +207,18 @@ final class LocalCluster implements AutoCloseable {
 
   /** Runs shardctl against this cluster. */
   Shardctl.Result shardctl(String... args) throws Exception {
+    return Shardctl.run(withCoordinator(args));
+  }
+
+  /** Starts shardctl against this cluster without waiting for it to end. */
+  Shardctl.Running startShardctl(String... args) throws Exception {
+    return Shardctl.start(withCoordinator(args));
+  }
+
+  private List<String> withCoordinator(String... args) {
     List<String> all = new ArrayList<>(List.of("--coordinator", coordinatorAddress()));
     all.addAll(List.of(args));
-    return Shardctl.run(all);
+    return all;
   }
 
   /** Node id to state, from {@code shardctl nodes --json}. */

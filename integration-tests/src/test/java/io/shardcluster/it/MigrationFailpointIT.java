@@ -188,8 +188,8 @@ class MigrationFailpointIT {
    * Three nodes, and a coordinator that stops every migration just before its fence until the
    * failpoints are released, and rolls back cutovers held up for over a second.
    */
-  private void startPausingBeforeFences(String name) throws Exception {
-    cluster = LocalCluster.start(name, 3);
+  private void startPausingBeforeFences(String name, String... coordinatorExtras) throws Exception {
+    cluster = LocalCluster.start(name, 3, List.of(coordinatorExtras));
     cluster.restartWith(
         "coordinator",
         List.of("--failpoint", Failpoints.BEFORE_FENCE + "=pause", "--cutover-timeout-ms", "1000"));
@@ -288,6 +288,69 @@ class MigrationFailpointIT {
     Map<String, Set<String>> owned = assertEveryKeyOnOneNode(2_000);
     assertThat(owned.get("node-2")).hasSize(500).allMatch(k -> k.startsWith("acme:vip:"));
     assertThat(owned.get("node-1")).hasSize(1_500).noneMatch(k -> k.startsWith("acme:vip:"));
+  }
+
+  /**
+   * Placing a prefix the ring spreads (one migration from each other node, committed together) on
+   * node-1, which freezes (SIGSTOP) just as its sources fence: the cutover is rolled back after its
+   * timeout, and the coordinator tries the change again 2 s later, once node-1 is thawed. {@code
+   * shardctl migrations --watch}, following the first try, does not end when it is rolled back and
+   * nothing runs: it waits for the second try and follows it to its end. The coordinator's
+   * heartbeat timeout is long enough that the frozen node-1 never counts as DOWN, which would make
+   * the try wait for it (and the watch end, saying so).
+   */
+  @Test
+  void directorySetRolledBack_watchWaitsForItsTryAgain_andFollowsItToTheEnd() throws Exception {
+    startPausingBeforeFences("failpoint-directory-watch", "--heartbeat-timeout-ms", "60000");
+    ShardClient client = cluster.client();
+    AcknowledgedWorkload workload =
+        AcknowledgedWorkload.start(client, 3_000, 2, 1, i -> (i % 3 == 0 ? "t:" : "o:") + "k" + i);
+    Shardctl.Result set = cluster.shardctl("directory", "set", "--prefix", "t:", "node-1");
+    assertThat(set.exitCode()).as(set.err()).isZero();
+    MigrationWaits.awaitPhase(client, "directory set", 2, "CUTOVER");
+    Shardctl.Running watch = cluster.startShardctl("migrations", "--watch");
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .pollInterval(Duration.ofMillis(50))
+        .until(() -> watch.outSoFar().contains("CUTOVER"));
+
+    cluster.process("node-1").freeze();
+    cluster.releaseFailpoints();
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .pollInterval(Duration.ofMillis(50))
+        .untilAsserted(
+            () ->
+                assertThat(client.admin().migrations(true))
+                    .filteredOn(m -> m.reason().equals("directory set"))
+                    .hasSize(2)
+                    .allSatisfy(m -> assertThat(m.rolledBackByFailure()).isTrue()));
+    cluster.process("node-1").thaw();
+
+    Shardctl.Result watched = watch.result();
+    assertThat(watched.exitCode()).as(watched.out() + watched.err()).isZero();
+    assertThat(watched.out())
+        .as(watched.out())
+        .contains("waiting for the coordinator to try")
+        .contains("directory set (attempt 2)")
+        .contains("all migrations ended (2 cancelled, then tried again)");
+    assertThat(client.admin().migrations(true))
+        .filteredOn(m -> m.reason().equals("directory set") && m.attempt() == 2)
+        .hasSize(2)
+        .allSatisfy(m -> assertThat(m.phase()).isEqualTo("DONE"));
+    assertThat(cluster.shardctl("directory", "get", "t:k3").out()).contains("node-1");
+
+    workload.close();
+    workload.verify();
+    assertThat(workload.staleReads()).as(workload.firstErrors().toString()).isZero();
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .pollInterval(Duration.ofMillis(500))
+        .untilAsserted(
+            () ->
+                assertThat(assertEveryKeyOnOneNode(3_000).get("node-1"))
+                    .filteredOn(k -> k.startsWith("t:"))
+                    .hasSize(1_000));
   }
 
   static Stream<Arguments> groupChangesAndVictims() {

@@ -1,8 +1,8 @@
 package io.shardcluster.it;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
@@ -23,6 +23,11 @@ final class Shardctl {
   private Shardctl() {}
 
   static Result run(List<String> args) throws IOException, InterruptedException {
+    return start(args).result();
+  }
+
+  /** Starts shardctl without waiting for it: for a command that runs a while, like a watch. */
+  static Running start(List<String> args) throws IOException {
     List<String> command = new ArrayList<>();
     command.add(JvmProcess.javaBinary());
     command.add("-XX:TieredStopAtLevel=1");
@@ -30,33 +35,61 @@ final class Shardctl {
     command.add("-jar");
     command.add(LocalCluster.jar("shardctl").toString());
     command.addAll(args);
-    return exec(command, Map.of());
+    return new Running(command, Map.of());
   }
 
   static Result exec(List<String> command, Map<String, String> env)
       throws IOException, InterruptedException {
-    ProcessBuilder builder = new ProcessBuilder(command).directory(LocalCluster.ROOT.toFile());
-    builder.environment().putAll(env);
-    Process process = builder.start();
-    process.getOutputStream().close();
-    CompletableFuture<String> out = drain(process.getInputStream());
-    CompletableFuture<String> err = drain(process.getErrorStream());
-    if (!process.waitFor(180, TimeUnit.SECONDS)) {
-      process.destroyForcibly();
-      throw new IllegalStateException("timed out: " + String.join(" ", command));
-    }
-    return new Result(process.exitValue(), out.join(), err.join());
+    return new Running(command, env).result();
   }
 
-  private static CompletableFuture<String> drain(InputStream stream) {
-    return CompletableFuture.supplyAsync(
+  /** A process that runs: what it has printed so far, and how it ended once it has. */
+  static final class Running {
+    private final List<String> command;
+    private final Process process;
+    private final StringBuffer out = new StringBuffer();
+    private final StringBuffer err = new StringBuffer();
+    private final CompletableFuture<Void> outDone;
+    private final CompletableFuture<Void> errDone;
+
+    private Running(List<String> command, Map<String, String> env) throws IOException {
+      this.command = command;
+      ProcessBuilder builder = new ProcessBuilder(command).directory(LocalCluster.ROOT.toFile());
+      builder.environment().putAll(env);
+      process = builder.start();
+      process.getOutputStream().close();
+      outDone = drain(process.getInputStream(), out);
+      errDone = drain(process.getErrorStream(), err);
+    }
+
+    /** What it has printed on standard output so far. */
+    String outSoFar() {
+      return out.toString();
+    }
+
+    /** Waits until it exits (at most 180 s). */
+    Result result() throws InterruptedException {
+      if (!process.waitFor(180, TimeUnit.SECONDS)) {
+        process.destroyForcibly();
+        throw new IllegalStateException("timed out: " + String.join(" ", command));
+      }
+      outDone.join();
+      errDone.join();
+      return new Result(process.exitValue(), out.toString(), err.toString());
+    }
+  }
+
+  private static CompletableFuture<Void> drain(InputStream stream, StringBuffer into) {
+    return CompletableFuture.runAsync(
         () -> {
-          try (stream) {
-            ByteArrayOutputStream buffer = new ByteArrayOutputStream();
-            stream.transferTo(buffer);
-            return buffer.toString(StandardCharsets.UTF_8);
+          try (var reader = new InputStreamReader(stream, StandardCharsets.UTF_8)) {
+            char[] buffer = new char[4096];
+            int n;
+            while ((n = reader.read(buffer)) >= 0) {
+              into.append(buffer, 0, n);
+            }
           } catch (IOException e) {
-            return "<unreadable: " + e + ">";
+            into.append("<unreadable: ").append(e).append('>');
           }
         });
   }

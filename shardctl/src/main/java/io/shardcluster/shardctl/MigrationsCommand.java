@@ -1,9 +1,9 @@
 package io.shardcluster.shardctl;
 
-import io.shardcluster.client.ClusterAdmin;
 import io.shardcluster.client.MigrationInfo;
 import io.shardcluster.client.NodeInfo;
 import io.shardcluster.client.NodeState;
+import io.shardcluster.client.RolledBackDirectoryChange;
 import io.shardcluster.client.ShardClient;
 import java.io.PrintWriter;
 import java.time.Duration;
@@ -12,6 +12,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.stream.Collectors;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
@@ -39,7 +42,8 @@ final class MigrationsCommand extends ClusterCommand {
   @Option(
       names = "--watch",
       description =
-          "Show live progress until every migration has ended and no node is JOINING or DRAINING.")
+          "Show live progress until every migration has ended, no node is JOINING or DRAINING,"
+              + " and no directory change a failure rolled back is about to be tried again.")
   boolean watch;
 
   @Option(names = "--json", description = "Print as JSON.")
@@ -50,27 +54,39 @@ final class MigrationsCommand extends ClusterCommand {
     if (watch) {
       return watch(client);
     }
-    List<MigrationInfo> migrations = client.admin().migrations(all);
     if (json) {
-      Output.json(out(), toJson(migrations));
+      Output.json(out(), toJson(client.admin().migrations(all)));
+      return 0;
+    }
+    // Nodes before migrations: a round of a join or drain that starts in between shows as a
+    // migration, rather than as neither a note nor a migration.
+    List<NodeInfo> nodes = client.admin().nodes().nodes();
+    List<MigrationInfo> everything = client.admin().migrations(true);
+    List<MigrationInfo> migrations =
+        all ? everything : everything.stream().filter(m -> !m.ended()).toList();
+    if (migrations.isEmpty()) {
+      out().println(all ? "no migrations" : "no migrations in progress");
     } else {
-      if (migrations.isEmpty()) {
-        out().println(all ? "no migrations" : "no migrations in progress");
-      } else {
-        printTable(out(), migrations);
-      }
-      // Between rounds of a join or drain nothing runs: say what its node waits for.
-      for (NodeInfo node : changingNodes(client.admin())) {
-        if (!node.note().isEmpty()) {
-          out().println(waitingFor(node));
-        }
+      printTable(out(), migrations);
+    }
+    // Between rounds of a join or drain nothing runs: say what its node waits for; and what
+    // became of the latest directory change, if a failure rolled it back.
+    for (NodeInfo node : changingNodes(nodes)) {
+      if (!node.note().isEmpty()) {
+        out().println(waitingFor(node));
       }
     }
+    RolledBackDirectoryChange.find(everything, nodes).ifPresent(c -> out().println(c.describe()));
     return 0;
   }
 
   private int watch(ShardClient client) throws InterruptedException {
     Map<String, String> lastPhase = new LinkedHashMap<>();
+    Set<String> endedBefore =
+        client.admin().migrations(true).stream()
+            .filter(MigrationInfo::ended)
+            .map(MigrationInfo::id)
+            .collect(Collectors.toSet());
     String lastWaiting = "";
     int stopped = 0;
     ProgressBar bar = null;
@@ -94,25 +110,43 @@ final class MigrationsCommand extends ClusterCommand {
           // and a join or drain waits a while before it tries again what a failure rolled back:
           // the watch covers the join (or drain) until the node is UP (or REMOVED), or until
           // every drain left is stopped.
-          List<NodeInfo> changing = changingNodes(client.admin());
-          if (changing.stream().allMatch(NodeInfo::stopped)) {
+          // So does a directory change a failure rolled back, which the coordinator tries again
+          // after a pause once its nodes answer.
+          List<NodeInfo> nodes = client.admin().nodes().nodes();
+          List<NodeInfo> changing = changingNodes(nodes);
+          List<MigrationInfo> all = client.admin().migrations(true);
+          if (all.stream().anyMatch(m -> !m.ended())) {
+            continue; // one has started since: follow it
+          }
+          // A small move can start and end between two looks (a try again of a few hundred
+          // keys): it counts as followed all the same.
+          for (MigrationInfo m : all) {
+            if (!endedBefore.contains(m.id()) && !lastPhase.containsKey(m.id())) {
+              lastPhase.put(m.id(), m.phase());
+              out().println(m.id() + " " + m.source() + " -> " + m.target() + ": " + m.phase());
+            }
+          }
+          Optional<RolledBackDirectoryChange> retry =
+              RolledBackDirectoryChange.find(all, nodes)
+                  .filter(RolledBackDirectoryChange::retryComing);
+          if (retry.isEmpty() && changing.stream().allMatch(NodeInfo::stopped)) {
             stopped = changing.size();
             changing.forEach(n -> out().println(n.id() + ": " + n.note()));
             break;
           }
-          String waiting =
-              "waiting for "
-                  + String.join(
-                      ", ",
-                      changing.stream()
-                          .map(
-                              n ->
-                                  n.id()
-                                      + " ("
-                                      + n.state()
-                                      + (n.note().isEmpty() ? "" : ": " + n.note())
-                                      + ")")
-                          .toList());
+          List<String> pending =
+              new ArrayList<>(
+                  changing.stream()
+                      .map(
+                          n ->
+                              n.id()
+                                  + " ("
+                                  + n.state()
+                                  + (n.note().isEmpty() ? "" : ": " + n.note())
+                                  + ")")
+                      .toList());
+          retry.map(MigrationsCommand::waitingFor).ifPresent(pending::add);
+          String waiting = "waiting for " + String.join(", ", pending);
           // Once per state, not once per second of a retry's countdown.
           String state = waiting.replaceAll("in \\d+ s", "");
           if (!state.equals(lastWaiting)) {
@@ -184,19 +218,11 @@ final class MigrationsCommand extends ClusterCommand {
     } else {
       out().println("no migrations in progress (`shardctl migrations --all` lists the ended ones)");
     }
-    // A directory change a failure rolled back is tried again after a pause: say so.
-    MigrationInfo.rolledBackDirectoryChange(all)
-        .filter(m -> m.triedAgain() && ended.contains(m))
-        .ifPresent(
-            m ->
-                out()
-                    .printf(
-                        Locale.ROOT,
-                        "%s was rolled back by a failure; the coordinator tries it again"
-                            + " (attempt %d of %d): watch it with `shardctl migrations --watch`%n",
-                        m.label(),
-                        m.attempt() + 1,
-                        MigrationInfo.MAX_ATTEMPTS));
+    // A directory change rolled back by a failure that the watch did not wait for: its try again
+    // waits for a node to answer, or its tries ran out.
+    RolledBackDirectoryChange.find(all, client.admin().nodes().nodes())
+        .filter(c -> ended.contains(c.migration()))
+        .ifPresent(c -> out().println(c.describe()));
     return cancelled > 0 || stopped > 0 ? ShardctlMain.EXIT_NO : 0;
   }
 
@@ -218,9 +244,20 @@ final class MigrationsCommand extends ClusterCommand {
     return node.id() + " (" + node.state() + "): " + node.note();
   }
 
+  /** What waits for the coordinator's next try of a rolled back directory change. */
+  static String waitingFor(RolledBackDirectoryChange change) {
+    MigrationInfo m = change.migration();
+    return String.format(
+        Locale.ROOT,
+        "the coordinator to try %s again (attempt %d of %d)",
+        m.label(),
+        m.attempt() + 1,
+        MigrationInfo.MAX_ATTEMPTS);
+  }
+
   /** The nodes that are JOINING or DRAINING. */
-  static List<NodeInfo> changingNodes(ClusterAdmin admin) {
-    return admin.nodes().nodes().stream()
+  static List<NodeInfo> changingNodes(List<NodeInfo> nodes) {
+    return nodes.stream()
         .filter(n -> n.state() == NodeState.JOINING || n.state() == NodeState.DRAINING)
         .toList();
   }
@@ -271,6 +308,7 @@ final class MigrationsCommand extends ClusterCommand {
       row.put("last_error", m.lastError());
       row.put("rolled_back_by_failure", m.rolledBackByFailure());
       row.put("superseded", m.superseded());
+      row.put("group", m.group());
       row.put("created_ms", m.createdMillis());
       row.put("committed_ms", m.committedMillis());
       row.put("finished_ms", m.finishedMillis());

@@ -1,8 +1,10 @@
 package io.shardcluster.shardctl;
 
 import io.shardcluster.client.ClusterAdmin;
+import io.shardcluster.client.MigrationInfo;
 import io.shardcluster.client.NodeInfo;
 import io.shardcluster.client.NodeState;
+import io.shardcluster.client.RolledBackDirectoryChange;
 import io.shardcluster.client.ShardClient;
 import io.shardcluster.client.ShardClusterException;
 import java.util.List;
@@ -43,7 +45,9 @@ final class WaitCommand extends ClusterCommand {
       description =
           "Wait until no migration is running (every one is DONE or CANCELLED) and no join or"
               + " drain is about to plan more (a node's first moves, or a retry of moves a"
-              + " failure rolled back); a stopped drain does not hold it.")
+              + " failure rolled back), nor a directory change a failure rolled back is about to"
+              + " be tried again; a stopped drain does not hold it, nor a try again that waits"
+              + " for a DOWN node.")
   boolean migrationsDone;
 
   @Option(
@@ -108,15 +112,23 @@ final class WaitCommand extends ClusterCommand {
       }
     }
     if (migrationsDone) {
-      long running = admin.migrations(false).stream().filter(m -> !m.ended()).count();
+      // One list for both questions: a try again that starts in between is running, not missing.
+      List<MigrationInfo> migrations = admin.migrations(true);
+      long running = migrations.stream().filter(m -> !m.ended()).count();
       if (running > 0) {
         return Optional.of(running + " migrations still running");
       }
+      List<NodeInfo> members = admin.nodes().nodes();
       Optional<String> pending =
-          MigrationsCommand.changingNodes(admin).stream()
+          MigrationsCommand.changingNodes(members).stream()
               .filter(n -> !n.note().isEmpty() && !n.stopped())
               .findFirst()
-              .map(MigrationsCommand::waitingFor);
+              .map(MigrationsCommand::waitingFor)
+              .or(
+                  () ->
+                      RolledBackDirectoryChange.find(migrations, members)
+                          .filter(RolledBackDirectoryChange::retryComing)
+                          .map(c -> "waiting for " + MigrationsCommand.waitingFor(c)));
       if (pending.isPresent()) {
         return pending;
       }

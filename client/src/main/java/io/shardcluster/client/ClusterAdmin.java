@@ -521,7 +521,8 @@ public final class ClusterAdmin {
         m.getFinishedMs(),
         m.getPhase() == MigrationPhase.CANCELLED && m.getRetryable(),
         m.getSuperseded(),
-        m.getGroup());
+        m.getGroup(),
+        m.getLatestOfEntry());
   }
 
   private AdminGrpc.AdminBlockingStub stub() {

@@ -221,8 +221,9 @@ public record ClusterHealth(long epoch, List<Check> checks) {
     List<MigrationInfo> running = recent.stream().filter(m -> !m.ended()).toList();
     List<String> attention = new ArrayList<>();
     List<String> notes = new ArrayList<>();
-    RolledBackDirectoryChange.find(recent, nodes)
-        .ifPresent(c -> (c.needsOperator() ? attention : notes).add(c.describe()));
+    for (RolledBackDirectoryChange change : RolledBackDirectoryChange.all(recent, nodes)) {
+      (change.needsOperator() ? attention : notes).add(change.describe());
+    }
     running.stream()
         .filter(MigrationInfo::paused)
         .forEach(m -> attention.add(m.id() + " is paused (" + m.reason() + ")"));

@@ -2,7 +2,8 @@ package io.shardcluster.client;
 
 import java.util.Comparator;
 import java.util.List;
-import java.util.Optional;
+import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * A migration as the coordinator reports it: a set of keys moving from one node to another.
@@ -36,6 +37,9 @@ import java.util.Optional;
  *     tried again
  * @param group for a migration of a change whose migrations commit together (a prefix the ring
  *     spreads over several nodes): the id of the first of them; empty otherwise
+ * @param latestOfEntry for a directory change: whether it is of the latest round of changes of its
+ *     entry or group, which is what the coordinator tries again if a failure rolled it back (only a
+ *     later change of the same entry or group answers it)
  */
 public record MigrationInfo(
     String id,
@@ -60,7 +64,8 @@ public record MigrationInfo(
     long finishedMillis,
     boolean rolledBackByFailure,
     boolean superseded,
-    String group) {
+    String group,
+    boolean latestOfEntry) {
   /**
    * How many times the coordinator tries the moves of a join, a drain or a directory change that
    * failures roll back, the first try included.
@@ -68,16 +73,26 @@ public record MigrationInfo(
   public static final int MAX_ATTEMPTS = 5;
 
   /**
-   * The latest directory change ({@code directory set}, {@code move} or {@code remove}) among these
-   * migrations, if a failure rolled it back and no change of its entry made at once answered it
-   * since. Any later directory change is taken as the answer to an earlier one.
+   * The directory changes ({@code directory set}, {@code move} or {@code remove}) among these
+   * migrations that a failure rolled back and nothing answered since: each the latest change of its
+   * entry or group, not superseded by a change of it made at once. One migration for each change
+   * (of one whose migrations commit together, the last), oldest first.
    */
-  public static Optional<MigrationInfo> rolledBackDirectoryChange(List<MigrationInfo> migrations) {
-    return migrations.stream()
-        .filter(m -> m.reason().startsWith("directory "))
-        .max(
+  public static List<MigrationInfo> rolledBackDirectoryChanges(List<MigrationInfo> migrations) {
+    Map<String, MigrationInfo> byChange = new TreeMap<>();
+    migrations.stream()
+        .filter(m -> m.reason().startsWith("directory ") && m.latestOfEntry())
+        .filter(m -> m.rolledBackByFailure() && !m.superseded())
+        .forEach(
+            m ->
+                byChange.merge(
+                    m.group().isEmpty() ? m.id() : m.group(),
+                    m,
+                    (a, b) -> a.id().compareTo(b.id()) >= 0 ? a : b));
+    return byChange.values().stream()
+        .sorted(
             Comparator.comparingLong(MigrationInfo::createdMillis).thenComparing(MigrationInfo::id))
-        .filter(m -> m.rolledBackByFailure() && !m.superseded());
+        .toList();
   }
 
   /** Whether the coordinator tries its move again: a failure rolled it back and tries are left. */

@@ -2,17 +2,17 @@ package io.shardcluster.client;
 
 import java.util.List;
 import java.util.Locale;
-import java.util.Optional;
 import java.util.Set;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
 /**
- * The latest directory change ({@code directory set}, {@code move} or {@code remove}) if a failure
- * rolled it back, and what the coordinator's next try of it waits for. Health, {@code shardctl
- * migrations --watch} and {@code shardctl wait --migrations-done} judge it the same way.
+ * A directory change ({@code directory set}, {@code move} or {@code remove}) that a failure rolled
+ * back and nothing answered since, and what the coordinator's next try of it waits for. Health,
+ * {@code shardctl migrations} (with {@code --watch}) and {@code shardctl wait --migrations-done}
+ * judge it the same way.
  *
- * @param migration its latest migration (see {@link MigrationInfo#rolledBackDirectoryChange})
+ * @param migration its latest migration (see {@link MigrationInfo#rolledBackDirectoryChanges})
  * @param down the nodes its migrations move keys between that are DOWN: the coordinator tries it
  *     again once they answer
  * @param targetRemoved whether the node it places keys on has been removed: it is not tried again,
@@ -21,35 +21,37 @@ import java.util.stream.Stream;
 public record RolledBackDirectoryChange(
     MigrationInfo migration, List<String> down, boolean targetRemoved) {
 
-  /** The latest directory change among these migrations if a failure rolled it back. */
-  public static Optional<RolledBackDirectoryChange> find(
+  /** The directory changes among these migrations that a failure rolled back, oldest first. */
+  public static List<RolledBackDirectoryChange> all(
       List<MigrationInfo> migrations, List<NodeInfo> nodes) {
-    return MigrationInfo.rolledBackDirectoryChange(migrations)
-        .map(
-            m -> {
-              // A change whose migrations commit together is tried again once all their nodes
-              // answer.
-              Set<String> between =
-                  migrations.stream()
-                      .filter(o -> o == m || (!m.group().isEmpty() && o.group().equals(m.group())))
-                      .flatMap(o -> Stream.of(o.source(), o.target()))
-                      .collect(Collectors.toSet());
-              List<String> down =
-                  nodes.stream()
-                      .filter(n -> n.state() == NodeState.DOWN && between.contains(n.id()))
-                      .map(NodeInfo::id)
-                      .sorted()
-                      .toList();
-              // A removal places keys back on the ring's nodes, not on one target.
-              boolean targetRemoved =
-                  !m.reason().equals("directory remove")
-                      && nodes.stream()
-                          .filter(n -> n.id().equals(m.target()))
-                          .findFirst()
-                          .map(n -> n.state() == NodeState.REMOVED)
-                          .orElse(true);
-              return new RolledBackDirectoryChange(m, down, targetRemoved);
-            });
+    return MigrationInfo.rolledBackDirectoryChanges(migrations).stream()
+        .map(m -> judged(m, migrations, nodes))
+        .toList();
+  }
+
+  private static RolledBackDirectoryChange judged(
+      MigrationInfo m, List<MigrationInfo> migrations, List<NodeInfo> nodes) {
+    // A change whose migrations commit together is tried again once all their nodes answer.
+    Set<String> between =
+        migrations.stream()
+            .filter(o -> o == m || (!m.group().isEmpty() && o.group().equals(m.group())))
+            .flatMap(o -> Stream.of(o.source(), o.target()))
+            .collect(Collectors.toSet());
+    List<String> down =
+        nodes.stream()
+            .filter(n -> n.state() == NodeState.DOWN && between.contains(n.id()))
+            .map(NodeInfo::id)
+            .sorted()
+            .toList();
+    // A removal places keys back on the ring's nodes, not on one target.
+    boolean targetRemoved =
+        !m.reason().equals("directory remove")
+            && nodes.stream()
+                .filter(n -> n.id().equals(m.target()))
+                .findFirst()
+                .map(n -> n.state() == NodeState.REMOVED)
+                .orElse(true);
+    return new RolledBackDirectoryChange(m, down, targetRemoved);
   }
 
   /**

@@ -77,7 +77,7 @@ class ClusterHealthTest {
   private static MigrationInfo migration(String id, String reason, boolean paused) {
     return new MigrationInfo(
         id, "node-1", "node-2", "", 0.1, "COPYING", paused, reason, 1, 0, 0, 0, 0, 0, 0, 0, "", 0,
-        0, 0, false, false, "");
+        0, 0, false, false, "", false);
   }
 
   /** A migration that ended at {@code created} + 1 s: DONE, or CANCELLED by a failure or not. */
@@ -106,10 +106,15 @@ class ClusterHealthTest {
         created + 1_000,
         phase.equals("CANCELLED") && !error.isEmpty(),
         false,
-        "");
+        "",
+        false);
   }
 
   private static MigrationInfo withAttempt(MigrationInfo m, int attempt) {
+    return with(m, attempt, m.latestOfEntry());
+  }
+
+  private static MigrationInfo with(MigrationInfo m, int attempt, boolean latestOfEntry) {
     return new MigrationInfo(
         m.id(),
         m.source(),
@@ -133,7 +138,8 @@ class ClusterHealthTest {
         m.finishedMillis(),
         m.rolledBackByFailure(),
         m.superseded(),
-        m.group());
+        m.group(),
+        latestOfEntry);
   }
 
   /**
@@ -163,8 +169,30 @@ class ClusterHealthTest {
   private static final RebalancePlan EVEN = plan(101, false, true, true);
 
   private static ClusterHealth judge(
-      List<NodeInfo> nodes, List<MigrationInfo> running, Map<String, String> unanswered) {
-    return ClusterHealth.judge("c:1", TABLE, nodes, KEYSPACES, running, EVEN, unanswered, 1.25);
+      List<NodeInfo> nodes, List<MigrationInfo> migrations, Map<String, String> unanswered) {
+    return ClusterHealth.judge(
+        "c:1", TABLE, nodes, KEYSPACES, asListed(migrations), EVEN, unanswered, 1.25);
+  }
+
+  /**
+   * The migrations as the coordinator lists them: a directory change marked when it is the latest
+   * change of its entry (here: of the same {@code what}).
+   */
+  private static List<MigrationInfo> asListed(List<MigrationInfo> migrations) {
+    return migrations.stream()
+        .map(
+            m ->
+                with(
+                    m,
+                    m.attempt(),
+                    m.reason().startsWith("directory ")
+                        && migrations.stream()
+                            .noneMatch(
+                                o ->
+                                    o.reason().startsWith("directory ")
+                                        && o.what().equals(m.what())
+                                        && o.createdMillis() > m.createdMillis())))
+        .toList();
   }
 
   private static Check check(ClusterHealth health, String name) {
@@ -410,7 +438,15 @@ class ClusterHealthTest {
                 "none running; m7 (directory set: prefix hot:) was rolled back 5 times"
                     + " (checksums disagree); the change was not made: run it again"));
 
-    // Made again (or any later directory change): the operator has seen to it.
+    // Made again (a later change of the entry): the operator has seen to it. A later change of
+    // another entry does not answer it.
+    MigrationInfo elsewhere = ended("m7b", "directory set", "key k", 3_200, "DONE", "");
+    assertThat(
+            check(
+                    judge(nodes, List.of(placed, rolledBack, lastTry, elsewhere), Map.of()),
+                    "migrations")
+                .status())
+        .isEqualTo(Status.WARN);
     MigrationInfo again = ended("m8", "directory set", "prefix hot:", 3_500, "DONE", "");
     assertThat(
             check(

@@ -410,7 +410,7 @@ final class Cluster {
   /**
    * A directory change of an entry: made at {@code epoch}, or, when {@code moves} is not empty,
    * left for the commit of migrations that move the keys whose owner it changes; {@code keysStored}
-   * whether any key it covers was stored.
+   * whether any key it moves was stored (on a node it moves keys from).
    */
   record Placement(long epoch, DirectoryEntry entry, List<Move> moves, boolean keysStored) {}
 
@@ -526,7 +526,21 @@ final class Cluster {
                 + ", which is DOWN; start it again first");
       }
     }
-    boolean stored = anyStored(before, keyspaceName, entry.key(), entry.keyEnd());
+    // Only the nodes the keys move from: a node that is DOWN elsewhere in the cluster does not
+    // stop a change that does not concern it.
+    boolean stored =
+        moves.stream()
+            .map(Move::source)
+            .distinct()
+            .anyMatch(
+                node ->
+                    probe.countKeys(
+                            node,
+                            before.nodeAddresses().get(node),
+                            keyspaceName,
+                            entry.key(),
+                            entry.keyEnd())
+                        > 0);
     return new Placement(before.epoch(), entry, moves, stored);
   }
 
@@ -671,7 +685,7 @@ final class Cluster {
               logger.info("keyspace " + name + " dropped");
               // Its directory changes that failures rolled back have nothing left to change.
               return RollbackRetries.supersede(
-                  current.withoutKeyspace(name), RollbackRetries.pendingRetries(current, name));
+                  current.withoutKeyspace(name), RollbackRetries.unanswered(current, name));
             })
         .epoch();
   }
@@ -751,12 +765,6 @@ final class Cluster {
               liveness.lastHeartbeat(record.getId())));
     }
     return members;
-  }
-
-  /** Whether some node stores a key in {@code [start, end)}: asks the nodes until one does. */
-  private boolean anyStored(RoutingTable table, String keyspace, ByteString start, ByteString end) {
-    return table.nodeAddresses().entrySet().stream()
-        .anyMatch(n -> probe.countKeys(n.getKey(), n.getValue(), keyspace, start, end) > 0);
   }
 
   static String describe(DirectoryEntry entry) {

@@ -538,7 +538,7 @@ final class Rebalancer implements MembershipChanges.Migrations, AutoCloseable {
     cluster.update(
         state ->
             RollbackRetries.supersede(
-                state, RollbackRetries.pendingRetries(state, keyspaceName, entry)));
+                state, RollbackRetries.unanswered(state, keyspaceName, entry)));
   }
 
   private Migration moveGroup(
@@ -714,13 +714,16 @@ final class Rebalancer implements MembershipChanges.Migrations, AutoCloseable {
 
   /** Migrations with their live progress; ended ones only if {@code all}. */
   List<Migration> migrations(boolean all) {
+    ClusterState state = cluster.state();
+    Set<String> latestOfEntry = RollbackRetries.latestDirectoryChangeIds(state);
     List<Migration> list = new ArrayList<>();
-    for (Migration migration : cluster.state().migrations().values()) {
+    for (Migration migration : state.migrations().values()) {
       if (!all && ClusterState.isFinished(migration)) {
         continue;
       }
       MigrationControl control = controls.get(migration.getId());
-      Migration.Builder shown = migration.toBuilder();
+      Migration.Builder shown =
+          migration.toBuilder().setLatestOfEntry(latestOfEntry.contains(migration.getId()));
       if (control != null && !ClusterState.isFinished(migration)) {
         MigrationControl.Progress progress = control.snapshot();
         shown

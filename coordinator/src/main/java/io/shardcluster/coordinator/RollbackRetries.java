@@ -10,7 +10,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.function.Predicate;
+import java.util.stream.Collectors;
 
 /**
  * When a join, a drain or a directory change tries again the moves that failures rolled back.
@@ -58,11 +60,20 @@ final class RollbackRetries {
      * no operator cancelled one, and attempts are left.
      */
     boolean retries() {
+      return unanswered() && attempt() < MAX_ATTEMPTS;
+    }
+
+    /**
+     * Whether a failure rolled it back and nothing answered it yet: every migration ended, a
+     * failure rolled one back, no operator cancelled one, and no change made at once superseded it.
+     * As the latest round of a directory change, it is tried again, or waits for an operator once
+     * its tries ran out.
+     */
+    boolean unanswered() {
       return migrations.stream().allMatch(ClusterState::isFinished)
           && !rolledBack().isEmpty()
           && !cancelledByAnOperator()
-          && migrations.stream().noneMatch(Migration::getSuperseded)
-          && attempt() < MAX_ATTEMPTS;
+          && migrations.stream().noneMatch(Migration::getSuperseded);
     }
 
     /** Whether it made its last try and still failed. */
@@ -99,24 +110,33 @@ final class RollbackRetries {
     return byChanged.values().stream().map(RollbackRetries::lastRound).toList();
   }
 
+  /** Ids of the migrations of the latest round of changes of each directory entry or group. */
+  static Set<String> latestDirectoryChangeIds(ClusterState state) {
+    return latestDirectoryChanges(state).stream()
+        .flatMap(round -> round.migrations().stream())
+        .map(Migration::getId)
+        .collect(Collectors.toSet());
+  }
+
   /**
-   * The migrations of the latest round of the entry's changes, if they are to be tried again: what
-   * a change of the entry made at once answers, so that they are not (see {@link
+   * The migrations of the latest round of the entry's changes, if a failure rolled it back and
+   * nothing answered it (see {@link Round#unanswered()}): what a change of the entry made at once
+   * answers, so that they are neither tried again nor shown as waiting for an operator (see {@link
    * Migration#getSuperseded()}).
    */
-  static List<Migration> pendingRetries(ClusterState state, String keyspace, DirectoryEntry entry) {
+  static List<Migration> unanswered(ClusterState state, String keyspace, DirectoryEntry entry) {
     Changed changed = new Changed(keyspace, entry.prefix() ? "prefix" : "key", entry.key());
-    return pendingRetries(state, c -> c.equals(changed));
+    return unanswered(state, c -> c.equals(changed));
   }
 
-  /** The migrations of the directory changes of a keyspace that are to be tried again. */
-  static List<Migration> pendingRetries(ClusterState state, String keyspace) {
-    return pendingRetries(state, c -> c.keyspace().equals(keyspace));
+  /** The same for the directory changes of a keyspace. */
+  static List<Migration> unanswered(ClusterState state, String keyspace) {
+    return unanswered(state, c -> c.keyspace().equals(keyspace));
   }
 
-  private static List<Migration> pendingRetries(ClusterState state, Predicate<Changed> which) {
+  private static List<Migration> unanswered(ClusterState state, Predicate<Changed> which) {
     return latestDirectoryChanges(state).stream()
-        .filter(Round::retries)
+        .filter(Round::unanswered)
         .filter(round -> changed(round.migrations().get(0)).filter(which).isPresent())
         .flatMap(round -> round.migrations().stream())
         .toList();

@@ -20,9 +20,11 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.Set;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import org.junit.jupiter.api.AfterEach;
@@ -39,8 +41,16 @@ class ClusterTest {
   /** Keys each node "stores", as the probe reports them: node -> count. */
   private final Map<String, Long> stored = new HashMap<>();
 
+  /** Nodes the probe cannot reach: asking them fails, as it does for a node that is down. */
+  private final Set<String> unreachable = new HashSet<>();
+
   private final DataProbe probe =
-      (node, address, keyspace, start, end) -> stored.getOrDefault(node, 0L);
+      (node, address, keyspace, start, end) -> {
+        if (unreachable.contains(node)) {
+          throw ShardClusterException.unavailable("cannot reach " + node);
+        }
+        return stored.getOrDefault(node, 0L);
+      };
   private MetadataStore store;
   private Cluster cluster;
 
@@ -225,6 +235,10 @@ class ClusterTest {
   void directoryEntry_overKeysOtherNodesOwn_namesThemAndSetsNothing() {
     cluster.register("n1", "127.0.0.1:1", "i1");
     cluster.register("n2", "127.0.0.1:2", "i2");
+    // Only the nodes the keys move from are asked whether they store any: one that cannot be
+    // reached elsewhere does not stop the change.
+    cluster.register("n3", "127.0.0.1:3", "i3");
+    unreachable.add("n3");
     RoutingTable before = cluster.routing();
 
     // Nothing stored yet: the keys still move with migrations, since writes may race with it.
@@ -452,12 +466,12 @@ class ClusterTest {
             .setFinishedMs(200)
             .build();
     cluster.update(s -> s.withMigration(rolledBack));
-    assertThat(RollbackRetries.pendingRetries(cluster.state(), "users")).hasSize(1);
+    assertThat(RollbackRetries.unanswered(cluster.state(), "users")).hasSize(1);
 
     cluster.dropKeyspace("users");
 
     assertThat(cluster.state().migrations().get("m000001").getSuperseded()).isTrue();
-    assertThat(RollbackRetries.pendingRetries(cluster.state(), "users")).isEmpty();
+    assertThat(RollbackRetries.unanswered(cluster.state(), "users")).isEmpty();
     // Durably: the restarted coordinator does not try it again either.
     store.close();
     store = MetadataStore.open(dir);

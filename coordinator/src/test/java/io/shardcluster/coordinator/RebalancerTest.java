@@ -85,14 +85,14 @@ class RebalancerTest {
               .addRemoves(RoutingTables.toProto(gone))
               .build();
       cluster.update(s -> s.withMigration(set).withMigration(remove));
-      assertThat(RollbackRetries.pendingRetries(cluster.state(), Keyspace.DEFAULT)).hasSize(2);
+      assertThat(RollbackRetries.unanswered(cluster.state(), Keyspace.DEFAULT)).hasSize(2);
 
       rebalancer.start();
 
       await()
           .atMost(Duration.ofSeconds(30))
           .pollInterval(Duration.ofMillis(50))
-          .until(() -> RollbackRetries.pendingRetries(cluster.state(), Keyspace.DEFAULT).isEmpty());
+          .until(() -> RollbackRetries.unanswered(cluster.state(), Keyspace.DEFAULT).isEmpty());
       assertThat(cluster.state().migrations().values())
           .allSatisfy(m -> assertThat(m.getSuperseded()).as(m.getId()).isTrue())
           .hasSize(2);

@@ -177,20 +177,53 @@ class RollbackRetriesTest {
         new io.shardcluster.routing.DirectoryEntry(
             ByteString.copyFromUtf8("pinned"), false, "node-1");
 
-    assertThat(RollbackRetries.pendingRetries(state, "users", pinned))
+    assertThat(RollbackRetries.unanswered(state, "users", pinned))
         .extracting(Migration::getId)
         .containsExactly("m1");
-    assertThat(RollbackRetries.pendingRetries(state, "tenants", pinned)).isEmpty();
+    assertThat(RollbackRetries.unanswered(state, "tenants", pinned)).isEmpty();
 
-    assertThat(RollbackRetries.pendingRetries(state, "users"))
+    assertThat(RollbackRetries.unanswered(state, "users"))
         .extracting(Migration::getId)
         .containsExactly("m1", "m2");
-    assertThat(RollbackRetries.pendingRetries(state, "tenants")).isEmpty();
+    assertThat(RollbackRetries.unanswered(state, "tenants")).isEmpty();
 
     ClusterState answered = RollbackRetries.supersede(state, List.of(failed));
     assertThat(RollbackRetries.latestDirectoryChanges(answered))
         .extracting(RollbackRetries.Round::retries)
         .containsExactly(false, true);
-    assertThat(RollbackRetries.pendingRetries(answered, "users", pinned)).isEmpty();
+    assertThat(RollbackRetries.unanswered(answered, "users", pinned)).isEmpty();
+  }
+
+  @Test
+  void aDirectoryChangeWhoseTriesRanOut_staysUnansweredUntilAChangeOfItsEntry() {
+    Migration last =
+        change("m1", "directory set", "pinned", false, 100, true).toBuilder()
+            .setAttempt(RollbackRetries.MAX_ATTEMPTS)
+            .build();
+    Migration other = change("m2", "directory set", "other", false, 200, false);
+    ClusterState state = state(last, other);
+    io.shardcluster.routing.DirectoryEntry pinned =
+        new io.shardcluster.routing.DirectoryEntry(
+            ByteString.copyFromUtf8("pinned"), false, "node-1");
+
+    // A later change of another entry does not answer it; it is not tried again either.
+    RollbackRetries.Round round = RollbackRetries.latestDirectoryChanges(state).get(0);
+    assertThat(round.retries()).isFalse();
+    assertThat(round.unanswered()).isTrue();
+    assertThat(RollbackRetries.latestDirectoryChangeIds(state))
+        .containsExactlyInAnyOrder("m1", "m2");
+    assertThat(RollbackRetries.unanswered(state, "users", pinned))
+        .extracting(Migration::getId)
+        .containsExactly("m1");
+
+    // A change of it made at once does.
+    ClusterState answered =
+        RollbackRetries.supersede(state, RollbackRetries.unanswered(state, "users", pinned));
+    assertThat(RollbackRetries.latestDirectoryChanges(answered).get(0).unanswered()).isFalse();
+    // A later round of the same entry is the latest of it.
+    ClusterState again =
+        state.withMigration(change("m3", "directory set", "pinned", false, 300, false));
+    assertThat(RollbackRetries.latestDirectoryChangeIds(again))
+        .containsExactlyInAnyOrder("m3", "m2");
   }
 }

@@ -43,6 +43,8 @@ import java.util.function.IntFunction;
 import java.util.logging.Handler;
 import java.util.logging.LogRecord;
 import java.util.logging.Logger;
+import java.util.stream.IntStream;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -862,6 +864,30 @@ class InProcessRebalancingTest {
     assertThat(client.get("pinned")).contains("v1");
     assertThat(client.refreshRoutingTable().epoch()).isEqualTo(pinning.epoch());
     assertThat(client.admin().migrations(false)).isEmpty();
+
+    // A change of another entry made meanwhile, with a migration of its own, does not answer it.
+    String elsewhere =
+        IntStream.range(0, 100)
+            .mapToObj(i -> "elsewhere" + i)
+            .filter(k -> !client.route(bytes(k)).owner().equals(target))
+            .findFirst()
+            .orElseThrow();
+    client.put(elsewhere, "e");
+    String owner = client.route(bytes(elsewhere)).owner();
+    String third =
+        Stream.of("node-1", "node-2", "node-3")
+            .filter(n -> !n.equals(source) && !n.equals(target))
+            .findFirst()
+            .orElseThrow();
+    DirectoryChange moved =
+        client
+            .admin()
+            .setDirectoryEntry(bytes(elsewhere), false, owner.equals(source) ? third : source);
+    assertThat(moved.migrations()).hasSize(1);
+    cluster.awaitMigrations();
+    assertThat(healthCheck(client, "migrations").detail())
+        .contains(rolledBack.id() + " (directory set: key pinned) was rolled back")
+        .endsWith("(attempt 2 of 5)");
 
     // Back, the target gets the key: the change is made by its second try.
     cluster.restartNode(target);

@@ -298,9 +298,9 @@ final class LocalCluster implements AutoCloseable {
               try (ShardClient client = client()) {
                 return client.admin().migrations(false).isEmpty()
                     // A directory change a failure rolled back is tried again after a pause.
-                    && MigrationInfo.rolledBackDirectoryChange(client.admin().migrations(true))
-                        .filter(MigrationInfo::triedAgain)
-                        .isEmpty()
+                    && MigrationInfo.rolledBackDirectoryChanges(client.admin().migrations(true))
+                        .stream()
+                        .noneMatch(MigrationInfo::triedAgain)
                     && client.admin().nodes().nodes().stream()
                         .noneMatch(
                             n ->

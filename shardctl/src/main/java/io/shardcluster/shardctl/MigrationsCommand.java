@@ -12,7 +12,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Set;
 import java.util.stream.Collectors;
 import me.tongfei.progressbar.ProgressBar;
@@ -76,7 +75,7 @@ final class MigrationsCommand extends ClusterCommand {
         out().println(waitingFor(node));
       }
     }
-    RolledBackDirectoryChange.find(everything, nodes).ifPresent(c -> out().println(c.describe()));
+    RolledBackDirectoryChange.all(everything, nodes).forEach(c -> out().println(c.describe()));
     return 0;
   }
 
@@ -96,13 +95,7 @@ final class MigrationsCommand extends ClusterCommand {
         for (MigrationInfo m : active) {
           String phase = m.phase() + (m.paused() ? " (paused)" : "");
           if (!phase.equals(lastPhase.put(m.id(), phase))) {
-            String line = m.id() + " " + m.source() + " -> " + m.target() + ": " + phase;
-            if (bar == null) {
-              out().println(line);
-              out().flush();
-            } else {
-              bar.setExtraMessage(line);
-            }
+            show(bar, m.id() + " " + m.source() + " -> " + m.target() + ": " + phase);
           }
         }
         if (active.isEmpty()) {
@@ -123,13 +116,14 @@ final class MigrationsCommand extends ClusterCommand {
           for (MigrationInfo m : all) {
             if (!endedBefore.contains(m.id()) && !lastPhase.containsKey(m.id())) {
               lastPhase.put(m.id(), m.phase());
-              out().println(m.id() + " " + m.source() + " -> " + m.target() + ": " + m.phase());
+              show(bar, m.id() + " " + m.source() + " -> " + m.target() + ": " + m.phase());
             }
           }
-          Optional<RolledBackDirectoryChange> retry =
-              RolledBackDirectoryChange.find(all, nodes)
-                  .filter(RolledBackDirectoryChange::retryComing);
-          if (retry.isEmpty() && changing.stream().allMatch(NodeInfo::stopped)) {
+          List<RolledBackDirectoryChange> retries =
+              RolledBackDirectoryChange.all(all, nodes).stream()
+                  .filter(RolledBackDirectoryChange::retryComing)
+                  .toList();
+          if (retries.isEmpty() && changing.stream().allMatch(NodeInfo::stopped)) {
             stopped = changing.size();
             changing.forEach(n -> out().println(n.id() + ": " + n.note()));
             break;
@@ -145,7 +139,7 @@ final class MigrationsCommand extends ClusterCommand {
                                   + (n.note().isEmpty() ? "" : ": " + n.note())
                                   + ")")
                       .toList());
-          retry.map(MigrationsCommand::waitingFor).ifPresent(pending::add);
+          retries.stream().map(MigrationsCommand::waitingFor).forEach(pending::add);
           String waiting = "waiting for " + String.join(", ", pending);
           // Once per state, not once per second of a retry's countdown.
           String state = waiting.replaceAll("in \\d+ s", "");
@@ -220,10 +214,20 @@ final class MigrationsCommand extends ClusterCommand {
     }
     // A directory change rolled back by a failure that the watch did not wait for: its try again
     // waits for a node to answer, or its tries ran out.
-    RolledBackDirectoryChange.find(all, client.admin().nodes().nodes())
+    RolledBackDirectoryChange.all(all, client.admin().nodes().nodes()).stream()
         .filter(c -> ended.contains(c.migration()))
-        .ifPresent(c -> out().println(c.describe()));
+        .forEach(c -> out().println(c.describe()));
     return cancelled > 0 || stopped > 0 ? ShardctlMain.EXIT_NO : 0;
+  }
+
+  /** A change of phase: a line of its own, or the progress bar's message once there is one. */
+  private void show(ProgressBar bar, String line) {
+    if (bar == null) {
+      out().println(line);
+      out().flush();
+    } else {
+      bar.setExtraMessage(line);
+    }
   }
 
   /** Whether a later round of the same join, drain or directory change is among {@code others}. */

@@ -126,8 +126,9 @@ final class WaitCommand extends ClusterCommand {
               .map(MigrationsCommand::waitingFor)
               .or(
                   () ->
-                      RolledBackDirectoryChange.find(migrations, members)
+                      RolledBackDirectoryChange.all(migrations, members).stream()
                           .filter(RolledBackDirectoryChange::retryComing)
+                          .findFirst()
                           .map(c -> "waiting for " + MigrationsCommand.waitingFor(c)));
       if (pending.isPresent()) {
         return pending;

@@ -112,13 +112,14 @@ final class WaitCommand extends ClusterCommand {
       }
     }
     if (migrationsDone) {
-      // One list for both questions: a try again that starts in between is running, not missing.
+      // Nodes before migrations, and one list of migrations for every question: a round of a
+      // join or drain, or a try again, that starts in between is running, not missed.
+      List<NodeInfo> members = admin.nodes().nodes();
       List<MigrationInfo> migrations = admin.migrations(true);
       long running = migrations.stream().filter(m -> !m.ended()).count();
       if (running > 0) {
         return Optional.of(running + " migrations still running");
       }
-      List<NodeInfo> members = admin.nodes().nodes();
       Optional<String> pending =
           MigrationsCommand.changingNodes(members).stream()
               .filter(n -> !n.note().isEmpty() && !n.stopped())

@@ -85,11 +85,12 @@ public record RolledBackDirectoryChange(
         + (m.lastError().isEmpty() ? "" : " (" + m.lastError() + ")")
         + (gaveUp
             ? "; the change was not made: run it again"
-            : String.format(
-                Locale.ROOT,
-                "; the coordinator tries it again%s (attempt %d of %d)",
-                when,
-                m.attempt() + 1,
-                MigrationInfo.MAX_ATTEMPTS));
+            : "; the coordinator tries it again" + when + " (" + nextAttempt() + ")");
+  }
+
+  /** Its next try: {@code attempt 2 of 5}. */
+  public String nextAttempt() {
+    return String.format(
+        Locale.ROOT, "attempt %d of %d", migration.attempt() + 1, MigrationInfo.MAX_ATTEMPTS);
   }
 }

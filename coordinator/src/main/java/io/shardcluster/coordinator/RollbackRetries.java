@@ -142,12 +142,15 @@ final class RollbackRetries {
         .toList();
   }
 
-  /** Marks these migrations superseded: they are not tried again. */
+  /**
+   * Marks these migrations superseded: they are not tried again. The same state when every one is
+   * already, so that {@link Cluster#update} writes nothing.
+   */
   static ClusterState supersede(ClusterState state, List<Migration> migrations) {
     ClusterState next = state;
     for (Migration migration : migrations) {
       Migration current = next.migrations().get(migration.getId());
-      if (current != null) {
+      if (current != null && !current.getSuperseded()) {
         next = next.withMigration(current.toBuilder().setSuperseded(true).build());
       }
     }

@@ -192,6 +192,8 @@ class RollbackRetriesTest {
         .extracting(RollbackRetries.Round::retries)
         .containsExactly(false, true);
     assertThat(RollbackRetries.unanswered(answered, "users", pinned)).isEmpty();
+    // Answered again: nothing changes, so nothing is written.
+    assertThat(RollbackRetries.supersede(answered, List.of(failed))).isSameAs(answered);
   }
 
   @Test

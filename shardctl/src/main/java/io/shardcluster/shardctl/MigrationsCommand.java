@@ -250,13 +250,11 @@ final class MigrationsCommand extends ClusterCommand {
 
   /** What waits for the coordinator's next try of a rolled back directory change. */
   static String waitingFor(RolledBackDirectoryChange change) {
-    MigrationInfo m = change.migration();
-    return String.format(
-        Locale.ROOT,
-        "the coordinator to try %s again (attempt %d of %d)",
-        m.label(),
-        m.attempt() + 1,
-        MigrationInfo.MAX_ATTEMPTS);
+    return "the coordinator to try "
+        + change.migration().label()
+        + " again ("
+        + change.nextAttempt()
+        + ")";
   }
 
   /** The nodes that are JOINING or DRAINING. */
@@ -313,6 +311,7 @@ final class MigrationsCommand extends ClusterCommand {
       row.put("rolled_back_by_failure", m.rolledBackByFailure());
       row.put("superseded", m.superseded());
       row.put("group", m.group());
+      row.put("latest_of_entry", m.latestOfEntry());
       row.put("created_ms", m.createdMillis());
       row.put("committed_ms", m.committedMillis());
       row.put("finished_ms", m.finishedMillis());

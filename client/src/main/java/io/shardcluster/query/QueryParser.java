@@ -12,6 +12,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import net.sf.jsqlparser.JSQLParserException;
@@ -63,6 +65,18 @@ public final class QueryParser {
       Pattern.compile(
           "Encountered unexpected token:\\s*(?:<EOF>)?\\s*at line (\\d+), column (\\d+)");
 
+  // JSqlParser runs each parse on an executor thread, to give up on one that takes too long (its
+  // default timeout, 6 s); left to itself it starts and stops a thread for every parse, which was
+  // most of a parse's time (0.65-0.95 ms a query, 0.15-0.25 ms with these shared threads). They
+  // never hold up the JVM's exit.
+  private static final ExecutorService PARSING =
+      Executors.newCachedThreadPool(
+          task -> {
+            Thread thread = new Thread(task, "sql-parser");
+            thread.setDaemon(true);
+            return thread;
+          });
+
   private QueryParser() {}
 
   /** Parses and checks one query; INVALID_ARGUMENT or UNIMPLEMENTED errors if it is not valid. */
@@ -72,7 +86,7 @@ public final class QueryParser {
     }
     Statement statement;
     try {
-      statement = CCJSqlParserUtil.parse(sql);
+      statement = CCJSqlParserUtil.parse(sql, PARSING, null);
     } catch (JSQLParserException e) {
       throw ShardClusterException.invalidArgument(syntaxError(sql, e));
     }

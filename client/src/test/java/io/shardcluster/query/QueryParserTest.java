@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.shardcluster.client.ErrorCode;
 import io.shardcluster.client.ShardClusterException;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -23,6 +25,18 @@ class QueryParserTest {
     assertThat(QueryParser.parse("SELECT * FROM t").columns()).containsExactly("_key", "*");
     assertThat(QueryParser.parse("SELECT x FROM t WHERE 3 < x").where().orElseThrow().toString())
         .isEqualTo("x > 3");
+  }
+
+  @Test
+  void parsing_reusesItsThreads() {
+    // JSqlParser left to itself starts (and stops) a thread for every parse: most of its time.
+    ThreadMXBean threads = ManagementFactory.getThreadMXBean();
+    QueryParser.parse("SELECT * FROM t WHERE x = 1");
+    long started = threads.getTotalStartedThreadCount();
+    for (int i = 0; i < 100; i++) {
+      QueryParser.parse("SELECT COUNT(*) FROM t WHERE x = " + i);
+    }
+    assertThat(threads.getTotalStartedThreadCount() - started).isLessThan(10);
   }
 
   @Test

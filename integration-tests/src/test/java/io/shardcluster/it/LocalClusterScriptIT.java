@@ -14,24 +14,38 @@ class LocalClusterScriptIT {
   private static final Map<String, String> PREBUILT = Map.of("SHARDCLUSTER_NO_BUILD", "1");
 
   private static Shardctl.Result bin(String script, String... args) throws Exception {
+    return bin(PREBUILT, script, args);
+  }
+
+  private static Shardctl.Result bin(Map<String, String> env, String script, String... args)
+      throws Exception {
     List<String> command =
         new ArrayList<>(List.of(LocalCluster.ROOT.resolve("bin").resolve(script).toString()));
     command.addAll(List.of(args));
-    return Shardctl.exec(command, PREBUILT);
+    return Shardctl.exec(command, env);
+  }
+
+  private static Path workDir(String name) throws Exception {
+    return Files.createDirectories(
+        LocalCluster.ROOT.resolve(
+            "integration-tests/target/it-work/" + name + "-" + System.nanoTime()));
+  }
+
+  /** Starts a local cluster of two nodes on free ports; its coordinator's address. */
+  private static String upWithTwoNodes(Path dir) throws Exception {
+    Shardctl.Result up =
+        bin("cluster", "up", "--nodes", "2", "--dir", dir.toString(), "--port", "0");
+    assertThat(up.exitCode()).as(up.err() + up.out()).isZero();
+    assertThat(up.out()).contains("shardcluster is up").contains("2 shard nodes");
+    return Files.readString(dir.resolve("coordinator.address")).trim();
   }
 
   @Test
   void upAddDrainDown_restartBringsBackEveryNodeButTheRemoved_withTheData() throws Exception {
-    Path dir =
-        Files.createDirectories(
-            LocalCluster.ROOT.resolve(
-                "integration-tests/target/it-work/script-" + System.nanoTime()));
+    Path dir = workDir("script");
     String d = dir.toString();
     try {
-      Shardctl.Result up = bin("cluster", "up", "--nodes", "2", "--dir", d, "--port", "0");
-      assertThat(up.exitCode()).as(up.err() + up.out()).isZero();
-      assertThat(up.out()).contains("shardcluster is up").contains("2 shard nodes");
-      String address = Files.readString(dir.resolve("coordinator.address")).trim();
+      String address = upWithTwoNodes(dir);
       for (String name : List.of("coordinator", "node-1", "node-2")) {
         assertThat(dir.resolve(name + ".pid")).exists();
         assertThat(dir.resolve(name + ".log")).exists();
@@ -56,18 +70,7 @@ class LocalClusterScriptIT {
 
       Shardctl.Result drain = bin("shardctl", "--coordinator", address, "drain", "node-1");
       assertThat(drain.exitCode()).as(drain.err()).isZero();
-      Shardctl.Result drained =
-          bin(
-              "shardctl",
-              "--coordinator",
-              address,
-              "wait",
-              "--node",
-              "node-1",
-              "--state",
-              "REMOVED",
-              "--migrations-done");
-      assertThat(drained.exitCode()).as(drained.err()).isZero();
+      awaitDrained(address, "node-1");
       Shardctl.Result status = bin("cluster", "status", "--dir", d);
       assertThat(status.out()).contains("node-3: running").contains("UP");
 
@@ -91,6 +94,72 @@ class LocalClusterScriptIT {
     } finally {
       bin("cluster", "down", "--dir", d);
     }
+  }
+
+  @Test
+  void upAfterANodeStoppedInItsDrain_waitsForItToComeBack_andTheDrainCarriesOn() throws Exception {
+    Path dir = workDir("script-drain");
+    String d = dir.toString();
+    try {
+      String address = upWithTwoNodes(dir);
+      assertThat(bin("shardctl", "--coordinator", address, "load", "--count", "2000").exitCode())
+          .isZero();
+      // A coordinator that holds each move before its fence until the release file exists: the
+      // drain cannot end before the restart.
+      Map<String, String> holdingMoves =
+          Map.of(
+              "SHARDCLUSTER_NO_BUILD", "1",
+              "SHARDCLUSTER_FAILPOINTS", "migration.before-fence=pause",
+              "SHARDCLUSTER_FAILPOINT_RELEASE", dir.resolve("release").toString());
+      kill(dir, "coordinator");
+      Shardctl.Result restarted = bin(holdingMoves, "cluster", "up", "--dir", d);
+      assertThat(restarted.exitCode()).as(restarted.err() + restarted.out()).isZero();
+
+      Shardctl.Result drain = bin("shardctl", "--coordinator", address, "drain", "node-2");
+      assertThat(drain.exitCode()).as(drain.err()).isZero();
+      kill(dir, "node-2");
+      // node-2 comes back DRAINING, not UP: up waits for it to be back, not for UP.
+      Shardctl.Result again = bin("cluster", "up", "--dir", d);
+      assertThat(again.exitCode()).as(again.err() + again.out()).isZero();
+      assertThat(again.out())
+          .contains("2 shard nodes")
+          .contains("node-2 carries on with the join or drain the restart interrupted");
+      assertThat(nodeState(address, "node-2")).isEqualTo("DRAINING");
+
+      Files.createFile(dir.resolve("release"));
+      awaitDrained(address, "node-2");
+      Shardctl.Result verify =
+          bin("shardctl", "--coordinator", address, "verify", "--count", "2000");
+      assertThat(verify.out()).as(verify.err()).contains("ok=2000 missing=0 wrong=0");
+    } finally {
+      bin("cluster", "down", "--dir", d);
+    }
+  }
+
+  /** Waits until the node's drain has ended: it is REMOVED and no migration runs. */
+  private static void awaitDrained(String address, String node) throws Exception {
+    Shardctl.Result drained =
+        bin(
+            "shardctl",
+            "--coordinator",
+            address,
+            "wait",
+            "--node",
+            node,
+            "--state",
+            "REMOVED",
+            "--migrations-done",
+            "--timeout",
+            "120");
+    assertThat(drained.exitCode()).as(drained.err()).isZero();
+  }
+
+  /** SIGKILLs a process of the local cluster in {@code dir} and waits for its end. */
+  private static void kill(Path dir, String name) throws Exception {
+    long pid = Long.parseLong(Files.readString(dir.resolve(name + ".pid")).trim());
+    ProcessHandle process = ProcessHandle.of(pid).orElseThrow();
+    process.destroyForcibly();
+    process.onExit().get();
   }
 
   private static String nodeState(String address, String node) throws Exception {

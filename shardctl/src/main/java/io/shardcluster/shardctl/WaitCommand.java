@@ -21,15 +21,19 @@ import picocli.CommandLine.ParameterException;
 @Command(
     name = "wait",
     description =
-        "Waits until at least N nodes are UP, a node is in a state, and/or no migration is"
+        "Waits until at least N nodes are UP, given nodes are in a state, and/or no migration is"
             + " running (for scripts); exits 1 on timeout.",
     mixinStandardHelpOptions = true)
 final class WaitCommand extends ClusterCommand {
   @Option(names = "--nodes", description = "How many nodes must be UP.")
   Integer nodes;
 
-  @Option(names = "--node", description = "A node that must be in --state.")
-  String node;
+  @Option(
+      names = "--node",
+      split = ",",
+      paramLabel = "NODE",
+      description = "A node that must be in --state; several, comma-separated, for all of them.")
+  List<String> node;
 
   @Option(
       names = "--state",
@@ -98,12 +102,12 @@ final class WaitCommand extends ClusterCommand {
       if (nodes != null && up < nodes) {
         return Optional.of(up + " of " + nodes + " nodes UP");
       }
-      if (node != null) {
+      for (String id : node == null ? List.<String>of() : node) {
         Optional<NodeState> current =
-            members.stream().filter(n -> n.id().equals(node)).map(NodeInfo::state).findFirst();
+            members.stream().filter(n -> n.id().equals(id)).map(NodeInfo::state).findFirst();
         if (current.isEmpty() || !wanted.contains(current.get())) {
           return Optional.of(
-              node
+              id
                   + " is "
                   + current.map(NodeState::name).orElse("not a member")
                   + ", not "

@@ -21,6 +21,8 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalInt;
 import java.util.logging.Logger;
 
 /**
@@ -150,9 +152,9 @@ final class LoadBalancer {
    * split size at its median key, or taking more than the split load at the key that halves its
    * requests (both halves stay on its node), or else moves one whole range from the node holding
    * the most of a keyspace's keys (or requests, when balancing by ops) to the one holding the
-   * fewest, when the most is over the balancer's threshold above the mean and the move narrows the
-   * gap. A new count follows every change, so the next decision sees its effect. Returns whether it
-   * changed anything.
+   * fewest, when the most is over the balancer's threshold above the mean and the move leaves the
+   * receiver within it ({@link #rangeToSpread}). A new count follows every change, so the next
+   * decision sees its effect. Returns whether it changed anything.
    */
   boolean splitOrSpreadRanges(ClusterState state) {
     List<Keyspace> rangeKeyspaces =
@@ -182,14 +184,16 @@ final class LoadBalancer {
     for (Keyspace keyspace : rangeKeyspaces) {
       RangeMap ranges = keyspace.ranges();
       long[] sizes = new long[ranges.size()];
+      ByteString[] medians = new ByteString[ranges.size()];
       for (int i = 0; i < ranges.size(); i++) {
         RangeSlot slot = new RangeSlot(keyspace.name(), ByteString.copyFrom(ranges.start(i)));
         RangeLoad load = loads.get(slot);
         if (load == null) {
           continue;
         }
-        sizes[i] =
-            config.balanceBy().equals("ops") ? Math.round(load.getOpsPerSec()) : load.getKeys();
+        boolean byOps = config.balanceBy().equals("ops");
+        sizes[i] = byOps ? Math.round(load.getOpsPerSec()) : load.getKeys();
+        medians[i] = byOps ? load.getLoadMedian() : load.getMedian();
         if (config.rangeSplitKeys() > 0
             && load.getKeys() > config.rangeSplitKeys()
             && splitAt(keyspace, i, load.getMedian())) {
@@ -216,8 +220,25 @@ final class LoadBalancer {
           return true;
         }
       }
-      if (config.balancerEnabled() && up.size() > 1 && spreadRanges(keyspace, sizes, up)) {
-        return true;
+      if (config.balancerEnabled() && up.size() > 1) {
+        if (spreadRanges(keyspace, sizes, up)) {
+          return true;
+        }
+        double minimumExcess = config.balanceBy().equals("keys") ? MIN_EXCESS_KEYS : MIN_EXCESS_OPS;
+        OptionalInt split =
+            rangeToSplit(ranges, sizes, up, config.balanceThreshold(), minimumExcess);
+        if (split.isPresent()
+            && medians[split.getAsInt()] != null
+            && splitAt(keyspace, split.getAsInt(), medians[split.getAsInt()])) {
+          logger.info(
+              keyspace.name()
+                  + ": split a range of "
+                  + sizes[split.getAsInt()]
+                  + (config.balanceBy().equals("ops") ? " ops/s" : " keys")
+                  + " too large to move within the threshold at "
+                  + medians[split.getAsInt()].toStringUtf8());
+          return true;
+        }
       }
     }
     return false;
@@ -241,54 +262,106 @@ final class LoadBalancer {
 
   /** Moves one range of a keyspace from the node with the most keys to the one with the fewest. */
   private boolean spreadRanges(Keyspace keyspace, long[] sizes, List<String> up) {
-    RangeMap ranges = keyspace.ranges();
+    Optional<RangeMove> move =
+        rangeToSpread(keyspace.ranges(), sizes, up, config.balanceThreshold());
+    if (move.isEmpty()) {
+      return false;
+    }
+    RangeMove chosen = move.get();
+    mover.start(
+        List.of(
+            new LoadPlanner.Move(
+                chosen.from(),
+                chosen.to(),
+                MovingSet.ofKeyRanges(
+                    keyspace.name(), List.of(keyspace.ranges().range(chosen.range()))),
+                sizes[chosen.range()])),
+        "spread " + keyspace.name());
+    logger.info(
+        keyspace.name()
+            + ": moving a range of "
+            + sizes[chosen.range()]
+            + (config.balanceBy().equals("ops") ? " ops/s from " : " keys from ")
+            + chosen.from()
+            + " to "
+            + chosen.to());
+    return true;
+  }
+
+  /**
+   * The range to split, if any, when the node holding the most of a range keyspace is over {@code
+   * threshold} above the mean by at least {@code minimumExcess} and no whole range of it can move
+   * ({@link #rangeToSpread} finds none): its largest, whose halves can.
+   */
+  static OptionalInt rangeToSplit(
+      RangeMap ranges, long[] sizes, List<String> up, double threshold, double minimumExcess) {
+    Map<String, Long> perNode = perNode(ranges, sizes, up);
+    long total = perNode.values().stream().mapToLong(Long::longValue).sum();
+    if (total == 0 || rangeToSpread(ranges, sizes, up, threshold).isPresent()) {
+      return OptionalInt.empty();
+    }
+    String most = Collections.max(perNode.keySet(), Comparator.comparing(perNode::get));
+    double mean = (double) total / perNode.size();
+    if (perNode.get(most) <= (1 + threshold) * mean || perNode.get(most) - mean < minimumExcess) {
+      return OptionalInt.empty();
+    }
+    int largest = -1;
+    for (int i = 0; i < ranges.size(); i++) {
+      if (ranges.owner(i).equals(most)
+          && sizes[i] > 1
+          && (largest < 0 || sizes[i] > sizes[largest])) {
+        largest = i;
+      }
+    }
+    return largest < 0 ? OptionalInt.empty() : OptionalInt.of(largest);
+  }
+
+  /** Each UP node's sum of {@code sizes} over the ranges it owns. */
+  private static Map<String, Long> perNode(RangeMap ranges, long[] sizes, List<String> up) {
     Map<String, Long> perNode = new LinkedHashMap<>();
     up.forEach(n -> perNode.put(n, 0L));
     for (int i = 0; i < ranges.size(); i++) {
       perNode.merge(ranges.owner(i), sizes[i], Long::sum);
     }
     perNode.keySet().retainAll(up);
+    return perNode;
+  }
+
+  /** A move of range {@code range} of a range keyspace from one node to another. */
+  record RangeMove(int range, String from, String to) {}
+
+  /**
+   * The range to move, if any, when the node holding the most of a range keyspace ({@code sizes}:
+   * keys, or requests when balancing by ops, per range) is over {@code threshold} above the mean:
+   * from it to the node holding the fewest, the range closest to half their gap among those that
+   * leave the receiver within the threshold. A range that would put the receiver over it is not
+   * moved: that only swaps which node is over, and with ranges of about the gap's size the next
+   * look would move one back (they did, every few seconds, before this rule).
+   */
+  static Optional<RangeMove> rangeToSpread(
+      RangeMap ranges, long[] sizes, List<String> up, double threshold) {
+    Map<String, Long> perNode = perNode(ranges, sizes, up);
     long total = perNode.values().stream().mapToLong(Long::longValue).sum();
     if (total == 0) {
-      return false;
+      return Optional.empty();
     }
     String most = Collections.max(perNode.keySet(), Comparator.comparing(perNode::get));
     String fewest = Collections.min(perNode.keySet(), Comparator.comparing(perNode::get));
-    double mean = (double) total / perNode.size();
-    long gap = perNode.get(most) - perNode.get(fewest);
-    if (perNode.get(most) <= (1 + config.balanceThreshold()) * mean) {
-      return false;
+    double limit = (1 + threshold) * total / perNode.size();
+    if (perNode.get(most) <= limit) {
+      return Optional.empty();
     }
-    // The range whose size is closest to half the gap, among those that narrow it.
+    long gap = perNode.get(most) - perNode.get(fewest);
     int best = -1;
     for (int i = 0; i < ranges.size(); i++) {
       if (ranges.owner(i).equals(most)
           && sizes[i] > 0
-          && sizes[i] < gap
+          && perNode.get(fewest) + sizes[i] <= limit
           && (best < 0 || Math.abs(sizes[i] - gap / 2) < Math.abs(sizes[best] - gap / 2))) {
         best = i;
       }
     }
-    if (best < 0) {
-      return false;
-    }
-    mover.start(
-        List.of(
-            new LoadPlanner.Move(
-                most,
-                fewest,
-                MovingSet.ofKeyRanges(keyspace.name(), List.of(ranges.range(best))),
-                sizes[best])),
-        "spread " + keyspace.name());
-    logger.info(
-        keyspace.name()
-            + ": moving a range of "
-            + sizes[best]
-            + (config.balanceBy().equals("ops") ? " ops/s from " : " keys from ")
-            + most
-            + " to "
-            + fewest);
-    return true;
+    return best < 0 ? Optional.empty() : Optional.of(new RangeMove(best, most, fewest));
   }
 
   /**

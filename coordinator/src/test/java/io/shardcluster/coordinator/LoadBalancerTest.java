@@ -3,9 +3,14 @@ package io.shardcluster.coordinator;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.shardcluster.routing.MovingSet;
+import io.shardcluster.routing.RangeMap;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalInt;
 import org.junit.jupiter.api.Test;
 
 class LoadBalancerTest {
@@ -35,5 +40,53 @@ class LoadBalancerTest {
             LoadBalancer.worthBalancing(
                 new LoadPlanner.Plan(List.of(), plan(1_600, 0, 0).before(), Map.of()), 0.2, "keys"))
         .isFalse();
+  }
+
+  private static final List<String> UP = List.of("n1", "n2", "n3");
+
+  /** Ranges starting at "", "r05000", "r10000", "r15000", ..., owned in that order. */
+  private static RangeMap ranges(String... owners) {
+    List<byte[]> starts = new ArrayList<>();
+    for (int i = 0; i < owners.length; i++) {
+      starts.add(
+          i == 0 ? new byte[0] : String.format("r%05d", i * 5000).getBytes(StandardCharsets.UTF_8));
+    }
+    return RangeMap.of(starts, List.of(owners));
+  }
+
+  @Test
+  void rangeToSpread_movesARangeThatLeavesTheReceiverWithinTheThreshold() {
+    // n1 holds 3 small ranges (1,500 keys against a mean of 1,000): one moves to n3, the fewest.
+    RangeMap ranges = ranges("n1", "n1", "n1", "n2", "n3");
+    long[] sizes = {500, 500, 500, 1_000, 500};
+    Optional<LoadBalancer.RangeMove> move = LoadBalancer.rangeToSpread(ranges, sizes, UP, 0.2);
+    assertThat(move).isPresent();
+    assertThat(move.get().from()).isEqualTo("n1");
+    assertThat(move.get().to()).isEqualTo("n3");
+    assertThat(LoadBalancer.rangeToSplit(ranges, sizes, UP, 0.2, 100)).isEmpty();
+    // Within the threshold: nothing to do.
+    assertThat(LoadBalancer.rangeToSpread(ranges, new long[] {300, 300, 300, 1_000, 900}, UP, 0.2))
+        .isEmpty();
+  }
+
+  @Test
+  void rangeToSpread_neverOnlySwapsWhichNodeIsOver_itSplitsInstead() {
+    // Four ranges of about 5,000 keys on three nodes: n2 holds two. Moving one to n1 or n3 would
+    // put that node at about 10,000: the next look would move one back, and so on (it did).
+    RangeMap ranges = ranges("n1", "n2", "n2", "n3");
+    long[] sizes = {4_719, 4_784, 5_000, 5_000};
+    assertThat(LoadBalancer.rangeToSpread(ranges, sizes, UP, 0.2)).isEmpty();
+    // Its largest range is split instead; its halves can move.
+    assertThat(LoadBalancer.rangeToSplit(ranges, sizes, UP, 0.2, 1_000))
+        .isEqualTo(OptionalInt.of(2));
+    RangeMap split = ranges.split("r12500".getBytes(StandardCharsets.UTF_8));
+    Optional<LoadBalancer.RangeMove> move =
+        LoadBalancer.rangeToSpread(split, new long[] {4_719, 4_784, 2_500, 2_500, 5_000}, UP, 0.2);
+    assertThat(move).isPresent();
+    assertThat(move.get().from()).isEqualTo("n2");
+    assertThat(move.get().to()).isEqualTo("n1");
+    // An excess too small to be worth a split is left alone.
+    assertThat(LoadBalancer.rangeToSplit(ranges, new long[] {47, 48, 50, 50}, UP, 0.2, 1_000))
+        .isEmpty();
   }
 }

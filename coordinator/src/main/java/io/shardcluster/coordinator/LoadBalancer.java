@@ -181,6 +181,7 @@ final class LoadBalancer {
     }
     long now = clock.millis();
     loadSplitAtMs.values().removeIf(at -> now - at >= config.balanceWindow().toMillis());
+    boolean byOps = config.balanceBy().equals("ops");
     for (Keyspace keyspace : rangeKeyspaces) {
       RangeMap ranges = keyspace.ranges();
       long[] sizes = new long[ranges.size()];
@@ -191,7 +192,6 @@ final class LoadBalancer {
         if (load == null) {
           continue;
         }
-        boolean byOps = config.balanceBy().equals("ops");
         sizes[i] = byOps ? Math.round(load.getOpsPerSec()) : load.getKeys();
         medians[i] = byOps ? load.getLoadMedian() : load.getMedian();
         if (config.rangeSplitKeys() > 0
@@ -224,7 +224,7 @@ final class LoadBalancer {
         if (spreadRanges(keyspace, sizes, up)) {
           return true;
         }
-        double minimumExcess = config.balanceBy().equals("keys") ? MIN_EXCESS_KEYS : MIN_EXCESS_OPS;
+        double minimumExcess = byOps ? MIN_EXCESS_OPS : MIN_EXCESS_KEYS;
         OptionalInt split =
             rangeToSplit(ranges, sizes, up, config.balanceThreshold(), minimumExcess);
         if (split.isPresent()
@@ -234,7 +234,7 @@ final class LoadBalancer {
               keyspace.name()
                   + ": split a range of "
                   + sizes[split.getAsInt()]
-                  + (config.balanceBy().equals("ops") ? " ops/s" : " keys")
+                  + (byOps ? " ops/s" : " keys")
                   + " too large to move within the threshold at "
                   + medians[split.getAsInt()].toStringUtf8());
           return true;

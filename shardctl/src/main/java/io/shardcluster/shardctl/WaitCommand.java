@@ -96,8 +96,10 @@ final class WaitCommand extends ClusterCommand {
 
   /** What is not true yet, if anything. */
   private Optional<String> unmet(ClusterAdmin admin, List<NodeState> wanted) {
+    // One look at the nodes for every question, taken before the migrations: a round of a join or
+    // drain, or a try again, that starts in between is running, not missed.
+    List<NodeInfo> members = admin.nodes().nodes();
     if (nodes != null || node != null) {
-      List<NodeInfo> members = admin.nodes().nodes();
       long up = members.stream().filter(n -> n.state() == NodeState.UP).count();
       if (nodes != null && up < nodes) {
         return Optional.of(up + " of " + nodes + " nodes UP");
@@ -116,9 +118,6 @@ final class WaitCommand extends ClusterCommand {
       }
     }
     if (migrationsDone) {
-      // Nodes before migrations, and one list of migrations for every question: a round of a
-      // join or drain, or a try again, that starts in between is running, not missed.
-      List<NodeInfo> members = admin.nodes().nodes();
       List<MigrationInfo> migrations = admin.migrations(true);
       long running = migrations.stream().filter(m -> !m.ended()).count();
       if (running > 0) {

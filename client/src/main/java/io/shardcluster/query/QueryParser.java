@@ -43,6 +43,7 @@ import net.sf.jsqlparser.expression.operators.relational.MinorThanEquals;
 import net.sf.jsqlparser.expression.operators.relational.NotEqualsTo;
 import net.sf.jsqlparser.expression.operators.relational.ParenthesedExpressionList;
 import net.sf.jsqlparser.parser.CCJSqlParserUtil;
+import net.sf.jsqlparser.parser.ParseException;
 import net.sf.jsqlparser.schema.Column;
 import net.sf.jsqlparser.schema.Table;
 import net.sf.jsqlparser.statement.Statement;
@@ -65,10 +66,11 @@ public final class QueryParser {
       Pattern.compile(
           "Encountered unexpected token:\\s*(?:<EOF>)?\\s*at line (\\d+), column (\\d+)");
 
-  // JSqlParser runs each parse on an executor thread, to give up on one that takes too long (its
-  // default timeout, 6 s); left to itself it starts and stops a thread for every parse, which was
-  // most of a parse's time (0.65-0.95 ms a query, 0.15-0.25 ms with these shared threads). They
-  // never hold up the JVM's exit.
+  // JSqlParser's own entry point runs each parse on an executor thread, to give up on one that
+  // takes too long (its default timeout, 6 s); left to itself it starts and stops a thread for
+  // every parse, which was most of a parse's time (0.65-0.95 ms a query, 0.15-0.25 ms with these
+  // shared threads). It is the fallback for what the simple grammar cannot parse, and the source
+  // of every syntax error. These threads never hold up the JVM's exit.
   private static final ExecutorService PARSING =
       Executors.newCachedThreadPool(
           task -> {
@@ -84,16 +86,33 @@ public final class QueryParser {
     if (sql == null || sql.isBlank()) {
       throw ShardClusterException.invalidArgument("the query is empty");
     }
-    Statement statement;
-    try {
-      statement = CCJSqlParserUtil.parse(sql, PARSING, null);
-    } catch (JSQLParserException e) {
-      throw ShardClusterException.invalidArgument(syntaxError(sql, e));
+    Statement statement = parseSimply(sql);
+    if (statement == null) {
+      try {
+        statement = CCJSqlParserUtil.parse(sql, PARSING, null);
+      } catch (JSQLParserException e) {
+        throw ShardClusterException.invalidArgument(syntaxError(sql, e));
+      }
     }
     if (!(statement instanceof PlainSelect select)) {
       throw unsupported("only SELECT is supported");
     }
     return new QueryParser.Builder(select).build();
+  }
+
+  /**
+   * The statement as JSqlParser's simple grammar reads it, on the caller's thread; null if that
+   * grammar cannot read it. Queries of the supported subset normally fit that grammar, the one
+   * JSqlParser tries first itself: this only skips the hand-over to a parsing thread and back
+   * (about half of a small query's parse). Anything it cannot read, a syntax error included, goes
+   * the whole way, which names the error.
+   */
+  static Statement parseSimply(String sql) {
+    try {
+      return CCJSqlParserUtil.newParser(sql).withAllowComplexParsing(false).Statement();
+    } catch (ParseException | RuntimeException e) {
+      return null;
+    }
   }
 
   /** Keywords that something must follow. */

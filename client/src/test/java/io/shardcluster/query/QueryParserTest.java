@@ -7,6 +7,7 @@ import io.shardcluster.client.ShardClusterException;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
 import java.util.List;
+import net.sf.jsqlparser.parser.CCJSqlParserUtil;
 import org.junit.jupiter.api.Test;
 
 class QueryParserTest {
@@ -37,6 +38,26 @@ class QueryParserTest {
       QueryParser.parse("SELECT COUNT(*) FROM t WHERE x = " + i);
     }
     assertThat(threads.getTotalStartedThreadCount() - started).isLessThan(10);
+  }
+
+  @Test
+  void theSupportedSubset_isReadOnTheCallersThread_asJSqlParserReadsIt() throws Exception {
+    List<String> queries =
+        List.of(
+            "SELECT * FROM t WHERE _key = 'k1'",
+            "SELECT a, b.c FROM t WHERE _key IN ('a', 'b') AND x BETWEEN -1 AND 2.5",
+            "SELECT COUNT(*), SUM(x), AVG(x), MIN(y), MAX(y) FROM t",
+            "SELECT g, COUNT(*) AS n FROM t WHERE NOT (a = 1 OR b != 'x') GROUP BY g"
+                + " ORDER BY n DESC, g LIMIT 10",
+            "SELECT x FROM t WHERE ((a IS NULL) OR (b IS NOT NULL AND c LIKE 'pre%'));",
+            "SELECT `odd name` FROM \"key space\" WHERE \"a b\" = 'it''s' AND flag = true");
+    for (String sql : queries) {
+      assertThat(QueryParser.parseSimply(sql)).as(sql).isNotNull();
+      assertThat(QueryParser.parseSimply(sql).toString())
+          .as(sql)
+          .isEqualTo(CCJSqlParserUtil.parse(sql).toString());
+    }
+    assertThat(QueryParser.parseSimply("SELECT * FROM t WHERE a = 1 garbage")).isNull();
   }
 
   @Test

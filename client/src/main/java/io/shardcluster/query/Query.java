@@ -27,6 +27,13 @@ public record Query(
     List<Order> orderBy,
     long limit) {
 
+  /** Shared by every run of the same text, so its lists cannot change. */
+  public Query {
+    outputs = List.copyOf(outputs);
+    groupBy = List.copyOf(groupBy);
+    orderBy = List.copyOf(orderBy);
+  }
+
   /** A selected column: a field or an aggregate, with the name it is shown under. */
   public sealed interface Output {
     String name();

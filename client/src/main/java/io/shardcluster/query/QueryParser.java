@@ -7,9 +7,12 @@ import io.shardcluster.client.ErrorCode;
 import io.shardcluster.client.ShardClusterException;
 import java.math.BigDecimal;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ExecutorService;
@@ -81,11 +84,37 @@ public final class QueryParser {
 
   private QueryParser() {}
 
+  // Queries parsed lately, by their text, most recently used last: the same text again (an
+  // application's or a dashboard's repeated query, each node's part of it) is not parsed again,
+  // which is most of a small query's time. Long texts (large IN lists) are not kept.
+  private static final int CACHED_QUERIES = 512;
+  private static final int CACHED_TEXT_CHARS = 4096;
+  private static final Map<String, Query> PARSED =
+      Collections.synchronizedMap(
+          new LinkedHashMap<>(64, 0.75f, true) {
+            @Override
+            protected boolean removeEldestEntry(Map.Entry<String, Query> eldest) {
+              return size() > CACHED_QUERIES;
+            }
+          });
+
   /** Parses and checks one query; INVALID_ARGUMENT or UNIMPLEMENTED errors if it is not valid. */
   public static Query parse(String sql) {
     if (sql == null || sql.isBlank()) {
       throw ShardClusterException.invalidArgument("the query is empty");
     }
+    Query cached = PARSED.get(sql);
+    if (cached != null) {
+      return cached;
+    }
+    Query query = parseText(sql);
+    if (sql.length() <= CACHED_TEXT_CHARS) {
+      PARSED.put(sql, query);
+    }
+    return query;
+  }
+
+  private static Query parseText(String sql) {
     Statement statement = parseSimply(sql);
     if (statement == null) {
       try {

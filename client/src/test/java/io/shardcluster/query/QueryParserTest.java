@@ -1,6 +1,7 @@
 package io.shardcluster.query;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.shardcluster.client.ErrorCode;
 import io.shardcluster.client.ShardClusterException;
@@ -58,6 +59,25 @@ class QueryParserTest {
           .isEqualTo(CCJSqlParserUtil.parse(sql).toString());
     }
     assertThat(QueryParser.parseSimply("SELECT * FROM t WHERE a = 1 garbage")).isNull();
+  }
+
+  @Test
+  void aQueryParsedLately_isNotParsedAgain() {
+    String sql = "SELECT g, COUNT(*) FROM cached WHERE x > 1 GROUP BY g";
+    Query first = QueryParser.parse(sql);
+    assertThat(QueryParser.parse(sql)).isSameAs(first);
+    assertThat(QueryParser.parse(sql + " ")).isNotSameAs(first).isEqualTo(first);
+    assertThatThrownBy(() -> first.outputs().clear())
+        .isInstanceOf(UnsupportedOperationException.class);
+    // Errors are found again each time; long texts and the least recently used are not kept.
+    assertThat(code("SELECT * FROM cached WHERE")).isEqualTo(ErrorCode.INVALID_ARGUMENT);
+    assertThat(code("SELECT * FROM cached WHERE")).isEqualTo(ErrorCode.INVALID_ARGUMENT);
+    String longText = "SELECT * FROM cached WHERE _key = '" + "k".repeat(5000) + "'";
+    assertThat(QueryParser.parse(longText)).isNotSameAs(QueryParser.parse(longText));
+    for (int i = 0; i < 600; i++) {
+      QueryParser.parse("SELECT * FROM cached WHERE _key = 'k" + i + "'");
+    }
+    assertThat(QueryParser.parse(sql)).isNotSameAs(first).isEqualTo(first);
   }
 
   @Test

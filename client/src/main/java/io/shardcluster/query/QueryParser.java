@@ -64,6 +64,8 @@ public final class QueryParser {
       Pattern.compile(
           "Encountered unexpected token: (\"(?:[^\"]|\"\")*\")[\\s\\S]*?at line (\\d+), column (\\d+)");
 
+  private static final Pattern BACKTICKED = Pattern.compile("`[^`]*`");
+
   // What JSqlParser says when the query ended where it needed more.
   private static final Pattern AT_THE_END =
       Pattern.compile(
@@ -188,15 +190,42 @@ public final class QueryParser {
       if (isLastToken(sql, line, column, token) && !canEndAQuery(token)) {
         return "syntax error at " + where + ": the query ends too soon, after " + token;
       }
-      return "syntax error at " + where + ": unexpected " + token;
+      return unbalanced(sql).orElse("syntax error at " + where + ": unexpected " + token);
     }
     Matcher end = AT_THE_END.matcher(message);
     if (end.find()) {
       String where = where(Integer.parseInt(end.group(1)), Integer.parseInt(end.group(2)));
-      return "syntax error at " + where + ": the query ends too soon";
+      return unbalanced(sql).orElse("syntax error at " + where + ": the query ends too soon");
     }
     String first = message.replaceFirst("^[\\w.]+Exception: ", "");
     return "syntax error: " + first.lines().findFirst().orElse(first).trim();
+  }
+
+  /**
+   * A parenthesis left open or closed once too often, named plainly: JSqlParser blames it on some
+   * other token (often the one before it, as {@code unexpected "("}).
+   */
+  private static Optional<String> unbalanced(String sql) {
+    // JSqlParser's check skips quoted text and names, but not names in backticks.
+    Matcher names = BACKTICKED.matcher(sql);
+    StringBuilder masked = new StringBuilder(sql.length());
+    while (names.find()) {
+      names.appendReplacement(masked, "`" + " ".repeat(names.group().length() - 2) + "`");
+    }
+    names.appendTail(masked);
+    int at = CCJSqlParserUtil.getUnbalancedPosition(masked.toString());
+    if (at < 0) {
+      return Optional.empty();
+    }
+    int line = 1 + (int) sql.substring(0, at).chars().filter(c -> c == '\n').count();
+    int column = at - sql.lastIndexOf('\n', at - 1);
+    char bracket = sql.charAt(at);
+    return Optional.of(
+        "syntax error at "
+            + where(line, column)
+            + ": \""
+            + bracket
+            + (")]}".indexOf(bracket) >= 0 ? "\" closes nothing" : "\" is never closed"));
   }
 
   private static ShardClusterException unsupported(String what) {

@@ -85,6 +85,16 @@ class QueryParserTest {
     assertThat(error("SELECT * FROM t WHERE age >= AND x = 1"))
         .isEqualTo("syntax error at column 27: unexpected \">=\"");
     assertThat(error("SELEC x FROM t")).isEqualTo("syntax error at column 1: unexpected \"SELEC\"");
+    assertThat(error("SELECT g, COUNT(* FROM t"))
+        .isEqualTo("syntax error at column 16: \"(\" is never closed");
+    assertThat(error("SELECT * FROM t\nWHERE a IN (1, 2"))
+        .isEqualTo("syntax error at line 2, column 12: \"(\" is never closed");
+    assertThat(error("SELECT * FROM t WHERE a = 1)"))
+        .isEqualTo("syntax error at column 28: \")\" closes nothing");
+    assertThat(error("SELECT * FROM t WHERE a = '(' AND b =")).contains("ends too soon");
+    assertThat(error("SELECT `a(` FROM t WHERE")).contains("ends too soon");
+    assertThat(error("SELECT * FROM t WHERE (a = 1 OR"))
+        .isEqualTo("syntax error at column 30: the query ends too soon, after \"OR\"");
     assertThat(code("SELECT * FROM t WHERE")).isEqualTo(ErrorCode.INVALID_ARGUMENT);
     assertThat(error("SELECT * FROM t WHERE"))
         .isEqualTo("syntax error at column 17: the query ends too soon, after \"WHERE\"");

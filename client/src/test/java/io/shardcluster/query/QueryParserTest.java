@@ -81,6 +81,18 @@ class QueryParserTest {
   }
 
   @Test
+  void parentheses_nestAtMostThirtyTwoDeep() {
+    String deepest =
+        "(".repeat(QueryParser.MAX_NESTING) + "a = 1" + ")".repeat(QueryParser.MAX_NESTING);
+    assertThat(QueryParser.parse("SELECT * FROM t WHERE " + deepest).where()).isPresent();
+    assertThat(error("SELECT * FROM t WHERE (" + deepest + ")"))
+        .isEqualTo("the query nests parentheses 33 deep; at most 32 are allowed");
+    // Deep enough to overflow JSqlParser's stack, or to keep a thread busy for minutes.
+    String abusive = "SELECT * FROM t WHERE " + "(".repeat(5000) + "a = 1" + ")".repeat(5000);
+    assertThat(code(abusive)).isEqualTo(ErrorCode.INVALID_ARGUMENT);
+  }
+
+  @Test
   void syntaxErrors_pointAtTheToken() {
     assertThat(error("SELECT * FROM t WHERE age >= AND x = 1"))
         .isEqualTo("syntax error at column 27: unexpected \">=\"");

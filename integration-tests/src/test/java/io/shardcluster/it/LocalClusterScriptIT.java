@@ -33,8 +33,12 @@ class LocalClusterScriptIT {
 
   /** Starts a local cluster of two nodes on free ports; its coordinator's address. */
   private static String upWithTwoNodes(Path dir) throws Exception {
+    return upWithTwoNodes(dir, PREBUILT);
+  }
+
+  private static String upWithTwoNodes(Path dir, Map<String, String> env) throws Exception {
     Shardctl.Result up =
-        bin("cluster", "up", "--nodes", "2", "--dir", dir.toString(), "--port", "0");
+        bin(env, "cluster", "up", "--nodes", "2", "--dir", dir.toString(), "--port", "0");
     assertThat(up.exitCode()).as(up.err() + up.out()).isZero();
     assertThat(up.out()).contains("shardcluster is up").contains("2 shard nodes");
     return Files.readString(dir.resolve("coordinator.address")).trim();
@@ -45,7 +49,12 @@ class LocalClusterScriptIT {
     Path dir = workDir("script");
     String d = dir.toString();
     try {
-      String address = upWithTwoNodes(dir);
+      // COORDINATOR_OPTS reaches the coordinator that up starts.
+      String address =
+          upWithTwoNodes(
+              dir, Map.of("SHARDCLUSTER_NO_BUILD", "1", "COORDINATOR_OPTS", "--balancer off"));
+      assertThat(bin("shardctl", "--coordinator", address, "rebalance", "--dry-run").out())
+          .contains("automatic balancer off");
       for (String name : List.of("coordinator", "node-1", "node-2")) {
         assertThat(dir.resolve(name + ".pid")).exists();
         assertThat(dir.resolve(name + ".log")).exists();

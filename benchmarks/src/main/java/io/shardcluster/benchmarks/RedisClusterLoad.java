@@ -11,6 +11,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -87,13 +88,18 @@ public final class RedisClusterLoad {
     }
   }
 
+  private static final Set<String> OPTIONS =
+      Set.of("seed", "threads", "keys", "value-size", "read-ratio", "duration");
+
   private static Map<String, String> options(String[] args) {
     Map<String, String> options = new HashMap<>();
     for (int i = 0; i < args.length; i += 2) {
-      if (!args[i].startsWith("--") || i + 1 == args.length) {
-        throw new IllegalArgumentException("expected --name value pairs, got " + args[i]);
+      String name = args[i].startsWith("--") ? args[i].substring(2) : "";
+      if (!OPTIONS.contains(name) || i + 1 == args.length) {
+        throw new IllegalArgumentException(
+            "expected --name value pairs with names " + OPTIONS + ", got " + args[i]);
       }
-      options.put(args[i].substring(2), args[i + 1]);
+      options.put(name, args[i + 1]);
     }
     return options;
   }

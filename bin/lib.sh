@@ -29,8 +29,8 @@ ensure_built() {
       stale="$target is not built yet"
       break
     fi
-    if [ -n "$(find "$SHARDCLUSTER_ROOT"/{proto,client,"$target"}/src/main \
-        "$SHARDCLUSTER_ROOT"/{proto,client,"$target"}/pom.xml "$SHARDCLUSTER_ROOT/pom.xml" \
+    if [ -n "$(find "$SHARDCLUSTER_ROOT"/{proto,common,server-common,client,"$target"}/src/main \
+        "$SHARDCLUSTER_ROOT"/{proto,common,server-common,client,"$target"}/pom.xml "$SHARDCLUSTER_ROOT/pom.xml" \
         -newer "$jar" -print -quit 2>/dev/null)" ]; then
       stale="sources changed since $target was built"
       break

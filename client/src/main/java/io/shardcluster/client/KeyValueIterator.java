@@ -1,5 +1,6 @@
 package io.shardcluster.client;
 
+import io.shardcluster.errors.ShardClusterException;
 import java.util.Iterator;
 import java.util.Spliterator;
 import java.util.Spliterators;

@@ -1,5 +1,6 @@
 package io.shardcluster.client;
 
+import io.shardcluster.rpc.Limits;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
@@ -70,7 +71,7 @@ public record MigrationInfo(
    * How many times the coordinator tries the moves of a join, a drain or a directory change that
    * failures roll back, the first try included.
    */
-  public static final int MAX_ATTEMPTS = 5;
+  public static final int MAX_ATTEMPTS = Limits.MAX_MIGRATION_ATTEMPTS;
 
   /**
    * The directory changes ({@code directory set}, {@code move} or {@code remove}) among these

@@ -1,5 +1,6 @@
 package io.shardcluster.client;
 
+import io.shardcluster.errors.ShardClusterException;
 import java.time.Duration;
 
 /**

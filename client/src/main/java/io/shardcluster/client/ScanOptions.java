@@ -1,6 +1,6 @@
 package io.shardcluster.client;
 
-import static io.shardcluster.client.ShardClusterException.requireArgument;
+import static io.shardcluster.errors.ShardClusterException.requireArgument;
 
 import java.nio.charset.StandardCharsets;
 

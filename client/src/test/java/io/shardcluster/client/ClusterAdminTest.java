@@ -6,10 +6,12 @@ import static org.awaitility.Awaitility.await;
 
 import io.grpc.ConnectivityState;
 import io.grpc.stub.StreamObserver;
-import io.shardcluster.client.internal.NodeChannels;
+import io.shardcluster.errors.ShardClusterException;
 import io.shardcluster.proto.v1.AdminGrpc;
 import io.shardcluster.proto.v1.ListNodesRequest;
 import io.shardcluster.proto.v1.ListNodesResponse;
+import io.shardcluster.rpc.NodeChannels;
+import io.shardcluster.rpc.SocketCoordinator;
 import java.time.Duration;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;

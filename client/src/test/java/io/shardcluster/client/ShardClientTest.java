@@ -6,6 +6,9 @@ import static org.awaitility.Awaitility.await;
 
 import com.google.protobuf.ByteString;
 import io.shardcluster.client.internal.RetryPolicy;
+import io.shardcluster.errors.ErrorCode;
+import io.shardcluster.errors.NodeUnavailableException;
+import io.shardcluster.errors.ShardClusterException;
 import io.shardcluster.routing.HashRing;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.RoutingTable;

@@ -2,7 +2,7 @@ package io.shardcluster.coordinator;
 
 import com.google.protobuf.ByteString;
 import io.grpc.stub.StreamObserver;
-import io.shardcluster.client.ShardClusterException;
+import io.shardcluster.errors.ShardClusterException;
 import io.shardcluster.proto.v1.AdminGrpc;
 import io.shardcluster.proto.v1.CreateKeyspaceRequest;
 import io.shardcluster.proto.v1.DirectoryChangeResponse;
@@ -31,8 +31,8 @@ import io.shardcluster.proto.v1.SetDirectoryEntryRequest;
 import io.shardcluster.proto.v1.SplitRangeRequest;
 import io.shardcluster.proto.v1.Strategy;
 import io.shardcluster.routing.Keyspace;
-import io.shardcluster.wire.RoutingTables;
-import io.shardcluster.wire.ServerResponses;
+import io.shardcluster.rpc.RoutingTables;
+import io.shardcluster.server.ServerResponses;
 import java.util.List;
 import java.util.function.Supplier;
 

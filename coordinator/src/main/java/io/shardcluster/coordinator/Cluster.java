@@ -1,10 +1,10 @@
 package io.shardcluster.coordinator;
 
-import static io.shardcluster.client.ShardClusterException.requireArgument;
+import static io.shardcluster.errors.ShardClusterException.requireArgument;
 
 import com.google.protobuf.ByteString;
-import io.shardcluster.client.ErrorCode;
-import io.shardcluster.client.ShardClusterException;
+import io.shardcluster.errors.ErrorCode;
+import io.shardcluster.errors.ShardClusterException;
 import io.shardcluster.proto.v1.GroupEntry;
 import io.shardcluster.proto.v1.LookupGroupsResponse;
 import io.shardcluster.proto.v1.MemberRecord;
@@ -21,7 +21,7 @@ import io.shardcluster.routing.RangeAllocator;
 import io.shardcluster.routing.RangeMap;
 import io.shardcluster.routing.RoutingTable;
 import io.shardcluster.routing.TokenAllocator;
-import io.shardcluster.wire.HostPort;
+import io.shardcluster.rpc.HostPort;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -336,7 +336,7 @@ final class Cluster {
           "keyspace " + keyspaceName + " is not a directory keyspace; it has no groups");
     }
     for (ByteString group : asked) {
-      io.shardcluster.wire.Limits.checkKey(group.size());
+      io.shardcluster.rpc.Limits.checkKey(group.size());
     }
     if (place && asked.stream().anyMatch(g -> groups.owner(keyspaceName, g) == null)) {
       placeGroups(keyspaceName, asked);
@@ -601,7 +601,7 @@ final class Cluster {
             : null;
     TreeSet<byte[]> splits = new TreeSet<>(Arrays::compareUnsigned);
     for (byte[] key : splitAt) {
-      io.shardcluster.wire.Limits.checkKey(key.length);
+      io.shardcluster.rpc.Limits.checkKey(key.length);
       if (!splits.add(key)) {
         throw ShardClusterException.invalidArgument(
             "split key '" + new String(key, StandardCharsets.UTF_8) + "' is given twice");
@@ -653,7 +653,7 @@ final class Cluster {
 
   /** Splits the range holding {@code at} of a range keyspace there. Returns the new epoch. */
   long splitRange(String name, byte[] at) {
-    io.shardcluster.wire.Limits.checkKey(at.length);
+    io.shardcluster.rpc.Limits.checkKey(at.length);
     return update(
             current -> {
               Keyspace keyspace = current.routing().keyspace(name);

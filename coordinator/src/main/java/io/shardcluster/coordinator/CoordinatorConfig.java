@@ -1,8 +1,8 @@
 package io.shardcluster.coordinator;
 
-import static io.shardcluster.client.ShardClusterException.requireArgument;
+import static io.shardcluster.errors.ShardClusterException.requireArgument;
 
-import io.shardcluster.wire.Failpoints;
+import io.shardcluster.server.Failpoints;
 import java.nio.file.Path;
 import java.time.Duration;
 

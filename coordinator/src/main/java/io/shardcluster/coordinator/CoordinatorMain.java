@@ -1,9 +1,9 @@
 package io.shardcluster.coordinator;
 
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
-import io.shardcluster.client.ShardClusterException;
-import io.shardcluster.wire.Failpoints;
-import io.shardcluster.wire.ServerStartup;
+import io.shardcluster.errors.ShardClusterException;
+import io.shardcluster.rpc.ProcessDefaults;
+import io.shardcluster.server.Failpoints;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -189,7 +189,7 @@ public final class CoordinatorMain implements Callable<Integer> {
   }
 
   public static void main(String[] args) {
-    ServerStartup.configureProcess();
+    ProcessDefaults.apply();
     System.exit(
         new CommandLine(new CoordinatorMain())
             .setExecutionExceptionHandler(

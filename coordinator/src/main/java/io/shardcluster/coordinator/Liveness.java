@@ -1,7 +1,7 @@
 package io.shardcluster.coordinator;
 
 import com.google.errorprone.annotations.concurrent.GuardedBy;
-import io.shardcluster.client.NodeState;
+import io.shardcluster.proto.v1.NodeState;
 import io.shardcluster.proto.v1.NodeStats;
 import java.time.Clock;
 import java.time.Duration;

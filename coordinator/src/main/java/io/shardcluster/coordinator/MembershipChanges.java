@@ -1,6 +1,6 @@
 package io.shardcluster.coordinator;
 
-import io.shardcluster.client.ShardClusterException;
+import io.shardcluster.errors.ShardClusterException;
 import io.shardcluster.proto.v1.MemberRecord;
 import io.shardcluster.proto.v1.Migration;
 import io.shardcluster.proto.v1.NodeState;
@@ -13,7 +13,7 @@ import io.shardcluster.routing.PositionRange;
 import io.shardcluster.routing.RangeAllocator;
 import io.shardcluster.routing.RangeMap;
 import io.shardcluster.routing.TokenAllocator;
-import io.shardcluster.wire.RoutingTables;
+import io.shardcluster.rpc.RoutingTables;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.Collections;

@@ -6,8 +6,8 @@ import io.shardcluster.proto.v1.HeartbeatResponse;
 import io.shardcluster.proto.v1.MembershipGrpc;
 import io.shardcluster.proto.v1.RegisterRequest;
 import io.shardcluster.proto.v1.RegisterResponse;
-import io.shardcluster.wire.RoutingTables;
-import io.shardcluster.wire.ServerResponses;
+import io.shardcluster.rpc.RoutingTables;
+import io.shardcluster.server.ServerResponses;
 
 /** Serves shard nodes' registrations and heartbeats. */
 final class MembershipService extends MembershipGrpc.MembershipImplBase {

@@ -6,7 +6,7 @@ import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.shardcluster.proto.v1.MemberRecord;
 import io.shardcluster.proto.v1.Migration;
-import io.shardcluster.wire.RoutingTables;
+import io.shardcluster.rpc.RoutingTables;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;

@@ -1,9 +1,8 @@
 package io.shardcluster.coordinator;
 
 import io.grpc.Context;
-import io.shardcluster.client.ErrorCode;
-import io.shardcluster.client.ShardClusterException;
-import io.shardcluster.client.internal.NodeChannels;
+import io.shardcluster.errors.ErrorCode;
+import io.shardcluster.errors.ShardClusterException;
 import io.shardcluster.proto.v1.Checkpoint;
 import io.shardcluster.proto.v1.KeyMigrationGrpc;
 import io.shardcluster.proto.v1.Migration;
@@ -13,9 +12,10 @@ import io.shardcluster.proto.v1.MigrationRef;
 import io.shardcluster.proto.v1.MigrationSpec;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.MovingSet;
-import io.shardcluster.wire.Failpoints;
-import io.shardcluster.wire.RoutingTables;
-import io.shardcluster.wire.StatusErrors;
+import io.shardcluster.rpc.NodeChannels;
+import io.shardcluster.rpc.RoutingTables;
+import io.shardcluster.rpc.StatusErrors;
+import io.shardcluster.server.Failpoints;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;

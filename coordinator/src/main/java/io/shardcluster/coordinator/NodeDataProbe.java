@@ -1,11 +1,11 @@
 package io.shardcluster.coordinator;
 
 import com.google.protobuf.ByteString;
-import io.shardcluster.client.ShardClusterException;
-import io.shardcluster.client.internal.NodeChannels;
+import io.shardcluster.errors.ShardClusterException;
 import io.shardcluster.proto.v1.CountRequest;
 import io.shardcluster.proto.v1.ShardNodeGrpc;
-import io.shardcluster.wire.StatusErrors;
+import io.shardcluster.rpc.NodeChannels;
+import io.shardcluster.rpc.StatusErrors;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 

@@ -1,9 +1,8 @@
 package io.shardcluster.coordinator;
 
 import com.google.protobuf.ByteString;
-import io.shardcluster.client.ErrorCode;
-import io.shardcluster.client.ShardClusterException;
-import io.shardcluster.client.internal.NodeChannels;
+import io.shardcluster.errors.ErrorCode;
+import io.shardcluster.errors.ShardClusterException;
 import io.shardcluster.proto.v1.BalancerState;
 import io.shardcluster.proto.v1.DirectoryChangeResponse;
 import io.shardcluster.proto.v1.MemberRecord;
@@ -13,8 +12,9 @@ import io.shardcluster.proto.v1.NodeState;
 import io.shardcluster.routing.DirectoryEntry;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.MovingSet;
-import io.shardcluster.wire.Failpoints;
-import io.shardcluster.wire.RoutingTables;
+import io.shardcluster.rpc.NodeChannels;
+import io.shardcluster.rpc.RoutingTables;
+import io.shardcluster.server.Failpoints;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;

@@ -1,10 +1,10 @@
 package io.shardcluster.coordinator;
 
 import com.google.protobuf.ByteString;
-import io.shardcluster.client.MigrationInfo;
 import io.shardcluster.proto.v1.Migration;
 import io.shardcluster.proto.v1.MigrationPhase;
 import io.shardcluster.routing.DirectoryEntry;
+import io.shardcluster.rpc.Limits;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -28,7 +28,7 @@ import java.util.stream.Collectors;
  */
 final class RollbackRetries {
   /** Rounds a join, drain or directory change makes at most, the first included. */
-  static final int MAX_ATTEMPTS = MigrationInfo.MAX_ATTEMPTS;
+  static final int MAX_ATTEMPTS = Limits.MAX_MIGRATION_ATTEMPTS;
 
   /** The wait after a failed first round; it doubles with each round after. */
   static final long FIRST_DELAY_MS = 2_000;

@@ -10,8 +10,8 @@ import io.shardcluster.proto.v1.RoutingGrpc;
 import io.shardcluster.proto.v1.WatchRoutingTableRequest;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.RoutingTable;
-import io.shardcluster.wire.RoutingTables;
-import io.shardcluster.wire.ServerResponses;
+import io.shardcluster.rpc.RoutingTables;
+import io.shardcluster.server.ServerResponses;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 

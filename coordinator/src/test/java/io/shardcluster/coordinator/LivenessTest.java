@@ -2,7 +2,7 @@ package io.shardcluster.coordinator;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.shardcluster.client.NodeState;
+import io.shardcluster.proto.v1.NodeState;
 import io.shardcluster.proto.v1.NodeStats;
 import java.time.Clock;
 import java.time.Duration;

@@ -12,7 +12,7 @@ import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.MovingSet;
 import io.shardcluster.routing.PositionRange;
 import io.shardcluster.routing.RangeMap;
-import io.shardcluster.wire.RoutingTables;
+import io.shardcluster.rpc.RoutingTables;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import org.junit.jupiter.api.Test;

@@ -4,13 +4,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.google.protobuf.ByteString;
-import io.shardcluster.client.internal.NodeChannels;
 import io.shardcluster.proto.v1.Migration;
 import io.shardcluster.proto.v1.MigrationPhase;
 import io.shardcluster.routing.DirectoryEntry;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.MovingSet;
-import io.shardcluster.wire.RoutingTables;
+import io.shardcluster.rpc.NodeChannels;
+import io.shardcluster.rpc.RoutingTables;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;

@@ -6,11 +6,11 @@ import static org.awaitility.Awaitility.await;
 
 import com.google.common.util.concurrent.RateLimiter;
 import io.shardcluster.client.ClusterAdmin.KeyspaceInfo;
-import io.shardcluster.client.ErrorCode;
 import io.shardcluster.client.KeyValue;
 import io.shardcluster.client.NodeState;
 import io.shardcluster.client.ShardClient;
-import io.shardcluster.client.ShardClusterException;
+import io.shardcluster.errors.ErrorCode;
+import io.shardcluster.errors.ShardClusterException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;

@@ -6,7 +6,7 @@ import static org.awaitility.Awaitility.await;
 import io.shardcluster.client.MigrationInfo;
 import io.shardcluster.client.NodeState;
 import io.shardcluster.client.ShardClient;
-import io.shardcluster.wire.Failpoints;
+import io.shardcluster.server.Failpoints;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;

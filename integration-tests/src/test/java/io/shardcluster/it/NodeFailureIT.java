@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
-import io.shardcluster.client.NodeUnavailableException;
 import io.shardcluster.client.ShardClient;
+import io.shardcluster.errors.NodeUnavailableException;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.RoutingTable;
 import java.nio.charset.StandardCharsets;

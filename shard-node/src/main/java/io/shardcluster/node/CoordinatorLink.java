@@ -1,17 +1,17 @@
 package io.shardcluster.node;
 
 import io.grpc.ManagedChannel;
-import io.shardcluster.client.ErrorCode;
-import io.shardcluster.client.ShardClusterException;
-import io.shardcluster.client.internal.RoutingCache;
+import io.shardcluster.errors.ErrorCode;
+import io.shardcluster.errors.ShardClusterException;
 import io.shardcluster.proto.v1.HeartbeatRequest;
 import io.shardcluster.proto.v1.HeartbeatResponse;
 import io.shardcluster.proto.v1.MembershipGrpc;
 import io.shardcluster.proto.v1.NodeStats;
 import io.shardcluster.proto.v1.RegisterRequest;
 import io.shardcluster.proto.v1.RegisterResponse;
-import io.shardcluster.wire.RoutingTables;
-import io.shardcluster.wire.StatusErrors;
+import io.shardcluster.rpc.RoutingCache;
+import io.shardcluster.rpc.RoutingTables;
+import io.shardcluster.rpc.StatusErrors;
 import java.time.Duration;
 import java.util.Set;
 import java.util.concurrent.ScheduledExecutorService;

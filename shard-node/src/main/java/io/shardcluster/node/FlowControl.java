@@ -1,7 +1,7 @@
 package io.shardcluster.node;
 
 import io.grpc.stub.ServerCallStreamObserver;
-import io.shardcluster.client.ShardClusterException;
+import io.shardcluster.errors.ShardClusterException;
 
 /**
  * Back-pressure for a server stream sent from a thread of its own: blocks that thread until gRPC

@@ -14,9 +14,9 @@ import io.shardcluster.proto.v1.MigrationRef;
 import io.shardcluster.proto.v1.MigrationSpec;
 import io.shardcluster.proto.v1.PullChangesRequest;
 import io.shardcluster.proto.v1.PullChangesResponse;
-import io.shardcluster.wire.RoutingTables;
-import io.shardcluster.wire.ServerResponses;
-import io.shardcluster.wire.StatusErrors;
+import io.shardcluster.rpc.RoutingTables;
+import io.shardcluster.rpc.StatusErrors;
+import io.shardcluster.server.ServerResponses;
 import java.util.concurrent.ExecutorService;
 import java.util.function.Supplier;
 

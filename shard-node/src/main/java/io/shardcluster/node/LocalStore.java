@@ -1,6 +1,6 @@
 package io.shardcluster.node;
 
-import io.shardcluster.client.ShardClusterException;
+import io.shardcluster.errors.ShardClusterException;
 import io.shardcluster.routing.KeyRange;
 import io.shardcluster.routing.MovingSet;
 import java.nio.charset.StandardCharsets;

@@ -1,6 +1,6 @@
 package io.shardcluster.node;
 
-import io.shardcluster.client.ShardClusterException;
+import io.shardcluster.errors.ShardClusterException;
 import java.io.IOException;
 import java.io.Reader;
 import java.io.Writer;

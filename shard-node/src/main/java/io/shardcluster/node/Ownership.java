@@ -2,8 +2,8 @@ package io.shardcluster.node;
 
 import com.google.protobuf.ByteString;
 import io.grpc.Context;
-import io.shardcluster.client.internal.GroupOwners;
 import io.shardcluster.routing.Keyspace;
+import io.shardcluster.rpc.GroupOwners;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Supplier;
 

@@ -1,14 +1,14 @@
 package io.shardcluster.node;
 
-import static io.shardcluster.client.ShardClusterException.requireArgument;
+import static io.shardcluster.errors.ShardClusterException.requireArgument;
 
-import io.shardcluster.client.ShardClusterException;
-import io.shardcluster.client.WrongShardException;
+import io.shardcluster.errors.ShardClusterException;
+import io.shardcluster.errors.WrongShardException;
 import io.shardcluster.node.OutgoingMigrations.Mutation;
 import io.shardcluster.routing.DirectoryEntry;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.RoutingTable;
-import io.shardcluster.wire.Limits;
+import io.shardcluster.rpc.Limits;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;

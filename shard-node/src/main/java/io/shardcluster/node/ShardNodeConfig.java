@@ -1,9 +1,9 @@
 package io.shardcluster.node;
 
-import static io.shardcluster.client.ShardClusterException.requireArgument;
+import static io.shardcluster.errors.ShardClusterException.requireArgument;
 
-import io.shardcluster.wire.Failpoints;
-import io.shardcluster.wire.HostPort;
+import io.shardcluster.rpc.HostPort;
+import io.shardcluster.server.Failpoints;
 import java.nio.file.Path;
 import java.time.Duration;
 

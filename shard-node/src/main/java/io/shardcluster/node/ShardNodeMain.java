@@ -1,10 +1,10 @@
 package io.shardcluster.node;
 
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
-import io.shardcluster.client.ShardClusterException;
-import io.shardcluster.wire.Failpoints;
-import io.shardcluster.wire.HostPort;
-import io.shardcluster.wire.ServerStartup;
+import io.shardcluster.errors.ShardClusterException;
+import io.shardcluster.rpc.HostPort;
+import io.shardcluster.rpc.ProcessDefaults;
+import io.shardcluster.server.Failpoints;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -115,7 +115,7 @@ public final class ShardNodeMain implements Callable<Integer> {
   }
 
   public static void main(String[] args) {
-    ServerStartup.configureProcess();
+    ProcessDefaults.apply();
     System.exit(
         new CommandLine(new ShardNodeMain())
             .setExecutionExceptionHandler(

@@ -3,9 +3,9 @@ package io.shardcluster.node;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.shardcluster.client.ErrorCode;
-import io.shardcluster.client.ShardClusterException;
-import io.shardcluster.client.WrongShardException;
+import io.shardcluster.errors.ErrorCode;
+import io.shardcluster.errors.ShardClusterException;
+import io.shardcluster.errors.WrongShardException;
 import io.shardcluster.routing.HashRing;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.RoutingTable;

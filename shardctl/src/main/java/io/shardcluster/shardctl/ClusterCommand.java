@@ -1,7 +1,7 @@
 package io.shardcluster.shardctl;
 
 import io.shardcluster.client.ShardClient;
-import io.shardcluster.wire.Limits;
+import io.shardcluster.rpc.Limits;
 import java.io.BufferedWriter;
 import java.io.PrintWriter;
 import java.util.concurrent.Callable;

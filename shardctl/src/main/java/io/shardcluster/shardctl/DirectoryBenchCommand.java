@@ -2,11 +2,11 @@ package io.shardcluster.shardctl;
 
 import com.google.protobuf.ByteString;
 import io.shardcluster.client.ShardClient;
-import io.shardcluster.client.internal.NodeChannels;
-import io.shardcluster.client.internal.UnaryFuture;
 import io.shardcluster.proto.v1.LookupGroupsRequest;
 import io.shardcluster.proto.v1.LookupGroupsResponse;
 import io.shardcluster.proto.v1.RoutingGrpc;
+import io.shardcluster.rpc.NodeChannels;
+import io.shardcluster.rpc.UnaryFuture;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;

@@ -1,8 +1,8 @@
 package io.shardcluster.shardctl;
 
 import io.shardcluster.client.ShardClient;
-import io.shardcluster.client.ShardClusterException;
-import io.shardcluster.wire.ServerStartup;
+import io.shardcluster.errors.ShardClusterException;
+import io.shardcluster.rpc.ProcessDefaults;
 import java.io.PrintWriter;
 import java.time.Duration;
 import picocli.CommandLine;
@@ -125,7 +125,7 @@ public final class ShardctlMain implements Runnable {
   }
 
   public static void main(String[] args) {
-    ServerStartup.configureProcess();
+    ProcessDefaults.apply();
     System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
   }
 }

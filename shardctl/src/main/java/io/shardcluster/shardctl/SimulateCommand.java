@@ -1,6 +1,6 @@
 package io.shardcluster.shardctl;
 
-import io.shardcluster.client.ShardClusterException;
+import io.shardcluster.errors.ShardClusterException;
 import io.shardcluster.routing.TokenAllocator;
 import java.io.PrintWriter;
 import java.util.Arrays;

@@ -1,6 +1,6 @@
 package io.shardcluster.shardctl;
 
-import static io.shardcluster.client.ShardClusterException.requireArgument;
+import static io.shardcluster.errors.ShardClusterException.requireArgument;
 
 import io.shardcluster.routing.HashRing;
 import io.shardcluster.routing.Interval;

@@ -6,7 +6,7 @@ import io.shardcluster.client.NodeInfo;
 import io.shardcluster.client.NodeState;
 import io.shardcluster.client.RolledBackDirectoryChange;
 import io.shardcluster.client.ShardClient;
-import io.shardcluster.client.ShardClusterException;
+import io.shardcluster.errors.ShardClusterException;
 import java.util.List;
 import java.util.Optional;
 import java.util.stream.Collectors;

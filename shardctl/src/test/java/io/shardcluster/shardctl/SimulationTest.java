@@ -3,7 +3,7 @@ package io.shardcluster.shardctl;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.shardcluster.client.ShardClusterException;
+import io.shardcluster.errors.ShardClusterException;
 import io.shardcluster.routing.TokenAllocator;
 import io.shardcluster.shardctl.Simulation.Result;
 import io.shardcluster.shardctl.Simulation.Strategy;

@@ -1,9 +1,9 @@
 package io.shardcluster.client.internal;
 
-import static io.shardcluster.client.ShardClusterException.requireArgument;
+import static io.shardcluster.errors.ShardClusterException.requireArgument;
 
-import io.shardcluster.client.ErrorCode;
-import io.shardcluster.client.ShardClusterException;
+import io.shardcluster.errors.ErrorCode;
+import io.shardcluster.errors.ShardClusterException;
 import java.time.Duration;
 import java.util.concurrent.ThreadLocalRandom;
 

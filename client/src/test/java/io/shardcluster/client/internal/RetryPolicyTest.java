@@ -2,9 +2,9 @@ package io.shardcluster.client.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.shardcluster.client.ErrorCode;
-import io.shardcluster.client.ShardClusterException;
-import io.shardcluster.client.WrongShardException;
+import io.shardcluster.errors.ErrorCode;
+import io.shardcluster.errors.ShardClusterException;
+import io.shardcluster.errors.WrongShardException;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
 

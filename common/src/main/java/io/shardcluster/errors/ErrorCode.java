@@ -1,0 +1,30 @@
+package io.shardcluster.errors;
+
+/**
+ * Why an operation failed. Each code has one meaning across the cluster and maps to one gRPC status
+ * code on the wire.
+ */
+public enum ErrorCode {
+  /** The request is malformed: empty or oversized key or value, bad name, bad address. */
+  INVALID_ARGUMENT,
+  /** The named thing (node, directory entry, keyspace) does not exist. */
+  NOT_FOUND,
+  /** The thing to create exists already, such as a node id held by a live process. */
+  ALREADY_EXISTS,
+  /** The cluster is not in a state that allows the operation; the message says which. */
+  FAILED_PRECONDITION,
+  /** The node asked does not own the key; see {@link WrongShardException}. */
+  WRONG_SHARD,
+  /** A node or the coordinator cannot be reached, or is shutting down. */
+  UNAVAILABLE,
+  /** The operation did not finish within its deadline. */
+  DEADLINE_EXCEEDED,
+  /** The request is too large or the server is overloaded. */
+  RESOURCE_EXHAUSTED,
+  /** The operation was cancelled by the caller. */
+  CANCELLED,
+  /** The operation or option is not supported (yet); the message says which. */
+  UNIMPLEMENTED,
+  /** A bug: something that should not happen. The message has the detail. */
+  INTERNAL
+}

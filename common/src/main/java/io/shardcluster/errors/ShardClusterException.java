@@ -1,0 +1,65 @@
+package io.shardcluster.errors;
+
+/**
+ * A failed cluster operation. The {@link #code() code} says why; the message names the value or
+ * node involved and is fit to show to a user as it is.
+ */
+public class ShardClusterException extends RuntimeException {
+  private static final long serialVersionUID = 1L;
+
+  private final ErrorCode code;
+
+  /** Creates an exception with the given code and message. */
+  public ShardClusterException(ErrorCode code, String message) {
+    super(message);
+    this.code = code;
+  }
+
+  /** Creates an exception with the given code, message and cause. */
+  public ShardClusterException(ErrorCode code, String message, Throwable cause) {
+    super(message, cause);
+    this.code = code;
+  }
+
+  /** Why the operation failed. */
+  public ErrorCode code() {
+    return code;
+  }
+
+  /** Bad input; the message names the bad value. */
+  public static ShardClusterException invalidArgument(String message) {
+    return new ShardClusterException(ErrorCode.INVALID_ARGUMENT, message);
+  }
+
+  /** A named thing does not exist. */
+  public static ShardClusterException notFound(String message) {
+    return new ShardClusterException(ErrorCode.NOT_FOUND, message);
+  }
+
+  /** A thing to create exists already. */
+  public static ShardClusterException alreadyExists(String message) {
+    return new ShardClusterException(ErrorCode.ALREADY_EXISTS, message);
+  }
+
+  /** The cluster's state does not allow the operation. */
+  public static ShardClusterException failedPrecondition(String message) {
+    return new ShardClusterException(ErrorCode.FAILED_PRECONDITION, message);
+  }
+
+  /** Something cannot be reached. */
+  public static ShardClusterException unavailable(String message) {
+    return new ShardClusterException(ErrorCode.UNAVAILABLE, message);
+  }
+
+  /** Too large or overloaded. */
+  public static ShardClusterException resourceExhausted(String message) {
+    return new ShardClusterException(ErrorCode.RESOURCE_EXHAUSTED, message);
+  }
+
+  /** Checks a request argument, failing with INVALID_ARGUMENT and the given message. */
+  public static void requireArgument(boolean condition, String message) {
+    if (!condition) {
+      throw invalidArgument(message);
+    }
+  }
+}

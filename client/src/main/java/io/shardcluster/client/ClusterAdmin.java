@@ -13,6 +13,7 @@ import io.shardcluster.proto.v1.DrainNodeRequest;
 import io.shardcluster.proto.v1.DropKeyspaceRequest;
 import io.shardcluster.proto.v1.GetRoutingTableRequest;
 import io.shardcluster.proto.v1.GetStatsRequest;
+import io.shardcluster.proto.v1.GroupEntry;
 import io.shardcluster.proto.v1.ListGroupsRequest;
 import io.shardcluster.proto.v1.ListGroupsResponse;
 import io.shardcluster.proto.v1.ListKeyspacesRequest;
@@ -26,6 +27,7 @@ import io.shardcluster.proto.v1.MigrationPhase;
 import io.shardcluster.proto.v1.MoveDirectoryEntryRequest;
 import io.shardcluster.proto.v1.NodeStats;
 import io.shardcluster.proto.v1.NodeStatus;
+import io.shardcluster.proto.v1.RebalancePlanProto;
 import io.shardcluster.proto.v1.RebalanceRequest;
 import io.shardcluster.proto.v1.RemoveDirectoryEntryRequest;
 import io.shardcluster.proto.v1.RemoveNodeRequest;
@@ -34,7 +36,7 @@ import io.shardcluster.proto.v1.RoutingGrpc;
 import io.shardcluster.proto.v1.SetDirectoryEntryRequest;
 import io.shardcluster.proto.v1.ShardNodeGrpc;
 import io.shardcluster.proto.v1.SplitRangeRequest;
-import io.shardcluster.proto.v1.Strategy;
+import io.shardcluster.proto.v1.StrategyProto;
 import io.shardcluster.routing.DirectoryEntry;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.rpc.Limits;
@@ -268,11 +270,11 @@ public final class ClusterAdmin {
    */
   public long createKeyspace(String name, String strategy, List<byte[]> splitAt, byte[] separator) {
     Keyspace.checkName(name);
-    Strategy wire =
+    StrategyProto wire =
         switch (strategy) {
-          case "hash" -> Strategy.HASH;
-          case "range" -> Strategy.RANGE;
-          case "directory" -> Strategy.DIRECTORY;
+          case "hash" -> StrategyProto.HASH;
+          case "range" -> StrategyProto.RANGE;
+          case "directory" -> StrategyProto.DIRECTORY;
           default ->
               throw ShardClusterException.invalidArgument(
                   "unknown strategy '" + strategy + "'; choose hash, range or directory");
@@ -352,7 +354,7 @@ public final class ClusterAdmin {
                     .lookupGroups(request.build()))
         .getEntriesList()
         .stream()
-        .map(io.shardcluster.proto.v1.GroupEntry::getOwner)
+        .map(GroupEntry::getOwner)
         .toList();
   }
 
@@ -434,7 +436,7 @@ public final class ClusterAdmin {
 
   /** Plans moves that even out the load; unless {@code dryRun}, starts them. */
   public RebalancePlan rebalance(boolean dryRun) {
-    io.shardcluster.proto.v1.RebalancePlan plan =
+    RebalancePlanProto plan =
         call(() -> stub().rebalance(RebalanceRequest.newBuilder().setDryRun(dryRun).build()));
     return new RebalancePlan(
         plan.getMetric(),

@@ -18,6 +18,7 @@ import io.shardcluster.proto.v1.MultiPutResponse;
 import io.shardcluster.proto.v1.PutRequest;
 import io.shardcluster.proto.v1.PutResponse;
 import io.shardcluster.proto.v1.RoutingGrpc;
+import io.shardcluster.proto.v1.RoutingTableProto;
 import io.shardcluster.proto.v1.ScanRequest;
 import io.shardcluster.proto.v1.ScanResponse;
 import io.shardcluster.proto.v1.ShardNodeGrpc;
@@ -51,8 +52,7 @@ final class FakeCluster implements AutoCloseable {
   final AtomicReference<RoutingTable> table = new AtomicReference<>();
   final Map<String, NavigableMap<ByteString, ByteString>> data = new ConcurrentHashMap<>();
   final Map<String, AtomicInteger> requests = new ConcurrentHashMap<>();
-  final List<ServerCallStreamObserver<io.shardcluster.proto.v1.RoutingTable>> watchers =
-      new CopyOnWriteArrayList<>();
+  final List<ServerCallStreamObserver<RoutingTableProto>> watchers = new CopyOnWriteArrayList<>();
   final Map<String, Server> servers = new ConcurrentHashMap<>();
   volatile boolean pushUpdates = true;
 
@@ -138,17 +138,15 @@ final class FakeCluster implements AutoCloseable {
   private final class Coordinator extends RoutingGrpc.RoutingImplBase {
     @Override
     public void getRoutingTable(
-        GetRoutingTableRequest request,
-        StreamObserver<io.shardcluster.proto.v1.RoutingTable> observer) {
+        GetRoutingTableRequest request, StreamObserver<RoutingTableProto> observer) {
       observer.onNext(RoutingTables.toProto(table.get()));
       observer.onCompleted();
     }
 
     @Override
     public void watchRoutingTable(
-        WatchRoutingTableRequest request,
-        StreamObserver<io.shardcluster.proto.v1.RoutingTable> observer) {
-      var call = (ServerCallStreamObserver<io.shardcluster.proto.v1.RoutingTable>) observer;
+        WatchRoutingTableRequest request, StreamObserver<RoutingTableProto> observer) {
+      var call = (ServerCallStreamObserver<RoutingTableProto>) observer;
       watchers.add(call);
       if (table.get().epoch() > request.getKnownEpoch()) {
         call.onNext(RoutingTables.toProto(table.get()));

@@ -8,6 +8,7 @@ import io.shardcluster.errors.ErrorCode;
 import io.shardcluster.errors.ShardClusterException;
 import io.shardcluster.proto.v1.GetRoutingTableRequest;
 import io.shardcluster.proto.v1.RoutingGrpc;
+import io.shardcluster.proto.v1.RoutingTableProto;
 import io.shardcluster.proto.v1.WatchRoutingTableRequest;
 import io.shardcluster.routing.RoutingTable;
 import java.time.Duration;
@@ -121,7 +122,7 @@ public final class RoutingCache implements AutoCloseable {
       fetch = new CompletableFuture<>();
       inflight = fetch;
     }
-    UnaryFuture<io.shardcluster.proto.v1.RoutingTable> call = new UnaryFuture<>();
+    UnaryFuture<RoutingTableProto> call = new UnaryFuture<>();
     stub.withDeadlineAfter(timeout.toMillis(), TimeUnit.MILLISECONDS)
         .getRoutingTable(GetRoutingTableRequest.getDefaultInstance(), call);
     call.whenComplete(
@@ -254,7 +255,7 @@ public final class RoutingCache implements AutoCloseable {
                   private boolean received;
 
                   @Override
-                  public void onNext(io.shardcluster.proto.v1.RoutingTable proto) {
+                  public void onNext(RoutingTableProto proto) {
                     received = true;
                     offer(RoutingTables.fromProto(proto));
                   }

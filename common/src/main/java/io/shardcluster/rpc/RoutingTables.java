@@ -3,8 +3,15 @@ package io.shardcluster.rpc;
 import com.google.common.primitives.Longs;
 import com.google.protobuf.ByteString;
 import io.shardcluster.errors.ShardClusterException;
-import io.shardcluster.proto.v1.Node;
-import io.shardcluster.proto.v1.Strategy;
+import io.shardcluster.proto.v1.DirectoryEntryProto;
+import io.shardcluster.proto.v1.IntervalProto;
+import io.shardcluster.proto.v1.KeyRangeProto;
+import io.shardcluster.proto.v1.KeyspaceProto;
+import io.shardcluster.proto.v1.MovingSetProto;
+import io.shardcluster.proto.v1.NodeProto;
+import io.shardcluster.proto.v1.PositionRangeProto;
+import io.shardcluster.proto.v1.RoutingTableProto;
+import io.shardcluster.proto.v1.StrategyProto;
 import io.shardcluster.routing.Directory;
 import io.shardcluster.routing.DirectoryEntry;
 import io.shardcluster.routing.Grouping;
@@ -27,44 +34,40 @@ public final class RoutingTables {
   private RoutingTables() {}
 
   /** The wire form of a table. */
-  public static io.shardcluster.proto.v1.RoutingTable toProto(RoutingTable table) {
-    var builder = io.shardcluster.proto.v1.RoutingTable.newBuilder().setEpoch(table.epoch());
+  public static RoutingTableProto toProto(RoutingTable table) {
+    var builder = RoutingTableProto.newBuilder().setEpoch(table.epoch());
     table
         .nodeAddresses()
         .forEach(
-            (id, address) -> builder.addNodes(Node.newBuilder().setId(id).setAddress(address)));
+            (id, address) ->
+                builder.addNodes(NodeProto.newBuilder().setId(id).setAddress(address)));
     for (Keyspace keyspace : table.keyspaces().values()) {
       if (keyspace.isDirectory()) {
         builder.addKeyspaces(
-            io.shardcluster.proto.v1.Keyspace.newBuilder()
+            KeyspaceProto.newBuilder()
                 .setName(keyspace.name())
-                .setStrategy(Strategy.DIRECTORY)
+                .setStrategy(StrategyProto.DIRECTORY)
                 .setSeparator(keyspace.grouping().separator())
                 .setDirectoryVersion(keyspace.grouping().version()));
         continue;
       }
       if (keyspace.isRange()) {
         var ks =
-            io.shardcluster.proto.v1.Keyspace.newBuilder()
-                .setName(keyspace.name())
-                .setStrategy(Strategy.RANGE);
+            KeyspaceProto.newBuilder().setName(keyspace.name()).setStrategy(StrategyProto.RANGE);
         RangeMap ranges = keyspace.ranges();
         for (int i = 0; i < ranges.size(); i++) {
           ks.addIntervals(
-              io.shardcluster.proto.v1.Interval.newBuilder()
+              IntervalProto.newBuilder()
                   .setStart(ByteString.copyFrom(ranges.start(i)))
                   .setOwner(ranges.owner(i)));
         }
         builder.addKeyspaces(ks);
         continue;
       }
-      var ks =
-          io.shardcluster.proto.v1.Keyspace.newBuilder()
-              .setName(keyspace.name())
-              .setStrategy(Strategy.HASH);
+      var ks = KeyspaceProto.newBuilder().setName(keyspace.name()).setStrategy(StrategyProto.HASH);
       for (Interval interval : keyspace.ring().intervals()) {
         ks.addIntervals(
-            io.shardcluster.proto.v1.Interval.newBuilder()
+            IntervalProto.newBuilder()
                 .setStart(position(interval.start()))
                 .setOwner(interval.owner()));
       }
@@ -78,21 +81,21 @@ public final class RoutingTables {
   }
 
   /** The domain value of a wire table; INVALID_ARGUMENT if it is malformed. */
-  public static RoutingTable fromProto(io.shardcluster.proto.v1.RoutingTable proto) {
+  public static RoutingTable fromProto(RoutingTableProto proto) {
     Map<String, String> nodes = new HashMap<>();
-    for (Node node : proto.getNodesList()) {
+    for (NodeProto node : proto.getNodesList()) {
       nodes.put(node.getId(), node.getAddress());
     }
     Map<String, Keyspace> keyspaces = new HashMap<>();
     for (var ks : proto.getKeyspacesList()) {
-      if (ks.getStrategy() == Strategy.DIRECTORY) {
+      if (ks.getStrategy() == StrategyProto.DIRECTORY) {
         keyspaces.put(
             ks.getName(),
             Keyspace.directory(
                 ks.getName(), new Grouping(ks.getSeparator(), ks.getDirectoryVersion())));
         continue;
       }
-      if (ks.getStrategy() == Strategy.RANGE) {
+      if (ks.getStrategy() == StrategyProto.RANGE) {
         List<byte[]> starts = new ArrayList<>(ks.getIntervalsCount());
         List<String> owners = new ArrayList<>(ks.getIntervalsCount());
         for (var interval : ks.getIntervalsList()) {
@@ -102,7 +105,7 @@ public final class RoutingTables {
         keyspaces.put(ks.getName(), Keyspace.range(ks.getName(), RangeMap.of(starts, owners)));
         continue;
       }
-      if (ks.getStrategy() != Strategy.HASH) {
+      if (ks.getStrategy() != StrategyProto.HASH) {
         throw ShardClusterException.invalidArgument(
             "keyspace " + ks.getName() + " has unsupported strategy " + ks.getStrategy());
       }
@@ -125,8 +128,8 @@ public final class RoutingTables {
   }
 
   /** The wire form of a directory entry. */
-  public static io.shardcluster.proto.v1.DirectoryEntry toProto(DirectoryEntry entry) {
-    return io.shardcluster.proto.v1.DirectoryEntry.newBuilder()
+  public static DirectoryEntryProto toProto(DirectoryEntry entry) {
+    return DirectoryEntryProto.newBuilder()
         .setKey(entry.key())
         .setPrefix(entry.prefix())
         .setOwner(entry.owner())
@@ -134,16 +137,16 @@ public final class RoutingTables {
   }
 
   /** The domain value of a wire directory entry. */
-  public static DirectoryEntry fromProto(io.shardcluster.proto.v1.DirectoryEntry entry) {
+  public static DirectoryEntry fromProto(DirectoryEntryProto entry) {
     return new DirectoryEntry(entry.getKey(), entry.getPrefix(), entry.getOwner());
   }
 
   /** The wire form of a moving set. */
-  public static io.shardcluster.proto.v1.MovingSet toProto(MovingSet moving) {
-    var builder = io.shardcluster.proto.v1.MovingSet.newBuilder().setKeyspace(moving.keyspace());
+  public static MovingSetProto toProto(MovingSet moving) {
+    var builder = MovingSetProto.newBuilder().setKeyspace(moving.keyspace());
     for (PositionRange range : moving.ranges()) {
       builder.addRanges(
-          io.shardcluster.proto.v1.PositionRange.newBuilder()
+          PositionRangeProto.newBuilder()
               .setStart(position(range.start()))
               .setEnd(range.end() == 0 ? ByteString.EMPTY : position(range.end())));
     }
@@ -153,9 +156,7 @@ public final class RoutingTables {
         .forEach(
             range ->
                 builder.addKeyRanges(
-                    io.shardcluster.proto.v1.KeyRange.newBuilder()
-                        .setStart(range.start())
-                        .setEnd(range.end())));
+                    KeyRangeProto.newBuilder().setStart(range.start()).setEnd(range.end())));
     builder.addAllGroups(moving.groups());
     moving
         .judgedBy()
@@ -168,7 +169,7 @@ public final class RoutingTables {
   }
 
   /** The domain value of a wire moving set. */
-  public static MovingSet fromProto(io.shardcluster.proto.v1.MovingSet proto) {
+  public static MovingSet fromProto(MovingSetProto proto) {
     List<PositionRange> ranges = new ArrayList<>();
     for (var range : proto.getRangesList()) {
       ranges.add(new PositionRange(hashPosition(range.getStart()), hashPosition(range.getEnd())));

@@ -20,16 +20,17 @@ import io.shardcluster.proto.v1.Migration;
 import io.shardcluster.proto.v1.MigrationIdRequest;
 import io.shardcluster.proto.v1.MigrationsResponse;
 import io.shardcluster.proto.v1.MoveDirectoryEntryRequest;
+import io.shardcluster.proto.v1.NodeStateProto;
 import io.shardcluster.proto.v1.NodeStatus;
 import io.shardcluster.proto.v1.PlannedMove;
-import io.shardcluster.proto.v1.RebalancePlan;
+import io.shardcluster.proto.v1.RebalancePlanProto;
 import io.shardcluster.proto.v1.RebalanceRequest;
 import io.shardcluster.proto.v1.RemoveDirectoryEntryRequest;
 import io.shardcluster.proto.v1.RemoveNodeRequest;
 import io.shardcluster.proto.v1.RemoveNodeResponse;
 import io.shardcluster.proto.v1.SetDirectoryEntryRequest;
 import io.shardcluster.proto.v1.SplitRangeRequest;
-import io.shardcluster.proto.v1.Strategy;
+import io.shardcluster.proto.v1.StrategyProto;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.rpc.RoutingTables;
 import io.shardcluster.server.ServerResponses;
@@ -76,7 +77,7 @@ final class AdminService extends AdminGrpc.AdminImplBase {
                     heartbeat ->
                         status
                             .setStats(
-                                member.state() == io.shardcluster.proto.v1.NodeState.REMOVED
+                                member.state() == NodeStateProto.REMOVED
                                     // It owns and serves nothing: its last count and load
                                     // are history.
                                     ? heartbeat.stats().toBuilder()
@@ -189,12 +190,12 @@ final class AdminService extends AdminGrpc.AdminImplBase {
           for (Keyspace keyspace : table.keyspaces().values()) {
             var info = response.addKeyspacesBuilder().setName(keyspace.name());
             if (keyspace.isDirectory()) {
-              info.setStrategy(Strategy.DIRECTORY)
+              info.setStrategy(StrategyProto.DIRECTORY)
                   .setSeparator(keyspace.grouping().separator())
                   .setGroups(cluster.groups().size(keyspace.name()))
                   .putAllGroupsPerNode(cluster.groups().groupsPerOwner(keyspace.name()));
             } else {
-              info.setStrategy(keyspace.isRange() ? Strategy.RANGE : Strategy.HASH)
+              info.setStrategy(keyspace.isRange() ? StrategyProto.RANGE : StrategyProto.HASH)
                   .setIntervals(
                       keyspace.isRange()
                           ? keyspace.ranges().size()
@@ -274,14 +275,14 @@ final class AdminService extends AdminGrpc.AdminImplBase {
   }
 
   @Override
-  public void rebalance(RebalanceRequest request, StreamObserver<RebalancePlan> observer) {
+  public void rebalance(RebalanceRequest request, StreamObserver<RebalancePlanProto> observer) {
     ServerResponses.unary(
         observer,
         () -> {
           Rebalancer.Rebalance rebalance =
               afterMigrations("rebalance", () -> rebalancer.rebalance(request.getDryRun()));
-          RebalancePlan.Builder plan =
-              RebalancePlan.newBuilder()
+          RebalancePlanProto.Builder plan =
+              RebalancePlanProto.newBuilder()
                   .setMetric(rebalance.metric())
                   .setMaxOverMeanBefore(rebalance.plan().maxOverMeanBefore())
                   .setMaxOverMeanAfter(rebalance.plan().maxOverMeanAfter())

@@ -9,9 +9,9 @@ import io.shardcluster.proto.v1.GroupEntry;
 import io.shardcluster.proto.v1.LookupGroupsResponse;
 import io.shardcluster.proto.v1.MemberRecord;
 import io.shardcluster.proto.v1.Migration;
-import io.shardcluster.proto.v1.NodeState;
+import io.shardcluster.proto.v1.NodeStateProto;
 import io.shardcluster.proto.v1.NodeStats;
-import io.shardcluster.proto.v1.Strategy;
+import io.shardcluster.proto.v1.StrategyProto;
 import io.shardcluster.routing.DirectoryEntry;
 import io.shardcluster.routing.Grouping;
 import io.shardcluster.routing.HashRing;
@@ -72,8 +72,8 @@ final class Cluster {
   record Member(
       String id,
       String address,
-      NodeState state,
-      NodeState recorded,
+      NodeStateProto state,
+      NodeStateProto recorded,
       double share,
       int intervals,
       Optional<Liveness.Heartbeat> lastHeartbeat) {}
@@ -222,7 +222,7 @@ final class Cluster {
             current -> {
               Optional<MemberRecord> known = current.member(node);
               if (known.isPresent()
-                  && known.get().getState() == NodeState.REMOVED
+                  && known.get().getState() == NodeStateProto.REMOVED
                   && known.get().getInstanceId().equals(instance)) {
                 throw ShardClusterException.failedPrecondition(
                     "node "
@@ -230,7 +230,7 @@ final class Cluster {
                         + " was removed from the cluster; to add it again, start it"
                         + " on a new data directory");
               }
-              if (known.isPresent() && known.get().getState() != NodeState.REMOVED) {
+              if (known.isPresent() && known.get().getState() != NodeStateProto.REMOVED) {
                 MemberRecord member = known.get();
                 if (!member.getInstanceId().equals(instance)) {
                   if (liveness.isUp(node)) {
@@ -260,12 +260,12 @@ final class Cluster {
                       .setId(node)
                       .setAddress(address)
                       .setInstanceId(instance)
-                      .setState(NodeState.JOINING)
+                      .setState(NodeStateProto.JOINING)
                       .build();
               if (current.routing().keyspace(Keyspace.DEFAULT).ring().isEmpty()) {
                 logger.info(node + " joined at " + address + " as the first node");
                 ClusterState first =
-                    current.withMember(joining.toBuilder().setState(NodeState.UP).build());
+                    current.withMember(joining.toBuilder().setState(NodeStateProto.UP).build());
                 for (Keyspace keyspace : current.routing().keyspaces().values()) {
                   if (!keyspace.isRange() && !keyspace.isDirectory()) {
                     first =
@@ -291,13 +291,13 @@ final class Cluster {
     ClusterState current = state();
     Optional<MemberRecord> member = current.member(node);
     if (member.isPresent()
-        && member.get().getState() == NodeState.REMOVED
+        && member.get().getState() == NodeStateProto.REMOVED
         && member.get().getInstanceId().equals(instance)) {
       throw ShardClusterException.failedPrecondition(
           "node " + node + " has been removed from the cluster");
     }
     if (member.isEmpty()
-        || member.get().getState() == NodeState.REMOVED
+        || member.get().getState() == NodeStateProto.REMOVED
         || !member.get().getInstanceId().equals(instance)) {
       throw ShardClusterException.notFound("node " + node + " is not a member; register first");
     }
@@ -365,7 +365,7 @@ final class Cluster {
     current.routing().keyspace(keyspaceName);
     List<String> up =
         current.members().values().stream()
-            .filter(m -> m.getState() == NodeState.UP)
+            .filter(m -> m.getState() == NodeStateProto.UP)
             .map(MemberRecord::getId)
             .toList();
     Map<String, Long> placed = new HashMap<>(groups.groupsPerOwner(keyspaceName));
@@ -581,22 +581,22 @@ final class Cluster {
    * @param separator what ends a group in a directory keyspace; null for the default
    */
   long createKeyspace(
-      String name, Strategy strategy, List<byte[]> splitAt, ByteString separator, int vnodes) {
+      String name, StrategyProto strategy, List<byte[]> splitAt, ByteString separator, int vnodes) {
     Keyspace.checkName(name);
-    if (strategy == Strategy.STRATEGY_UNSPECIFIED || strategy == Strategy.UNRECOGNIZED) {
+    if (strategy == StrategyProto.STRATEGY_UNSPECIFIED || strategy == StrategyProto.UNRECOGNIZED) {
       throw ShardClusterException.invalidArgument(
           "a keyspace needs a strategy: hash, range or directory");
     }
-    boolean range = strategy == Strategy.RANGE;
+    boolean range = strategy == StrategyProto.RANGE;
     if (!range && !splitAt.isEmpty()) {
       throw ShardClusterException.invalidArgument("split keys are for range keyspaces only");
     }
-    if (strategy != Strategy.DIRECTORY && separator != null) {
+    if (strategy != StrategyProto.DIRECTORY && separator != null) {
       throw ShardClusterException.invalidArgument(
           "a group separator is for directory keyspaces only");
     }
     Grouping grouping =
-        strategy == Strategy.DIRECTORY
+        strategy == StrategyProto.DIRECTORY
             ? new Grouping(separator == null ? Grouping.DEFAULT_SEPARATOR : separator, 0)
             : null;
     TreeSet<byte[]> splits = new TreeSet<>(Arrays::compareUnsigned);
@@ -625,7 +625,7 @@ final class Cluster {
               }
               List<String> up =
                   current.members().values().stream()
-                      .filter(m -> m.getState() == NodeState.UP)
+                      .filter(m -> m.getState() == NodeStateProto.UP)
                       .map(MemberRecord::getId)
                       .toList();
               if (range) {
@@ -733,7 +733,7 @@ final class Cluster {
               s ->
                   s.activeMigrations().isEmpty()
                       && s.members().values().stream()
-                          .noneMatch(m -> m.getState() == NodeState.JOINING),
+                          .noneMatch(m -> m.getState() == NodeStateProto.JOINING),
               left);
         } catch (InterruptedException interrupted) {
           Thread.currentThread().interrupt();
@@ -750,9 +750,9 @@ final class Cluster {
     Map<String, Double> shares = ring.shares();
     List<Member> members = new ArrayList<>();
     for (MemberRecord record : current.members().values()) {
-      NodeState shown = record.getState();
-      if (shown != NodeState.REMOVED && !liveness.isUp(record.getId())) {
-        shown = NodeState.DOWN;
+      NodeStateProto shown = record.getState();
+      if (shown != NodeStateProto.REMOVED && !liveness.isUp(record.getId())) {
+        shown = NodeStateProto.DOWN;
       }
       members.add(
           new Member(

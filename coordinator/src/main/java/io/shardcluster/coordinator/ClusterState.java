@@ -3,7 +3,7 @@ package io.shardcluster.coordinator;
 import io.shardcluster.proto.v1.MemberRecord;
 import io.shardcluster.proto.v1.Migration;
 import io.shardcluster.proto.v1.MigrationPhase;
-import io.shardcluster.proto.v1.NodeState;
+import io.shardcluster.proto.v1.NodeStateProto;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.RoutingTable;
 import java.util.Collections;
@@ -56,7 +56,7 @@ record ClusterState(
     next.put(member.getId(), member);
     Map<String, String> addresses = new LinkedHashMap<>();
     next.values().stream()
-        .filter(m -> m.getState() != NodeState.REMOVED)
+        .filter(m -> m.getState() != NodeStateProto.REMOVED)
         .forEach(m -> addresses.put(m.getId(), m.getAddress()));
     return new ClusterState(
         new RoutingTable(

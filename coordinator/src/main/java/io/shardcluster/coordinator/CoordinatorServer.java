@@ -7,6 +7,7 @@ import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
 import io.shardcluster.errors.ShardClusterException;
+import io.shardcluster.proto.v1.NodeStateProto;
 import io.shardcluster.rpc.Limits;
 import io.shardcluster.rpc.NodeChannels;
 import io.shardcluster.server.ServerStartup;
@@ -37,7 +38,7 @@ public final class CoordinatorServer {
             thread.setDaemon(true);
             return thread;
           });
-  private final Map<String, io.shardcluster.proto.v1.NodeState> reportedStates = new HashMap<>();
+  private final Map<String, NodeStateProto> reportedStates = new HashMap<>();
   private MetadataStore store;
   private NodeDataProbe probe;
   private Cluster cluster;
@@ -112,8 +113,7 @@ public final class CoordinatorServer {
   private void reportStateChanges() {
     try {
       for (Cluster.Member member : cluster.members()) {
-        io.shardcluster.proto.v1.NodeState previous =
-            reportedStates.put(member.id(), member.state());
+        NodeStateProto previous = reportedStates.put(member.id(), member.state());
         if (previous != null && previous != member.state()) {
           logger.info("node " + member.id() + " at " + member.address() + " is " + member.state());
         }

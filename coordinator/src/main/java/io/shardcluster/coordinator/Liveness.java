@@ -1,7 +1,7 @@
 package io.shardcluster.coordinator;
 
 import com.google.errorprone.annotations.concurrent.GuardedBy;
-import io.shardcluster.proto.v1.NodeState;
+import io.shardcluster.proto.v1.NodeStateProto;
 import io.shardcluster.proto.v1.NodeStats;
 import java.time.Clock;
 import java.time.Duration;
@@ -36,17 +36,17 @@ final class Liveness {
     last.put(node, new Heartbeat(clock.instant(), stats));
   }
 
-  synchronized NodeState state(String node) {
+  synchronized NodeStateProto state(String node) {
     Heartbeat heartbeat = last.get(node);
     Instant seen = heartbeat == null ? started : heartbeat.at();
     return Duration.between(seen, clock.instant()).compareTo(timeout) < 0
-        ? NodeState.UP
-        : NodeState.DOWN;
+        ? NodeStateProto.UP
+        : NodeStateProto.DOWN;
   }
 
   /** Whether the node has heartbeated within the timeout. */
   boolean isUp(String node) {
-    return state(node) == NodeState.UP;
+    return state(node) == NodeStateProto.UP;
   }
 
   /** How long the node has not heartbeated (since this coordinator started, if it never has). */

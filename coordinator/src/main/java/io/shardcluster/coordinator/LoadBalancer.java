@@ -5,7 +5,7 @@ import io.shardcluster.proto.v1.BalancerState;
 import io.shardcluster.proto.v1.DirectoryEntryLoad;
 import io.shardcluster.proto.v1.MemberRecord;
 import io.shardcluster.proto.v1.Migration;
-import io.shardcluster.proto.v1.NodeState;
+import io.shardcluster.proto.v1.NodeStateProto;
 import io.shardcluster.proto.v1.NodeStats;
 import io.shardcluster.proto.v1.RangeLoad;
 import io.shardcluster.routing.DirectoryEntry;
@@ -99,7 +99,7 @@ final class LoadBalancer {
     String metric = config.balanceBy();
     Map<String, Double> loads = new LinkedHashMap<>();
     for (MemberRecord member : state.members().values()) {
-      if (member.getState() == NodeState.UP && liveness.isUp(member.getId())) {
+      if (member.getState() == NodeStateProto.UP && liveness.isUp(member.getId())) {
         loads.put(member.getId(), nodeLoad(member.getId(), metric));
       }
     }
@@ -138,7 +138,7 @@ final class LoadBalancer {
   /** Whether every UP node has reported key counts made at the current epoch. */
   private boolean countsFresh(ClusterState state) {
     return state.members().values().stream()
-        .filter(m -> m.getState() == NodeState.UP)
+        .filter(m -> m.getState() == NodeStateProto.UP)
         .allMatch(
             m ->
                 liveness
@@ -164,7 +164,7 @@ final class LoadBalancer {
     }
     List<String> up =
         state.members().values().stream()
-            .filter(m -> m.getState() == NodeState.UP && liveness.isUp(m.getId()))
+            .filter(m -> m.getState() == NodeStateProto.UP && liveness.isUp(m.getId()))
             .map(MemberRecord::getId)
             .toList();
     Map<RangeSlot, RangeLoad> loads = new HashMap<>();

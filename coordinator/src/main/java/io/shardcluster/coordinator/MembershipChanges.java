@@ -3,7 +3,7 @@ package io.shardcluster.coordinator;
 import io.shardcluster.errors.ShardClusterException;
 import io.shardcluster.proto.v1.MemberRecord;
 import io.shardcluster.proto.v1.Migration;
-import io.shardcluster.proto.v1.NodeState;
+import io.shardcluster.proto.v1.NodeStateProto;
 import io.shardcluster.routing.DirectoryEntry;
 import io.shardcluster.routing.HashRing;
 import io.shardcluster.routing.KeyRange;
@@ -85,23 +85,23 @@ final class MembershipChanges {
     for (MemberRecord member : state.members().values()) {
       String id = member.getId();
       List<Migration> active = state.activeMigrations();
-      if (member.getState() == NodeState.JOINING
+      if (member.getState() == NodeStateProto.JOINING
           && active.stream().noneMatch(m -> m.getTarget().equals(id))
           && joinPlanned(state, id)
           && joinRetries(state, id).isEmpty()) {
-        state = setState(id, NodeState.UP);
+        state = setState(id, NodeStateProto.UP);
         logger.info(id + " has joined: it is UP");
-      } else if (member.getState() == NodeState.DRAINING
+      } else if (member.getState() == NodeStateProto.DRAINING
           && active.stream().noneMatch(m -> m.getSource().equals(id))
           && !ownsAnything(state, id)) {
-        state = setState(id, NodeState.REMOVED);
+        state = setState(id, NodeStateProto.REMOVED);
         logger.info(id + " is drained: REMOVED");
       }
     }
     return state;
   }
 
-  private ClusterState setState(String node, NodeState next) {
+  private ClusterState setState(String node, NodeStateProto next) {
     return cluster.update(
         s ->
             s.member(node)
@@ -130,7 +130,7 @@ final class MembershipChanges {
   /** Plans the migrations of the first JOINING node that has none yet; false if there is none. */
   boolean planNextJoin(ClusterState state) {
     for (MemberRecord member : state.members().values()) {
-      if (member.getState() != NodeState.JOINING || joinPlanned(state, member.getId())) {
+      if (member.getState() != NodeStateProto.JOINING || joinPlanned(state, member.getId())) {
         continue;
       }
       String node = member.getId();
@@ -187,7 +187,7 @@ final class MembershipChanges {
     MemberRecord member =
         state
             .member(node)
-            .filter(m -> m.getState() != NodeState.REMOVED)
+            .filter(m -> m.getState() != NodeStateProto.REMOVED)
             .orElseThrow(() -> ShardClusterException.notFound("no node named " + node));
     Cluster.requireNoMigrations(state);
     List<Migration> planned = planDrain(state, member, 1);
@@ -214,7 +214,7 @@ final class MembershipChanges {
     }
     List<String> members =
         state.members().values().stream()
-            .filter(m -> m.getState() == NodeState.UP && !m.getId().equals(node))
+            .filter(m -> m.getState() == NodeStateProto.UP && !m.getId().equals(node))
             .map(MemberRecord::getId)
             .toList();
     if (members.isEmpty()) {
@@ -227,7 +227,7 @@ final class MembershipChanges {
       throw ShardClusterException.failedPrecondition(
           "cannot drain " + node + ": every other node is DOWN; there is nowhere to move its keys");
     }
-    if (member.getState() == NodeState.JOINING) {
+    if (member.getState() == NodeStateProto.JOINING) {
       throw ShardClusterException.failedPrecondition(
           "cannot drain " + node + " while it is joining");
     }
@@ -235,7 +235,7 @@ final class MembershipChanges {
     for (String keyspace : state.routing().keyspaces().keySet()) {
       plans.put(keyspace, drainPlans(state, keyspace, node, others));
     }
-    state = setState(node, NodeState.DRAINING);
+    state = setState(node, NodeStateProto.DRAINING);
     List<Migration> planned = new ArrayList<>();
     for (var keyspace : plans.entrySet()) {
       for (var entry : keyspace.getValue().entrySet()) {
@@ -262,7 +262,7 @@ final class MembershipChanges {
     boolean waiting = false;
     for (MemberRecord member : state.members().values()) {
       String node = member.getId();
-      if (member.getState() == NodeState.JOINING) {
+      if (member.getState() == NodeStateProto.JOINING) {
         List<Retry> retries = joinRetries(state, node);
         if (retries.isEmpty()) {
           continue;
@@ -293,7 +293,7 @@ final class MembershipChanges {
                 node, planned.size(), round.attempt() + 1, RollbackRetries.MAX_ATTEMPTS));
         return true;
       }
-      if (member.getState() == NodeState.DRAINING && ownsAnything(state, node)) {
+      if (member.getState() == NodeStateProto.DRAINING && ownsAnything(state, node)) {
         Optional<RollbackRetries.Round> round = RollbackRetries.latest(state, "drain " + node);
         if (round.isEmpty() || !round.get().retries()) {
           if (round.isPresent() && round.get().gaveUp() && gaveUp.add(node)) {
@@ -342,12 +342,13 @@ final class MembershipChanges {
     ClusterState state = cluster.state();
     MemberRecord member = state.member(node).orElse(null);
     if (member == null
-        || (member.getState() != NodeState.JOINING && member.getState() != NodeState.DRAINING)
+        || (member.getState() != NodeStateProto.JOINING
+            && member.getState() != NodeStateProto.DRAINING)
         || state.activeMigrations().stream()
             .anyMatch(m -> m.getSource().equals(node) || m.getTarget().equals(node))) {
       return Optional.empty();
     }
-    boolean joining = member.getState() == NodeState.JOINING;
+    boolean joining = member.getState() == NodeStateProto.JOINING;
     Optional<RollbackRetries.Round> latest =
         RollbackRetries.latest(state, (joining ? "join " : "drain ") + node);
     if (latest.isEmpty()) {
@@ -524,7 +525,7 @@ final class MembershipChanges {
     ClusterState state = cluster.state();
     state
         .member(node)
-        .filter(m -> m.getState() != NodeState.REMOVED)
+        .filter(m -> m.getState() != NodeStateProto.REMOVED)
         .orElseThrow(() -> ShardClusterException.notFound("no node named " + node));
     if (!force) {
       throw ShardClusterException.failedPrecondition(
@@ -535,7 +536,7 @@ final class MembershipChanges {
     }
     List<String> others =
         state.members().values().stream()
-            .filter(m -> m.getState() != NodeState.REMOVED && !m.getId().equals(node))
+            .filter(m -> m.getState() != NodeStateProto.REMOVED && !m.getId().equals(node))
             .map(MemberRecord::getId)
             .toList();
     if (others.isEmpty() && ownsAnything(state, node)) {
@@ -583,7 +584,7 @@ final class MembershipChanges {
             }
           }
           MemberRecord member = next.member(node).orElseThrow();
-          return next.withMember(member.toBuilder().setState(NodeState.REMOVED).build());
+          return next.withMember(member.toBuilder().setState(NodeStateProto.REMOVED).build());
         },
         groupMoves);
     logger.warning(

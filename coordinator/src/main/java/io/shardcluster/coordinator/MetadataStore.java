@@ -6,6 +6,7 @@ import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.shardcluster.proto.v1.MemberRecord;
 import io.shardcluster.proto.v1.Migration;
+import io.shardcluster.proto.v1.RoutingTableProto;
 import io.shardcluster.rpc.RoutingTables;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -80,9 +81,7 @@ final class MetadataStore implements AutoCloseable {
       }
       return Optional.of(
           new ClusterState(
-              RoutingTables.fromProto(io.shardcluster.proto.v1.RoutingTable.parseFrom(routing)),
-              members,
-              migrations));
+              RoutingTables.fromProto(RoutingTableProto.parseFrom(routing)), members, migrations));
     } catch (InvalidProtocolBufferException e) {
       throw new IllegalStateException("the saved cluster state is corrupt: " + e.getMessage(), e);
     }

@@ -8,7 +8,7 @@ import io.shardcluster.proto.v1.DirectoryChangeResponse;
 import io.shardcluster.proto.v1.MemberRecord;
 import io.shardcluster.proto.v1.Migration;
 import io.shardcluster.proto.v1.MigrationPhase;
-import io.shardcluster.proto.v1.NodeState;
+import io.shardcluster.proto.v1.NodeStateProto;
 import io.shardcluster.routing.DirectoryEntry;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.MovingSet;
@@ -409,7 +409,7 @@ final class Rebalancer implements MembershipChanges.Migrations, AutoCloseable {
 
   /** Whether the node is a member, not REMOVED, that does not answer. */
   private boolean isSilentMember(ClusterState state, String node) {
-    return state.member(node).filter(m -> m.getState() != NodeState.REMOVED).isPresent()
+    return state.member(node).filter(m -> m.getState() != NodeStateProto.REMOVED).isPresent()
         && !liveness.isUp(node);
   }
 
@@ -574,9 +574,9 @@ final class Rebalancer implements MembershipChanges.Migrations, AutoCloseable {
     MemberRecord member =
         state
             .member(target)
-            .filter(m -> m.getState() != NodeState.REMOVED)
+            .filter(m -> m.getState() != NodeStateProto.REMOVED)
             .orElseThrow(() -> ShardClusterException.notFound("no node named " + target));
-    if (member.getState() != NodeState.UP) {
+    if (member.getState() != NodeStateProto.UP) {
       throw ShardClusterException.failedPrecondition(
           "cannot move " + what + " to " + target + ": it is " + member.getState());
     }

@@ -7,6 +7,7 @@ import io.shardcluster.proto.v1.GetRoutingTableRequest;
 import io.shardcluster.proto.v1.LookupGroupsRequest;
 import io.shardcluster.proto.v1.LookupGroupsResponse;
 import io.shardcluster.proto.v1.RoutingGrpc;
+import io.shardcluster.proto.v1.RoutingTableProto;
 import io.shardcluster.proto.v1.WatchRoutingTableRequest;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.RoutingTable;
@@ -31,8 +32,7 @@ final class RoutingService extends RoutingGrpc.RoutingImplBase {
 
   @Override
   public void getRoutingTable(
-      GetRoutingTableRequest request,
-      StreamObserver<io.shardcluster.proto.v1.RoutingTable> observer) {
+      GetRoutingTableRequest request, StreamObserver<RoutingTableProto> observer) {
     ServerResponses.unary(observer, () -> RoutingTables.toProto(cluster.routing()));
   }
 
@@ -50,9 +50,8 @@ final class RoutingService extends RoutingGrpc.RoutingImplBase {
 
   @Override
   public void watchRoutingTable(
-      WatchRoutingTableRequest request,
-      StreamObserver<io.shardcluster.proto.v1.RoutingTable> observer) {
-    var call = (ServerCallStreamObserver<io.shardcluster.proto.v1.RoutingTable>) observer;
+      WatchRoutingTableRequest request, StreamObserver<RoutingTableProto> observer) {
+    var call = (ServerCallStreamObserver<RoutingTableProto>) observer;
     Watcher watcher = new Watcher(call, request.getKnownEpoch());
     call.setOnCancelHandler(() -> watchers.remove(watcher));
     call.setOnReadyHandler(watcher::drain);
@@ -62,7 +61,7 @@ final class RoutingService extends RoutingGrpc.RoutingImplBase {
 
   /** One watch stream: the newest table it has not been sent yet. */
   private static final class Watcher {
-    private final ServerCallStreamObserver<io.shardcluster.proto.v1.RoutingTable> call;
+    private final ServerCallStreamObserver<RoutingTableProto> call;
 
     @GuardedBy("this")
     private long sentEpoch;
@@ -70,7 +69,7 @@ final class RoutingService extends RoutingGrpc.RoutingImplBase {
     @GuardedBy("this")
     private RoutingTable pending;
 
-    Watcher(ServerCallStreamObserver<io.shardcluster.proto.v1.RoutingTable> call, long knownEpoch) {
+    Watcher(ServerCallStreamObserver<RoutingTableProto> call, long knownEpoch) {
       this.call = call;
       this.sentEpoch = knownEpoch;
     }

@@ -7,9 +7,9 @@ import io.shardcluster.errors.ErrorCode;
 import io.shardcluster.errors.ShardClusterException;
 import io.shardcluster.proto.v1.Migration;
 import io.shardcluster.proto.v1.MigrationPhase;
-import io.shardcluster.proto.v1.NodeState;
+import io.shardcluster.proto.v1.NodeStateProto;
 import io.shardcluster.proto.v1.NodeStats;
-import io.shardcluster.proto.v1.Strategy;
+import io.shardcluster.proto.v1.StrategyProto;
 import io.shardcluster.routing.DirectoryEntry;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.MovingSet;
@@ -84,8 +84,9 @@ class ClusterTest {
     assertThat(table.nodeAddresses()).containsOnlyKeys("n1", "n2", "n3");
     assertThat(table.epoch()).isEqualTo(start + 3);
     assertThat(table.keyspace(Keyspace.DEFAULT).ring().shares()).containsOnlyKeys("n1");
-    assertThat(cluster.state().member("n1").orElseThrow().getState()).isEqualTo(NodeState.UP);
-    assertThat(cluster.state().member("n2").orElseThrow().getState()).isEqualTo(NodeState.JOINING);
+    assertThat(cluster.state().member("n1").orElseThrow().getState()).isEqualTo(NodeStateProto.UP);
+    assertThat(cluster.state().member("n2").orElseThrow().getState())
+        .isEqualTo(NodeStateProto.JOINING);
   }
 
   @Test
@@ -95,7 +96,7 @@ class ClusterTest {
     cluster.update(
         s ->
             s.withMember(
-                s.member("n2").orElseThrow().toBuilder().setState(NodeState.REMOVED).build()));
+                s.member("n2").orElseThrow().toBuilder().setState(NodeStateProto.REMOVED).build()));
 
     ShardClusterException e = failure(() -> cluster.register("n2", "127.0.0.1:2", "i2"));
     assertThat(e.code()).isEqualTo(ErrorCode.FAILED_PRECONDITION);
@@ -329,7 +330,9 @@ class ClusterTest {
       cluster.register(ids[i], "127.0.0.1:" + (i + 1), "i-" + ids[i]);
       String id = ids[i];
       cluster.update(
-          s -> s.withMember(s.member(id).orElseThrow().toBuilder().setState(NodeState.UP).build()));
+          s ->
+              s.withMember(
+                  s.member(id).orElseThrow().toBuilder().setState(NodeStateProto.UP).build()));
     }
   }
 
@@ -346,7 +349,7 @@ class ClusterTest {
   void directoryKeyspace_placesNewGroupsEvenly_concurrentPlacementsAgree_andEntriesPersist()
       throws Exception {
     upNodes("n1", "n2", "n3");
-    cluster.createKeyspace("tenants", Strategy.DIRECTORY, List.of(), null, 16);
+    cluster.createKeyspace("tenants", StrategyProto.DIRECTORY, List.of(), null, 16);
     long epoch = cluster.routing().epoch();
     List<String> groups = new ArrayList<>();
     for (int i = 0; i < 60; i++) {
@@ -387,7 +390,7 @@ class ClusterTest {
   void directoryKeyspace_aCommittedMoveChangesItsEntriesAtomically_andDropDeletesThem()
       throws Exception {
     upNodes("n1", "n2");
-    cluster.createKeyspace("tenants", Strategy.DIRECTORY, List.of(), null, 16);
+    cluster.createKeyspace("tenants", StrategyProto.DIRECTORY, List.of(), null, 16);
     String owner = owners("tenants", List.of("acme", "globex"), true).get("acme");
     String other = owner.equals("n1") ? "n2" : "n1";
     io.shardcluster.routing.MovingSet moving =
@@ -424,7 +427,7 @@ class ClusterTest {
     ShardClusterException noNode =
         failure(
             () -> {
-              cluster.createKeyspace("tenants", Strategy.DIRECTORY, List.of(), null, 16);
+              cluster.createKeyspace("tenants", StrategyProto.DIRECTORY, List.of(), null, 16);
               owners("tenants", List.of("acme"), true);
             });
     assertThat(noNode.code()).isEqualTo(ErrorCode.UNAVAILABLE);
@@ -436,21 +439,22 @@ class ClusterTest {
     assertThat(
             failure(
                     () ->
-                        cluster.createKeyspace("h", Strategy.HASH, List.of(), ByteString.EMPTY, 16))
+                        cluster.createKeyspace(
+                            "h", StrategyProto.HASH, List.of(), ByteString.EMPTY, 16))
                 .code())
         .isEqualTo(ErrorCode.INVALID_ARGUMENT);
     assertThat(
             failure(
                     () ->
                         cluster.createKeyspace(
-                            "h", Strategy.STRATEGY_UNSPECIFIED, List.of(), null, 16))
+                            "h", StrategyProto.STRATEGY_UNSPECIFIED, List.of(), null, 16))
                 .code())
         .isEqualTo(ErrorCode.INVALID_ARGUMENT);
   }
 
   @Test
   void droppingAKeyspace_supersedesItsRolledBackDirectoryChanges() throws Exception {
-    cluster.createKeyspace("users", Strategy.HASH, List.of(), null, 16);
+    cluster.createKeyspace("users", StrategyProto.HASH, List.of(), null, 16);
     DirectoryEntry pinned = new DirectoryEntry(ByteString.copyFromUtf8("pinned"), false, "node-2");
     Migration rolledBack =
         Migration.newBuilder()

@@ -20,7 +20,7 @@ import io.grpc.stub.StreamObserver;
 import io.shardcluster.proto.v1.AdminGrpc;
 import io.shardcluster.proto.v1.CountRequest;
 import io.shardcluster.proto.v1.CountResponse;
-import io.shardcluster.proto.v1.DirectoryEntry;
+import io.shardcluster.proto.v1.DirectoryEntryProto;
 import io.shardcluster.proto.v1.DrainNodeRequest;
 import io.shardcluster.proto.v1.HeartbeatRequest;
 import io.shardcluster.proto.v1.ListNodesRequest;
@@ -30,7 +30,7 @@ import io.shardcluster.proto.v1.MigrationIdRequest;
 import io.shardcluster.proto.v1.RegisterRequest;
 import io.shardcluster.proto.v1.RemoveNodeRequest;
 import io.shardcluster.proto.v1.RoutingGrpc;
-import io.shardcluster.proto.v1.RoutingTable;
+import io.shardcluster.proto.v1.RoutingTableProto;
 import io.shardcluster.proto.v1.SetDirectoryEntryRequest;
 import io.shardcluster.proto.v1.ShardNodeGrpc;
 import io.shardcluster.proto.v1.WatchRoutingTableRequest;
@@ -94,7 +94,7 @@ class CoordinatorServerTest {
     fakeNodes.forEach(Server::shutdownNow);
   }
 
-  private RoutingTable register(String node) {
+  private RoutingTableProto register(String node) {
     return MembershipGrpc.newBlockingStub(channel)
         .register(
             RegisterRequest.newBuilder()
@@ -109,7 +109,7 @@ class CoordinatorServerTest {
   void register_firstNodeIsUp_nextOnesJoin() {
     register("n1");
     register("n2");
-    RoutingTable table = register("n3");
+    RoutingTableProto table = register("n3");
 
     ListNodesResponse nodes =
         AdminGrpc.newBlockingStub(channel).listNodes(ListNodesRequest.getDefaultInstance());
@@ -151,15 +151,15 @@ class CoordinatorServerTest {
   @Test
   void watch_sendsCurrentTable_thenEachNewOne() {
     register("n1");
-    Iterator<RoutingTable> updates =
+    Iterator<RoutingTableProto> updates =
         RoutingGrpc.newBlockingStub(channel)
             .withDeadlineAfter(10, TimeUnit.SECONDS)
             .watchRoutingTable(WatchRoutingTableRequest.getDefaultInstance());
     long first = updates.next().getEpoch();
 
-    RoutingTable afterJoin = register("n2");
+    RoutingTableProto afterJoin = register("n2");
 
-    RoutingTable pushed = updates.next();
+    RoutingTableProto pushed = updates.next();
     assertThat(pushed.getEpoch()).isEqualTo(afterJoin.getEpoch()).isGreaterThan(first);
     assertThat(pushed.getNodesCount()).isEqualTo(2);
   }
@@ -189,7 +189,7 @@ class CoordinatorServerTest {
                 admin.setDirectoryEntry(
                     SetDirectoryEntryRequest.newBuilder()
                         .setEntry(
-                            DirectoryEntry.newBuilder()
+                            DirectoryEntryProto.newBuilder()
                                 .setKey(ByteString.copyFromUtf8("k"))
                                 .setOwner("ghost"))
                         .build()))
@@ -200,7 +200,7 @@ class CoordinatorServerTest {
             () ->
                 admin.setDirectoryEntry(
                     SetDirectoryEntryRequest.newBuilder()
-                        .setEntry(DirectoryEntry.newBuilder().setOwner("n1"))
+                        .setEntry(DirectoryEntryProto.newBuilder().setOwner("n1"))
                         .build()))
         .isInstanceOfSatisfying(
             StatusRuntimeException.class,

@@ -2,7 +2,7 @@ package io.shardcluster.coordinator;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.shardcluster.proto.v1.NodeState;
+import io.shardcluster.proto.v1.NodeStateProto;
 import io.shardcluster.proto.v1.NodeStats;
 import java.time.Clock;
 import java.time.Duration;
@@ -42,20 +42,20 @@ class LivenessTest {
   void state_upWhileHeartbeating_downAfterTimeout_upAgainOnHeartbeat() {
     liveness.heartbeat("n1", NodeStats.getDefaultInstance());
     clock.advance(Duration.ofMillis(2900));
-    assertThat(liveness.state("n1")).isEqualTo(NodeState.UP);
+    assertThat(liveness.state("n1")).isEqualTo(NodeStateProto.UP);
 
     clock.advance(Duration.ofMillis(200));
-    assertThat(liveness.state("n1")).isEqualTo(NodeState.DOWN);
+    assertThat(liveness.state("n1")).isEqualTo(NodeStateProto.DOWN);
 
     liveness.heartbeat("n1", NodeStats.newBuilder().setKeys(5).build());
-    assertThat(liveness.state("n1")).isEqualTo(NodeState.UP);
+    assertThat(liveness.state("n1")).isEqualTo(NodeStateProto.UP);
     assertThat(liveness.lastHeartbeat("n1").orElseThrow().stats().getKeys()).isEqualTo(5);
   }
 
   @Test
   void state_unknownNode_hasOneTimeoutOfGraceAfterStart() {
-    assertThat(liveness.state("restarted")).isEqualTo(NodeState.UP);
+    assertThat(liveness.state("restarted")).isEqualTo(NodeStateProto.UP);
     clock.advance(Duration.ofSeconds(3));
-    assertThat(liveness.state("restarted")).isEqualTo(NodeState.DOWN);
+    assertThat(liveness.state("restarted")).isEqualTo(NodeStateProto.DOWN);
   }
 }

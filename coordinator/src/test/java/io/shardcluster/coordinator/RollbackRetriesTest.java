@@ -3,10 +3,10 @@ package io.shardcluster.coordinator;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.google.protobuf.ByteString;
-import io.shardcluster.proto.v1.DirectoryEntry;
+import io.shardcluster.proto.v1.DirectoryEntryProto;
 import io.shardcluster.proto.v1.Migration;
 import io.shardcluster.proto.v1.MigrationPhase;
-import io.shardcluster.proto.v1.MovingSet;
+import io.shardcluster.proto.v1.MovingSetProto;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -124,13 +124,13 @@ class RollbackRetriesTest {
   /** A directory change's migration of an entry (or a group) of keyspace "users". */
   private static Migration change(
       String id, String reason, String key, boolean prefix, long createdMs, boolean failed) {
-    DirectoryEntry entry =
-        DirectoryEntry.newBuilder()
+    DirectoryEntryProto entry =
+        DirectoryEntryProto.newBuilder()
             .setKey(ByteString.copyFromUtf8(key))
             .setPrefix(prefix)
             .setOwner("node-2")
             .build();
-    MovingSet.Builder moving = MovingSet.newBuilder().setKeyspace("users");
+    MovingSetProto.Builder moving = MovingSetProto.newBuilder().setKeyspace("users");
     Migration.Builder migration =
         migration(id, reason, createdMs, 1, failed ? MigrationPhase.CANCELLED : MigrationPhase.DONE)
             .toBuilder()

@@ -14,6 +14,8 @@ import io.shardcluster.coordinator.CoordinatorServer;
 import io.shardcluster.node.ShardNodeConfig;
 import io.shardcluster.node.ShardNodeServer;
 import io.shardcluster.proto.v1.CountRequest;
+import io.shardcluster.proto.v1.GetStatsRequest;
+import io.shardcluster.proto.v1.NodeStats;
 import io.shardcluster.proto.v1.ScanRequest;
 import io.shardcluster.proto.v1.ShardNodeGrpc;
 import io.shardcluster.routing.RoutingTable;
@@ -296,11 +298,10 @@ final class InProcessCluster implements AutoCloseable {
     return stats(address).getQueries();
   }
 
-  private static io.shardcluster.proto.v1.NodeStats stats(String address) {
+  private static NodeStats stats(String address) {
     var channel = channel(address);
     try {
-      return ShardNodeGrpc.newBlockingStub(channel)
-          .getStats(io.shardcluster.proto.v1.GetStatsRequest.getDefaultInstance());
+      return ShardNodeGrpc.newBlockingStub(channel).getStats(GetStatsRequest.getDefaultInstance());
     } finally {
       channel.shutdownNow();
     }

@@ -10,7 +10,7 @@ import io.shardcluster.proto.v1.CopyBatch;
 import io.shardcluster.proto.v1.CopySnapshotRequest;
 import io.shardcluster.proto.v1.IncomingState;
 import io.shardcluster.proto.v1.KeyMigrationGrpc;
-import io.shardcluster.proto.v1.KeyValue;
+import io.shardcluster.proto.v1.KeyValueProto;
 import io.shardcluster.proto.v1.MigrationProgress;
 import io.shardcluster.proto.v1.MigrationSpec;
 import io.shardcluster.proto.v1.PullChangesRequest;
@@ -206,7 +206,7 @@ final class IncomingMigrations {
         }
         LocalStore.Batch writes = store.batch();
         long bytes = 0;
-        for (KeyValue row : batch.getEntriesList()) {
+        for (KeyValueProto row : batch.getEntriesList()) {
           byte[] key = row.getKey().toByteArray();
           byte[] value = row.getValue().toByteArray();
           writes.put(keyspace, key, value);

@@ -11,6 +11,7 @@ import io.shardcluster.errors.ShardClusterException;
 import io.shardcluster.proto.v1.DirectoryEntryLoad;
 import io.shardcluster.proto.v1.NodeStats;
 import io.shardcluster.proto.v1.RangeLoad;
+import io.shardcluster.proto.v1.RoutingTableProto;
 import io.shardcluster.routing.RoutingTable;
 import io.shardcluster.rpc.GroupOwners;
 import io.shardcluster.rpc.Limits;
@@ -138,8 +139,7 @@ public final class ShardNodeServer {
     byte[] saved = store.loadRouting();
     if (saved != null) {
       try {
-        routing.offer(
-            RoutingTables.fromProto(io.shardcluster.proto.v1.RoutingTable.parseFrom(saved)));
+        routing.offer(RoutingTables.fromProto(RoutingTableProto.parseFrom(saved)));
       } catch (com.google.protobuf.InvalidProtocolBufferException e) {
         logger.warning("ignoring the saved routing table: " + e.getMessage());
       }

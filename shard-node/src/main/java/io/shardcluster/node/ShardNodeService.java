@@ -15,8 +15,8 @@ import io.shardcluster.proto.v1.DeleteResponse;
 import io.shardcluster.proto.v1.GetRequest;
 import io.shardcluster.proto.v1.GetResponse;
 import io.shardcluster.proto.v1.GetStatsRequest;
-import io.shardcluster.proto.v1.KeyRange;
-import io.shardcluster.proto.v1.KeyValue;
+import io.shardcluster.proto.v1.KeyRangeProto;
+import io.shardcluster.proto.v1.KeyValueProto;
 import io.shardcluster.proto.v1.MultiGetRequest;
 import io.shardcluster.proto.v1.MultiGetResponse;
 import io.shardcluster.proto.v1.MultiPutRequest;
@@ -177,7 +177,7 @@ final class ShardNodeService extends ShardNodeGrpc.ShardNodeImplBase {
         observer,
         () -> {
           List<OutgoingMigrations.Mutation> entries = new ArrayList<>(request.getEntriesCount());
-          for (KeyValue entry : request.getEntriesList()) {
+          for (KeyValueProto entry : request.getEntriesList()) {
             entries.add(
                 new OutgoingMigrations.Mutation(
                     entry.getKey().toByteArray(), entry.getValue().toByteArray()));
@@ -336,9 +336,9 @@ final class ShardNodeService extends ShardNodeGrpc.ShardNodeImplBase {
   private void runQuery(QueryRequest request, Batches out, Context context) {
     Query query = QueryParser.parse(request.getSql());
     ShardQuery part = new ShardQuery(query);
-    List<KeyRange> ranges =
+    List<KeyRangeProto> ranges =
         request.getRangesCount() == 0
-            ? List.of(KeyRange.getDefaultInstance())
+            ? List.of(KeyRangeProto.getDefaultInstance())
             : request.getRangesList();
     List<MovingSet> within =
         request.getWithinList().stream().map(RoutingTables::fromProto).toList();

@@ -27,6 +27,7 @@ import io.shardcluster.proto.v1.PutResponse;
 import io.shardcluster.proto.v1.RegisterRequest;
 import io.shardcluster.proto.v1.RegisterResponse;
 import io.shardcluster.proto.v1.RoutingGrpc;
+import io.shardcluster.proto.v1.RoutingTableProto;
 import io.shardcluster.proto.v1.ScanRequest;
 import io.shardcluster.proto.v1.ScanResponse;
 import io.shardcluster.proto.v1.ShardNodeGrpc;
@@ -131,8 +132,7 @@ class ShardNodeServerTest {
                 new RoutingGrpc.RoutingImplBase() {
                   @Override
                   public void getRoutingTable(
-                      GetRoutingTableRequest request,
-                      StreamObserver<io.shardcluster.proto.v1.RoutingTable> observer) {
+                      GetRoutingTableRequest request, StreamObserver<RoutingTableProto> observer) {
                     observer.onNext(RoutingTables.toProto(table));
                     observer.onCompleted();
                   }
@@ -140,7 +140,7 @@ class ShardNodeServerTest {
                   @Override
                   public void watchRoutingTable(
                       WatchRoutingTableRequest request,
-                      StreamObserver<io.shardcluster.proto.v1.RoutingTable> observer) {}
+                      StreamObserver<RoutingTableProto> observer) {}
 
                   @Override
                   public void lookupGroups(

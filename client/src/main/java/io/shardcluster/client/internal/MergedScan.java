@@ -7,6 +7,7 @@ import io.shardcluster.client.KeyValueIterator;
 import io.shardcluster.errors.ErrorCode;
 import io.shardcluster.errors.NodeUnavailableException;
 import io.shardcluster.errors.ShardClusterException;
+import io.shardcluster.proto.v1.KeyValueProto;
 import io.shardcluster.proto.v1.ScanRequest;
 import io.shardcluster.proto.v1.ScanResponse;
 import io.shardcluster.proto.v1.ShardNodeGrpc;
@@ -189,7 +190,7 @@ public final class MergedScan implements KeyValueIterator {
     private final String address;
     private final Context.CancellableContext context = Context.current().withCancellation();
     private final Iterator<ScanResponse> batches;
-    private List<io.shardcluster.proto.v1.KeyValue> batch = List.of();
+    private List<KeyValueProto> batch = List.of();
     private int index = -1;
 
     Cursor(String node, String address, ScanRequest request) {

@@ -8,6 +8,7 @@ import io.shardcluster.client.QueryPlan;
 import io.shardcluster.client.QueryResult;
 import io.shardcluster.errors.ErrorCode;
 import io.shardcluster.errors.ShardClusterException;
+import io.shardcluster.proto.v1.KeyRangeProto;
 import io.shardcluster.proto.v1.QueryRequest;
 import io.shardcluster.proto.v1.QueryResponse;
 import io.shardcluster.proto.v1.QueryRow;
@@ -206,10 +207,7 @@ public final class QueryRunner {
         QueryRequest.newBuilder().setKeyspace(query.keyspace()).setSql(sql).setEpoch(table.epoch());
     for (KeySpans.Span range : part.spans()) {
       if (!range.start().isEmpty() || !range.end().isEmpty()) {
-        request.addRanges(
-            io.shardcluster.proto.v1.KeyRange.newBuilder()
-                .setStart(range.start())
-                .setEnd(range.end()));
+        request.addRanges(KeyRangeProto.newBuilder().setStart(range.start()).setEnd(range.end()));
       }
     }
     part.within().forEach(share -> request.addWithin(RoutingTables.toProto(share)));

@@ -10,6 +10,7 @@ import io.grpc.StatusRuntimeException;
 import io.shardcluster.client.KeyValue;
 import io.shardcluster.client.ShardClient;
 import io.shardcluster.errors.WrongShardException;
+import io.shardcluster.proto.v1.CountRequest;
 import io.shardcluster.proto.v1.GetRequest;
 import io.shardcluster.proto.v1.ScanRequest;
 import io.shardcluster.proto.v1.ShardNodeGrpc;
@@ -90,6 +91,14 @@ class ClusterBasicsIT {
       total += keys.size();
     }
     assertThat(total).isEqualTo(KEYS);
+    // The scans above return only what each node owns; Count counts what it stores, owned or not.
+    // Equal figures mean no node keeps a copy of another's key.
+    Map<String, Long> storedCounts = storedUserKeyCounts(table);
+    for (var node : stored.entrySet()) {
+      assertThat(storedCounts.get(node.getKey()))
+          .as("user: keys stored on %s", node.getKey())
+          .isEqualTo(node.getValue().stream().filter(k -> k.startsWith("user:")).count());
+    }
 
     // The CLI names the same owner.
     ObjectMapper json = new ObjectMapper();
@@ -101,7 +110,28 @@ class ClusterBasicsIT {
     }
   }
 
-  /** Every key each node stores, read straight from the node (the scan RPC). */
+  /** How many keys with the prefix {@code user:} each node stores, owned or not. */
+  private static Map<String, Long> storedUserKeyCounts(RoutingTable table) {
+    Map<String, Long> counts = new HashMap<>();
+    try (NodeChannels channels = new NodeChannels(NodeChannels::plaintext)) {
+      table
+          .nodeAddresses()
+          .forEach(
+              (node, address) ->
+                  counts.put(
+                      node,
+                      ShardNodeGrpc.newBlockingStub(channels.channel(address))
+                          .count(
+                              CountRequest.newBuilder()
+                                  .setStart(ByteString.copyFromUtf8("user:"))
+                                  .setEnd(ByteString.copyFromUtf8("user;"))
+                                  .build())
+                          .getCount()));
+    }
+    return counts;
+  }
+
+  /** Every key each node owns, read straight from the node (the scan RPC, which skips others). */
   private static Map<String, List<String>> storedKeysPerNode(RoutingTable table) {
     Map<String, List<String>> stored = new HashMap<>();
     try (NodeChannels channels = new NodeChannels(NodeChannels::plaintext)) {

@@ -402,6 +402,10 @@ class InProcessQueriesTest {
       assertThat(keys).hasSize(4_000).doesNotHaveDuplicates();
       assertThat(streamed.isComplete()).isTrue();
     }
+    // node-3 joined after the query started, so any part it streamed was node-1's share asked
+    // again: without the re-ask, node-1's unsent keys would be missing, not merely late.
+    String node3 = client.refreshRoutingTable().nodeAddresses().get("node-3");
+    assertThat(InProcessCluster.scansServed(node3)).isPositive();
   }
 
   @Test

@@ -1343,10 +1343,12 @@ class InProcessRebalancingTest {
     AtomicBoolean stop = new AtomicBoolean();
     ConcurrentLinkedQueue<String> problems = new ConcurrentLinkedQueue<>();
     AtomicInteger scans = new AtomicInteger();
+    AtomicInteger acrossACommit = new AtomicInteger();
     Thread scanner =
         new Thread(
             () -> {
               while (!stop.get()) {
+                RoutingTable tableBefore = client.routingTable();
                 List<String> seen = new ArrayList<>();
                 try (var rows = client.scan(io.shardcluster.client.ScanOptions.all())) {
                   while (rows.hasNext()) {
@@ -1362,6 +1364,9 @@ class InProcessRebalancingTest {
                           + " keys, "
                           + new HashSet<>(seen).size()
                           + " distinct");
+                }
+                if (!client.routingTable().keyspaces().equals(tableBefore.keyspaces())) {
+                  acrossACommit.incrementAndGet();
                 }
                 scans.incrementAndGet();
               }
@@ -1379,5 +1384,8 @@ class InProcessRebalancingTest {
     scanner.join();
 
     assertThat(problems).isEmpty();
+    // Scans run back to back, so the join's commits land inside some of them: those scans had
+    // their streams stopped and reopened under the new table, the path this test is about.
+    assertThat(acrossACommit.get()).isPositive();
   }
 }

@@ -29,7 +29,10 @@ class SimulateCommandTest {
     assertThat(run.code()).as(run.err()).isZero();
     JsonNode json = new ObjectMapper().readTree(run.out());
     assertThat(json.get("strategy").asText()).isEqualTo("ring");
-    assertThat(json.get("after").get("max_over_mean").asDouble()).isGreaterThanOrEqualTo(1.0);
+    // The allocator keeps the exact shares within 5% of the mean (random tokens: about 1.3 at
+    // this size); 20,000 sampled keys add a few percent of noise on top.
+    assertThat(json.get("ring_after").get("max_over_mean").asDouble()).isBetween(1.0, 1.05);
+    assertThat(json.get("after").get("max_over_mean").asDouble()).isBetween(1.0, 1.15);
     assertThat(json.get("ideal_fraction").asDouble()).isEqualTo(1.0 / 11);
     assertThat(json.get("ring_moved_fraction").asDouble()).isLessThanOrEqualTo(1.05 / 11);
     assertThat(json.get("moved_between_stayers").asLong()).isZero();

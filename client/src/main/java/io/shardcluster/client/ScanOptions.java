@@ -14,7 +14,7 @@ import java.nio.charset.StandardCharsets;
  */
 public record ScanOptions(byte[] from, byte[] to, long limit) {
   public ScanOptions {
-    requireArgument(limit >= 0, "limit must not be negative, got " + limit);
+    requireArgument(limit >= 0, "limit must not be negative, got %s", limit);
     requireArgument(from != null && to != null, "from and to must not be null; use empty arrays");
   }
 

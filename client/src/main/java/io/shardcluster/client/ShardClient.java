@@ -29,6 +29,7 @@ import io.shardcluster.routing.KeyHash;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.Route;
 import io.shardcluster.routing.RoutingTable;
+import io.shardcluster.rpc.DaemonThreads;
 import io.shardcluster.rpc.GroupOwners;
 import io.shardcluster.rpc.HostPort;
 import io.shardcluster.rpc.Limits;
@@ -93,11 +94,7 @@ public final class ShardClient implements AutoCloseable {
     this.retryPolicy = builder.retryPolicy;
     this.scheduler =
         Executors.newSingleThreadScheduledExecutor(
-            r -> {
-              Thread thread = new Thread(r, "shardcluster-client-scheduler");
-              thread.setDaemon(true);
-              return thread;
-            });
+            DaemonThreads.named("shardcluster-client-scheduler"));
     this.nodeChannels =
         builder.channelFactory == null
             ? NodeChannels.netty(builder.ioThreads)
@@ -553,7 +550,7 @@ public final class ShardClient implements AutoCloseable {
      * decoded on them; the fewer there are, the fewer cross-thread wake-ups per request.
      */
     public Builder ioThreads(int threads) {
-      requireArgument(threads >= 1, "ioThreads must be at least 1, got " + threads);
+      requireArgument(threads >= 1, "ioThreads must be at least 1, got %s", threads);
       this.ioThreads = threads;
       return this;
     }
@@ -563,7 +560,7 @@ public final class ShardClient implements AutoCloseable {
      * group not cached asks the coordinator.
      */
     public Builder directoryCacheSize(long entries) {
-      requireArgument(entries >= 1, "directoryCacheSize must be at least 1, got " + entries);
+      requireArgument(entries >= 1, "directoryCacheSize must be at least 1, got %s", entries);
       this.directoryCacheSize = entries;
       return this;
     }

@@ -1,5 +1,8 @@
 package io.shardcluster.errors;
 
+import java.util.Locale;
+import org.jspecify.annotations.Nullable;
+
 /**
  * A failed cluster operation. The {@link #code() code} says why; the message names the value or
  * node involved and is fit to show to a user as it is.
@@ -61,5 +64,42 @@ public class ShardClusterException extends RuntimeException {
     if (!condition) {
       throw invalidArgument(message);
     }
+  }
+
+  /**
+   * Checks a request argument, failing with INVALID_ARGUMENT and the template's {@code %s} filled
+   * with the value. The message is formatted only on failure: checks on the request path cost no
+   * string building (and, for numbers, no boxing) when they pass.
+   */
+  public static void requireArgument(boolean condition, String template, long value) {
+    if (!condition) {
+      throw invalidArgument(format(template, value));
+    }
+  }
+
+  /** As {@link #requireArgument(boolean, String, long)}, for two numbers. */
+  public static void requireArgument(boolean condition, String template, long first, long second) {
+    if (!condition) {
+      throw invalidArgument(format(template, first, second));
+    }
+  }
+
+  /** As {@link #requireArgument(boolean, String, long)}, for any value. */
+  public static void requireArgument(boolean condition, String template, @Nullable Object value) {
+    if (!condition) {
+      throw invalidArgument(format(template, value));
+    }
+  }
+
+  /** As {@link #requireArgument(boolean, String, long)}, for any values. */
+  public static void requireArgument(
+      boolean condition, String template, @Nullable Object first, @Nullable Object second) {
+    if (!condition) {
+      throw invalidArgument(format(template, first, second));
+    }
+  }
+
+  private static String format(String template, @Nullable Object... values) {
+    return String.format(Locale.ROOT, template, values);
   }
 }

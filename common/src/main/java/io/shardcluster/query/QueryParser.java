@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.BooleanNode;
 import com.fasterxml.jackson.databind.node.NullNode;
 import io.shardcluster.errors.ErrorCode;
 import io.shardcluster.errors.ShardClusterException;
+import io.shardcluster.rpc.DaemonThreads;
 import java.math.BigDecimal;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -85,12 +86,7 @@ public final class QueryParser {
   // shared threads). It is the fallback for what the simple grammar cannot parse, and the source
   // of every syntax error. These threads never hold up the JVM's exit.
   private static final ExecutorService PARSING =
-      Executors.newCachedThreadPool(
-          task -> {
-            Thread thread = new Thread(task, "sql-parser");
-            thread.setDaemon(true);
-            return thread;
-          });
+      Executors.newCachedThreadPool(DaemonThreads.named("sql-parser"));
 
   private QueryParser() {}
 

@@ -22,7 +22,8 @@ public record Grouping(ByteString separator, long version) {
   public Grouping {
     requireArgument(
         separator.size() <= MAX_SEPARATOR_BYTES,
-        "a group separator may be at most " + MAX_SEPARATOR_BYTES + " bytes");
+        "a group separator may be at most %s bytes",
+        MAX_SEPARATOR_BYTES);
   }
 
   /** The group of a key. */

@@ -41,7 +41,8 @@ public record Keyspace(
   public static String checkName(String name) {
     requireArgument(
         name != null && NAME.matcher(name).matches(),
-        "keyspace name '" + name + "' must be 1-64 characters of a-z, 0-9, '_' and '-'");
+        "keyspace name '%s' must be 1-64 characters of a-z, 0-9, '_' and '-'",
+        name);
     return name;
   }
 

@@ -35,7 +35,7 @@ public final class RangeAllocator {
    */
   public static Map<String, List<Integer>> join(RangeMap ranges, String node) {
     Map<String, List<Integer>> held = byOwner(ranges);
-    requireArgument(!held.containsKey(node), "node " + node + " already owns ranges");
+    requireArgument(!held.containsKey(node), "node %s already owns ranges", node);
     int share = ranges.size() / (held.size() + 1);
     Map<String, List<Integer>> taken = new TreeMap<>();
     for (int i = 0; i < share; i++) {
@@ -55,7 +55,7 @@ public final class RangeAllocator {
   /** Where {@code node}'s ranges go when it leaves, by receiver: each to the one with fewest. */
   public static Map<String, List<Integer>> leave(
       RangeMap ranges, String node, List<String> receivers) {
-    requireArgument(!receivers.isEmpty(), "no node to take the ranges of " + node);
+    requireArgument(!receivers.isEmpty(), "no node to take the ranges of %s", node);
     Map<String, List<Integer>> held = byOwner(ranges);
     Map<String, Integer> counts = new LinkedHashMap<>();
     receivers.forEach(r -> counts.put(r, held.getOrDefault(r, List.of()).size()));

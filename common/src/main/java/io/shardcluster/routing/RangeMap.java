@@ -119,7 +119,7 @@ public final class RangeMap {
   public RangeMap split(byte[] at) {
     int index = indexOf(at);
     requireArgument(
-        !Arrays.equals(starts[index], at), "a range already starts at " + printable(at));
+        !Arrays.equals(starts[index], at), "a range already starts at %s", printable(at));
     List<byte[]> newStarts = new ArrayList<>(Arrays.asList(starts));
     List<String> newOwners = new ArrayList<>(Arrays.asList(owners));
     newStarts.add(index + 1, at);
@@ -129,7 +129,7 @@ public final class RangeMap {
 
   /** The map with range {@code index} owned by {@code owner}. */
   public RangeMap assign(int index, String owner) {
-    requireArgument(index >= 0 && index < starts.length, "no range " + index);
+    requireArgument(index >= 0 && index < starts.length, "no range %s", index);
     requireArgument(owner != null && !owner.isEmpty(), "every range needs an owner");
     String[] newOwners = owners.clone();
     newOwners[index] = owner;

@@ -32,12 +32,12 @@ public final class TokenAllocator {
 
   /** The ring after {@code node} joins taking up to {@code vnodes} pieces. */
   public static HashRing join(HashRing ring, String node, int vnodes) {
-    requireArgument(vnodes >= 1, "vnodes must be at least 1, got " + vnodes);
+    requireArgument(vnodes >= 1, "vnodes must be at least 1, got %s", vnodes);
     if (ring.isEmpty()) {
       return HashRing.of(List.of(0L), List.of(node));
     }
     Map<String, Double> shares = ring.shares();
-    requireArgument(!shares.containsKey(node), "node " + node + " already owns intervals");
+    requireArgument(!shares.containsKey(node), "node %s already owns intervals", node);
     double target = 1.0 / (shares.size() + 1);
 
     List<String> byShare =

@@ -6,7 +6,7 @@ import static io.shardcluster.errors.ShardClusterException.requireArgument;
 public record HostPort(String host, int port) {
   public HostPort {
     requireArgument(host != null && !host.isBlank(), "address needs a host");
-    requireArgument(port >= 0 && port <= 65535, "port " + port + " is outside 0-65535");
+    requireArgument(port >= 0 && port <= 65535, "port %s is outside 0-65535", port);
   }
 
   /** Parses {@code host:port}; INVALID_ARGUMENT naming the text if it is malformed. */
@@ -14,8 +14,7 @@ public record HostPort(String host, int port) {
     requireArgument(text != null && !text.isBlank(), "address must not be empty");
     int colon = text.lastIndexOf(':');
     requireArgument(
-        colon > 0 && colon < text.length() - 1,
-        "malformed address '" + text + "': expected HOST:PORT");
+        colon > 0 && colon < text.length() - 1, "malformed address '%s': expected HOST:PORT", text);
     String host = text.substring(0, colon);
     if (host.startsWith("[") && host.endsWith("]")) {
       host = host.substring(1, host.length() - 1);
@@ -28,7 +27,7 @@ public record HostPort(String host, int port) {
           "malformed address '" + text + "': port is not a number");
     }
     requireArgument(
-        port > 0 && port <= 65535, "malformed address '" + text + "': port must be 1-65535");
+        port > 0 && port <= 65535, "malformed address '%s': port must be 1-65535", text);
     return new HostPort(host, port);
   }
 

@@ -31,8 +31,7 @@ public final class Limits {
   public static void checkKey(int length) {
     requireArgument(length > 0, "key must not be empty");
     requireArgument(
-        length <= MAX_KEY_BYTES,
-        "key is " + length + " bytes; the limit is " + MAX_KEY_BYTES + " bytes");
+        length <= MAX_KEY_BYTES, "key is %s bytes; the limit is %s bytes", length, MAX_KEY_BYTES);
   }
 
   /** INVALID_ARGUMENT unless the value is 1 to {@link #MAX_VALUE_BYTES} bytes. */
@@ -40,6 +39,8 @@ public final class Limits {
     requireArgument(length > 0, "value must not be empty");
     requireArgument(
         length <= MAX_VALUE_BYTES,
-        "value is " + length + " bytes; the limit is " + MAX_VALUE_BYTES + " bytes");
+        "value is %s bytes; the limit is %s bytes",
+        length,
+        MAX_VALUE_BYTES);
   }
 }

@@ -15,7 +15,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
 
 /**
@@ -44,7 +43,7 @@ public final class NodeChannels implements AutoCloseable {
    * or two threads give about 1.35x the request rate of four.
    */
   public static NodeChannels netty(int threads) {
-    ThreadFactory named = daemonThreads("shardcluster-io-");
+    ThreadFactory named = DaemonThreads.numbered("shardcluster-io-");
     EventLoopGroup group =
         Epoll.isAvailable()
             ? new EpollEventLoopGroup(threads, named)
@@ -70,15 +69,6 @@ public final class NodeChannels implements AutoCloseable {
         // Retries are the client's own (Dispatcher), with routing refreshes gRPC knows nothing of.
         .disableRetry()
         .maxInboundMessageSize(Limits.MAX_MESSAGE_BYTES);
-  }
-
-  private static ThreadFactory daemonThreads(String prefix) {
-    AtomicInteger count = new AtomicInteger();
-    return runnable -> {
-      Thread thread = new Thread(runnable, prefix + count.incrementAndGet());
-      thread.setDaemon(true);
-      return thread;
-    };
   }
 
   /** The channel to an address. */

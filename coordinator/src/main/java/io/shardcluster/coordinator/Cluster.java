@@ -774,7 +774,8 @@ final class Cluster {
   private static void checkNodeId(String node) {
     requireArgument(
         node != null && NODE_ID.matcher(node).matches(),
-        "node id '" + node + "' must be 1-64 characters of letters, digits, '.', '_' and '-'");
+        "node id '%s' must be 1-64 characters of letters, digits, '.', '_' and '-'",
+        node);
   }
 
   private static ShardClusterException storeFailed(RocksDBException e) {

@@ -69,15 +69,16 @@ public record CoordinatorConfig(
 
   public CoordinatorConfig {
     requireArgument(host != null && !host.isBlank(), "host must not be empty");
-    requireArgument(port >= 0 && port <= 65535, "port must be 0-65535, got " + port);
+    requireArgument(port >= 0 && port <= 65535, "port must be 0-65535, got %s", port);
     requireArgument(dataDir != null, "data dir is required");
-    requireArgument(vnodes >= 1 && vnodes <= 4096, "vnodes must be 1-4096, got " + vnodes);
+    requireArgument(vnodes >= 1 && vnodes <= 4096, "vnodes must be 1-4096, got %s", vnodes);
     requireArgument(
         heartbeatTimeout != null && heartbeatTimeout.toMillis() >= 100,
         "heartbeat timeout must be at least 100 ms");
     requireArgument(
         maxMigrations >= 1 && maxMigrations <= 64,
-        "max migrations must be 1-64, got " + maxMigrations);
+        "max migrations must be 1-64, got %s",
+        maxMigrations);
     requireArgument(throttleBytesPerSec >= 0, "throttle must not be negative");
     requireArgument(
         cutoverTimeout != null && cutoverTimeout.toMillis() >= 100,
@@ -87,7 +88,8 @@ public record CoordinatorConfig(
         "target down timeout must be at least 100 ms");
     requireArgument(
         "keys".equals(balanceBy) || "ops".equals(balanceBy),
-        "balance-by must be keys or ops, got '" + balanceBy + "'");
+        "balance-by must be keys or ops, got '%s'",
+        balanceBy);
     requireArgument(
         balanceThreshold > 0 && balanceThreshold < 10, "balance threshold must be in (0, 10)");
     requireArgument(

@@ -8,6 +8,7 @@ import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
 import io.shardcluster.errors.ShardClusterException;
 import io.shardcluster.proto.v1.NodeStateProto;
+import io.shardcluster.rpc.DaemonThreads;
 import io.shardcluster.rpc.Limits;
 import io.shardcluster.rpc.NodeChannels;
 import io.shardcluster.server.ServerStartup;
@@ -19,6 +20,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
+import java.util.logging.Level;
 import java.util.logging.Logger;
 import org.rocksdb.RocksDBException;
 
@@ -33,11 +35,7 @@ public final class CoordinatorServer {
   private final HealthStatusManager health = new HealthStatusManager();
   private final ScheduledExecutorService ticker =
       Executors.newSingleThreadScheduledExecutor(
-          r -> {
-            Thread thread = new Thread(r, "coordinator-failure-detector");
-            thread.setDaemon(true);
-            return thread;
-          });
+          DaemonThreads.named("coordinator-failure-detector"));
   private final Map<String, NodeStateProto> reportedStates = new HashMap<>();
   private MetadataStore store;
   private NodeDataProbe probe;
@@ -119,7 +117,7 @@ public final class CoordinatorServer {
         }
       }
     } catch (RuntimeException e) {
-      logger.warning("failure detection tick failed: " + e);
+      logger.log(Level.WARNING, "failure detection tick failed", e);
     }
   }
 

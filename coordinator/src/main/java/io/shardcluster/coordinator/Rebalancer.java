@@ -12,6 +12,7 @@ import io.shardcluster.proto.v1.NodeStateProto;
 import io.shardcluster.routing.DirectoryEntry;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.MovingSet;
+import io.shardcluster.rpc.DaemonThreads;
 import io.shardcluster.rpc.NodeChannels;
 import io.shardcluster.rpc.RoutingTables;
 import io.shardcluster.server.Failpoints;
@@ -26,11 +27,10 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
 import java.util.function.UnaryOperator;
+import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
@@ -53,9 +53,10 @@ final class Rebalancer implements MembershipChanges.Migrations, AutoCloseable {
   private final Map<String, MigrationControl> controls = new ConcurrentHashMap<>();
   private final Set<String> running = ConcurrentHashMap.newKeySet();
   private final CommitGroups commitGroups = new CommitGroups();
-  private final ExecutorService runners = Executors.newCachedThreadPool(daemon("migration-"));
+  private final ExecutorService runners =
+      Executors.newCachedThreadPool(DaemonThreads.numbered("migration-"));
   private final ScheduledExecutorService ticker =
-      Executors.newSingleThreadScheduledExecutor(daemon("rebalancer-"));
+      Executors.newSingleThreadScheduledExecutor(DaemonThreads.numbered("rebalancer-"));
   private final LoadBalancer balancer;
   private final MembershipChanges members;
 
@@ -73,15 +74,6 @@ final class Rebalancer implements MembershipChanges.Migrations, AutoCloseable {
     this.clock = clock;
     this.balancer = new LoadBalancer(cluster, liveness, config, clock, this::startMoves);
     this.members = new MembershipChanges(cluster, liveness, config, clock, balancer, this);
-  }
-
-  private static ThreadFactory daemon(String prefix) {
-    AtomicInteger count = new AtomicInteger();
-    return runnable -> {
-      Thread thread = new Thread(runnable, prefix + count.incrementAndGet());
-      thread.setDaemon(true);
-      return thread;
-    };
   }
 
   void start() {
@@ -104,7 +96,7 @@ final class Rebalancer implements MembershipChanges.Migrations, AutoCloseable {
         }
       }
     } catch (RuntimeException e) {
-      logger.warning("rebalancer tick failed: " + e);
+      logger.log(Level.WARNING, "rebalancer tick failed", e);
     }
   }
 

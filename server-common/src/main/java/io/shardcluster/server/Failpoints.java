@@ -94,7 +94,9 @@ public final class Failpoints {
       String[] parts = spec.trim().split("=", 2);
       requireArgument(
           parts.length == 2 && NAMES.contains(parts[0]),
-          "failpoint '" + spec + "' must be NAME=crash|pause with NAME one of " + NAMES);
+          "failpoint '%s' must be NAME=crash|pause with NAME one of %s",
+          spec,
+          NAMES);
       Action action;
       try {
         action = Action.valueOf(parts[1].toUpperCase(Locale.ROOT));

@@ -35,13 +35,13 @@ public record ShardNodeConfig(
     Failpoints failpoints) {
   public ShardNodeConfig {
     requireArgument(host != null && !host.isBlank(), "host must not be empty");
-    requireArgument(port >= 0 && port <= 65535, "port must be 0-65535, got " + port);
+    requireArgument(port >= 0 && port <= 65535, "port must be 0-65535, got %s", port);
     requireArgument(dataDir != null, "data dir is required");
     requireArgument(coordinator != null, "coordinator address is required");
     requireArgument(
         heartbeatInterval != null && heartbeatInterval.toMillis() >= 10,
         "heartbeat interval must be at least 10 ms");
-    requireArgument(threads >= 1 && threads <= 1024, "threads must be 1-1024, got " + threads);
+    requireArgument(threads >= 1 && threads <= 1024, "threads must be 1-1024, got %s", threads);
     requireArgument(
         countInterval != null && countInterval.toMillis() >= 100,
         "count interval must be at least 100 ms");

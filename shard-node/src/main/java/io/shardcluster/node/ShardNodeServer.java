@@ -13,6 +13,7 @@ import io.shardcluster.proto.v1.NodeStats;
 import io.shardcluster.proto.v1.RangeLoad;
 import io.shardcluster.proto.v1.RoutingTableProto;
 import io.shardcluster.routing.RoutingTable;
+import io.shardcluster.rpc.DaemonThreads;
 import io.shardcluster.rpc.GroupOwners;
 import io.shardcluster.rpc.Limits;
 import io.shardcluster.rpc.NodeChannels;
@@ -26,12 +27,11 @@ import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Function;
 import java.util.function.Supplier;
+import java.util.logging.Level;
 import java.util.logging.Logger;
 import org.rocksdb.RocksDBException;
 
@@ -125,13 +125,7 @@ public final class ShardNodeServer {
 
   private void startServing() {
     scheduler =
-        Executors.newScheduledThreadPool(
-            1,
-            r -> {
-              Thread thread = new Thread(r, identity.nodeId() + "-scheduler");
-              thread.setDaemon(true);
-              return thread;
-            });
+        Executors.newScheduledThreadPool(1, DaemonThreads.named(identity.nodeId() + "-scheduler"));
     String coordinatorAddress = config.coordinator().toString();
     coordinatorChannel = channels.apply(coordinatorAddress);
     routing =
@@ -166,11 +160,12 @@ public final class ShardNodeServer {
             migrationChannels,
             config.failpoints());
     migrationExecutor =
-        Executors.newCachedThreadPool(daemonThreads(identity.nodeId() + "-migration-"));
+        Executors.newCachedThreadPool(DaemonThreads.numbered(identity.nodeId() + "-migration-"));
     Shard shard = new Shard(identity.nodeId(), store, this::tableFor, metrics, outgoing, ownership);
     countSchedule = new CountSchedule(config.countInterval(), RECOUNT_SETTLE);
     counter =
-        Executors.newSingleThreadScheduledExecutor(daemonThreads(identity.nodeId() + "-counter-"));
+        Executors.newSingleThreadScheduledExecutor(
+            DaemonThreads.numbered(identity.nodeId() + "-counter-"));
     counter.scheduleWithFixedDelay(
         () -> recount(incoming),
         0,
@@ -181,7 +176,7 @@ public final class ShardNodeServer {
       // without stalling the I/O threads.
       executor =
           Executors.newFixedThreadPool(
-              config.threads(), daemonThreads(identity.nodeId() + "-rpc-"));
+              config.threads(), DaemonThreads.numbered(identity.nodeId() + "-rpc-"));
       serverBuilder.executor(executor);
     } else {
       // Without fsync a request is a few microseconds of RocksDB work: serve it on the I/O thread
@@ -189,11 +184,12 @@ public final class ShardNodeServer {
       serverBuilder.directExecutor();
     }
     // Requests that needed a group lookup run again here once it is in (rarely waiting again).
-    lookupExecutor = Executors.newCachedThreadPool(daemonThreads(identity.nodeId() + "-lookup-"));
+    lookupExecutor =
+        Executors.newCachedThreadPool(DaemonThreads.numbered(identity.nodeId() + "-lookup-"));
     queryExecutor =
         Executors.newFixedThreadPool(
             Math.max(2, Runtime.getRuntime().availableProcessors()),
-            daemonThreads(identity.nodeId() + "-query-"));
+            DaemonThreads.numbered(identity.nodeId() + "-query-"));
     serverBuilder
         .addService(
             new ShardNodeService(
@@ -297,7 +293,7 @@ public final class ShardNodeServer {
       counts = KeyCounts.count(store, table, identity.nodeId(), metrics.writes());
       countSchedule.counted(table.epoch(), sequence, started, System.nanoTime());
     } catch (RuntimeException e) {
-      logger.warning("counting keys failed: " + e.getMessage());
+      logger.log(Level.WARNING, "counting keys failed", e);
     }
   }
 
@@ -355,15 +351,6 @@ public final class ShardNodeServer {
     NodeStats built = stats.build();
     lastStats.set(built);
     return built;
-  }
-
-  private static ThreadFactory daemonThreads(String prefix) {
-    AtomicInteger count = new AtomicInteger();
-    return runnable -> {
-      Thread thread = new Thread(runnable, prefix + count.incrementAndGet());
-      thread.setDaemon(true);
-      return thread;
-    };
   }
 
   private void failFatally(ShardClusterException e) {

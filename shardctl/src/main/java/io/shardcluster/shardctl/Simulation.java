@@ -106,14 +106,14 @@ final class Simulation {
   /** Places {@code keys} keys on {@code nodes} nodes, then adds or removes nodes (at most one). */
   static Result run(
       Strategy strategy, int nodes, int vnodes, int keys, int add, int remove, long seed) {
-    requireArgument(nodes >= 1 && nodes <= 100_000, "--nodes must be 1-100000, got " + nodes);
-    requireArgument(vnodes >= 1 && vnodes <= 1024, "--vnodes must be 1-1024, got " + vnodes);
-    requireArgument(keys >= 1 && keys <= 100_000_000, "--keys must be 1-100000000, got " + keys);
+    requireArgument(nodes >= 1 && nodes <= 100_000, "--nodes must be 1-100000, got %s", nodes);
+    requireArgument(vnodes >= 1 && vnodes <= 1024, "--vnodes must be 1-1024, got %s", vnodes);
+    requireArgument(keys >= 1 && keys <= 100_000_000, "--keys must be 1-100000000, got %s", keys);
     requireArgument(add >= 0 && remove >= 0, "--add and --remove must not be negative");
     requireArgument(add == 0 || remove == 0, "give --add or --remove, not both");
     requireArgument(remove < nodes, "--remove must leave at least one node");
     requireArgument(
-        add <= 100_000 - nodes, "--add must leave at most 100000 nodes, got " + (nodes + add));
+        add <= 100_000 - nodes, "--add must leave at most 100000 nodes, got %s", (nodes + add));
 
     List<String> before = names(1, nodes);
     List<String> after = new ArrayList<>(before);

@@ -28,10 +28,11 @@ public record RetryPolicy(
       new RetryPolicy(40, 2, Duration.ofMillis(5), Duration.ofMillis(100));
 
   public RetryPolicy {
-    requireArgument(maxAttempts >= 1, "maxAttempts must be at least 1, got " + maxAttempts);
+    requireArgument(maxAttempts >= 1, "maxAttempts must be at least 1, got %s", maxAttempts);
     requireArgument(
         unavailableRetries >= 0,
-        "unavailableRetries must not be negative, got " + unavailableRetries);
+        "unavailableRetries must not be negative, got %s",
+        unavailableRetries);
     requireArgument(!initialBackoff.isNegative(), "initialBackoff must not be negative");
     requireArgument(
         maxBackoff.compareTo(initialBackoff) >= 0, "maxBackoff must be >= initialBackoff");

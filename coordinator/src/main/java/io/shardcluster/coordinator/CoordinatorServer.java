@@ -1,16 +1,12 @@
 package io.shardcluster.coordinator;
 
 import io.grpc.ManagedChannel;
-import io.grpc.Server;
 import io.grpc.ServerBuilder;
-import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
-import io.grpc.protobuf.services.HealthStatusManager;
-import io.grpc.protobuf.services.ProtoReflectionServiceV1;
 import io.shardcluster.errors.ShardClusterException;
 import io.shardcluster.proto.v1.NodeStateProto;
 import io.shardcluster.rpc.DaemonThreads;
-import io.shardcluster.rpc.Limits;
 import io.shardcluster.rpc.NodeChannels;
+import io.shardcluster.server.ServerLifecycle;
 import io.shardcluster.server.ServerStartup;
 import java.time.Clock;
 import java.time.Duration;
@@ -32,18 +28,12 @@ public final class CoordinatorServer {
   private final ServerBuilder<?> serverBuilder;
   private final Clock clock;
   private final Function<String, ManagedChannel> channels;
-  private final HealthStatusManager health = new HealthStatusManager();
-  private final ScheduledExecutorService ticker =
-      Executors.newSingleThreadScheduledExecutor(
-          DaemonThreads.named("coordinator-failure-detector"));
+  private final ServerLifecycle lifecycle = new ServerLifecycle();
   private final Map<String, NodeStateProto> reportedStates = new HashMap<>();
-  private MetadataStore store;
-  private NodeDataProbe probe;
+
+  // Set by start(), before anything can use it.
+  @SuppressWarnings("NullAway.Init")
   private Cluster cluster;
-  private Rebalancer rebalancer;
-  private NodeChannels migrationChannels;
-  private Liveness liveness;
-  private Server server;
 
   /**
    * A coordinator that will serve on the given builder (Netty in production, in-process in tests).
@@ -67,40 +57,47 @@ public final class CoordinatorServer {
   /** Opens the metadata, starts serving and starts failure detection. */
   public CoordinatorServer start() {
     ServerStartup.prepareDataDir(config.dataDir());
+    MetadataStore store;
     try {
-      store = MetadataStore.open(config.dataDir().resolve("metadata"));
+      store = lifecycle.closeOnStop(MetadataStore.open(config.dataDir().resolve("metadata")));
     } catch (RocksDBException e) {
       throw ShardClusterException.unavailable(
           "cannot open coordinator metadata in " + config.dataDir() + ": " + describe(e));
     }
+    Rebalancer rebalancer;
     try {
-      liveness = new Liveness(clock, config.heartbeatTimeout());
-      probe = new NodeDataProbe(new NodeChannels(channels), Duration.ofSeconds(5));
+      Liveness liveness = new Liveness(clock, config.heartbeatTimeout());
+      NodeDataProbe probe =
+          lifecycle.closeOnStop(
+              new NodeDataProbe(new NodeChannels(channels), Duration.ofSeconds(5)));
       cluster = Cluster.open(store, liveness, probe);
-      migrationChannels = new NodeChannels(channels);
-      rebalancer = new Rebalancer(cluster, liveness, migrationChannels, config, clock);
+      NodeChannels migrationChannels = lifecycle.closeOnStop(new NodeChannels(channels));
+      rebalancer =
+          lifecycle.closeOnStop(
+              new Rebalancer(cluster, liveness, migrationChannels, config, clock));
       serverBuilder
           .addService(new MembershipService(cluster, rebalancer))
           .addService(new RoutingService(cluster))
-          .addService(new AdminService(cluster, rebalancer, liveness, config.vnodes()))
-          .addService(health.getHealthService())
-          .addService(ProtoReflectionServiceV1.newInstance())
-          .maxInboundMessageSize(Limits.MAX_MESSAGE_BYTES);
-      server = ServerStartup.start(serverBuilder, config.host(), config.port());
+          .addService(new AdminService(cluster, rebalancer, liveness, config.vnodes()));
+      lifecycle.serve(serverBuilder, config.host(), config.port());
     } catch (RuntimeException e) {
-      closeResources();
+      lifecycle.stop();
       throw e;
     }
-    health.setStatus("", ServingStatus.SERVING);
     rebalancer.start();
+    ScheduledExecutorService ticker =
+        lifecycle.shutDownOnStop(
+            Executors.newSingleThreadScheduledExecutor(
+                DaemonThreads.named("coordinator-failure-detector")));
     long period = Math.max(50, config.heartbeatTimeout().toMillis() / 4);
-    ticker.scheduleAtFixedRate(this::reportStateChanges, period, period, TimeUnit.MILLISECONDS);
+    var unused =
+        ticker.scheduleAtFixedRate(this::reportStateChanges, period, period, TimeUnit.MILLISECONDS);
     return this;
   }
 
   /** The port the server listens on (useful with port 0). */
   public int port() {
-    return server.getPort();
+    return lifecycle.port();
   }
 
   /** The current epoch. */
@@ -121,45 +118,14 @@ public final class CoordinatorServer {
     }
   }
 
-  /** Stops serving and closes the metadata store. */
+  /** Stops serving, then the failure detector and the rebalancer, and closes the metadata. */
   public void stop() {
-    health.enterTerminalState();
-    ticker.shutdownNow();
-    if (server != null) {
-      server.shutdown();
-      try {
-        if (!server.awaitTermination(5, TimeUnit.SECONDS)) {
-          server.shutdownNow();
-        }
-      } catch (InterruptedException e) {
-        server.shutdownNow();
-        Thread.currentThread().interrupt();
-      }
-    }
-    closeResources();
-  }
-
-  private void closeResources() {
-    if (rebalancer != null) {
-      rebalancer.close();
-    }
-    if (migrationChannels != null) {
-      migrationChannels.close();
-    }
-    if (probe != null) {
-      probe.close();
-    }
-    if (store != null) {
-      store.close();
-      store = null;
-    }
+    lifecycle.stop();
   }
 
   /** Waits until the server terminates. */
   public void blockUntilShutdown() throws InterruptedException {
-    if (server != null) {
-      server.awaitTermination();
-    }
+    lifecycle.blockUntilShutdown();
   }
 
   static String describe(RocksDBException e) {

@@ -4,9 +4,6 @@ import com.google.protobuf.ByteString;
 import io.grpc.ManagedChannel;
 import io.grpc.Server;
 import io.grpc.ServerBuilder;
-import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
-import io.grpc.protobuf.services.HealthStatusManager;
-import io.grpc.protobuf.services.ProtoReflectionServiceV1;
 import io.shardcluster.errors.ShardClusterException;
 import io.shardcluster.proto.v1.DirectoryEntryLoad;
 import io.shardcluster.proto.v1.NodeStats;
@@ -15,10 +12,10 @@ import io.shardcluster.proto.v1.RoutingTableProto;
 import io.shardcluster.routing.RoutingTable;
 import io.shardcluster.rpc.DaemonThreads;
 import io.shardcluster.rpc.GroupOwners;
-import io.shardcluster.rpc.Limits;
 import io.shardcluster.rpc.NodeChannels;
 import io.shardcluster.rpc.RoutingCache;
 import io.shardcluster.rpc.RoutingTables;
+import io.shardcluster.server.ServerLifecycle;
 import io.shardcluster.server.ServerStartup;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -33,6 +30,7 @@ import java.util.function.Function;
 import java.util.function.Supplier;
 import java.util.logging.Level;
 import java.util.logging.Logger;
+import org.jspecify.annotations.Nullable;
 import org.rocksdb.RocksDBException;
 
 /** A shard node process's lifecycle: identity, storage, gRPC services, coordinator link. */
@@ -47,28 +45,31 @@ public final class ShardNodeServer {
   private final ShardNodeConfig config;
   private final ServerBuilder<?> serverBuilder;
   private final Function<String, ManagedChannel> channels;
-  private final HealthStatusManager health = new HealthStatusManager();
+  private final ServerLifecycle lifecycle = new ServerLifecycle();
   private final AtomicReference<NodeStats> lastStats =
       new AtomicReference<>(NodeStats.getDefaultInstance());
-  private final AtomicReference<ShardClusterException> fatal = new AtomicReference<>();
-  private ScheduledExecutorService scheduler;
-  private ExecutorService executor;
-  private ExecutorService migrationExecutor;
-  private ExecutorService queryExecutor;
-  private ExecutorService lookupExecutor;
-  private ScheduledExecutorService counter;
-  private NodeChannels migrationChannels;
+  private final AtomicReference<@Nullable ShardClusterException> fatal = new AtomicReference<>();
   private final Supplier<NodeChannels> lookupChannelFactory;
-  private NodeChannels lookupChannels;
-  private OutgoingMigrations outgoing;
   private volatile KeyCounts counts = KeyCounts.NONE;
-  private CountSchedule countSchedule;
-  private ManagedChannel coordinatorChannel;
-  private RoutingCache routing;
-  private LocalStore store;
-  private NodeMetrics metrics;
+
+  // Set by start(), before any request, heartbeat or count can use them.
+  @SuppressWarnings("NullAway.Init")
   private NodeIdentity identity;
-  private Server server;
+
+  @SuppressWarnings("NullAway.Init")
+  private LocalStore store;
+
+  @SuppressWarnings("NullAway.Init")
+  private RoutingCache routing;
+
+  @SuppressWarnings("NullAway.Init")
+  private OutgoingMigrations outgoing;
+
+  @SuppressWarnings("NullAway.Init")
+  private CountSchedule countSchedule;
+
+  @SuppressWarnings("NullAway.Init")
+  private NodeMetrics metrics;
 
   /**
    * A node that serves on the given builder and reaches the coordinator through channels from
@@ -109,7 +110,7 @@ public final class ShardNodeServer {
     Path dataDir = ServerStartup.prepareDataDir(config.dataDir());
     identity = NodeIdentity.loadOrCreate(dataDir, config.nodeId());
     try {
-      store = LocalStore.open(dataDir.resolve("db"), config.syncWrites());
+      store = lifecycle.closeOnStop(LocalStore.open(dataDir.resolve("db"), config.syncWrites()));
     } catch (RocksDBException e) {
       throw ShardClusterException.unavailable(
           "cannot open storage in " + dataDir + ": " + describe(e));
@@ -124,12 +125,17 @@ public final class ShardNodeServer {
   }
 
   private void startServing() {
-    scheduler =
-        Executors.newScheduledThreadPool(1, DaemonThreads.named(identity.nodeId() + "-scheduler"));
+    ScheduledExecutorService scheduler =
+        lifecycle.shutDownOnStop(
+            Executors.newScheduledThreadPool(
+                1, DaemonThreads.named(identity.nodeId() + "-scheduler")));
     String coordinatorAddress = config.coordinator().toString();
-    coordinatorChannel = channels.apply(coordinatorAddress);
+    ManagedChannel coordinatorChannel =
+        lifecycle.shutDownOnStop(channels.apply(coordinatorAddress));
     routing =
-        new RoutingCache(coordinatorChannel, coordinatorAddress, ROUTING_FETCH_TIMEOUT, scheduler);
+        lifecycle.closeOnStop(
+            new RoutingCache(
+                coordinatorChannel, coordinatorAddress, ROUTING_FETCH_TIMEOUT, scheduler));
     byte[] saved = store.loadRouting();
     if (saved != null) {
       try {
@@ -145,8 +151,8 @@ public final class ShardNodeServer {
     metrics = new NodeMetrics(System::nanoTime);
     outgoing =
         new OutgoingMigrations(identity.nodeId(), store, routing::cached, this::tableAtLeast);
-    migrationChannels = new NodeChannels(channels);
-    lookupChannels = lookupChannelFactory.get();
+    NodeChannels migrationChannels = lifecycle.closeOnStop(new NodeChannels(channels));
+    NodeChannels lookupChannels = lifecycle.closeOnStop(lookupChannelFactory.get());
     Ownership ownership =
         new Ownership(
             new GroupOwners(
@@ -159,37 +165,43 @@ public final class ShardNodeServer {
             ownership,
             migrationChannels,
             config.failpoints());
-    migrationExecutor =
-        Executors.newCachedThreadPool(DaemonThreads.numbered(identity.nodeId() + "-migration-"));
+    ExecutorService migrationExecutor =
+        lifecycle.shutDownOnStop(
+            Executors.newCachedThreadPool(
+                DaemonThreads.numbered(identity.nodeId() + "-migration-")));
     Shard shard = new Shard(identity.nodeId(), store, this::tableFor, metrics, outgoing, ownership);
     countSchedule = new CountSchedule(config.countInterval(), RECOUNT_SETTLE);
-    counter =
-        Executors.newSingleThreadScheduledExecutor(
-            DaemonThreads.numbered(identity.nodeId() + "-counter-"));
-    counter.scheduleWithFixedDelay(
-        () -> recount(incoming),
-        0,
-        Math.min(RECOUNT_CHECK.toMillis(), config.countInterval().toMillis()),
-        TimeUnit.MILLISECONDS);
+    ScheduledExecutorService counter =
+        lifecycle.shutDownOnStop(
+            Executors.newSingleThreadScheduledExecutor(
+                DaemonThreads.numbered(identity.nodeId() + "-counter-")));
+    var unused =
+        counter.scheduleWithFixedDelay(
+            () -> recount(incoming),
+            0,
+            Math.min(RECOUNT_CHECK.toMillis(), config.countInterval().toMillis()),
+            TimeUnit.MILLISECONDS);
     if (config.syncWrites()) {
       // A write waits for its fsync: run handlers on a pool so the waits overlap (group commit)
       // without stalling the I/O threads.
-      executor =
-          Executors.newFixedThreadPool(
-              config.threads(), DaemonThreads.numbered(identity.nodeId() + "-rpc-"));
-      serverBuilder.executor(executor);
+      serverBuilder.executor(
+          lifecycle.shutDownOnStop(
+              Executors.newFixedThreadPool(
+                  config.threads(), DaemonThreads.numbered(identity.nodeId() + "-rpc-"))));
     } else {
       // Without fsync a request is a few microseconds of RocksDB work: serve it on the I/O thread
       // and save two thread hops per request (about 1.5x the throughput on two cores).
       serverBuilder.directExecutor();
     }
     // Requests that needed a group lookup run again here once it is in (rarely waiting again).
-    lookupExecutor =
-        Executors.newCachedThreadPool(DaemonThreads.numbered(identity.nodeId() + "-lookup-"));
-    queryExecutor =
-        Executors.newFixedThreadPool(
-            Math.max(2, Runtime.getRuntime().availableProcessors()),
-            DaemonThreads.numbered(identity.nodeId() + "-query-"));
+    ExecutorService lookupExecutor =
+        lifecycle.shutDownOnStop(
+            Executors.newCachedThreadPool(DaemonThreads.numbered(identity.nodeId() + "-lookup-")));
+    ExecutorService queryExecutor =
+        lifecycle.shutDownOnStop(
+            Executors.newFixedThreadPool(
+                Math.max(2, Runtime.getRuntime().availableProcessors()),
+                DaemonThreads.numbered(identity.nodeId() + "-query-")));
     serverBuilder
         .addService(
             new ShardNodeService(
@@ -205,12 +217,8 @@ public final class ShardNodeServer {
                 incoming,
                 migrationExecutor,
                 new MovingKeyEstimate(
-                    store, identity.nodeId(), routing::cached, () -> counts, metrics::writes)))
-        .addService(health.getHealthService())
-        .addService(ProtoReflectionServiceV1.newInstance())
-        .maxInboundMessageSize(Limits.MAX_MESSAGE_BYTES);
-    server = ServerStartup.start(serverBuilder, config.host(), config.port());
-    health.setStatus("", ServingStatus.SERVING);
+                    store, identity.nodeId(), routing::cached, () -> counts, metrics::writes)));
+    Server server = lifecycle.serve(serverBuilder, config.host(), config.port());
 
     // An in-process server has no port; it is reached by the name host:port of its config.
     String address =
@@ -247,7 +255,7 @@ public final class ShardNodeServer {
   private RoutingTable tableFor(long requestEpoch) {
     RoutingTable table = routing.cached();
     if (requestEpoch > table.epoch()) {
-      routing.refresh();
+      var unused = routing.refresh();
     }
     return table;
   }
@@ -367,65 +375,22 @@ public final class ShardNodeServer {
 
   /** The port the server listens on. */
   public int port() {
-    return server.getPort();
+    return lifecycle.port();
   }
 
   /** The error that stopped the node, if it stopped because the coordinator refused it. */
-  public ShardClusterException fatalError() {
+  public @Nullable ShardClusterException fatalError() {
     return fatal.get();
   }
 
   /** Stops serving and closes storage; acknowledged writes are already in the log. */
   public synchronized void stop() {
-    health.enterTerminalState();
-    if (server != null) {
-      server.shutdown();
-      try {
-        if (!server.awaitTermination(5, TimeUnit.SECONDS)) {
-          server.shutdownNow();
-          server.awaitTermination(2, TimeUnit.SECONDS);
-        }
-      } catch (InterruptedException e) {
-        server.shutdownNow();
-        Thread.currentThread().interrupt();
-      }
-    }
-    if (routing != null) {
-      routing.close();
-    }
-    if (coordinatorChannel != null) {
-      coordinatorChannel.shutdownNow();
-    }
-    for (ExecutorService pool :
-        new ExecutorService[] {
-          scheduler, executor, counter, migrationExecutor, queryExecutor, lookupExecutor
-        }) {
-      if (pool != null) {
-        pool.shutdownNow();
-        try {
-          pool.awaitTermination(5, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-        }
-      }
-    }
-    if (lookupChannels != null) {
-      lookupChannels.close();
-    }
-    if (migrationChannels != null) {
-      migrationChannels.close();
-    }
-    if (store != null) {
-      store.close();
-      store = null;
-    }
+    lifecycle.stop();
   }
 
   /** Waits until the server terminates. */
   public void blockUntilShutdown() throws InterruptedException {
-    if (server != null) {
-      server.awaitTermination();
-    }
+    lifecycle.blockUntilShutdown();
   }
 
   static String describe(RocksDBException e) {

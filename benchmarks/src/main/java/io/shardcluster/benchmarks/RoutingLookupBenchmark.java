@@ -8,6 +8,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -77,13 +78,13 @@ public class RoutingLookupBenchmark {
 
   /** The owner of a position, as every client and node looks it up. */
   @Benchmark
-  public String ownerOfPosition() {
+  public @Nullable String ownerOfPosition() {
     return ring.ownerOf(positions[nextIndex()]);
   }
 
   /** The owner of a key: its ring position (Murmur3) plus the lookup. */
   @Benchmark
-  public String ownerOfKey() {
+  public @Nullable String ownerOfKey() {
     return keyspace.ownerOf(keys[nextIndex()]);
   }
 

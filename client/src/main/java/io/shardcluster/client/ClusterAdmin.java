@@ -53,6 +53,7 @@ import java.util.TreeMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Operator commands, sent to the coordinator. Obtain it from {@link ShardClient#admin()}. Each
@@ -138,7 +139,7 @@ public final class ClusterAdmin {
             "at "
                 + ask.getKey().address()
                 + " is unreachable: "
-                + StatusErrors.fromStatus(e.getCause()).getMessage());
+                + StatusErrors.fromStatus(e.getCause() != null ? e.getCause() : e).getMessage());
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         throw ShardClusterException.unavailable("interrupted while checking the nodes");
@@ -268,7 +269,8 @@ public final class ClusterAdmin {
    * Creates a keyspace; in a directory keyspace a key's group ends at {@code separator} (null: ':';
    * empty: each key is its own group).
    */
-  public long createKeyspace(String name, String strategy, List<byte[]> splitAt, byte[] separator) {
+  public long createKeyspace(
+      String name, String strategy, List<byte[]> splitAt, byte @Nullable [] separator) {
     Keyspace.checkName(name);
     StrategyProto wire =
         switch (strategy) {

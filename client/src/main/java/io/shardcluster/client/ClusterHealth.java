@@ -11,6 +11,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
+import org.jspecify.annotations.Nullable;
 
 /**
  * What {@link ClusterAdmin#health()} found: one check per concern, each OK, WARN (needs an
@@ -48,8 +49,9 @@ public record ClusterHealth(long epoch, List<Check> checks) {
   }
 
   /** A coordinator that did not answer: nothing else can be checked. */
-  static ClusterHealth coordinatorUnreachable(String error) {
-    return new ClusterHealth(0, List.of(new Check("coordinator", Status.FAIL, error)));
+  static ClusterHealth coordinatorUnreachable(@Nullable String error) {
+    return new ClusterHealth(
+        0, List.of(new Check("coordinator", Status.FAIL, error != null ? error : "unreachable")));
   }
 
   /**

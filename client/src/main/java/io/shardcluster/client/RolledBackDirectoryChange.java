@@ -34,7 +34,8 @@ public record RolledBackDirectoryChange(
     // A change whose migrations commit together is tried again once all their nodes answer.
     Set<String> between =
         migrations.stream()
-            .filter(o -> o == m || (!m.group().isEmpty() && o.group().equals(m.group())))
+            .filter(
+                o -> o.id().equals(m.id()) || (!m.group().isEmpty() && o.group().equals(m.group())))
             .flatMap(o -> Stream.of(o.source(), o.target()))
             .collect(Collectors.toSet());
     List<String> down =

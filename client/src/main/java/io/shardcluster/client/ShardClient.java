@@ -1,6 +1,7 @@
 package io.shardcluster.client;
 
 import static io.shardcluster.errors.ShardClusterException.requireArgument;
+import static java.util.Objects.requireNonNull;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.google.protobuf.ByteString;
@@ -50,6 +51,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A client of a shard cluster. It asks the coordinator for the routing table once, follows its
@@ -88,7 +90,8 @@ public final class ShardClient implements AutoCloseable {
   private ShardClient(Builder builder) {
     this.keyspace = Keyspace.DEFAULT;
     this.ownsResources = true;
-    this.coordinatorAddress = builder.coordinator.toString();
+    this.coordinatorAddress =
+        requireNonNull(builder.coordinator, "a coordinator address is required").toString();
     this.requestTimeout = builder.requestTimeout;
     this.scanTimeout = builder.scanTimeout;
     this.retryPolicy = builder.retryPolicy;
@@ -267,7 +270,7 @@ public final class ShardClient implements AutoCloseable {
       Limits.checkKey(keys.get(i).length);
       indexes.add(i);
     }
-    @SuppressWarnings("unchecked")
+    @SuppressWarnings({"unchecked", "rawtypes"}) // an array of a generic type cannot be made
     Optional<byte[]>[] results = new Optional[keys.size()];
     Arrays.fill(results, Optional.empty());
     return dispatcher
@@ -488,12 +491,12 @@ public final class ShardClient implements AutoCloseable {
 
   /** Configures a {@link ShardClient}. */
   public static final class Builder {
-    private HostPort coordinator;
+    private @Nullable HostPort coordinator;
     private Duration requestTimeout = Duration.ofSeconds(5);
     private Duration scanTimeout = Duration.ofMinutes(10);
     private RetryPolicy retryPolicy = RetryPolicy.DEFAULT;
     private int ioThreads = Runtime.getRuntime().availableProcessors();
-    private Function<String, ManagedChannel> channelFactory;
+    private @Nullable Function<String, ManagedChannel> channelFactory;
     private long directoryCacheSize = 100_000;
 
     private Builder() {}

@@ -1,5 +1,7 @@
 package io.shardcluster.errors;
 
+import org.jspecify.annotations.Nullable;
+
 /** The shard node that owns a key could not be reached. */
 public final class NodeUnavailableException extends ShardClusterException {
   private static final long serialVersionUID = 1L;
@@ -8,7 +10,8 @@ public final class NodeUnavailableException extends ShardClusterException {
   private final String address;
 
   /** Creates the error for the given node, with the transport's reason. */
-  public NodeUnavailableException(String node, String address, String reason, Throwable cause) {
+  public NodeUnavailableException(
+      String node, String address, @Nullable String reason, Throwable cause) {
     super(
         ErrorCode.UNAVAILABLE,
         "node " + node + " at " + address + " is unavailable: " + reason,

@@ -59,6 +59,13 @@ public class ShardClusterException extends RuntimeException {
     return new ShardClusterException(ErrorCode.RESOURCE_EXHAUSTED, message);
   }
 
+  /** What went wrong; never null, since every constructor takes a message. */
+  @Override
+  public String getMessage() {
+    String message = super.getMessage();
+    return message != null ? message : code.name();
+  }
+
   /** Checks a request argument, failing with INVALID_ARGUMENT and the given message. */
   public static void requireArgument(boolean condition, String message) {
     if (!condition) {

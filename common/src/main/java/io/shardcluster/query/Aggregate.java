@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.NullNode;
 import java.math.BigDecimal;
 import java.math.MathContext;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The aggregate functions, each as a state that shards fill from rows and the client combines from
@@ -34,16 +35,16 @@ public enum Aggregate {
     // A sum is exact: whole numbers add up in a long while they fit, the rest as a decimal.
     private boolean summed;
     private long wholeSum;
-    private BigDecimal decimalSum;
-    private JsonNode best;
+    private @Nullable BigDecimal decimalSum;
+    private @Nullable JsonNode best;
 
     private State(Aggregate function) {
       this.function = function;
     }
 
     /** Adds one row's value (for COUNT(*), any non-null marker). */
-    void add(JsonNode value) {
-      if (Values.isNull(value)) {
+    void add(@Nullable JsonNode value) {
+      if (value == null || Values.isNull(value)) {
         return;
       }
       switch (function) {
@@ -74,11 +75,8 @@ public enum Aggregate {
       decimalSum = decimalSum == null ? value : decimalSum.add(value);
     }
 
-    /** The exact sum of the numbers added; null if none was. */
+    /** The exact sum of the numbers added; call only when {@code summed}. */
     private BigDecimal sum() {
-      if (!summed) {
-        return null;
-      }
       BigDecimal whole = BigDecimal.valueOf(wholeSum);
       return decimalSum == null ? whole : decimalSum.add(whole);
     }

@@ -5,6 +5,7 @@ import java.util.List;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A WHERE condition, evaluated on one row with SQL's three-valued logic: {@code true}, {@code
@@ -13,7 +14,7 @@ import java.util.stream.Stream;
  */
 public sealed interface Condition {
   /** True, false or null (unknown) for the row. */
-  Boolean test(Row row);
+  @Nullable Boolean test(Row row);
 
   /** The fields the condition reads. */
   Stream<Field> fields();
@@ -74,7 +75,7 @@ public sealed interface Condition {
   /** {@code field op value}. */
   record Compare(Field field, Op op, JsonNode value) implements OnField {
     @Override
-    public Boolean test(Row row) {
+    public @Nullable Boolean test(Row row) {
       Integer comparison = Values.compareSql(row.field(field), value);
       return comparison == null ? null : op.holds(comparison);
     }
@@ -88,7 +89,7 @@ public sealed interface Condition {
   /** {@code field [NOT] IN (values)}. */
   record In(Field field, List<JsonNode> values, boolean not) implements OnField {
     @Override
-    public Boolean test(Row row) {
+    public @Nullable Boolean test(Row row) {
       JsonNode actual = row.field(field);
       if (Values.isNull(actual)) {
         return null;
@@ -117,7 +118,7 @@ public sealed interface Condition {
   /** {@code field [NOT] BETWEEN low AND high}. */
   record Between(Field field, JsonNode low, JsonNode high, boolean not) implements OnField {
     @Override
-    public Boolean test(Row row) {
+    public @Nullable Boolean test(Row row) {
       JsonNode actual = row.field(field);
       Boolean within =
           And.and(
@@ -126,7 +127,7 @@ public sealed interface Condition {
       return not ? Not.not(within) : within;
     }
 
-    private static Boolean bool(Integer comparison, Op op) {
+    private static @Nullable Boolean bool(@Nullable Integer comparison, Op op) {
       return comparison == null ? null : op.holds(comparison);
     }
 
@@ -157,7 +158,8 @@ public sealed interface Condition {
 
     private static Pattern compile(String pattern) {
       StringBuilder regex = new StringBuilder();
-      for (char c : pattern.toCharArray()) {
+      for (int i = 0; i < pattern.length(); i++) {
+        char c = pattern.charAt(i);
         switch (c) {
           case '%' -> regex.append(".*");
           case '_' -> regex.append('.');
@@ -180,7 +182,7 @@ public sealed interface Condition {
     }
 
     @Override
-    public Boolean test(Row row) {
+    public @Nullable Boolean test(Row row) {
       JsonNode actual = row.field(field);
       if (actual == null || !actual.isTextual()) {
         return null;
@@ -202,16 +204,16 @@ public sealed interface Condition {
     }
 
     @Override
-    public Boolean test(Row row) {
+    public @Nullable Boolean test(Row row) {
       Boolean first = left.test(row);
       return Boolean.FALSE.equals(first) ? Boolean.FALSE : and(first, right.test(row));
     }
 
-    static Boolean and(Boolean a, Boolean b) {
+    static @Nullable Boolean and(@Nullable Boolean a, @Nullable Boolean b) {
       if (Boolean.FALSE.equals(a) || Boolean.FALSE.equals(b)) {
         return false;
       }
-      return a == null || b == null ? null : true;
+      return (a == null || b == null) ? null : true;
     }
 
     @Override
@@ -228,7 +230,7 @@ public sealed interface Condition {
     }
 
     @Override
-    public Boolean test(Row row) {
+    public @Nullable Boolean test(Row row) {
       Boolean first = left.test(row);
       if (Boolean.TRUE.equals(first)) {
         return true;
@@ -237,7 +239,7 @@ public sealed interface Condition {
       if (Boolean.TRUE.equals(second)) {
         return true;
       }
-      return first == null || second == null ? null : false;
+      return (first == null || second == null) ? null : false;
     }
 
     @Override
@@ -254,11 +256,11 @@ public sealed interface Condition {
     }
 
     @Override
-    public Boolean test(Row row) {
+    public @Nullable Boolean test(Row row) {
       return not(condition.test(row));
     }
 
-    static Boolean not(Boolean value) {
+    static @Nullable Boolean not(@Nullable Boolean value) {
       return value == null ? null : !value;
     }
 

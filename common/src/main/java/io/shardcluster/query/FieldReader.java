@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.Set;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Reads the named top-level fields of stored documents, for one query's scan of many rows.
@@ -54,7 +55,7 @@ final class FieldReader {
    * The named fields' values of a document, in the order of {@link #indexOf} (null where a field is
    * missing); null if the value is not a JSON object.
    */
-  JsonNode[] read(byte[] value) {
+  JsonNode @Nullable [] read(byte[] value) {
     JsonNode[] plain = readPlain(value);
     if (plain != null) {
       return plain;
@@ -71,7 +72,7 @@ final class FieldReader {
   }
 
   /** The fields' values if the value is a plain document; null if it is not, or not certainly. */
-  JsonNode[] readPlain(byte[] b) {
+  JsonNode @Nullable [] readPlain(byte[] b) {
     if (b.length == 0 || b[0] != '{') {
       return null;
     }
@@ -151,7 +152,7 @@ final class FieldReader {
   }
 
   /** The value at {@code [from, to)}, already checked by {@link #skipValue}; null if doubtful. */
-  private static JsonNode valueOf(byte[] b, int from, int to) {
+  private static @Nullable JsonNode valueOf(byte[] b, int from, int to) {
     byte first = b[from];
     if (first == '"') {
       return Values.NODES.textNode(
@@ -178,7 +179,7 @@ final class FieldReader {
   }
 
   /** A number as Jackson reads one: an int or long if whole and it fits, else a double. */
-  private static JsonNode numberOf(byte[] b, int from, int to) {
+  private static @Nullable JsonNode numberOf(byte[] b, int from, int to) {
     boolean negative = b[from] == '-';
     int digits = 0;
     long whole = 0;

@@ -1,5 +1,7 @@
 package io.shardcluster.query;
 
+import static java.util.Objects.requireNonNull;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -98,7 +100,7 @@ public final class QueryMerge {
     query.groupBy().forEach(f -> names.add(f.path()));
     List<List<JsonNode>> rows = new ArrayList<>();
     for (var entry : states.entrySet()) {
-      List<JsonNode> values = groupValues.get(entry.getKey());
+      List<JsonNode> values = requireNonNull(groupValues.get(entry.getKey()));
       List<JsonNode> row = new ArrayList<>();
       int aggregate = 0;
       for (Query.Output output : query.outputs()) {
@@ -111,7 +113,7 @@ public final class QueryMerge {
       row.addAll(values);
       rows.add(row);
     }
-    Comparator<List<JsonNode>> order = (a, b) -> 0;
+    Comparator<List<JsonNode>> order = (unusedLeft, unusedRight) -> 0;
     for (Query.Order sort : query.orderBy()) {
       int index = names.indexOf(sort.column());
       Comparator<List<JsonNode>> key = Comparator.comparing(r -> r.get(index), Values.ORDER);

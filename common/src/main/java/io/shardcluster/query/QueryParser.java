@@ -55,6 +55,7 @@ import net.sf.jsqlparser.statement.select.AllColumns;
 import net.sf.jsqlparser.statement.select.OrderByElement;
 import net.sf.jsqlparser.statement.select.PlainSelect;
 import net.sf.jsqlparser.statement.select.SelectItem;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Turns SQL text into a {@link Query}, with JSqlParser doing the parsing. Syntax errors name the
@@ -151,7 +152,7 @@ public final class QueryParser {
    * (about half of a small query's parse). Anything else, a syntax error included, goes the whole
    * way, which names the error. Texts nested deeper than {@link #MAX_NESTING} never get here.
    */
-  static Statement parseSimply(String sql) {
+  static @Nullable Statement parseSimply(String sql) {
     try {
       return CCJSqlParserUtil.newParser(sql).withAllowComplexParsing(false).Statement();
     } catch (ParseException | RuntimeException e) {
@@ -356,7 +357,7 @@ public final class QueryParser {
       }
     }
 
-    private Query.Output output(Expression expression, String alias) {
+    private Query.Output output(Expression expression, @Nullable String alias) {
       if (expression instanceof Function function) {
         Aggregate aggregate = aggregate(function);
         Optional<Field> field = aggregateField(function, aggregate);
@@ -512,6 +513,8 @@ public final class QueryParser {
       throw unsupported("operator " + comparison.getStringExpression());
     }
 
+    // JSqlParser 5 marks Parenthesis for removal but still parses some nested expressions into it.
+    @SuppressWarnings("removal")
     private static Expression unwrap(Expression expression) {
       Expression e = expression;
       while (true) {

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.TextNode;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One stored key and its value, read as a document (a JSON object) only when a field is first asked
@@ -12,14 +13,14 @@ import java.util.List;
 public final class Row {
   private final byte[] key;
   private final byte[] value;
-  private final FieldReader fields;
-  private JsonNode document;
+  private final @Nullable FieldReader fields;
+  private @Nullable JsonNode document;
   private boolean documentRead;
   // With a field reader: the values of its fields (null if the value is not a document).
-  private JsonNode[] values;
+  private JsonNode @Nullable [] values;
   private boolean valuesRead;
 
-  private Row(byte[] key, byte[] value, FieldReader fields) {
+  private Row(byte[] key, byte[] value, @Nullable FieldReader fields) {
     this.key = key;
     this.value = value;
     this.fields = fields;
@@ -31,7 +32,7 @@ public final class Row {
   }
 
   /** The key and its stored value, of whose document only the reader's fields are read. */
-  static Row of(byte[] key, byte[] value, FieldReader fields) {
+  static Row of(byte[] key, byte[] value, @Nullable FieldReader fields) {
     return new Row(key, value, fields);
   }
 
@@ -41,7 +42,7 @@ public final class Row {
   }
 
   /** The value as a whole document; null if it is not a JSON object (then it has no fields). */
-  public JsonNode document() {
+  public @Nullable JsonNode document() {
     if (!documentRead) {
       document = Values.document(value);
       documentRead = true;
@@ -50,7 +51,7 @@ public final class Row {
   }
 
   /** The value of a field path ({@code a.b} for nested objects, {@code _key} for the key). */
-  public JsonNode field(Field field) {
+  public @Nullable JsonNode field(Field field) {
     if (field.isKey()) {
       return TextNode.valueOf(new String(key, StandardCharsets.UTF_8));
     }

@@ -8,6 +8,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.PriorityQueue;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The part of a query one shard runs over the rows it owns: the filter, then either the projection
@@ -23,9 +24,9 @@ import java.util.PriorityQueue;
  */
 public final class ShardQuery {
   private final Query query;
-  private final FieldReader fields;
+  private final @Nullable FieldReader fields;
   // Decided once from the query, not per row.
-  private final Condition where;
+  private final @Nullable Condition where;
   private final boolean aggregating;
   private final boolean streams;
   private final List<Field> groupBy;
@@ -33,14 +34,14 @@ public final class ShardQuery {
   // streaming query are in `found`, with their keys.
   private final List<List<JsonNode>> rows = new ArrayList<>();
   private final List<Found> found = new ArrayList<>();
-  private final PriorityQueue<List<JsonNode>> top;
+  private final @Nullable PriorityQueue<List<JsonNode>> top;
   private final List<Query.AggregateOutput> aggregateOutputs;
   private final List<Field> orderFields;
   // By the group's one GROUP BY value, or by the list of them when there are several (a row then
   // looks its group up without making a list).
   private final Map<Object, Group> groups = new LinkedHashMap<>();
   // Without GROUP BY every row is in this one group (created by the first matching row).
-  private Group onlyGroup;
+  private @Nullable Group onlyGroup;
   private long scanned;
   private long matched;
 
@@ -211,7 +212,7 @@ public final class ShardQuery {
   /** The order of a plain query's shard rows: by the ORDER BY values after the selected ones. */
   static Comparator<List<JsonNode>> plainOrder(Query query) {
     int first = query.star() ? 2 : query.outputs().size();
-    Comparator<List<JsonNode>> order = (a, b) -> 0;
+    Comparator<List<JsonNode>> order = (unusedLeft, unusedRight) -> 0;
     for (int i = 0; i < query.orderBy().size(); i++) {
       int index = first + i;
       Comparator<List<JsonNode>> key = Comparator.comparing(r -> r.get(index), Values.ORDER);

@@ -1,5 +1,7 @@
 package io.shardcluster.query;
 
+import static java.util.Objects.requireNonNull;
+
 import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonParseException;
 import com.fasterxml.jackson.core.JsonParser;
@@ -15,6 +17,7 @@ import java.io.UncheckedIOException;
 import java.math.BigDecimal;
 import java.util.Comparator;
 import java.util.Set;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Field values of documents, as JSON nodes: how they are read, written and ordered. A missing field
@@ -22,6 +25,10 @@ import java.util.Set;
  */
 public final class Values {
   static final ObjectMapper JSON = new ObjectMapper();
+
+  // Deprecated in favour of a mapper feature, but this factory makes nodes directly: decimals kept
+  // exactly as written (1.10 stays 1.10), which sums and comparisons rely on.
+  @SuppressWarnings("deprecation")
   static final JsonNodeFactory NODES = JsonNodeFactory.withExactBigDecimals(true);
 
   /**
@@ -78,7 +85,7 @@ public final class Values {
   }
 
   /** The document stored as a value, or null if the value is not a JSON object. */
-  public static JsonNode document(byte[] value) {
+  public static @Nullable JsonNode document(byte[] value) {
     if (value.length == 0 || value[0] != '{') {
       return null;
     }
@@ -94,7 +101,7 @@ public final class Values {
    * As {@link #document(byte[])}, keeping only the named top-level fields: the others are skipped
    * by the streaming parser without building them.
    */
-  static JsonNode document(byte[] value, Set<String> fields) {
+  static @Nullable JsonNode document(byte[] value, Set<String> fields) {
     if (value.length == 0 || value[0] != '{') {
       return null;
     }
@@ -137,12 +144,12 @@ public final class Values {
     };
   }
 
-  static boolean isNull(JsonNode value) {
+  static boolean isNull(@Nullable JsonNode value) {
     return value == null || value.isNull() || value.isMissingNode();
   }
 
-  static JsonNode nullToNode(JsonNode value) {
-    return isNull(value) ? NullNode.getInstance() : value;
+  static JsonNode nullToNode(@Nullable JsonNode value) {
+    return value == null || isNull(value) ? NullNode.getInstance() : value;
   }
 
   static JsonNode number(BigDecimal value) {
@@ -157,8 +164,8 @@ public final class Values {
    * SQL comparison: negative, zero or positive when both values are of one kind (numbers, strings
    * or booleans); null (unknown) when either is NULL or their kinds differ.
    */
-  static Integer compareSql(JsonNode a, JsonNode b) {
-    if (isNull(a) || isNull(b)) {
+  static @Nullable Integer compareSql(@Nullable JsonNode a, @Nullable JsonNode b) {
+    if (a == null || b == null || isNull(a) || isNull(b)) {
       return null;
     }
     if (a.isNumber() && b.isNumber()) {
@@ -203,7 +210,8 @@ public final class Values {
     }
     return switch (rank(a)) {
       case 0 -> 0;
-      case 1, 2, 3 -> compareSql(a, b);
+      // Both of one kind: comparable, never unknown.
+      case 1, 2, 3 -> requireNonNull(compareSql(a, b));
       default -> a.toString().compareTo(b.toString());
     };
   }

@@ -9,6 +9,7 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A consistent-hash ring modelled as the intervals between its tokens: sorted, non-overlapping
@@ -115,7 +116,7 @@ public final class HashRing {
   }
 
   /** The owner of a position, or null if the ring is empty. */
-  public String ownerOf(long position) {
+  public @Nullable String ownerOf(long position) {
     if (owners.length == 0) {
       return null;
     }
@@ -123,7 +124,7 @@ public final class HashRing {
   }
 
   /** The interval holding a position, or null if the ring is empty. */
-  public Interval intervalOf(long position) {
+  public @Nullable Interval intervalOf(long position) {
     if (owners.length == 0) {
       return null;
     }

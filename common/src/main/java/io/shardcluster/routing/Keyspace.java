@@ -10,6 +10,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.regex.Pattern;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The routing of one keyspace. A hash keyspace places keys by their ring position ({@code ring}),
@@ -18,7 +19,11 @@ import java.util.regex.Pattern;
  * coordinator keeps, looked up by group ({@code grouping}, null otherwise). Immutable.
  */
 public record Keyspace(
-    String name, HashRing ring, Directory directory, RangeMap ranges, Grouping grouping) {
+    String name,
+    HashRing ring,
+    Directory directory,
+    @Nullable RangeMap ranges,
+    @Nullable Grouping grouping) {
   /** The keyspace every cluster has and every command uses unless told otherwise. */
   public static final String DEFAULT = "default";
 
@@ -73,11 +78,32 @@ public record Keyspace(
     return grouping != null;
   }
 
+  /** The ranges of a range keyspace; IllegalStateException for others (ask {@link #isRange}). */
+  @Override
+  public RangeMap ranges() {
+    if (ranges == null) {
+      throw new IllegalStateException("keyspace " + name + " is not a range keyspace");
+    }
+    return ranges;
+  }
+
+  /**
+   * How a directory keyspace groups keys; IllegalStateException for others (ask {@link
+   * #isDirectory}).
+   */
+  @Override
+  public Grouping grouping() {
+    if (grouping == null) {
+      throw new IllegalStateException("keyspace " + name + " is not a directory keyspace");
+    }
+    return grouping;
+  }
+
   /**
    * The node that owns the key, or null if nobody does yet. Not for directory keyspaces, whose
    * owners are looked up by group ({@code IllegalStateException}).
    */
-  public String ownerOf(byte[] key) {
+  public @Nullable String ownerOf(byte[] key) {
     if (grouping != null) {
       throw new IllegalStateException(
           "keyspace " + name + " places keys by looked-up groups, not by the routing table");
@@ -109,7 +135,7 @@ public record Keyspace(
       return Optional.of(existing.get().owner());
     }
     if (!entry.prefix()) {
-      return Optional.of(ownerOf(entry.key().toByteArray()));
+      return Optional.ofNullable(ownerOf(entry.key().toByteArray()));
     }
     return directory.coveringPrefix(entry.key()).map(DirectoryEntry::owner);
   }

@@ -1,5 +1,7 @@
 package io.shardcluster.routing;
 
+import static java.util.Objects.requireNonNull;
+
 import com.google.protobuf.ByteString;
 import io.shardcluster.errors.ShardClusterException;
 import java.util.ArrayList;
@@ -10,6 +12,7 @@ import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The keys one migration moves: the keys that a listed directory entry places (or will place once
@@ -29,7 +32,7 @@ public final class MovingSet {
   private final long[] flippedStarts;
   private final Set<Slot> slots = new HashSet<>();
   // The directory the set's keys are judged by; null: the routing's it is asked with.
-  private final Directory judgedBy;
+  private final @Nullable Directory judgedBy;
 
   private record Slot(ByteString key, boolean prefix) {}
 
@@ -106,7 +109,7 @@ public final class MovingSet {
       List<DirectoryEntry> entries,
       List<KeyRange> keyRanges,
       List<ByteString> groups,
-      Directory judgedBy) {
+      @Nullable Directory judgedBy) {
     this.keyspace = keyspace;
     this.judgedBy = judgedBy;
     this.keyRanges = List.copyOf(keyRanges);
@@ -189,7 +192,8 @@ public final class MovingSet {
         end = entryEnd;
       }
     }
-    return new KeyRange(start, end);
+    // Not empty: the loop set both.
+    return new KeyRange(requireNonNull(start), requireNonNull(end));
   }
 
   /** Whether a group of a directory keyspace moves (if its owner is the migration's source). */

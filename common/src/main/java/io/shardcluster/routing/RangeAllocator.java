@@ -1,6 +1,7 @@
 package io.shardcluster.routing;
 
 import static io.shardcluster.errors.ShardClusterException.requireArgument;
+import static java.util.Objects.requireNonNull;
 
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -42,10 +43,10 @@ public final class RangeAllocator {
       String donor =
           held.keySet().stream()
               .max(
-                  Comparator.comparing((String n) -> held.get(n).size())
+                  Comparator.comparing((String n) -> requireNonNull(held.get(n)).size())
                       .thenComparing(Comparator.reverseOrder()))
               .orElseThrow();
-      List<Integer> donorRanges = held.get(donor);
+      List<Integer> donorRanges = requireNonNull(held.get(donor));
       int index = donorRanges.remove(donorRanges.size() - 1);
       taken.computeIfAbsent(donor, d -> new ArrayList<>()).add(index);
     }

@@ -2,6 +2,7 @@ package io.shardcluster.routing;
 
 import com.google.protobuf.ByteString;
 import java.util.Optional;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Where a key lives under one routing table: the owner, its address, the key's position and what
@@ -22,11 +23,11 @@ public record Route(
     String owner,
     String address,
     long position,
-    Interval interval,
+    @Nullable Interval interval,
     Optional<DirectoryEntry> directoryEntry,
     long epoch,
-    KeyRange range,
-    ByteString group) {
+    @Nullable KeyRange range,
+    @Nullable ByteString group) {
   /** The route of a key of a directory keyspace, placed by its group's entry. */
   public static Route ofGroup(
       String keyspace, ByteString group, String owner, String address, long position, long epoch) {

@@ -8,6 +8,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import org.jspecify.annotations.Nullable;
 
 /**
  * An immutable snapshot of the cluster's routing: the nodes and their addresses, and every
@@ -89,7 +90,7 @@ public final class RoutingTable {
   }
 
   /** The owner of a key, or null if nobody owns it (no node has joined). */
-  public String ownerOf(String keyspace, byte[] key) {
+  public @Nullable String ownerOf(String keyspace, byte[] key) {
     return keyspace(keyspace).ownerOf(key);
   }
 

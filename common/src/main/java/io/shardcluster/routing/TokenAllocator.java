@@ -1,6 +1,7 @@
 package io.shardcluster.routing;
 
 import static io.shardcluster.errors.ShardClusterException.requireArgument;
+import static java.util.Objects.requireNonNull;
 
 import io.shardcluster.errors.ShardClusterException;
 import java.util.ArrayList;
@@ -43,7 +44,9 @@ public final class TokenAllocator {
     List<String> byShare =
         shares.keySet().stream()
             .sorted(
-                Comparator.comparing((String d) -> shares.get(d)).reversed().thenComparing(d -> d))
+                Comparator.comparing((String d) -> requireNonNull(shares.get(d)))
+                    .reversed()
+                    .thenComparing(d -> d))
             .toList();
     List<Double> sorted = byShare.stream().map(shares::get).toList();
     // More donors never leave a larger share behind, so search for the fewest that suffice.
@@ -73,13 +76,13 @@ public final class TokenAllocator {
     long targetUnits = units(target);
     for (int d = 0; d < donors.size(); d++) {
       String donor = donors.get(d);
-      double give = shares.get(donor) - level;
+      double give = requireNonNull(shares.get(donor)) - level;
       if (give <= 0) {
         continue;
       }
       // The last donor rounds off, so the new node gets exactly its share.
       long remaining =
-          d == donors.size() - 1 || shares.get(donors.get(d + 1)) <= level
+          d == donors.size() - 1 || requireNonNull(shares.get(donors.get(d + 1))) <= level
               ? targetUnits - taken
               : units(give);
       // Largest intervals first, so few pieces cover the amount.
@@ -145,7 +148,9 @@ public final class TokenAllocator {
     }
     List<String> receivers =
         shares.keySet().stream()
-            .sorted(Comparator.comparing((String r) -> shares.get(r)).thenComparing(r -> r))
+            .sorted(
+                Comparator.comparing((String r) -> requireNonNull(shares.get(r)))
+                    .thenComparing(r -> r))
             .toList();
     // Water-fill from the bottom: the level L where the sum of (L - share) over the receivers
     // below it equals what the leaving node held.
@@ -153,17 +158,17 @@ public final class TokenAllocator {
     double sum = 0;
     int count = 0;
     for (int j = 0; j < receivers.size(); j++) {
-      sum += shares.get(receivers.get(j));
+      sum += requireNonNull(shares.get(receivers.get(j)));
       count = j + 1;
       level = (leaving + sum) / count;
-      if (j == receivers.size() - 1 || level <= shares.get(receivers.get(j + 1))) {
+      if (j == receivers.size() - 1 || level <= requireNonNull(shares.get(receivers.get(j + 1)))) {
         break;
       }
     }
     List<String> takers = new ArrayList<>(receivers.subList(0, count));
     List<Long> wants = new ArrayList<>();
     for (String taker : takers) {
-      wants.add(units(level - shares.get(taker)));
+      wants.add(units(level - requireNonNull(shares.get(taker))));
     }
 
     List<Long> starts = new ArrayList<>();

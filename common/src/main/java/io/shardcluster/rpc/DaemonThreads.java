@@ -10,7 +10,7 @@ import java.util.concurrent.ThreadFactory;
 public final class DaemonThreads {
   private DaemonThreads() {}
 
-  /** Threads named {@code prefix1}, {@code prefix2}, ... in the order they start. */
+  /** Threads named by the prefix and a number counting from 0, in the order they start. */
   public static ThreadFactory numbered(String prefix) {
     return new ThreadFactoryBuilder()
         .setNameFormat(prefix.replace("%", "%%") + "%d")

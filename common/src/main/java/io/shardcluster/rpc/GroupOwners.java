@@ -22,6 +22,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The owners of directory-keyspace groups, as the coordinator's directory records them: a bounded
@@ -118,34 +119,30 @@ public final class GroupOwners {
       LookupGroupsRequest request, Deadline deadline) {
     UnaryFuture<LookupGroupsResponse> call = new UnaryFuture<>();
     stub.withDeadline(deadline).lookupGroups(request, call);
-    return call.handle(
-            (response, error) -> {
-              if (error == null) {
-                return CompletableFuture.completedFuture(response);
-              }
-              ShardClusterException e = StatusErrors.fromStatus(error);
-              if (e.code() != ErrorCode.UNAVAILABLE || deadline.isExpired()) {
-                return CompletableFuture.<LookupGroupsResponse>failedFuture(describe(e));
-              }
-              // Unreachable: reconnect at once rather than after gRPC's reconnect backoff (which
-              // fails every call meanwhile), and go again; a pause between tries while it is down.
-              return channels
-                  .reconnect(coordinatorAddress, RECONNECT_WAIT_MILLIS)
-                  .thenCompose(
-                      ignored ->
-                          channel.getState(false) == ConnectivityState.READY
-                              ? CompletableFuture.completedFuture(null)
-                              : CompletableFuture.runAsync(
-                                  () -> {},
-                                  CompletableFuture.delayedExecutor(
-                                      RETRY_MILLIS, TimeUnit.MILLISECONDS)))
-                  .thenCompose(ignored -> lookup(request, deadline));
-            })
-        .thenCompose(f -> f);
+    return call.exceptionallyCompose(
+        error -> {
+          ShardClusterException e = StatusErrors.fromStatus(error);
+          if (e.code() != ErrorCode.UNAVAILABLE || deadline.isExpired()) {
+            return CompletableFuture.<LookupGroupsResponse>failedFuture(describe(e));
+          }
+          // Unreachable: reconnect at once rather than after gRPC's reconnect backoff (which
+          // fails every call meanwhile), and go again; a pause between tries while it is down.
+          return channels
+              .reconnect(coordinatorAddress, RECONNECT_WAIT_MILLIS)
+              .thenCompose(
+                  ignored ->
+                      channel.getState(false) == ConnectivityState.READY
+                          ? CompletableFuture.completedFuture(null)
+                          : CompletableFuture.runAsync(
+                              () -> {},
+                              CompletableFuture.delayedExecutor(
+                                  RETRY_MILLIS, TimeUnit.MILLISECONDS)))
+              .thenCompose(ignored -> lookup(request, deadline));
+        });
   }
 
   /** The group's owner if the cache has it current for {@code version}; null otherwise. */
-  public String cachedOwner(String keyspace, long version, ByteString group) {
+  public @Nullable String cachedOwner(String keyspace, long version, ByteString group) {
     Owner cached = cache.getIfPresent(new Slot(keyspace, group));
     return cached != null && cached.version() >= version ? cached.node() : null;
   }
@@ -155,7 +152,7 @@ public final class GroupOwners {
    * {@code deadline} (this client's timeout if null), without waiting for it.
    */
   public CompletableFuture<String> ownerLater(
-      String keyspace, long version, ByteString group, Deadline deadline) {
+      String keyspace, long version, ByteString group, @Nullable Deadline deadline) {
     Deadline by =
         deadline != null ? deadline : Deadline.after(timeout.toMillis(), TimeUnit.MILLISECONDS);
     return owners(keyspace, version, Set.of(group), false, by)
@@ -174,7 +171,7 @@ public final class GroupOwners {
     } catch (ExecutionException e) {
       throw e.getCause() instanceof ShardClusterException known
           ? known
-          : StatusErrors.fromStatus(e.getCause());
+          : StatusErrors.fromStatus(e.getCause() != null ? e.getCause() : e);
     } catch (TimeoutException e) {
       throw describe(
           new ShardClusterException(ErrorCode.DEADLINE_EXCEEDED, "no answer in time", e));

@@ -5,10 +5,11 @@ import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.netty.channel.Channel;
 import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.grpc.netty.shaded.io.netty.channel.epoll.Epoll;
-import io.grpc.netty.shaded.io.netty.channel.epoll.EpollEventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.epoll.EpollIoHandler;
 import io.grpc.netty.shaded.io.netty.channel.epoll.EpollSocketChannel;
-import io.grpc.netty.shaded.io.netty.channel.nio.NioEventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.nio.NioIoHandler;
 import io.grpc.netty.shaded.io.netty.channel.socket.nio.NioSocketChannel;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -16,6 +17,7 @@ import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One gRPC channel per address, created on first use and shared by every call to that address.
@@ -25,9 +27,10 @@ public final class NodeChannels implements AutoCloseable {
   private final ConcurrentMap<String, Long> unreachableUntil = new ConcurrentHashMap<>();
   private final ConcurrentMap<String, ManagedChannel> channels = new ConcurrentHashMap<>();
   private final Function<String, ManagedChannel> factory;
-  private final EventLoopGroup ioThreads;
+  private final @Nullable EventLoopGroup ioThreads;
 
-  private NodeChannels(Function<String, ManagedChannel> factory, EventLoopGroup ioThreads) {
+  private NodeChannels(
+      Function<String, ManagedChannel> factory, @Nullable EventLoopGroup ioThreads) {
     this.factory = factory;
     this.ioThreads = ioThreads;
   }
@@ -45,9 +48,10 @@ public final class NodeChannels implements AutoCloseable {
   public static NodeChannels netty(int threads) {
     ThreadFactory named = DaemonThreads.numbered("shardcluster-io-");
     EventLoopGroup group =
-        Epoll.isAvailable()
-            ? new EpollEventLoopGroup(threads, named)
-            : new NioEventLoopGroup(threads, named);
+        new MultiThreadIoEventLoopGroup(
+            threads,
+            named,
+            Epoll.isAvailable() ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
     Class<? extends Channel> type =
         Epoll.isAvailable() ? EpollSocketChannel.class : NioSocketChannel.class;
     return new NodeChannels(
@@ -137,7 +141,7 @@ public final class NodeChannels implements AutoCloseable {
     }
     channels.clear();
     if (ioThreads != null) {
-      ioThreads.shutdownGracefully(0, 2, TimeUnit.SECONDS);
+      var unused = ioThreads.shutdownGracefully(0, 2, TimeUnit.SECONDS);
     }
   }
 }

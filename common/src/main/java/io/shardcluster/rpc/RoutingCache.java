@@ -1,5 +1,7 @@
 package io.shardcluster.rpc;
 
+import static java.util.Objects.requireNonNull;
+
 import com.google.errorprone.annotations.concurrent.GuardedBy;
 import io.grpc.Context;
 import io.grpc.ManagedChannel;
@@ -24,6 +26,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 import java.util.logging.Level;
 import java.util.logging.Logger;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The newest routing table this process has seen. Kept current by the coordinator's watch stream
@@ -48,7 +51,7 @@ public final class RoutingCache implements AutoCloseable {
   private final Object lock = new Object();
 
   @GuardedBy("lock")
-  private CompletableFuture<RoutingTable> inflight;
+  private @Nullable CompletableFuture<RoutingTable> inflight;
 
   /** Someone waiting for a table newer than {@code epoch}. */
   private record Waiter(long epoch, CompletableFuture<RoutingTable> future) {}
@@ -57,7 +60,7 @@ public final class RoutingCache implements AutoCloseable {
   private final List<Waiter> waiters = new ArrayList<>();
 
   @GuardedBy("lock")
-  private Context.CancellableContext watch;
+  private Context.@Nullable CancellableContext watch;
 
   @GuardedBy("lock")
   private boolean closed;
@@ -84,7 +87,12 @@ public final class RoutingCache implements AutoCloseable {
 
   /** The cached table, without contacting anyone; epoch 0 if none has been seen. */
   public RoutingTable cached() {
-    return current.get();
+    return table();
+  }
+
+  // Never null: it starts as the empty table and is only ever replaced by a newer one.
+  private RoutingTable table() {
+    return requireNonNull(current.get());
   }
 
   /**
@@ -92,7 +100,7 @@ public final class RoutingCache implements AutoCloseable {
    * the coordinator cannot be reached.
    */
   public RoutingTable current() {
-    RoutingTable table = current.get();
+    RoutingTable table = table();
     if (table.epoch() > 0) {
       return table;
     }
@@ -125,32 +133,33 @@ public final class RoutingCache implements AutoCloseable {
     UnaryFuture<RoutingTableProto> call = new UnaryFuture<>();
     stub.withDeadlineAfter(timeout.toMillis(), TimeUnit.MILLISECONDS)
         .getRoutingTable(GetRoutingTableRequest.getDefaultInstance(), call);
-    call.whenComplete(
-        (proto, error) -> {
-          synchronized (lock) {
-            inflight = null;
-          }
-          if (error != null) {
-            ShardClusterException e = StatusErrors.fromStatus(error);
-            // A coordinator that restarted must be reached at once, not after gRPC's
-            // reconnect backoff.
-            coordinator.resetConnectBackoff();
-            fetch.completeExceptionally(
-                e.code() == ErrorCode.UNAVAILABLE || e.code() == ErrorCode.DEADLINE_EXCEEDED
-                    ? unreachable(e.getMessage())
-                    : e);
-          } else {
-            offer(RoutingTables.fromProto(proto));
-            fetch.complete(current.get());
-          }
-        });
+    var unused =
+        call.whenComplete(
+            (proto, error) -> {
+              synchronized (lock) {
+                inflight = null;
+              }
+              if (error != null) {
+                ShardClusterException e = StatusErrors.fromStatus(error);
+                // A coordinator that restarted must be reached at once, not after gRPC's
+                // reconnect backoff.
+                coordinator.resetConnectBackoff();
+                fetch.completeExceptionally(
+                    e.code() == ErrorCode.UNAVAILABLE || e.code() == ErrorCode.DEADLINE_EXCEEDED
+                        ? unreachable(e.getMessage())
+                        : e);
+              } else {
+                offer(RoutingTables.fromProto(proto));
+                fetch.complete(table());
+              }
+            });
     return fetch;
   }
 
   /** Installs the table if it is newer than the cached one; returns whether it did. */
   public boolean offer(RoutingTable table) {
     while (true) {
-      RoutingTable seen = current.get();
+      RoutingTable seen = table();
       if (table.epoch() <= seen.epoch()) {
         return false;
       }
@@ -187,7 +196,7 @@ public final class RoutingCache implements AutoCloseable {
       waiters.removeIf(waiter -> waiter.future().isDone());
       waiters.add(new Waiter(epoch, future));
     }
-    RoutingTable table = current.get();
+    RoutingTable table = table();
     if (table.epoch() > epoch) {
       future.complete(table);
     }
@@ -207,7 +216,7 @@ public final class RoutingCache implements AutoCloseable {
       } catch (ExecutionException | TimeoutException unreachable) {
         // Keep the cached table; the retry tells whether it still works.
       }
-      if (current.get().epoch() <= epoch) {
+      if (table().epoch() <= epoch) {
         newer.get(maxWaitMillis, TimeUnit.MILLISECONDS);
       }
     } catch (TimeoutException | ExecutionException e) {
@@ -218,7 +227,7 @@ public final class RoutingCache implements AutoCloseable {
     } finally {
       newer.cancel(false);
     }
-    return current.get();
+    return table();
   }
 
   /** Calls the listener with every newer table installed from now on. */
@@ -245,8 +254,11 @@ public final class RoutingCache implements AutoCloseable {
       }
       context = watch;
     }
+    if (context == null) {
+      return;
+    }
     WatchRoutingTableRequest request =
-        WatchRoutingTableRequest.newBuilder().setKnownEpoch(current.get().epoch()).build();
+        WatchRoutingTableRequest.newBuilder().setKnownEpoch(table().epoch()).build();
     context.run(
         () ->
             stub.watchRoutingTable(
@@ -280,13 +292,14 @@ public final class RoutingCache implements AutoCloseable {
         return;
       }
     }
-    scheduler.schedule(
-        () -> openWatch(Math.min(backoffMs * 2, WATCH_BACKOFF_MAX_MS)),
-        backoffMs,
-        TimeUnit.MILLISECONDS);
+    var unused =
+        scheduler.schedule(
+            () -> openWatch(Math.min(backoffMs * 2, WATCH_BACKOFF_MAX_MS)),
+            backoffMs,
+            TimeUnit.MILLISECONDS);
   }
 
-  private ShardClusterException unreachable(String reason) {
+  private ShardClusterException unreachable(@Nullable String reason) {
     return ShardClusterException.unavailable(
         "coordinator at " + coordinatorAddress + " is unreachable: " + reason);
   }

@@ -10,11 +10,13 @@ import io.shardcluster.errors.ErrorCode;
 import io.shardcluster.errors.ShardClusterException;
 import io.shardcluster.errors.WrongShardException;
 import io.shardcluster.proto.v1.WrongShard;
+import java.util.Locale;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.logging.Level;
 import java.util.logging.Logger;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The one mapping between {@link ShardClusterException} and gRPC status, used by every server to
@@ -82,7 +84,7 @@ public final class StatusErrors {
     }
     String description = status.getDescription();
     if (description == null || description.isEmpty()) {
-      description = status.getCode().toString().toLowerCase().replace('_', ' ');
+      description = status.getCode().toString().toLowerCase(Locale.ROOT).replace('_', ' ');
     }
     if (status.getCause() != null && status.getCode() == Status.Code.UNAVAILABLE) {
       description = description + " (" + status.getCause().getMessage() + ")";
@@ -90,7 +92,7 @@ public final class StatusErrors {
     return new ShardClusterException(fromGrpcCode(status.getCode()), description, t);
   }
 
-  private static WrongShard wrongShardDetail(Throwable t) {
+  private static @Nullable WrongShard wrongShardDetail(Throwable t) {
     com.google.rpc.Status rich = StatusProto.fromThrowable(t);
     if (rich == null) {
       return null;

@@ -370,6 +370,6 @@ class QueryEngineTest {
     assertThat(result.get(0).get(0).decimalValue())
         .isEqualByComparingTo(new java.math.BigDecimal("18446744073709551611.5"));
     assertThat(result.get(0).get(1).doubleValue())
-        .isCloseTo(4.611686018427388e18, org.assertj.core.data.Offset.offset(1e6));
+        .isCloseTo(0x1p62, org.assertj.core.data.Offset.offset(1e6));
   }
 }

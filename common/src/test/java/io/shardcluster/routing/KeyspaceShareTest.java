@@ -12,6 +12,9 @@ import org.junit.jupiter.api.Test;
 /** A node's share at one routing, and who owns that share at a later one. */
 class KeyspaceShareTest {
   private static final long QUARTER = 1L << 62;
+  // Positions are unsigned: half of the space is 2^63, which as a long is Long.MIN_VALUE.
+  private static final long HALF = Long.MIN_VALUE;
+  private static final long THREE_QUARTERS = HALF + QUARTER;
 
   private static byte[] key(String text) {
     return text.getBytes(StandardCharsets.UTF_8);
@@ -23,15 +26,14 @@ class KeyspaceShareTest {
     Keyspace before =
         new Keyspace(
             "h",
-            HashRing.of(
-                List.of(0L, QUARTER, 2 * QUARTER, 3 * QUARTER), List.of("a", "b", "a", "b")),
+            HashRing.of(List.of(0L, QUARTER, HALF, THREE_QUARTERS), List.of("a", "b", "a", "b")),
             Directory.of(List.of(pinned)));
     // Later: c took the second half of a's first interval, and the pinned key moved to b.
     Keyspace after =
         new Keyspace(
             "h",
             HashRing.of(
-                List.of(0L, QUARTER / 2, QUARTER, 2 * QUARTER, 3 * QUARTER),
+                List.of(0L, QUARTER / 2, QUARTER, HALF, THREE_QUARTERS),
                 List.of("a", "c", "b", "a", "b")),
             Directory.of(List.of(new DirectoryEntry(pinned.key(), false, "b"))));
 

@@ -1,6 +1,7 @@
 package io.shardcluster.coordinator;
 
 import static io.shardcluster.errors.ShardClusterException.requireArgument;
+import static java.util.Objects.requireNonNull;
 
 import com.google.protobuf.ByteString;
 import io.shardcluster.errors.ErrorCode;
@@ -43,6 +44,7 @@ import java.util.function.UnaryOperator;
 import java.util.logging.Logger;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
+import org.jspecify.annotations.Nullable;
 import org.rocksdb.RocksDBException;
 
 /**
@@ -174,6 +176,8 @@ final class Cluster {
    * Applies a change as {@link #update(UnaryOperator)} does; if it changed anything, the moves'
    * directory-keyspace groups change owner with it, in the same atomic write.
    */
+  // A change that returns the very state it was given changed nothing.
+  @SuppressWarnings("ReferenceEquality")
   ClusterState update(UnaryOperator<ClusterState> change, List<GroupDirectory.Move> moves) {
     ClusterState before;
     ClusterState after;
@@ -328,6 +332,8 @@ final class Cluster {
    * it, then id), durably. Placement holds the cluster's lock, so concurrent placements of a group
    * agree.
    */
+  // The same state object means no change was published while the owners were read.
+  @SuppressWarnings("ReferenceEquality")
   LookupGroupsResponse lookupGroups(String keyspaceName, List<ByteString> asked, boolean place) {
     ClusterState current = state();
     Keyspace keyspace = current.routing().keyspace(keyspaceName);
@@ -536,7 +542,7 @@ final class Cluster {
                 node ->
                     probe.countKeys(
                             node,
-                            before.nodeAddresses().get(node),
+                            requireNonNull(before.nodeAddresses().get(node)),
                             keyspaceName,
                             entry.key(),
                             entry.keyEnd())
@@ -581,7 +587,11 @@ final class Cluster {
    * @param separator what ends a group in a directory keyspace; null for the default
    */
   long createKeyspace(
-      String name, StrategyProto strategy, List<byte[]> splitAt, ByteString separator, int vnodes) {
+      String name,
+      StrategyProto strategy,
+      List<byte[]> splitAt,
+      @Nullable ByteString separator,
+      int vnodes) {
     Keyspace.checkName(name);
     if (strategy == StrategyProto.STRATEGY_UNSPECIFIED || strategy == StrategyProto.UNRECOGNIZED) {
       throw ShardClusterException.invalidArgument(

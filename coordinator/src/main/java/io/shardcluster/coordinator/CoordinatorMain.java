@@ -201,8 +201,8 @@ public final class CoordinatorMain implements Callable<Integer> {
   }
 
   static String message(Exception e) {
-    if (e instanceof ShardClusterException) {
-      return e.getMessage();
+    if (e instanceof ShardClusterException known) {
+      return known.getMessage();
     }
     return e.getClass().getSimpleName() + ": " + e.getMessage();
   }

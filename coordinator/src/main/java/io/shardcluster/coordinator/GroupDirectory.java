@@ -1,5 +1,7 @@
 package io.shardcluster.coordinator;
 
+import static java.util.Objects.requireNonNull;
+
 import com.google.protobuf.ByteString;
 import io.shardcluster.routing.MovingSet;
 import java.util.ArrayList;
@@ -13,6 +15,7 @@ import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.atomic.LongAdder;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The entries of every directory keyspace: which node owns each group. Kept in memory for lookups
@@ -45,7 +48,7 @@ final class GroupDirectory {
   }
 
   /** The owner of a group, or null if it has no entry. */
-  String owner(String keyspace, ByteString group) {
+  @Nullable String owner(String keyspace, ByteString group) {
     var entries = keyspaces.get(keyspace);
     return entries == null ? null : entries.get(group);
   }
@@ -119,7 +122,7 @@ final class GroupDirectory {
         perOwner.computeIfAbsent(keyspace, k -> new ConcurrentHashMap<>());
     String before = entries.put(group, owner.intern());
     if (before != null) {
-      counts.get(before).decrement();
+      requireNonNull(counts.get(before)).decrement();
     }
     counts.computeIfAbsent(owner, o -> new LongAdder()).increment();
   }

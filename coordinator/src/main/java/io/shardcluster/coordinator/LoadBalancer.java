@@ -1,5 +1,7 @@
 package io.shardcluster.coordinator;
 
+import static java.util.Objects.requireNonNull;
+
 import com.google.protobuf.ByteString;
 import io.shardcluster.proto.v1.BalancerState;
 import io.shardcluster.proto.v1.DirectoryEntryLoad;
@@ -302,7 +304,8 @@ final class LoadBalancer {
     }
     String most = Collections.max(perNode.keySet(), Comparator.comparing(perNode::get));
     double mean = (double) total / perNode.size();
-    if (perNode.get(most) <= (1 + threshold) * mean || perNode.get(most) - mean < minimumExcess) {
+    if (requireNonNull(perNode.get(most)) <= (1 + threshold) * mean
+        || requireNonNull(perNode.get(most)) - mean < minimumExcess) {
       return OptionalInt.empty();
     }
     int largest = -1;
@@ -348,15 +351,15 @@ final class LoadBalancer {
     String most = Collections.max(perNode.keySet(), Comparator.comparing(perNode::get));
     String fewest = Collections.min(perNode.keySet(), Comparator.comparing(perNode::get));
     double limit = (1 + threshold) * total / perNode.size();
-    if (perNode.get(most) <= limit) {
+    if (requireNonNull(perNode.get(most)) <= limit) {
       return Optional.empty();
     }
-    long gap = perNode.get(most) - perNode.get(fewest);
+    long gap = requireNonNull(perNode.get(most)) - requireNonNull(perNode.get(fewest));
     int best = -1;
     for (int i = 0; i < ranges.size(); i++) {
       if (ranges.owner(i).equals(most)
           && sizes[i] > 0
-          && perNode.get(fewest) + sizes[i] <= limit
+          && requireNonNull(perNode.get(fewest)) + sizes[i] <= limit
           && (best < 0 || Math.abs(sizes[i] - gap / 2) < Math.abs(sizes[best] - gap / 2))) {
         best = i;
       }

@@ -1,5 +1,7 @@
 package io.shardcluster.coordinator;
 
+import static java.util.Objects.requireNonNull;
+
 import io.shardcluster.routing.DirectoryEntry;
 import io.shardcluster.routing.HashRing;
 import io.shardcluster.routing.Keyspace;
@@ -103,16 +105,20 @@ final class LoadPlanner {
     for (int step = 0; step < MAX_STEPS && mean > 0; step++) {
       String high = Collections.max(load.keySet(), Comparator.comparing(load::get));
       String low = Collections.min(load.keySet(), Comparator.comparing(load::get));
-      if (load.get(high) <= mean * (1 + target) || high.equals(low)) {
+      if (requireNonNull(load.get(high)) <= mean * (1 + target) || high.equals(low)) {
         break;
       }
-      double amount = Math.min(load.get(high) - mean, mean - load.get(low));
+      double amount =
+          Math.min(requireNonNull(load.get(high)) - mean, mean - requireNonNull(load.get(low)));
       // Option 1: a whole directory entry; the one that leaves the pair most even.
       EntryLoad bestEntry = null;
-      double bestEntryPeak = load.get(high);
+      double bestEntryPeak = requireNonNull(load.get(high));
       for (EntryLoad entry : remaining) {
         if (entry.entry().owner().equals(high) && entry.load() > 0) {
-          double peak = Math.max(load.get(high) - entry.load(), load.get(low) + entry.load());
+          double peak =
+              Math.max(
+                  requireNonNull(load.get(high)) - entry.load(),
+                  requireNonNull(load.get(low)) + entry.load());
           if (peak < bestEntryPeak) {
             bestEntryPeak = peak;
             bestEntry = entry;
@@ -123,22 +129,26 @@ final class LoadPlanner {
       double sliceLoad = 0;
       List<PositionRange> slice = List.of();
       double highShare = shares.getOrDefault(high, 0.0);
-      if (hashLoad.get(high) > 0 && highShare > 0) {
-        double density = hashLoad.get(high) / highShare;
+      if (requireNonNull(hashLoad.get(high)) > 0 && highShare > 0) {
+        double density = requireNonNull(hashLoad.get(high)) / highShare;
         double fraction = Math.min(highShare * (1 - KEPT_OF_SHARE), amount / density);
         slice = TokenAllocator.take(ring, high, fraction);
         sliceLoad = fraction * density;
       }
-      double slicePeak = Math.max(load.get(high) - sliceLoad, load.get(low) + sliceLoad);
+      double slicePeak =
+          Math.max(
+              requireNonNull(load.get(high)) - sliceLoad,
+              requireNonNull(load.get(low)) + sliceLoad);
       boolean useEntry = bestEntry != null && bestEntryPeak <= slicePeak;
       boolean sliver =
-          sliceLoad < mean * MIN_SLICE_OF_MEAN && load.get(high) - sliceLoad > mean * (1 + target);
-      if (!useEntry && (slice.isEmpty() || slicePeak >= load.get(high) || sliver)) {
+          sliceLoad < mean * MIN_SLICE_OF_MEAN
+              && requireNonNull(load.get(high)) - sliceLoad > mean * (1 + target);
+      if (!useEntry && (slice.isEmpty() || slicePeak >= requireNonNull(load.get(high)) || sliver)) {
         break;
       }
       MoveBuilder move = moves.computeIfAbsent(List.of(high, low), k -> new MoveBuilder());
       double moved;
-      if (useEntry) {
+      if (useEntry && bestEntry != null) {
         remaining.remove(bestEntry);
         move.entries.add(bestEntry.entry());
         moved = bestEntry.load();
@@ -149,12 +159,12 @@ final class LoadPlanner {
         }
         shares = new LinkedHashMap<>(ring.shares());
         moved = sliceLoad;
-        hashLoad.put(high, hashLoad.get(high) - moved);
-        hashLoad.put(low, hashLoad.get(low) + moved);
+        hashLoad.put(high, requireNonNull(hashLoad.get(high)) - moved);
+        hashLoad.put(low, requireNonNull(hashLoad.get(low)) + moved);
       }
       move.load += moved;
-      load.put(high, load.get(high) - moved);
-      load.put(low, load.get(low) + moved);
+      load.put(high, requireNonNull(load.get(high)) - moved);
+      load.put(low, requireNonNull(load.get(low)) + moved);
     }
 
     List<Move> planned = new ArrayList<>();

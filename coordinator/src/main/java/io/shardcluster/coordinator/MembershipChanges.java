@@ -1,5 +1,7 @@
 package io.shardcluster.coordinator;
 
+import static java.util.Objects.requireNonNull;
+
 import io.shardcluster.errors.ShardClusterException;
 import io.shardcluster.proto.v1.MemberRecord;
 import io.shardcluster.proto.v1.Migration;
@@ -478,7 +480,7 @@ final class MembershipChanges {
         long step = Long.divideUnsigned(-1L, receivers.size());
         for (int i = 0; i < receivers.size(); i++) {
           long end = i == receivers.size() - 1 ? 0 : step * (i + 1);
-          plans.get(receivers.get(i)).ranges.add(new PositionRange(step * i, end));
+          requireNonNull(plans.get(receivers.get(i))).ranges.add(new PositionRange(step * i, end));
         }
       }
       return plans;
@@ -487,14 +489,14 @@ final class MembershipChanges {
       RangeAllocator.leave(keyspace.ranges(), node, receivers)
           .forEach(
               (receiver, given) ->
-                  plans.get(receiver).keyRanges.addAll(keyRanges(keyspace, given)));
+                  requireNonNull(plans.get(receiver)).keyRanges.addAll(keyRanges(keyspace, given)));
       return plans;
     }
     HashRing ring = keyspace.ring();
     if (ring.shares().containsKey(node)) {
       HashRing after = TokenAllocator.remove(ring, node, receivers);
       for (String receiver : receivers) {
-        plans.get(receiver).ranges.addAll(ring.movedTo(after, node, receiver));
+        requireNonNull(plans.get(receiver)).ranges.addAll(ring.movedTo(after, node, receiver));
       }
     }
     // Directory entries, largest first, each to the receiver with the least load so far.
@@ -511,7 +513,7 @@ final class MembershipChanges {
         .forEach(
             sized -> {
               String receiver = Collections.min(load.keySet(), Comparator.comparing(load::get));
-              plans.get(receiver).entries.add(sized.getKey());
+              requireNonNull(plans.get(receiver)).entries.add(sized.getKey());
               load.merge(receiver, sized.getValue(), Double::sum);
             });
     return plans;
@@ -523,10 +525,9 @@ final class MembershipChanges {
    */
   RemovedNode removeForce(String node, boolean force) {
     ClusterState state = cluster.state();
-    state
-        .member(node)
-        .filter(m -> m.getState() != NodeStateProto.REMOVED)
-        .orElseThrow(() -> ShardClusterException.notFound("no node named " + node));
+    if (state.member(node).filter(m -> m.getState() != NodeStateProto.REMOVED).isEmpty()) {
+      throw ShardClusterException.notFound("no node named " + node);
+    }
     if (!force) {
       throw ShardClusterException.failedPrecondition(
           "removing "

@@ -4,6 +4,7 @@ import com.google.errorprone.annotations.concurrent.GuardedBy;
 import io.grpc.Context;
 import io.shardcluster.proto.v1.MigrationProgress;
 import java.util.Optional;
+import org.jspecify.annotations.Nullable;
 
 /**
  * What the coordinator knows about a running migration that it does not persist: live progress and
@@ -27,13 +28,13 @@ final class MigrationControl {
 
   // Why it is cancelled, when a failure (not an operator) asked for it; null otherwise.
   @GuardedBy("this")
-  private String failure;
+  private @Nullable String failure;
 
   @GuardedBy("this")
   private boolean interrupted;
 
   @GuardedBy("this")
-  private Context.CancellableContext call;
+  private Context.@Nullable CancellableContext call;
 
   @GuardedBy("this")
   private MigrationProgress latest = MigrationProgress.getDefaultInstance();
@@ -100,6 +101,9 @@ final class MigrationControl {
     return was;
   }
 
+  // Waits until woken or the time is up; a spurious wake-up is harmless, since every caller
+  // looks at the state again and waits again if nothing changed.
+  @SuppressWarnings("WaitNotInLoop")
   synchronized void awaitChange(long millis) {
     try {
       wait(millis);

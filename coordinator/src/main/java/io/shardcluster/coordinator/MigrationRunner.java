@@ -1,5 +1,7 @@
 package io.shardcluster.coordinator;
 
+import static java.util.Objects.requireNonNull;
+
 import io.grpc.Context;
 import io.shardcluster.errors.ErrorCode;
 import io.shardcluster.errors.ShardClusterException;
@@ -26,6 +28,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 import java.util.function.UnaryOperator;
 import java.util.logging.Logger;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Drives one migration through its phases: begin (the source records changes), copy and catch up
@@ -53,7 +56,7 @@ final class MigrationRunner implements Runnable {
   private final Duration cutoverTimeout;
   // Since when the cutover has been held up (a call failing, the group not ready); 0 while not.
   private long heldUpSince;
-  private String heldUpBy;
+  private @Nullable String heldUpBy;
 
   /** {@code copyEnded} runs once the copy is over or found empty, freeing a copy slot. */
   MigrationRunner(
@@ -85,6 +88,11 @@ final class MigrationRunner implements Runnable {
 
     ChecksumMismatch(String message) {
       super(message);
+    }
+
+    @Override
+    public String getMessage() {
+      return requireNonNull(super.getMessage());
     }
   }
 
@@ -207,7 +215,7 @@ final class MigrationRunner implements Runnable {
         if (group.size() > 1 && !groups.ready(migration, group)) {
           // Fenced and checked: the member whose report completes the group commits it.
           heldUp("waiting for the rest of its group to be fenced and checked", System.nanoTime());
-          awaitChange(s -> s.migrations().get(id).getPhase() != MigrationPhase.CUTOVER);
+          awaitChange(s -> phase(s) != MigrationPhase.CUTOVER);
           return;
         }
         commit(group.size() > 1 ? group : List.of(migration));
@@ -264,7 +272,7 @@ final class MigrationRunner implements Runnable {
    * timeout: a fence is meant to last milliseconds, and its keys can be neither read nor written
    * while it holds. Null otherwise.
    */
-  private String cutoverTimedOut() {
+  private @Nullable String cutoverTimedOut() {
     if (heldUpSince == 0 || System.nanoTime() - heldUpSince < cutoverTimeout.toNanos()) {
       return null;
     }
@@ -288,8 +296,7 @@ final class MigrationRunner implements Runnable {
             while (progress.hasNext()) {
               MigrationProgress update = progress.next();
               control.progress(update, clock.millis());
-              if (update.getSnapshotDone()
-                  && cluster.state().migrations().get(id).getPhase() == MigrationPhase.COPYING) {
+              if (update.getSnapshotDone() && phase(cluster.state()) == MigrationPhase.COPYING) {
                 setPhase(MigrationPhase.CATCHING_UP, b -> b);
               }
             }
@@ -354,7 +361,7 @@ final class MigrationRunner implements Runnable {
             next =
                 next.withKeyspace(keyspace)
                     .withMigration(
-                        state.migrations().get(migration.getId()).toBuilder()
+                        requireNonNull(state.migrations().get(migration.getId())).toBuilder()
                             .setPhase(MigrationPhase.COMMITTED)
                             .setCommittedEpoch(state.epoch() + 1)
                             .setCommittedMs(now)
@@ -421,6 +428,11 @@ final class MigrationRunner implements Runnable {
     }
     logger.info("migration " + id + " cancelled: " + reason);
     return true;
+  }
+
+  /** This migration's phase in the state; migrations are never deleted. */
+  private MigrationPhase phase(ClusterState state) {
+    return requireNonNull(state.migrations().get(id)).getPhase();
   }
 
   private void setPhase(MigrationPhase phase, UnaryOperator<Migration.Builder> more) {

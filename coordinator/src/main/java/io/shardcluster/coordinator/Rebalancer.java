@@ -1,5 +1,7 @@
 package io.shardcluster.coordinator;
 
+import static java.util.Objects.requireNonNull;
+
 import com.google.protobuf.ByteString;
 import io.shardcluster.errors.ErrorCode;
 import io.shardcluster.errors.ShardClusterException;
@@ -77,7 +79,7 @@ final class Rebalancer implements MembershipChanges.Migrations, AutoCloseable {
   }
 
   void start() {
-    ticker.scheduleWithFixedDelay(this::tick, 0, TICK_MS, TimeUnit.MILLISECONDS);
+    var unused = ticker.scheduleWithFixedDelay(this::tick, 0, TICK_MS, TimeUnit.MILLISECONDS);
     cluster.addMembershipListener(() -> ticker.execute(this::tick));
   }
 
@@ -698,10 +700,12 @@ final class Rebalancer implements MembershipChanges.Migrations, AutoCloseable {
   }
 
   private Migration update(String id, UnaryOperator<Migration> change) {
-    return cluster
-        .update(s -> s.withMigration(change.apply(s.migrations().get(id))))
-        .migrations()
-        .get(id);
+    // Only for a migration existing() found: migrations are never deleted.
+    return requireNonNull(
+        cluster
+            .update(s -> s.withMigration(change.apply(requireNonNull(s.migrations().get(id)))))
+            .migrations()
+            .get(id));
   }
 
   /** Migrations with their live progress; ended ones only if {@code all}. */

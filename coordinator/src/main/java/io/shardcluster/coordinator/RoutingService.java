@@ -15,6 +15,7 @@ import io.shardcluster.rpc.RoutingTables;
 import io.shardcluster.server.ServerResponses;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Serves routing tables: on request, and as a watch stream that sends each subscriber the newest
@@ -67,7 +68,7 @@ final class RoutingService extends RoutingGrpc.RoutingImplBase {
     private long sentEpoch;
 
     @GuardedBy("this")
-    private RoutingTable pending;
+    private @Nullable RoutingTable pending;
 
     Watcher(ServerCallStreamObserver<RoutingTableProto> call, long knownEpoch) {
       this.call = call;

@@ -15,6 +15,7 @@ import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.MovingSet;
 import io.shardcluster.routing.RoutingTable;
 import io.shardcluster.rpc.RoutingTables;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -180,7 +181,9 @@ class ClusterTest {
     DirectoryEntry entry = new DirectoryEntry(ByteString.copyFromUtf8("acme:"), true, "n1");
 
     long setEpoch = cluster.setDirectoryEntry(Keyspace.DEFAULT, entry).epoch();
-    assertThat(cluster.routing().ownerOf(Keyspace.DEFAULT, "acme:1".getBytes())).isEqualTo("n1");
+    assertThat(
+            cluster.routing().ownerOf(Keyspace.DEFAULT, "acme:1".getBytes(StandardCharsets.UTF_8)))
+        .isEqualTo("n1");
 
     long removeEpoch = cluster.removeDirectoryEntry(Keyspace.DEFAULT, entry.key(), true).epoch();
     assertThat(removeEpoch).isEqualTo(setEpoch + 1);
@@ -214,6 +217,7 @@ class ClusterTest {
                             Keyspace.DEFAULT, ByteString.copyFromUtf8("k"), false))
                 .code())
         .isEqualTo(ErrorCode.NOT_FOUND);
+    assertThat(cluster.routing()).isEqualTo(before);
     // Keys would move from a node that is DOWN.
     cluster.register("n2", "127.0.0.1:2", "i2");
     before = cluster.routing();
@@ -266,7 +270,10 @@ class ClusterTest {
     cluster.register("n2", "127.0.0.1:2", "i2");
     String onN1 = "k0";
     for (int i = 1;
-        !cluster.routing().ownerOf(Keyspace.DEFAULT, onN1.getBytes()).equals("n1");
+        !cluster
+            .routing()
+            .ownerOf(Keyspace.DEFAULT, onN1.getBytes(StandardCharsets.UTF_8))
+            .equals("n1");
         i++) {
       onN1 = "k" + i;
     }

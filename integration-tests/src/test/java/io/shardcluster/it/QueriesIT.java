@@ -2,6 +2,7 @@ package io.shardcluster.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.nio.charset.StandardCharsets;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -80,7 +81,8 @@ class QueriesIT {
     Shardctl.Result plan = ok("query", "SELECT * FROM users WHERE _key = 'u7'", "--explain");
     assertThat(plan.out()).contains("(1 of 3)", "pushed down to each node: filter _key = \"u7\"");
 
-    String victim = cluster.client().keyspace("users").route("u7".getBytes()).owner();
+    String victim =
+        cluster.client().keyspace("users").route("u7".getBytes(StandardCharsets.UTF_8)).owner();
     cluster.kill(victim);
     refused("no answer from " + victim, "query", "SELECT COUNT(*) FROM users");
     Shardctl.Result partial =

@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.logging.Logger;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Named places in the migration protocol (and in a node's part of a query) where a process can be
@@ -59,9 +60,9 @@ public final class Failpoints {
   }
 
   private final Map<String, Action> enabled;
-  private final Path release;
+  private final @Nullable Path release;
 
-  private Failpoints(Map<String, Action> enabled, Path release) {
+  private Failpoints(Map<String, Action> enabled, @Nullable Path release) {
     this.enabled = Map.copyOf(enabled);
     this.release = release;
   }
@@ -84,7 +85,8 @@ public final class Failpoints {
    * Failpoints from {@code NAME=ACTION} specs and a comma-separated list of more; INVALID_ARGUMENT
    * naming a bad spec. A pause ends when {@code release} (if not null) exists.
    */
-  public static Failpoints parse(Collection<String> specs, String environment, Path release) {
+  public static Failpoints parse(
+      Collection<String> specs, @Nullable String environment, @Nullable Path release) {
     Map<String, Action> enabled = new HashMap<>();
     List<String> all = new ArrayList<>(specs);
     if (environment != null && !environment.isBlank()) {

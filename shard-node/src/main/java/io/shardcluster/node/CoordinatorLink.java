@@ -81,8 +81,9 @@ final class CoordinatorLink {
       unreachable(e);
     }
     routing.watch();
-    scheduler.scheduleWithFixedDelay(
-        this::tick, interval.toMillis(), interval.toMillis(), TimeUnit.MILLISECONDS);
+    var unused =
+        scheduler.scheduleWithFixedDelay(
+            this::tick, interval.toMillis(), interval.toMillis(), TimeUnit.MILLISECONDS);
   }
 
   boolean registered() {
@@ -141,7 +142,7 @@ final class CoordinatorLink {
         reportedUnreachable = false;
       }
       if (epoch > routing.cached().epoch()) {
-        routing.refresh();
+        var unused = routing.refresh();
       }
     } catch (RuntimeException failure) {
       ShardClusterException e = StatusErrors.fromStatus(failure);

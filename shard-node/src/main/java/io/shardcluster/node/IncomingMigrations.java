@@ -32,6 +32,7 @@ import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 import java.util.logging.Logger;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The migrations this node is the target of. It pulls a snapshot of the moving keys from the
@@ -312,7 +313,7 @@ final class IncomingMigrations {
 
   private static final byte[] ABSENT = new byte[0];
 
-  private static byte[] orAbsent(byte[] value) {
+  private static byte[] orAbsent(byte @Nullable [] value) {
     return value == null ? ABSENT : value;
   }
 

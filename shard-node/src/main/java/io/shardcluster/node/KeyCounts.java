@@ -102,7 +102,7 @@ record KeyCounts(
           if (!node.equals(owner)) {
             continue;
           }
-          long size = key.length + cursor.value().length;
+          long size = (long) key.length + cursor.value().length;
           keys++;
           keyspaceKeys++;
           bytes += size;

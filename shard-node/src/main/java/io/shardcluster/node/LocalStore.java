@@ -1,5 +1,7 @@
 package io.shardcluster.node;
 
+import static java.util.Objects.requireNonNull;
+
 import io.shardcluster.errors.ShardClusterException;
 import io.shardcluster.routing.KeyRange;
 import io.shardcluster.routing.MovingSet;
@@ -11,6 +13,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.StampedLock;
+import org.jspecify.annotations.Nullable;
 import org.rocksdb.BlockBasedTableConfig;
 import org.rocksdb.BloomFilter;
 import org.rocksdb.ColumnFamilyDescriptor;
@@ -125,6 +128,15 @@ final class LocalStore implements AutoCloseable {
     void release();
   }
 
+  private void guarded(String what, RocksWrite write) {
+    guarded(
+        what,
+        () -> {
+          write.run();
+          return Boolean.TRUE;
+        });
+  }
+
   private <T> T guarded(String what, RocksCall<T> call) {
     long stamp = guard.readLock();
     try {
@@ -144,7 +156,8 @@ final class LocalStore implements AutoCloseable {
     return guarded("read", db::getLatestSequenceNumber);
   }
 
-  byte[] get(String keyspace, byte[] key) {
+  /** The key's value, or null if it has none. */
+  byte @Nullable [] get(String keyspace, byte[] key) {
     return guarded("read", () -> db.get(data, encode(keyspace, key)));
   }
 
@@ -163,7 +176,6 @@ final class LocalStore implements AutoCloseable {
         "write",
         () -> {
           db.put(data, writeOptions, encode(keyspace, key), value);
-          return null;
         });
   }
 
@@ -172,7 +184,6 @@ final class LocalStore implements AutoCloseable {
         "write",
         () -> {
           db.delete(data, writeOptions, encode(keyspace, key));
-          return null;
         });
   }
 
@@ -212,7 +223,6 @@ final class LocalStore implements AutoCloseable {
           "write",
           () -> {
             db.write(writeOptions, writes);
-            return null;
           });
     }
   }
@@ -323,7 +333,7 @@ final class LocalStore implements AutoCloseable {
         });
   }
 
-  byte[] getMeta(String key) {
+  byte @Nullable [] getMeta(String key) {
     return guarded("read", () -> db.get(meta, key.getBytes(StandardCharsets.UTF_8)));
   }
 
@@ -357,7 +367,7 @@ final class LocalStore implements AutoCloseable {
   }
 
   /** As {@link #scan(String, byte[], byte[])}, as of the snapshot. */
-  Cursor scan(Snapshot snapshot, String keyspace, byte[] start, byte[] end) {
+  Cursor scan(@Nullable Snapshot snapshot, String keyspace, byte[] start, byte[] end) {
     return new Cursor(keyspace, start, end, snapshot);
   }
 
@@ -365,7 +375,7 @@ final class LocalStore implements AutoCloseable {
    * The keys of the keyspace that may belong to a migration's moving set (see {@link
    * MovingSet#keyBounds()}), from a snapshot if not null; the caller still tests each key.
    */
-  Cursor scan(Snapshot snapshot, MovingSet moving) {
+  Cursor scan(@Nullable Snapshot snapshot, MovingSet moving) {
     KeyRange bounds = moving.keyBounds();
     return new Cursor(
         moving.keyspace(), bounds.start().toByteArray(), bounds.end().toByteArray(), snapshot);
@@ -377,7 +387,7 @@ final class LocalStore implements AutoCloseable {
   }
 
   /** A value as of the snapshot, or null. */
-  byte[] get(Snapshot snapshot, String keyspace, byte[] key) {
+  byte @Nullable [] get(Snapshot snapshot, String keyspace, byte[] key) {
     return guarded(
         "read",
         () -> {
@@ -431,7 +441,7 @@ final class LocalStore implements AutoCloseable {
   }
 
   /** The last routing table this node saw, serialized, or null. */
-  byte[] loadRouting() {
+  byte @Nullable [] loadRouting() {
     return getMeta(ROUTING_KEY);
   }
 
@@ -486,9 +496,9 @@ final class LocalStore implements AutoCloseable {
     // allocation costs less than an array made through JNI for every key and value.
     private byte[] keyBuffer = new byte[256];
     private byte[] valueBuffer = new byte[4096];
-    private byte[] key;
+    private byte @Nullable [] key;
 
-    private Cursor(String keyspace, byte[] start, byte[] end, Snapshot snapshot) {
+    private Cursor(String keyspace, byte[] start, byte[] end, @Nullable Snapshot snapshot) {
       byte[] lower = encode(keyspace, start);
       prefixLength = lower.length - start.length;
       byte[] upper;
@@ -539,9 +549,9 @@ final class LocalStore implements AutoCloseable {
           });
     }
 
-    /** The current entry's key, without the keyspace prefix. */
+    /** The current entry's key, without the keyspace prefix; after advance() returned true. */
     byte[] key() {
-      return key;
+      return requireNonNull(key, "no current entry");
     }
 
     /** The current entry's value. */

@@ -1,6 +1,7 @@
 package io.shardcluster.node;
 
 import io.shardcluster.routing.KeyHash;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Count and checksum of a set of keys with their values: the sum, mod 2^64, of a 64-bit hash of
@@ -33,7 +34,7 @@ final class MovingChecksum {
   }
 
   /** Replaces the key's old value (null if absent) by the new one (null if deleted). */
-  void change(byte[] key, byte[] oldValue, byte[] newValue) {
+  void change(byte[] key, byte @Nullable [] oldValue, byte @Nullable [] newValue) {
     if (oldValue != null) {
       count--;
       sum -= hash(key, oldValue);

@@ -70,7 +70,9 @@ final class MovingKeyEstimate {
             // An entry the migration adds has no count of its own yet.
             && moving.entries().stream()
                 .allMatch(e -> keyspace.directory().get(e.key(), e.prefix()).isPresent());
-    return currentCount ? fromCount(moving, keyspace, current, counted) : counted(moving, keyspace);
+    return currentCount && counted != null
+        ? fromCount(moving, keyspace, current, counted)
+        : counted(moving, keyspace);
   }
 
   private long fromCount(MovingSet moving, Keyspace keyspace, KeyCounts current, long counted) {

@@ -10,6 +10,7 @@ import java.util.concurrent.atomic.LongAdder;
 import java.util.function.LongSupplier;
 import org.HdrHistogram.Histogram;
 import org.HdrHistogram.Recorder;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Read and write counts and server-side latencies, reported per heartbeat window as rates and p99s.
@@ -29,8 +30,9 @@ final class NodeMetrics {
   private final Recorder readLatency = new Recorder(MAX_TRACKED_NANOS, 2);
   private final Recorder writeLatency = new Recorder(MAX_TRACKED_NANOS, 2);
   private long windowStart;
-  private Histogram readWindow;
-  private Histogram writeWindow;
+  // Recycled by each window; null until the first.
+  private @Nullable Histogram readWindow;
+  private @Nullable Histogram writeWindow;
 
   /** Rates and p99s over one window. */
   record Window(

@@ -1,5 +1,7 @@
 package io.shardcluster.node;
 
+import static java.util.Objects.requireNonNull;
+
 import com.google.common.util.concurrent.RateLimiter;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
@@ -30,6 +32,7 @@ import java.util.function.Consumer;
 import java.util.function.LongFunction;
 import java.util.function.Supplier;
 import java.util.logging.Logger;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The migrations this node is the source of. While one is active, every write to a moving key is
@@ -59,7 +62,7 @@ final class OutgoingMigrations {
   private final StampedLock recording = new StampedLock();
 
   /** A key and the value to write, or null to delete it. */
-  record Mutation(byte[] key, byte[] value) {}
+  record Mutation(byte[] key, byte @Nullable [] value) {}
 
   /** One outgoing migration. */
   private static final class Outgoing {
@@ -72,10 +75,9 @@ final class OutgoingMigrations {
     long ackedSequence;
     long droppedBefore;
     // The checkpoint: a snapshot at a sequence, its checksum, and the keys changed since.
-    LocalStore.Snapshot checkpointSnapshot;
-    long checkpointSequence;
-    volatile MovingChecksum checkpointSum;
-    Set<ByteString> changedSinceCheckpoint;
+    LocalStore.@Nullable Snapshot checkpointSnapshot;
+    volatile @Nullable MovingChecksum checkpointSum;
+    @Nullable Set<ByteString> changedSinceCheckpoint;
 
     /** Forgets the checkpoint and releases its snapshot. */
     void dropCheckpoint() {
@@ -219,7 +221,7 @@ final class OutgoingMigrations {
       RoutingTable table, String keyspace, Keyspace routed, List<Mutation> mutations) {
     List<Outgoing> current = active;
     if (current.isEmpty()) {
-      apply(keyspace, mutations, null, null);
+      apply(keyspace, mutations, null);
       return;
     }
     Outgoing[] owners = new Outgoing[mutations.size()];
@@ -235,7 +237,7 @@ final class OutgoingMigrations {
       }
     }
     if (involved.isEmpty()) {
-      apply(keyspace, mutations, null, null);
+      apply(keyspace, mutations, null);
       return;
     }
     // Locks in id order, so two batches touching the same migrations cannot deadlock.
@@ -248,14 +250,13 @@ final class OutgoingMigrations {
           throw fenced(table, outgoing);
         }
       }
-      apply(keyspace, mutations, owners, routed);
+      apply(keyspace, mutations, owners);
     } finally {
       locked.forEach(outgoing -> outgoing.lock.unlock());
     }
   }
 
-  private void apply(
-      String keyspace, List<Mutation> mutations, Outgoing[] owners, Keyspace routed) {
+  private void apply(String keyspace, List<Mutation> mutations, Outgoing @Nullable [] owners) {
     if (owners == null && mutations.size() == 1) {
       Mutation only = mutations.get(0);
       if (only.value() == null) {
@@ -312,7 +313,7 @@ final class OutgoingMigrations {
     Outgoing outgoing = get(id);
     String keyspace = outgoing.moving.keyspace();
     Keyspace routed = routing.get().keyspace(keyspace);
-    RateLimiter limiter = bytesPerSecond > 0 ? RateLimiter.create(bytesPerSecond) : null;
+    RateLimiter limiter = bytesPerSecond > 0 ? RateLimiter.create((double) bytesPerSecond) : null;
     boolean fromStart = afterKey.length == 0;
     LocalStore.Snapshot snapshot;
     long sequence;
@@ -324,7 +325,6 @@ final class OutgoingMigrations {
       outgoing.dropCheckpoint();
       if (fromStart) {
         outgoing.checkpointSnapshot = snapshot;
-        outgoing.checkpointSequence = sequence;
         outgoing.changedSinceCheckpoint = ConcurrentHashMap.newKeySet();
       }
     } finally {
@@ -453,16 +453,16 @@ final class OutgoingMigrations {
     }
     String keyspace = outgoing.moving.keyspace();
     MovingChecksum sum;
-    if (outgoing.checkpointSum == null) {
+    MovingChecksum checkpointSum = outgoing.checkpointSum;
+    if (checkpointSum == null) {
       sum = sumMoving(outgoing, null);
     } else {
-      sum = new MovingChecksum(outgoing.checkpointSum.count(), outgoing.checkpointSum.sum());
-      for (ByteString key : new HashSet<>(outgoing.changedSinceCheckpoint)) {
+      // A checkpoint is its snapshot, its checksum and the keys changed since, set together.
+      LocalStore.Snapshot snapshot = requireNonNull(outgoing.checkpointSnapshot);
+      sum = new MovingChecksum(checkpointSum.count(), checkpointSum.sum());
+      for (ByteString key : new HashSet<>(requireNonNull(outgoing.changedSinceCheckpoint))) {
         byte[] bytes = key.toByteArray();
-        sum.change(
-            bytes,
-            store.get(outgoing.checkpointSnapshot, keyspace, bytes),
-            store.get(keyspace, bytes));
+        sum.change(bytes, store.get(snapshot, keyspace, bytes), store.get(keyspace, bytes));
       }
     }
     return Checkpoint.newBuilder()
@@ -472,7 +472,7 @@ final class OutgoingMigrations {
         .build();
   }
 
-  private MovingChecksum sumMoving(Outgoing outgoing, LocalStore.Snapshot snapshot) {
+  private MovingChecksum sumMoving(Outgoing outgoing, LocalStore.@Nullable Snapshot snapshot) {
     String keyspace = outgoing.moving.keyspace();
     Keyspace routed = routing.get().keyspace(keyspace);
     MovingChecksum sum = new MovingChecksum();

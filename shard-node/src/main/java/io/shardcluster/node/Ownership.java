@@ -6,6 +6,7 @@ import io.shardcluster.routing.Keyspace;
 import io.shardcluster.rpc.GroupOwners;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Supplier;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Who owns a key: the routing table says, except in a directory keyspace, where the owner of the
@@ -43,7 +44,7 @@ final class Ownership {
   }
 
   /** The owner of the key, or null if nobody owns it. May wait for a lookup at the coordinator. */
-  String ownerOf(Keyspace keyspace, byte[] key) {
+  @Nullable String ownerOf(Keyspace keyspace, byte[] key) {
     if (!keyspace.isDirectory()) {
       return keyspace.ownerOf(key);
     }

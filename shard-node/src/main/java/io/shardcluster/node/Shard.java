@@ -1,6 +1,7 @@
 package io.shardcluster.node;
 
 import static io.shardcluster.errors.ShardClusterException.requireArgument;
+import static java.util.Objects.requireNonNull;
 
 import io.shardcluster.errors.ShardClusterException;
 import io.shardcluster.errors.WrongShardException;
@@ -12,6 +13,7 @@ import io.shardcluster.rpc.Limits;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
+import org.jspecify.annotations.Nullable;
 
 /**
  * This node's partition: serves the keys the routing table gives it and refuses every other key
@@ -118,19 +120,23 @@ final class Shard {
     checkBatch(entries.size());
     for (Mutation entry : entries) {
       Limits.checkKey(entry.key().length);
-      Limits.checkValue(entry.value().length);
+      byte[] value = entry.value();
+      Limits.checkValue(value == null ? 0 : value.length);
     }
     write(keyspace, entries, epoch);
     metrics.recordWrites(entries.size(), start);
   }
 
   private void write(String keyspace, List<Mutation> mutations, long epoch) {
+    if (mutations.isEmpty()) {
+      return;
+    }
     RoutingTable table = routing.table(epoch);
     Keyspace routed = null;
     for (Mutation mutation : mutations) {
       routed = checkOwned(table, keyspace, mutation.key());
     }
-    outgoing.write(table, keyspace, routed, mutations);
+    outgoing.write(table, keyspace, requireNonNull(routed), mutations);
   }
 
   /**
@@ -217,11 +223,11 @@ final class Shard {
     private final long limit;
     private final long epoch;
     private long returned;
-    private byte[] key;
+    private byte @Nullable [] key;
     // The key whose ownership check was cut short by a group lookup (see Ownership.withoutWaiting),
     // checked again by the next advance, with the lookup's answer once given.
-    private byte[] unchecked;
-    private String answeredOwner;
+    private byte @Nullable [] unchecked;
+    private @Nullable String answeredOwner;
     private boolean ended;
 
     private Scan(Keyspace routed, LocalStore.Cursor cursor, long limit, long epoch) {
@@ -270,7 +276,7 @@ final class Shard {
     }
 
     byte[] key() {
-      return key;
+      return requireNonNull(key, "no current row");
     }
 
     /**

@@ -44,6 +44,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Executor;
 import java.util.function.Supplier;
+import org.jspecify.annotations.Nullable;
 
 /** Serves the data RPCs: converts between the wire and {@link Shard}. */
 final class ShardNodeService extends ShardNodeGrpc.ShardNodeImplBase {
@@ -93,17 +94,18 @@ final class ShardNodeService extends ShardNodeGrpc.ShardNodeImplBase {
       response = Ownership.withoutWaiting(body);
     } catch (Ownership.LookupNeeded needed) {
       Context context = Context.current();
-      ownership
-          .lookUp(needed)
-          .whenCompleteAsync(
-              (answer, error) -> {
-                if (error != null) {
-                  observer.onError(StatusErrors.toStatus(error));
-                } else {
-                  context.run(() -> ServerResponses.unary(observer, body));
-                }
-              },
-              lookups);
+      var unused =
+          ownership
+              .lookUp(needed)
+              .whenCompleteAsync(
+                  (answer, error) -> {
+                    if (error != null) {
+                      observer.onError(StatusErrors.toStatus(error));
+                    } else {
+                      context.run(() -> ServerResponses.unary(observer, body));
+                    }
+                  },
+                  lookups);
       return;
     } catch (RuntimeException | Error e) {
       observer.onError(StatusErrors.toStatus(e));
@@ -245,7 +247,7 @@ final class ShardNodeService extends ShardNodeGrpc.ShardNodeImplBase {
             });
       } catch (Ownership.LookupNeeded needed) {
         lookingUp = true;
-        ownership.lookUp(needed).whenCompleteAsync(this::resume, lookups);
+        var unused = ownership.lookUp(needed).whenCompleteAsync(this::resume, lookups);
       } catch (RuntimeException e) {
         finish();
         call.onError(StatusErrors.toStatus(e));
@@ -402,7 +404,7 @@ final class ShardNodeService extends ShardNodeGrpc.ShardNodeImplBase {
     }
 
     /** One row; its key if it has one. */
-    void add(byte[] key, List<JsonNode> row) {
+    void add(byte @Nullable [] key, List<JsonNode> row) {
       QueryRow.Builder encoded = batch.addRowsBuilder();
       if (key != null) {
         encoded.setKey(UnsafeByteOperations.unsafeWrap(key));

@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.TreeMap;
@@ -81,7 +82,7 @@ class LocalStoreTest {
   void scan_returnsKeyOrder_withinHalfOpenRange() throws Exception {
     try (LocalStore store = LocalStore.open(dir, false)) {
       for (String k : List.of("d", "a", "c", "b", "e")) {
-        store.put("ks", b(k), b(k.toUpperCase()));
+        store.put("ks", b(k), b(k.toUpperCase(Locale.ROOT)));
       }
       assertThat(keys(store, "ks", "b", "d")).containsExactly("b=B", "c=C");
       assertThat(keys(store, "ks", "c", "")).containsExactly("c=C", "d=D", "e=E");

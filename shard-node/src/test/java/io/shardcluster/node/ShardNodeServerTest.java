@@ -40,6 +40,7 @@ import io.shardcluster.rpc.HostPort;
 import io.shardcluster.rpc.RoutingTables;
 import io.shardcluster.rpc.StatusErrors;
 import io.shardcluster.server.Failpoints;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -180,7 +181,8 @@ class ShardNodeServerTest {
   private String keyOwnedBy(String owner, int skip) {
     int seen = 0;
     for (int i = 0; ; i++) {
-      if (table.ownerOf(Keyspace.DEFAULT, ("k" + i).getBytes()).equals(owner) && seen++ == skip) {
+      if (table.ownerOf(Keyspace.DEFAULT, ("k" + i).getBytes(StandardCharsets.UTF_8)).equals(owner)
+          && seen++ == skip) {
         return "k" + i;
       }
     }

@@ -196,26 +196,27 @@ final class BenchCommand extends DataCommand {
       } catch (RuntimeException e) {
         request = CompletableFuture.failedFuture(e);
       }
-      request.whenComplete(
-          (ok, failure) -> {
-            if (measuring) {
-              if (failure == null) {
-                latency.recordValue(
-                    Math.min(System.nanoTime() - start, TimeUnit.SECONDS.toNanos(60)));
-                ops.add(batch);
-                requests.increment();
-              } else {
-                errors.increment();
-              }
-            }
-            if (failure == null) {
-              next(random);
-            } else {
-              // Do not spin on a failing cluster, nor recurse on a synchronous failure.
-              CompletableFuture.delayedExecutor(10, TimeUnit.MILLISECONDS)
-                  .execute(() -> next(random));
-            }
-          });
+      var unused =
+          request.whenComplete(
+              (ok, failure) -> {
+                if (measuring) {
+                  if (failure == null) {
+                    latency.recordValue(
+                        Math.min(System.nanoTime() - start, TimeUnit.SECONDS.toNanos(60)));
+                    ops.add(batch);
+                    requests.increment();
+                  } else {
+                    errors.increment();
+                  }
+                }
+                if (failure == null) {
+                  next(random);
+                } else {
+                  // Do not spin on a failing cluster, nor recurse on a synchronous failure.
+                  CompletableFuture.delayedExecutor(10, TimeUnit.MILLISECONDS)
+                      .execute(() -> next(random));
+                }
+              });
     }
 
     private CompletableFuture<?> send(SplittableRandom random) {

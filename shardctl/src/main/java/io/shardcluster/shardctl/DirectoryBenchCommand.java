@@ -97,19 +97,20 @@ final class DirectoryBenchCommand extends ClusterCommand {
     long start = System.nanoTime();
     UnaryFuture<LookupGroupsResponse> call = new UnaryFuture<>();
     stub.withDeadlineAfter(10, TimeUnit.SECONDS).lookupGroups(request.build(), call);
-    call.whenComplete(
-        (response, failure) -> {
-          if (measuring.get()) {
-            if (failure == null) {
-              latency.recordValue(
-                  Math.min(System.nanoTime() - start, TimeUnit.SECONDS.toNanos(60)));
-              lookups.add(batch);
-            } else {
-              errors.increment();
-            }
-          }
-          lookupLoop(stub, random, inFlight, measuring, stopped, latency, lookups, errors);
-        });
+    var unused =
+        call.whenComplete(
+            (response, failure) -> {
+              if (measuring.get()) {
+                if (failure == null) {
+                  latency.recordValue(
+                      Math.min(System.nanoTime() - start, TimeUnit.SECONDS.toNanos(60)));
+                  lookups.add(batch);
+                } else {
+                  errors.increment();
+                }
+              }
+              lookupLoop(stub, random, inFlight, measuring, stopped, latency, lookups, errors);
+            });
   }
 
   @Override

@@ -113,8 +113,6 @@ final class DirectoryCommand implements Runnable {
               + " keyspace (`directory move KEYSPACE GROUP --to NODE`) KEY is a group.",
       mixinStandardHelpOptions = true)
   static final class Move extends ClusterCommand {
-    @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
-
     @Parameters(arity = "1..2", paramLabel = "[KEYSPACE] KEY")
     List<String> args;
 
@@ -185,8 +183,6 @@ final class DirectoryCommand implements Runnable {
               + " (`directory get KEYSPACE KEY`) the entry of the key's group.",
       mixinStandardHelpOptions = true)
   static final class Get extends ClusterCommand {
-    @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
-
     @Parameters(arity = "1..2", paramLabel = "[KEYSPACE] KEY")
     List<String> args;
 

@@ -17,6 +17,7 @@ import java.util.stream.Collectors;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
+import org.jspecify.annotations.Nullable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -154,7 +155,7 @@ final class MigrationsCommand extends ClusterCommand {
         long total =
             active.stream().mapToLong(m -> Math.max(m.estimatedKeys(), m.keysCopied())).sum();
         long copied = active.stream().mapToLong(MigrationInfo::keysCopied).sum();
-        if (System.console() != null) {
+        if (Output.isTerminal()) {
           if (bar == null) {
             bar =
                 new ProgressBarBuilder()
@@ -221,7 +222,7 @@ final class MigrationsCommand extends ClusterCommand {
   }
 
   /** A change of phase: a line of its own, or the progress bar's message once there is one. */
-  private void show(ProgressBar bar, String line) {
+  private void show(@Nullable ProgressBar bar, String line) {
     if (bar == null) {
       out().println(line);
       out().flush();

@@ -3,6 +3,7 @@ package io.shardcluster.shardctl;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import java.io.Console;
 import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.List;
@@ -13,6 +14,23 @@ final class Output {
       new ObjectMapper().enable(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS);
 
   private Output() {}
+
+  /**
+   * Whether standard output is an interactive terminal, where progress bars belong. Before JDK 22 a
+   * console exists only then; from JDK 22 on it always exists and says so itself.
+   */
+  @SuppressWarnings("SystemConsoleNull") // handled: isTerminal() is asked where the JDK has it
+  static boolean isTerminal() {
+    Console console = System.console();
+    if (console == null) {
+      return false;
+    }
+    try {
+      return (Boolean) Console.class.getMethod("isTerminal").invoke(console);
+    } catch (ReflectiveOperationException olderJdk) {
+      return true;
+    }
+  }
 
   /** One JSON document on one line. */
   static void json(PrintWriter out, Object value) {

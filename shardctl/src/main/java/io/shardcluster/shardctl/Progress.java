@@ -3,14 +3,15 @@ package io.shardcluster.shardctl;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
+import org.jspecify.annotations.Nullable;
 
 /** A progress bar on the terminal, or nothing when output is not a terminal. */
 final class Progress implements AutoCloseable {
-  private final ProgressBar bar;
+  private final @Nullable ProgressBar bar;
 
   Progress(String task, long total, String unit) {
     this.bar =
-        System.console() == null
+        !Output.isTerminal()
             ? null
             : new ProgressBarBuilder()
                 .setTaskName(task)

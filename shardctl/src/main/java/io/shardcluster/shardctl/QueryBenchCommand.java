@@ -1,5 +1,7 @@
 package io.shardcluster.shardctl;
 
+import static java.util.Objects.requireNonNull;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import io.shardcluster.client.KeyValue;
 import io.shardcluster.client.KeyValueIterator;
@@ -101,9 +103,10 @@ final class QueryBenchCommand extends ClusterCommand {
       }
       Map<String, Object> row = new LinkedHashMap<>();
       row.put("query", sql);
-      row.put("rows", pushdown.rows());
+      // --runs is at least 1: both were measured.
+      row.put("rows", requireNonNull(pushdown).rows());
       row.put("pushdown", figures(median(pushTimes), pushdown));
-      row.put("fetch_all", figures(median(fetchTimes), fetchAll));
+      row.put("fetch_all", figures(median(fetchTimes), requireNonNull(fetchAll)));
       row.put(
           "speedup", Math.round(10.0 * median(fetchTimes) / Math.max(1, median(pushTimes))) / 10.0);
       results.add(row);
@@ -116,14 +119,16 @@ final class QueryBenchCommand extends ClusterCommand {
     for (Map<String, Object> row : results) {
       for (String path : List.of("pushdown", "fetch_all")) {
         @SuppressWarnings("unchecked")
-        Map<String, Object> f = (Map<String, Object>) row.get(path);
+        Map<String, Object> f = (Map<String, Object>) requireNonNull(row.get(path));
         table.add(
             List.of(
                 path.equals("pushdown") ? (String) row.get("query") : "",
                 path,
                 f.get("millis") + " ms",
-                String.format(Locale.ROOT, "%,d", (long) f.get("rows_scanned_per_sec")),
-                String.format(Locale.ROOT, "%,d", (long) f.get("bytes_from_shards")),
+                String.format(
+                    Locale.ROOT, "%,d", (long) requireNonNull(f.get("rows_scanned_per_sec"))),
+                String.format(
+                    Locale.ROOT, "%,d", (long) requireNonNull(f.get("bytes_from_shards"))),
                 path.equals("pushdown") ? row.get("speedup") + "x" : ""));
       }
     }

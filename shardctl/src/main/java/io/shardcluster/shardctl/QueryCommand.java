@@ -14,10 +14,8 @@ import java.util.Map;
 import java.util.Set;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 @Command(
     name = "query",
@@ -29,8 +27,6 @@ import picocli.CommandLine.Spec;
 final class QueryCommand extends ClusterCommand {
   @Parameters(index = "0", paramLabel = "SQL", arity = "0..1")
   String sql;
-
-  @Spec CommandSpec spec;
 
   @Option(names = "--json", description = "Print one JSON object per row.")
   boolean json;
@@ -102,7 +98,7 @@ final class QueryCommand extends ClusterCommand {
     Set<String> columns = new LinkedHashSet<>();
     for (List<JsonNode> row : result) {
       Map<String, JsonNode> object = new LinkedHashMap<>();
-      result.toObject(row).fields().forEachRemaining(f -> object.put(f.getKey(), f.getValue()));
+      result.toObject(row).properties().forEach(f -> object.put(f.getKey(), f.getValue()));
       columns.addAll(object.keySet());
       objects.add(object);
     }

@@ -1,5 +1,8 @@
 package io.shardcluster.shardctl;
 
+import static java.util.Objects.requireNonNull;
+
+import com.google.protobuf.ByteString;
 import io.shardcluster.client.ShardClient;
 import io.shardcluster.routing.Interval;
 import io.shardcluster.routing.Route;
@@ -24,8 +27,9 @@ final class RouteCommand extends DataCommand {
   @Override
   int run(ShardClient client) {
     Route route = client.route(key.getBytes(StandardCharsets.UTF_8));
-    if (route.group() != null) {
-      return printGroup(route);
+    ByteString group = route.group();
+    if (group != null) {
+      return printGroup(route, group);
     }
     String placedBy =
         route.range() != null
@@ -44,10 +48,10 @@ final class RouteCommand extends DataCommand {
         result.put("range", route.range().toString());
       } else {
         result.put("position", Interval.hex(route.position()));
-        result.put("interval_start", Interval.hex(route.interval().start()));
-        result.put(
-            "interval_end",
-            route.interval().end() == 0 ? "end" : Interval.hex(route.interval().end()));
+        // Of a hash keyspace: a ring interval holds every position.
+        Interval interval = requireNonNull(route.interval());
+        result.put("interval_start", Interval.hex(interval.start()));
+        result.put("interval_end", interval.end() == 0 ? "end" : Interval.hex(interval.end()));
       }
       result.put("directory", route.directoryEntry().map(Object::toString).orElse(null));
       result.put("epoch", route.epoch());
@@ -65,8 +69,8 @@ final class RouteCommand extends DataCommand {
     return 0;
   }
 
-  private int printGroup(Route route) {
-    String group = route.group().toStringUtf8();
+  private int printGroup(Route route, ByteString groupBytes) {
+    String group = groupBytes.toStringUtf8();
     boolean placed = !route.owner().isEmpty();
     if (json) {
       Map<String, Object> result = new LinkedHashMap<>();

@@ -3,7 +3,9 @@ package io.shardcluster.shardctl;
 import io.shardcluster.client.ShardClient;
 import io.shardcluster.errors.ShardClusterException;
 import io.shardcluster.rpc.ProcessDefaults;
+import java.io.OutputStreamWriter;
 import java.io.PrintWriter;
+import java.nio.charset.Charset;
 import java.time.Duration;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -118,14 +120,20 @@ public final class ShardctlMain implements Runnable {
   }
 
   static String message(Throwable e) {
-    if (e instanceof ShardClusterException) {
-      return e.getMessage();
+    if (e instanceof ShardClusterException known) {
+      return known.getMessage();
     }
     return e.getClass().getSimpleName() + ": " + e.getMessage();
   }
 
   public static void main(String[] args) {
     ProcessDefaults.apply();
-    System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+    // The platform's charset, as System.out itself uses.
+    Charset charset = Charset.defaultCharset();
+    System.exit(
+        run(
+            args,
+            new PrintWriter(new OutputStreamWriter(System.out, charset), true),
+            new PrintWriter(new OutputStreamWriter(System.err, charset), true)));
   }
 }

@@ -104,17 +104,20 @@ final class SimulateCommand implements Callable<Integer> {
     json.put("added", r.added());
     json.put("removed", r.removed());
     json.put("before", balance(r.before()));
-    if (r.changes()) {
-      json.put("after", balance(r.after()));
+    Simulation.Balance after = r.after();
+    if (after != null) {
+      json.put("after", balance(after));
       json.put("moved_fraction", r.movedFraction());
       json.put("ideal_fraction", r.idealFraction());
       json.put("moved_over_ideal", r.movedFraction() / r.idealFraction());
       json.put("moved_between_stayers", r.movedBetweenStayers());
     }
-    if (r.exactBefore() != null) {
-      json.put("ring_before", balance(r.exactBefore()));
-      if (r.changes()) {
-        json.put("ring_after", balance(r.exactAfter()));
+    Simulation.Balance exactBefore = r.exactBefore();
+    if (exactBefore != null) {
+      json.put("ring_before", balance(exactBefore));
+      Simulation.Balance exactAfter = r.exactAfter();
+      if (exactAfter != null) {
+        json.put("ring_after", balance(exactAfter));
         json.put("ring_moved_fraction", r.exactMovedFraction());
       }
     }
@@ -141,29 +144,35 @@ final class SimulateCommand implements Callable<Integer> {
         r.keys(),
         change);
     List<String> header = r.changes() ? List.of("", "BEFORE", "AFTER") : List.of("", "BALANCE");
-    String after = r.changes() ? String.valueOf(r.nodes() + r.added() - r.removed()) : null;
+    String nodesAfter = r.changes() ? String.valueOf(r.nodes() + r.added() - r.removed()) : null;
+    Simulation.Balance after = r.after();
     Output.table(
         out,
         header,
         rows(
             r.changes(),
-            Arrays.asList("nodes", String.valueOf(r.nodes()), after),
-            Arrays.asList(
-                "max/mean",
-                f3(r.before().maxOverMean()),
-                r.changes() ? f3(r.after().maxOverMean()) : null),
-            Arrays.asList(
-                "min/mean",
-                f3(r.before().minOverMean()),
-                r.changes() ? f3(r.after().minOverMean()) : null),
-            Arrays.asList(
-                "stddev of shares", stddev(r.before()), r.changes() ? stddev(r.after()) : null)));
-    if (r.exactBefore() != null) {
+            List.of(
+                Arrays.asList("nodes", String.valueOf(r.nodes()), nodesAfter),
+                Arrays.asList(
+                    "max/mean",
+                    f3(r.before().maxOverMean()),
+                    after != null ? f3(after.maxOverMean()) : null),
+                Arrays.asList(
+                    "min/mean",
+                    f3(r.before().minOverMean()),
+                    after != null ? f3(after.minOverMean()) : null),
+                Arrays.asList(
+                    "stddev of shares",
+                    stddev(r.before()),
+                    after != null ? stddev(after) : null))));
+    Simulation.Balance exactBefore = r.exactBefore();
+    Simulation.Balance exactAfter = r.exactAfter();
+    if (exactBefore != null) {
       out.printf(
           Locale.ROOT,
           "ring shares (exact, of the position space): max/mean %s%s%n",
-          f3(r.exactBefore().maxOverMean()),
-          r.changes() ? " -> " + f3(r.exactAfter().maxOverMean()) : "");
+          f3(exactBefore.maxOverMean()),
+          exactAfter != null ? " -> " + f3(exactAfter.maxOverMean()) : "");
     }
     if (r.changes()) {
       out.printf(
@@ -185,9 +194,8 @@ final class SimulateCommand implements Callable<Integer> {
     }
   }
 
-  @SafeVarargs
-  private static List<List<String>> rows(boolean changes, List<String>... rows) {
-    return Arrays.stream(rows).map(row -> changes ? row : row.subList(0, 2)).toList();
+  private static List<List<String>> rows(boolean changes, List<List<String>> rows) {
+    return rows.stream().map(row -> changes ? row : row.subList(0, 2)).toList();
   }
 
   private static String f3(double value) {

@@ -1,6 +1,7 @@
 package io.shardcluster.shardctl;
 
 import static io.shardcluster.errors.ShardClusterException.requireArgument;
+import static java.util.Objects.requireNonNull;
 
 import io.shardcluster.routing.HashRing;
 import io.shardcluster.routing.Interval;
@@ -18,6 +19,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.TreeMap;
+import org.jspecify.annotations.Nullable;
 
 /**
  * What a sharding strategy costs, computed with the cluster's own routing code: the balance of a
@@ -89,12 +91,12 @@ final class Simulation {
       int added,
       int removed,
       Balance before,
-      Balance after,
+      @Nullable Balance after,
       double movedFraction,
       double idealFraction,
       long movedBetweenStayers,
-      Balance exactBefore,
-      Balance exactAfter,
+      @Nullable Balance exactBefore,
+      @Nullable Balance exactAfter,
       double exactMovedFraction) {
     boolean changes() {
       return added > 0 || removed > 0;
@@ -149,8 +151,8 @@ final class Simulation {
     double exactMoved = Double.NaN;
     if (first.ring != null) {
       exactBefore = Balance.of(withEveryNode(first.ring.shares(), before));
-      exactAfter = changes ? Balance.of(withEveryNode(second.ring.shares(), after)) : null;
-      exactMoved = movedFraction(first.ring, second.ring);
+      exactAfter = changes ? Balance.of(withEveryNode(second.ring().shares(), after)) : null;
+      exactMoved = movedFraction(first.ring, second.ring());
     }
     return new Result(
         strategy,
@@ -247,18 +249,18 @@ final class Simulation {
     final Strategy strategy;
     final List<String> nodes;
     final int vnodes;
-    final HashRing ring;
+    final @Nullable HashRing ring;
     // A random ring's tokens, each with its node.
-    final Map<Long, String> tokens;
-    final RangeMap ranges;
+    final @Nullable Map<Long, String> tokens;
+    final @Nullable RangeMap ranges;
 
     private Layout(
         Strategy strategy,
         List<String> nodes,
         int vnodes,
-        HashRing ring,
-        Map<Long, String> tokens,
-        RangeMap ranges) {
+        @Nullable HashRing ring,
+        @Nullable Map<Long, String> tokens,
+        @Nullable RangeMap ranges) {
       this.strategy = strategy;
       this.nodes = List.copyOf(nodes);
       this.vnodes = vnodes;
@@ -288,6 +290,21 @@ final class Simulation {
       };
     }
 
+    /** The ring of a ring strategy. */
+    HashRing ring() {
+      return requireNonNull(ring, "no ring in a layout of " + strategy);
+    }
+
+    /** A random ring's tokens. */
+    Map<Long, String> tokens() {
+      return requireNonNull(tokens, "no tokens in a layout of " + strategy);
+    }
+
+    /** The ranges of the range strategy. */
+    RangeMap ranges() {
+      return requireNonNull(ranges, "no ranges in a layout of " + strategy);
+    }
+
     /** This layout after the membership becomes {@code next}, moving as the strategy does. */
     Layout change(List<String> next, SplittableRandom random) {
       Set<String> leaving = new HashSet<>(nodes);
@@ -296,7 +313,7 @@ final class Simulation {
       return switch (strategy) {
         case MOD -> new Layout(strategy, next, vnodes, null, null, null);
         case RING -> {
-          HashRing changed = ring;
+          HashRing changed = ring();
           for (String node : nodes) {
             if (leaving.contains(node)) {
               changed = TokenAllocator.remove(changed, node);
@@ -309,12 +326,13 @@ final class Simulation {
         }
         case RING_RANDOM -> {
           Map<Long, String> kept = new TreeMap<>(Long::compareUnsigned);
-          tokens.forEach(
-              (token, owner) -> {
-                if (!leaving.contains(owner)) {
-                  kept.put(token, owner);
-                }
-              });
+          tokens()
+              .forEach(
+                  (token, owner) -> {
+                    if (!leaving.contains(owner)) {
+                      kept.put(token, owner);
+                    }
+                  });
           joining.forEach(node -> addTokens(kept, node, vnodes, random));
           yield new Layout(strategy, next, vnodes, ringOf(kept), kept, null);
         }
@@ -331,8 +349,8 @@ final class Simulation {
         owners[i] =
             switch (strategy) {
               case MOD -> byIndex[(int) Long.remainderUnsigned(positions[i], byIndex.length)];
-              case RING, RING_RANDOM -> ring.ownerOf(positions[i]);
-              case RANGE -> ranges.ownerOf(keys[i]);
+              case RING, RING_RANDOM -> ring().ownerOf(positions[i]);
+              case RANGE -> ranges().ownerOf(keys[i]);
             };
       }
       return owners;
@@ -377,7 +395,7 @@ final class Simulation {
 
     /** Whole ranges move as the coordinator moves them ({@link RangeAllocator}). */
     private RangeMap moveRanges(List<String> next, Set<String> leaving, List<String> joining) {
-      RangeMap moved = ranges;
+      RangeMap moved = ranges();
       for (String node : nodes) {
         if (leaving.contains(node)) {
           List<String> receivers = next.stream().filter(n -> !joining.contains(n)).toList();

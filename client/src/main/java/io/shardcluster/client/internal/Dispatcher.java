@@ -217,14 +217,8 @@ public final class Dispatcher {
     } catch (RuntimeException e) {
       sent = CompletableFuture.failedFuture(e);
     }
-    return sent.handle(
-            (ok, failure) -> {
-              if (failure == null) {
-                return CompletableFuture.<Void>completedFuture(null);
-              }
-              return retry(request, owner, address, batch, table, attempt, failure);
-            })
-        .thenCompose(Function.identity());
+    return sent.exceptionallyCompose(
+        failure -> retry(request, owner, address, batch, table, attempt, failure));
   }
 
   private <T> CompletableFuture<Void> retry(
@@ -292,7 +286,10 @@ public final class Dispatcher {
     if (millis <= 0) {
       return CompletableFuture.completedFuture(null);
     }
-    Executor delayed = command -> scheduler.schedule(command, millis, TimeUnit.MILLISECONDS);
+    Executor delayed =
+        command -> {
+          var unused = scheduler.schedule(command, millis, TimeUnit.MILLISECONDS);
+        };
     return CompletableFuture.runAsync(() -> {}, delayed);
   }
 

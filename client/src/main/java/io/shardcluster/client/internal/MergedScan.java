@@ -1,5 +1,7 @@
 package io.shardcluster.client.internal;
 
+import static java.util.Objects.requireNonNull;
+
 import com.google.protobuf.ByteString;
 import io.grpc.Context;
 import io.shardcluster.client.KeyValue;
@@ -26,6 +28,7 @@ import java.util.NoSuchElementException;
 import java.util.PriorityQueue;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A scan across the nodes of a keyspace that may hold keys in its range: one server stream per
@@ -50,15 +53,15 @@ public final class MergedScan implements KeyValueIterator {
 
   private final PriorityQueue<Cursor> heads =
       new PriorityQueue<>(Comparator.comparing(Cursor::key, KEY_ORDER));
-  private List<Cursor> cursors;
-  private ByteString lastKey;
+  private @Nullable List<Cursor> cursors;
+  private @Nullable ByteString lastKey;
   // The epoch of the table the streams were last opened with.
   private long openedAt;
   private long emitted;
   private int attempt;
   // Rows returned when the last failure happened: progress since then resets the retry budget.
   private long emittedAtFailure = -1;
-  private KeyValue next;
+  private @Nullable KeyValue next;
   private boolean done;
 
   public MergedScan(
@@ -138,7 +141,8 @@ public final class MergedScan implements KeyValueIterator {
     if (!hasNext()) {
       throw new NoSuchElementException();
     }
-    KeyValue row = next;
+    // hasNext() found it.
+    KeyValue row = requireNonNull(next);
     next = null;
     return row;
   }

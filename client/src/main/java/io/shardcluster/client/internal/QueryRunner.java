@@ -1,5 +1,7 @@
 package io.shardcluster.client.internal;
 
+import static java.util.Objects.requireNonNull;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.google.protobuf.ByteString;
 import io.grpc.stub.StreamObserver;
@@ -36,6 +38,7 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Runs queries: parses, prunes to the nodes owning the keys the query can match, sends each node
@@ -110,23 +113,26 @@ public final class QueryRunner {
       ShardClusterException wrongShard = null;
       for (var call : calls) {
         Answer answer = call.getValue().join();
-        ErrorCode code = answer.error() == null ? null : answer.error().code();
-        if (code == null) {
+        ShardClusterException error = answer.error();
+        if (error == null) {
           gathered.add(answer);
-        } else if (code == ErrorCode.WRONG_SHARD) {
+        } else if (error.code() == ErrorCode.WRONG_SHARD) {
           moved.add(call.getKey());
-          wrongShard = answer.error();
-        } else if (code == ErrorCode.UNAVAILABLE || code == ErrorCode.DEADLINE_EXCEEDED) {
-          gathered.missing.put(call.getKey().node(), answer.error().getMessage());
+          wrongShard = error;
+        } else if (error.code() == ErrorCode.UNAVAILABLE
+            || error.code() == ErrorCode.DEADLINE_EXCEEDED) {
+          gathered.missing.put(call.getKey().node(), error.getMessage());
         } else {
-          throw answer.error();
+          throw error;
         }
       }
       if (moved.isEmpty()) {
         break;
       }
-      if (!policy.shouldRetry(wrongShard, attempt)) {
-        throw wrongShard;
+      // Keys moved only where a node answered WRONG_SHARD.
+      ShardClusterException refused = requireNonNull(wrongShard);
+      if (!policy.shouldRetry(refused, attempt)) {
+        throw refused;
       }
       RoutingTable next = routing.awaitNewer(table.epoch(), policy.backoffMillis(attempt));
       if (plan.keyspace().isDirectory()) {
@@ -274,7 +280,7 @@ public final class QueryRunner {
   }
 
   private record Answer(
-      List<List<JsonNode>> rows, long scanned, long bytes, ShardClusterException error) {}
+      List<List<JsonNode>> rows, long scanned, long bytes, @Nullable ShardClusterException error) {}
 
   /** The nodes to ask, each with the key ranges it may own that the query can match. */
   private QueryPlan plan(String sql, Query query, RoutingTable table) {

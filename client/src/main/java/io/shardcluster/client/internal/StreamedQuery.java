@@ -1,5 +1,7 @@
 package io.shardcluster.client.internal;
 
+import static java.util.Objects.requireNonNull;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.google.protobuf.ByteString;
 import io.grpc.Context;
@@ -23,6 +25,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.NoSuchElementException;
 import java.util.TreeMap;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The rows of a plain query (no aggregates, no ORDER BY) as the nodes send them. Every part's node
@@ -46,7 +49,7 @@ final class StreamedQuery implements QueryResult.Source {
   private long bytes;
   private long emitted;
   private int attempt;
-  private List<JsonNode> next;
+  private @Nullable List<JsonNode> next;
   private boolean closed;
 
   StreamedQuery(
@@ -76,7 +79,7 @@ final class StreamedQuery implements QueryResult.Source {
     final Iterator<QueryResponse> responses;
     List<QueryRow> batch = List.of();
     int index;
-    ByteString lastKey;
+    @Nullable ByteString lastKey;
 
     Stream(RoutingTable table, QueryRunner.Part part) {
       this.table = table;
@@ -172,7 +175,8 @@ final class StreamedQuery implements QueryResult.Source {
     if (!hasNext()) {
       throw new NoSuchElementException();
     }
-    List<JsonNode> row = next;
+    // hasNext() found it.
+    List<JsonNode> row = requireNonNull(next);
     next = null;
     return row;
   }

@@ -1,5 +1,6 @@
 package io.shardcluster.coordinator;
 
+import com.google.common.base.Ticker;
 import io.grpc.ManagedChannel;
 import io.grpc.ServerBuilder;
 import io.shardcluster.errors.ShardClusterException;
@@ -74,7 +75,13 @@ public final class CoordinatorServer {
       NodeChannels migrationChannels = lifecycle.closeOnStop(new NodeChannels(channels));
       rebalancer =
           lifecycle.closeOnStop(
-              new Rebalancer(cluster, liveness, migrationChannels, config, clock));
+              new Rebalancer(
+                  cluster,
+                  liveness,
+                  new GrpcMigrationNodes(migrationChannels),
+                  config,
+                  clock,
+                  Ticker.systemTicker()));
       serverBuilder
           .addService(new MembershipService(cluster, rebalancer))
           .addService(new RoutingService(cluster))

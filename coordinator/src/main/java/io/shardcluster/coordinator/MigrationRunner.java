@@ -2,29 +2,24 @@ package io.shardcluster.coordinator;
 
 import static java.util.Objects.requireNonNull;
 
-import io.grpc.Context;
+import com.google.common.base.Ticker;
 import io.shardcluster.errors.ErrorCode;
 import io.shardcluster.errors.ShardClusterException;
 import io.shardcluster.proto.v1.Checkpoint;
-import io.shardcluster.proto.v1.KeyMigrationGrpc;
 import io.shardcluster.proto.v1.Migration;
 import io.shardcluster.proto.v1.MigrationPhase;
-import io.shardcluster.proto.v1.MigrationProgress;
 import io.shardcluster.proto.v1.MigrationRef;
 import io.shardcluster.proto.v1.MigrationSpec;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.MovingSet;
-import io.shardcluster.rpc.NodeChannels;
 import io.shardcluster.rpc.RoutingTables;
 import io.shardcluster.rpc.StatusErrors;
 import io.shardcluster.server.Failpoints;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Optional;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 import java.util.function.UnaryOperator;
 import java.util.logging.Logger;
@@ -40,21 +35,24 @@ import org.jspecify.annotations.Nullable;
  */
 final class MigrationRunner implements Runnable {
   private static final Logger logger = Logger.getLogger(MigrationRunner.class.getName());
-  private static final long CALL_TIMEOUT_MS = 60_000;
   // How long a member of a group waits for the others before checking again.
   private static final long GROUP_WAIT_MS = 2_000;
 
   private final String id;
   private final Cluster cluster;
-  private final NodeChannels channels;
+  private final MigrationNodes nodes;
   private final Failpoints failpoints;
   private final MigrationControl control;
   private final long throttleBytesPerSec;
   private final Clock clock;
+  // Measures how long a cutover is held up and how long a fence lasts.
+  private final Ticker ticker;
   private final Runnable copyEnded;
   private final CommitGroups groups;
   private final Duration cutoverTimeout;
-  // Since when the cutover has been held up (a call failing, the group not ready); 0 while not.
+  // Whether the cutover is held up (a call failing, the group not ready), since when (the
+  // ticker's nanos) and by what.
+  private boolean heldUp;
   private long heldUpSince;
   private @Nullable String heldUpBy;
 
@@ -62,11 +60,12 @@ final class MigrationRunner implements Runnable {
   MigrationRunner(
       String id,
       Cluster cluster,
-      NodeChannels channels,
+      MigrationNodes nodes,
       Failpoints failpoints,
       MigrationControl control,
       long throttleBytesPerSec,
       Clock clock,
+      Ticker ticker,
       Runnable copyEnded,
       CommitGroups groups,
       Duration cutoverTimeout) {
@@ -74,11 +73,12 @@ final class MigrationRunner implements Runnable {
     this.cutoverTimeout = cutoverTimeout;
     this.groups = groups;
     this.cluster = cluster;
-    this.channels = channels;
+    this.nodes = nodes;
     this.failpoints = failpoints;
     this.control = control;
     this.throttleBytesPerSec = throttleBytesPerSec;
     this.clock = clock;
+    this.ticker = ticker;
     this.copyEnded = copyEnded;
   }
 
@@ -105,7 +105,7 @@ final class MigrationRunner implements Runnable {
         return;
       }
       if (migration.getPhase() != MigrationPhase.CUTOVER) {
-        heldUpSince = 0;
+        heldUp = false;
       }
       try {
         if (migration.getPhase() != MigrationPhase.COMMITTED) {
@@ -161,107 +161,130 @@ final class MigrationRunner implements Runnable {
     }
   }
 
+  /** Takes the migration one phase on; each phase's method persists the next phase. */
   private void step(Migration migration) {
     MigrationSpec spec = spec(migration);
     switch (migration.getPhase()) {
-      case PLANNED -> {
-        long estimate = source(migration).beginSource(spec).getEstimatedKeys();
-        setPhase(MigrationPhase.COPYING, b -> b.setEstimatedKeys(estimate));
-        if (estimate == 0) {
-          copyEnded.run();
-        }
-      }
-      case COPYING, CATCHING_UP -> {
-        catchUp(migration, spec);
-        setPhase(MigrationPhase.CUTOVER, b -> b);
-        copyEnded.run();
-      }
-      case CUTOVER -> {
-        List<Migration> group = CommitGroups.members(cluster.state(), migration);
-        if (!CommitGroups.allPastCopy(group)) {
-          // Members of a group fence together, once all have copied: a member fenced early would
-          // hold its keys' writes back while the others copy.
-          awaitChange(s -> CommitGroups.allPastCopy(CommitGroups.members(s, migration)));
-          return;
-        }
-        failpoints.hit(Failpoints.BEFORE_FENCE);
-        // The fence is held from here to the commit: keep it to two calls and one fsync.
-        long fencedAt = System.nanoTime();
-        Checkpoint atSource = source(migration).fence(MigrationRef.newBuilder().setId(id).build());
-        long drainStartedAt = System.nanoTime();
-        Checkpoint atTarget;
-        try {
-          // The last changes only (the catch-up left few): a target that takes longer than the
-          // cutover may be held up has died or hangs.
-          atTarget =
-              target(migration)
-                  .withDeadlineAfter(cutoverTimeout.toMillis(), TimeUnit.MILLISECONDS)
-                  .drainTarget(spec);
-        } catch (RuntimeException e) {
-          // The source's keys are fenced and wait on the target. (A source that fails its fence
-          // is not waited on: its keys are out of reach either way, and it commits once back.)
-          heldUp(
-              migration.getTarget() + ": " + StatusErrors.fromStatus(e).getMessage(),
-              drainStartedAt);
-          throw e;
-        }
-        compare("final", atSource, atTarget);
-        failpoints.hit(Failpoints.BEFORE_COMMIT);
-        if (control.cancelRequested()) {
-          // Cancelled while cutting over: the next turn rolls back instead of committing.
-          return;
-        }
-        long committingAt = System.nanoTime();
-        if (group.size() > 1 && !groups.ready(migration, group)) {
-          // Fenced and checked: the member whose report completes the group commits it.
-          heldUp("waiting for the rest of its group to be fenced and checked", System.nanoTime());
-          awaitChange(s -> phase(s) != MigrationPhase.CUTOVER);
-          return;
-        }
-        commit(group.size() > 1 ? group : List.of(migration));
-        long committedAt = System.nanoTime();
-        logger.info(
-            String.format(
-                "migration %s: committed %d keys to %s%s; fenced for %.1f ms (fence %.1f, drain"
-                    + " %.1f, commit %.1f)",
-                id,
-                atSource.getCount(),
-                migration.getTarget(),
-                group.size() > 1
-                    ? " together with "
-                        + String.join(
-                            ", ",
-                            group.stream()
-                                .map(Migration::getId)
-                                .filter(other -> !other.equals(id))
-                                .toList())
-                    : "",
-                (committedAt - fencedAt) / 1e6,
-                (drainStartedAt - fencedAt) / 1e6,
-                (committingAt - drainStartedAt) / 1e6,
-                (committedAt - committingAt) / 1e6));
-        failpoints.hit(Failpoints.AFTER_COMMIT);
-      }
-      case COMMITTED -> {
-        MigrationRef ref =
-            MigrationRef.newBuilder()
-                .setId(id)
-                .setCommittedEpoch(migration.getCommittedEpoch())
-                .build();
-        source(migration).finishSource(ref);
-        target(migration).finishTarget(ref);
-        setPhase(MigrationPhase.DONE, b -> b.setFinishedMs(clock.millis()));
-      }
+      case PLANNED -> begin(migration, spec);
+      case COPYING, CATCHING_UP -> copy(migration, spec);
+      case CUTOVER -> cutOver(migration, spec);
+      case COMMITTED -> cleanUp(migration);
       default -> throw new IllegalStateException("unexpected phase " + migration.getPhase());
     }
   }
 
+  /** PLANNED: the source starts logging writes to the moving keys and estimates them. */
+  private void begin(Migration migration, MigrationSpec spec) {
+    long estimate = nodes.beginSource(address(migration.getSource()), spec);
+    setPhase(MigrationPhase.COPYING, b -> b.setEstimatedKeys(estimate));
+    if (estimate == 0) {
+      copyEnded.run();
+    }
+  }
+
+  /** COPYING and CATCHING_UP: the target copies the snapshot, then the changes since. */
+  private void copy(Migration migration, MigrationSpec spec) {
+    nodes.runTarget(
+        address(migration.getTarget()),
+        spec,
+        control,
+        update -> {
+          control.progress(update, clock.millis());
+          if (update.getSnapshotDone() && phase(cluster.state()) == MigrationPhase.COPYING) {
+            setPhase(MigrationPhase.CATCHING_UP, b -> b);
+          }
+        });
+    setPhase(MigrationPhase.CUTOVER, b -> b);
+    copyEnded.run();
+  }
+
   /**
-   * Notes that the cutover cannot go on, and why; the time counts from {@code since} (a nanoTime)
-   * of the first such turn.
+   * CUTOVER: fence the source, drain the target, compare checksums and commit, alone or with the
+   * rest of its group. Returns without committing while the group is not ready.
    */
-  private void heldUp(String why, long since) {
-    if (heldUpSince == 0) {
+  private void cutOver(Migration migration, MigrationSpec spec) {
+    List<Migration> group = CommitGroups.members(cluster.state(), migration);
+    if (!CommitGroups.allPastCopy(group)) {
+      // Members of a group fence together, once all have copied: a member fenced early would
+      // hold its keys' writes back while the others copy.
+      awaitChange(s -> CommitGroups.allPastCopy(CommitGroups.members(s, migration)));
+      return;
+    }
+    failpoints.hit(Failpoints.BEFORE_FENCE);
+    // The fence is held from here to the commit: keep it to two calls and one fsync.
+    long fencedAt = ticker.read();
+    Checkpoint atSource =
+        nodes.fence(address(migration.getSource()), MigrationRef.newBuilder().setId(id).build());
+    long drainStartedAt = ticker.read();
+    Checkpoint atTarget;
+    try {
+      // The last changes only (the catch-up left few): a target that takes longer than the
+      // cutover may be held up has died or hangs.
+      atTarget = nodes.drainTarget(address(migration.getTarget()), spec, cutoverTimeout);
+    } catch (RuntimeException e) {
+      // The source's keys are fenced and wait on the target. (A source that fails its fence is
+      // not waited on: its keys are out of reach either way, and it commits once back.)
+      noteHeldUp(
+          migration.getTarget() + ": " + StatusErrors.fromStatus(e).getMessage(), drainStartedAt);
+      throw e;
+    }
+    compare("final", atSource, atTarget);
+    failpoints.hit(Failpoints.BEFORE_COMMIT);
+    if (control.cancelRequested()) {
+      // Cancelled while cutting over: the next turn rolls back instead of committing.
+      return;
+    }
+    long committingAt = ticker.read();
+    if (group.size() > 1 && !groups.ready(migration, group)) {
+      // Fenced and checked: the member whose report completes the group commits it.
+      noteHeldUp("waiting for the rest of its group to be fenced and checked", ticker.read());
+      awaitChange(s -> phase(s) != MigrationPhase.CUTOVER);
+      return;
+    }
+    commit(group.size() > 1 ? group : List.of(migration));
+    long committedAt = ticker.read();
+    logger.info(
+        String.format(
+            "migration %s: committed %d keys to %s%s; fenced for %.1f ms (fence %.1f, drain"
+                + " %.1f, commit %.1f)",
+            id,
+            atSource.getCount(),
+            migration.getTarget(),
+            group.size() > 1
+                ? " together with "
+                    + String.join(
+                        ", ",
+                        group.stream()
+                            .map(Migration::getId)
+                            .filter(other -> !other.equals(id))
+                            .toList())
+                : "",
+            (committedAt - fencedAt) / 1e6,
+            (drainStartedAt - fencedAt) / 1e6,
+            (committingAt - drainStartedAt) / 1e6,
+            (committedAt - committingAt) / 1e6));
+    failpoints.hit(Failpoints.AFTER_COMMIT);
+  }
+
+  /** COMMITTED: the source deletes its copy, the target forgets the migration; then DONE. */
+  private void cleanUp(Migration migration) {
+    MigrationRef ref =
+        MigrationRef.newBuilder()
+            .setId(id)
+            .setCommittedEpoch(migration.getCommittedEpoch())
+            .build();
+    nodes.finishSource(address(migration.getSource()), ref);
+    nodes.finishTarget(address(migration.getTarget()), ref);
+    setPhase(MigrationPhase.DONE, b -> b.setFinishedMs(clock.millis()));
+  }
+
+  /**
+   * Notes that the cutover cannot go on, and why; the time counts from {@code since} (the ticker's
+   * nanos) of the first such turn.
+   */
+  private void noteHeldUp(String why, long since) {
+    if (!heldUp) {
+      heldUp = true;
       heldUpSince = since;
     }
     heldUpBy = why;
@@ -273,38 +296,13 @@ final class MigrationRunner implements Runnable {
    * while it holds. Null otherwise.
    */
   private @Nullable String cutoverTimedOut() {
-    if (heldUpSince == 0 || System.nanoTime() - heldUpSince < cutoverTimeout.toNanos()) {
+    if (!heldUp || ticker.read() - heldUpSince < cutoverTimeout.toNanos()) {
       return null;
     }
     return String.format(
         "its cutover was held up for over %.1f s (%s); rolled back so that its keys can be"
             + " written again",
         cutoverTimeout.toMillis() / 1000.0, heldUpBy);
-  }
-
-  /** Runs the target's copy and catch-up until its lag is small, recording progress. */
-  private void catchUp(Migration migration, MigrationSpec spec) {
-    Context.CancellableContext context = Context.current().withCancellation();
-    control.attach(context);
-    try {
-      context.run(
-          () -> {
-            // No deadline: a large copy takes as long as it takes; pause and cancel end it.
-            Iterator<MigrationProgress> progress =
-                KeyMigrationGrpc.newBlockingStub(channels.channel(address(migration.getTarget())))
-                    .runTarget(spec);
-            while (progress.hasNext()) {
-              MigrationProgress update = progress.next();
-              control.progress(update, clock.millis());
-              if (update.getSnapshotDone() && phase(cluster.state()) == MigrationPhase.COPYING) {
-                setPhase(MigrationPhase.CATCHING_UP, b -> b);
-              }
-            }
-          });
-    } finally {
-      control.detach();
-      context.cancel(null);
-    }
   }
 
   private void compare(String what, Checkpoint source, Checkpoint target) {
@@ -418,8 +416,9 @@ final class MigrationRunner implements Runnable {
     // longer lists the migration.
     for (int attempt = 0; attempt < 3; attempt++) {
       try {
-        source(migration).abortSource(MigrationRef.newBuilder().setId(id).build());
-        target(migration).abortTarget(spec);
+        nodes.abortSource(
+            address(migration.getSource()), MigrationRef.newBuilder().setId(id).build());
+        nodes.abortTarget(address(migration.getTarget()), spec);
         break;
       } catch (RuntimeException e) {
         control.recordError(StatusErrors.fromStatus(e).getMessage());
@@ -474,20 +473,5 @@ final class MigrationRunner implements Runnable {
         .member(node)
         .map(m -> m.getAddress())
         .orElseThrow(() -> ShardClusterException.unavailable("node " + node + " is not a member"));
-  }
-
-  private KeyMigrationGrpc.KeyMigrationBlockingStub source(Migration migration) {
-    return stub(migration.getSource());
-  }
-
-  private KeyMigrationGrpc.KeyMigrationBlockingStub target(Migration migration) {
-    return stub(migration.getTarget());
-  }
-
-  private KeyMigrationGrpc.KeyMigrationBlockingStub stub(String node) {
-    String address = address(node);
-    channels.resetConnectBackoff(address);
-    return KeyMigrationGrpc.newBlockingStub(channels.channel(address))
-        .withDeadlineAfter(CALL_TIMEOUT_MS, TimeUnit.MILLISECONDS);
   }
 }

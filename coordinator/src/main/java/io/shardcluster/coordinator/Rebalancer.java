@@ -2,6 +2,7 @@ package io.shardcluster.coordinator;
 
 import static java.util.Objects.requireNonNull;
 
+import com.google.common.base.Ticker;
 import com.google.protobuf.ByteString;
 import io.shardcluster.errors.ErrorCode;
 import io.shardcluster.errors.ShardClusterException;
@@ -15,7 +16,6 @@ import io.shardcluster.routing.DirectoryEntry;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.MovingSet;
 import io.shardcluster.rpc.DaemonThreads;
-import io.shardcluster.rpc.NodeChannels;
 import io.shardcluster.rpc.RoutingTables;
 import io.shardcluster.server.Failpoints;
 import java.time.Clock;
@@ -48,10 +48,12 @@ final class Rebalancer implements MembershipChanges.Migrations, AutoCloseable {
 
   private final Cluster cluster;
   private final Liveness liveness;
-  private final NodeChannels channels;
+  private final MigrationNodes nodes;
   private final CoordinatorConfig config;
   private final Failpoints failpoints;
   private final Clock clock;
+  // Elapsed time for the runners (held-up cutovers, fence times).
+  private final Ticker nanoTicker;
   private final Map<String, MigrationControl> controls = new ConcurrentHashMap<>();
   private final Set<String> running = ConcurrentHashMap.newKeySet();
   private final CommitGroups commitGroups = new CommitGroups();
@@ -65,15 +67,17 @@ final class Rebalancer implements MembershipChanges.Migrations, AutoCloseable {
   Rebalancer(
       Cluster cluster,
       Liveness liveness,
-      NodeChannels channels,
+      MigrationNodes nodes,
       CoordinatorConfig config,
-      Clock clock) {
+      Clock clock,
+      Ticker nanoTicker) {
     this.cluster = cluster;
     this.liveness = liveness;
-    this.channels = channels;
+    this.nodes = nodes;
     this.config = config;
     this.failpoints = config.failpoints();
     this.clock = clock;
+    this.nanoTicker = nanoTicker;
     this.balancer = new LoadBalancer(cluster, liveness, config, clock, this::startMoves);
     this.members = new MembershipChanges(cluster, liveness, config, clock, balancer, this);
   }
@@ -127,11 +131,12 @@ final class Rebalancer implements MembershipChanges.Migrations, AutoCloseable {
                 new MigrationRunner(
                         migration.getId(),
                         cluster,
-                        channels,
+                        nodes,
                         failpoints,
                         control,
                         config.throttleBytesPerSec(),
                         clock,
+                        nanoTicker,
                         this::tickSoon,
                         commitGroups,
                         config.cutoverTimeout())

@@ -3,17 +3,26 @@ package io.shardcluster.coordinator;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import com.google.common.base.Ticker;
 import com.google.protobuf.ByteString;
 import io.shardcluster.proto.v1.Migration;
 import io.shardcluster.proto.v1.MigrationPhase;
+import io.shardcluster.proto.v1.MigrationProgress;
+import io.shardcluster.proto.v1.MigrationSpec;
+import io.shardcluster.proto.v1.NodeStateProto;
 import io.shardcluster.routing.DirectoryEntry;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.MovingSet;
+import io.shardcluster.routing.PositionRange;
 import io.shardcluster.rpc.NodeChannels;
 import io.shardcluster.rpc.RoutingTables;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -62,9 +71,10 @@ class RebalancerTest {
         new Rebalancer(
             cluster,
             liveness,
-            new NodeChannels(NodeChannels::plaintext),
+            new GrpcMigrationNodes(new NodeChannels(NodeChannels::plaintext)),
             CoordinatorConfig.defaults("127.0.0.1", 0, dir),
-            clock);
+            clock,
+            Ticker.systemTicker());
     try {
       cluster.register("node-1", "127.0.0.1:1", "i1");
       DirectoryEntry pinned =
@@ -101,6 +111,96 @@ class RebalancerTest {
     } finally {
       rebalancer.close();
       store.close();
+    }
+  }
+
+  /**
+   * Five moves planned at once with --max-migrations 2: at most two copy at a time, and each one
+   * that ends lets the next start, until all five are done.
+   */
+  @Test
+  void maxMigrations_capsTheCopiesRunningAtOnce() throws Exception {
+    MetadataStore store = MetadataStore.open(dir);
+    Cluster cluster = Cluster.open(store, liveness, (node, address, keyspace, start, end) -> 0L);
+    CopyingNodes nodes = new CopyingNodes();
+    CoordinatorConfig defaults = CoordinatorConfig.defaults("127.0.0.1", 0, dir);
+    CoordinatorConfig config =
+        new CoordinatorConfig(
+            defaults.host(),
+            defaults.port(),
+            defaults.dataDir(),
+            defaults.vnodes(),
+            defaults.heartbeatTimeout(),
+            2,
+            defaults.throttleBytesPerSec(),
+            defaults.cutoverTimeout(),
+            defaults.targetDownTimeout(),
+            false,
+            defaults.balanceBy(),
+            defaults.balanceThreshold(),
+            defaults.balanceTarget(),
+            defaults.balanceWindow(),
+            defaults.rangeSplitKeys(),
+            defaults.rangeSplitOps(),
+            defaults.failpoints());
+    Rebalancer rebalancer =
+        new Rebalancer(cluster, liveness, nodes, config, clock, Ticker.systemTicker());
+    try {
+      cluster.register("n1", "127.0.0.1:1", "i1");
+      cluster.register("n2", "127.0.0.1:2", "i2");
+      // n2 is UP: no join of its own to plan, only the five moves.
+      cluster.update(
+          s ->
+              s.withMember(
+                  s.member("n2").orElseThrow().toBuilder().setState(NodeStateProto.UP).build()));
+      List<Migration> moves = new ArrayList<>();
+      for (int i = 0; i < 5; i++) {
+        long start = i * (MigrationRunnerTest.QUARTER / 8);
+        moves.add(
+            MigrationRunnerTest.planned(
+                String.format("m%06d", i + 1),
+                new PositionRange(start, start + MigrationRunnerTest.QUARTER / 8)));
+      }
+      rebalancer.create(moves);
+      rebalancer.start();
+
+      for (int released = 0; released < 5; released++) {
+        await().atMost(Duration.ofSeconds(30)).until(() -> nodes.copying.get() >= 1);
+        assertThat(nodes.copying.get()).isLessThanOrEqualTo(2);
+        nodes.finishOne.release();
+      }
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(
+              () ->
+                  cluster.state().migrations().values().stream()
+                      .allMatch(m -> m.getPhase() == MigrationPhase.DONE));
+      assertThat(nodes.mostAtOnce.get()).isEqualTo(2);
+    } finally {
+      rebalancer.close();
+      store.close();
+    }
+  }
+
+  /** Nodes whose copies each wait for the test to let one finish. */
+  private static final class CopyingNodes extends MigrationRunnerTest.FakeNodes {
+    final AtomicInteger copying = new AtomicInteger();
+    final AtomicInteger mostAtOnce = new AtomicInteger();
+    final Semaphore finishOne = new Semaphore(0);
+
+    @Override
+    public void runTarget(
+        String target,
+        MigrationSpec spec,
+        MigrationControl control,
+        Consumer<MigrationProgress> progress) {
+      mostAtOnce.accumulateAndGet(copying.incrementAndGet(), Math::max);
+      try {
+        finishOne.acquireUninterruptibly();
+        super.runTarget(target, spec, control, progress);
+      } finally {
+        copying.decrementAndGet();
+      }
     }
   }
 

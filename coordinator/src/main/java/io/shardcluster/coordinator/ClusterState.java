@@ -5,10 +5,13 @@ import io.shardcluster.proto.v1.Migration;
 import io.shardcluster.proto.v1.MigrationPhase;
 import io.shardcluster.proto.v1.NodeStateProto;
 import io.shardcluster.routing.Keyspace;
+import io.shardcluster.routing.MovingSet;
 import io.shardcluster.routing.RoutingTable;
+import io.shardcluster.rpc.RoutingTables;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
@@ -93,6 +96,32 @@ record ClusterState(
   }
 
   /** Migrations that have not ended. */
+  /**
+   * A new PLANNED migration, numbered after those in this state plus {@code offset} (for the second
+   * and later migrations of one plan); not recorded until a {@link Plan} is applied.
+   */
+  Migration newMigration(
+      int offset, String source, String target, MovingSet moving, String reason) {
+    long next =
+        migrations.keySet().stream()
+                .mapToLong(id -> Long.parseLong(id.substring(1)))
+                .max()
+                .orElse(0)
+            + 1
+            + offset;
+    return Migration.newBuilder()
+        .setId(String.format(Locale.ROOT, "m%06d", next))
+        .setSource(source)
+        .setTarget(target)
+        .setMoving(RoutingTables.toProto(moving))
+        .setPhase(MigrationPhase.PLANNED)
+        .setReason(reason)
+        .setAttempt(1)
+        .setShare(moving.share())
+        .setEtaSeconds(-1)
+        .build();
+  }
+
   List<Migration> activeMigrations() {
     return migrations.values().stream().filter(m -> !isFinished(m)).toList();
   }

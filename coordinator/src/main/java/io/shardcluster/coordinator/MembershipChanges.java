@@ -34,36 +34,17 @@ import java.util.logging.Logger;
  * Membership changes as moves of data: a joining node gets its share from the current owners, a
  * drained node's keys go to the others, and a node gone for good is removed without its data.
  * Members go from JOINING to UP and from DRAINING to REMOVED as their migrations end, and a join or
- * drain tries again what failures rolled back ({@link RollbackRetries}). The {@link Rebalancer}
- * calls in here under its lock, and runs the migrations.
+ * drain tries again what failures rolled back ({@link RollbackRetries}). It plans: each method
+ * returns a {@link Plan}, which the {@link Rebalancer} records and runs.
  */
 final class MembershipChanges {
-  /** What membership changes need from the {@link Rebalancer} that runs their migrations. */
-  interface Migrations {
-    /** A new migration, numbered after those in {@code state} plus {@code offset}; not recorded. */
-    Migration migration(
-        ClusterState state,
-        int offset,
-        String source,
-        String target,
-        MovingSet moving,
-        String reason);
-
-    /** Records the migrations of one round, to be run. */
-    void create(List<Migration> migrations);
-
-    /** Records the migration rolled back by a failure at once, and stops its runner. */
-    void cancelNow(String id, String reason);
-  }
-
   private static final Logger logger = Logger.getLogger(MembershipChanges.class.getName());
 
   private final Cluster cluster;
   private final Liveness liveness;
   private final CoordinatorConfig config;
   private final Clock clock;
-  private final LoadBalancer balancer;
-  private final Migrations migrations;
+  private final Balancer balancer;
   // Draining nodes whose retries ran out, logged once.
   private final Set<String> gaveUp = ConcurrentHashMap.newKeySet();
 
@@ -72,47 +53,36 @@ final class MembershipChanges {
       Liveness liveness,
       CoordinatorConfig config,
       Clock clock,
-      LoadBalancer balancer,
-      Migrations migrations) {
+      Balancer balancer) {
     this.cluster = cluster;
     this.liveness = liveness;
     this.config = config;
     this.clock = clock;
     this.balancer = balancer;
-    this.migrations = migrations;
   }
 
-  /** Moves members on once their migrations are over: JOINING to UP, DRAINING to REMOVED. */
-  ClusterState settleMembers(ClusterState state) {
+  /**
+   * The members to move on now that their migrations are over: JOINING to UP, DRAINING to REMOVED.
+   */
+  Plan settleMembers(ClusterState state) {
+    Plan plan = Plan.NOTHING;
+    List<Migration> active = state.activeMigrations();
     for (MemberRecord member : state.members().values()) {
       String id = member.getId();
-      List<Migration> active = state.activeMigrations();
       if (member.getState() == NodeStateProto.JOINING
           && active.stream().noneMatch(m -> m.getTarget().equals(id))
           && joinPlanned(state, id)
           && joinRetries(state, id).isEmpty()) {
-        state = setState(id, NodeStateProto.UP);
+        plan = plan.withMemberState(id, NodeStateProto.UP);
         logger.info(id + " has joined: it is UP");
       } else if (member.getState() == NodeStateProto.DRAINING
           && active.stream().noneMatch(m -> m.getSource().equals(id))
           && !ownsAnything(state, id)) {
-        state = setState(id, NodeStateProto.REMOVED);
+        plan = plan.withMemberState(id, NodeStateProto.REMOVED);
         logger.info(id + " is drained: REMOVED");
       }
     }
-    return state;
-  }
-
-  private ClusterState setState(String node, NodeStateProto next) {
-    return cluster.update(
-        s ->
-            s.member(node)
-                .map(
-                    m ->
-                        m.getState() == next
-                            ? s
-                            : s.withMember(m.toBuilder().setState(next).build()))
-                .orElse(s));
+    return plan;
   }
 
   private static boolean joinPlanned(ClusterState state, String node) {
@@ -129,8 +99,8 @@ final class MembershipChanges {
                     : k.isOwner(node));
   }
 
-  /** Plans the migrations of the first JOINING node that has none yet; false if there is none. */
-  boolean planNextJoin(ClusterState state) {
+  /** The migrations of the first JOINING node that has none yet; nothing if there is none. */
+  Plan planNextJoin(ClusterState state) {
     for (MemberRecord member : state.members().values()) {
       if (member.getState() != NodeStateProto.JOINING || joinPlanned(state, member.getId())) {
         continue;
@@ -147,8 +117,7 @@ final class MembershipChanges {
           // Whole ranges, from the nodes with the most.
           for (var taken : RangeAllocator.join(keyspace.ranges(), node).entrySet()) {
             planned.add(
-                migrations.migration(
-                    state,
+                state.newMigration(
                     planned.size(),
                     taken.getKey(),
                     node,
@@ -163,8 +132,7 @@ final class MembershipChanges {
           List<PositionRange> ranges = ring.movedTo(after, donor, node);
           if (!ranges.isEmpty()) {
             planned.add(
-                migrations.migration(
-                    state,
+                state.newMigration(
                     planned.size(),
                     donor,
                     node,
@@ -173,18 +141,17 @@ final class MembershipChanges {
           }
         }
       }
-      migrations.create(planned);
       logger.info(node + " joins: " + planned.size() + " migration(s) planned");
-      return true;
+      return Plan.of(planned);
     }
-    return false;
+    return Plan.NOTHING;
   }
 
   /**
    * Starts moving every key of the node to the others (balanced by ring share, directory entries to
    * the least loaded), then marks it REMOVED. Returns the migrations.
    */
-  List<Migration> drain(String node) {
+  Plan drain(String node) {
     ClusterState state = cluster.state();
     MemberRecord member =
         state
@@ -192,10 +159,9 @@ final class MembershipChanges {
             .filter(m -> m.getState() != NodeStateProto.REMOVED)
             .orElseThrow(() -> ShardClusterException.notFound("no node named " + node));
     Cluster.requireNoMigrations(state);
-    List<Migration> planned = planDrain(state, member, 1);
+    Plan planned = planDrain(state, member, 1);
     gaveUp.remove(node);
-    migrations.create(planned);
-    logger.info(node + " is draining: " + planned.size() + " migration(s) planned");
+    logger.info(node + " is draining: " + planned.migrations().size() + " migration(s) planned");
     return planned;
   }
 
@@ -204,7 +170,7 @@ final class MembershipChanges {
    * UP and answering; the caller creates them. Refused while the node is DOWN or joining, or when
    * no other node could take its keys.
    */
-  private List<Migration> planDrain(ClusterState state, MemberRecord member, int attempt) {
+  private Plan planDrain(ClusterState state, MemberRecord member, int attempt) {
     String node = member.getId();
     if (!liveness.isUp(node)) {
       // A drain copies from the node itself: from a DOWN node it would wait until it is back.
@@ -233,34 +199,33 @@ final class MembershipChanges {
       throw ShardClusterException.failedPrecondition(
           "cannot drain " + node + " while it is joining");
     }
-    Map<String, Map<String, Plan>> plans = new LinkedHashMap<>();
+    Map<String, Map<String, Receiving>> plans = new LinkedHashMap<>();
     for (String keyspace : state.routing().keyspaces().keySet()) {
       plans.put(keyspace, drainPlans(state, keyspace, node, others));
     }
-    state = setState(node, NodeStateProto.DRAINING);
     List<Migration> planned = new ArrayList<>();
     for (var keyspace : plans.entrySet()) {
       for (var entry : keyspace.getValue().entrySet()) {
         MovingSet moving = entry.getValue().moving(keyspace.getKey());
         if (!moving.isEmpty()) {
           planned.add(
-              migrations
-                  .migration(state, planned.size(), node, entry.getKey(), moving, "drain " + node)
+              state
+                  .newMigration(planned.size(), node, entry.getKey(), moving, "drain " + node)
                   .toBuilder()
                   .setAttempt(attempt)
                   .build());
         }
       }
     }
-    return planned;
+    return Plan.of(planned).withMemberState(node, NodeStateProto.DRAINING);
   }
 
   /**
-   * Starts the next round of a join or drain whose last round a failure rolled back, once its delay
-   * is over (see {@link RollbackRetries}), and its nodes answer. True if it did, or if one waits
-   * for its delay: nothing else is planned meanwhile.
+   * The next round of a join or drain whose last round a failure rolled back, once its delay is
+   * over (see {@link RollbackRetries}) and its nodes answer. It holds back other plans while one
+   * waits for its delay.
    */
-  boolean retryRolledBack(ClusterState state) {
+  Plan retryRolledBack(ClusterState state) {
     boolean waiting = false;
     for (MemberRecord member : state.members().values()) {
       String node = member.getId();
@@ -281,19 +246,18 @@ final class MembershipChanges {
         List<Migration> planned = new ArrayList<>();
         for (Retry retry : retries) {
           planned.add(
-              migrations
-                  .migration(
-                      state, planned.size(), retry.source(), node, retry.moving(), "join " + node)
+              state
+                  .newMigration(
+                      planned.size(), retry.source(), node, retry.moving(), "join " + node)
                   .toBuilder()
                   .setAttempt(round.attempt() + 1)
                   .build());
         }
-        migrations.create(planned);
         logger.info(
             String.format(
                 "%s joins: trying again %d move(s) a failure rolled back (attempt %d of %d)",
                 node, planned.size(), round.attempt() + 1, RollbackRetries.MAX_ATTEMPTS));
-        return true;
+        return Plan.of(planned);
       }
       if (member.getState() == NodeStateProto.DRAINING && ownsAnything(state, node)) {
         Optional<RollbackRetries.Round> round = RollbackRetries.latest(state, "drain " + node);
@@ -313,23 +277,25 @@ final class MembershipChanges {
           waiting = true;
           continue;
         }
-        List<Migration> planned;
+        Plan planned;
         try {
           planned = planDrain(state, member, round.get().attempt() + 1);
         } catch (ShardClusterException e) {
           // The node or every receiver is DOWN: tried once they answer.
           continue;
         }
-        migrations.create(planned);
         logger.info(
             String.format(
                 "%s drains: %d migration(s) planned again after a failure rolled its moves back"
                     + " (attempt %d of %d)",
-                node, planned.size(), round.get().attempt() + 1, RollbackRetries.MAX_ATTEMPTS));
-        return true;
+                node,
+                planned.migrations().size(),
+                round.get().attempt() + 1,
+                RollbackRetries.MAX_ATTEMPTS));
+        return planned;
       }
     }
-    return waiting;
+    return waiting ? Plan.WAITING : Plan.NOTHING;
   }
 
   /** What a JOINING or DRAINING node waits for; {@code stopped} for a drain stopped until rerun. */
@@ -459,7 +425,7 @@ final class MembershipChanges {
    * What each receiver gets of a leaving node: ring ranges and directory entries, or whole key
    * ranges of a range keyspace.
    */
-  private static final class Plan {
+  private static final class Receiving {
     final List<PositionRange> ranges = new ArrayList<>();
     final List<DirectoryEntry> entries = new ArrayList<>();
     final List<KeyRange> keyRanges = new ArrayList<>();
@@ -469,11 +435,11 @@ final class MembershipChanges {
     }
   }
 
-  private Map<String, Plan> drainPlans(
+  private Map<String, Receiving> drainPlans(
       ClusterState state, String keyspaceName, String node, List<String> receivers) {
     Keyspace keyspace = state.routing().keyspace(keyspaceName);
-    Map<String, Plan> plans = new LinkedHashMap<>();
-    receivers.forEach(r -> plans.put(r, new Plan()));
+    Map<String, Receiving> plans = new LinkedHashMap<>();
+    receivers.forEach(r -> plans.put(r, new Receiving()));
     if (keyspace.isDirectory()) {
       // The node's groups, split between the receivers by the hash of the group.
       if (cluster.groups().groupsPerOwner(keyspaceName).getOrDefault(node, 0L) > 0) {
@@ -520,10 +486,10 @@ final class MembershipChanges {
   }
 
   /**
-   * Gives a node that is gone for good its intervals and directory entries to the others at once,
-   * without moving data: what it held is lost. Cancels its migrations.
+   * Refuses a forced removal that cannot be made: an unknown node, no {@code --force}, or the last
+   * node holding keys.
    */
-  RemovedNode removeForce(String node, boolean force) {
+  void checkRemovable(String node, boolean force) {
     ClusterState state = cluster.state();
     if (state.member(node).filter(m -> m.getState() != NodeStateProto.REMOVED).isEmpty()) {
       throw ShardClusterException.notFound("no node named " + node);
@@ -544,15 +510,23 @@ final class MembershipChanges {
       throw ShardClusterException.failedPrecondition(
           "cannot remove " + node + ": it is the last node; nothing could take its keys");
     }
-    for (Migration migration : state.activeMigrations()) {
-      if (migration.getSource().equals(node) || migration.getTarget().equals(node)) {
-        migrations.cancelNow(migration.getId(), "node " + node + " was removed");
-      }
-    }
+  }
+
+  /**
+   * Gives a node that is gone for good its intervals and directory entries to the others at once,
+   * without moving data: what it held is lost. Call after {@link #checkRemovable}, with its
+   * migrations cancelled.
+   */
+  RemovedNode removeForce(String node) {
     ClusterState before = cluster.state();
+    List<String> others =
+        before.members().values().stream()
+            .filter(m -> m.getState() != NodeStateProto.REMOVED && !m.getId().equals(node))
+            .map(MemberRecord::getId)
+            .toList();
     double lost =
         before.routing().keyspace(Keyspace.DEFAULT).ring().shares().getOrDefault(node, 0.0);
-    Map<String, Map<String, Plan>> plans = new LinkedHashMap<>();
+    Map<String, Map<String, Receiving>> plans = new LinkedHashMap<>();
     if (!others.isEmpty()) {
       for (String keyspace : before.routing().keyspaces().keySet()) {
         plans.put(keyspace, drainPlans(before, keyspace, node, others));

@@ -42,7 +42,7 @@ import java.util.logging.Logger;
  * through JOINING, UP, DRAINING and REMOVED as their migrations finish. What load balancing moves,
  * the {@link LoadBalancer} decides.
  */
-final class Rebalancer implements MembershipChanges.Migrations, AutoCloseable {
+final class Rebalancer implements AutoCloseable {
   private static final Logger logger = Logger.getLogger(Rebalancer.class.getName());
   private static final long TICK_MS = 250;
 
@@ -61,7 +61,7 @@ final class Rebalancer implements MembershipChanges.Migrations, AutoCloseable {
       Executors.newCachedThreadPool(DaemonThreads.numbered("migration-"));
   private final ScheduledExecutorService ticker =
       Executors.newSingleThreadScheduledExecutor(DaemonThreads.numbered("rebalancer-"));
-  private final LoadBalancer balancer;
+  private final Balancer balancer;
   private final MembershipChanges members;
 
   Rebalancer(
@@ -78,8 +78,8 @@ final class Rebalancer implements MembershipChanges.Migrations, AutoCloseable {
     this.failpoints = config.failpoints();
     this.clock = clock;
     this.nanoTicker = nanoTicker;
-    this.balancer = new LoadBalancer(cluster, liveness, config, clock, this::startMoves);
-    this.members = new MembershipChanges(cluster, liveness, config, clock, balancer, this);
+    this.balancer = new Balancer(cluster, liveness, config, clock);
+    this.members = new MembershipChanges(cluster, liveness, config, clock, balancer);
   }
 
   void start() {
@@ -89,17 +89,23 @@ final class Rebalancer implements MembershipChanges.Migrations, AutoCloseable {
 
   private synchronized void tick() {
     try {
-      ClusterState state = cluster.state();
-      rollBackCopiesToDownTargets(state);
+      rollBackCopiesToDownTargets(cluster.state());
       startRunners(cluster.state());
-      state = members.settleMembers(cluster.state());
+      apply(members.settleMembers(cluster.state()));
+      ClusterState state = cluster.state();
       if (state.activeMigrations().isEmpty()) {
-        if (!members.retryRolledBack(state)
-            && !retryDirectoryChanges(state)
-            && !members.planNextJoin(state)
-            && !balancer.splitOrSpreadRanges(state)) {
-          balancer.balanceIfNeeded(state);
+        // The first planner with something to do (or waiting for its turn) plans this turn.
+        Plan plan = members.retryRolledBack(state);
+        if (!plan.holds() && !retryDirectoryChanges(state)) {
+          plan = members.planNextJoin(state);
+          if (!plan.holds()) {
+            plan = balancer.splitOrSpreadRanges(state);
+          }
+          if (!plan.holds()) {
+            plan = balancer.balanceIfNeeded(state);
+          }
         }
+        apply(plan);
       }
     } catch (RuntimeException e) {
       logger.log(Level.WARNING, "rebalancer tick failed", e);
@@ -209,48 +215,24 @@ final class Rebalancer implements MembershipChanges.Migrations, AutoCloseable {
     };
   }
 
-  @Override
-  public Migration migration(
-      ClusterState state,
-      int offset,
-      String source,
-      String target,
-      MovingSet moving,
-      String reason) {
-    long next =
-        state.migrations().keySet().stream()
-                .mapToLong(id -> Long.parseLong(id.substring(1)))
-                .max()
-                .orElse(0)
-            + 1
-            + offset;
-    return Migration.newBuilder()
-        .setId(String.format("m%06d", next))
-        .setSource(source)
-        .setTarget(target)
-        .setMoving(RoutingTables.toProto(moving))
-        .setPhase(MigrationPhase.PLANNED)
-        .setReason(reason)
-        .setAttempt(1)
-        .setCreatedMs(clock.millis())
-        .setShare(moving.share())
-        .setEtaSeconds(-1)
-        .build();
+  /** Records the migrations of one round, with one creation time (see {@link RollbackRetries}). */
+  void create(List<Migration> migrations) {
+    apply(Plan.of(migrations));
   }
 
-  /** Records the migrations of one round, with one creation time (see {@link RollbackRetries}). */
-  @Override
-  public void create(List<Migration> migrations) {
+  /**
+   * Records a plan: its migrations, with one creation time (see {@link RollbackRetries}), and the
+   * member states that go with them, in one update; then runs what it started.
+   */
+  private void apply(Plan plan) {
+    if (plan.migrations().isEmpty() && plan.memberStates().isEmpty()) {
+      return;
+    }
     long now = clock.millis();
-    cluster.update(
-        state -> {
-          ClusterState next = state;
-          for (Migration migration : migrations) {
-            next = next.withMigration(migration.toBuilder().setCreatedMs(now).build());
-          }
-          return next;
-        });
-    ticker.execute(this::tick);
+    cluster.update(state -> plan.applyTo(state, now));
+    if (!plan.migrations().isEmpty()) {
+      tickSoon();
+    }
   }
 
   /**
@@ -278,8 +260,8 @@ final class Rebalancer implements MembershipChanges.Migrations, AutoCloseable {
     }
     Cluster.requireNoMigrations(state);
     Migration migration =
-        migration(
-                state,
+        state
+            .newMigration(
                 0,
                 entry.owner(),
                 target,
@@ -506,7 +488,8 @@ final class Rebalancer implements MembershipChanges.Migrations, AutoCloseable {
     List<Migration> migrations = new ArrayList<>();
     for (Cluster.Move move : placement.moves()) {
       migrations.add(
-          migration(state, migrations.size(), move.source(), move.target(), move.moving(), reason)
+          state
+              .newMigration(migrations.size(), move.source(), move.target(), move.moving(), reason)
               .toBuilder()
               .addAllRemoves(removal ? List.of(RoutingTables.toProto(entry)) : List.of())
               .setAttempt(attempt)
@@ -554,8 +537,8 @@ final class Rebalancer implements MembershipChanges.Migrations, AutoCloseable {
     }
     Cluster.requireNoMigrations(state);
     Migration migration =
-        migration(
-                state,
+        state
+            .newMigration(
                 0,
                 owner,
                 target,
@@ -585,8 +568,7 @@ final class Rebalancer implements MembershipChanges.Migrations, AutoCloseable {
    * Records the migration CANCELLED at once, as rolled back by a failure, and stops its runner; the
    * nodes roll back by themselves when their heartbeats no longer list it.
    */
-  @Override
-  public void cancelNow(String id, String reason) {
+  void cancelNow(String id, String reason) {
     controls.computeIfAbsent(id, x -> new MigrationControl()).requestCancel();
     cluster.update(
         s -> {
@@ -613,12 +595,23 @@ final class Rebalancer implements MembershipChanges.Migrations, AutoCloseable {
    * MembershipChanges#drain}.
    */
   synchronized List<Migration> drain(String node) {
-    return members.drain(node);
+    Plan plan = members.drain(node);
+    apply(plan);
+    return plan.migrations();
   }
 
-  /** Removes a node gone for good without its data; see {@link MembershipChanges#removeForce}. */
+  /**
+   * Removes a node gone for good without its data, after cancelling its migrations; see {@link
+   * MembershipChanges#removeForce}.
+   */
   synchronized MembershipChanges.RemovedNode removeForce(String node, boolean force) {
-    return members.removeForce(node, force);
+    members.checkRemovable(node, force);
+    for (Migration migration : cluster.state().activeMigrations()) {
+      if (migration.getSource().equals(node) || migration.getTarget().equals(node)) {
+        cancelNow(migration.getId(), "node " + node + " was removed");
+      }
+    }
+    return members.removeForce(node);
   }
 
   /** What a JOINING or DRAINING node waits for; see {@link MembershipChanges#waitingFor}. */
@@ -634,7 +627,9 @@ final class Rebalancer implements MembershipChanges.Migrations, AutoCloseable {
     List<Migration> started = List.of();
     if (!dryRun && !plan.moves().isEmpty()) {
       Cluster.requireNoMigrations(cluster.state());
-      started = balancer.start(plan, "rebalance");
+      Plan moves = balancer.moves(cluster.state(), plan, "rebalance");
+      apply(moves);
+      started = moves.migrations();
     }
     return new Rebalance(config.balanceBy(), plan, balancer.state(plan), started);
   }
@@ -642,18 +637,6 @@ final class Rebalancer implements MembershipChanges.Migrations, AutoCloseable {
   /** A rebalance plan, what the automatic balancer makes of it, and the migrations started. */
   record Rebalance(
       String metric, LoadPlanner.Plan plan, BalancerState balancer, List<Migration> started) {}
-
-  /** Creates one migration per move, for the balancer. */
-  private List<Migration> startMoves(List<LoadPlanner.Move> moves, String reason) {
-    ClusterState state = cluster.state();
-    List<Migration> planned = new ArrayList<>();
-    for (LoadPlanner.Move move : moves) {
-      planned.add(
-          migration(state, planned.size(), move.source(), move.target(), move.moving(), reason));
-    }
-    create(planned);
-    return planned;
-  }
 
   // ---- operator control of migrations ----
 

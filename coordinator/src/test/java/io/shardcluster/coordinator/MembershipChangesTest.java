@@ -14,8 +14,11 @@ import io.shardcluster.routing.PositionRange;
 import io.shardcluster.routing.RangeMap;
 import io.shardcluster.rpc.RoutingTables;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class MembershipChangesTest {
   private static final long QUARTER = 1L << 62;
@@ -123,5 +126,44 @@ class MembershipChangesTest {
                 MovingSet.ofKeyRanges(
                     "users", List.of(keys("", "f"), keys("j", "m"), keys("t", "x")))),
             new Retry("node-3", MovingSet.ofKeyRanges("users", List.of(keys("x", "")))));
+  }
+
+  /** A planner returns its plan and records nothing: the Rebalancer applies it. */
+  @Test
+  void planNextJoin_aJoiningNode_plansItsShareFromTheDonors_andRecordsNothing(@TempDir Path dir)
+      throws Exception {
+    LivenessTest.ManualClock clock = new LivenessTest.ManualClock();
+    Liveness liveness = new Liveness(clock, Duration.ofSeconds(3));
+    MetadataStore store = MetadataStore.open(dir);
+    try {
+      Cluster cluster = Cluster.open(store, liveness, (node, address, ks, start, end) -> 0L);
+      cluster.register("n1", "127.0.0.1:1", "i1");
+      cluster.register("n2", "127.0.0.1:2", "i2");
+      CoordinatorConfig config = CoordinatorConfig.defaults("127.0.0.1", 0, dir);
+      MembershipChanges members =
+          new MembershipChanges(
+              cluster, liveness, config, clock, new Balancer(cluster, liveness, config, clock));
+      ClusterState before = cluster.state();
+
+      Plan plan = members.planNextJoin(before);
+
+      assertThat(plan.holds()).isTrue();
+      assertThat(plan.migrations())
+          .isNotEmpty()
+          .allSatisfy(
+              m -> {
+                assertThat(m.getSource()).isEqualTo("n1");
+                assertThat(m.getTarget()).isEqualTo("n2");
+                assertThat(m.getReason()).isEqualTo("join n2");
+                assertThat(m.getPhase()).isEqualTo(MigrationPhase.PLANNED);
+              });
+      assertThat(cluster.state()).isEqualTo(before);
+      // Applied, it is recorded; then there is no join left to plan.
+      ClusterState after = cluster.update(s -> plan.applyTo(s, clock.millis()));
+      assertThat(after.activeMigrations()).hasSameSizeAs(plan.migrations());
+      assertThat(members.planNextJoin(after).holds()).isFalse();
+    } finally {
+      store.close();
+    }
   }
 }

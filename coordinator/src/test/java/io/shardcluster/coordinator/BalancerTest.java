@@ -13,7 +13,7 @@ import java.util.Optional;
 import java.util.OptionalInt;
 import org.junit.jupiter.api.Test;
 
-class LoadBalancerTest {
+class BalancerTest {
   private static LoadPlanner.Plan plan(double... loads) {
     Map<String, Double> before = new LinkedHashMap<>();
     for (int i = 0; i < loads.length; i++) {
@@ -27,17 +27,17 @@ class LoadBalancerTest {
   @Test
   void worthBalancing_needsTheThreshold_andAnExcessWorthAMove() {
     // One node with the only key of a new cluster: 3x the mean, but one key.
-    assertThat(LoadBalancer.worthBalancing(plan(1, 0, 0), 0.2, "keys")).isFalse();
-    assertThat(LoadBalancer.worthBalancing(plan(1_400, 0, 0), 0.2, "keys")).isFalse();
-    assertThat(LoadBalancer.worthBalancing(plan(1_600, 0, 0), 0.2, "keys")).isTrue();
+    assertThat(Balancer.worthBalancing(plan(1, 0, 0), 0.2, "keys")).isFalse();
+    assertThat(Balancer.worthBalancing(plan(1_400, 0, 0), 0.2, "keys")).isFalse();
+    assertThat(Balancer.worthBalancing(plan(1_600, 0, 0), 0.2, "keys")).isTrue();
     // Within the threshold however large.
-    assertThat(LoadBalancer.worthBalancing(plan(115_000, 100_000, 85_000), 0.2, "keys")).isFalse();
-    assertThat(LoadBalancer.worthBalancing(plan(130_000, 100_000, 70_000), 0.2, "keys")).isTrue();
+    assertThat(Balancer.worthBalancing(plan(115_000, 100_000, 85_000), 0.2, "keys")).isFalse();
+    assertThat(Balancer.worthBalancing(plan(130_000, 100_000, 70_000), 0.2, "keys")).isTrue();
     // Ops/s have their own floor.
-    assertThat(LoadBalancer.worthBalancing(plan(120, 0, 0), 0.2, "ops")).isFalse();
-    assertThat(LoadBalancer.worthBalancing(plan(600, 0, 0), 0.2, "ops")).isTrue();
+    assertThat(Balancer.worthBalancing(plan(120, 0, 0), 0.2, "ops")).isFalse();
+    assertThat(Balancer.worthBalancing(plan(600, 0, 0), 0.2, "ops")).isTrue();
     assertThat(
-            LoadBalancer.worthBalancing(
+            Balancer.worthBalancing(
                 new LoadPlanner.Plan(List.of(), plan(1_600, 0, 0).before(), Map.of()), 0.2, "keys"))
         .isFalse();
   }
@@ -59,13 +59,13 @@ class LoadBalancerTest {
     // n1 holds 3 small ranges (1,500 keys against a mean of 1,000): one moves to n3, the fewest.
     RangeMap ranges = ranges("n1", "n1", "n1", "n2", "n3");
     long[] sizes = {500, 500, 500, 1_000, 500};
-    Optional<LoadBalancer.RangeMove> move = LoadBalancer.rangeToSpread(ranges, sizes, UP, 0.2);
+    Optional<Balancer.RangeMove> move = Balancer.rangeToSpread(ranges, sizes, UP, 0.2);
     assertThat(move).isPresent();
     assertThat(move.get().from()).isEqualTo("n1");
     assertThat(move.get().to()).isEqualTo("n3");
-    assertThat(LoadBalancer.rangeToSplit(ranges, sizes, UP, 0.2, 100)).isEmpty();
+    assertThat(Balancer.rangeToSplit(ranges, sizes, UP, 0.2, 100)).isEmpty();
     // Within the threshold: nothing to do.
-    assertThat(LoadBalancer.rangeToSpread(ranges, new long[] {300, 300, 300, 1_000, 900}, UP, 0.2))
+    assertThat(Balancer.rangeToSpread(ranges, new long[] {300, 300, 300, 1_000, 900}, UP, 0.2))
         .isEmpty();
   }
 
@@ -75,18 +75,17 @@ class LoadBalancerTest {
     // put that node at about 10,000: the next look would move one back, and so on (it did).
     RangeMap ranges = ranges("n1", "n2", "n2", "n3");
     long[] sizes = {4_719, 4_784, 5_000, 5_000};
-    assertThat(LoadBalancer.rangeToSpread(ranges, sizes, UP, 0.2)).isEmpty();
+    assertThat(Balancer.rangeToSpread(ranges, sizes, UP, 0.2)).isEmpty();
     // Its largest range is split instead; its halves can move.
-    assertThat(LoadBalancer.rangeToSplit(ranges, sizes, UP, 0.2, 1_000))
-        .isEqualTo(OptionalInt.of(2));
+    assertThat(Balancer.rangeToSplit(ranges, sizes, UP, 0.2, 1_000)).isEqualTo(OptionalInt.of(2));
     RangeMap split = ranges.split("r12500".getBytes(StandardCharsets.UTF_8));
-    Optional<LoadBalancer.RangeMove> move =
-        LoadBalancer.rangeToSpread(split, new long[] {4_719, 4_784, 2_500, 2_500, 5_000}, UP, 0.2);
+    Optional<Balancer.RangeMove> move =
+        Balancer.rangeToSpread(split, new long[] {4_719, 4_784, 2_500, 2_500, 5_000}, UP, 0.2);
     assertThat(move).isPresent();
     assertThat(move.get().from()).isEqualTo("n2");
     assertThat(move.get().to()).isEqualTo("n1");
     // An excess too small to be worth a split is left alone.
-    assertThat(LoadBalancer.rangeToSplit(ranges, new long[] {47, 48, 50, 50}, UP, 0.2, 1_000))
+    assertThat(Balancer.rangeToSplit(ranges, new long[] {47, 48, 50, 50}, UP, 0.2, 1_000))
         .isEmpty();
   }
 }

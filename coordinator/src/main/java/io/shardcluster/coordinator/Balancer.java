@@ -31,39 +31,33 @@ import java.util.logging.Logger;
  * Load balancing: each node's load (keys, or reads + writes per second) from its heartbeats, the
  * plan that evens it out, and the automatic balancer's decisions, with their hysteresis: splitting
  * and spreading the ranges of range keyspaces, and moving ring slices and directory entries from
- * the most to the least loaded nodes. It decides; the {@link Rebalancer} runs the moves.
+ * the most to the least loaded nodes. It decides, and returns its moves as a {@link Plan}; the
+ * {@link Rebalancer} runs them. (Named for what it balances, not to be confused with gRPC's
+ * client-side LoadBalancer.)
  */
-final class LoadBalancer {
-  /** Starts migrations for moves, made for a reason ("rebalance", "spread users"). */
-  interface Mover {
-    List<Migration> start(List<LoadPlanner.Move> moves, String reason);
-  }
-
+final class Balancer {
   // The automatic balancer leaves a node alone unless it is this far above the mean (in keys, or
   // in reads + writes per second): see worthBalancing.
   static final double MIN_EXCESS_KEYS = 1_000;
   static final double MIN_EXCESS_OPS = 100;
 
-  private static final Logger logger = Logger.getLogger(LoadBalancer.class.getName());
+  private static final Logger logger = Logger.getLogger(Balancer.class.getName());
 
   private final Cluster cluster;
   private final Liveness liveness;
   private final CoordinatorConfig config;
   private final Clock clock;
-  private final Mover mover;
   private long imbalancedSinceMs = -1;
   private long quietUntilMs;
   // Ranges made by a load split, by first key, and when: not load-split again within the balance
   // window, so a load that moves on (the tail of increasing keys) does not split on every count.
   private final Map<RangeSlot, Long> loadSplitAtMs = new HashMap<>();
 
-  LoadBalancer(
-      Cluster cluster, Liveness liveness, CoordinatorConfig config, Clock clock, Mover mover) {
+  Balancer(Cluster cluster, Liveness liveness, CoordinatorConfig config, Clock clock) {
     this.cluster = cluster;
     this.liveness = liveness;
     this.config = config;
     this.clock = clock;
-    this.mover = mover;
   }
 
   /** The node's load by {@code metric} ("keys" or "ops"), from its last heartbeat. */
@@ -156,13 +150,14 @@ final class LoadBalancer {
    * the most of a keyspace's keys (or requests, when balancing by ops) to the one holding the
    * fewest, when the most is over the balancer's threshold above the mean and the move leaves the
    * receiver within it ({@link #rangeToSpread}). A new count follows every change, so the next
-   * decision sees its effect. Returns whether it changed anything.
+   * decision sees its effect. A split is made at once (it moves no data), and holds back the other
+   * plans this turn as a spread's moves do.
    */
-  boolean splitOrSpreadRanges(ClusterState state) {
+  Plan splitOrSpreadRanges(ClusterState state) {
     List<Keyspace> rangeKeyspaces =
         state.routing().keyspaces().values().stream().filter(Keyspace::isRange).toList();
     if (rangeKeyspaces.isEmpty() || !countsFresh(state)) {
-      return false;
+      return Plan.NOTHING;
     }
     List<String> up =
         state.members().values().stream()
@@ -205,7 +200,7 @@ final class LoadBalancer {
                   + load.getKeys()
                   + " keys at its median "
                   + load.getMedian().toStringUtf8());
-          return true;
+          return Plan.WAITING;
         }
         if (config.rangeSplitOps() > 0
             && load.getOpsPerSec() > config.rangeSplitOps()
@@ -219,12 +214,13 @@ final class LoadBalancer {
                       ": split a range taking %.0f ops/s at the key that halves them, ",
                       load.getOpsPerSec())
                   + load.getLoadMedian().toStringUtf8());
-          return true;
+          return Plan.WAITING;
         }
       }
       if (config.balancerEnabled() && up.size() > 1) {
-        if (spreadRanges(keyspace, sizes, up)) {
-          return true;
+        Optional<Plan> spread = spreadRanges(state, keyspace, sizes, up);
+        if (spread.isPresent()) {
+          return spread.get();
         }
         double minimumExcess = byOps ? MIN_EXCESS_OPS : MIN_EXCESS_KEYS;
         OptionalInt split =
@@ -239,11 +235,11 @@ final class LoadBalancer {
                   + (byOps ? " ops/s" : " keys")
                   + " too large to move within the threshold at "
                   + medians[split.getAsInt()].toStringUtf8());
-          return true;
+          return Plan.WAITING;
         }
       }
     }
-    return false;
+    return Plan.NOTHING;
   }
 
   /** Splits range {@code i} at {@code key} if the key lies strictly inside it. */
@@ -263,22 +259,25 @@ final class LoadBalancer {
   private record RangeSlot(String keyspace, ByteString start) {}
 
   /** Moves one range of a keyspace from the node with the most keys to the one with the fewest. */
-  private boolean spreadRanges(Keyspace keyspace, long[] sizes, List<String> up) {
+  private Optional<Plan> spreadRanges(
+      ClusterState state, Keyspace keyspace, long[] sizes, List<String> up) {
     Optional<RangeMove> move =
         rangeToSpread(keyspace.ranges(), sizes, up, config.balanceThreshold());
     if (move.isEmpty()) {
-      return false;
+      return Optional.empty();
     }
     RangeMove chosen = move.get();
-    mover.start(
-        List.of(
-            new LoadPlanner.Move(
-                chosen.from(),
-                chosen.to(),
-                MovingSet.ofKeyRanges(
-                    keyspace.name(), List.of(keyspace.ranges().range(chosen.range()))),
-                sizes[chosen.range()])),
-        "spread " + keyspace.name());
+    Plan plan =
+        plan(
+            state,
+            List.of(
+                new LoadPlanner.Move(
+                    chosen.from(),
+                    chosen.to(),
+                    MovingSet.ofKeyRanges(
+                        keyspace.name(), List.of(keyspace.ranges().range(chosen.range()))),
+                    sizes[chosen.range()])),
+            "spread " + keyspace.name());
     logger.info(
         keyspace.name()
             + ": moving a range of "
@@ -287,7 +286,7 @@ final class LoadBalancer {
             + chosen.from()
             + " to "
             + chosen.to());
-    return true;
+    return Optional.of(plan);
   }
 
   /**
@@ -372,43 +371,53 @@ final class LoadBalancer {
    * mean for the whole window, on fresh counts, it moves load until every node is near the mean (a
    * much tighter target than the trigger, so it does not start again at once).
    */
-  void balanceIfNeeded(ClusterState state) {
+  Plan balanceIfNeeded(ClusterState state) {
     long now = clock.millis();
     if (!config.balancerEnabled() || now < quietUntilMs) {
-      return;
+      return Plan.NOTHING;
     }
     if (!loadsCurrent(state)) {
-      return;
+      return Plan.NOTHING;
     }
     LoadPlanner.Plan plan = plan(config.balanceTarget());
     if (!worthBalancing(plan, config.balanceThreshold(), config.balanceBy())) {
       imbalancedSinceMs = -1;
-      return;
+      return Plan.NOTHING;
     }
     if (imbalancedSinceMs < 0) {
       imbalancedSinceMs = now;
-      return;
+      return Plan.NOTHING;
     }
     if (now - imbalancedSinceMs < config.balanceWindow().toMillis()) {
-      return;
+      return Plan.NOTHING;
     }
     imbalancedSinceMs = -1;
     quietUntilMs = now + config.balanceWindow().toMillis();
-    start(plan, "rebalance");
+    return moves(state, plan, "rebalance");
   }
 
-  /** Starts the plan's moves; returns their migrations. */
-  List<Migration> start(LoadPlanner.Plan plan, String reason) {
-    List<Migration> started = mover.start(plan.moves(), reason);
+  /** The load plan's moves as migrations, made for {@code reason}. */
+  Plan moves(ClusterState state, LoadPlanner.Plan plan, String reason) {
+    Plan moves = plan(state, plan.moves(), reason);
     logger.info(
         reason
             + ": "
-            + started.size()
+            + moves.migrations().size()
             + " migration(s), max/mean "
             + String.format(
                 "%.2f -> %.2f (by %s)",
                 plan.maxOverMeanBefore(), plan.maxOverMeanAfter(), config.balanceBy()));
-    return started;
+    return moves;
+  }
+
+  /** One migration per move. */
+  private static Plan plan(ClusterState state, List<LoadPlanner.Move> moves, String reason) {
+    List<Migration> planned = new ArrayList<>();
+    for (LoadPlanner.Move move : moves) {
+      planned.add(
+          state.newMigration(planned.size(), move.source(), move.target(), move.moving(), reason));
+    }
+    return Plan.of(planned);
   }
 
   /**

@@ -8,15 +8,10 @@ import io.shardcluster.errors.ErrorCode;
 import io.shardcluster.errors.ShardClusterException;
 import io.shardcluster.proto.v1.BalancerState;
 import io.shardcluster.proto.v1.DirectoryChangeResponse;
-import io.shardcluster.proto.v1.MemberRecord;
 import io.shardcluster.proto.v1.Migration;
 import io.shardcluster.proto.v1.MigrationPhase;
-import io.shardcluster.proto.v1.NodeStateProto;
 import io.shardcluster.routing.DirectoryEntry;
-import io.shardcluster.routing.Keyspace;
-import io.shardcluster.routing.MovingSet;
 import io.shardcluster.rpc.DaemonThreads;
-import io.shardcluster.rpc.RoutingTables;
 import io.shardcluster.server.Failpoints;
 import java.time.Clock;
 import java.util.ArrayList;
@@ -36,11 +31,11 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
- * Decides what data moves where, and runs the migrations that move it. Joins, drains and load
- * balancing all become migrations of key sets between nodes; this class plans them, starts a {@link
- * MigrationRunner} for each (at most {@code maxMigrations} copying at a time), and moves members
- * through JOINING, UP, DRAINING and REMOVED as their migrations finish. What load balancing moves,
- * the {@link LoadBalancer} decides.
+ * Runs migrations. Each tick it asks the planners in turn ({@link MembershipChanges} for joins,
+ * drains and their retries, {@link DirectoryChanges}, the {@link Balancer}), records the first
+ * {@link Plan} that holds, and starts a {@link MigrationRunner} for each migration (at most {@code
+ * maxMigrations} copying at a time); operators pause, resume and cancel them here. Operator
+ * commands that move data (drain, directory changes, rebalance) plan through the same planners.
  */
 final class Rebalancer implements AutoCloseable {
   private static final Logger logger = Logger.getLogger(Rebalancer.class.getName());
@@ -63,6 +58,7 @@ final class Rebalancer implements AutoCloseable {
       Executors.newSingleThreadScheduledExecutor(DaemonThreads.numbered("rebalancer-"));
   private final Balancer balancer;
   private final MembershipChanges members;
+  private final DirectoryChanges directory;
 
   Rebalancer(
       Cluster cluster,
@@ -80,6 +76,7 @@ final class Rebalancer implements AutoCloseable {
     this.nanoTicker = nanoTicker;
     this.balancer = new Balancer(cluster, liveness, config, clock);
     this.members = new MembershipChanges(cluster, liveness, config, clock, balancer);
+    this.directory = new DirectoryChanges(cluster, liveness, clock);
   }
 
   void start() {
@@ -96,14 +93,17 @@ final class Rebalancer implements AutoCloseable {
       if (state.activeMigrations().isEmpty()) {
         // The first planner with something to do (or waiting for its turn) plans this turn.
         Plan plan = members.retryRolledBack(state);
-        if (!plan.holds() && !retryDirectoryChanges(state)) {
+        if (!plan.holds()) {
+          plan = directory.retry(state);
+        }
+        if (!plan.holds()) {
           plan = members.planNextJoin(state);
-          if (!plan.holds()) {
-            plan = balancer.splitOrSpreadRanges(state);
-          }
-          if (!plan.holds()) {
-            plan = balancer.balanceIfNeeded(state);
-          }
+        }
+        if (!plan.holds()) {
+          plan = balancer.splitOrSpreadRanges(state);
+        }
+        if (!plan.holds()) {
+          plan = balancer.balanceIfNeeded(state);
         }
         apply(plan);
       }
@@ -242,36 +242,8 @@ final class Rebalancer implements AutoCloseable {
    */
   synchronized Migration moveDirectoryEntry(
       String keyspaceName, ByteString key, boolean prefix, String target) {
-    return moveDirectoryEntry(keyspaceName, key, prefix, target, 1);
-  }
-
-  private Migration moveDirectoryEntry(
-      String keyspaceName, ByteString key, boolean prefix, String target, int attempt) {
-    ClusterState state = cluster.state();
-    Keyspace keyspace = state.routing().keyspace(keyspaceName);
-    if (keyspace.isDirectory()) {
-      return moveGroup(state, keyspaceName, key, target, attempt);
-    }
-    String what = (prefix ? "prefix '" : "key '") + key.toStringUtf8() + "'";
-    DirectoryEntry entry = keyspace.directory().existing(key, prefix);
-    requireUpTarget(state, what, target);
-    if (entry.owner().equals(target)) {
-      throw ShardClusterException.failedPrecondition(what + " is already on " + target);
-    }
-    Cluster.requireNoMigrations(state);
-    Migration migration =
-        state
-            .newMigration(
-                0,
-                entry.owner(),
-                target,
-                new MovingSet(keyspaceName, List.of(), List.of(entry)),
-                "directory move")
-            .toBuilder()
-            .setAttempt(attempt)
-            .build();
+    Migration migration = directory.planMove(keyspaceName, key, prefix, target, 1);
     create(List.of(migration));
-    logger.info("moving " + what + " from " + entry.owner() + " to " + target);
     return migration;
   }
 
@@ -306,7 +278,7 @@ final class Rebalancer implements AutoCloseable {
   private DirectoryChangeResponse change(
       String keyspaceName, Supplier<Cluster.Placement> plan, boolean removal) {
     String reason = removal ? "directory remove" : "directory set";
-    Placing placing = start(keyspaceName, plan, reason, removal, 1);
+    DirectoryChanges.Placing placing = start(keyspaceName, plan, reason, removal, 1);
     List<String> ids = placing.migrations().stream().map(Migration::getId).toList();
     if (ids.isEmpty() || placing.placement().keysStored()) {
       return placing.response(cluster.state());
@@ -342,226 +314,20 @@ final class Rebalancer implements AutoCloseable {
     return placing.response(state);
   }
 
-  /**
-   * Makes again the directory change a failure rolled back (see {@link RollbackRetries}) once its
-   * delay is over and its nodes answer, unless a later change of the same entry or group came
-   * first; one in effect already is marked superseded instead. True if it did, or if one waits for
-   * its delay: nothing else is planned meanwhile.
-   */
-  private boolean retryDirectoryChanges(ClusterState state) {
-    boolean waiting = false;
-    for (RollbackRetries.Round round : RollbackRetries.latestDirectoryChanges(state)) {
-      if (!round.retries()) {
-        continue;
-      }
-      if (clock.millis() < round.retryAtMs()) {
-        waiting = true;
-        continue;
-      }
-      if (round.migrations().stream()
-          .anyMatch(
-              m -> isSilentMember(state, m.getSource()) || isSilentMember(state, m.getTarget()))) {
-        // Tried once its nodes answer. A node removed since is left out of the change's new plan
-        // (or, as the node to place keys on, ends it).
-        continue;
-      }
-      Migration failed = round.migrations().get(0);
-      try {
-        if (redo(state, failed, round.attempt() + 1)) {
-          logger.info(
-              String.format(
-                  "%s of %s: trying it again after a failure rolled it back (attempt %d of %d)",
-                  failed.getReason(),
-                  RoutingTables.fromProto(failed.getMoving()),
-                  round.attempt() + 1,
-                  RollbackRetries.MAX_ATTEMPTS));
-          return true;
-        }
-        // Nothing left to change (a drain placed the entry where it was going, or the entry is
-        // gone): it is not looked at again, and health stops showing it as to be tried again.
-        cluster.update(s -> RollbackRetries.supersede(s, round.migrations()));
-      } catch (ShardClusterException e) {
-        // A node it would move keys from or to is DOWN, or gone; or the entry, group or keyspace
-        // is gone, leaving nothing to change.
-      }
-    }
-    return waiting;
-  }
-
-  /** Whether the node is a member, not REMOVED, that does not answer. */
-  private boolean isSilentMember(ClusterState state, String node) {
-    return state.member(node).filter(m -> m.getState() != NodeStateProto.REMOVED).isPresent()
-        && !liveness.isUp(node);
-  }
-
-  /**
-   * Starts the directory change of a rolled back migration again, at this attempt; false when there
-   * is nothing left to do (the change is in effect, or was made at once now).
-   */
-  private boolean redo(ClusterState state, Migration failed, int attempt) {
-    MovingSet moving = RoutingTables.fromProto(failed.getMoving());
-    Keyspace keyspace = state.routing().keyspace(moving.keyspace());
-    switch (failed.getReason()) {
-      case "directory set" -> {
-        DirectoryEntry entry = moving.entries().get(0);
-        return !start(
-                keyspace.name(),
-                () -> cluster.setDirectoryEntry(keyspace.name(), entry),
-                failed.getReason(),
-                false,
-                attempt)
-            .migrations()
-            .isEmpty();
-      }
-      case "directory remove" -> {
-        DirectoryEntry entry = RoutingTables.fromProto(failed.getRemoves(0));
-        if (keyspace.directory().get(entry.key(), entry.prefix()).isEmpty()) {
-          return false;
-        }
-        return !start(
-                keyspace.name(),
-                () -> cluster.removeDirectoryEntry(keyspace.name(), entry.key(), entry.prefix()),
-                failed.getReason(),
-                true,
-                attempt)
-            .migrations()
-            .isEmpty();
-      }
-      case "directory move" -> {
-        String target = failed.getTarget();
-        boolean group = !moving.groups().isEmpty();
-        ByteString key = group ? moving.groups().get(0) : moving.entries().get(0).key();
-        boolean prefix = !group && moving.entries().get(0).prefix();
-        String owner =
-            group
-                ? cluster.groups().owner(keyspace.name(), key)
-                : keyspace.directory().get(key, prefix).map(DirectoryEntry::owner).orElse(null);
-        if (owner == null || owner.equals(target)) {
-          return false;
-        }
-        moveDirectoryEntry(keyspace.name(), key, prefix, target, attempt);
-        return true;
-      }
-      default -> {
-        return false;
-      }
-    }
-  }
-
   private static boolean ended(Migration migration) {
     return migration == null || ClusterState.isFinished(migration);
   }
 
-  /** A directory change started: its migrations (none if it was made at once). */
-  private record Placing(Cluster.Placement placement, List<Migration> migrations) {
-    /** The response, with the migrations as the state has them (and their commit's epoch). */
-    DirectoryChangeResponse response(ClusterState state) {
-      DirectoryChangeResponse.Builder response = DirectoryChangeResponse.newBuilder();
-      long epoch = placement.epoch();
-      for (Migration started : migrations) {
-        Migration now = state.migrations().getOrDefault(started.getId(), started);
-        response.addMigrations(now);
-        epoch = Math.max(epoch, now.getCommittedEpoch());
-      }
-      return response.setEpoch(epoch).build();
-    }
-  }
-
-  private synchronized Placing start(
+  /** Plans a directory change and records its migrations, under the rebalancer's lock. */
+  private synchronized DirectoryChanges.Placing start(
       String keyspaceName,
       Supplier<Cluster.Placement> plan,
       String reason,
       boolean removal,
       int attempt) {
-    Cluster.requireNoMigrations(cluster.state());
-    Cluster.Placement placement = plan.get();
-    DirectoryEntry entry = placement.entry();
-    if (placement.moves().isEmpty()) {
-      supersedeRetries(keyspaceName, entry);
-      return new Placing(placement, List.of());
-    }
-    ClusterState state = cluster.state();
-    String what = Cluster.describe(entry);
-    for (Cluster.Move move : placement.moves()) {
-      requireUpTarget(state, what, move.target());
-    }
-    List<Migration> migrations = new ArrayList<>();
-    for (Cluster.Move move : placement.moves()) {
-      migrations.add(
-          state
-              .newMigration(migrations.size(), move.source(), move.target(), move.moving(), reason)
-              .toBuilder()
-              .addAllRemoves(removal ? List.of(RoutingTables.toProto(entry)) : List.of())
-              .setAttempt(attempt)
-              .build());
-    }
-    if (migrations.size() > 1) {
-      String group = migrations.get(0).getId();
-      migrations.replaceAll(m -> m.toBuilder().setGroup(group).build());
-    }
-    create(migrations);
-    logger.info(
-        reason
-            + " "
-            + what
-            + ": "
-            + String.join(
-                ", ",
-                placement.moves().stream().map(m -> m.source() + " -> " + m.target()).toList())
-            + (placement.keysStored() ? "" : " (no key stored yet)"));
-    return new Placing(placement, migrations);
-  }
-
-  /**
-   * A change of the entry made at once answers a change of it that a failure rolled back: that one
-   * is not tried again (a change with migrations answers it by being the latest of the entry).
-   */
-  private void supersedeRetries(String keyspaceName, DirectoryEntry entry) {
-    cluster.update(
-        state ->
-            RollbackRetries.supersede(
-                state, RollbackRetries.unanswered(state, keyspaceName, entry)));
-  }
-
-  private Migration moveGroup(
-      ClusterState state, String keyspaceName, ByteString group, String target, int attempt) {
-    String what = "group '" + group.toStringUtf8() + "' of " + keyspaceName;
-    String owner = cluster.groups().owner(keyspaceName, group);
-    if (owner == null) {
-      throw ShardClusterException.notFound(
-          what + " has no entry: it has never been written (its first write places it)");
-    }
-    requireUpTarget(state, what, target);
-    if (owner.equals(target)) {
-      throw ShardClusterException.failedPrecondition(what + " is already on " + target);
-    }
-    Cluster.requireNoMigrations(state);
-    Migration migration =
-        state
-            .newMigration(
-                0,
-                owner,
-                target,
-                MovingSet.ofGroups(keyspaceName, List.of(group), List.of()),
-                "directory move")
-            .toBuilder()
-            .setAttempt(attempt)
-            .build();
-    create(List.of(migration));
-    logger.info("moving " + what + " from " + owner + " to " + target);
-    return migration;
-  }
-
-  private static void requireUpTarget(ClusterState state, String what, String target) {
-    MemberRecord member =
-        state
-            .member(target)
-            .filter(m -> m.getState() != NodeStateProto.REMOVED)
-            .orElseThrow(() -> ShardClusterException.notFound("no node named " + target));
-    if (member.getState() != NodeStateProto.UP) {
-      throw ShardClusterException.failedPrecondition(
-          "cannot move " + what + " to " + target + ": it is " + member.getState());
-    }
+    DirectoryChanges.Placing placing = directory.plan(keyspaceName, plan, reason, removal, attempt);
+    create(placing.migrations());
+    return placing;
   }
 
   /**
@@ -619,7 +385,7 @@ final class Rebalancer implements AutoCloseable {
     return members.waitingFor(node);
   }
 
-  // ---- load balancing: see LoadBalancer ----
+  // ---- load balancing: see Balancer ----
 
   /** Plans (and unless {@code dryRun}, starts) moves that bring every node near the mean. */
   synchronized Rebalance rebalance(boolean dryRun) {

@@ -26,16 +26,18 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * A whole cluster in one JVM over in-process gRPC: the real coordinator and shard node servers,
  * each node with its own RocksDB under a temporary directory. Fast enough for many scenarios; the
  * multi-process tests cover what only separate JVMs can show (SIGKILL, restarts).
  */
-final class InProcessCluster implements AutoCloseable {
+final class InProcessCluster implements TestCluster {
   static final String COORDINATOR = "127.0.0.1:1";
 
   private final Path dir;
@@ -307,7 +309,8 @@ final class InProcessCluster implements AutoCloseable {
     }
   }
 
-  ShardClient client() {
+  @Override
+  public ShardClient client() {
     return client(Duration.ofSeconds(10));
   }
 
@@ -321,6 +324,48 @@ final class InProcessCluster implements AutoCloseable {
             .build();
     clients.add(client);
     return client;
+  }
+
+  @Override
+  public void startNode(String id) {
+    launch(id, nextPort++, Failpoints.none());
+  }
+
+  @Override
+  public void crashNode(String id) {
+    stopNode(id);
+  }
+
+  @Override
+  public void recoverNode(String id) {
+    launch(id, ports.get(id), Failpoints.none());
+  }
+
+  @Override
+  public void awaitNodeState(String id, NodeState state) {
+    awaitState(id, state);
+  }
+
+  @Override
+  public void awaitSettled() {
+    ShardClient admin = client();
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .pollInterval(Duration.ofMillis(50))
+        .until(
+            () ->
+                admin.admin().migrations(false).isEmpty()
+                    && admin.admin().nodes().nodes().stream()
+                        .noneMatch(
+                            n ->
+                                n.state() == NodeState.JOINING || n.state() == NodeState.DRAINING));
+  }
+
+  @Override
+  public Map<String, Set<String>> keysByNode(String keyspace) {
+    Map<String, Set<String>> byNode = new LinkedHashMap<>();
+    ownedKeys(client(), keyspace).forEach((node, keys) -> byNode.put(node, new HashSet<>(keys)));
+    return byNode;
   }
 
   @Override

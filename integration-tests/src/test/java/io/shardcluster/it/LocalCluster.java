@@ -29,7 +29,7 @@ import java.util.concurrent.TimeUnit;
  * A whole cluster of real processes for a test: a coordinator and shard nodes started from the
  * built jars, each on a port picked by the OS at first start and kept across restarts.
  */
-final class LocalCluster implements AutoCloseable {
+final class LocalCluster implements TestCluster {
   static final Path ROOT =
       Path.of(System.getProperty("shardcluster.root", "..")).toAbsolutePath().normalize();
   static final Duration START_TIMEOUT = Duration.ofSeconds(60);
@@ -195,7 +195,8 @@ final class LocalCluster implements AutoCloseable {
   }
 
   /** A client of this cluster, closed with it. */
-  ShardClient client() {
+  @Override
+  public ShardClient client() {
     ShardClient client =
         ShardClient.builder()
             .coordinator(coordinatorAddress())
@@ -308,6 +309,46 @@ final class LocalCluster implements AutoCloseable {
                                     || n.state() == io.shardcluster.client.NodeState.DRAINING);
               }
             });
+  }
+
+  @Override
+  public void startNode(String id) throws Exception {
+    addNode(id);
+  }
+
+  @Override
+  public void crashNode(String id) throws InterruptedException {
+    kill(id);
+  }
+
+  @Override
+  public void recoverNode(String id) throws Exception {
+    restart(id);
+  }
+
+  @Override
+  public void awaitNodeState(String id, io.shardcluster.client.NodeState state) {
+    await()
+        .atMost(START_TIMEOUT)
+        .pollInterval(Duration.ofMillis(250))
+        .ignoreExceptions()
+        .until(
+            () -> {
+              try (ShardClient client = client()) {
+                return client.admin().nodes().nodes().stream()
+                    .anyMatch(n -> n.id().equals(id) && n.state() == state);
+              }
+            });
+  }
+
+  @Override
+  public void awaitSettled() {
+    awaitSettled(Duration.ofMinutes(2));
+  }
+
+  @Override
+  public Map<String, Set<String>> keysByNode(String keyspace) {
+    return ownedKeys(keyspace);
   }
 
   @Override

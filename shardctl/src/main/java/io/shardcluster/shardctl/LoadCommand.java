@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(
@@ -14,20 +15,7 @@ import picocli.CommandLine.Option;
     description = "Writes keys PREFIX0..PREFIX(N-1) with values derived from each key.",
     mixinStandardHelpOptions = true)
 final class LoadCommand extends DataCommand {
-  @Option(names = "--count", required = true, description = "Number of keys.")
-  long count;
-
-  @Option(
-      names = "--prefix",
-      defaultValue = "key",
-      description = "Key prefix (default: ${DEFAULT-VALUE}).")
-  String prefix;
-
-  @Option(
-      names = "--value-size",
-      defaultValue = "100",
-      description = "Value size in bytes (default: ${DEFAULT-VALUE}).")
-  int valueSize;
+  @Mixin GeneratedKeys generated = new GeneratedKeys();
 
   @Option(
       names = "--threads",
@@ -46,22 +34,22 @@ final class LoadCommand extends DataCommand {
 
   @Override
   void checkUsage() {
-    requireKeyRange(count, valueSize, threads, batch);
+    requireKeyRange(generated.count, generated.valueSize, threads, batch);
   }
 
   @Override
   int run(ShardClient client) throws InterruptedException {
     long start = System.nanoTime();
-    try (Progress progress = new Progress("load", count, "keys")) {
+    try (Progress progress = new Progress("load", generated.count, "keys")) {
       KeyRangeWorkers.run(
-          count,
+          generated.count,
           batch,
           threads,
           (from, to) -> {
             List<KeyValue> entries = new ArrayList<>((int) (to - from));
             for (long i = from; i < to; i++) {
-              byte[] key = Values.key(prefix, i);
-              entries.add(new KeyValue(key, Values.forKey(key, valueSize)));
+              byte[] key = Values.key(generated.prefix, i);
+              entries.add(new KeyValue(key, Values.forKey(key, generated.valueSize)));
             }
             client.multiPut(entries);
             progress.stepBy(to - from);
@@ -70,15 +58,22 @@ final class LoadCommand extends DataCommand {
     double seconds = (System.nanoTime() - start) / 1e9;
     if (json) {
       Output.json(
-          out(), Map.of("keys", count, "seconds", seconds, "keys_per_sec", count / seconds));
+          out(),
+          Map.of(
+              "keys",
+              generated.count,
+              "seconds",
+              seconds,
+              "keys_per_sec",
+              generated.count / seconds));
     } else {
       out()
           .printf(
               Locale.ROOT,
               "loaded %,d keys in %.2f s (%,.0f keys/s)%n",
-              count,
+              generated.count,
               seconds,
-              count / seconds);
+              generated.count / seconds);
     }
     return 0;
   }

@@ -11,6 +11,7 @@ import java.util.Optional;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicLong;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(
@@ -21,20 +22,7 @@ import picocli.CommandLine.Option;
 final class VerifyCommand extends DataCommand {
   private static final int SHOWN_PROBLEMS = 10;
 
-  @Option(names = "--count", required = true, description = "Number of keys.")
-  long count;
-
-  @Option(
-      names = "--prefix",
-      defaultValue = "key",
-      description = "Key prefix (default: ${DEFAULT-VALUE}).")
-  String prefix;
-
-  @Option(
-      names = "--value-size",
-      defaultValue = "100",
-      description = "Value size in bytes (default: ${DEFAULT-VALUE}).")
-  int valueSize;
+  @Mixin GeneratedKeys generated = new GeneratedKeys();
 
   @Option(
       names = "--threads",
@@ -53,7 +41,7 @@ final class VerifyCommand extends DataCommand {
 
   @Override
   void checkUsage() {
-    requireKeyRange(count, valueSize, threads, batch);
+    requireKeyRange(generated.count, generated.valueSize, threads, batch);
   }
 
   @Override
@@ -62,15 +50,15 @@ final class VerifyCommand extends DataCommand {
     AtomicLong missing = new AtomicLong();
     AtomicLong wrong = new AtomicLong();
     ConcurrentLinkedQueue<String> problems = new ConcurrentLinkedQueue<>();
-    try (Progress progress = new Progress("verify", count, "keys")) {
+    try (Progress progress = new Progress("verify", generated.count, "keys")) {
       KeyRangeWorkers.run(
-          count,
+          generated.count,
           batch,
           threads,
           (from, to) -> {
             List<byte[]> keys = new ArrayList<>((int) (to - from));
             for (long i = from; i < to; i++) {
-              keys.add(Values.key(prefix, i));
+              keys.add(Values.key(generated.prefix, i));
             }
             List<Optional<byte[]>> values = client.multiGet(keys);
             for (int j = 0; j < keys.size(); j++) {
@@ -79,7 +67,7 @@ final class VerifyCommand extends DataCommand {
                 missing.incrementAndGet();
                 problems.add("missing " + key);
               } else if (!Arrays.equals(
-                  values.get(j).get(), Values.forKey(keys.get(j), valueSize))) {
+                  values.get(j).get(), Values.forKey(keys.get(j), generated.valueSize))) {
                 wrong.incrementAndGet();
                 problems.add("wrong value for " + key);
               } else {

@@ -1,5 +1,8 @@
 package io.shardcluster.client;
 
+// Over 500 lines: the public operator API, a documented method per command; the work is on the
+// coordinator.
+
 import com.google.common.util.concurrent.ListenableFuture;
 import com.google.protobuf.ByteString;
 import io.grpc.ConnectivityState;

@@ -1,5 +1,8 @@
 package io.shardcluster.client;
 
+// Over 500 lines: the public data API, each call in sync and async form with its Javadoc; the work
+// is in client.internal.
+
 import static io.shardcluster.errors.ShardClusterException.requireArgument;
 import static java.util.Objects.requireNonNull;
 

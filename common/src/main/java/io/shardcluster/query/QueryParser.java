@@ -1,5 +1,8 @@
 package io.shardcluster.query;
 
+// Over 500 lines: one grammar, each construct of the SQL subset mapped from JSqlParser's tree with
+// its own error message.
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.BooleanNode;
 import com.fasterxml.jackson.databind.node.NullNode;

@@ -1,5 +1,8 @@
 package io.shardcluster.coordinator;
 
+// Over 500 lines: joins, drains, their retries and forced removals share the computation of who
+// takes which share.
+
 import static java.util.Objects.requireNonNull;
 
 import io.shardcluster.errors.ShardClusterException;

@@ -1,5 +1,8 @@
 package io.shardcluster.coordinator;
 
+// Over 500 lines: copy slots, runner threads, operator controls (pause, resume, cancel) and the
+// live progress of every migration.
+
 import static java.util.Objects.requireNonNull;
 
 import com.google.common.base.Ticker;

@@ -1,5 +1,7 @@
 package io.shardcluster.it;
 
+// Over 500 lines: each keyspace scenario needs a paragraph of set-up and checks.
+
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;

@@ -1,5 +1,8 @@
 package io.shardcluster.node;
 
+// Over 500 lines: column families, key encoding, cursors, snapshots and batches are one unit, since
+// every read and write goes through the same guard against a closed store.
+
 import static java.util.Objects.requireNonNull;
 
 import io.shardcluster.errors.ShardClusterException;

@@ -1,5 +1,8 @@
 package io.shardcluster.node;
 
+// Over 500 lines: the source's change log, snapshot copy, fence and cleanup share one lock per
+// migration and must be read together.
+
 import static java.util.Objects.requireNonNull;
 
 import com.google.common.util.concurrent.RateLimiter;

@@ -58,7 +58,7 @@ final class AdminService extends AdminGrpc.AdminImplBase {
         () -> {
           ListNodesResponse.Builder response =
               ListNodesResponse.newBuilder().setEpoch(cluster.routing().epoch());
-          for (Cluster.Member member : cluster.members()) {
+          for (Membership.Member member : cluster.membership().members()) {
             NodeStatus.Builder status =
                 response
                     .addNodesBuilder()
@@ -138,12 +138,14 @@ final class AdminService extends AdminGrpc.AdminImplBase {
                   afterMigrations(
                       "create keyspace " + request.getName(),
                       () ->
-                          cluster.createKeyspace(
-                              request.getName(),
-                              request.getStrategy(),
-                              splitAt,
-                              request.hasSeparator() ? request.getSeparator() : null,
-                              vnodes)))
+                          cluster
+                              .catalog()
+                              .createKeyspace(
+                                  request.getName(),
+                                  request.getStrategy(),
+                                  splitAt,
+                                  request.hasSeparator() ? request.getSeparator() : null,
+                                  vnodes)))
               .build();
         });
   }
@@ -159,8 +161,11 @@ final class AdminService extends AdminGrpc.AdminImplBase {
                     afterMigrations(
                         "split",
                         () ->
-                            cluster.splitRange(
-                                keyspace(request.getKeyspace()), request.getAt().toByteArray())))
+                            cluster
+                                .catalog()
+                                .splitRange(
+                                    keyspace(request.getKeyspace()),
+                                    request.getAt().toByteArray())))
                 .build());
   }
 
@@ -174,7 +179,7 @@ final class AdminService extends AdminGrpc.AdminImplBase {
                 .setEpoch(
                     afterMigrations(
                         "drop keyspace " + request.getName(),
-                        () -> cluster.dropKeyspace(request.getName())))
+                        () -> cluster.catalog().dropKeyspace(request.getName())))
                 .build());
   }
 

@@ -251,7 +251,7 @@ final class Balancer {
         || ranges.indexOfStart(at) >= 0) {
       return false;
     }
-    cluster.splitRange(keyspace.name(), at);
+    cluster.catalog().splitRange(keyspace.name(), at);
     return true;
   }
 

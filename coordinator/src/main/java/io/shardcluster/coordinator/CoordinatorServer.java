@@ -114,7 +114,7 @@ public final class CoordinatorServer {
 
   private void reportStateChanges() {
     try {
-      for (Cluster.Member member : cluster.members()) {
+      for (Membership.Member member : cluster.membership().members()) {
         NodeStateProto previous = reportedStates.put(member.id(), member.state());
         if (previous != null && previous != member.state()) {
           logger.info("node " + member.id() + " at " + member.address() + " is " + member.state());

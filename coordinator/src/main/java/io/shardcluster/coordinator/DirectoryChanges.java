@@ -133,7 +133,7 @@ final class DirectoryChanges {
         DirectoryEntry entry = moving.entries().get(0);
         return plan(
                 keyspace.name(),
-                () -> cluster.setDirectoryEntry(keyspace.name(), entry),
+                () -> cluster.directory().setDirectoryEntry(keyspace.name(), entry),
                 failed.getReason(),
                 false,
                 attempt)
@@ -146,7 +146,10 @@ final class DirectoryChanges {
         }
         return plan(
                 keyspace.name(),
-                () -> cluster.removeDirectoryEntry(keyspace.name(), entry.key(), entry.prefix()),
+                () ->
+                    cluster
+                        .directory()
+                        .removeDirectoryEntry(keyspace.name(), entry.key(), entry.prefix()),
                 failed.getReason(),
                 true,
                 attempt)
@@ -173,7 +176,7 @@ final class DirectoryChanges {
   }
 
   /** A directory change started: its migrations (none if it was made at once). */
-  record Placing(Cluster.Placement placement, List<Migration> migrations) {
+  record Placing(DirectoryPlacement.Placement placement, List<Migration> migrations) {
     /** The response, with the migrations as the state has them (and their commit's epoch). */
     DirectoryChangeResponse response(ClusterState state) {
       DirectoryChangeResponse.Builder response = DirectoryChangeResponse.newBuilder();
@@ -194,24 +197,24 @@ final class DirectoryChanges {
    */
   Placing plan(
       String keyspaceName,
-      Supplier<Cluster.Placement> plan,
+      Supplier<DirectoryPlacement.Placement> plan,
       String reason,
       boolean removal,
       int attempt) {
     Cluster.requireNoMigrations(cluster.state());
-    Cluster.Placement placement = plan.get();
+    DirectoryPlacement.Placement placement = plan.get();
     DirectoryEntry entry = placement.entry();
     if (placement.moves().isEmpty()) {
       supersedeRetries(keyspaceName, entry);
       return new Placing(placement, List.of());
     }
     ClusterState state = cluster.state();
-    String what = Cluster.describe(entry);
-    for (Cluster.Move move : placement.moves()) {
+    String what = DirectoryPlacement.describe(entry);
+    for (DirectoryPlacement.Move move : placement.moves()) {
       requireUpTarget(state, what, move.target());
     }
     List<Migration> migrations = new ArrayList<>();
-    for (Cluster.Move move : placement.moves()) {
+    for (DirectoryPlacement.Move move : placement.moves()) {
       migrations.add(
           state
               .newMigration(migrations.size(), move.source(), move.target(), move.moving(), reason)

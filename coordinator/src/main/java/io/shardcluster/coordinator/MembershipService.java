@@ -27,8 +27,12 @@ final class MembershipService extends MembershipGrpc.MembershipImplBase {
             RegisterResponse.newBuilder()
                 .setRouting(
                     RoutingTables.toProto(
-                        cluster.register(
-                            request.getNodeId(), request.getAddress(), request.getInstanceId())))
+                        cluster
+                            .membership()
+                            .register(
+                                request.getNodeId(),
+                                request.getAddress(),
+                                request.getInstanceId())))
                 .build());
   }
 
@@ -40,6 +44,7 @@ final class MembershipService extends MembershipGrpc.MembershipImplBase {
             HeartbeatResponse.newBuilder()
                 .setEpoch(
                     cluster
+                        .membership()
                         .heartbeat(request.getNodeId(), request.getInstanceId(), request.getStats())
                         .epoch())
                 .addAllActiveMigrations(rebalancer.activeFor(request.getNodeId()))

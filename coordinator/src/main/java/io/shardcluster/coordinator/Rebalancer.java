@@ -257,7 +257,8 @@ final class Rebalancer implements AutoCloseable {
    * {@link #change} for when this returns.
    */
   DirectoryChangeResponse setDirectoryEntry(String keyspaceName, DirectoryEntry entry) {
-    return change(keyspaceName, () -> cluster.setDirectoryEntry(keyspaceName, entry), false);
+    return change(
+        keyspaceName, () -> cluster.directory().setDirectoryEntry(keyspaceName, entry), false);
   }
 
   /**
@@ -268,7 +269,9 @@ final class Rebalancer implements AutoCloseable {
   DirectoryChangeResponse removeDirectoryEntry(
       String keyspaceName, ByteString key, boolean prefix) {
     return change(
-        keyspaceName, () -> cluster.removeDirectoryEntry(keyspaceName, key, prefix), true);
+        keyspaceName,
+        () -> cluster.directory().removeDirectoryEntry(keyspaceName, key, prefix),
+        true);
   }
 
   /**
@@ -279,7 +282,7 @@ final class Rebalancer implements AutoCloseable {
    * see {@link CallerDeadline}). Otherwise it returns at once, naming them.
    */
   private DirectoryChangeResponse change(
-      String keyspaceName, Supplier<Cluster.Placement> plan, boolean removal) {
+      String keyspaceName, Supplier<DirectoryPlacement.Placement> plan, boolean removal) {
     String reason = removal ? "directory remove" : "directory set";
     DirectoryChanges.Placing placing = start(keyspaceName, plan, reason, removal, 1);
     List<String> ids = placing.migrations().stream().map(Migration::getId).toList();
@@ -303,7 +306,7 @@ final class Rebalancer implements AutoCloseable {
         throw ShardClusterException.failedPrecondition(
             reason
                 + " of "
-                + Cluster.describe(placing.placement().entry())
+                + DirectoryPlacement.describe(placing.placement().entry())
                 + " was rolled back: migration "
                 + id
                 + " "
@@ -324,7 +327,7 @@ final class Rebalancer implements AutoCloseable {
   /** Plans a directory change and records its migrations, under the rebalancer's lock. */
   private synchronized DirectoryChanges.Placing start(
       String keyspaceName,
-      Supplier<Cluster.Placement> plan,
+      Supplier<DirectoryPlacement.Placement> plan,
       String reason,
       boolean removal,
       int attempt) {

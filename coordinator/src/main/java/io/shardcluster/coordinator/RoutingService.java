@@ -43,10 +43,12 @@ final class RoutingService extends RoutingGrpc.RoutingImplBase {
     ServerResponses.unary(
         observer,
         () ->
-            cluster.lookupGroups(
-                request.getKeyspace().isEmpty() ? Keyspace.DEFAULT : request.getKeyspace(),
-                request.getGroupsList(),
-                request.getPlace()));
+            cluster
+                .directory()
+                .lookupGroups(
+                    request.getKeyspace().isEmpty() ? Keyspace.DEFAULT : request.getKeyspace(),
+                    request.getGroupsList(),
+                    request.getPlace()));
   }
 
   @Override

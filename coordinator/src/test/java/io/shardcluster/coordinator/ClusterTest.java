@@ -78,9 +78,9 @@ class ClusterTest {
   @Test
   void register_firstNodeOwnsEverything_laterOnesJoinWithoutOwningYet() {
     long start = cluster.routing().epoch();
-    cluster.register("n1", "127.0.0.1:1", "i1");
-    cluster.register("n2", "127.0.0.1:2", "i2");
-    RoutingTable table = cluster.register("n3", "127.0.0.1:3", "i3");
+    cluster.membership().register("n1", "127.0.0.1:1", "i1");
+    cluster.membership().register("n2", "127.0.0.1:2", "i2");
+    RoutingTable table = cluster.membership().register("n3", "127.0.0.1:3", "i3");
 
     assertThat(table.nodeAddresses()).containsOnlyKeys("n1", "n2", "n3");
     assertThat(table.epoch()).isEqualTo(start + 3);
@@ -92,27 +92,29 @@ class ClusterTest {
 
   @Test
   void register_removedNodeWithItsOldDataDir_isRefused() {
-    cluster.register("n1", "127.0.0.1:1", "i1");
-    cluster.register("n2", "127.0.0.1:2", "i2");
+    cluster.membership().register("n1", "127.0.0.1:1", "i1");
+    cluster.membership().register("n2", "127.0.0.1:2", "i2");
     cluster.update(
         s ->
             s.withMember(
                 s.member("n2").orElseThrow().toBuilder().setState(NodeStateProto.REMOVED).build()));
 
-    ShardClusterException e = failure(() -> cluster.register("n2", "127.0.0.1:2", "i2"));
+    ShardClusterException e =
+        failure(() -> cluster.membership().register("n2", "127.0.0.1:2", "i2"));
     assertThat(e.code()).isEqualTo(ErrorCode.FAILED_PRECONDITION);
     assertThat(e).hasMessageContaining("was removed from the cluster");
     // On a new data dir the id may join again.
-    assertThat(cluster.register("n2", "127.0.0.1:2", "fresh").nodeAddresses()).containsKey("n2");
+    assertThat(cluster.membership().register("n2", "127.0.0.1:2", "fresh").nodeAddresses())
+        .containsKey("n2");
   }
 
   @Test
   void register_restartSameInstance_keepsEpoch_newAddressBumpsIt() {
-    cluster.register("n1", "127.0.0.1:1", "i1");
+    cluster.membership().register("n1", "127.0.0.1:1", "i1");
     long epoch = cluster.routing().epoch();
 
-    assertThat(cluster.register("n1", "127.0.0.1:1", "i1").epoch()).isEqualTo(epoch);
-    RoutingTable moved = cluster.register("n1", "127.0.0.1:9", "i1");
+    assertThat(cluster.membership().register("n1", "127.0.0.1:1", "i1").epoch()).isEqualTo(epoch);
+    RoutingTable moved = cluster.membership().register("n1", "127.0.0.1:9", "i1");
     assertThat(moved.epoch()).isEqualTo(epoch + 1);
     assertThat(moved.address("n1")).contains("127.0.0.1:9");
     assertThat(moved.keyspace(Keyspace.DEFAULT).ring().ownerOf(0)).isEqualTo("n1");
@@ -120,10 +122,11 @@ class ClusterTest {
 
   @Test
   void register_sameIdOtherInstanceWhileUp_isAlreadyExists_andChangesNothing() {
-    cluster.register("n1", "127.0.0.1:1", "i1");
+    cluster.membership().register("n1", "127.0.0.1:1", "i1");
     RoutingTable before = cluster.routing();
 
-    ShardClusterException e = failure(() -> cluster.register("n1", "127.0.0.1:2", "impostor"));
+    ShardClusterException e =
+        failure(() -> cluster.membership().register("n1", "127.0.0.1:2", "impostor"));
     assertThat(e.code()).isEqualTo(ErrorCode.ALREADY_EXISTS);
     assertThat(e).hasMessageContaining("already in use by a live node at 127.0.0.1:1");
     assertThat(cluster.routing()).isEqualTo(before);
@@ -131,29 +134,32 @@ class ClusterTest {
 
   @Test
   void register_sameIdOtherInstanceWhileDown_isFailedPrecondition() {
-    cluster.register("n1", "127.0.0.1:1", "i1");
+    cluster.membership().register("n1", "127.0.0.1:1", "i1");
     clock.advance(Duration.ofSeconds(10));
 
-    ShardClusterException e = failure(() -> cluster.register("n1", "127.0.0.1:2", "other-dir"));
+    ShardClusterException e =
+        failure(() -> cluster.membership().register("n1", "127.0.0.1:2", "other-dir"));
     assertThat(e.code()).isEqualTo(ErrorCode.FAILED_PRECONDITION);
     assertThat(e).hasMessageContaining("belongs to another data directory");
   }
 
   @Test
   void register_badIdOrAddress_isInvalidArgument() {
-    assertThat(failure(() -> cluster.register("bad id", "127.0.0.1:1", "i")).code())
+    assertThat(failure(() -> cluster.membership().register("bad id", "127.0.0.1:1", "i")).code())
         .isEqualTo(ErrorCode.INVALID_ARGUMENT);
-    assertThat(failure(() -> cluster.register("n1", "nowhere", "i")).code())
+    assertThat(failure(() -> cluster.membership().register("n1", "nowhere", "i")).code())
         .isEqualTo(ErrorCode.INVALID_ARGUMENT);
     assertThat(cluster.routing().nodeAddresses()).isEmpty();
   }
 
   @Test
   void reopen_servesTheSameTableAndEpoch() throws Exception {
-    cluster.register("n1", "127.0.0.1:1", "i1");
-    cluster.register("n2", "127.0.0.1:2", "i2");
-    cluster.setDirectoryEntry(
-        Keyspace.DEFAULT, new DirectoryEntry(ByteString.copyFromUtf8("t:"), true, "n2"));
+    cluster.membership().register("n1", "127.0.0.1:1", "i1");
+    cluster.membership().register("n2", "127.0.0.1:2", "i2");
+    cluster
+        .directory()
+        .setDirectoryEntry(
+            Keyspace.DEFAULT, new DirectoryEntry(ByteString.copyFromUtf8("t:"), true, "n2"));
     RoutingTable before = cluster.routing();
     store.close();
 
@@ -161,73 +167,89 @@ class ClusterTest {
     Cluster reopened = Cluster.open(store, liveness, probe);
     assertThat(reopened.routing()).isEqualTo(before);
     // The restarted node is recognised by its instance id, with no epoch change.
-    assertThat(reopened.register("n2", "127.0.0.1:2", "i2").epoch()).isEqualTo(before.epoch());
+    assertThat(reopened.membership().register("n2", "127.0.0.1:2", "i2").epoch())
+        .isEqualTo(before.epoch());
   }
 
   @Test
   void heartbeat_unknownNode_isNotFound_knownReturnsEpoch() {
     assertThat(
-            failure(() -> cluster.heartbeat("ghost", "i", NodeStats.getDefaultInstance())).code())
+            failure(
+                    () ->
+                        cluster
+                            .membership()
+                            .heartbeat("ghost", "i", NodeStats.getDefaultInstance()))
+                .code())
         .isEqualTo(ErrorCode.NOT_FOUND);
-    cluster.register("n1", "127.0.0.1:1", "i1");
-    assertThat(cluster.heartbeat("n1", "i1", NodeStats.getDefaultInstance()).epoch())
+    cluster.membership().register("n1", "127.0.0.1:1", "i1");
+    assertThat(cluster.membership().heartbeat("n1", "i1", NodeStats.getDefaultInstance()).epoch())
         .isEqualTo(cluster.routing().epoch());
   }
 
   @Test
   void directory_setAndRemove_changeRoutingAndEpoch() {
-    cluster.register("n1", "127.0.0.1:1", "i1");
-    cluster.register("n2", "127.0.0.1:2", "i2");
+    cluster.membership().register("n1", "127.0.0.1:1", "i1");
+    cluster.membership().register("n2", "127.0.0.1:2", "i2");
     DirectoryEntry entry = new DirectoryEntry(ByteString.copyFromUtf8("acme:"), true, "n1");
 
-    long setEpoch = cluster.setDirectoryEntry(Keyspace.DEFAULT, entry).epoch();
+    long setEpoch = cluster.directory().setDirectoryEntry(Keyspace.DEFAULT, entry).epoch();
     assertThat(
             cluster.routing().ownerOf(Keyspace.DEFAULT, "acme:1".getBytes(StandardCharsets.UTF_8)))
         .isEqualTo("n1");
 
-    long removeEpoch = cluster.removeDirectoryEntry(Keyspace.DEFAULT, entry.key(), true).epoch();
+    long removeEpoch =
+        cluster.directory().removeDirectoryEntry(Keyspace.DEFAULT, entry.key(), true).epoch();
     assertThat(removeEpoch).isEqualTo(setEpoch + 1);
     assertThat(cluster.routing().keyspace(Keyspace.DEFAULT).directory().isEmpty()).isTrue();
   }
 
   @Test
   void directory_badInput_isRefusedAndChangesNothing() {
-    cluster.register("n1", "127.0.0.1:1", "i1");
+    cluster.membership().register("n1", "127.0.0.1:1", "i1");
     RoutingTable before = cluster.routing();
 
     assertThat(
             failure(
                     () ->
-                        cluster.setDirectoryEntry(
-                            Keyspace.DEFAULT,
-                            new DirectoryEntry(ByteString.copyFromUtf8("k"), false, "ghost")))
+                        cluster
+                            .directory()
+                            .setDirectoryEntry(
+                                Keyspace.DEFAULT,
+                                new DirectoryEntry(ByteString.copyFromUtf8("k"), false, "ghost")))
                 .code())
         .isEqualTo(ErrorCode.NOT_FOUND);
     assertThat(
             failure(
                     () ->
-                        cluster.setDirectoryEntry(
-                            "nope", new DirectoryEntry(ByteString.copyFromUtf8("k"), false, "n1")))
+                        cluster
+                            .directory()
+                            .setDirectoryEntry(
+                                "nope",
+                                new DirectoryEntry(ByteString.copyFromUtf8("k"), false, "n1")))
                 .code())
         .isEqualTo(ErrorCode.NOT_FOUND);
     assertThat(
             failure(
                     () ->
-                        cluster.removeDirectoryEntry(
-                            Keyspace.DEFAULT, ByteString.copyFromUtf8("k"), false))
+                        cluster
+                            .directory()
+                            .removeDirectoryEntry(
+                                Keyspace.DEFAULT, ByteString.copyFromUtf8("k"), false))
                 .code())
         .isEqualTo(ErrorCode.NOT_FOUND);
     assertThat(cluster.routing()).isEqualTo(before);
     // Keys would move from a node that is DOWN.
-    cluster.register("n2", "127.0.0.1:2", "i2");
+    cluster.membership().register("n2", "127.0.0.1:2", "i2");
     before = cluster.routing();
     clock.advance(Duration.ofSeconds(10));
     ShardClusterException down =
         failure(
             () ->
-                cluster.setDirectoryEntry(
-                    Keyspace.DEFAULT,
-                    new DirectoryEntry(ByteString.copyFromUtf8("k"), true, "n2")));
+                cluster
+                    .directory()
+                    .setDirectoryEntry(
+                        Keyspace.DEFAULT,
+                        new DirectoryEntry(ByteString.copyFromUtf8("k"), true, "n2")));
     assertThat(down.code()).isEqualTo(ErrorCode.FAILED_PRECONDITION);
     assertThat(down.getMessage())
         .isEqualTo(
@@ -238,36 +260,40 @@ class ClusterTest {
 
   @Test
   void directoryEntry_overKeysOtherNodesOwn_namesThemAndSetsNothing() {
-    cluster.register("n1", "127.0.0.1:1", "i1");
-    cluster.register("n2", "127.0.0.1:2", "i2");
+    cluster.membership().register("n1", "127.0.0.1:1", "i1");
+    cluster.membership().register("n2", "127.0.0.1:2", "i2");
     // Only the nodes the keys move from are asked whether they store any: one that cannot be
     // reached elsewhere does not stop the change.
-    cluster.register("n3", "127.0.0.1:3", "i3");
+    cluster.membership().register("n3", "127.0.0.1:3", "i3");
     unreachable.add("n3");
     RoutingTable before = cluster.routing();
 
     // Nothing stored yet: the keys still move with migrations, since writes may race with it.
-    Cluster.Placement empty =
-        cluster.setDirectoryEntry(
-            Keyspace.DEFAULT, new DirectoryEntry(ByteString.copyFromUtf8("t:"), true, "n2"));
+    DirectoryPlacement.Placement empty =
+        cluster
+            .directory()
+            .setDirectoryEntry(
+                Keyspace.DEFAULT, new DirectoryEntry(ByteString.copyFromUtf8("t:"), true, "n2"));
     assertThat(empty.epoch()).isEqualTo(before.epoch());
     assertThat(empty.moves())
         .extracting(m -> m.source() + " -> " + m.target())
         .containsExactly("n1 -> n2");
     assertThat(empty.keysStored()).isFalse();
     stored.put("n1", 5L);
-    Cluster.Placement withKeys =
-        cluster.setDirectoryEntry(
-            Keyspace.DEFAULT, new DirectoryEntry(ByteString.copyFromUtf8("t:1"), false, "n2"));
-    assertThat(withKeys.moves()).extracting(Cluster.Move::source).containsExactly("n1");
+    DirectoryPlacement.Placement withKeys =
+        cluster
+            .directory()
+            .setDirectoryEntry(
+                Keyspace.DEFAULT, new DirectoryEntry(ByteString.copyFromUtf8("t:1"), false, "n2"));
+    assertThat(withKeys.moves()).extracting(DirectoryPlacement.Move::source).containsExactly("n1");
     assertThat(withKeys.keysStored()).isTrue();
     assertThat(cluster.routing()).isEqualTo(before);
   }
 
   @Test
   void directoryEntry_isRemovedAtOnceWhereItsKeysStayPut_elseByMovesFromItsNode() {
-    cluster.register("n1", "127.0.0.1:1", "i1");
-    cluster.register("n2", "127.0.0.1:2", "i2");
+    cluster.membership().register("n1", "127.0.0.1:1", "i1");
+    cluster.membership().register("n2", "127.0.0.1:2", "i2");
     String onN1 = "k0";
     for (int i = 1;
         !cluster
@@ -278,10 +304,10 @@ class ClusterTest {
       onN1 = "k" + i;
     }
     ByteString key = ByteString.copyFromUtf8(onN1);
-    cluster.setDirectoryEntry(Keyspace.DEFAULT, new DirectoryEntry(key, false, "n1"));
+    cluster.directory().setDirectoryEntry(Keyspace.DEFAULT, new DirectoryEntry(key, false, "n1"));
     stored.put("n1", 1L);
     // Without the entry the ring places the key on n1 too: nothing moves.
-    cluster.removeDirectoryEntry(Keyspace.DEFAULT, key, false);
+    cluster.directory().removeDirectoryEntry(Keyspace.DEFAULT, key, false);
     assertThat(cluster.routing().keyspace(Keyspace.DEFAULT).directory().isEmpty()).isTrue();
 
     stored.clear();
@@ -301,7 +327,8 @@ class ClusterTest {
     stored.put("n2", 1L);
     RoutingTable pinned = cluster.routing();
     // Without it the key is n1's: it moves there, and the migration's commit removes the entry.
-    Cluster.Placement removal = cluster.removeDirectoryEntry(Keyspace.DEFAULT, key, false);
+    DirectoryPlacement.Placement removal =
+        cluster.directory().removeDirectoryEntry(Keyspace.DEFAULT, key, false);
     assertThat(removal.moves())
         .extracting(m -> m.source() + " -> " + m.target())
         .containsExactly("n2 -> n1");
@@ -310,7 +337,7 @@ class ClusterTest {
     // Its node DOWN: nothing can move.
     clock.advance(Duration.ofSeconds(10));
     ShardClusterException down =
-        failure(() -> cluster.removeDirectoryEntry(Keyspace.DEFAULT, key, false));
+        failure(() -> cluster.directory().removeDirectoryEntry(Keyspace.DEFAULT, key, false));
     assertThat(down.code()).isEqualTo(ErrorCode.FAILED_PRECONDITION);
     assertThat(down.getMessage()).contains("its keys would move from n2, which is DOWN");
     assertThat(cluster.routing()).isEqualTo(pinned);
@@ -318,13 +345,14 @@ class ClusterTest {
 
   @Test
   void directoryEntry_whoseStoredKeysAreAllOnItsNode_isSetAtOnce() {
-    cluster.register("n1", "127.0.0.1:1", "i1");
+    cluster.membership().register("n1", "127.0.0.1:1", "i1");
     stored.put("n1", 3L);
     long epoch = cluster.routing().epoch();
 
     // An exact key is on its one owner: pinning it there moves nothing.
     assertThat(
             cluster
+                .directory()
                 .setDirectoryEntry(
                     Keyspace.DEFAULT, new DirectoryEntry(ByteString.copyFromUtf8("k"), false, "n1"))
                 .epoch())
@@ -334,7 +362,7 @@ class ClusterTest {
 
   private void upNodes(String... ids) {
     for (int i = 0; i < ids.length; i++) {
-      cluster.register(ids[i], "127.0.0.1:" + (i + 1), "i-" + ids[i]);
+      cluster.membership().register(ids[i], "127.0.0.1:" + (i + 1), "i-" + ids[i]);
       String id = ids[i];
       cluster.update(
           s ->
@@ -346,6 +374,7 @@ class ClusterTest {
   private Map<String, String> owners(String keyspace, List<String> groups, boolean place) {
     Map<String, String> owners = new HashMap<>();
     cluster
+        .directory()
         .lookupGroups(keyspace, groups.stream().map(ByteString::copyFromUtf8).toList(), place)
         .getEntriesList()
         .forEach(e -> owners.put(e.getGroup().toStringUtf8(), e.getOwner()));
@@ -356,7 +385,7 @@ class ClusterTest {
   void directoryKeyspace_placesNewGroupsEvenly_concurrentPlacementsAgree_andEntriesPersist()
       throws Exception {
     upNodes("n1", "n2", "n3");
-    cluster.createKeyspace("tenants", StrategyProto.DIRECTORY, List.of(), null, 16);
+    cluster.catalog().createKeyspace("tenants", StrategyProto.DIRECTORY, List.of(), null, 16);
     long epoch = cluster.routing().epoch();
     List<String> groups = new ArrayList<>();
     for (int i = 0; i < 60; i++) {
@@ -397,7 +426,7 @@ class ClusterTest {
   void directoryKeyspace_aCommittedMoveChangesItsEntriesAtomically_andDropDeletesThem()
       throws Exception {
     upNodes("n1", "n2");
-    cluster.createKeyspace("tenants", StrategyProto.DIRECTORY, List.of(), null, 16);
+    cluster.catalog().createKeyspace("tenants", StrategyProto.DIRECTORY, List.of(), null, 16);
     String owner = owners("tenants", List.of("acme", "globex"), true).get("acme");
     String other = owner.equals("n1") ? "n2" : "n1";
     io.shardcluster.routing.MovingSet moving =
@@ -413,7 +442,10 @@ class ClusterTest {
     assertThat(owners("tenants", List.of("acme"), false)).containsEntry("acme", other);
     assertThat(cluster.routing().epoch()).isEqualTo(epoch + 1);
     assertThat(cluster.routing().keyspace("tenants").grouping().version()).isEqualTo(version + 1);
-    var answer = cluster.lookupGroups("tenants", List.of(ByteString.copyFromUtf8("acme")), false);
+    var answer =
+        cluster
+            .directory()
+            .lookupGroups("tenants", List.of(ByteString.copyFromUtf8("acme")), false);
     assertThat(answer.getEpoch()).isEqualTo(epoch + 1);
     assertThat(answer.getDirectoryVersion()).isEqualTo(version + 1);
 
@@ -422,7 +454,7 @@ class ClusterTest {
     cluster = Cluster.open(store, liveness, probe);
     assertThat(owners("tenants", List.of("acme"), false)).containsEntry("acme", other);
 
-    cluster.dropKeyspace("tenants");
+    cluster.catalog().dropKeyspace("tenants");
     store.close();
     store = MetadataStore.open(dir);
     cluster = Cluster.open(store, liveness, probe);
@@ -434,7 +466,9 @@ class ClusterTest {
     ShardClusterException noNode =
         failure(
             () -> {
-              cluster.createKeyspace("tenants", StrategyProto.DIRECTORY, List.of(), null, 16);
+              cluster
+                  .catalog()
+                  .createKeyspace("tenants", StrategyProto.DIRECTORY, List.of(), null, 16);
               owners("tenants", List.of("acme"), true);
             });
     assertThat(noNode.code()).isEqualTo(ErrorCode.UNAVAILABLE);
@@ -446,22 +480,26 @@ class ClusterTest {
     assertThat(
             failure(
                     () ->
-                        cluster.createKeyspace(
-                            "h", StrategyProto.HASH, List.of(), ByteString.EMPTY, 16))
+                        cluster
+                            .catalog()
+                            .createKeyspace(
+                                "h", StrategyProto.HASH, List.of(), ByteString.EMPTY, 16))
                 .code())
         .isEqualTo(ErrorCode.INVALID_ARGUMENT);
     assertThat(
             failure(
                     () ->
-                        cluster.createKeyspace(
-                            "h", StrategyProto.STRATEGY_UNSPECIFIED, List.of(), null, 16))
+                        cluster
+                            .catalog()
+                            .createKeyspace(
+                                "h", StrategyProto.STRATEGY_UNSPECIFIED, List.of(), null, 16))
                 .code())
         .isEqualTo(ErrorCode.INVALID_ARGUMENT);
   }
 
   @Test
   void droppingAKeyspace_supersedesItsRolledBackDirectoryChanges() throws Exception {
-    cluster.createKeyspace("users", StrategyProto.HASH, List.of(), null, 16);
+    cluster.catalog().createKeyspace("users", StrategyProto.HASH, List.of(), null, 16);
     DirectoryEntry pinned = new DirectoryEntry(ByteString.copyFromUtf8("pinned"), false, "node-2");
     Migration rolledBack =
         Migration.newBuilder()
@@ -479,7 +517,7 @@ class ClusterTest {
     cluster.update(s -> s.withMigration(rolledBack));
     assertThat(RollbackRetries.unanswered(cluster.state(), "users")).hasSize(1);
 
-    cluster.dropKeyspace("users");
+    cluster.catalog().dropKeyspace("users");
 
     assertThat(cluster.state().migrations().get("m000001").getSuperseded()).isTrue();
     assertThat(RollbackRetries.unanswered(cluster.state(), "users")).isEmpty();

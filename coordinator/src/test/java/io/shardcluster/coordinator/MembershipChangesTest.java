@@ -137,8 +137,8 @@ class MembershipChangesTest {
     MetadataStore store = MetadataStore.open(dir);
     try {
       Cluster cluster = Cluster.open(store, liveness, (node, address, ks, start, end) -> 0L);
-      cluster.register("n1", "127.0.0.1:1", "i1");
-      cluster.register("n2", "127.0.0.1:2", "i2");
+      cluster.membership().register("n1", "127.0.0.1:1", "i1");
+      cluster.membership().register("n2", "127.0.0.1:2", "i2");
       CoordinatorConfig config = CoordinatorConfig.defaults("127.0.0.1", 0, dir);
       MembershipChanges members =
           new MembershipChanges(

@@ -52,8 +52,8 @@ class MigrationRunnerTest {
             store,
             new Liveness(clock, Duration.ofSeconds(3)),
             (node, address, keyspace, start, end) -> 0L);
-    cluster.register("n1", "127.0.0.1:1", "i1");
-    cluster.register("n2", "127.0.0.1:2", "i2");
+    cluster.membership().register("n1", "127.0.0.1:1", "i1");
+    cluster.membership().register("n2", "127.0.0.1:2", "i2");
   }
 
   @AfterEach

@@ -76,10 +76,10 @@ class RebalancerTest {
             clock,
             Ticker.systemTicker());
     try {
-      cluster.register("node-1", "127.0.0.1:1", "i1");
+      cluster.membership().register("node-1", "127.0.0.1:1", "i1");
       DirectoryEntry pinned =
           new DirectoryEntry(ByteString.copyFromUtf8("pinned"), false, "node-1");
-      cluster.setDirectoryEntry(Keyspace.DEFAULT, pinned);
+      cluster.directory().setDirectoryEntry(Keyspace.DEFAULT, pinned);
       DirectoryEntry gone = new DirectoryEntry(ByteString.copyFromUtf8("gone"), false, "node-2");
       Migration set =
           rolledBack(
@@ -146,8 +146,8 @@ class RebalancerTest {
     Rebalancer rebalancer =
         new Rebalancer(cluster, liveness, nodes, config, clock, Ticker.systemTicker());
     try {
-      cluster.register("n1", "127.0.0.1:1", "i1");
-      cluster.register("n2", "127.0.0.1:2", "i2");
+      cluster.membership().register("n1", "127.0.0.1:1", "i1");
+      cluster.membership().register("n2", "127.0.0.1:2", "i2");
       // n2 is UP: no join of its own to plan, only the five moves.
       cluster.update(
           s ->

@@ -18,6 +18,8 @@ import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.RoutingTable;
 import io.shardcluster.rpc.NodeChannels;
 import io.shardcluster.rpc.StatusErrors;
+import io.shardcluster.testing.LocalCluster;
+import io.shardcluster.testing.Shardctl;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;

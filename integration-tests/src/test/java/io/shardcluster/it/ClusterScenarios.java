@@ -6,6 +6,7 @@ import io.shardcluster.client.KeyValue;
 import io.shardcluster.client.NodeState;
 import io.shardcluster.client.ShardClient;
 import io.shardcluster.routing.Keyspace;
+import io.shardcluster.testing.TestCluster;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;

@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import io.shardcluster.client.ShardClient;
 import io.shardcluster.routing.RoutingTable;
+import io.shardcluster.testing.LocalCluster;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;

@@ -1,5 +1,7 @@
 package io.shardcluster.it;
 
+import io.shardcluster.testing.InProcessCluster;
+import io.shardcluster.testing.TestCluster;
 import java.nio.file.Path;
 import java.time.Duration;
 

@@ -1,7 +1,5 @@
 package io.shardcluster.it;
 
-// Over 500 lines: each directory change runs under concurrent writes, which takes set-up.
-
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
@@ -14,6 +12,8 @@ import io.shardcluster.errors.ErrorCode;
 import io.shardcluster.errors.ShardClusterException;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.RoutingTable;
+import io.shardcluster.testing.InProcessCluster;
+// Over 500 lines: each directory change runs under concurrent writes, which takes set-up.
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -1,7 +1,5 @@
 package io.shardcluster.it;
 
-// Over 500 lines: each keyspace scenario needs a paragraph of set-up and checks.
-
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
@@ -13,6 +11,8 @@ import io.shardcluster.client.NodeState;
 import io.shardcluster.client.ShardClient;
 import io.shardcluster.errors.ErrorCode;
 import io.shardcluster.errors.ShardClusterException;
+import io.shardcluster.testing.InProcessCluster;
+// Over 500 lines: each keyspace scenario needs a paragraph of set-up and checks.
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;

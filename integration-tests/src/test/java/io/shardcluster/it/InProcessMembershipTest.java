@@ -16,6 +16,7 @@ import io.shardcluster.errors.ErrorCode;
 import io.shardcluster.errors.ShardClusterException;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.RoutingTable;
+import io.shardcluster.testing.InProcessCluster;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;

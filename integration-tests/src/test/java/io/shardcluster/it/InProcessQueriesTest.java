@@ -19,6 +19,7 @@ import io.shardcluster.query.QueryParser;
 import io.shardcluster.query.ShardQuery;
 import io.shardcluster.routing.RoutingTable;
 import io.shardcluster.server.Failpoints;
+import io.shardcluster.testing.InProcessCluster;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -10,6 +10,7 @@ import io.shardcluster.client.MigrationInfo;
 import io.shardcluster.client.ShardClient;
 import io.shardcluster.coordinator.CoordinatorConfig;
 import io.shardcluster.server.Failpoints;
+import io.shardcluster.testing.InProcessCluster;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -15,6 +15,7 @@ import io.shardcluster.routing.DirectoryEntry;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.RoutingTable;
 import io.shardcluster.server.Failpoints;
+import io.shardcluster.testing.InProcessCluster;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;

@@ -7,6 +7,8 @@ import io.shardcluster.client.KeyValue;
 import io.shardcluster.client.MigrationInfo;
 import io.shardcluster.client.NodeInfo;
 import io.shardcluster.client.ShardClient;
+import io.shardcluster.testing.LocalCluster;
+import io.shardcluster.testing.Shardctl;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;

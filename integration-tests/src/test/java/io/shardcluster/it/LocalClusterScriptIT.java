@@ -2,6 +2,8 @@ package io.shardcluster.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.shardcluster.testing.LocalCluster;
+import io.shardcluster.testing.Shardctl;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;

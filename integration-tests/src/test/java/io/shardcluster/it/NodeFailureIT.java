@@ -8,6 +8,8 @@ import io.shardcluster.client.ShardClient;
 import io.shardcluster.errors.NodeUnavailableException;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.RoutingTable;
+import io.shardcluster.testing.LocalCluster;
+import io.shardcluster.testing.Shardctl;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;

@@ -2,6 +2,8 @@ package io.shardcluster.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.shardcluster.testing.LocalCluster;
+import io.shardcluster.testing.Shardctl;
 import java.nio.charset.StandardCharsets;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;

@@ -3,6 +3,8 @@ package io.shardcluster.it;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.shardcluster.client.ShardClient;
+import io.shardcluster.testing.LocalCluster;
+import io.shardcluster.testing.Shardctl;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.HashSet;

@@ -1,4 +1,4 @@
-package io.shardcluster.it;
+package io.shardcluster.testing;
 
 import static org.awaitility.Awaitility.await;
 
@@ -37,8 +37,8 @@ import java.util.Set;
  * each node with its own RocksDB under a temporary directory. Fast enough for many scenarios; the
  * multi-process tests cover what only separate JVMs can show (SIGKILL, restarts).
  */
-final class InProcessCluster implements TestCluster {
-  static final String COORDINATOR = "127.0.0.1:1";
+public final class InProcessCluster implements TestCluster {
+  public static final String COORDINATOR = "127.0.0.1:1";
 
   private final Path dir;
   private final CoordinatorServer coordinator;
@@ -47,7 +47,7 @@ final class InProcessCluster implements TestCluster {
   private final List<ShardClient> clients = new ArrayList<>();
   private int nextPort = 2;
 
-  InProcessCluster(Path dir, CoordinatorConfig config) {
+  public InProcessCluster(Path dir, CoordinatorConfig config) {
     this.dir = dir;
     this.coordinator =
         new CoordinatorServer(
@@ -59,12 +59,12 @@ final class InProcessCluster implements TestCluster {
   }
 
   /** Coordinator settings for quick tests: short heartbeat timeout and balance window. */
-  static CoordinatorConfig config(Path dir, boolean balancer, Duration window) {
+  public static CoordinatorConfig config(Path dir, boolean balancer, Duration window) {
     return config(dir, balancer, window, CoordinatorConfig.DEFAULT_RANGE_SPLIT_KEYS);
   }
 
   /** The same, with ranges split once they hold more than {@code rangeSplitKeys} keys. */
-  static CoordinatorConfig config(
+  public static CoordinatorConfig config(
       Path dir, boolean balancer, Duration window, long rangeSplitKeys) {
     return config(dir, balancer, window, rangeSplitKeys, 0, "keys");
   }
@@ -73,7 +73,7 @@ final class InProcessCluster implements TestCluster {
    * The same, also splitting ranges that take more than {@code rangeSplitOps} requests per second,
    * and balancing by {@code balanceBy} ("keys" or "ops").
    */
-  static CoordinatorConfig config(
+  public static CoordinatorConfig config(
       Path dir,
       boolean balancer,
       Duration window,
@@ -97,12 +97,12 @@ final class InProcessCluster implements TestCluster {
    * Quick-test settings without the balancer, at most {@code maxMigrations} copying at once, and
    * the failpoints on.
    */
-  static CoordinatorConfig config(Path dir, int maxMigrations, Failpoints failpoints) {
+  public static CoordinatorConfig config(Path dir, int maxMigrations, Failpoints failpoints) {
     return config(dir, maxMigrations, failpoints, CoordinatorConfig.DEFAULT_CUTOVER_TIMEOUT);
   }
 
   /** As {@link #config(Path, int, Failpoints)}, with cutovers rolled back when held up so long. */
-  static CoordinatorConfig config(
+  public static CoordinatorConfig config(
       Path dir, int maxMigrations, Failpoints failpoints, Duration cutoverTimeout) {
     return config(
         dir,
@@ -116,7 +116,7 @@ final class InProcessCluster implements TestCluster {
    * As {@link #config(Path, int, Failpoints, Duration)}, with migrations whose target is DOWN for
    * {@code targetDownTimeout} before their cutover rolled back.
    */
-  static CoordinatorConfig config(
+  public static CoordinatorConfig config(
       Path dir,
       int maxMigrations,
       Failpoints failpoints,
@@ -166,32 +166,32 @@ final class InProcessCluster implements TestCluster {
         failpoints);
   }
 
-  static ManagedChannel channel(String address) {
+  public static ManagedChannel channel(String address) {
     return InProcessChannelBuilder.forName(address).directExecutor().build();
   }
 
   /** Stops a node (its data stays). */
-  void stopNode(String id) {
+  public void stopNode(String id) {
     nodes.remove(id).stop();
   }
 
   /** Starts a stopped node again on its data and port. */
-  ShardNodeServer restartNode(String id) {
+  public ShardNodeServer restartNode(String id) {
     return startNode(id, ports.get(id), Failpoints.none());
   }
 
   /** Starts a node and waits until the coordinator lists it as UP. */
-  ShardNodeServer addNode(String id) {
+  public ShardNodeServer addNode(String id) {
     return addNode(id, Failpoints.none());
   }
 
   /** As {@link #addNode(String)}, with failpoints enabled on the node. */
-  ShardNodeServer addNode(String id, Failpoints failpoints) {
+  public ShardNodeServer addNode(String id, Failpoints failpoints) {
     return startNode(id, nextPort++, failpoints);
   }
 
   /** Starts a new node and returns once it has registered, while it is still joining. */
-  ShardNodeServer startJoining(String id) {
+  public ShardNodeServer startJoining(String id) {
     ShardNodeServer node = launch(id, nextPort++, Failpoints.none());
     awaitState(id, NodeState.JOINING);
     return node;
@@ -227,7 +227,7 @@ final class InProcessCluster implements TestCluster {
     return node;
   }
 
-  void awaitState(String node, NodeState state) {
+  public void awaitState(String node, NodeState state) {
     ShardClient admin = client();
     await()
         .atMost(Duration.ofSeconds(60))
@@ -238,14 +238,14 @@ final class InProcessCluster implements TestCluster {
                     .anyMatch(n -> n.id().equals(node) && n.state() == state));
   }
 
-  Map<String, NodeInfo> nodes() {
+  public Map<String, NodeInfo> nodes() {
     Map<String, NodeInfo> byId = new LinkedHashMap<>();
     client().admin().nodes().nodes().forEach(n -> byId.put(n.id(), n));
     return byId;
   }
 
   /** Waits until no migration is in progress. */
-  void awaitMigrations() {
+  public void awaitMigrations() {
     ShardClient admin = client();
     await()
         .atMost(Duration.ofSeconds(60))
@@ -254,7 +254,7 @@ final class InProcessCluster implements TestCluster {
   }
 
   /** Keys each node owns in the keyspace, straight from each node. */
-  static Map<String, List<String>> ownedKeys(ShardClient client, String keyspace) {
+  public static Map<String, List<String>> ownedKeys(ShardClient client, String keyspace) {
     RoutingTable table = client.refreshRoutingTable();
     Map<String, List<String>> owned = new HashMap<>();
     table
@@ -274,7 +274,7 @@ final class InProcessCluster implements TestCluster {
   }
 
   /** Keys a node stores in the keyspace in [start, end) ("" for no bound), owned or not. */
-  static long storedKeys(String address, String keyspace, String start, String end) {
+  public static long storedKeys(String address, String keyspace, String start, String end) {
     var channel = InProcessCluster.channel(address);
     try {
       return ShardNodeGrpc.newBlockingStub(channel)
@@ -291,12 +291,12 @@ final class InProcessCluster implements TestCluster {
   }
 
   /** Scan streams a node has opened since it started. */
-  static long scansServed(String address) {
+  public static long scansServed(String address) {
     return stats(address).getScans();
   }
 
   /** Query parts the node at the address has answered in full since it started. */
-  static long queriesAnswered(String address) {
+  public static long queriesAnswered(String address) {
     return stats(address).getQueries();
   }
 
@@ -315,7 +315,7 @@ final class InProcessCluster implements TestCluster {
   }
 
   /** A client whose operations, retries included, end after {@code requestTimeout}. */
-  ShardClient client(Duration requestTimeout) {
+  public ShardClient client(Duration requestTimeout) {
     ShardClient client =
         ShardClient.builder()
             .coordinator(COORDINATOR)

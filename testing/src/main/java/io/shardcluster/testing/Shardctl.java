@@ -1,4 +1,4 @@
-package io.shardcluster.it;
+package io.shardcluster.testing;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -11,23 +11,23 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 /** Runs the built shardctl (or a bin/ script) as a separate process and captures its output. */
-final class Shardctl {
+public final class Shardctl {
   /** What a command printed and how it exited. */
-  record Result(int exitCode, String out, String err) {
+  public record Result(int exitCode, String out, String err) {
     /** The non-empty lines of standard error. */
-    List<String> errLines() {
+    public List<String> errLines() {
       return err.lines().filter(line -> !line.isBlank()).toList();
     }
   }
 
   private Shardctl() {}
 
-  static Result run(List<String> args) throws IOException, InterruptedException {
+  public static Result run(List<String> args) throws IOException, InterruptedException {
     return start(args).result();
   }
 
   /** Starts shardctl without waiting for it: for a command that runs a while, like a watch. */
-  static Running start(List<String> args) throws IOException {
+  public static Running start(List<String> args) throws IOException {
     List<String> command = new ArrayList<>();
     command.add(JvmProcess.javaBinary());
     command.add("-XX:TieredStopAtLevel=1");
@@ -38,13 +38,13 @@ final class Shardctl {
     return new Running(command, Map.of());
   }
 
-  static Result exec(List<String> command, Map<String, String> env)
+  public static Result exec(List<String> command, Map<String, String> env)
       throws IOException, InterruptedException {
     return new Running(command, env).result();
   }
 
   /** A process that runs: what it has printed so far, and how it ended once it has. */
-  static final class Running {
+  public static final class Running {
     private final List<String> command;
     private final Process process;
     private final StringBuffer out = new StringBuffer();
@@ -63,12 +63,12 @@ final class Shardctl {
     }
 
     /** What it has printed on standard output so far. */
-    String outSoFar() {
+    public String outSoFar() {
       return out.toString();
     }
 
     /** Waits until it exits (at most 180 s). */
-    Result result() throws InterruptedException {
+    public Result result() throws InterruptedException {
       if (!process.waitFor(180, TimeUnit.SECONDS)) {
         process.destroyForcibly();
         throw new IllegalStateException("timed out: " + String.join(" ", command));

@@ -1,4 +1,4 @@
-package io.shardcluster.it;
+package io.shardcluster.testing;
 
 import static org.awaitility.Awaitility.await;
 
@@ -29,13 +29,13 @@ import java.util.concurrent.TimeUnit;
  * A whole cluster of real processes for a test: a coordinator and shard nodes started from the
  * built jars, each on a port picked by the OS at first start and kept across restarts.
  */
-final class LocalCluster implements TestCluster {
-  static final Path ROOT =
+public final class LocalCluster implements TestCluster {
+  public static final Path ROOT =
       Path.of(System.getProperty("shardcluster.root", "..")).toAbsolutePath().normalize();
-  static final Duration START_TIMEOUT = Duration.ofSeconds(60);
-  static final ObjectMapper JSON = new ObjectMapper();
+  public static final Duration START_TIMEOUT = Duration.ofSeconds(60);
+  public static final ObjectMapper JSON = new ObjectMapper();
 
-  final Path dir;
+  public final Path dir;
   private final JvmProcess coordinator;
   private final Map<String, JvmProcess> nodes = new LinkedHashMap<>();
   private final List<ShardClient> clients = new ArrayList<>();
@@ -60,11 +60,11 @@ final class LocalCluster implements TestCluster {
   }
 
   /** Lets every process paused at a failpoint go on. */
-  void releaseFailpoints() throws IOException {
+  public void releaseFailpoints() throws IOException {
     Files.writeString(dir.resolve("release-failpoints"), "go");
   }
 
-  static Path jar(String module) {
+  public static Path jar(String module) {
     Path jar = ROOT.resolve(module).resolve("target").resolve(module + ".jar");
     if (!Files.exists(jar)) {
       throw new IllegalStateException(jar + " is missing; build with ./mvnw package first");
@@ -73,12 +73,12 @@ final class LocalCluster implements TestCluster {
   }
 
   /** Starts a coordinator and {@code nodeCount} nodes, and waits until all nodes are UP. */
-  static LocalCluster start(String testName, int nodeCount) throws Exception {
+  public static LocalCluster start(String testName, int nodeCount) throws Exception {
     return start(testName, nodeCount, List.of());
   }
 
   /** As above, with more coordinator arguments. */
-  static LocalCluster start(String testName, int nodeCount, List<String> coordinatorExtras)
+  public static LocalCluster start(String testName, int nodeCount, List<String> coordinatorExtras)
       throws Exception {
     Path dir =
         ROOT.resolve("integration-tests/target/it-work")
@@ -110,12 +110,12 @@ final class LocalCluster implements TestCluster {
   }
 
   /** Starts a new node (it registers and joins). */
-  JvmProcess addNode(String name) throws Exception {
+  public JvmProcess addNode(String name) throws Exception {
     return addNode(name, List.of());
   }
 
   /** Starts a new node with more arguments (failpoints, say). */
-  JvmProcess addNode(String name, List<String> extras) throws Exception {
+  public JvmProcess addNode(String name, List<String> extras) throws Exception {
     List<String> args =
         new ArrayList<>(
             List.of(
@@ -137,38 +137,38 @@ final class LocalCluster implements TestCluster {
     return node;
   }
 
-  Path dataDir(String node) {
+  public Path dataDir(String node) {
     return dir.resolve(node);
   }
 
-  String coordinatorAddress() {
+  public String coordinatorAddress() {
     return "127.0.0.1:" + coordinatorPort;
   }
 
-  int coordinatorPort() {
+  public int coordinatorPort() {
     return coordinatorPort;
   }
 
-  JvmProcess coordinator() {
+  public JvmProcess coordinator() {
     return coordinator;
   }
 
-  JvmProcess node(String name) {
+  public JvmProcess node(String name) {
     return nodes.get(name);
   }
 
   /** SIGKILLs a process (node name or "coordinator"). */
-  void kill(String name) throws InterruptedException {
+  public void kill(String name) throws InterruptedException {
     process(name).kill();
   }
 
   /** Restarts a killed or stopped process on its data dir and port, without failpoints. */
-  void restart(String name) throws Exception {
+  public void restart(String name) throws Exception {
     restart(name, List.of());
   }
 
   /** Stops a running process (SIGTERM) and starts it again with more arguments. */
-  void restartWith(String name, List<String> extras) throws Exception {
+  public void restartWith(String name, List<String> extras) throws Exception {
     process(name).stop();
     restart(name, extras);
   }
@@ -190,7 +190,7 @@ final class LocalCluster implements TestCluster {
     process.awaitListening(START_TIMEOUT);
   }
 
-  JvmProcess process(String name) {
+  public JvmProcess process(String name) {
     return name.equals("coordinator") ? coordinator : nodes.get(name);
   }
 
@@ -207,12 +207,12 @@ final class LocalCluster implements TestCluster {
   }
 
   /** Runs shardctl against this cluster. */
-  Shardctl.Result shardctl(String... args) throws Exception {
+  public Shardctl.Result shardctl(String... args) throws Exception {
     return Shardctl.run(withCoordinator(args));
   }
 
   /** Starts shardctl against this cluster without waiting for it to end. */
-  Shardctl.Running startShardctl(String... args) throws Exception {
+  public Shardctl.Running startShardctl(String... args) throws Exception {
     return Shardctl.start(withCoordinator(args));
   }
 
@@ -223,7 +223,7 @@ final class LocalCluster implements TestCluster {
   }
 
   /** Node id to state, from {@code shardctl nodes --json}. */
-  Map<String, String> nodeStates() throws Exception {
+  public Map<String, String> nodeStates() throws Exception {
     Shardctl.Result result = shardctl("nodes", "--json");
     if (result.exitCode() != 0) {
       throw new IllegalStateException("shardctl nodes failed: " + result.err());
@@ -235,7 +235,7 @@ final class LocalCluster implements TestCluster {
     return states;
   }
 
-  void awaitUp(int count) {
+  public void awaitUp(int count) {
     await()
         .atMost(START_TIMEOUT)
         .pollInterval(Duration.ofMillis(250))
@@ -243,12 +243,12 @@ final class LocalCluster implements TestCluster {
   }
 
   /** The keys each node owns (its scan answers), read straight from each node. */
-  Map<String, Set<String>> ownedKeys() {
+  public Map<String, Set<String>> ownedKeys() {
     return ownedKeys(io.shardcluster.routing.Keyspace.DEFAULT);
   }
 
   /** Keys each node owns in the keyspace, straight from each node. */
-  Map<String, Set<String>> ownedKeys(String keyspace) {
+  public Map<String, Set<String>> ownedKeys(String keyspace) {
     Map<String, Set<String>> owned = new LinkedHashMap<>();
     try (ShardClient client = client();
         NodeChannels channels = new NodeChannels(NodeChannels::plaintext)) {
@@ -272,7 +272,7 @@ final class LocalCluster implements TestCluster {
   }
 
   /** How many keys a node stores, owned or not. */
-  long storedKeys(String node) {
+  public long storedKeys(String node) {
     try (ShardClient client = client();
         NodeChannels channels = new NodeChannels(NodeChannels::plaintext)) {
       // From the member list: a removed node is no longer in the routing table.
@@ -289,7 +289,7 @@ final class LocalCluster implements TestCluster {
   }
 
   /** Waits until no migration is in progress and no node is JOINING or DRAINING. */
-  void awaitSettled(Duration timeout) {
+  public void awaitSettled(Duration timeout) {
     await()
         .atMost(timeout)
         .pollInterval(Duration.ofMillis(250))
@@ -375,11 +375,11 @@ final class LocalCluster implements TestCluster {
     }
   }
 
-  static String read(Path file) throws IOException {
+  public static String read(Path file) throws IOException {
     return Files.readString(file, StandardCharsets.UTF_8);
   }
 
-  static void sleepUntil(long nanoTime) throws InterruptedException {
+  public static void sleepUntil(long nanoTime) throws InterruptedException {
     long wait = nanoTime - System.nanoTime();
     if (wait > 0) {
       TimeUnit.NANOSECONDS.sleep(wait);

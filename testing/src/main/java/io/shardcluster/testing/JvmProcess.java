@@ -1,4 +1,4 @@
-package io.shardcluster.it;
+package io.shardcluster.testing;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -17,9 +17,9 @@ import java.util.regex.Pattern;
  * One server JVM started from a built jar, its output in a log file. Started, killed with SIGKILL
  * and restarted with the same arguments.
  */
-final class JvmProcess {
+public final class JvmProcess {
   private static final Pattern LISTENING = Pattern.compile("listening on (\\S+):(\\d+)");
-  static final List<String> JVM_OPTIONS =
+  public static final List<String> JVM_OPTIONS =
       List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:-UsePerfData");
 
   private final String name;
@@ -31,11 +31,11 @@ final class JvmProcess {
 
   private final Map<String, String> environment;
 
-  JvmProcess(String name, Path jar, Path logDir, List<String> arguments) {
+  public JvmProcess(String name, Path jar, Path logDir, List<String> arguments) {
     this(name, jar, logDir, arguments, Map.of());
   }
 
-  JvmProcess(
+  public JvmProcess(
       String name, Path jar, Path logDir, List<String> arguments, Map<String, String> environment) {
     this.name = name;
     this.jar = jar;
@@ -44,16 +44,16 @@ final class JvmProcess {
     this.environment = Map.copyOf(environment);
   }
 
-  static String javaBinary() {
+  public static String javaBinary() {
     return ProcessHandle.current().info().command().orElse("java");
   }
 
-  String name() {
+  public String name() {
     return name;
   }
 
   /** Starts the JVM; the log of each start is appended to the same file. */
-  JvmProcess start() throws IOException {
+  public JvmProcess start() throws IOException {
     List<String> command = new ArrayList<>();
     command.add(javaBinary());
     command.addAll(JVM_OPTIONS);
@@ -80,7 +80,7 @@ final class JvmProcess {
    * Waits for this start's "listening on HOST:PORT" line and returns the port. Fails early, with
    * the log, if the process exits.
    */
-  int awaitListening(Duration timeout) throws IOException, InterruptedException {
+  public int awaitListening(Duration timeout) throws IOException, InterruptedException {
     long deadline = System.nanoTime() + timeout.toNanos();
     while (System.nanoTime() < deadline) {
       String text = Files.readString(log, StandardCharsets.UTF_8);
@@ -100,16 +100,16 @@ final class JvmProcess {
   }
 
   /** Replaces the arguments used by the next start. */
-  void arguments(List<String> next) {
+  public void arguments(List<String> next) {
     this.arguments = List.copyOf(next);
   }
 
-  List<String> arguments() {
+  public List<String> arguments() {
     return arguments;
   }
 
   /** SIGKILL, and wait until it is gone. */
-  void kill() throws InterruptedException {
+  public void kill() throws InterruptedException {
     if (process != null && process.isAlive()) {
       process.destroyForcibly();
       process.waitFor(30, TimeUnit.SECONDS);
@@ -117,12 +117,12 @@ final class JvmProcess {
   }
 
   /** SIGSTOP: the process stays, holding its sockets, and answers nothing until {@link #thaw}. */
-  void freeze() throws IOException, InterruptedException {
+  public void freeze() throws IOException, InterruptedException {
     signal("STOP");
   }
 
   /** SIGCONT after {@link #freeze}. */
-  void thaw() throws IOException, InterruptedException {
+  public void thaw() throws IOException, InterruptedException {
     signal("CONT");
   }
 
@@ -137,7 +137,7 @@ final class JvmProcess {
   }
 
   /** SIGTERM, and wait until it is gone. */
-  void stop() throws InterruptedException {
+  public void stop() throws InterruptedException {
     if (process != null && process.isAlive()) {
       process.destroy();
       if (!process.waitFor(20, TimeUnit.SECONDS)) {
@@ -146,12 +146,12 @@ final class JvmProcess {
     }
   }
 
-  boolean isAlive() {
+  public boolean isAlive() {
     return process != null && process.isAlive();
   }
 
   /** Waits for the process to exit and returns its exit code. */
-  int awaitExit(Duration timeout) throws InterruptedException {
+  public int awaitExit(Duration timeout) throws InterruptedException {
     if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
       throw new IllegalStateException(name + " did not exit within " + timeout);
     }
@@ -159,7 +159,7 @@ final class JvmProcess {
   }
 
   /** Waits until the latest start's log contains the text. */
-  void awaitLog(String text, Duration timeout) throws IOException, InterruptedException {
+  public void awaitLog(String text, Duration timeout) throws IOException, InterruptedException {
     long deadline = System.nanoTime() + timeout.toNanos();
     while (!lastLog().contains(text)) {
       if (System.nanoTime() > deadline) {
@@ -170,7 +170,7 @@ final class JvmProcess {
   }
 
   /** The log of the latest start. */
-  String lastLog() throws IOException {
+  public String lastLog() throws IOException {
     String text = Files.readString(log, StandardCharsets.UTF_8);
     return text.substring(text.lastIndexOf("---- start " + starts + ":"));
   }

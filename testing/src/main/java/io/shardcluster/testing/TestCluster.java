@@ -1,4 +1,4 @@
-package io.shardcluster.it;
+package io.shardcluster.testing;
 
 import io.shardcluster.client.NodeState;
 import io.shardcluster.client.ShardClient;
@@ -11,25 +11,25 @@ import java.util.Set;
  * sockets, killed with SIGKILL). A scenario written against this runs both ways ({@link
  * ClusterScenarios}).
  */
-interface TestCluster extends AutoCloseable {
+public interface TestCluster extends AutoCloseable {
   /** A client of the cluster, closed with it. */
-  ShardClient client();
+  public ShardClient client();
 
   /** Starts a new node, which registers and joins. */
-  void startNode(String id) throws Exception;
+  public void startNode(String id) throws Exception;
 
   /** Stops a node at once: in process, closing it; as a process, SIGKILL. Its data stays. */
-  void crashNode(String id) throws Exception;
+  public void crashNode(String id) throws Exception;
 
   /** Starts a stopped node again on its data and address. */
-  void recoverNode(String id) throws Exception;
+  public void recoverNode(String id) throws Exception;
 
   /** Waits until the coordinator lists the node in the state. */
-  void awaitNodeState(String id, NodeState state);
+  public void awaitNodeState(String id, NodeState state);
 
   /** Waits until no migration runs and no node is joining or draining. */
-  void awaitSettled();
+  public void awaitSettled();
 
   /** The keys each node serves in the keyspace, asked of each node directly. */
-  Map<String, Set<String>> keysByNode(String keyspace);
+  public Map<String, Set<String>> keysByNode(String keyspace);
 }

@@ -64,6 +64,9 @@ final class LocalStore implements AutoCloseable {
   private final Set<Releasable> open = ConcurrentHashMap.newKeySet();
   private boolean closed;
 
+  // Two data memtables (16 MiB each): the data family still flushes by its own size.
+  private static final long MAX_TOTAL_WAL_BYTES = 32L << 20;
+
   private LocalStore(
       DBOptions dbOptions,
       ColumnFamilyOptions dataOptions,
@@ -90,6 +93,11 @@ final class LocalStore implements AutoCloseable {
             .setIncreaseParallelism(Math.max(2, Runtime.getRuntime().availableProcessors()))
             .setMaxBackgroundJobs(2)
             .setKeepLogFileNum(3)
+            // The metadata and change-log families take few writes and so rarely fill a memtable:
+            // without a bound, RocksDB kept every write-ahead log since their last flush (about as
+            // much disk as the data after 1,000,000 keys, all replayed by a restart). Past this
+            // total it flushes the family holding the oldest log, so old logs can go.
+            .setMaxTotalWalSize(MAX_TOTAL_WAL_BYTES)
             // Table files are read through memory maps rather than a pread system call per block:
             // a third less per row scanned and about half the time of a point read that misses
             // the block cache, measured on this project's development machine.

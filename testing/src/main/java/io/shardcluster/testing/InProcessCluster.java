@@ -6,6 +6,7 @@ import com.google.protobuf.ByteString;
 import io.grpc.ManagedChannel;
 import io.grpc.inprocess.InProcessChannelBuilder;
 import io.grpc.inprocess.InProcessServerBuilder;
+import io.shardcluster.client.ClusterAdmin;
 import io.shardcluster.client.NodeInfo;
 import io.shardcluster.client.NodeState;
 import io.shardcluster.client.ShardClient;
@@ -31,6 +32,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Predicate;
 
 /**
  * A whole cluster in one JVM over in-process gRPC: the real coordinator and shard node servers,
@@ -228,14 +230,19 @@ public final class InProcessCluster implements TestCluster {
   }
 
   public void awaitState(String node, NodeState state) {
-    ShardClient admin = client();
+    awaitAdmin(
+        admin ->
+            admin.nodes().nodes().stream()
+                .anyMatch(n -> n.id().equals(node) && n.state() == state));
+  }
+
+  /** Polls the cluster's admin view with one client until the test passes (a minute at most). */
+  private void awaitAdmin(Predicate<ClusterAdmin> test) {
+    ClusterAdmin admin = client().admin();
     await()
         .atMost(Duration.ofSeconds(60))
         .pollInterval(Duration.ofMillis(50))
-        .until(
-            () ->
-                admin.admin().nodes().nodes().stream()
-                    .anyMatch(n -> n.id().equals(node) && n.state() == state));
+        .until(() -> test.test(admin));
   }
 
   public Map<String, NodeInfo> nodes() {
@@ -246,11 +253,7 @@ public final class InProcessCluster implements TestCluster {
 
   /** Waits until no migration is in progress. */
   public void awaitMigrations() {
-    ShardClient admin = client();
-    await()
-        .atMost(Duration.ofSeconds(60))
-        .pollInterval(Duration.ofMillis(50))
-        .until(() -> admin.admin().migrations(false).isEmpty());
+    awaitAdmin(admin -> admin.migrations(false).isEmpty());
   }
 
   /** Keys each node owns in the keyspace, straight from each node. */
@@ -348,17 +351,12 @@ public final class InProcessCluster implements TestCluster {
 
   @Override
   public void awaitSettled() {
-    ShardClient admin = client();
-    await()
-        .atMost(Duration.ofSeconds(60))
-        .pollInterval(Duration.ofMillis(50))
-        .until(
-            () ->
-                admin.admin().migrations(false).isEmpty()
-                    && admin.admin().nodes().nodes().stream()
-                        .noneMatch(
-                            n ->
-                                n.state() == NodeState.JOINING || n.state() == NodeState.DRAINING));
+    awaitAdmin(
+        admin ->
+            admin.migrations(false).isEmpty()
+                && admin.nodes().nodes().stream()
+                    .noneMatch(
+                        n -> n.state() == NodeState.JOINING || n.state() == NodeState.DRAINING));
   }
 
   @Override

@@ -531,7 +531,9 @@ public final class ClusterAdmin {
         m.getPhase() == MigrationPhase.CANCELLED && m.getRetryable(),
         m.getSuperseded(),
         m.getGroup(),
-        m.getLatestOfEntry());
+        m.getLatestOfEntry(),
+        m.getCopyRateLimit(),
+        m.getPace());
   }
 
   private AdminGrpc.AdminBlockingStub stub() {

@@ -8,9 +8,9 @@ import java.util.stream.Stream;
 import java.util.stream.StreamSupport;
 
 /**
- * Rows of a scan in key order, streamed from the nodes as they are consumed. Close it to release
- * the streams early; reaching the end closes it too. Methods throw {@link ShardClusterException}
- * when a node fails in a way retries cannot mend.
+ * Rows of a scan in the keyspace's scan order ({@link ShardClient#scan}), streamed from the nodes
+ * as they are consumed. Close it to release the streams early; reaching the end closes it too.
+ * Methods throw {@link ShardClusterException} when a node fails in a way retries cannot mend.
  */
 public interface KeyValueIterator extends Iterator<KeyValue>, AutoCloseable {
   @Override

@@ -41,6 +41,10 @@ import java.util.TreeMap;
  * @param latestOfEntry for a directory change: whether it is of the latest round of changes of its
  *     entry or group, which is what the coordinator tries again if a failure rolled it back (only a
  *     later change of the same entry or group answers it)
+ * @param copyRateLimit while its keys are copied: the source's current rate limit in bytes/s (0:
+ *     none, or not copying)
+ * @param pace while its keys are copied: why the source copies at that rate (it slows down while
+ *     its own requests' p99 is above its bound); empty otherwise
  */
 public record MigrationInfo(
     String id,
@@ -66,7 +70,9 @@ public record MigrationInfo(
     boolean rolledBackByFailure,
     boolean superseded,
     String group,
-    boolean latestOfEntry) {
+    boolean latestOfEntry,
+    long copyRateLimit,
+    String pace) {
   /**
    * How many times the coordinator tries the moves of a join, a drain or a directory change that
    * failures roll back, the first try included.

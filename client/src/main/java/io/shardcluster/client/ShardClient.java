@@ -350,8 +350,12 @@ public final class ShardClient implements AutoCloseable {
   // ---- scans ----
 
   /**
-   * Rows across all nodes in key order, streamed: nodes send rows as the iterator is consumed.
-   * Close the iterator if you stop early.
+   * Rows across all nodes in the keyspace's scan order, streamed: nodes send rows as the iterator
+   * is consumed. A range keyspace returns keys in key order and reads only the ranges in {@code
+   * [from, to)}. A hash keyspace returns them in position order (the hash of the key; ties by key),
+   * as Cassandra's token order does, and bounds other than a single key filter a walk of every key:
+   * key-ordered scans are what range keyspaces are for. A directory keyspace returns each group's
+   * keys together, in key order. Close the iterator if you stop early.
    */
   public KeyValueIterator scan(ScanOptions options) {
     return new MergedScan(

@@ -77,7 +77,7 @@ class ClusterHealthTest {
   private static MigrationInfo migration(String id, String reason, boolean paused) {
     return new MigrationInfo(
         id, "node-1", "node-2", "", 0.1, "COPYING", paused, reason, 1, 0, 0, 0, 0, 0, 0, 0, "", 0,
-        0, 0, false, false, "", false);
+        0, 0, false, false, "", false, 0, "");
   }
 
   /** A migration that ended at {@code created} + 1 s: DONE, or CANCELLED by a failure or not. */
@@ -107,7 +107,9 @@ class ClusterHealthTest {
         phase.equals("CANCELLED") && !error.isEmpty(),
         false,
         "",
-        false);
+        false,
+        0,
+        "");
   }
 
   private static MigrationInfo withAttempt(MigrationInfo m, int attempt) {
@@ -139,7 +141,9 @@ class ClusterHealthTest {
         m.rolledBackByFailure(),
         m.superseded(),
         m.group(),
-        latestOfEntry);
+        latestOfEntry,
+        0,
+        "");
   }
 
   /**

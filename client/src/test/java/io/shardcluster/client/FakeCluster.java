@@ -24,8 +24,10 @@ import io.shardcluster.proto.v1.ScanResponse;
 import io.shardcluster.proto.v1.ShardNodeGrpc;
 import io.shardcluster.proto.v1.WatchRoutingTableRequest;
 import io.shardcluster.routing.HashRing;
+import io.shardcluster.routing.KeyRange;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.RoutingTable;
+import io.shardcluster.routing.ScanOrder;
 import io.shardcluster.rpc.RoutingTables;
 import io.shardcluster.rpc.StatusErrors;
 import java.io.IOException;
@@ -47,6 +49,8 @@ import java.util.concurrent.atomic.AtomicReference;
  * keys their table does not give them, as real nodes do.
  */
 final class FakeCluster implements AutoCloseable {
+  private static final Keyspace HASH = Keyspace.hash(Keyspace.DEFAULT);
+
   static final String COORDINATOR = "coordinator:1";
 
   final AtomicReference<RoutingTable> table = new AtomicReference<>();
@@ -75,7 +79,8 @@ final class FakeCluster implements AutoCloseable {
                 Keyspace.hash(Keyspace.DEFAULT).withRing(HashRing.of(starts, nodes)))));
     startCoordinator();
     for (String node : nodes) {
-      data.put(node, new ConcurrentSkipListMap<>(ByteString.unsignedLexicographicalComparator()));
+      // As a node stores a hash keyspace: in position order.
+      data.put(node, new ConcurrentSkipListMap<>(ScanOrder.comparator(HASH)));
       requests.put(node, new AtomicInteger());
       startNode(node);
     }
@@ -242,15 +247,19 @@ final class FakeCluster implements AutoCloseable {
     @Override
     public void scan(ScanRequest request, StreamObserver<ScanResponse> observer) {
       requests.get(id).incrementAndGet();
-      NavigableMap<ByteString, ByteString> rows = data.get(id).tailMap(request.getStart(), true);
-      if (!request.getEnd().isEmpty()) {
-        rows = rows.headMap(request.getEnd(), false);
-      }
+      NavigableMap<ByteString, ByteString> rows =
+          request.getAfter().isEmpty()
+              ? data.get(id)
+              : data.get(id).tailMap(request.getAfter(), false);
+      KeyRange bounds = new KeyRange(request.getStart(), request.getEnd());
       ScanResponse.Builder batch = ScanResponse.newBuilder();
       long sent = 0;
       for (var row : rows.entrySet()) {
         if (request.getLimit() > 0 && sent == request.getLimit()) {
           break;
+        }
+        if (!bounds.contains(row.getKey().toByteArray())) {
+          continue;
         }
         batch.addEntriesBuilder().setKey(row.getKey()).setValue(row.getValue());
         sent++;

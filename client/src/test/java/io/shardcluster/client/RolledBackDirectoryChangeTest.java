@@ -45,7 +45,9 @@ class RolledBackDirectoryChangeTest {
         true,
         false,
         group,
-        latest);
+        latest,
+        0,
+        "");
   }
 
   private static RolledBackDirectoryChange only(
@@ -88,7 +90,9 @@ class RolledBackDirectoryChangeTest {
                 false,
                 false,
                 "",
-                true));
+                true,
+                0,
+                ""));
     assertThat(RolledBackDirectoryChange.all(migrations, nodes))
         .extracting(c -> c.migration().id() + " " + c.retryComing() + " " + c.down())
         .containsExactly("m1 false [node-2]", "m2 false [node-2]");

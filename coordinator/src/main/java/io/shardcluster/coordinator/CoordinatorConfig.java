@@ -15,6 +15,8 @@ import java.time.Duration;
  * @param vnodes fewest nodes a joining node takes ring pieces from
  * @param heartbeatTimeout silence after which a node is DOWN
  * @param maxMigrations migrations that copy data at the same time
+ * @param handoverSteps migrations a joining node takes each donor's ranges of a hash keyspace in
+ *     (see {@link HandoverSteps})
  * @param throttleBytesPerSec copy rate limit per migration; 0 for none
  * @param cutoverTimeout how long a migration's cutover may be held up (a node not answering, a
  *     member of its group not ready) before it is rolled back, lifting its fence
@@ -38,6 +40,7 @@ public record CoordinatorConfig(
     int vnodes,
     Duration heartbeatTimeout,
     int maxMigrations,
+    int handoverSteps,
     long throttleBytesPerSec,
     Duration cutoverTimeout,
     Duration targetDownTimeout,
@@ -57,6 +60,9 @@ public record CoordinatorConfig(
 
   /** Default load at which a range is split: 5,000 reads and writes per second. */
   public static final double DEFAULT_RANGE_SPLIT_OPS = 5_000;
+
+  /** Default number of migrations a joining node takes each donor's share in. */
+  public static final int DEFAULT_HANDOVER_STEPS = 4;
 
   /** Default copy rate limit per migration: 64 MiB/s. */
   public static final long DEFAULT_THROTTLE = 64L << 20;
@@ -79,6 +85,10 @@ public record CoordinatorConfig(
         maxMigrations >= 1 && maxMigrations <= 64,
         "max migrations must be 1-64, got %s",
         maxMigrations);
+    requireArgument(
+        handoverSteps >= 1 && handoverSteps <= 64,
+        "handover steps must be 1-64, got %s",
+        handoverSteps);
     requireArgument(throttleBytesPerSec >= 0, "throttle must not be negative");
     requireArgument(
         cutoverTimeout != null && cutoverTimeout.toMillis() >= 100,
@@ -103,6 +113,29 @@ public record CoordinatorConfig(
     requireArgument(failpoints != null, "failpoints must not be null");
   }
 
+  /** These settings with joins moved in {@code steps} migrations per donor. */
+  public CoordinatorConfig withHandoverSteps(int steps) {
+    return new CoordinatorConfig(
+        host,
+        port,
+        dataDir,
+        vnodes,
+        heartbeatTimeout,
+        maxMigrations,
+        steps,
+        throttleBytesPerSec,
+        cutoverTimeout,
+        targetDownTimeout,
+        balancerEnabled,
+        balanceBy,
+        balanceThreshold,
+        balanceTarget,
+        balanceWindow,
+        rangeSplitKeys,
+        rangeSplitOps,
+        failpoints);
+  }
+
   /** Settings for tests and embedding: defaults everywhere but the address and directory. */
   public static CoordinatorConfig defaults(String host, int port, Path dataDir) {
     return new CoordinatorConfig(
@@ -112,6 +145,7 @@ public record CoordinatorConfig(
         DEFAULT_VNODES,
         Duration.ofSeconds(3),
         4,
+        DEFAULT_HANDOVER_STEPS,
         DEFAULT_THROTTLE,
         DEFAULT_CUTOVER_TIMEOUT,
         DEFAULT_TARGET_DOWN_TIMEOUT,

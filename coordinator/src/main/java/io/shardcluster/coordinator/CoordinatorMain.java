@@ -61,6 +61,15 @@ public final class CoordinatorMain implements Callable<Integer> {
   private int maxMigrations;
 
   @Option(
+      names = "--handover-steps",
+      defaultValue = "" + CoordinatorConfig.DEFAULT_HANDOVER_STEPS,
+      description =
+          "Migrations a joining node takes each donor's share of a hash keyspace in, each"
+              + " committed on its own, so that its traffic arrives a piece at a time (default:"
+              + " ${DEFAULT-VALUE}).")
+  private int handoverSteps;
+
+  @Option(
       names = "--throttle-bytes",
       defaultValue = "67108864",
       description =
@@ -155,6 +164,7 @@ public final class CoordinatorMain implements Callable<Integer> {
             vnodes,
             Duration.ofMillis(heartbeatTimeoutMs),
             maxMigrations,
+            handoverSteps,
             throttleBytes,
             Duration.ofMillis(cutoverTimeoutMs),
             Duration.ofMillis(targetDownTimeoutMs),

@@ -133,13 +133,17 @@ final class MembershipChanges {
         HashRing after = TokenAllocator.join(ring, node, config.vnodes());
         for (String donor : ring.shares().keySet()) {
           List<PositionRange> ranges = ring.movedTo(after, donor, node);
-          if (!ranges.isEmpty()) {
+          if (ranges.isEmpty()) {
+            continue;
+          }
+          // A migration per step: the new node takes its traffic a piece at a time.
+          for (List<PositionRange> step : HandoverSteps.split(ranges, config.handoverSteps())) {
             planned.add(
                 state.newMigration(
                     planned.size(),
                     donor,
                     node,
-                    new MovingSet(keyspace.name(), ranges, List.of()),
+                    new MovingSet(keyspace.name(), step, List.of()),
                     "join " + node));
           }
         }

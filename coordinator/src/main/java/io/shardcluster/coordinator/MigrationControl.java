@@ -19,6 +19,8 @@ final class MigrationControl {
       long lag,
       double keysPerSec,
       double bytesPerSec,
+      long copyRateLimit,
+      String pace,
       String lastError) {}
 
   private static final long RATE_WINDOW_MS = 3_000;
@@ -160,6 +162,8 @@ final class MigrationControl {
         latest.getLag(),
         keysPerSec,
         bytesPerSec,
+        latest.getCopyRateLimit(),
+        latest.getPace(),
         lastError);
   }
 }

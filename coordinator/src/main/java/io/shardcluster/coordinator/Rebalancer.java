@@ -488,6 +488,8 @@ final class Rebalancer implements AutoCloseable {
             .setChangesApplied(progress.changesApplied())
             .setKeysPerSec(progress.keysPerSec())
             .setBytesPerSec(progress.bytesPerSec())
+            .setCopyRateLimit(progress.copyRateLimit())
+            .setPace(progress.pace())
             .setLastError(progress.lastError());
         long left = migration.getEstimatedKeys() - progress.keysCopied();
         shown.setEtaSeconds(

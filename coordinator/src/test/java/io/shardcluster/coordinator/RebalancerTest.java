@@ -132,6 +132,7 @@ class RebalancerTest {
             defaults.vnodes(),
             defaults.heartbeatTimeout(),
             2,
+            defaults.handoverSteps(),
             defaults.throttleBytesPerSec(),
             defaults.cutoverTimeout(),
             defaults.targetDownTimeout(),

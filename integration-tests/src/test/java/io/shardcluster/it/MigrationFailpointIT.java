@@ -126,7 +126,8 @@ class MigrationFailpointIT {
   @ValueSource(strings = {"killed", "frozen"})
   void targetLostAtTheFence_cutoverRolledBackAfterItsTimeout_keysWritableWithoutTheTarget(
       String lost) throws Exception {
-    startPausingBeforeFences("failpoint-fence-timeout-" + lost);
+    // One migration per donor: the test waits for each of them at its fence.
+    startPausingBeforeFences("failpoint-fence-timeout-" + lost, "--handover-steps", "1");
     ShardClient client = cluster.client();
     AcknowledgedWorkload workload = AcknowledgedWorkload.start(client, KEYS, 2, 1);
     cluster.addNode("node-4");

@@ -43,7 +43,7 @@ import org.jspecify.annotations.Nullable;
  */
 final class IncomingMigrations {
   private static final Logger logger = Logger.getLogger(IncomingMigrations.class.getName());
-  private static final String META_PREFIX = "in/";
+  static final String META_PREFIX = "in/";
   private static final int PULL_BATCH = 2000;
 
   /** Catch-up stops (and cutover may start) once fewer changes than this are behind. */
@@ -179,7 +179,7 @@ final class IncomingMigrations {
   private IncomingState copySnapshot(
       IncomingState state, Consumer<MigrationProgress> progress, Context context) {
     MigrationSpec spec = state.getSpec();
-    String keyspace = keyspace(spec);
+    Keyspace keyspace = routed(spec);
     boolean fromStart = state.getAfterKey().isEmpty();
     checkpoints.remove(spec.getId());
     Iterator<CopyBatch> batches =
@@ -219,6 +219,8 @@ final class IncomingMigrations {
         }
         next.setProgress(
             state.getProgress().toBuilder()
+                .setCopyRateLimit(batch.getRateLimit())
+                .setPace(batch.getPace())
                 .setKeysCopied(state.getProgress().getKeysCopied() + batch.getEntriesCount())
                 .setBytesCopied(state.getProgress().getBytesCopied() + bytes));
         state = next.build();
@@ -239,7 +241,11 @@ final class IncomingMigrations {
         state.toBuilder()
             .setSnapshotDone(true)
             .setAppliedSequence(Math.max(state.getAppliedSequence(), state.getSnapshotSequence()))
-            .setProgress(state.getProgress().toBuilder().setSnapshotDone(true))
+            .setProgress(
+                state.getProgress().toBuilder()
+                    .setSnapshotDone(true)
+                    .clearCopyRateLimit()
+                    .clearPace())
             .build();
     store.write(store.batch().putMeta(META_PREFIX + spec.getId(), state.toByteArray()));
     if (fromStart) {
@@ -282,7 +288,7 @@ final class IncomingMigrations {
       return state;
     }
     MigrationSpec spec = state.getSpec();
-    String keyspace = keyspace(spec);
+    Keyspace keyspace = routed(spec);
     TargetCheckpoint checkpoint = checkpoints.get(spec.getId());
     LocalStore.Batch writes = store.batch();
     long applied = state.getAppliedSequence();
@@ -354,7 +360,7 @@ final class IncomingMigrations {
       if (checkpoint == null) {
         sum = sumMoving(spec);
       } else {
-        String keyspace = keyspace(spec);
+        Keyspace keyspace = routed(spec);
         sum = new MovingChecksum(checkpoint.sum.count(), checkpoint.sum.sum());
         for (var changed : checkpoint.valuesAtCheckpoint.entrySet()) {
           byte[] key = changed.getKey().toByteArray();
@@ -374,10 +380,9 @@ final class IncomingMigrations {
 
   private MovingChecksum sumMoving(MigrationSpec spec) {
     MovingSet moving = RoutingTables.fromProto(spec.getMoving());
-    String keyspace = keyspace(spec);
-    Keyspace routed = routing.get().keyspace(keyspace);
+    Keyspace routed = routed(spec);
     MovingChecksum sum = new MovingChecksum();
-    try (LocalStore.Cursor cursor = store.scan(null, moving)) {
+    try (LocalStore.Cursor cursor = store.scan(null, routed, moving, null)) {
       while (cursor.advance()) {
         byte[] key = cursor.key();
         if (moving.contains(routed, key) && isSourcesKey(spec, routed, key)) {
@@ -417,13 +422,11 @@ final class IncomingMigrations {
 
   private void deleteMovingKeys(MigrationSpec spec) {
     MovingSet moving = RoutingTables.fromProto(spec.getMoving());
-    String keyspace = keyspace(spec);
-    RoutingTable table = routing.get();
-    if (table.epoch() == 0) {
+    if (routing.get().epoch() == 0) {
       return;
     }
-    Keyspace routed = table.keyspace(keyspace);
-    try (LocalStore.Cursor cursor = store.scan(null, moving)) {
+    Keyspace routed = routed(spec);
+    try (LocalStore.Cursor cursor = store.scan(null, routed, moving, null)) {
       LocalStore.Batch batch = store.batch();
       while (cursor.advance()) {
         byte[] key = cursor.key();
@@ -431,7 +434,7 @@ final class IncomingMigrations {
         if (moving.contains(routed, key)
             && !nodeId.equals(ownership.ownerOf(routed, key))
             && isSourcesKey(spec, routed, key)) {
-          batch.delete(keyspace, key);
+          batch.delete(routed, key);
           if (batch.size() >= 1000) {
             store.write(batch);
             batch = store.batch();
@@ -451,8 +454,17 @@ final class IncomingMigrations {
     return !spec.getSharedTarget() || spec.getSource().equals(ownership.ownerOf(routed, key));
   }
 
-  private static String keyspace(MigrationSpec spec) {
+  /**
+   * The routing of the migration's keyspace, which says how its keys are stored: UNAVAILABLE (the
+   * coordinator calls again) while this node's table does not have the keyspace yet.
+   */
+  private Keyspace routed(MigrationSpec spec) {
     String name = spec.getMoving().getKeyspace();
-    return name.isEmpty() ? Keyspace.DEFAULT : name;
+    Keyspace keyspace = routing.get().keyspaces().get(name.isEmpty() ? Keyspace.DEFAULT : name);
+    if (keyspace == null) {
+      throw ShardClusterException.unavailable(
+          "node " + nodeId + " has not seen keyspace " + name + " in its routing table yet");
+    }
+    return keyspace;
   }
 }

@@ -88,7 +88,7 @@ record KeyCounts(
     Map<String, Long> perKeyspace = new HashMap<>();
     for (Keyspace keyspace : table.keyspaces().values()) {
       long keyspaceKeys = 0;
-      try (LocalStore.Cursor cursor = store.scan(keyspace.name(), new byte[0], new byte[0])) {
+      try (LocalStore.Cursor cursor = store.scan(keyspace)) {
         while (cursor.advance()) {
           byte[] key = cursor.key();
           Optional<DirectoryEntry> entry =

@@ -5,13 +5,20 @@ package io.shardcluster.node;
 
 import static java.util.Objects.requireNonNull;
 
+import com.google.protobuf.ByteString;
 import io.shardcluster.errors.ShardClusterException;
+import io.shardcluster.routing.KeyHash;
 import io.shardcluster.routing.KeyRange;
+import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.MovingSet;
+import io.shardcluster.routing.PositionRange;
+import io.shardcluster.routing.ScanOrder;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -24,6 +31,7 @@ import org.rocksdb.ColumnFamilyHandle;
 import org.rocksdb.ColumnFamilyOptions;
 import org.rocksdb.CompressionType;
 import org.rocksdb.DBOptions;
+import org.rocksdb.Options;
 import org.rocksdb.ReadOptions;
 import org.rocksdb.RocksDB;
 import org.rocksdb.RocksDBException;
@@ -34,14 +42,17 @@ import org.rocksdb.WriteOptions;
 
 /**
  * A node's partition on disk, in RocksDB. Keys of all keyspaces share one column family, each
- * stored as {@code keyspace 0x00 key}, so a keyspace's keys are contiguous and in key order. A
- * second column family holds the node's own metadata (routing table, migration state) and a third
- * the change log of outgoing migrations. Every write goes to the write-ahead log before it returns,
- * so it survives a crash of the process; with {@code sync} it is also fsynced (concurrent writers
- * share one fsync: group commit), so it survives a crash of the machine.
+ * stored as {@code keyspace 0x00 key} in a range keyspace and as {@code keyspace 0x00 position key}
+ * in a hash or directory keyspace (the 8-byte big-endian position of the key, or of its group; see
+ * {@link ScanOrder}), so a keyspace's keys are contiguous and in its scan order, and every range of
+ * positions a migration moves is a contiguous range of stored keys. A second column family holds
+ * the node's own metadata (routing table, migration state) and a third the change log of outgoing
+ * migrations. Every write goes to the write-ahead log before it returns, so it survives a crash of
+ * the process; with {@code sync} it is also fsynced (concurrent writers share one fsync: group
+ * commit), so it survives a crash of the machine.
  */
 final class LocalStore implements AutoCloseable {
-  private static final String ROUTING_KEY = "routing";
+  static final String ROUTING_KEY = "routing";
 
   static {
     RocksDB.loadLibrary();
@@ -114,19 +125,43 @@ final class LocalStore implements AutoCloseable {
                 new BlockBasedTableConfig().setFilterPolicy(new BloomFilter(10, false)));
     ColumnFamilyOptions metaOptions = new ColumnFamilyOptions();
     List<ColumnFamilyDescriptor> descriptors =
-        List.of(
-            new ColumnFamilyDescriptor(RocksDB.DEFAULT_COLUMN_FAMILY, dataOptions),
-            new ColumnFamilyDescriptor("meta".getBytes(StandardCharsets.UTF_8), metaOptions),
-            new ColumnFamilyDescriptor("changes".getBytes(StandardCharsets.UTF_8), metaOptions));
+        new ArrayList<>(
+            List.of(
+                new ColumnFamilyDescriptor(RocksDB.DEFAULT_COLUMN_FAMILY, dataOptions),
+                new ColumnFamilyDescriptor("meta".getBytes(StandardCharsets.UTF_8), metaOptions),
+                new ColumnFamilyDescriptor(
+                    "changes".getBytes(StandardCharsets.UTF_8), metaOptions)));
     List<ColumnFamilyHandle> handles = new ArrayList<>();
     try {
+      byte[] upgradeFamily = LayoutUpgrade.UPGRADE_FAMILY.getBytes(StandardCharsets.UTF_8);
+      if (hasFamily(dir, upgradeFamily)) {
+        descriptors.add(new ColumnFamilyDescriptor(upgradeFamily, metaOptions));
+      }
       RocksDB db = RocksDB.open(dbOptions, dir.toString(), descriptors, handles);
-      return new LocalStore(dbOptions, dataOptions, metaOptions, db, handles, sync);
-    } catch (RocksDBException e) {
+      try {
+        LayoutUpgrade.run(
+            db, handles.get(0), handles.get(1), handles.size() > 3 ? handles.get(3) : null);
+      } catch (RocksDBException | RuntimeException e) {
+        handles.forEach(ColumnFamilyHandle::close);
+        db.close();
+        throw e;
+      }
+      return new LocalStore(dbOptions, dataOptions, metaOptions, db, handles.subList(0, 3), sync);
+    } catch (RocksDBException | RuntimeException e) {
       dbOptions.close();
       dataOptions.close();
       metaOptions.close();
       throw e;
+    }
+  }
+
+  private static boolean hasFamily(Path dir, byte[] name) throws RocksDBException {
+    if (!Files.exists(dir.resolve("CURRENT"))) {
+      return false;
+    }
+    try (Options options = new Options()) {
+      return RocksDB.listColumnFamilies(options, dir.toString()).stream()
+          .anyMatch(family -> Arrays.equals(family, name));
     }
   }
 
@@ -168,11 +203,11 @@ final class LocalStore implements AutoCloseable {
   }
 
   /** The key's value, or null if it has none. */
-  byte @Nullable [] get(String keyspace, byte[] key) {
+  byte @Nullable [] get(Keyspace keyspace, byte[] key) {
     return guarded("read", () -> db.get(data, encode(keyspace, key)));
   }
 
-  List<byte[]> multiGet(String keyspace, List<byte[]> keys) {
+  List<byte[]> multiGet(Keyspace keyspace, List<byte[]> keys) {
     List<ColumnFamilyHandle> families = new ArrayList<>(keys.size());
     List<byte[]> encoded = new ArrayList<>(keys.size());
     for (byte[] key : keys) {
@@ -182,7 +217,7 @@ final class LocalStore implements AutoCloseable {
     return guarded("read", () -> db.multiGetAsList(families, encoded));
   }
 
-  void put(String keyspace, byte[] key, byte[] value) {
+  void put(Keyspace keyspace, byte[] key, byte[] value) {
     guarded(
         "write",
         () -> {
@@ -190,7 +225,7 @@ final class LocalStore implements AutoCloseable {
         });
   }
 
-  void delete(String keyspace, byte[] key) {
+  void delete(Keyspace keyspace, byte[] key) {
     guarded(
         "write",
         () -> {
@@ -203,9 +238,8 @@ final class LocalStore implements AutoCloseable {
    * repeated call costs one seek.
    */
   boolean dropKeyspace(String keyspace) {
-    byte[] first = encode(keyspace, new byte[0]);
-    byte[] end = first.clone();
-    end[end.length - 1] = 1;
+    byte[] first = keyspaceStart(keyspace);
+    byte[] end = keyspaceEnd(keyspace);
     return guarded(
         "write",
         () -> {
@@ -242,11 +276,11 @@ final class LocalStore implements AutoCloseable {
   final class Batch {
     private final WriteBatch writes = new WriteBatch();
 
-    Batch put(String keyspace, byte[] key, byte[] value) {
+    Batch put(Keyspace keyspace, byte[] key, byte[] value) {
       return apply(() -> writes.put(data, encode(keyspace, key), value));
     }
 
-    Batch delete(String keyspace, byte[] key) {
+    Batch delete(Keyspace keyspace, byte[] key) {
       return apply(() -> writes.delete(data, encode(keyspace, key)));
     }
 
@@ -370,26 +404,144 @@ final class LocalStore implements AutoCloseable {
   }
 
   /**
-   * Keys of the keyspace in {@code [start, end)} (empty end: to the last key), in key order, from a
-   * consistent view taken now. Close the cursor when done.
+   * Keys of the keyspace in {@code [start, end)} (empty end: to the last key), in the keyspace's
+   * scan order, after the key {@code after} in that order if not null, from the snapshot (null: a
+   * consistent view taken now). In a range keyspace the bounds are a range of stored keys; in a
+   * hash or directory keyspace a single key ({@code end} its successor) is one seek and any other
+   * bounds filter a walk of the whole keyspace, since its keys are not stored in key order. Close
+   * the cursor when done.
    */
-  Cursor scan(String keyspace, byte[] start, byte[] end) {
-    return new Cursor(keyspace, start, end, null);
+  Cursor scan(
+      @Nullable Snapshot snapshot,
+      Keyspace keyspace,
+      byte[] start,
+      byte[] end,
+      byte @Nullable [] after) {
+    List<Bounds> bounds;
+    KeyRange filter = null;
+    if (ScanOrder.isKeyOrder(keyspace)) {
+      bounds =
+          List.of(
+              new Bounds(
+                  encode(keyspace, start),
+                  end.length == 0 ? keyspaceEnd(keyspace.name()) : encode(keyspace, end)));
+    } else if (end.length == start.length + 1
+        && end[start.length] == 0
+        && Arrays.equals(end, 0, start.length, start, 0, start.length)) {
+      byte[] stored = encode(keyspace, start);
+      bounds = List.of(new Bounds(stored, Arrays.copyOf(stored, stored.length + 1)));
+    } else {
+      bounds = List.of(wholeKeyspace(keyspace.name()));
+      if (start.length > 0 || end.length > 0) {
+        filter = new KeyRange(ByteString.copyFrom(start), ByteString.copyFrom(end));
+      }
+    }
+    return new Cursor(keyspace, bounds, filter, after, snapshot);
   }
 
-  /** As {@link #scan(String, byte[], byte[])}, as of the snapshot. */
-  Cursor scan(@Nullable Snapshot snapshot, String keyspace, byte[] start, byte[] end) {
-    return new Cursor(keyspace, start, end, snapshot);
+  /** Every key of the keyspace, in its scan order, from a consistent view taken now. */
+  Cursor scan(Keyspace keyspace) {
+    return scan(null, keyspace, new byte[0], new byte[0], null);
   }
 
   /**
-   * The keys of the keyspace that may belong to a migration's moving set (see {@link
-   * MovingSet#keyBounds()}), from a snapshot if not null; the caller still tests each key.
+   * The stored keys that may belong to a migration's moving set, in the keyspace's scan order,
+   * after the key {@code after} if not null, from a snapshot if not null: a range of stored keys
+   * for each range of positions, key range or group of the set; the whole keyspace only for
+   * directory entries of a hash keyspace, whose keys lie anywhere. The caller still tests each key.
    */
-  Cursor scan(@Nullable Snapshot snapshot, MovingSet moving) {
-    KeyRange bounds = moving.keyBounds();
-    return new Cursor(
-        moving.keyspace(), bounds.start().toByteArray(), bounds.end().toByteArray(), snapshot);
+  Cursor scan(
+      @Nullable Snapshot snapshot, Keyspace keyspace, MovingSet moving, byte @Nullable [] after) {
+    return new Cursor(keyspace, boundsOf(keyspace, moving), null, after, snapshot);
+  }
+
+  /**
+   * Deletes the moving set's keys by range deletions, one per range of stored keys, if those ranges
+   * hold exactly the set's keys (ranges of positions of a hash keyspace without directory entries,
+   * key ranges of a range keyspace, ranges of group positions of a directory keyspace); then drops
+   * the table files that lie wholly inside them. False, changing nothing, for any other set: the
+   * caller deletes its keys one by one.
+   */
+  boolean deleteRanges(Keyspace keyspace, MovingSet moving) {
+    boolean exact =
+        moving.entries().isEmpty()
+            && moving.groups().isEmpty()
+            && (keyspace.isRange() || keyspace.isDirectory() || keyspace.directory().isEmpty());
+    if (!exact) {
+      return false;
+    }
+    List<Bounds> bounds = boundsOf(keyspace, moving);
+    guarded(
+        "write",
+        () -> {
+          try (WriteBatch deletes = new WriteBatch()) {
+            for (Bounds range : bounds) {
+              deletes.deleteRange(data, range.lower(), range.upper());
+            }
+            db.write(writeOptions, deletes);
+          }
+          List<byte[]> files = new ArrayList<>();
+          for (Bounds range : bounds) {
+            files.add(range.lower());
+            files.add(range.upper());
+          }
+          // The range tombstones already hide the keys; dropping whole files returns their space
+          // at once, and leaves compaction less to rewrite.
+          db.deleteFilesInRanges(data, files, false);
+        });
+    return true;
+  }
+
+  /** Stored keys {@code [lower, upper)}. */
+  private record Bounds(byte[] lower, byte[] upper) {}
+
+  private static Bounds wholeKeyspace(String keyspace) {
+    return new Bounds(keyspaceStart(keyspace), keyspaceEnd(keyspace));
+  }
+
+  /** The ranges of stored keys that hold a moving set's keys, sorted and disjoint. */
+  private static List<Bounds> boundsOf(Keyspace keyspace, MovingSet moving) {
+    String name = keyspace.name();
+    boolean onlyKeyRanges =
+        moving.ranges().isEmpty() && moving.entries().isEmpty() && moving.groups().isEmpty();
+    if (keyspace.isRange() ? !onlyKeyRanges : !moving.entries().isEmpty()) {
+      return List.of(wholeKeyspace(name));
+    }
+    List<Bounds> found = new ArrayList<>();
+    for (KeyRange range : moving.keyRanges()) {
+      found.add(
+          new Bounds(
+              encode(keyspace, range.start().toByteArray()),
+              range.end().isEmpty()
+                  ? keyspaceEnd(name)
+                  : encode(keyspace, range.end().toByteArray())));
+    }
+    for (PositionRange range : moving.ranges()) {
+      found.add(
+          new Bounds(
+              positionStart(name, range.start()),
+              range.end() == 0 ? keyspaceEnd(name) : positionStart(name, range.end())));
+    }
+    for (ByteString group : moving.groups()) {
+      long position = KeyHash.position(group.toByteArray());
+      found.add(
+          new Bounds(
+              positionStart(name, position),
+              position == -1L ? keyspaceEnd(name) : positionStart(name, position + 1)));
+    }
+    found.sort(Comparator.comparing(Bounds::lower, Arrays::compareUnsigned));
+    List<Bounds> merged = new ArrayList<>();
+    for (Bounds range : found) {
+      Bounds last = merged.isEmpty() ? null : merged.get(merged.size() - 1);
+      if (last != null && Arrays.compareUnsigned(range.lower(), last.upper()) <= 0) {
+        if (Arrays.compareUnsigned(range.upper(), last.upper()) > 0) {
+          merged.set(merged.size() - 1, new Bounds(last.lower(), range.upper()));
+        }
+      } else {
+        merged.add(range);
+      }
+    }
+    return merged;
   }
 
   /** A consistent view of the data as of now; close it to let RocksDB drop what it pins. */
@@ -398,7 +550,7 @@ final class LocalStore implements AutoCloseable {
   }
 
   /** A value as of the snapshot, or null. */
-  byte @Nullable [] get(Snapshot snapshot, String keyspace, byte[] key) {
+  byte @Nullable [] get(Snapshot snapshot, Keyspace keyspace, byte[] key) {
     return guarded(
         "read",
         () -> {
@@ -441,14 +593,32 @@ final class LocalStore implements AutoCloseable {
   }
 
   /** The number of keys of the keyspace stored in {@code [start, end)}. */
-  long count(String keyspace, byte[] start, byte[] end) {
+  long count(Keyspace keyspace, byte[] start, byte[] end) {
     long count = 0;
-    try (Cursor cursor = scan(keyspace, start, end)) {
+    try (Cursor cursor = scan(null, keyspace, start, end, null)) {
       while (cursor.advance()) {
         count++;
       }
     }
     return count;
+  }
+
+  /** The number of keys stored in the keyspace, whatever its kind. */
+  long countAll(String keyspace) {
+    return guarded(
+        "read",
+        () -> {
+          long count = 0;
+          try (Slice bound = new Slice(keyspaceEnd(keyspace));
+              ReadOptions options = new ReadOptions().setIterateUpperBound(bound);
+              RocksIterator it = db.newIterator(data, options)) {
+            for (it.seek(keyspaceStart(keyspace)); it.isValid(); it.next()) {
+              count++;
+            }
+            it.status();
+          }
+          return count;
+        });
   }
 
   /** The last routing table this node saw, serialized, or null. */
@@ -460,11 +630,45 @@ final class LocalStore implements AutoCloseable {
     write(batch().putMeta(ROUTING_KEY, table));
   }
 
-  static byte[] encode(String keyspace, byte[] key) {
-    byte[] name = keyspace.getBytes(StandardCharsets.UTF_8);
-    byte[] encoded = Arrays.copyOf(name, name.length + 1 + key.length);
-    System.arraycopy(key, 0, encoded, name.length + 1, key.length);
+  /** The stored key of a key (see the class comment). */
+  static byte[] encode(Keyspace keyspace, byte[] key) {
+    byte[] name = keyspace.name().getBytes(StandardCharsets.UTF_8);
+    if (ScanOrder.isKeyOrder(keyspace)) {
+      byte[] encoded = Arrays.copyOf(name, name.length + 1 + key.length);
+      System.arraycopy(key, 0, encoded, name.length + 1, key.length);
+      return encoded;
+    }
+    byte[] encoded = Arrays.copyOf(name, name.length + 1 + Long.BYTES + key.length);
+    putPosition(encoded, name.length + 1, ScanOrder.positionOf(keyspace, key));
+    System.arraycopy(key, 0, encoded, name.length + 1 + Long.BYTES, key.length);
     return encoded;
+  }
+
+  /** The first stored key a position can have in a hash or directory keyspace. */
+  private static byte[] positionStart(String keyspace, long position) {
+    byte[] name = keyspace.getBytes(StandardCharsets.UTF_8);
+    byte[] encoded = Arrays.copyOf(name, name.length + 1 + Long.BYTES);
+    putPosition(encoded, name.length + 1, position);
+    return encoded;
+  }
+
+  private static void putPosition(byte[] into, int at, long position) {
+    for (int i = 0; i < Long.BYTES; i++) {
+      into[at + i] = (byte) (position >>> (56 - 8 * i));
+    }
+  }
+
+  /** The first stored key of the keyspace: {@code keyspace 0x00}. */
+  static byte[] keyspaceStart(String keyspace) {
+    byte[] name = keyspace.getBytes(StandardCharsets.UTF_8);
+    return Arrays.copyOf(name, name.length + 1);
+  }
+
+  /** The end of the keyspace's stored keys: everything of it sorts before {@code keyspace 0x01}. */
+  static byte[] keyspaceEnd(String keyspace) {
+    byte[] end = keyspaceStart(keyspace);
+    end[end.length - 1] = 1;
+    return end;
   }
 
   private static ShardClusterException failed(String what, RocksDBException e) {
@@ -495,13 +699,21 @@ final class LocalStore implements AutoCloseable {
     }
   }
 
-  /** A forward iterator over one keyspace's key range. Not thread-safe. */
+  /**
+   * A forward iterator over ranges of one keyspace's stored keys, in order, optionally filtered by
+   * key bounds. Not thread-safe.
+   */
   final class Cursor implements AutoCloseable, Releasable {
     private final int prefixLength;
+    private final List<Bounds> bounds;
+    private final @Nullable KeyRange filter;
+    private final byte @Nullable [] lowest;
     private final Slice upperBound;
     private final ReadOptions readOptions;
     private final RocksIterator iterator;
+    private int range;
     private boolean started;
+    private boolean exhausted;
     private boolean released;
     // Entries are copied out of RocksDB into these, then into arrays of their exact size: a Java
     // allocation costs less than an array made through JNI for every key and value.
@@ -509,18 +721,28 @@ final class LocalStore implements AutoCloseable {
     private byte[] valueBuffer = new byte[4096];
     private byte @Nullable [] key;
 
-    private Cursor(String keyspace, byte[] start, byte[] end, @Nullable Snapshot snapshot) {
-      byte[] lower = encode(keyspace, start);
-      prefixLength = lower.length - start.length;
-      byte[] upper;
-      if (end.length > 0) {
-        upper = encode(keyspace, end);
+    private Cursor(
+        Keyspace keyspace,
+        List<Bounds> bounds,
+        @Nullable KeyRange filter,
+        byte @Nullable [] after,
+        @Nullable Snapshot snapshot) {
+      this.bounds = bounds;
+      this.filter = filter;
+      int nameLength = keyspace.name().getBytes(StandardCharsets.UTF_8).length;
+      prefixLength = nameLength + 1 + (ScanOrder.isKeyOrder(keyspace) ? 0 : Long.BYTES);
+      if (after != null) {
+        byte[] stored = encode(keyspace, after);
+        lowest = Arrays.copyOf(stored, stored.length + 1);
       } else {
-        // Everything of this keyspace sorts before "keyspace 0x01".
-        upper = encode(keyspace, new byte[0]);
-        upper[upper.length - 1] = 1;
+        lowest = null;
       }
-      upperBound = new Slice(upper);
+      exhausted = bounds.isEmpty();
+      upperBound =
+          new Slice(
+              bounds.isEmpty()
+                  ? keyspaceEnd(keyspace.name())
+                  : bounds.get(bounds.size() - 1).upper());
       readOptions = new ReadOptions().setIterateUpperBound(upperBound).setFillCache(false);
       if (snapshot != null) {
         readOptions.setSnapshot(snapshot.snapshot);
@@ -531,9 +753,46 @@ final class LocalStore implements AutoCloseable {
               () -> {
                 RocksIterator it = db.newIterator(data, readOptions);
                 open.add(this);
-                it.seek(lower);
                 return it;
               });
+    }
+
+    /** Where the current range's keys start: its lower bound, or later past {@code after}. */
+    private byte[] seekTarget() {
+      byte[] lower = bounds.get(range).lower();
+      return lowest != null && Arrays.compareUnsigned(lowest, lower) > 0 ? lowest : lower;
+    }
+
+    /**
+     * Positions the iterator on the next stored key inside the ranges; false past the last one.
+     * Reads the key into the buffer and returns its length through {@code length[0]}.
+     */
+    private boolean nextInRanges(int[] length) {
+      if (!started) {
+        started = true;
+        iterator.seek(seekTarget());
+      } else {
+        iterator.next();
+      }
+      while (true) {
+        if (!iterator.isValid()) {
+          return false;
+        }
+        int n = iterator.key(keyBuffer, 0, keyBuffer.length);
+        if (n > keyBuffer.length) {
+          keyBuffer = new byte[n];
+          iterator.key(keyBuffer, 0, n);
+        }
+        byte[] upper = bounds.get(range).upper();
+        if (Arrays.compareUnsigned(keyBuffer, 0, n, upper, 0, upper.length) < 0) {
+          length[0] = n;
+          return true;
+        }
+        if (++range == bounds.size()) {
+          return false;
+        }
+        iterator.seek(seekTarget());
+      }
     }
 
     /** Moves to the next entry and reads its key; false at the end. */
@@ -541,22 +800,23 @@ final class LocalStore implements AutoCloseable {
       return guarded(
           "read",
           () -> {
-            if (started) {
-              iterator.next();
-            }
-            started = true;
-            if (!iterator.isValid()) {
-              iterator.status();
+            if (exhausted) {
               key = null;
               return false;
             }
-            int length = iterator.key(keyBuffer, 0, keyBuffer.length);
-            if (length > keyBuffer.length) {
-              keyBuffer = new byte[length];
-              iterator.key(keyBuffer, 0, length);
+            int[] length = new int[1];
+            while (nextInRanges(length)) {
+              byte[] found = Arrays.copyOfRange(keyBuffer, prefixLength, length[0]);
+              if (filter == null || filter.contains(found)) {
+                key = found;
+                return true;
+              }
             }
-            key = Arrays.copyOfRange(keyBuffer, prefixLength, length);
-            return true;
+            // A RocksDB iterator must not be moved on past its end.
+            exhausted = true;
+            iterator.status();
+            key = null;
+            return false;
           });
     }
 

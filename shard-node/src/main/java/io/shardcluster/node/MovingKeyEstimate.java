@@ -55,8 +55,7 @@ final class MovingKeyEstimate {
     if (!moving.keyRanges().isEmpty()) {
       long keys = 0;
       for (KeyRange range : moving.keyRanges()) {
-        keys +=
-            store.count(keyspace.name(), range.start().toByteArray(), range.end().toByteArray());
+        keys += store.count(keyspace, range.start().toByteArray(), range.end().toByteArray());
       }
       return keys;
     }
@@ -96,7 +95,7 @@ final class MovingKeyEstimate {
     long startNanos = System.nanoTime();
     long read = 0;
     long keys = 0;
-    try (LocalStore.Cursor cursor = store.scan(null, moving)) {
+    try (LocalStore.Cursor cursor = store.scan(null, keyspace, moving, null)) {
       while (cursor.advance()) {
         read++;
         if (moving.contains(keyspace, cursor.key())) {

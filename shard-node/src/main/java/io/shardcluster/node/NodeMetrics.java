@@ -7,6 +7,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.LongConsumer;
 import java.util.function.LongSupplier;
 import org.HdrHistogram.Histogram;
 import org.HdrHistogram.Recorder;
@@ -20,6 +21,7 @@ final class NodeMetrics {
   private static final long MAX_TRACKED_NANOS = TimeUnit.SECONDS.toNanos(60);
 
   private final LongSupplier nanoTime;
+  private final LongConsumer requestLatency;
   private final LongAdder reads = new LongAdder();
   private final LongAdder writes = new LongAdder();
   private final LongAdder writesSinceStart = new LongAdder();
@@ -44,7 +46,13 @@ final class NodeMetrics {
       Map<KeyCounts.RangeSlot, RangeOperations.Load> rangeLoads) {}
 
   NodeMetrics(LongSupplier nanoTime) {
+    this(nanoTime, nanos -> {});
+  }
+
+  /** Metrics that also pass every request's latency in nanoseconds to {@code requestLatency}. */
+  NodeMetrics(LongSupplier nanoTime, LongConsumer requestLatency) {
     this.nanoTime = nanoTime;
+    this.requestLatency = requestLatency;
     this.windowStart = nanoTime.getAsLong();
   }
 
@@ -54,7 +62,9 @@ final class NodeMetrics {
 
   void recordReads(int count, long startNanos) {
     reads.add(count);
-    readLatency.recordValue(Math.min(MAX_TRACKED_NANOS, Math.max(0, now() - startNanos)));
+    long nanos = Math.min(MAX_TRACKED_NANOS, Math.max(0, now() - startNanos));
+    readLatency.recordValue(nanos);
+    requestLatency.accept(nanos);
   }
 
   /** Counts reads without a latency (rows of a scan). */
@@ -65,7 +75,9 @@ final class NodeMetrics {
   void recordWrites(int count, long startNanos) {
     writes.add(count);
     writesSinceStart.add(count);
-    writeLatency.recordValue(Math.min(MAX_TRACKED_NANOS, Math.max(0, now() - startNanos)));
+    long nanos = Math.min(MAX_TRACKED_NANOS, Math.max(0, now() - startNanos));
+    writeLatency.recordValue(nanos);
+    requestLatency.accept(nanos);
   }
 
   /** Writes taken since the node started. */

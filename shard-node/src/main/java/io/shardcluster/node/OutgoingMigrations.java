@@ -22,7 +22,6 @@ import io.shardcluster.routing.MovingSet;
 import io.shardcluster.routing.RoutingTable;
 import io.shardcluster.rpc.RoutingTables;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -56,6 +55,7 @@ final class OutgoingMigrations {
   private final Supplier<RoutingTable> routing;
   // The routing table, refreshed first if older than the given epoch.
   private final LongFunction<RoutingTable> tableAtLeast;
+  private final CopyPacer pacer;
   private final Map<String, Outgoing> byId = new ConcurrentHashMap<>();
   // Read on every data request; replaced (not mutated) when a migration begins or ends.
   private volatile List<Outgoing> active = List.of();
@@ -106,8 +106,10 @@ final class OutgoingMigrations {
       String nodeId,
       LocalStore store,
       Supplier<RoutingTable> routing,
-      LongFunction<RoutingTable> tableAtLeast) {
+      LongFunction<RoutingTable> tableAtLeast,
+      CopyPacer pacer) {
     this.nodeId = nodeId;
+    this.pacer = pacer;
     this.store = store;
     this.routing = routing;
     this.tableAtLeast = tableAtLeast;
@@ -224,7 +226,7 @@ final class OutgoingMigrations {
       RoutingTable table, String keyspace, Keyspace routed, List<Mutation> mutations) {
     List<Outgoing> current = active;
     if (current.isEmpty()) {
-      apply(keyspace, mutations, null);
+      apply(routed, mutations, null);
       return;
     }
     Outgoing[] owners = new Outgoing[mutations.size()];
@@ -240,7 +242,7 @@ final class OutgoingMigrations {
       }
     }
     if (involved.isEmpty()) {
-      apply(keyspace, mutations, null);
+      apply(routed, mutations, null);
       return;
     }
     // Locks in id order, so two batches touching the same migrations cannot deadlock.
@@ -253,13 +255,13 @@ final class OutgoingMigrations {
           throw fenced(table, outgoing);
         }
       }
-      apply(keyspace, mutations, owners);
+      apply(routed, mutations, owners);
     } finally {
       locked.forEach(outgoing -> outgoing.lock.unlock());
     }
   }
 
-  private void apply(String keyspace, List<Mutation> mutations, Outgoing @Nullable [] owners) {
+  private void apply(Keyspace keyspace, List<Mutation> mutations, Outgoing @Nullable [] owners) {
     if (owners == null && mutations.size() == 1) {
       Mutation only = mutations.get(0);
       if (only.value() == null) {
@@ -306,17 +308,19 @@ final class OutgoingMigrations {
   }
 
   /**
-   * Streams the moving keys after {@code afterKey} from a snapshot taken now, in key order, in
-   * batches, at most {@code bytesPerSecond} (0: no limit); every batch carries the log sequence the
-   * snapshot is at. The sink blocks for flow control. A copy from the first key also makes the
-   * snapshot the checkpoint: the count and checksum of what it sent, kept with the snapshot, so
-   * that the final checksum only has to look at keys changed since. A resumed copy has none.
+   * Streams the moving keys after {@code afterKey} from a snapshot taken now, in the keyspace's
+   * scan order (reading only the stored ranges that hold them), in batches, at most {@code
+   * bytesPerSecond} (0: no limit); every batch carries the log sequence the snapshot is at. The
+   * sink blocks for flow control. A copy from the first key also makes the snapshot the checkpoint:
+   * the count and checksum of what it sent, kept with the snapshot, so that the final checksum only
+   * has to look at keys changed since. A resumed copy has none.
    */
   void copy(String id, byte[] afterKey, long bytesPerSecond, Consumer<CopyBatch> sink) {
     Outgoing outgoing = get(id);
     String keyspace = outgoing.moving.keyspace();
     Keyspace routed = routing.get().keyspace(keyspace);
     RateLimiter limiter = bytesPerSecond > 0 ? RateLimiter.create((double) bytesPerSecond) : null;
+    long rate = bytesPerSecond;
     boolean fromStart = afterKey.length == 0;
     LocalStore.Snapshot snapshot;
     long sequence;
@@ -334,23 +338,22 @@ final class OutgoingMigrations {
       outgoing.lock.unlock();
     }
     MovingChecksum sum = new MovingChecksum();
+    long rowsRead = 0;
+    long rowsSent = 0;
+    CopyPacer.Copy copying = pacer.copying();
     try (LocalStore.Cursor cursor =
-        fromStart
-            ? store.scan(snapshot, outgoing.moving)
-            : store.scan(
-                snapshot,
-                keyspace,
-                successor(afterKey),
-                outgoing.moving.keyBounds().end().toByteArray())) {
+        store.scan(snapshot, routed, outgoing.moving, fromStart ? null : afterKey)) {
       CopyBatch.Builder batch = CopyBatch.newBuilder().setSnapshotSequence(sequence);
       int bytes = 0;
       boolean sent = false;
       while (cursor.advance()) {
         byte[] key = cursor.key();
+        rowsRead++;
         if (!outgoing.moving.contains(routed, key)) {
           continue;
         }
         byte[] value = cursor.value();
+        rowsSent++;
         sum.add(key, value);
         batch
             .addEntriesBuilder()
@@ -359,9 +362,15 @@ final class OutgoingMigrations {
         bytes += key.length + value.length;
         if (batch.getEntriesCount() >= COPY_BATCH_ROWS || bytes >= COPY_BATCH_BYTES) {
           if (limiter != null) {
+            // The foreground's latency sets the pace, within the migration's limit.
+            long paced = pacer.rate(bytesPerSecond);
+            if (paced != rate) {
+              rate = paced;
+              limiter.setRate((double) rate);
+            }
             limiter.acquire(bytes);
           }
-          sink.accept(batch.build());
+          sink.accept(batch.setRateLimit(rate).setPace(pace(limiter)).build());
           sent = true;
           batch = CopyBatch.newBuilder().setSnapshotSequence(sequence);
           bytes = 0;
@@ -371,9 +380,10 @@ final class OutgoingMigrations {
         if (limiter != null && bytes > 0) {
           limiter.acquire(bytes);
         }
-        sink.accept(batch.build());
+        sink.accept(batch.setRateLimit(rate).setPace(pace(limiter)).build());
       }
     } finally {
+      copying.close();
       if (!fromStart) {
         snapshot.close();
       }
@@ -381,11 +391,14 @@ final class OutgoingMigrations {
     if (fromStart) {
       outgoing.checkpointSum = sum;
     }
+    // What the copy read against what it moved: the benchmark checks that a copy reads only the
+    // stored ranges of its moving set.
+    logger.info(
+        "migration " + id + ": copy read " + rowsRead + " rows, sent " + rowsSent + " moving keys");
   }
 
-  static byte[] successor(byte[] key) {
-    byte[] next = Arrays.copyOf(key, key.length + 1);
-    return next;
+  private String pace(@Nullable RateLimiter limiter) {
+    return limiter == null ? "no limit" : pacer.describe();
   }
 
   /**
@@ -454,7 +467,7 @@ final class OutgoingMigrations {
     if (!outgoing.fenced) {
       throw ShardClusterException.failedPrecondition("migration " + id + " is not fenced yet");
     }
-    String keyspace = outgoing.moving.keyspace();
+    Keyspace keyspace = routing.get().keyspace(outgoing.moving.keyspace());
     MovingChecksum sum;
     MovingChecksum checkpointSum = outgoing.checkpointSum;
     if (checkpointSum == null) {
@@ -476,10 +489,9 @@ final class OutgoingMigrations {
   }
 
   private MovingChecksum sumMoving(Outgoing outgoing, LocalStore.@Nullable Snapshot snapshot) {
-    String keyspace = outgoing.moving.keyspace();
-    Keyspace routed = routing.get().keyspace(keyspace);
+    Keyspace routed = routing.get().keyspace(outgoing.moving.keyspace());
     MovingChecksum sum = new MovingChecksum();
-    try (LocalStore.Cursor cursor = store.scan(snapshot, outgoing.moving)) {
+    try (LocalStore.Cursor cursor = store.scan(snapshot, routed, outgoing.moving, null)) {
       while (cursor.advance()) {
         byte[] key = cursor.key();
         if (outgoing.moving.contains(routed, key)) {
@@ -504,15 +516,34 @@ final class OutgoingMigrations {
       throw ShardClusterException.unavailable(
           "node " + nodeId + " has not seen routing epoch " + committedEpoch + " yet");
     }
-    String keyspace = outgoing.moving.keyspace();
-    Keyspace routed = routing.get().keyspace(keyspace);
+    Keyspace routed = routing.get().keyspace(outgoing.moving.keyspace());
+    long started = System.nanoTime();
+    String deleted;
+    if (store.deleteRanges(routed, outgoing.moving)) {
+      deleted = "range-deleted the moved keys";
+    } else {
+      deleted = "deleted " + deleteOneByOne(routed, outgoing.moving) + " moved keys";
+    }
+    logger.info(
+        "migration "
+            + id
+            + ": done; "
+            + deleted
+            + " in "
+            + (System.nanoTime() - started) / 1_000_000
+            + " ms");
+    forget(outgoing);
+  }
+
+  /** Deletes the keys of the set, of the stored ranges that hold them, that are in the set. */
+  private long deleteOneByOne(Keyspace routed, MovingSet moving) {
     long deleted = 0;
-    try (LocalStore.Cursor cursor = store.scan(null, outgoing.moving)) {
+    try (LocalStore.Cursor cursor = store.scan(null, routed, moving, null)) {
       LocalStore.Batch batch = store.batch();
       while (cursor.advance()) {
         byte[] key = cursor.key();
-        if (outgoing.moving.contains(routed, key)) {
-          batch.delete(keyspace, key);
+        if (moving.contains(routed, key)) {
+          batch.delete(routed, key);
           deleted++;
           if (batch.size() >= COPY_BATCH_ROWS) {
             store.write(batch);
@@ -522,8 +553,7 @@ final class OutgoingMigrations {
       }
       store.write(batch);
     }
-    forget(outgoing);
-    logger.info("migration " + id + ": done; deleted " + deleted + " moved keys");
+    return deleted;
   }
 
   /** Instead of a commit: lifts the fence and forgets the migration. Idempotent. */

@@ -3,13 +3,17 @@ package io.shardcluster.node;
 import static io.shardcluster.errors.ShardClusterException.requireArgument;
 import static java.util.Objects.requireNonNull;
 
+import com.google.protobuf.ByteString;
 import io.shardcluster.errors.ShardClusterException;
 import io.shardcluster.errors.WrongShardException;
 import io.shardcluster.node.OutgoingMigrations.Mutation;
 import io.shardcluster.routing.DirectoryEntry;
+import io.shardcluster.routing.KeyRange;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.RoutingTable;
+import io.shardcluster.routing.ScanOrder;
 import io.shardcluster.rpc.Limits;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
@@ -79,7 +83,7 @@ final class Shard {
     if (!outgoing.isEmpty()) {
       outgoing.checkReadable(table, keyspace, routed, key);
     }
-    byte[] value = store.get(keyspace, key);
+    byte[] value = store.get(routed, key);
     metrics.recordReads(1, start);
     return Optional.ofNullable(value);
   }
@@ -103,14 +107,15 @@ final class Shard {
     long start = metrics.now();
     checkBatch(keys.size());
     RoutingTable table = routing.table(epoch);
+    Keyspace routed = keyspace(table, keyspace);
     for (byte[] key : keys) {
       Limits.checkKey(key.length);
-      Keyspace routed = checkOwned(table, keyspace, key);
+      checkOwned(table, keyspace, key);
       if (!outgoing.isEmpty()) {
         outgoing.checkReadable(table, keyspace, routed, key);
       }
     }
-    List<byte[]> values = store.multiGet(keyspace, keys);
+    List<byte[]> values = store.multiGet(routed, keys);
     metrics.recordReads(keys.size(), start);
     return values;
   }
@@ -140,14 +145,16 @@ final class Shard {
   }
 
   /**
-   * The owned keys in {@code [start, end)}, in key order, at most {@code limit} (0: all). A scan
+   * The owned keys in {@code [start, end)}, in the keyspace's scan order (see {@link ScanOrder}),
+   * after the key {@code after} in that order if not null, at most {@code limit} (0: all). A scan
    * routed at an epoch runs only at that epoch: it is refused (wrong shard, with this node's epoch)
    * if this node's table is at another one, and it stops with that error as soon as this node's
    * table changes. Every node of a merged scan thus answers by one and the same table, so each key
    * is returned exactly once while keys move; the client reopens after its last key. Epoch 0: by
    * whatever table this node has, to the end.
    */
-  Scan scan(String keyspace, byte[] start, byte[] end, long limit, long epoch) {
+  Scan scan(
+      String keyspace, byte[] start, byte[] end, byte @Nullable [] after, long limit, long epoch) {
     checkRange(start, end);
     requireArgument(limit >= 0, "limit must not be negative");
     RoutingTable table = routing.table(epoch);
@@ -156,14 +163,62 @@ final class Shard {
       throw new WrongShardException(table.epoch(), nodeId, "", "");
     }
     metrics.recordScan();
-    return new Scan(routed, store.scan(keyspace, start, end), limit, epoch);
+    return new Scan(routed, store.scan(null, routed, start, end, after), limit, epoch);
   }
 
-  /** The number of keys stored in {@code [start, end)}, owned or not. */
+  /**
+   * How a query reads its key ranges so that its rows come in the keyspace's scan order: the scans
+   * to run one after another, and the ranges every row must still be in ({@link #asked}). A range
+   * keyspace scans each range; a hash or directory keyspace seeks each of a list of single keys, in
+   * scan order, and walks the whole keyspace for any other ranges.
+   */
+  record RangeReads(List<KeyRange> scans, List<KeyRange> filter) {
+    /** Whether a scanned key is in one of the asked ranges. */
+    boolean asked(byte[] key) {
+      if (filter.isEmpty()) {
+        return true;
+      }
+      for (KeyRange range : filter) {
+        if (range.contains(key)) {
+          return true;
+        }
+      }
+      return false;
+    }
+  }
+
+  /** The reads of the key ranges (none: every key) of a query on the keyspace. */
+  RangeReads rangeReads(String keyspace, List<KeyRange> ranges) {
+    KeyRange all = new KeyRange(ByteString.EMPTY, ByteString.EMPTY);
+    if (ranges.isEmpty()) {
+      return new RangeReads(List.of(all), List.of());
+    }
+    Keyspace routed = keyspace(routing.table(0), keyspace);
+    if (ScanOrder.isKeyOrder(routed)) {
+      return new RangeReads(ranges, List.of());
+    }
+    boolean singleKeys =
+        ranges.stream().allMatch(range -> range.end().equals(KeyRange.successor(range.start())));
+    if (!singleKeys) {
+      return new RangeReads(List.of(all), ranges);
+    }
+    List<KeyRange> sorted = new ArrayList<>(ranges);
+    sorted.sort(
+        (a, b) -> ScanOrder.compare(routed, a.start().toByteArray(), b.start().toByteArray()));
+    return new RangeReads(sorted, List.of());
+  }
+
+  /**
+   * The number of keys stored in {@code [start, end)}, owned or not. Without bounds, of any
+   * keyspace, even one dropped or not in this node's table yet.
+   */
   long count(String keyspace, byte[] start, byte[] end) {
     checkRange(start, end);
     Keyspace.checkName(keyspace);
-    return store.count(keyspace, start, end);
+    if (start.length == 0 && end.length == 0) {
+      return store.countAll(keyspace);
+    }
+    return store.count(keyspace(routing.table(0), keyspace), start, end);
   }
 
   /** The keyspace's routing if this node owns the key; a wrong-shard error otherwise. */

@@ -20,6 +20,8 @@ import java.time.Duration;
  * @param threads threads serving requests when writes are fsynced
  * @param countInterval time between full counts of the owned keys (for the balancer) while keys are
  *     written
+ * @param copyP99Factor outgoing copies slow down while this node's request p99 is above this many
+ *     times its p99 before the move (see {@link CopyPacer}); 0 turns that off
  * @param failpoints where to crash or pause, for tests
  */
 public record ShardNodeConfig(
@@ -32,7 +34,11 @@ public record ShardNodeConfig(
     Duration heartbeatInterval,
     int threads,
     Duration countInterval,
+    double copyP99Factor,
     Failpoints failpoints) {
+  /** Default bound on the foreground p99 while keys are copied away: twice the p99 before. */
+  public static final double DEFAULT_COPY_P99_FACTOR = 2.0;
+
   public ShardNodeConfig {
     requireArgument(host != null && !host.isBlank(), "host must not be empty");
     requireArgument(port >= 0 && port <= 65535, "port must be 0-65535, got %s", port);
@@ -45,6 +51,10 @@ public record ShardNodeConfig(
     requireArgument(
         countInterval != null && countInterval.toMillis() >= 100,
         "count interval must be at least 100 ms");
+    requireArgument(
+        copyP99Factor == 0 || (copyP99Factor >= 1 && copyP99Factor <= 100),
+        "copy p99 factor must be 0 (off) or 1-100, got %s",
+        copyP99Factor);
     requireArgument(failpoints != null, "failpoints must not be null");
   }
 }

@@ -78,6 +78,15 @@ public final class ShardNodeMain implements Callable<Integer> {
   private long countIntervalMs;
 
   @Option(
+      names = "--copy-p99-factor",
+      defaultValue = "" + ShardNodeConfig.DEFAULT_COPY_P99_FACTOR,
+      description =
+          "Keys copied away to another node slow down while this node's request p99 is above this"
+              + " many times its p99 before the move, and speed up again below it; 0 turns that"
+              + " off (default: ${DEFAULT-VALUE}).")
+  private double copyP99Factor;
+
+  @Option(
       names = "--failpoint",
       description =
           "For tests: NAME=crash|pause, where NAME is one of migration.mid-copy, migration.catch-up, query.mid-scan. Repeatable; also read from $SHARDCLUSTER_FAILPOINTS.")
@@ -96,6 +105,7 @@ public final class ShardNodeMain implements Callable<Integer> {
             Duration.ofMillis(heartbeatIntervalMs),
             threads,
             Duration.ofMillis(countIntervalMs),
+            copyP99Factor,
             Failpoints.fromConfiguration(failpoints));
     ShardNodeServer server =
         new ShardNodeServer(

@@ -148,9 +148,14 @@ public final class ShardNodeServer {
     routing.addListener(this::deleteDroppedKeyspaces);
     deleteDroppedKeyspaces(routing.cached());
 
-    metrics = new NodeMetrics(System::nanoTime);
+    CopyPacer pacer = new CopyPacer(config.copyP99Factor());
+    var unusedPacing =
+        scheduler.scheduleAtFixedRate(
+            pacer::tick, CopyPacer.TICK_MILLIS, CopyPacer.TICK_MILLIS, TimeUnit.MILLISECONDS);
+    metrics = new NodeMetrics(System::nanoTime, pacer::record);
     outgoing =
-        new OutgoingMigrations(identity.nodeId(), store, routing::cached, this::tableAtLeast);
+        new OutgoingMigrations(
+            identity.nodeId(), store, routing::cached, this::tableAtLeast, pacer);
     NodeChannels migrationChannels = lifecycle.closeOnStop(new NodeChannels(channels));
     NodeChannels lookupChannels = lifecycle.closeOnStop(lookupChannelFactory.get());
     Ownership ownership =

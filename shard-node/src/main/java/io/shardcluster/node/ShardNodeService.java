@@ -34,6 +34,7 @@ import io.shardcluster.query.Query;
 import io.shardcluster.query.QueryParser;
 import io.shardcluster.query.ShardQuery;
 import io.shardcluster.query.Values;
+import io.shardcluster.routing.KeyRange;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.MovingSet;
 import io.shardcluster.rpc.RoutingTables;
@@ -199,6 +200,7 @@ final class ShardNodeService extends ShardNodeGrpc.ShardNodeImplBase {
               keyspace(request.getKeyspace()),
               request.getStart().toByteArray(),
               request.getEnd().toByteArray(),
+              request.getAfter().isEmpty() ? null : request.getAfter().toByteArray(),
               request.getLimit(),
               request.getEpoch());
     } catch (RuntimeException e) {
@@ -338,22 +340,25 @@ final class ShardNodeService extends ShardNodeGrpc.ShardNodeImplBase {
   private void runQuery(QueryRequest request, Batches out, Context context) {
     Query query = QueryParser.parse(request.getSql());
     ShardQuery part = new ShardQuery(query);
-    List<KeyRangeProto> ranges =
-        request.getRangesCount() == 0
-            ? List.of(KeyRangeProto.getDefaultInstance())
-            : request.getRangesList();
+    List<KeyRange> asked = new ArrayList<>();
+    for (KeyRangeProto range : request.getRangesList()) {
+      asked.add(new KeyRange(range.getStart(), range.getEnd()));
+    }
+    Shard.RangeReads reads = shard.rangeReads(keyspace(request.getKeyspace()), asked);
+    byte[] after = request.getAfter().isEmpty() ? null : request.getAfter().toByteArray();
     List<MovingSet> within =
         request.getWithinList().stream().map(RoutingTables::fromProto).toList();
     boolean more = true;
     boolean values = part.readsValues();
     long read = 0;
     boolean sentSome = false;
-    for (int i = 0; more && i < ranges.size(); i++) {
+    for (int i = 0; more && i < reads.scans().size(); i++) {
       try (Shard.Scan scan =
           shard.scan(
               keyspace(request.getKeyspace()),
-              ranges.get(i).getStart().toByteArray(),
-              ranges.get(i).getEnd().toByteArray(),
+              reads.scans().get(i).start().toByteArray(),
+              reads.scans().get(i).end().toByteArray(),
+              after,
               0,
               request.getEpoch())) {
         while (more && scan.advance()) {
@@ -362,7 +367,7 @@ final class ShardNodeService extends ShardNodeGrpc.ShardNodeImplBase {
           } else if (read % CANCEL_CHECK_ROWS == 0 && context.isCancelled()) {
             throw new ShardClusterException(ErrorCode.CANCELLED, "the query was cancelled");
           }
-          if (isWithin(within, scan, scan.key())) {
+          if (reads.asked(scan.key()) && isWithin(within, scan, scan.key())) {
             more = part.add(scan.key(), values ? scan.value() : NO_VALUE);
             // A plain query without ORDER BY sends its rows as it finds them.
             if (part.streams() && part.pendingRows() >= QUERY_BATCH_ROWS) {

@@ -35,6 +35,9 @@ import org.junit.jupiter.api.io.TempDir;
  * in-process channel, over its own store, and the target's store beside it.
  */
 class IncomingMigrationsTest {
+  // How the default keyspace is stored: a hash keyspace, in position order.
+  private static final Keyspace STORED = Keyspace.hash(Keyspace.DEFAULT);
+
   private static final int KEYS = 3_000;
   private static final String SOURCE = "source:1";
   private static final PositionRange MOVING = new PositionRange(0, Long.MIN_VALUE);
@@ -70,9 +73,10 @@ class IncomingMigrationsTest {
     sourceStore = LocalStore.open(dir.resolve("source"), false);
     targetStore = LocalStore.open(dir.resolve("target"), false);
     for (int i = 0; i < KEYS; i++) {
-      sourceStore.put(Keyspace.DEFAULT, key(i), bytes("v" + i));
+      sourceStore.put(STORED, key(i), bytes("v" + i));
     }
-    outgoing = new OutgoingMigrations("n1", sourceStore, () -> table, epoch -> table);
+    outgoing =
+        new OutgoingMigrations("n1", sourceStore, () -> table, epoch -> table, new CopyPacer(0));
     IncomingMigrations sourceIncoming =
         new IncomingMigrations(
             "n1", sourceStore, () -> table, new Ownership(null), null, Failpoints.none());
@@ -154,7 +158,7 @@ class IncomingMigrationsTest {
     assertThat(atTarget).isEqualTo(atSource);
     int moved = 0;
     for (int i = 0; i < KEYS; i++) {
-      byte[] value = targetStore.get(Keyspace.DEFAULT, key(i));
+      byte[] value = targetStore.get(STORED, key(i));
       if (moves(i)) {
         moved++;
         assertThat(value).as("k%d", i).isEqualTo(bytes(i == updated ? "new" : "v" + i));
@@ -169,12 +173,12 @@ class IncomingMigrationsTest {
   void abort_dropsWhatWasCopied() {
     outgoing.begin(spec);
     incoming.run(spec, progress -> {});
-    assertThat(targetStore.get(Keyspace.DEFAULT, key(first(true)))).isNotNull();
+    assertThat(targetStore.get(STORED, key(first(true)))).isNotNull();
 
     incoming.abort(spec);
 
     for (int i = 0; i < KEYS; i++) {
-      assertThat(targetStore.get(Keyspace.DEFAULT, key(i))).as("k%d", i).isNull();
+      assertThat(targetStore.get(STORED, key(i))).as("k%d", i).isNull();
     }
     assertThat(incoming.specs()).isEmpty();
   }

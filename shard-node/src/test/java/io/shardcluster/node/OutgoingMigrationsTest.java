@@ -25,6 +25,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** The source side of a migration over a real store: what its copy sends, and how fast. */
 class OutgoingMigrationsTest {
+  // How the default keyspace is stored: a hash keyspace, in position order.
+  private static final Keyspace STORED = Keyspace.hash(Keyspace.DEFAULT);
+
   private static final int KEYS = 12_000;
   // The lower half of the ring moves.
   private static final PositionRange MOVING = new PositionRange(0, Long.MIN_VALUE);
@@ -46,9 +49,9 @@ class OutgoingMigrationsTest {
     store = LocalStore.open(dir, false);
     byte[] value = new byte[100];
     for (int i = 0; i < KEYS; i++) {
-      store.put(Keyspace.DEFAULT, key(i), value);
+      store.put(STORED, key(i), value);
     }
-    outgoing = new OutgoingMigrations("n1", store, () -> table, epoch -> table);
+    outgoing = new OutgoingMigrations("n1", store, () -> table, epoch -> table, new CopyPacer(0));
     outgoing.begin(
         MigrationSpec.newBuilder()
             .setId("m1")

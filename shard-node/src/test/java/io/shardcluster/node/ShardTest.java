@@ -9,9 +9,11 @@ import io.shardcluster.errors.WrongShardException;
 import io.shardcluster.routing.HashRing;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.RoutingTable;
+import io.shardcluster.routing.ScanOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicReference;
@@ -21,6 +23,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class ShardTest {
+  // How the default keyspace is stored: a hash keyspace, in position order.
+  private static final Keyspace STORED = Keyspace.hash(Keyspace.DEFAULT);
+
   @TempDir Path dir;
 
   // n1 owns the lower half of the ring, n2 the upper half.
@@ -45,7 +50,8 @@ class ShardTest {
             store,
             epoch -> current.get(),
             new NodeMetrics(System::nanoTime),
-            new OutgoingMigrations("n1", store, current::get, epoch -> current.get()),
+            new OutgoingMigrations(
+                "n1", store, current::get, epoch -> current.get(), new CopyPacer(0)),
             // These tests use hash and range keyspaces only: no group lookups.
             new Ownership(null));
   }
@@ -88,7 +94,7 @@ class ShardTest {
               assertThat(e.owner()).contains("n2");
               assertThat(e.ownerAddress()).contains("h:2");
             });
-    assertThat(store.get(Keyspace.DEFAULT, b(key))).isNull();
+    assertThat(store.get(STORED, b(key))).isNull();
   }
 
   @Test
@@ -99,36 +105,40 @@ class ShardTest {
 
     assertThatThrownBy(() -> shard.multiPut(Keyspace.DEFAULT, entries, 7))
         .isInstanceOf(WrongShardException.class);
-    assertThat(store.count(Keyspace.DEFAULT, new byte[0], new byte[0])).isZero();
+    assertThat(store.count(STORED, new byte[0], new byte[0])).isZero();
   }
 
   @Test
-  void scan_returnsOnlyOwnedKeys_inOrder_upToLimit() {
+  void scan_returnsOnlyOwnedKeys_inPositionOrder_upToLimit() {
     for (String key : keysOwnedBy("n1", 5)) {
-      store.put(Keyspace.DEFAULT, b(key), b("v"));
+      store.put(STORED, b(key), b("v"));
     }
     // A key this node stores but no longer owns must not be served.
-    store.put(Keyspace.DEFAULT, b(keysOwnedBy("n2", 1).get(0)), b("stale"));
+    store.put(STORED, b(keysOwnedBy("n2", 1).get(0)), b("stale"));
 
     List<String> seen = new ArrayList<>();
-    try (Shard.Scan scan = shard.scan(Keyspace.DEFAULT, new byte[0], new byte[0], 4, 7)) {
+    try (Shard.Scan scan = shard.scan(Keyspace.DEFAULT, new byte[0], new byte[0], null, 4, 7)) {
       while (scan.advance()) {
         seen.add(new String(scan.key(), StandardCharsets.UTF_8));
       }
     }
-    assertThat(seen).hasSize(4).isSorted();
+    assertThat(seen)
+        .hasSize(4)
+        .isSortedAccordingTo(
+            Comparator.comparing(
+                ShardTest::b, (x, y) -> ScanOrder.compare(table.keyspace(Keyspace.DEFAULT), x, y)));
     seen.forEach(k -> assertThat(table.ownerOf(Keyspace.DEFAULT, b(k))).isEqualTo("n1"));
   }
 
   @Test
   void scan_runsOnlyAtItsEpoch_refusedAtAnother_andStopsWhenTheTableChanges() {
     for (String key : keysOwnedBy("n1", 3)) {
-      store.put(Keyspace.DEFAULT, b(key), b("v"));
+      store.put(STORED, b(key), b("v"));
     }
-    assertThatThrownBy(() -> shard.scan(Keyspace.DEFAULT, new byte[0], new byte[0], 0, 6))
+    assertThatThrownBy(() -> shard.scan(Keyspace.DEFAULT, new byte[0], new byte[0], null, 0, 6))
         .isInstanceOfSatisfying(WrongShardException.class, e -> assertThat(e.epoch()).isEqualTo(7));
 
-    try (Shard.Scan scan = shard.scan(Keyspace.DEFAULT, new byte[0], new byte[0], 0, 7)) {
+    try (Shard.Scan scan = shard.scan(Keyspace.DEFAULT, new byte[0], new byte[0], null, 0, 7)) {
       assertThat(scan.advance()).isTrue();
       current.set(table.withEpoch(8));
       assertThatThrownBy(scan::advance)
@@ -136,7 +146,7 @@ class ShardTest {
               WrongShardException.class, e -> assertThat(e.epoch()).isEqualTo(8));
     }
     // Epoch 0: by whatever table the node has.
-    try (Shard.Scan scan = shard.scan(Keyspace.DEFAULT, new byte[0], new byte[0], 0, 0)) {
+    try (Shard.Scan scan = shard.scan(Keyspace.DEFAULT, new byte[0], new byte[0], null, 0, 0)) {
       int rows = 0;
       while (scan.advance()) {
         rows++;
@@ -160,7 +170,7 @@ class ShardTest {
         .isEqualTo(ErrorCode.INVALID_ARGUMENT);
     assertThat(code(() -> shard.get(Keyspace.DEFAULT, new byte[5000], 7)))
         .isEqualTo(ErrorCode.INVALID_ARGUMENT);
-    assertThat(code(() -> shard.scan(Keyspace.DEFAULT, b("z"), b("a"), 0, 7)))
+    assertThat(code(() -> shard.scan(Keyspace.DEFAULT, b("z"), b("a"), null, 0, 7)))
         .isEqualTo(ErrorCode.INVALID_ARGUMENT);
     assertThat(code(() -> shard.get("nope", b("k"), 7))).isEqualTo(ErrorCode.NOT_FOUND);
   }

@@ -286,6 +286,19 @@ final class MigrationsCommand extends ClusterCommand {
         out,
         List.of("ID", "MOVE", "PHASE", "KEYS", "BYTES", "RATE", "ETA", "REASON", "WHAT"),
         rows);
+    // How the sources pace the copies under way: their rate limit now, and why.
+    for (MigrationInfo m : migrations) {
+      if (!m.ended() && !m.pace().isEmpty()) {
+        out.printf(
+            Locale.ROOT,
+            "%s copy limit %s: %s%n",
+            m.id(),
+            m.copyRateLimit() == 0
+                ? "none"
+                : String.format(Locale.ROOT, "%.1f MB/s", m.copyRateLimit() / 1e6),
+            m.pace());
+      }
+    }
   }
 
   static List<Map<String, Object>> toJson(List<MigrationInfo> migrations) {
@@ -307,6 +320,8 @@ final class MigrationsCommand extends ClusterCommand {
       row.put("estimated_keys", m.estimatedKeys());
       row.put("keys_per_sec", m.keysPerSec());
       row.put("bytes_per_sec", m.bytesPerSec());
+      row.put("copy_rate_limit", m.copyRateLimit());
+      row.put("pace", m.pace());
       row.put("eta_seconds", m.etaSeconds());
       row.put("last_error", m.lastError());
       row.put("rolled_back_by_failure", m.rolledBackByFailure());

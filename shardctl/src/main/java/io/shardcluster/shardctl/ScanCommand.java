@@ -12,7 +12,9 @@ import picocli.CommandLine.Option;
 
 @Command(
     name = "scan",
-    description = "Prints KEY<TAB>VALUE rows across all nodes in key order, streamed.",
+    description =
+        "Prints KEY<TAB>VALUE rows across all nodes in scan order (key order in a range"
+            + " keyspace, hash position order otherwise), streamed.",
     mixinStandardHelpOptions = true)
 final class ScanCommand extends DataCommand {
   @Option(names = "--from", defaultValue = "", description = "First key, inclusive.")

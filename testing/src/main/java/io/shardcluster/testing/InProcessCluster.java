@@ -155,6 +155,9 @@ public final class InProcessCluster implements TestCluster {
         CoordinatorConfig.DEFAULT_VNODES,
         Duration.ofSeconds(2),
         maxMigrations,
+        // One migration per donor, so that tests can count a join's migrations; a test of the
+        // steps asks for them (CoordinatorConfig.withHandoverSteps).
+        1,
         0,
         cutoverTimeout,
         targetDownTimeout,
@@ -218,6 +221,7 @@ public final class InProcessCluster implements TestCluster {
             Duration.ofMillis(100),
             4,
             Duration.ofMillis(200),
+            ShardNodeConfig.DEFAULT_COPY_P99_FACTOR,
             failpoints);
     ShardNodeServer node =
         new ShardNodeServer(

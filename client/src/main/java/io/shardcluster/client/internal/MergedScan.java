@@ -16,6 +16,7 @@ import io.shardcluster.proto.v1.ShardNodeGrpc;
 import io.shardcluster.routing.KeyRange;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.RoutingTable;
+import io.shardcluster.routing.ScanOrder;
 import io.shardcluster.rpc.NodeChannels;
 import io.shardcluster.rpc.RoutingCache;
 import io.shardcluster.rpc.StatusErrors;
@@ -32,11 +33,13 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * A scan across the nodes of a keyspace that may hold keys in its range: one server stream per
- * node, each in key order, merged k-way. Rows are pulled from the streams as the caller consumes
- * them (gRPC flow control keeps the nodes from running ahead). Every stream runs at the epoch of
- * the table it was opened with, and a node stops its stream as soon as its own table changes; the
- * merge then reopens every stream after the last key it returned, under a fresh table. So each key
- * is returned exactly once even while keys move between nodes (and again after a node restarts).
+ * node, each in the keyspace's scan order (key order in a range keyspace, position order in a hash
+ * keyspace; see {@link ScanOrder}), merged k-way. Rows are pulled from the streams as the caller
+ * consumes them (gRPC flow control keeps the nodes from running ahead). Every stream runs at the
+ * epoch of the table it was opened with, and a node stops its stream as soon as its own table
+ * changes; the merge then reopens every stream after the last key it returned (in scan order),
+ * under a fresh table. So each key is returned exactly once even while keys move between nodes (and
+ * again after a node restarts).
  */
 public final class MergedScan implements KeyValueIterator {
   private static final Comparator<ByteString> KEY_ORDER =
@@ -51,8 +54,11 @@ public final class MergedScan implements KeyValueIterator {
   private final long limit;
   private final Duration streamTimeout;
 
+  // Range keyspaces: every cursor's position is 0, and keys decide.
   private final PriorityQueue<Cursor> heads =
-      new PriorityQueue<>(Comparator.comparing(Cursor::key, KEY_ORDER));
+      new PriorityQueue<>(
+          Comparator.comparing(Cursor::position, Long::compareUnsigned)
+              .thenComparing(Cursor::key, KEY_ORDER));
   private @Nullable List<Cursor> cursors;
   private @Nullable ByteString lastKey;
   // The epoch of the table the streams were last opened with.
@@ -151,7 +157,10 @@ public final class MergedScan implements KeyValueIterator {
     RoutingTable table = routing.current();
     openedAt = table.epoch();
     Keyspace routed = table.keyspace(keyspace);
-    ByteString start = lastKey == null ? from : KeyRange.successor(lastKey);
+    boolean keyOrder = ScanOrder.isKeyOrder(routed);
+    // Key order resumes by narrowing the range; scan order by position goes on after the last key.
+    ByteString start = lastKey == null || !keyOrder ? from : KeyRange.successor(lastKey);
+    ByteString after = lastKey == null || keyOrder ? ByteString.EMPTY : lastKey;
     // A range keyspace asks only the owners of the ranges the scan overlaps; a directory keyspace
     // asks every node.
     Set<String> owners = routed.ownersOf(start, to, table.nodeAddresses().keySet());
@@ -160,13 +169,14 @@ public final class MergedScan implements KeyValueIterator {
             .setKeyspace(keyspace)
             .setStart(start)
             .setEnd(to)
+            .setAfter(after)
             .setLimit(limit == 0 ? 0 : limit - emitted)
             .setEpoch(table.epoch())
             .build();
     cursors = new ArrayList<>();
     for (String owner : owners) {
       String address = table.address(owner).orElse("?");
-      Cursor cursor = new Cursor(owner, address, request);
+      Cursor cursor = new Cursor(owner, address, request, keyOrder ? null : routed);
       cursors.add(cursor);
       if (cursor.advance()) {
         heads.add(cursor);
@@ -194,12 +204,16 @@ public final class MergedScan implements KeyValueIterator {
     private final String address;
     private final Context.CancellableContext context = Context.current().withCancellation();
     private final Iterator<ScanResponse> batches;
+    // Null in a range keyspace, where every row's position is 0.
+    private final @Nullable Keyspace positioned;
     private List<KeyValueProto> batch = List.of();
     private int index = -1;
+    private long position;
 
-    Cursor(String node, String address, ScanRequest request) {
+    Cursor(String node, String address, ScanRequest request, @Nullable Keyspace positioned) {
       this.node = node;
       this.address = address;
+      this.positioned = positioned;
       ShardNodeGrpc.ShardNodeBlockingStub stub =
           ShardNodeGrpc.newBlockingStub(channels.channel(address))
               .withDeadlineAfter(streamTimeout.toMillis(), TimeUnit.MILLISECONDS);
@@ -213,6 +227,11 @@ public final class MergedScan implements KeyValueIterator {
 
     ByteString key() {
       return batch.get(index).getKey();
+    }
+
+    /** The current row's position in a hash or directory keyspace; 0 in a range keyspace. */
+    long position() {
+      return position;
     }
 
     ByteString value() {
@@ -229,6 +248,9 @@ public final class MergedScan implements KeyValueIterator {
           }
           batch = batches.next().getEntriesList();
           index = 0;
+        }
+        if (positioned != null) {
+          position = ScanOrder.positionOf(positioned, key().toByteArray());
         }
         return true;
       } catch (RuntimeException e) {

@@ -68,10 +68,15 @@ public final class QueryRunner {
   }
 
   /**
-   * One request of a query: a node, the key ranges it reads, and the shares of nodes that could not
-   * answer at earlier epochs, which it is limited to (every one of them).
+   * One request of a query: a node, the key ranges it reads, the shares of nodes that could not
+   * answer at earlier epochs, which it is limited to (every one of them), and the key its rows come
+   * after in the keyspace's scan order (empty: from the first).
    */
-  record Part(String node, List<KeySpans.Span> spans, List<MovingSet> within) {}
+  record Part(String node, List<KeySpans.Span> spans, List<MovingSet> within, ByteString after) {
+    Part(String node, List<KeySpans.Span> spans, List<MovingSet> within) {
+      this(node, spans, within, ByteString.EMPTY);
+    }
+  }
 
   /** What the nodes have answered so far. */
   private static final class Gathered {
@@ -204,7 +209,8 @@ public final class QueryRunner {
       }
     }
     List<Part> parts = new ArrayList<>();
-    nodes.forEach((node, asked) -> parts.add(new Part(node, asked, List.copyOf(within))));
+    nodes.forEach(
+        (node, asked) -> parts.add(new Part(node, asked, List.copyOf(within), part.after())));
     return parts;
   }
 
@@ -217,7 +223,7 @@ public final class QueryRunner {
       }
     }
     part.within().forEach(share -> request.addWithin(RoutingTables.toProto(share)));
-    return request.build();
+    return request.setAfter(part.after()).build();
   }
 
   /**

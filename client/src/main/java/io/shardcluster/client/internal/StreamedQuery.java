@@ -16,6 +16,7 @@ import io.shardcluster.query.Query;
 import io.shardcluster.query.Values;
 import io.shardcluster.routing.KeyRange;
 import io.shardcluster.routing.RoutingTable;
+import io.shardcluster.routing.ScanOrder;
 import io.shardcluster.rpc.RoutingCache;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -146,13 +147,19 @@ final class StreamedQuery implements QueryResult.Source {
       RoutingTable now = routing.awaitNewer(stream.table.epoch(), policy.backoffMillis(attempt));
       attempt++;
       QueryRunner.Part rest = stream.part;
-      if (stream.lastKey != null) {
-        // The rows up to the last key it sent stand: ask only for the keys after it.
-        List<KeySpans.Span> after =
-            List.of(new KeySpans.Span(KeyRange.successor(stream.lastKey), ByteString.EMPTY));
-        rest =
-            new QueryRunner.Part(
-                rest.node(), KeySpans.intersect(rest.spans(), after), rest.within());
+      ByteString lastKey = stream.lastKey;
+      if (lastKey != null) {
+        // The rows up to the last key it sent (in the keyspace's scan order) stand: ask only for
+        // the keys after it, by narrowing the ranges in key order, or by position.
+        if (ScanOrder.isKeyOrder(stream.table.keyspace(query.keyspace()))) {
+          List<KeySpans.Span> after =
+              List.of(new KeySpans.Span(KeyRange.successor(lastKey), ByteString.EMPTY));
+          rest =
+              new QueryRunner.Part(
+                  rest.node(), KeySpans.intersect(rest.spans(), after), rest.within());
+        } else {
+          rest = new QueryRunner.Part(rest.node(), rest.spans(), rest.within(), lastKey);
+        }
       }
       for (QueryRunner.Part part : runner.askAgain(query, rest, stream.table, now)) {
         streams.addLast(new Stream(now, part));

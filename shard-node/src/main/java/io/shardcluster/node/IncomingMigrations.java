@@ -15,6 +15,7 @@ import io.shardcluster.proto.v1.MigrationProgress;
 import io.shardcluster.proto.v1.MigrationSpec;
 import io.shardcluster.proto.v1.PullChangesRequest;
 import io.shardcluster.proto.v1.PullChangesResponse;
+import io.shardcluster.proto.v1.TableFileChunk;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.MovingSet;
 import io.shardcluster.routing.RoutingTable;
@@ -22,16 +23,25 @@ import io.shardcluster.rpc.NodeChannels;
 import io.shardcluster.rpc.RoutingTables;
 import io.shardcluster.rpc.StatusErrors;
 import io.shardcluster.server.Failpoints;
+import java.io.BufferedOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 import java.util.logging.Logger;
+import java.util.zip.CRC32C;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -58,6 +68,8 @@ final class IncomingMigrations {
   // One driver at a time per migration: a repeated call waits for the previous one to stop.
   private final Map<String, ReentrantLock> locks = new ConcurrentHashMap<>();
   private final Map<String, TargetCheckpoint> checkpoints = new ConcurrentHashMap<>();
+  // Numbers the table files this node receives.
+  private final AtomicLong copies = new AtomicLong();
 
   /**
    * The checkpoint of one migration: its sums and the value each key had there, if changed since.
@@ -190,11 +202,13 @@ final class IncomingMigrations {
                     .setAfterKey(state.getAfterKey())
                     .setResume(!fromStart)
                     .setThrottleBytesPerSec(spec.getThrottleBytesPerSec())
+                    .setTableFiles(true)
                     .build());
     // Copied keys are new here (stale copies were dropped), so their sum is the checkpoint's.
     MovingChecksum sum = new MovingChecksum();
     long sequence = 0;
     boolean first = true;
+    ReceivedFile receiving = null;
     try {
       while (batches.hasNext()) {
         CopyBatch batch = batches.next();
@@ -206,22 +220,53 @@ final class IncomingMigrations {
           next.setSnapshotSequence(sequence).setSnapshotSequenceKnown(true);
         }
         LocalStore.Batch writes = store.batch();
-        long bytes = 0;
-        for (KeyValueProto row : batch.getEntriesList()) {
-          byte[] key = row.getKey().toByteArray();
-          byte[] value = row.getValue().toByteArray();
-          writes.put(keyspace, key, value);
-          sum.add(key, value);
-          bytes += key.length + value.length;
-        }
-        if (batch.getEntriesCount() > 0) {
-          next.setAfterKey(batch.getEntries(batch.getEntriesCount() - 1).getKey());
+        long keys;
+        long bytes;
+        if (batch.hasFile()) {
+          TableFileChunk chunk = batch.getFile();
+          if (receiving == null || receiving.index != chunk.getIndex()) {
+            if (receiving != null) {
+              receiving.discard();
+            }
+            receiving =
+                new ReceivedFile(
+                    store.tableFilePath(
+                        "in-" + spec.getId() + "-" + copies.incrementAndGet() + ".sst"),
+                    chunk.getIndex());
+          }
+          if (!chunk.getLast()) {
+            receiving.append(chunk.getData());
+            continue;
+          }
+          // A whole file: checked and summed (the checkpoint counts what was copied, not keys of
+          // this node's own that lie in the same ranges), then moved into the store; a copy
+          // resumes after its last key.
+          Path file = receiving.finish(chunk.getCrc32C());
+          store.readTableFile(file, keyspace, sum::add);
+          store.ingest(List.of(file));
+          receiving = null;
+          keys = chunk.getKeys();
+          bytes = chunk.getKeyValueBytes();
+          next.setAfterKey(chunk.getLastKey());
+        } else {
+          bytes = 0;
+          for (KeyValueProto row : batch.getEntriesList()) {
+            byte[] key = row.getKey().toByteArray();
+            byte[] value = row.getValue().toByteArray();
+            writes.put(keyspace, key, value);
+            sum.add(key, value);
+            bytes += key.length + value.length;
+          }
+          keys = batch.getEntriesCount();
+          if (keys > 0) {
+            next.setAfterKey(batch.getEntries(batch.getEntriesCount() - 1).getKey());
+          }
         }
         next.setProgress(
             state.getProgress().toBuilder()
                 .setCopyRateLimit(batch.getRateLimit())
                 .setPace(batch.getPace())
-                .setKeysCopied(state.getProgress().getKeysCopied() + batch.getEntriesCount())
+                .setKeysCopied(state.getProgress().getKeysCopied() + keys)
                 .setBytesCopied(state.getProgress().getBytesCopied() + bytes));
         state = next.build();
         store.write(writes.putMeta(META_PREFIX + spec.getId(), state.toByteArray()));
@@ -236,6 +281,10 @@ final class IncomingMigrations {
       }
     } catch (RuntimeException e) {
       throw fromSource(spec, e);
+    } finally {
+      if (receiving != null) {
+        receiving.discard();
+      }
     }
     state =
         state.toBuilder()
@@ -258,6 +307,62 @@ final class IncomingMigrations {
             + state.getProgress().getKeysCopied()
             + " keys); catching up");
     return state;
+  }
+
+  /** A table file arriving in chunks, checked against its CRC-32C once whole. */
+  private static final class ReceivedFile {
+    final int index;
+    private final Path path;
+    private final OutputStream out;
+    private final CRC32C crc = new CRC32C();
+
+    ReceivedFile(Path path, int index) {
+      this.path = path;
+      this.index = index;
+      try {
+        this.out = new BufferedOutputStream(Files.newOutputStream(path), 1 << 20);
+      } catch (IOException e) {
+        throw new UncheckedIOException("cannot write " + path, e);
+      }
+    }
+
+    void append(ByteString data) {
+      try {
+        data.writeTo(out);
+        for (ByteBuffer buffer : data.asReadOnlyByteBufferList()) {
+          crc.update(buffer);
+        }
+      } catch (IOException e) {
+        discard();
+        throw new UncheckedIOException("cannot write " + path, e);
+      }
+    }
+
+    /** The complete file, if its bytes match the sender's checksum. */
+    Path finish(int expectedCrc) {
+      try {
+        out.close();
+      } catch (IOException e) {
+        discard();
+        throw new UncheckedIOException("cannot write " + path, e);
+      }
+      if ((int) crc.getValue() != expectedCrc) {
+        discard();
+        // Damaged on the way: the copy goes again from the last whole file.
+        throw ShardClusterException.unavailable(
+            "table file " + index + " arrived damaged (checksum mismatch)");
+      }
+      return path;
+    }
+
+    void discard() {
+      try {
+        out.close();
+        Files.deleteIfExists(path);
+      } catch (IOException e) {
+        logger.warning("cannot delete " + path + ": " + e.getMessage());
+      }
+    }
   }
 
   private PullChangesResponse pull(IncomingState state, int max) {

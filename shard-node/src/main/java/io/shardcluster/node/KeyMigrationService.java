@@ -73,6 +73,7 @@ final class KeyMigrationService extends KeyMigrationGrpc.KeyMigrationImplBase {
                 request.getId(),
                 request.getAfterKey().toByteArray(),
                 request.getThrottleBytesPerSec(),
+                request.getTableFiles(),
                 batch -> {
                   flow.awaitReady();
                   call.onNext(batch);

@@ -13,6 +13,8 @@ import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.MovingSet;
 import io.shardcluster.routing.PositionRange;
 import io.shardcluster.routing.ScanOrder;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -31,12 +33,17 @@ import org.rocksdb.ColumnFamilyHandle;
 import org.rocksdb.ColumnFamilyOptions;
 import org.rocksdb.CompressionType;
 import org.rocksdb.DBOptions;
+import org.rocksdb.EnvOptions;
+import org.rocksdb.IngestExternalFileOptions;
 import org.rocksdb.Options;
 import org.rocksdb.ReadOptions;
 import org.rocksdb.RocksDB;
 import org.rocksdb.RocksDBException;
 import org.rocksdb.RocksIterator;
 import org.rocksdb.Slice;
+import org.rocksdb.SstFileReader;
+import org.rocksdb.SstFileReaderIterator;
+import org.rocksdb.SstFileWriter;
 import org.rocksdb.WriteBatch;
 import org.rocksdb.WriteOptions;
 
@@ -66,6 +73,7 @@ final class LocalStore implements AutoCloseable {
   private final ColumnFamilyHandle meta;
   private final ColumnFamilyHandle changes;
   private final WriteOptions writeOptions;
+  private final Path tableFiles;
   // Native handles must not be used after close: operations hold the read lock, close the write
   // lock, and close also releases the cursors and snapshots still open.
   // Held shared by every call into RocksDB and exclusively by close(). A StampedLock, not a
@@ -84,7 +92,9 @@ final class LocalStore implements AutoCloseable {
       ColumnFamilyOptions metaOptions,
       RocksDB db,
       List<ColumnFamilyHandle> handles,
-      boolean sync) {
+      boolean sync,
+      Path tableFiles) {
+    this.tableFiles = tableFiles;
     this.dbOptions = dbOptions;
     this.dataOptions = dataOptions;
     this.metaOptions = metaOptions;
@@ -146,12 +156,29 @@ final class LocalStore implements AutoCloseable {
         db.close();
         throw e;
       }
-      return new LocalStore(dbOptions, dataOptions, metaOptions, db, handles.subList(0, 3), sync);
+      Path tableFiles = dir.resolveSibling(dir.getFileName() + "-table-files");
+      deleteTableFiles(tableFiles);
+      return new LocalStore(
+          dbOptions, dataOptions, metaOptions, db, handles.subList(0, 3), sync, tableFiles);
     } catch (RocksDBException | RuntimeException e) {
       dbOptions.close();
       dataOptions.close();
       metaOptions.close();
       throw e;
+    }
+  }
+
+  /** Table files of copies interrupted by a crash are of no use: copies resume by key. */
+  private static void deleteTableFiles(Path dir) {
+    try {
+      Files.createDirectories(dir);
+      try (var files = Files.list(dir)) {
+        for (Path file : (Iterable<Path>) files::iterator) {
+          Files.delete(file);
+        }
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot clear " + dir, e);
     }
   }
 
@@ -490,6 +517,121 @@ final class LocalStore implements AutoCloseable {
           db.deleteFilesInRanges(data, files, false);
         });
     return true;
+  }
+
+  /** A new table file for a copy, in the node's directory for them; the name must be unique. */
+  TableFile newTableFile(String name) {
+    return new TableFile(tableFiles.resolve(name));
+  }
+
+  /** A path for a table file received from another node. */
+  Path tableFilePath(String name) {
+    return tableFiles.resolve(name);
+  }
+
+  /** An entry read from a table file. */
+  interface EntryVisitor {
+    void visit(byte[] key, byte[] value);
+  }
+
+  /**
+   * Reads every entry of a table file of the keyspace (checking its blocks' checksums), in order,
+   * with keys as the keyspace's keys rather than as stored.
+   */
+  void readTableFile(Path file, Keyspace keyspace, EntryVisitor visitor) {
+    int prefixLength =
+        keyspace.name().getBytes(StandardCharsets.UTF_8).length
+            + 1
+            + (ScanOrder.isKeyOrder(keyspace) ? 0 : Long.BYTES);
+    guarded(
+        "read",
+        () -> {
+          try (Options options = new Options(dbOptions, dataOptions);
+              SstFileReader reader = new SstFileReader(options)) {
+            reader.open(file.toString());
+            reader.verifyChecksum();
+            try (ReadOptions readOptions = new ReadOptions().setFillCache(false);
+                SstFileReaderIterator it = reader.newIterator(readOptions)) {
+              for (it.seekToFirst(); it.isValid(); it.next()) {
+                byte[] stored = it.key();
+                visitor.visit(Arrays.copyOfRange(stored, prefixLength, stored.length), it.value());
+              }
+              it.status();
+            }
+          }
+        });
+  }
+
+  /**
+   * Adds finished table files to the data, each atomically: RocksDB moves them in (no copy) and
+   * gives their keys a sequence number above every write so far.
+   */
+  void ingest(List<Path> files) {
+    guarded(
+        "write",
+        () -> {
+          try (IngestExternalFileOptions options =
+              new IngestExternalFileOptions()
+                  .setMoveFiles(true)
+                  .setAllowGlobalSeqNo(true)
+                  .setAllowBlockingFlush(true)) {
+            db.ingestExternalFile(data, files.stream().map(Path::toString).toList(), options);
+          }
+        });
+  }
+
+  /**
+   * A table file of the data family (the same options, so it can be ingested as it is), written in
+   * stored-key order. Not thread-safe.
+   */
+  final class TableFile implements AutoCloseable {
+    private final Path path;
+    private final EnvOptions envOptions = new EnvOptions();
+    private final Options options = new Options(dbOptions, dataOptions);
+    private final SstFileWriter writer = new SstFileWriter(envOptions, options);
+    private long entries;
+    private boolean finished;
+
+    private TableFile(Path path) {
+      this.path = path;
+      guarded("write", () -> writer.open(path.toString()));
+    }
+
+    /** Adds an entry; keys must come in the keyspace's scan order. */
+    void put(Keyspace keyspace, byte[] key, byte[] value) {
+      guarded("write", () -> writer.put(encode(keyspace, key), value));
+      entries++;
+    }
+
+    long entries() {
+      return entries;
+    }
+
+    /** The bytes written so far (an estimate until finished). */
+    long size() {
+      return guarded("read", writer::fileSize);
+    }
+
+    /** Completes the file; returns its path. */
+    Path finish() {
+      guarded("write", writer::finish);
+      finished = true;
+      return path;
+    }
+
+    @Override
+    public void close() {
+      writer.close();
+      options.close();
+      envOptions.close();
+      if (!finished) {
+        try {
+          Files.deleteIfExists(path);
+        } catch (IOException e) {
+          throw new UncheckedIOException(e);
+        }
+      }
+    }
   }
 
   /** Stored keys {@code [lower, upper)}. */

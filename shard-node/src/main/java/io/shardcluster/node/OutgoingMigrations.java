@@ -5,7 +5,6 @@ package io.shardcluster.node;
 
 import static java.util.Objects.requireNonNull;
 
-import com.google.common.util.concurrent.RateLimiter;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.UnsafeByteOperations;
@@ -28,6 +27,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.concurrent.locks.StampedLock;
 import java.util.function.Consumer;
@@ -46,8 +46,6 @@ import org.jspecify.annotations.Nullable;
 final class OutgoingMigrations {
   private static final Logger logger = Logger.getLogger(OutgoingMigrations.class.getName());
   private static final String META_PREFIX = "out/";
-  private static final int COPY_BATCH_ROWS = 4096;
-  private static final int COPY_BATCH_BYTES = 4 << 20;
   private static final long DROP_STEP = 50_000;
 
   private final String nodeId;
@@ -56,6 +54,8 @@ final class OutgoingMigrations {
   // The routing table, refreshed first if older than the given epoch.
   private final LongFunction<RoutingTable> tableAtLeast;
   private final CopyPacer pacer;
+  // Numbers the copies this node runs, to name their table files.
+  private final AtomicLong copies = new AtomicLong();
   private final Map<String, Outgoing> byId = new ConcurrentHashMap<>();
   // Read on every data request; replaced (not mutated) when a migration begins or ends.
   private volatile List<Outgoing> active = List.of();
@@ -315,12 +315,14 @@ final class OutgoingMigrations {
    * the count and checksum of what it sent, kept with the snapshot, so that the final checksum only
    * has to look at keys changed since. A resumed copy has none.
    */
-  void copy(String id, byte[] afterKey, long bytesPerSecond, Consumer<CopyBatch> sink) {
+  void copy(
+      String id,
+      byte[] afterKey,
+      long bytesPerSecond,
+      boolean tableFiles,
+      Consumer<CopyBatch> sink) {
     Outgoing outgoing = get(id);
-    String keyspace = outgoing.moving.keyspace();
-    Keyspace routed = routing.get().keyspace(keyspace);
-    RateLimiter limiter = bytesPerSecond > 0 ? RateLimiter.create((double) bytesPerSecond) : null;
-    long rate = bytesPerSecond;
+    Keyspace routed = routing.get().keyspace(outgoing.moving.keyspace());
     boolean fromStart = afterKey.length == 0;
     LocalStore.Snapshot snapshot;
     long sequence;
@@ -341,11 +343,12 @@ final class OutgoingMigrations {
     long rowsRead = 0;
     long rowsSent = 0;
     CopyPacer.Copy copying = pacer.copying();
+    String copyName = id + "-" + copies.incrementAndGet();
     try (LocalStore.Cursor cursor =
-        store.scan(snapshot, routed, outgoing.moving, fromStart ? null : afterKey)) {
-      CopyBatch.Builder batch = CopyBatch.newBuilder().setSnapshotSequence(sequence);
-      int bytes = 0;
-      boolean sent = false;
+            store.scan(snapshot, routed, outgoing.moving, fromStart ? null : afterKey);
+        CopyStream out =
+            new CopyStream(
+                store, routed, copyName, sequence, bytesPerSecond, pacer, tableFiles, sink)) {
       while (cursor.advance()) {
         byte[] key = cursor.key();
         rowsRead++;
@@ -355,33 +358,9 @@ final class OutgoingMigrations {
         byte[] value = cursor.value();
         rowsSent++;
         sum.add(key, value);
-        batch
-            .addEntriesBuilder()
-            .setKey(UnsafeByteOperations.unsafeWrap(key))
-            .setValue(UnsafeByteOperations.unsafeWrap(value));
-        bytes += key.length + value.length;
-        if (batch.getEntriesCount() >= COPY_BATCH_ROWS || bytes >= COPY_BATCH_BYTES) {
-          if (limiter != null) {
-            // The foreground's latency sets the pace, within the migration's limit.
-            long paced = pacer.rate(bytesPerSecond);
-            if (paced != rate) {
-              rate = paced;
-              limiter.setRate((double) rate);
-            }
-            limiter.acquire(bytes);
-          }
-          sink.accept(batch.setRateLimit(rate).setPace(pace(limiter)).build());
-          sent = true;
-          batch = CopyBatch.newBuilder().setSnapshotSequence(sequence);
-          bytes = 0;
-        }
+        out.add(key, value);
       }
-      if (batch.getEntriesCount() > 0 || !sent) {
-        if (limiter != null && bytes > 0) {
-          limiter.acquire(bytes);
-        }
-        sink.accept(batch.setRateLimit(rate).setPace(pace(limiter)).build());
-      }
+      out.finish();
     } finally {
       copying.close();
       if (!fromStart) {
@@ -394,11 +373,14 @@ final class OutgoingMigrations {
     // What the copy read against what it moved: the benchmark checks that a copy reads only the
     // stored ranges of its moving set.
     logger.info(
-        "migration " + id + ": copy read " + rowsRead + " rows, sent " + rowsSent + " moving keys");
-  }
-
-  private String pace(@Nullable RateLimiter limiter) {
-    return limiter == null ? "no limit" : pacer.describe();
+        "migration "
+            + id
+            + ": copy read "
+            + rowsRead
+            + " rows, sent "
+            + rowsSent
+            + " moving keys"
+            + (tableFiles ? " in table files" : ""));
   }
 
   /**
@@ -545,7 +527,7 @@ final class OutgoingMigrations {
         if (moving.contains(routed, key)) {
           batch.delete(routed, key);
           deleted++;
-          if (batch.size() >= COPY_BATCH_ROWS) {
+          if (batch.size() >= CopyStream.BATCH_ROWS) {
             store.write(batch);
             batch = store.batch();
           }

@@ -74,7 +74,7 @@ class OutgoingMigrationsTest {
   @Test
   void copy_sendsExactlyTheMovingKeys() {
     List<CopyBatch> batches = new ArrayList<>();
-    outgoing.copy("m1", new byte[0], 0, batches::add);
+    outgoing.copy("m1", new byte[0], 0, false, batches::add);
 
     Set<String> sent = new TreeSet<>();
     batches.forEach(b -> b.getEntriesList().forEach(e -> sent.add(e.getKey().toStringUtf8())));
@@ -99,7 +99,7 @@ class OutgoingMigrationsTest {
     long bytesPerSecond = 200_000;
     List<CopyBatch> batches = new ArrayList<>();
     long started = System.nanoTime();
-    outgoing.copy("m1", new byte[0], bytesPerSecond, batches::add);
+    outgoing.copy("m1", new byte[0], bytesPerSecond, false, batches::add);
     double seconds = (System.nanoTime() - started) / 1e9;
 
     long paidFor = 0;

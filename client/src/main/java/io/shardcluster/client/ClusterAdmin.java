@@ -84,11 +84,23 @@ public final class ClusterAdmin {
     ListNodesResponse response =
         call(() -> stub().listNodes(ListNodesRequest.getDefaultInstance()));
     return new Nodes(
-        response.getEpoch(), response.getNodesList().stream().map(ClusterAdmin::toInfo).toList());
+        response.getEpoch(),
+        response.getNodesList().stream().map(ClusterAdmin::toInfo).toList(),
+        response.getClusterId(),
+        List.copyOf(response.getRefusedRegistrationsList()));
   }
 
-  /** The member nodes and the epoch they were read at. */
-  public record Nodes(long epoch, List<NodeInfo> nodes) {}
+  /**
+   * The member nodes and the epoch they were read at.
+   *
+   * @param epoch the routing epoch
+   * @param nodes the members
+   * @param clusterId the cluster's id, which every node saves when it first registers
+   * @param refusedRegistrations registrations the coordinator refused lately because the node
+   *     belongs to another cluster (a coordinator started on lost metadata), one line each
+   */
+  public record Nodes(
+      long epoch, List<NodeInfo> nodes, String clusterId, List<String> refusedRegistrations) {}
 
   /**
    * Checks the cluster as an operator would before trusting it (see {@link ClusterHealth}): the
@@ -153,6 +165,7 @@ public final class ClusterAdmin {
         coordinatorAddress,
         table,
         members.nodes(),
+        members.refusedRegistrations(),
         spaces,
         recent,
         balance,
@@ -584,6 +597,9 @@ public final class ClusterAdmin {
         stats.getWriteP99Ms(),
         status.getMillisSinceHeartbeat(),
         status.getNote(),
-        status.getStopped());
+        status.getStopped(),
+        stats.getStorageFaults(),
+        stats.getStorageFault(),
+        stats.getWriteFault());
   }
 }

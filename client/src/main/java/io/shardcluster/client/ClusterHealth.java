@@ -58,6 +58,8 @@ public record ClusterHealth(long epoch, List<Check> checks) {
    * Judges what the coordinator and the nodes said.
    *
    * @param coordinator the coordinator's address
+   * @param refusedRegistrations registrations the coordinator refused lately because the node
+   *     belongs to another cluster
    * @param recent the migrations running and those that ended lately
    * @param balance the plan a rebalance would carry out now (a dry run)
    * @param unanswered the nodes this client tried and that did not answer, with what went wrong
@@ -68,6 +70,7 @@ public record ClusterHealth(long epoch, List<Check> checks) {
       String coordinator,
       RoutingTable table,
       List<NodeInfo> nodes,
+      List<String> refusedRegistrations,
       List<ClusterAdmin.KeyspaceInfo> keyspaces,
       List<MigrationInfo> recent,
       RebalancePlan balance,
@@ -76,15 +79,22 @@ public record ClusterHealth(long epoch, List<Check> checks) {
     List<Check> checks = new ArrayList<>();
     checks.add(
         new Check("coordinator", Status.OK, coordinator + " answers, epoch " + table.epoch()));
-    checks.add(nodesCheck(nodes));
+    checks.add(nodesCheck(nodes, refusedRegistrations));
     checks.add(reachableCheck(nodes, unanswered, answerMillis));
+    checks.add(storageCheck(nodes));
     checks.add(dataCheck(table, nodes, keyspaces));
     checks.add(migrationsCheck(nodes, recent));
     checks.add(balanceCheck(balance));
     return new ClusterHealth(table.epoch(), checks);
   }
 
-  private static Check nodesCheck(List<NodeInfo> nodes) {
+  private static Check nodesCheck(List<NodeInfo> nodes, List<String> refusedRegistrations) {
+    if (!refusedRegistrations.isEmpty()) {
+      return new Check(
+          "nodes",
+          Status.FAIL,
+          "refused nodes of another cluster: " + String.join("; ", refusedRegistrations));
+    }
     List<String> down = new ArrayList<>();
     List<String> changing = new ArrayList<>();
     int up = 0;
@@ -134,6 +144,32 @@ public record ClusterHealth(long epoch, List<Check> checks) {
                 "%d node(s) answer from here, all within %.1f ms",
                 tried,
                 answerMillis));
+  }
+
+  /**
+   * Fails while a node has found its stored data damaged since it started (reads of the damaged
+   * keys fail with DATA_LOSS until the node's data is restored), or while its storage refuses
+   * writes (docs/operations.md).
+   */
+  private static Check storageCheck(List<NodeInfo> nodes) {
+    List<String> damaged = new ArrayList<>();
+    for (NodeInfo node : nodes) {
+      if (!node.writeFault().isEmpty() && node.state() != NodeState.REMOVED) {
+        damaged.add(node.id() + ": " + node.writeFault() + " (restart it once the cause is fixed)");
+      }
+      if (node.storageFaults() > 0 && node.state() != NodeState.REMOVED) {
+        damaged.add(
+            node.id()
+                + ": "
+                + node.storageFaults()
+                + " read(s) found damaged data, the latest: "
+                + node.storageFault());
+      }
+    }
+    if (!damaged.isEmpty()) {
+      return new Check("storage", Status.FAIL, String.join("; ", damaged));
+    }
+    return new Check("storage", Status.OK, "no node has found damaged data");
   }
 
   /** Whether the coordinator hears from the node: it is worth trying directly. */

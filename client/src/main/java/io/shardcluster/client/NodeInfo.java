@@ -24,6 +24,11 @@ package io.shardcluster.client;
  *     retry's delay, a node to answer, an operator); empty otherwise
  * @param stopped whether it is DRAINING with its drain stopped (an operator cancelled a move, or
  *     failures rolled its moves back too often), until {@code drain} is run again
+ * @param storageFaults reads that found its stored data damaged since it started (answered as
+ *     DATA_LOSS)
+ * @param storageFault what the latest of those said; empty if none
+ * @param writeFault why its storage refuses writes now (read-only after an I/O error, until it is
+ *     restarted); empty while it takes them
  */
 public record NodeInfo(
     String id,
@@ -41,4 +46,7 @@ public record NodeInfo(
     double writeP99Millis,
     long millisSinceHeartbeat,
     String note,
-    boolean stopped) {}
+    boolean stopped,
+    long storageFaults,
+    String storageFault,
+    String writeFault) {}

@@ -67,7 +67,10 @@ class ClusterHealthTest {
         0,
         2_500,
         note,
-        note.startsWith("drain stopped"));
+        note.startsWith("drain stopped"),
+        0,
+        "",
+        "");
   }
 
   private static NodeInfo up(String id) {
@@ -175,7 +178,7 @@ class ClusterHealthTest {
   private static ClusterHealth judge(
       List<NodeInfo> nodes, List<MigrationInfo> migrations, Map<String, String> unanswered) {
     return ClusterHealth.judge(
-        "c:1", TABLE, nodes, KEYSPACES, asListed(migrations), EVEN, unanswered, 1.25);
+        "c:1", TABLE, nodes, List.of(), KEYSPACES, asListed(migrations), EVEN, unanswered, 1.25);
   }
 
   /**
@@ -212,7 +215,8 @@ class ClusterHealthTest {
     assertThat(health.epoch()).isEqualTo(9);
     assertThat(health.checks())
         .extracting(Check::name)
-        .containsExactly("coordinator", "nodes", "reachable", "data", "migrations", "balance");
+        .containsExactly(
+            "coordinator", "nodes", "reachable", "storage", "data", "migrations", "balance");
     assertThat(health.checks()).allSatisfy(c -> assertThat(c.status()).isEqualTo(Status.OK));
     assertThat(check(health, "coordinator").detail()).isEqualTo("c:1 answers, epoch 9");
     assertThat(check(health, "reachable").detail())
@@ -314,6 +318,55 @@ class ClusterHealthTest {
                 + " operator cancelled one of its moves; run `shardctl drain node-2` to go on");
     // A warning is not a failure.
     assertThat(waiting.healthy()).isTrue();
+  }
+
+  @Test
+  void aNodeThatFoundDamagedData_failsTheStorageCheck_withItsLatestError() {
+    NodeInfo damaged =
+        new NodeInfo(
+            "node-2",
+            "h:2",
+            NodeState.UP,
+            NodeState.UP,
+            0,
+            0,
+            0,
+            0,
+            false,
+            0,
+            0,
+            0,
+            0,
+            2_500,
+            "",
+            false,
+            3,
+            "stored data is damaged (read): Corruption: block checksum mismatch",
+            "");
+
+    ClusterHealth health = judge(List.of(up("node-1"), damaged, up("node-3")), List.of(), Map.of());
+
+    assertThat(health.healthy()).isFalse();
+    assertThat(health.failed()).extracting(Check::name).containsExactly("storage");
+    assertThat(check(health, "storage").detail())
+        .isEqualTo(
+            "node-2: 3 read(s) found damaged data, the latest: stored data is damaged (read):"
+                + " Corruption: block checksum mismatch");
+  }
+
+  @Test
+  void aRegistrationRefusedAsAnotherClusters_failsTheNodesCheck() {
+    String refusal =
+        "node node-1 at h:1 belongs to cluster a, not to this coordinator's cluster b; if this"
+            + " coordinator lost its metadata, restart it with --recover-from-nodes";
+
+    ClusterHealth health =
+        ClusterHealth.judge(
+            "c:1", TABLE, List.of(), List.of(refusal), KEYSPACES, List.of(), EVEN, Map.of(), 0);
+
+    assertThat(check(health, "nodes").status()).isEqualTo(Status.FAIL);
+    assertThat(check(health, "nodes").detail())
+        .isEqualTo("refused nodes of another cluster: " + refusal);
   }
 
   @Test

@@ -8,7 +8,25 @@ import org.junit.jupiter.api.Test;
 class RolledBackDirectoryChangeTest {
   private static NodeInfo node(String id, NodeState state) {
     return new NodeInfo(
-        id, "h:" + id.charAt(5), state, state, 0, 0, 0, 0, false, 0, 0, 0, 0, 2_500, "", false);
+        id,
+        "h:" + id.charAt(5),
+        state,
+        state,
+        0,
+        0,
+        0,
+        0,
+        false,
+        0,
+        0,
+        0,
+        0,
+        2_500,
+        "",
+        false,
+        0,
+        "",
+        "");
   }
 
   /** A migration a failure rolled back; {@code latest}: of the latest round of its entry. */

@@ -25,6 +25,11 @@ public enum ErrorCode {
   CANCELLED,
   /** The operation or option is not supported (yet); the message says which. */
   UNIMPLEMENTED,
+  /**
+   * Stored data cannot be read: a checksum failed or a file is damaged. Never retried; the message
+   * names the node and the file, and the node reports it to {@code shardctl health}.
+   */
+  DATA_LOSS,
   /** A bug: something that should not happen. The message has the detail. */
   INTERNAL
 }

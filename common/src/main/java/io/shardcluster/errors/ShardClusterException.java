@@ -54,6 +54,11 @@ public class ShardClusterException extends RuntimeException {
     return new ShardClusterException(ErrorCode.UNAVAILABLE, message);
   }
 
+  /** Stored data is damaged and cannot be read. */
+  public static ShardClusterException dataLoss(String message) {
+    return new ShardClusterException(ErrorCode.DATA_LOSS, message);
+  }
+
   /** Too large or overloaded. */
   public static ShardClusterException resourceExhausted(String message) {
     return new ShardClusterException(ErrorCode.RESOURCE_EXHAUSTED, message);

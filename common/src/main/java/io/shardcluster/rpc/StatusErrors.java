@@ -128,6 +128,7 @@ public final class StatusErrors {
       case RESOURCE_EXHAUSTED -> Status.Code.RESOURCE_EXHAUSTED;
       case CANCELLED -> Status.Code.CANCELLED;
       case UNIMPLEMENTED -> Status.Code.UNIMPLEMENTED;
+      case DATA_LOSS -> Status.Code.DATA_LOSS;
       case INTERNAL -> Status.Code.INTERNAL;
     };
   }
@@ -143,6 +144,7 @@ public final class StatusErrors {
       case RESOURCE_EXHAUSTED -> ErrorCode.RESOURCE_EXHAUSTED;
       case CANCELLED -> ErrorCode.CANCELLED;
       case UNIMPLEMENTED -> ErrorCode.UNIMPLEMENTED;
+      case DATA_LOSS -> ErrorCode.DATA_LOSS;
       default -> ErrorCode.INTERNAL;
     };
   }

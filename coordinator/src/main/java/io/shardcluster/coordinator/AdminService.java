@@ -57,7 +57,10 @@ final class AdminService extends AdminGrpc.AdminImplBase {
         observer,
         () -> {
           ListNodesResponse.Builder response =
-              ListNodesResponse.newBuilder().setEpoch(cluster.routing().epoch());
+              ListNodesResponse.newBuilder()
+                  .setEpoch(cluster.routing().epoch())
+                  .setClusterId(cluster.clusterId())
+                  .addAllRefusedRegistrations(cluster.membership().refusedRegistrations());
           for (Membership.Member member : cluster.membership().members()) {
             NodeStatus.Builder status =
                 response

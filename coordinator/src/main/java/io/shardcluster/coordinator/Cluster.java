@@ -12,6 +12,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
@@ -20,6 +21,7 @@ import java.util.function.Predicate;
 import java.util.function.Supplier;
 import java.util.function.UnaryOperator;
 import java.util.logging.Logger;
+import org.jspecify.annotations.Nullable;
 import org.rocksdb.RocksDBException;
 
 /**
@@ -38,6 +40,10 @@ final class Cluster {
   private final Membership membership;
   private final KeyspaceCatalog catalog;
   private final DirectoryPlacement directory;
+  // Empty, and recovery set, while a coordinator started with --recover-from-nodes waits for its
+  // nodes; both fixed once it has recovered.
+  private volatile String clusterId;
+  private volatile @Nullable MetadataRecovery recovery;
 
   // Written only under the lock, after the new state is saved; read without it, so that readers
   // (routing fetches, heartbeats, status) never wait for an fsync in progress.
@@ -48,19 +54,54 @@ final class Cluster {
       Liveness liveness,
       DataProbe probe,
       GroupDirectory groups,
-      ClusterState state) {
+      ClusterState state,
+      String clusterId,
+      @Nullable MetadataRecovery recovery) {
     this.store = store;
+    this.clusterId = clusterId;
+    this.recovery = recovery;
     this.groups = groups;
     this.state = state;
-    this.membership = new Membership(this, liveness);
+    this.membership = new Membership(this, liveness, probe);
     this.catalog = new KeyspaceCatalog(this);
     this.directory = new DirectoryPlacement(this, liveness, probe);
   }
 
   /** The cluster as saved in the store, or a new one (saved at once). */
   static Cluster open(MetadataStore store, Liveness liveness, DataProbe probe) {
+    return open(store, liveness, probe, false);
+  }
+
+  /**
+   * As above; with {@code recover}, a store without metadata is not given a new cluster but waits
+   * for the nodes to offer theirs (see {@link MetadataRecovery}). INVALID_ARGUMENT if the store
+   * holds metadata: recovery is only for a coordinator that lost it.
+   */
+  static Cluster open(MetadataStore store, Liveness liveness, DataProbe probe, boolean recover) {
     try {
       Optional<ClusterState> saved = store.load();
+      if (recover && saved.isPresent()) {
+        throw ShardClusterException.invalidArgument(
+            "--recover-from-nodes rebuilds lost metadata, but this data dir holds the metadata of"
+                + " cluster "
+                + store.clusterId().orElse("(without an id)")
+                + " at epoch "
+                + saved.get().epoch()
+                + "; start the coordinator without it");
+      }
+      if (recover) {
+        logger.warning(
+            "recovering the cluster's metadata from its nodes: waiting for every node of the"
+                + " newest routing table they hold to register");
+        return new Cluster(
+            store,
+            liveness,
+            probe,
+            new GroupDirectory(),
+            ClusterState.initial(),
+            "",
+            new MetadataRecovery());
+      }
       ClusterState state = saved.orElseGet(ClusterState::initial);
       if (saved.isEmpty()) {
         store.save(state);
@@ -81,10 +122,68 @@ final class Cluster {
                 + (System.nanoTime() - start) / 1_000_000
                 + " ms");
       }
-      return new Cluster(store, liveness, probe, groups, state);
+      // Made with the cluster's first state (or the first start of a version with ids); nodes
+      // save it when they register and refuse a coordinator of another cluster.
+      Optional<String> savedId = store.clusterId();
+      String clusterId = savedId.orElseGet(() -> UUID.randomUUID().toString());
+      if (savedId.isEmpty()) {
+        store.saveClusterId(clusterId);
+        logger.info("cluster id " + clusterId);
+      }
+      return new Cluster(store, liveness, probe, groups, state, clusterId, null);
     } catch (RocksDBException e) {
       throw storeFailed(e);
     }
+  }
+
+  /** The id of this cluster, the same on the coordinator and every node; empty while recovering. */
+  String clusterId() {
+    return clusterId;
+  }
+
+  /** Whether metadata is being recovered from the nodes: registrations go to {@link #recover}. */
+  boolean recovering() {
+    return recovery != null;
+  }
+
+  /**
+   * Offers a registering node's metadata to the recovery; once it is complete, saves the recovered
+   * cluster (id and state, at the epoch after the newest the nodes held) and serves it. UNAVAILABLE
+   * while nodes are awaited (see {@link MetadataRecovery#offer}).
+   */
+  void recover(MetadataRecovery.Offer offer) {
+    MetadataRecovery pending = recovery;
+    if (pending == null) {
+      return;
+    }
+    MetadataRecovery.Recovered recovered = pending.offer(offer);
+    synchronized (this) {
+      if (recovery == null) {
+        return;
+      }
+      try {
+        store.save(recovered.state());
+        store.saveClusterId(recovered.clusterId());
+      } catch (RocksDBException e) {
+        throw storeFailed(e);
+      }
+      clusterId = recovered.clusterId();
+      state = recovered.state();
+      recovery = null;
+      notifyAll();
+    }
+    logger.warning(
+        "recovered cluster "
+            + recovered.clusterId()
+            + " from its nodes: "
+            + recovered.state().members().keySet()
+            + " at epoch "
+            + recovered.state().epoch()
+            + "; migrations that were in flight are rolled back by their nodes");
+    for (Consumer<RoutingTable> listener : listeners) {
+      listener.accept(recovered.state().routing());
+    }
+    membershipChanged();
   }
 
   /** The last saved state. */

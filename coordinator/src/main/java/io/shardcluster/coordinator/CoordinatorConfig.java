@@ -31,6 +31,8 @@ import java.time.Duration;
  *     turns automatic splits off
  * @param rangeSplitOps a range of a range keyspace taking more reads and writes per second is split
  *     at the key that halves them; 0 turns load splits off
+ * @param recoverFromNodes with empty metadata: rebuild membership, routing and the epoch from what
+ *     the nodes hold as they register (see {@link MetadataRecovery})
  * @param failpoints where to crash or pause, for tests
  */
 public record CoordinatorConfig(
@@ -51,6 +53,7 @@ public record CoordinatorConfig(
     Duration balanceWindow,
     long rangeSplitKeys,
     double rangeSplitOps,
+    boolean recoverFromNodes,
     Failpoints failpoints) {
   /** Default fewest donors of a joining node. */
   public static final int DEFAULT_VNODES = io.shardcluster.routing.TokenAllocator.DEFAULT_VNODES;
@@ -133,6 +136,7 @@ public record CoordinatorConfig(
         balanceWindow,
         rangeSplitKeys,
         rangeSplitOps,
+        recoverFromNodes,
         failpoints);
   }
 
@@ -156,6 +160,7 @@ public record CoordinatorConfig(
         Duration.ofSeconds(30),
         DEFAULT_RANGE_SPLIT_KEYS,
         DEFAULT_RANGE_SPLIT_OPS,
+        false,
         Failpoints.none());
   }
 }

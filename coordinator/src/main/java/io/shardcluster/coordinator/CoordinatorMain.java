@@ -143,6 +143,15 @@ public final class CoordinatorMain implements Callable<Integer> {
   private double rangeSplitOps;
 
   @Option(
+      names = "--recover-from-nodes",
+      description =
+          "Only after the coordinator's metadata was lost, on an empty data dir: rebuild the"
+              + " cluster's id, membership, routing and epoch from what its nodes hold, once every"
+              + " node of the newest routing table they report has registered"
+              + " (docs/operations.md).")
+  private boolean recoverFromNodes;
+
+  @Option(
       names = "--failpoint",
       description =
           "For tests: NAME=crash|pause, where NAME is migration.before-fence,"
@@ -175,6 +184,7 @@ public final class CoordinatorMain implements Callable<Integer> {
             Duration.ofMillis(balanceWindowMs),
             rangeSplitKeys,
             rangeSplitOps,
+            recoverFromNodes,
             Failpoints.fromConfiguration(failpoints));
     CoordinatorServer server =
         new CoordinatorServer(

@@ -7,6 +7,7 @@ import io.shardcluster.errors.ShardClusterException;
 import io.shardcluster.proto.v1.NodeStateProto;
 import io.shardcluster.rpc.DaemonThreads;
 import io.shardcluster.rpc.NodeChannels;
+import io.shardcluster.server.DataDirRole;
 import io.shardcluster.server.ServerLifecycle;
 import io.shardcluster.server.ServerStartup;
 import java.time.Clock;
@@ -57,7 +58,7 @@ public final class CoordinatorServer {
 
   /** Opens the metadata, starts serving and starts failure detection. */
   public CoordinatorServer start() {
-    ServerStartup.prepareDataDir(config.dataDir());
+    ServerStartup.prepareDataDir(config.dataDir(), DataDirRole.COORDINATOR);
     MetadataStore store;
     try {
       store = lifecycle.closeOnStop(MetadataStore.open(config.dataDir().resolve("metadata")));
@@ -71,7 +72,7 @@ public final class CoordinatorServer {
       NodeDataProbe probe =
           lifecycle.closeOnStop(
               new NodeDataProbe(new NodeChannels(channels), Duration.ofSeconds(5)));
-      cluster = Cluster.open(store, liveness, probe);
+      cluster = Cluster.open(store, liveness, probe, config.recoverFromNodes());
       NodeChannels migrationChannels = lifecycle.closeOnStop(new NodeChannels(channels));
       rebalancer =
           lifecycle.closeOnStop(

@@ -23,6 +23,9 @@ final class Liveness {
   @GuardedBy("this")
   private final Map<String, Heartbeat> last = new HashMap<>();
 
+  @GuardedBy("this")
+  private final Map<String, String> sessions = new HashMap<>();
+
   /** The last heartbeat of a node and the stats it carried. */
   record Heartbeat(Instant at, NodeStats stats) {}
 
@@ -34,6 +37,16 @@ final class Liveness {
 
   synchronized void heartbeat(String node, NodeStats stats) {
     last.put(node, new Heartbeat(clock.instant(), stats));
+  }
+
+  /** Records the process (its session id) that registered last under the node's id. */
+  synchronized void session(String node, String session) {
+    sessions.put(node, session);
+  }
+
+  /** The session of the process registered last under the node's id, if one has told it. */
+  synchronized Optional<String> session(String node) {
+    return Optional.ofNullable(sessions.get(node));
   }
 
   synchronized NodeStateProto state(String node) {
@@ -57,6 +70,10 @@ final class Liveness {
 
   synchronized Optional<Heartbeat> lastHeartbeat(String node) {
     return Optional.ofNullable(last.get(node));
+  }
+
+  Instant now() {
+    return clock.instant();
   }
 
   Duration since(Instant instant) {

@@ -27,6 +27,8 @@ final class Membership {
 
   private final Cluster cluster;
   private final Liveness liveness;
+  private final DataProbe probe;
+  private final RefusedRegistrations refused = new RefusedRegistrations();
 
   /**
    * A member as operators see it: its recorded state ({@code recorded}: JOINING, UP, DRAINING or
@@ -41,9 +43,10 @@ final class Membership {
       int intervals,
       Optional<Liveness.Heartbeat> lastHeartbeat) {}
 
-  Membership(Cluster cluster, Liveness liveness) {
+  Membership(Cluster cluster, Liveness liveness, DataProbe probe) {
     this.cluster = cluster;
     this.liveness = liveness;
+    this.probe = probe;
   }
 
   /**
@@ -52,9 +55,32 @@ final class Membership {
    * (its address may have changed). Returns the routing table to use.
    */
   RoutingTable register(String node, String address, String instance) {
+    return register(node, address, instance, "", "", RoutingTable.empty());
+  }
+
+  /**
+   * As above, from the process with this session id (empty: a node that does not send one). While
+   * the member runs under another session and still answers at its address, a registration from
+   * another process with the same data directory (a copy of it) is refused with ALREADY_EXISTS:
+   * only a process that replaces a dead one, or the same one again, takes the id over. {@code
+   * clusterId} and {@code saved} are what the node holds (empty for a new node): a node of another
+   * cluster is refused, and a coordinator recovering its metadata rebuilds it from them.
+   */
+  RoutingTable register(
+      String node,
+      String address,
+      String instance,
+      String session,
+      String clusterId,
+      RoutingTable saved) {
     checkNodeId(node);
     HostPort.parse(address);
     requireArgument(instance != null && !instance.isBlank(), "instance id must not be empty");
+    if (cluster.recovering()) {
+      cluster.recover(new MetadataRecovery.Offer(node, address, instance, clusterId, saved));
+    }
+    refuseNodeOfAnotherCluster(node, address, clusterId);
+    refuseCopyOfLiveNode(node, instance, session);
     ClusterState after =
         cluster.update(
             current -> {
@@ -117,8 +143,73 @@ final class Membership {
               return current.withMember(joining);
             });
     liveness.heartbeat(node, NodeStats.getDefaultInstance());
+    if (!session.isEmpty()) {
+      liveness.session(node, session);
+    }
     cluster.membershipChanged();
     return after.routing();
+  }
+
+  /**
+   * FAILED_PRECONDITION for a node that has registered with another cluster's coordinator: its data
+   * is that cluster's, and this coordinator (new, or another cluster's, or started on lost
+   * metadata) knows nothing of it. Recorded for health.
+   */
+  private void refuseNodeOfAnotherCluster(String node, String address, String clusterId) {
+    if (clusterId.isEmpty() || clusterId.equals(cluster.clusterId())) {
+      return;
+    }
+    String refusal =
+        "node "
+            + node
+            + " at "
+            + address
+            + " belongs to cluster "
+            + clusterId
+            + ", not to this coordinator's cluster "
+            + cluster.clusterId()
+            + "; if this coordinator lost its metadata, restart it with --recover-from-nodes"
+            + " (docs/operations.md)";
+    logger.severe("refused a registration: " + refusal);
+    refused.add(liveness.now(), refusal);
+    throw ShardClusterException.failedPrecondition(refusal);
+  }
+
+  /** Registrations refused lately because the node belongs to another cluster, newest last. */
+  List<String> refusedRegistrations() {
+    return refused.recent(liveness.now());
+  }
+
+  private void refuseCopyOfLiveNode(String node, String instance, String session) {
+    Optional<MemberRecord> known = cluster.state().member(node);
+    Optional<String> current = liveness.session(node);
+    if (session.isEmpty()
+        || known.isEmpty()
+        || !known.get().getInstanceId().equals(instance)
+        || current.isEmpty()
+        || current.get().equals(session)
+        || !liveness.isUp(node)) {
+      return;
+    }
+    String address = known.get().getAddress();
+    Optional<String> answering = probe.session(node, address);
+    if (answering.isPresent() && !answering.get().equals(session)) {
+      logger.warning(
+          "refused a second process registering as "
+              + node
+              + ": "
+              + node
+              + " still runs at "
+              + address);
+      throw ShardClusterException.alreadyExists(
+          "node "
+              + node
+              + " is running at "
+              + address
+              + " on a data directory with the same identity; a copy of a node's data directory"
+              + " cannot take over from a running node: stop that process first, or start this"
+              + " one on a new data directory with a new id");
+    }
   }
 
   /**
@@ -126,6 +217,14 @@ final class Membership {
    * this instance id (it should register).
    */
   ClusterState heartbeat(String node, String instance, NodeStats stats) {
+    return heartbeat(node, instance, "", stats);
+  }
+
+  /**
+   * As above, from the process with this session id: NOT_FOUND also if another process registered
+   * under the id since this one did.
+   */
+  ClusterState heartbeat(String node, String instance, String session, NodeStats stats) {
     ClusterState current = cluster.state();
     Optional<MemberRecord> member = current.member(node);
     if (member.isPresent()
@@ -138,6 +237,16 @@ final class Membership {
         || member.get().getState() == NodeStateProto.REMOVED
         || !member.get().getInstanceId().equals(instance)) {
       throw ShardClusterException.notFound("node " + node + " is not a member; register first");
+    }
+    Optional<String> registered = liveness.session(node);
+    if (!session.isEmpty() && registered.isPresent() && !registered.get().equals(session)) {
+      // Another process registered under this id since: this one must register again (and is
+      // refused if that one still runs), so that routing never stays on a process that is gone.
+      throw ShardClusterException.notFound(
+          "node " + node + " has registered again from another process; register first");
+    }
+    if (!session.isEmpty() && registered.isEmpty()) {
+      liveness.session(node, session);
     }
     liveness.heartbeat(node, stats);
     return current;

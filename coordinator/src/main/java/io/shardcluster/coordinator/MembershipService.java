@@ -32,7 +32,11 @@ final class MembershipService extends MembershipGrpc.MembershipImplBase {
                             .register(
                                 request.getNodeId(),
                                 request.getAddress(),
-                                request.getInstanceId())))
+                                request.getInstanceId(),
+                                request.getSessionId(),
+                                request.getClusterId(),
+                                RoutingTables.fromProto(request.getRouting()))))
+                .setClusterId(cluster.clusterId())
                 .build());
   }
 
@@ -45,7 +49,11 @@ final class MembershipService extends MembershipGrpc.MembershipImplBase {
                 .setEpoch(
                     cluster
                         .membership()
-                        .heartbeat(request.getNodeId(), request.getInstanceId(), request.getStats())
+                        .heartbeat(
+                            request.getNodeId(),
+                            request.getInstanceId(),
+                            request.getSessionId(),
+                            request.getStats())
                         .epoch())
                 .addAllActiveMigrations(rebalancer.activeFor(request.getNodeId()))
                 .build());

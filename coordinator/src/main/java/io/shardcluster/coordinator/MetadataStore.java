@@ -31,6 +31,7 @@ import org.rocksdb.WriteOptions;
  */
 final class MetadataStore implements AutoCloseable {
   private static final byte[] ROUTING = bytes("routing");
+  private static final byte[] CLUSTER_ID = bytes("cluster-id");
   private static final String MEMBER = "member/";
   private static final String MIGRATION = "migration/";
   // group/<keyspace>/<group> -> owner: the entries of directory keyspaces.
@@ -59,6 +60,19 @@ final class MetadataStore implements AutoCloseable {
       options.close();
       throw e;
     }
+  }
+
+  /** The cluster's id, or empty if none was saved (a new store, or one from before ids). */
+  synchronized Optional<String> clusterId() throws RocksDBException {
+    checkOpen();
+    byte[] id = db.get(CLUSTER_ID);
+    return id == null ? Optional.empty() : Optional.of(new String(id, StandardCharsets.UTF_8));
+  }
+
+  /** Saves the cluster's id durably (fsync). */
+  synchronized void saveClusterId(String id) throws RocksDBException {
+    checkOpen();
+    db.put(syncWrites, CLUSTER_ID, bytes(id));
   }
 
   /** The saved state, or empty for a new cluster. */

@@ -146,6 +146,17 @@ final class MigrationRunner implements Runnable {
         if (error.code() == ErrorCode.CANCELLED || control.interrupted()) {
           continue;
         }
+        if (error.code() == ErrorCode.DATA_LOSS
+            && migration.getPhase() != MigrationPhase.COMMITTED) {
+          // A source's stored data is damaged: copying again would meet the same damage, and
+          // copying around it would move holes. Roll back, and leave it to an operator (health
+          // shows the node's fault).
+          logger.severe("migration " + id + ": " + error.getMessage() + "; rolling back");
+          if (abort(migration, error.getMessage(), false)) {
+            return;
+          }
+          continue;
+        }
         control.recordError(error.getMessage());
         logger.warning(
             "migration "

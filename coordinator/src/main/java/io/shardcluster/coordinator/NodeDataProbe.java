@@ -3,14 +3,19 @@ package io.shardcluster.coordinator;
 import com.google.protobuf.ByteString;
 import io.shardcluster.errors.ShardClusterException;
 import io.shardcluster.proto.v1.CountRequest;
+import io.shardcluster.proto.v1.IdentifyRequest;
+import io.shardcluster.proto.v1.IdentifyResponse;
 import io.shardcluster.proto.v1.ShardNodeGrpc;
 import io.shardcluster.rpc.NodeChannels;
 import io.shardcluster.rpc.StatusErrors;
 import java.time.Duration;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
-/** Asks shard nodes over gRPC how many keys they store in a range. */
+/** Asks shard nodes over gRPC how many keys they store in a range, and which process they are. */
 final class NodeDataProbe implements DataProbe, AutoCloseable {
+  private static final long SESSION_TIMEOUT_MS = 1_000;
+
   private final NodeChannels channels;
   private final Duration timeout;
 
@@ -36,6 +41,21 @@ final class NodeDataProbe implements DataProbe, AutoCloseable {
               + address
               + " stores: "
               + StatusErrors.fromStatus(e).getMessage());
+    }
+  }
+
+  @Override
+  public Optional<String> session(String node, String address) {
+    try {
+      IdentifyResponse answer =
+          ShardNodeGrpc.newBlockingStub(channels.channel(address))
+              .withDeadlineAfter(SESSION_TIMEOUT_MS, TimeUnit.MILLISECONDS)
+              .identify(IdentifyRequest.getDefaultInstance());
+      return answer.getNodeId().equals(node)
+          ? Optional.of(answer.getSessionId())
+          : Optional.empty();
+    } catch (RuntimeException e) {
+      return Optional.empty();
     }
   }
 

@@ -24,6 +24,7 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.Executors;
@@ -45,12 +46,24 @@ class ClusterTest {
   /** Nodes the probe cannot reach: asking them fails, as it does for a node that is down. */
   private final Set<String> unreachable = new HashSet<>();
 
+  /** Session ids of the processes answering as each node. */
+  private final Map<String, String> answering = new HashMap<>();
+
   private final DataProbe probe =
-      (node, address, keyspace, start, end) -> {
-        if (unreachable.contains(node)) {
-          throw ShardClusterException.unavailable("cannot reach " + node);
+      new DataProbe() {
+        @Override
+        public long countKeys(
+            String node, String address, String keyspace, ByteString start, ByteString end) {
+          if (unreachable.contains(node)) {
+            throw ShardClusterException.unavailable("cannot reach " + node);
+          }
+          return stored.getOrDefault(node, 0L);
         }
-        return stored.getOrDefault(node, 0L);
+
+        @Override
+        public Optional<String> session(String node, String address) {
+          return Optional.ofNullable(answering.get(node));
+        }
       };
   private MetadataStore store;
   private Cluster cluster;
@@ -169,6 +182,87 @@ class ClusterTest {
     // The restarted node is recognised by its instance id, with no epoch change.
     assertThat(reopened.membership().register("n2", "127.0.0.1:2", "i2").epoch())
         .isEqualTo(before.epoch());
+  }
+
+  @Test
+  void aCopyOfALiveNodesDirectory_isRefused_whileTheNodeStillAnswers() {
+    cluster.membership().register("n1", "127.0.0.1:1", "i1", "s1", "", RoutingTable.empty());
+    answering.put("n1", "s1");
+
+    ShardClusterException refused =
+        failure(
+            () ->
+                cluster
+                    .membership()
+                    .register("n1", "127.0.0.1:9", "i1", "copy", "", RoutingTable.empty()));
+
+    assertThat(refused.code()).isEqualTo(ErrorCode.ALREADY_EXISTS);
+    assertThat(refused.getMessage()).contains("n1 is running at 127.0.0.1:1");
+    assertThat(cluster.state().member("n1").orElseThrow().getAddress()).isEqualTo("127.0.0.1:1");
+    // The live node goes on as before.
+    assertThat(cluster.membership().heartbeat("n1", "i1", "s1", NodeStats.getDefaultInstance()))
+        .isNotNull();
+  }
+
+  @Test
+  void aRestartedNode_takesItsIdOver_whenTheOldProcessNoLongerAnswers() {
+    cluster.membership().register("n1", "127.0.0.1:1", "i1", "s1", "", RoutingTable.empty());
+
+    // SIGKILLed and restarted at once, on another port: the heartbeat has not timed out yet,
+    // but nothing answers as n1 at the old address.
+    cluster.membership().register("n1", "127.0.0.1:2", "i1", "s2", "", RoutingTable.empty());
+
+    assertThat(cluster.state().member("n1").orElseThrow().getAddress()).isEqualTo("127.0.0.1:2");
+    // The old process, should it come back, is told to register again (and would be refused).
+    assertThat(
+            failure(
+                    () ->
+                        cluster
+                            .membership()
+                            .heartbeat("n1", "i1", "s1", NodeStats.getDefaultInstance()))
+                .code())
+        .isEqualTo(ErrorCode.NOT_FOUND);
+  }
+
+  @Test
+  void aNodeOfAnotherCluster_isRefused_andListedForHealth() {
+    cluster.membership().register("n1", "127.0.0.1:1", "i1", "s1", "", RoutingTable.empty());
+
+    ShardClusterException refused =
+        failure(
+            () ->
+                cluster
+                    .membership()
+                    .register("n2", "127.0.0.1:2", "i2", "s2", "other", RoutingTable.empty()));
+
+    assertThat(refused.code()).isEqualTo(ErrorCode.FAILED_PRECONDITION);
+    assertThat(refused.getMessage())
+        .startsWith("node n2 at 127.0.0.1:2 belongs to cluster other, not to this coordinator's")
+        .contains("--recover-from-nodes");
+    assertThat(cluster.state().member("n2")).isEmpty();
+    assertThat(cluster.membership().refusedRegistrations()).containsExactly(refused.getMessage());
+    // A node of this cluster is admitted as before.
+    cluster
+        .membership()
+        .register("n3", "127.0.0.1:3", "i3", "s3", cluster.clusterId(), RoutingTable.empty());
+    assertThat(cluster.state().member("n3")).isPresent();
+  }
+
+  @Test
+  void theClusterId_isKeptAcrossRestarts_andRecoveryRefusesAStoreThatHasMetadata()
+      throws Exception {
+    String id = cluster.clusterId();
+    assertThat(id).isNotEmpty();
+    store.close();
+    store = MetadataStore.open(dir);
+
+    cluster = Cluster.open(store, liveness, probe);
+    assertThat(cluster.clusterId()).isEqualTo(id);
+    ShardClusterException refused = failure(() -> Cluster.open(store, liveness, probe, true));
+    assertThat(refused.code()).isEqualTo(ErrorCode.INVALID_ARGUMENT);
+    assertThat(refused.getMessage())
+        .contains("holds the metadata of cluster " + id)
+        .contains("start the coordinator without it");
   }
 
   @Test

@@ -143,6 +143,7 @@ class RebalancerTest {
             defaults.balanceWindow(),
             defaults.rangeSplitKeys(),
             defaults.rangeSplitOps(),
+            false,
             defaults.failpoints());
     Rebalancer rebalancer =
         new Rebalancer(cluster, liveness, nodes, config, clock, Ticker.systemTicker());

@@ -14,13 +14,27 @@ public final class ServerStartup {
   private ServerStartup() {}
 
   /**
-   * Creates the directory if needed and checks that it is a writable directory: INVALID_ARGUMENT
-   * naming it otherwise.
+   * Creates the directory if needed and checks that it is a writable directory of this role (not
+   * another kind of process's): INVALID_ARGUMENT naming it otherwise.
    */
-  public static Path prepareDataDir(Path dir) {
+  public static Path prepareDataDir(Path dir, DataDirRole role) {
     Path absolute = dir.toAbsolutePath().normalize();
     if (Files.exists(absolute) && !Files.isDirectory(absolute)) {
       throw ShardClusterException.invalidArgument("data dir " + absolute + " is not a directory");
+    }
+    for (DataDirRole other : DataDirRole.values()) {
+      if (other != role && Files.exists(absolute.resolve(other.marker()))) {
+        throw ShardClusterException.invalidArgument(
+            "data dir "
+                + absolute
+                + " belongs to "
+                + other.owner()
+                + " (it holds "
+                + other.marker()
+                + "); give "
+                + role.owner()
+                + " a directory of its own");
+      }
     }
     try {
       Files.createDirectories(absolute);

@@ -3,8 +3,10 @@ package io.shardcluster.node;
 import io.grpc.ManagedChannel;
 import io.shardcluster.errors.ErrorCode;
 import io.shardcluster.errors.ShardClusterException;
+import io.shardcluster.proto.v1.AdminGrpc;
 import io.shardcluster.proto.v1.HeartbeatRequest;
 import io.shardcluster.proto.v1.HeartbeatResponse;
+import io.shardcluster.proto.v1.ListNodesRequest;
 import io.shardcluster.proto.v1.MembershipGrpc;
 import io.shardcluster.proto.v1.NodeStats;
 import io.shardcluster.proto.v1.RegisterRequest;
@@ -12,6 +14,7 @@ import io.shardcluster.proto.v1.RegisterResponse;
 import io.shardcluster.rpc.RoutingCache;
 import io.shardcluster.rpc.RoutingTables;
 import io.shardcluster.rpc.StatusErrors;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Set;
 import java.util.concurrent.ScheduledExecutorService;
@@ -28,7 +31,8 @@ import java.util.logging.Logger;
 final class CoordinatorLink {
   private static final Logger logger = Logger.getLogger(CoordinatorLink.class.getName());
 
-  private final NodeIdentity identity;
+  private final Path dataDir;
+  private final String session;
   private final String address;
   private final String coordinatorAddress;
   private final ManagedChannel coordinator;
@@ -42,9 +46,13 @@ final class CoordinatorLink {
   private volatile boolean registered;
   private volatile boolean removed;
   private volatile boolean reportedUnreachable;
+  private volatile NodeIdentity identity;
+  private volatile boolean reportedForeign;
 
   CoordinatorLink(
       NodeIdentity identity,
+      Path dataDir,
+      String session,
       String address,
       String coordinatorAddress,
       ManagedChannel coordinator,
@@ -55,6 +63,8 @@ final class CoordinatorLink {
       Consumer<ShardClusterException> onFatal,
       Consumer<Set<String>> activeMigrations) {
     this.identity = identity;
+    this.dataDir = dataDir;
+    this.session = session;
     this.address = address;
     this.coordinatorAddress = coordinatorAddress;
     this.coordinator = coordinator;
@@ -75,7 +85,7 @@ final class CoordinatorLink {
     try {
       register();
     } catch (ShardClusterException e) {
-      if (isRefusal(e)) {
+      if (isRefusal(e) && !ofAnotherCluster(e)) {
         throw e;
       }
       unreachable(e);
@@ -101,10 +111,18 @@ final class CoordinatorLink {
                       .setNodeId(identity.nodeId())
                       .setAddress(address)
                       .setInstanceId(identity.instanceId())
+                      .setSessionId(session)
+                      .setClusterId(identity.clusterId())
+                      .setRouting(RoutingTables.toProto(routing.cached()))
                       .build());
     } catch (RuntimeException e) {
       throw StatusErrors.fromStatus(e);
     }
+    if (identity.clusterId().isEmpty() && !response.getClusterId().isEmpty()) {
+      identity = identity.joined(dataDir, response.getClusterId());
+      logger.info(identity.nodeId() + " joined cluster " + identity.clusterId());
+    }
+    reportedForeign = false;
     routing.offer(RoutingTables.fromProto(response.getRouting()));
     registered = true;
     reportedUnreachable = false;
@@ -133,6 +151,7 @@ final class CoordinatorLink {
                   HeartbeatRequest.newBuilder()
                       .setNodeId(identity.nodeId())
                       .setInstanceId(identity.instanceId())
+                      .setSessionId(session)
                       .setStats(stats.get())
                       .build());
       long epoch = response.getEpoch();
@@ -156,12 +175,54 @@ final class CoordinatorLink {
           logger.warning(
               e.getMessage() + "; " + identity.nodeId() + " owns nothing now and may be stopped");
         }
-      } else if (!registered && isRefusal(e)) {
+      } else if (!registered && isRefusal(e) && !ofAnotherCluster(e)) {
         onFatal.accept(e);
       } else {
         unreachable(e);
       }
     }
+  }
+
+  /**
+   * Whether a refusal came from a coordinator of another cluster (one started on lost or foreign
+   * metadata). Not fatal: the node keeps serving with the table it has and keeps trying, so that a
+   * coordinator recovered from the nodes (--recover-from-nodes) finds it; it says so loudly once.
+   */
+  private boolean ofAnotherCluster(ShardClusterException refusal) {
+    if (refusal.code() != ErrorCode.FAILED_PRECONDITION || identity.clusterId().isEmpty()) {
+      return false;
+    }
+    String theirs;
+    try {
+      theirs =
+          AdminGrpc.newBlockingStub(coordinator)
+              .withDeadlineAfter(interval.toMillis() * 4 + 1_000, TimeUnit.MILLISECONDS)
+              .listNodes(ListNodesRequest.getDefaultInstance())
+              .getClusterId();
+    } catch (RuntimeException e) {
+      return false;
+    }
+    if (theirs.isEmpty() || theirs.equals(identity.clusterId())) {
+      return false;
+    }
+    if (!reportedForeign) {
+      reportedForeign = true;
+      reportedUnreachable = true;
+      logger.severe(
+          "the coordinator at "
+              + coordinatorAddress
+              + " runs cluster "
+              + theirs
+              + ", but "
+              + identity.nodeId()
+              + " belongs to cluster "
+              + identity.clusterId()
+              + "; not registering with it. Serving with routing epoch "
+              + routing.cached().epoch()
+              + " and trying again. If the coordinator lost its metadata, restart it with"
+              + " --recover-from-nodes (docs/operations.md)");
+    }
+    return true;
   }
 
   private void unreachable(ShardClusterException e) {

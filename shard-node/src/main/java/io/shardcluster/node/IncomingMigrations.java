@@ -117,6 +117,17 @@ final class IncomingMigrations {
     return locks.computeIfAbsent(id, x -> new ReentrantLock());
   }
 
+  private MigrationSpec stored(String id) {
+    byte[] saved = store.getMeta(META_PREFIX + id);
+    try {
+      return saved == null
+          ? MigrationSpec.getDefaultInstance()
+          : IncomingState.parseFrom(saved).getSpec();
+    } catch (InvalidProtocolBufferException e) {
+      throw new IllegalStateException("damaged incoming migration state: " + e.getMessage(), e);
+    }
+  }
+
   private IncomingState load(MigrationSpec spec) {
     byte[] saved = store.getMeta(META_PREFIX + spec.getId());
     if (saved == null) {
@@ -132,7 +143,13 @@ final class IncomingMigrations {
 
   private IncomingState loadOrCreate(MigrationSpec spec) {
     if (store.getMeta(META_PREFIX + spec.getId()) != null) {
-      return load(spec);
+      MigrationSpec before = stored(spec.getId());
+      if (MigrationSpecs.sameMove(before, spec)) {
+        return load(spec);
+      }
+      // Another move under a reused id (a coordinator recovered from the nodes numbers its
+      // migrations afresh): what this node kept of the old one is stale.
+      abort(before);
     }
     // A fresh start: drop whatever stale copies of the moving keys this node may hold.
     deleteMovingKeys(spec);

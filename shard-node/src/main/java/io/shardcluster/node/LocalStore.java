@@ -44,6 +44,7 @@ import org.rocksdb.Slice;
 import org.rocksdb.SstFileReader;
 import org.rocksdb.SstFileReaderIterator;
 import org.rocksdb.SstFileWriter;
+import org.rocksdb.Status;
 import org.rocksdb.WriteBatch;
 import org.rocksdb.WriteOptions;
 
@@ -74,6 +75,7 @@ final class LocalStore implements AutoCloseable {
   private final ColumnFamilyHandle changes;
   private final WriteOptions writeOptions;
   private final Path tableFiles;
+  private final StorageFaults faults = new StorageFaults();
   // Native handles must not be used after close: operations hold the read lock, close the write
   // lock, and close also releases the cursors and snapshots still open.
   // Held shared by every call into RocksDB and exclusively by close(). A StampedLock, not a
@@ -216,7 +218,11 @@ final class LocalStore implements AutoCloseable {
       if (closed) {
         throw ShardClusterException.unavailable("storage is closed");
       }
-      return call.run();
+      T result = call.run();
+      if (!faults.writeFault().isEmpty() && what.equals("write")) {
+        faults.writeSucceeded();
+      }
+      return result;
     } catch (RocksDBException e) {
       throw failed(what, e);
     } finally {
@@ -241,7 +247,20 @@ final class LocalStore implements AutoCloseable {
       families.add(data);
       encoded.add(encode(keyspace, key));
     }
-    return guarded("read", () -> db.multiGetAsList(families, encoded));
+    return guarded(
+        "read",
+        () -> {
+          List<byte[]> values = new ArrayList<>(db.multiGetAsList(families, encoded));
+          // RocksJava's multi-get answers null both for a missing key and for one whose block
+          // failed its checksum; a single get tells them apart (it throws on damage), so that a
+          // damaged key is never reported as absent. Only misses pay for it.
+          for (int i = 0; i < values.size(); i++) {
+            if (values.get(i) == null) {
+              values.set(i, db.get(data, encoded.get(i)));
+            }
+          }
+          return values;
+        });
   }
 
   void put(Keyspace keyspace, byte[] key, byte[] value) {
@@ -275,6 +294,7 @@ final class LocalStore implements AutoCloseable {
               RocksIterator it = db.newIterator(data, options)) {
             it.seek(first);
             if (!it.isValid()) {
+              it.status();
               return false;
             }
           }
@@ -371,6 +391,7 @@ final class LocalStore implements AutoCloseable {
             for (it.seek(changeKey(log, from)); it.isValid() && found.size() < max; it.next()) {
               found.add(new LoggedChange(sequenceOf(it.key()), it.value()));
             }
+            it.status();
           }
           return found;
         });
@@ -392,6 +413,7 @@ final class LocalStore implements AutoCloseable {
           try (RocksIterator it = db.newIterator(changes)) {
             it.seekForPrev(changeKey(log, -1L));
             if (!it.isValid()) {
+              it.status();
               return 0L;
             }
             byte[] key = it.key();
@@ -425,6 +447,7 @@ final class LocalStore implements AutoCloseable {
               }
               values.add(it.value());
             }
+            it.status();
           }
           return values;
         });
@@ -813,8 +836,29 @@ final class LocalStore implements AutoCloseable {
     return end;
   }
 
-  private static ShardClusterException failed(String what, RocksDBException e) {
+  /**
+   * The error for a failed RocksDB call: DATA_LOSS, recorded in {@link #faults()}, if RocksDB found
+   * the data damaged (a block checksum, a corrupt table file); UNAVAILABLE otherwise (closed,
+   * read-only after an I/O error, out of space). A write that failed on an I/O error is recorded
+   * too: RocksDB then refuses every write until it is reopened (out of space excepted, which it
+   * recovers from by itself), so the node says in its stats that it needs a restart.
+   */
+  private ShardClusterException failed(String what, RocksDBException e) {
+    Status status = e.getStatus();
+    if (status != null && status.getCode() == Status.Code.Corruption) {
+      String message = "stored data is damaged (" + what + "): " + e.getMessage();
+      faults.record(message);
+      return ShardClusterException.dataLoss(message);
+    }
+    if (what.equals("write") && status != null && status.getCode() == Status.Code.IOError) {
+      faults.writeFailed("storage refuses writes: " + e.getMessage());
+    }
     return ShardClusterException.unavailable("storage " + what + " failed: " + e.getMessage());
+  }
+
+  /** Damage found in the stored data since the store opened. */
+  StorageFaults faults() {
+    return faults;
   }
 
   @Override

@@ -14,13 +14,15 @@ import java.util.Properties;
 import java.util.UUID;
 
 /**
- * Who a data directory belongs to: the node id, fixed when the directory is created, and a random
- * instance id that tells this directory from any other claiming the same node id.
+ * Who a data directory belongs to: the node id, fixed when the directory is created, a random
+ * instance id that tells this directory from any other claiming the same node id, and the cluster
+ * it joined.
  *
  * @param nodeId the node's id
  * @param instanceId random id of this data directory
+ * @param clusterId the cluster whose coordinator first admitted the node; empty until then
  */
-record NodeIdentity(String nodeId, String instanceId) {
+record NodeIdentity(String nodeId, String instanceId, String clusterId) {
   static final String FILE = "IDENTITY";
 
   /**
@@ -39,7 +41,9 @@ record NodeIdentity(String nodeId, String instanceId) {
       }
       NodeIdentity stored =
           new NodeIdentity(
-              properties.getProperty("node.id", ""), properties.getProperty("instance.id", ""));
+              properties.getProperty("node.id", ""),
+              properties.getProperty("instance.id", ""),
+              properties.getProperty("cluster.id", ""));
       if (stored.nodeId().isEmpty() || stored.instanceId().isEmpty()) {
         throw ShardClusterException.invalidArgument(
             file + " is damaged: it lacks node.id or instance.id");
@@ -54,15 +58,25 @@ record NodeIdentity(String nodeId, String instanceId) {
       throw ShardClusterException.invalidArgument(
           "data dir " + dataDir + " is new: give the node an id with --id");
     }
-    NodeIdentity created = new NodeIdentity(requestedId, UUID.randomUUID().toString());
+    NodeIdentity created = new NodeIdentity(requestedId, UUID.randomUUID().toString(), "");
     created.write(file);
     return created;
+  }
+
+  /** This identity with the cluster the node joined, saved (fsync) in the data directory. */
+  NodeIdentity joined(Path dataDir, String cluster) {
+    NodeIdentity joined = new NodeIdentity(nodeId, instanceId, cluster);
+    joined.write(dataDir.resolve(FILE));
+    return joined;
   }
 
   private void write(Path file) {
     Properties properties = new Properties();
     properties.setProperty("node.id", nodeId);
     properties.setProperty("instance.id", instanceId);
+    if (!clusterId.isEmpty()) {
+      properties.setProperty("cluster.id", clusterId);
+    }
     Path temp = file.resolveSibling(FILE + ".tmp");
     try {
       try (Writer writer = Files.newBufferedWriter(temp, StandardCharsets.UTF_8)) {

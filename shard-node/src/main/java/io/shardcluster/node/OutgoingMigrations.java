@@ -157,6 +157,12 @@ final class OutgoingMigrations {
   void begin(MigrationSpec spec) {
     synchronized (byId) {
       Outgoing existing = byId.get(spec.getId());
+      if (existing != null && !MigrationSpecs.sameMove(existing.spec, spec)) {
+        // Another move under a reused id (a coordinator recovered from the nodes numbers its
+        // migrations afresh): the old one's log and fence are stale.
+        abort(spec.getId());
+        existing = null;
+      }
       if (existing == null) {
         Outgoing outgoing = new Outgoing(spec);
         persist(outgoing, store.batch());

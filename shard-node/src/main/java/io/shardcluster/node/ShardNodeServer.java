@@ -6,6 +6,7 @@ import io.grpc.Server;
 import io.grpc.ServerBuilder;
 import io.shardcluster.errors.ShardClusterException;
 import io.shardcluster.proto.v1.DirectoryEntryLoad;
+import io.shardcluster.proto.v1.IdentifyResponse;
 import io.shardcluster.proto.v1.NodeStats;
 import io.shardcluster.proto.v1.RangeLoad;
 import io.shardcluster.proto.v1.RoutingTableProto;
@@ -15,12 +16,14 @@ import io.shardcluster.rpc.GroupOwners;
 import io.shardcluster.rpc.NodeChannels;
 import io.shardcluster.rpc.RoutingCache;
 import io.shardcluster.rpc.RoutingTables;
+import io.shardcluster.server.DataDirRole;
 import io.shardcluster.server.ServerLifecycle;
 import io.shardcluster.server.ServerStartup;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.UUID;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -107,8 +110,11 @@ public final class ShardNodeServer {
    * not fatal (the node serves with the routing table it last saw and keeps trying).
    */
   public ShardNodeServer start() {
-    Path dataDir = ServerStartup.prepareDataDir(config.dataDir());
+    Path dataDir = ServerStartup.prepareDataDir(config.dataDir(), DataDirRole.SHARD_NODE);
     identity = NodeIdentity.loadOrCreate(dataDir, config.nodeId());
+    // This process's own id, new at every start: the coordinator tells a restart from a copy of
+    // the data directory started while this process still runs.
+    String session = UUID.randomUUID().toString();
     try {
       store = lifecycle.closeOnStop(LocalStore.open(dataDir.resolve("db"), config.syncWrites()));
     } catch (RocksDBException e) {
@@ -116,7 +122,7 @@ public final class ShardNodeServer {
           "cannot open storage in " + dataDir + ": " + describe(e));
     }
     try {
-      startServing();
+      startServing(dataDir, session);
     } catch (RuntimeException e) {
       stop();
       throw e;
@@ -124,7 +130,7 @@ public final class ShardNodeServer {
     return this;
   }
 
-  private void startServing() {
+  private void startServing(Path dataDir, String session) {
     ScheduledExecutorService scheduler =
         lifecycle.shutDownOnStop(
             Executors.newScheduledThreadPool(
@@ -212,6 +218,11 @@ public final class ShardNodeServer {
             new ShardNodeService(
                 shard,
                 ownership,
+                IdentifyResponse.newBuilder()
+                    .setNodeId(identity.nodeId())
+                    .setInstanceId(identity.instanceId())
+                    .setSessionId(session)
+                    .build(),
                 lastStats::get,
                 queryExecutor,
                 lookupExecutor,
@@ -231,6 +242,8 @@ public final class ShardNodeServer {
     CoordinatorLink link =
         new CoordinatorLink(
             identity,
+            dataDir,
+            session,
             address,
             coordinatorAddress,
             coordinatorChannel,
@@ -324,6 +337,9 @@ public final class ShardNodeServer {
             .setEpoch(routing.cached().epoch())
             .setCountedAtEpoch(current.epoch())
             .setKeysStale(countSchedule.stale(routing.cached().epoch(), store.latestSequence()))
+            .setStorageFaults(store.faults().count())
+            .setStorageFault(store.faults().latest())
+            .setWriteFault(store.faults().writeFault())
             .putAllKeyspaceKeys(current.keyspaceKeys());
     Map<KeyCounts.EntrySlot, long[]> entries = new HashMap<>(current.entries());
     window.entryOpsPerSec().keySet().forEach(slot -> entries.putIfAbsent(slot, new long[2]));

@@ -15,6 +15,8 @@ import io.shardcluster.proto.v1.DeleteResponse;
 import io.shardcluster.proto.v1.GetRequest;
 import io.shardcluster.proto.v1.GetResponse;
 import io.shardcluster.proto.v1.GetStatsRequest;
+import io.shardcluster.proto.v1.IdentifyRequest;
+import io.shardcluster.proto.v1.IdentifyResponse;
 import io.shardcluster.proto.v1.KeyRangeProto;
 import io.shardcluster.proto.v1.KeyValueProto;
 import io.shardcluster.proto.v1.MultiGetRequest;
@@ -59,6 +61,7 @@ final class ShardNodeService extends ShardNodeGrpc.ShardNodeImplBase {
 
   private final Shard shard;
   private final Ownership ownership;
+  private final IdentifyResponse identity;
   private final Supplier<NodeStats> stats;
   private final Executor queries;
   private final Executor lookups;
@@ -71,12 +74,14 @@ final class ShardNodeService extends ShardNodeGrpc.ShardNodeImplBase {
   ShardNodeService(
       Shard shard,
       Ownership ownership,
+      IdentifyResponse identity,
       Supplier<NodeStats> stats,
       Executor queries,
       Executor lookups,
       Failpoints failpoints) {
     this.shard = shard;
     this.ownership = ownership;
+    this.identity = identity;
     this.stats = stats;
     this.queries = queries;
     this.lookups = lookups;
@@ -472,6 +477,12 @@ final class ShardNodeService extends ShardNodeGrpc.ShardNodeImplBase {
     unary(
         observer,
         () -> stats.get().toBuilder().setScans(shard.scans()).setQueries(shard.queries()).build());
+  }
+
+  @Override
+  public void identify(IdentifyRequest request, StreamObserver<IdentifyResponse> observer) {
+    observer.onNext(identity);
+    observer.onCompleted();
   }
 
   private static String keyspace(String name) {

@@ -168,6 +168,7 @@ public final class InProcessCluster implements TestCluster {
         window,
         rangeSplitKeys,
         rangeSplitOps,
+        false,
         failpoints);
   }
 

@@ -185,8 +185,9 @@ final class CoordinatorLink {
 
   /**
    * Whether a refusal came from a coordinator of another cluster (one started on lost or foreign
-   * metadata). Not fatal: the node keeps serving with the table it has and keeps trying, so that a
-   * coordinator recovered from the nodes (--recover-from-nodes) finds it; it says so loudly once.
+   * metadata), or may have: if the coordinator cannot be asked now, the node tries again later. Not
+   * fatal: the node keeps serving with the table it has and keeps trying, so that a coordinator
+   * recovered from the nodes (--recover-from-nodes) finds it; it says so loudly once.
    */
   private boolean ofAnotherCluster(ShardClusterException refusal) {
     if (refusal.code() != ErrorCode.FAILED_PRECONDITION || identity.clusterId().isEmpty()) {
@@ -200,7 +201,8 @@ final class CoordinatorLink {
               .listNodes(ListNodesRequest.getDefaultInstance())
               .getClusterId();
     } catch (RuntimeException e) {
-      return false;
+      // Cannot tell now (the coordinator went away meanwhile): try again rather than stop.
+      return true;
     }
     if (theirs.isEmpty() || theirs.equals(identity.clusterId())) {
       return false;

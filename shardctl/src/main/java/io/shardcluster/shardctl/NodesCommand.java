@@ -43,12 +43,25 @@ final class NodesCommand extends ClusterCommand {
         row.put("millis_since_heartbeat", node.millisSinceHeartbeat());
         row.put("note", node.note());
         row.put("stopped", node.stopped());
+        row.put("storage_faults", node.storageFaults());
+        row.put("storage_fault", node.storageFault());
+        row.put("write_fault", node.writeFault());
         list.add(row);
       }
-      Output.json(out(), Map.of("epoch", nodes.epoch(), "nodes", list));
+      Output.json(
+          out(),
+          Map.of(
+              "epoch",
+              nodes.epoch(),
+              "cluster_id",
+              nodes.clusterId(),
+              "refused_registrations",
+              nodes.refusedRegistrations(),
+              "nodes",
+              list));
       return 0;
     }
-    out().println("epoch " + nodes.epoch());
+    out().println("epoch " + nodes.epoch() + ", cluster " + nodes.clusterId());
     List<List<String>> rows = new ArrayList<>();
     for (NodeInfo node : nodes.nodes()) {
       rows.add(

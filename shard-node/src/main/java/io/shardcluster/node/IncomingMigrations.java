@@ -327,7 +327,7 @@ final class IncomingMigrations {
   }
 
   /** A table file arriving in chunks, checked against its CRC-32C once whole. */
-  private static final class ReceivedFile {
+  static final class ReceivedFile {
     final int index;
     private final Path path;
     private final OutputStream out;

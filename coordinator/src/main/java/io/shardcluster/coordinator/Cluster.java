@@ -180,9 +180,7 @@ final class Cluster {
             + " at epoch "
             + recovered.state().epoch()
             + "; migrations that were in flight are rolled back by their nodes");
-    for (Consumer<RoutingTable> listener : listeners) {
-      listener.accept(recovered.state().routing());
-    }
+    publish(recovered.state().routing());
     membershipChanged();
   }
 
@@ -268,11 +266,16 @@ final class Cluster {
       notifyAll();
     }
     if (after.epoch() != before.epoch()) {
-      for (Consumer<RoutingTable> listener : listeners) {
-        listener.accept(after.routing());
-      }
+      publish(after.routing());
     }
     return after;
+  }
+
+  /** Hands a new routing table, already persisted, to the listeners. */
+  private void publish(RoutingTable table) {
+    for (Consumer<RoutingTable> listener : listeners) {
+      listener.accept(table);
+    }
   }
 
   private GroupDirectory.Changes groupChanges(

@@ -117,39 +117,37 @@ final class IncomingMigrations {
     return locks.computeIfAbsent(id, x -> new ReentrantLock());
   }
 
-  private MigrationSpec stored(String id) {
+  /** The migration's saved state as saved (with its spec then), or null if there is none. */
+  private @Nullable IncomingState saved(String id) {
     byte[] saved = store.getMeta(META_PREFIX + id);
+    if (saved == null) {
+      return null;
+    }
     try {
-      return saved == null
-          ? MigrationSpec.getDefaultInstance()
-          : IncomingState.parseFrom(saved).getSpec();
+      return IncomingState.parseFrom(saved);
     } catch (InvalidProtocolBufferException e) {
       throw new IllegalStateException("damaged incoming migration state: " + e.getMessage(), e);
     }
   }
 
   private IncomingState load(MigrationSpec spec) {
-    byte[] saved = store.getMeta(META_PREFIX + spec.getId());
+    IncomingState saved = saved(spec.getId());
     if (saved == null) {
       throw ShardClusterException.failedPrecondition(
           "node " + nodeId + " has no incoming migration " + spec.getId());
     }
-    try {
-      return IncomingState.parseFrom(saved).toBuilder().setSpec(spec).build();
-    } catch (InvalidProtocolBufferException e) {
-      throw new IllegalStateException("damaged incoming migration state: " + e.getMessage(), e);
-    }
+    return saved.toBuilder().setSpec(spec).build();
   }
 
   private IncomingState loadOrCreate(MigrationSpec spec) {
-    if (store.getMeta(META_PREFIX + spec.getId()) != null) {
-      MigrationSpec before = stored(spec.getId());
-      if (MigrationSpecs.sameMove(before, spec)) {
-        return load(spec);
+    IncomingState saved = saved(spec.getId());
+    if (saved != null) {
+      if (MigrationSpecs.sameMove(saved.getSpec(), spec)) {
+        return saved.toBuilder().setSpec(spec).build();
       }
       // Another move under a reused id (a coordinator recovered from the nodes numbers its
       // migrations afresh): what this node kept of the old one is stale.
-      abort(before);
+      abort(saved.getSpec());
     }
     // A fresh start: drop whatever stale copies of the moving keys this node may hold.
     deleteMovingKeys(spec);

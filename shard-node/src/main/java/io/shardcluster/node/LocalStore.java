@@ -856,7 +856,7 @@ final class LocalStore implements AutoCloseable {
     return ShardClusterException.unavailable("storage " + what + " failed: " + e.getMessage());
   }
 
-  /** Damage found in the stored data since the store opened. */
+  /** What has gone wrong with the storage since it opened: damaged data, refused writes. */
   StorageFaults faults() {
     return faults;
   }

@@ -40,6 +40,10 @@ import io.shardcluster.proto.v1.SetDirectoryEntryRequest;
 import io.shardcluster.proto.v1.ShardNodeGrpc;
 import io.shardcluster.proto.v1.SplitRangeRequest;
 import io.shardcluster.proto.v1.StrategyProto;
+import io.shardcluster.proto.v1.TransactionsGrpc;
+import io.shardcluster.proto.v1.TxnInfoProto;
+import io.shardcluster.proto.v1.TxnListRequest;
+import io.shardcluster.proto.v1.TxnListResponse;
 import io.shardcluster.routing.DirectoryEntry;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.rpc.Limits;
@@ -47,6 +51,8 @@ import io.shardcluster.rpc.NodeChannels;
 import io.shardcluster.rpc.RoutingTables;
 import io.shardcluster.rpc.StatusErrors;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -171,6 +177,68 @@ public final class ClusterAdmin {
         balance,
         unanswered,
         slowestMillis);
+  }
+
+  /**
+   * A transaction as one node sees it: {@code active} (read locks only), {@code prepared} (intents
+   * written, waiting for the commit), or {@code committed} (its record, on this node, still has
+   * participants to resolve).
+   *
+   * @param id the first 8 bytes of its id in hex, as {@link Transaction#id()} gives it
+   * @param primary whether this node holds its record
+   * @param participants for a record: the keys elsewhere still to resolve, as keyspace/key
+   */
+  public record TransactionInfo(
+      String id,
+      String node,
+      String state,
+      Duration age,
+      int locks,
+      boolean primary,
+      List<String> participants) {}
+
+  /**
+   * The transactions holding locks or records on the nodes, oldest first: in flight, or left by a
+   * client that died (the nodes resolve those once they expire). Nodes that do not answer are
+   * skipped.
+   */
+  public List<TransactionInfo> transactions() {
+    List<TransactionInfo> all = new ArrayList<>();
+    for (NodeInfo node : nodes().nodes()) {
+      if (!ClusterHealth.answers(node)) {
+        continue;
+      }
+      TxnListResponse response;
+      try {
+        response =
+            TransactionsGrpc.newBlockingStub(channels.channel(node.address()))
+                .withDeadlineAfter(timeout.toMillis(), TimeUnit.MILLISECONDS)
+                .txnList(TxnListRequest.getDefaultInstance());
+      } catch (RuntimeException e) {
+        continue;
+      }
+      for (TxnInfoProto info : response.getTransactionsList()) {
+        List<String> participants = new ArrayList<>();
+        info.getParticipantsList()
+            .forEach(
+                key -> participants.add(key.getKeyspace() + "/" + key.getKey().toStringUtf8()));
+        StringBuilder id = new StringBuilder();
+        for (int i = 0; i < Math.min(8, info.getId().size()); i++) {
+          id.append(String.format("%02x", info.getId().byteAt(i)));
+        }
+        all.add(
+            new TransactionInfo(
+                id.toString(),
+                info.getNode(),
+                info.getState(),
+                Duration.ofMillis(info.getAgeMillis()),
+                info.getLocks(),
+                info.getPrimary(),
+                List.copyOf(participants)));
+      }
+    }
+    all.sort(Comparator.comparing(TransactionInfo::age).reversed());
+    return all;
   }
 
   /**

@@ -16,6 +16,7 @@ import io.shardcluster.client.internal.Dispatcher.Batching;
 import io.shardcluster.client.internal.MergedScan;
 import io.shardcluster.client.internal.QueryRunner;
 import io.shardcluster.client.internal.RetryPolicy;
+import io.shardcluster.client.internal.TxnProtocol;
 import io.shardcluster.errors.ErrorCode;
 import io.shardcluster.errors.ShardClusterException;
 import io.shardcluster.proto.v1.DeleteRequest;
@@ -43,6 +44,7 @@ import io.shardcluster.rpc.StatusErrors;
 import io.shardcluster.rpc.UnaryFuture;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -52,7 +54,9 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
 
@@ -86,6 +90,9 @@ public final class ShardClient implements AutoCloseable {
   private final Dispatcher dispatcher;
   private final QueryRunner queries;
   private final ClusterAdmin admin;
+  private final TxnProtocol transactions;
+  private final Duration transactionTimeout;
+  private final int transactionAttempts;
   // The keyspace the data methods use; views made by keyspace(name) share everything else.
   private final String keyspace;
   private final boolean ownsResources;
@@ -114,6 +121,9 @@ public final class ShardClient implements AutoCloseable {
     this.dispatcher = new Dispatcher(routing, groups, nodeChannels, retryPolicy, scheduler);
     this.queries = new QueryRunner(routing, groups, nodeChannels, retryPolicy);
     this.admin = new ClusterAdmin(nodeChannels, coordinatorAddress, requestTimeout);
+    this.transactions = new TxnProtocol(dispatcher, routing, nodeChannels);
+    this.transactionTimeout = builder.transactionTimeout;
+    this.transactionAttempts = builder.transactionAttempts;
     routing.watch();
   }
 
@@ -132,6 +142,9 @@ public final class ShardClient implements AutoCloseable {
     this.dispatcher = parent.dispatcher;
     this.queries = parent.queries;
     this.admin = parent.admin;
+    this.transactions = parent.transactions;
+    this.transactionTimeout = parent.transactionTimeout;
+    this.transactionAttempts = parent.transactionAttempts;
   }
 
   /**
@@ -254,6 +267,81 @@ public final class ShardClient implements AutoCloseable {
           return call.thenAccept(response -> {});
         },
         deadline());
+  }
+
+  // ---- transactions ----
+
+  /**
+   * Begins a serializable transaction whose single-key methods use this client's keyspace; it must
+   * commit within the transaction timeout (default 10 s). See {@link Transaction}.
+   */
+  public Transaction begin() {
+    return begin(Instant.now());
+  }
+
+  private Transaction begin(Instant firstStart) {
+    long micros = firstStart.getEpochSecond() * 1_000_000 + firstStart.getNano() / 1_000;
+    return new Transaction(
+        transactions, keyspace, transactionTimeout.toNanos(), requestTimeout.toNanos(), micros);
+  }
+
+  /**
+   * Runs the work in a transaction and commits it; returns what the work returned. If the
+   * transaction aborts (a conflict, a lost lock, a node that could not be reached before the
+   * commit), the work runs again in a new transaction, after a backoff, up to the attempts set with
+   * {@link Builder#transactionAttempts} (default 30); a retried transaction keeps its age, so it
+   * wins conflicts with younger ones. The work must not have effects outside the transaction, since
+   * it may run more than once. An exception thrown by the work rolls back and is rethrown.
+   */
+  public <T> T transactionResult(Function<Transaction, T> work) {
+    Instant firstStart = Instant.now();
+    ShardClusterException last = null;
+    for (int attempt = 0; attempt < transactionAttempts; attempt++) {
+      if (attempt > 0) {
+        backOff(attempt);
+      }
+      try (Transaction tx = begin(firstStart)) {
+        T result = work.apply(tx);
+        tx.commit();
+        return result;
+      } catch (TransactionOutcomeUnknownException e) {
+        throw e;
+      } catch (ShardClusterException e) {
+        if (e.code() != ErrorCode.ABORTED
+            && e.code() != ErrorCode.UNAVAILABLE
+            && e.code() != ErrorCode.WRONG_SHARD) {
+          throw e;
+        }
+        last = e;
+      }
+    }
+    throw new ShardClusterException(
+        requireNonNull(last).code(),
+        "the transaction did not commit in "
+            + transactionAttempts
+            + " attempts: "
+            + last.getMessage(),
+        last);
+  }
+
+  /** Runs the work in a transaction and commits it, as {@link #transactionResult}. */
+  public void transaction(Consumer<Transaction> work) {
+    var unused =
+        transactionResult(
+            tx -> {
+              work.accept(tx);
+              return true;
+            });
+  }
+
+  private static void backOff(int attempt) {
+    long cap = Math.min(200, 2L << Math.min(attempt, 10));
+    try {
+      TimeUnit.MILLISECONDS.sleep(cap / 2 + ThreadLocalRandom.current().nextLong(cap / 2 + 1));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new ShardClusterException(ErrorCode.CANCELLED, "interrupted");
+    }
   }
 
   // ---- batches ----
@@ -505,8 +593,31 @@ public final class ShardClient implements AutoCloseable {
     private int ioThreads = Runtime.getRuntime().availableProcessors();
     private @Nullable Function<String, ManagedChannel> channelFactory;
     private long directoryCacheSize = 100_000;
+    private Duration transactionTimeout = Duration.ofSeconds(10);
+    private int transactionAttempts = 30;
 
     private Builder() {}
+
+    /**
+     * How long a transaction may run from its begin to its commit (default 10 s); the nodes abort
+     * it after that, and release its locks.
+     */
+    public Builder transactionTimeout(Duration timeout) {
+      requireArgument(
+          timeout != null && !timeout.isNegative() && !timeout.isZero(),
+          "transaction timeout must be positive");
+      requireArgument(
+          timeout.toMillis() <= 600_000, "transaction timeout must be at most 10 minutes");
+      this.transactionTimeout = timeout;
+      return this;
+    }
+
+    /** How many times {@link ShardClient#transaction} runs its work at most (default 30). */
+    public Builder transactionAttempts(int attempts) {
+      requireArgument(attempts >= 1, "transactionAttempts must be at least 1, got %s", attempts);
+      this.transactionAttempts = attempts;
+      return this;
+    }
 
     /** The coordinator's {@code host:port}. Required. */
     public Builder coordinator(String hostPort) {

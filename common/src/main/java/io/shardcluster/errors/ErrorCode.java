@@ -21,6 +21,11 @@ public enum ErrorCode {
   DEADLINE_EXCEEDED,
   /** The request is too large or the server is overloaded. */
   RESOURCE_EXHAUSTED,
+  /**
+   * A transaction conflicted with another one, or expired, and was rolled back: nothing of it was
+   * applied. Running it again may succeed ({@code ShardClient.transaction} does so itself).
+   */
+  ABORTED,
   /** The operation was cancelled by the caller. */
   CANCELLED,
   /** The operation or option is not supported (yet); the message says which. */

@@ -59,6 +59,11 @@ public class ShardClusterException extends RuntimeException {
     return new ShardClusterException(ErrorCode.DATA_LOSS, message);
   }
 
+  /** A transaction was rolled back: a conflict, or it expired. */
+  public static ShardClusterException aborted(String message) {
+    return new ShardClusterException(ErrorCode.ABORTED, message);
+  }
+
   /** Too large or overloaded. */
   public static ShardClusterException resourceExhausted(String message) {
     return new ShardClusterException(ErrorCode.RESOURCE_EXHAUSTED, message);

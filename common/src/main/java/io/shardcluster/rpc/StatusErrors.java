@@ -126,6 +126,7 @@ public final class StatusErrors {
       case UNAVAILABLE -> Status.Code.UNAVAILABLE;
       case DEADLINE_EXCEEDED -> Status.Code.DEADLINE_EXCEEDED;
       case RESOURCE_EXHAUSTED -> Status.Code.RESOURCE_EXHAUSTED;
+      case ABORTED -> Status.Code.ABORTED;
       case CANCELLED -> Status.Code.CANCELLED;
       case UNIMPLEMENTED -> Status.Code.UNIMPLEMENTED;
       case DATA_LOSS -> Status.Code.DATA_LOSS;
@@ -142,6 +143,7 @@ public final class StatusErrors {
       case UNAVAILABLE -> ErrorCode.UNAVAILABLE;
       case DEADLINE_EXCEEDED -> ErrorCode.DEADLINE_EXCEEDED;
       case RESOURCE_EXHAUSTED -> ErrorCode.RESOURCE_EXHAUSTED;
+      case ABORTED -> ErrorCode.ABORTED;
       case CANCELLED -> ErrorCode.CANCELLED;
       case UNIMPLEMENTED -> ErrorCode.UNIMPLEMENTED;
       case DATA_LOSS -> ErrorCode.DATA_LOSS;

@@ -45,9 +45,29 @@ public final class Failpoints {
    */
   public static final String QUERY_MID_SCAN = "query.mid-scan";
 
+  /**
+   * Node holding a transaction's record: after the participants prepared, before the record commits
+   * (the transaction must end aborted).
+   */
+  public static final String TXN_BEFORE_RECORD = "txn.before-record";
+
+  /**
+   * Node holding a transaction's record: after the record committed, before the participants are
+   * told (the transaction must end committed).
+   */
+  public static final String TXN_AFTER_RECORD = "txn.after-record";
+
   /** Every failpoint name. */
   public static final List<String> NAMES =
-      List.of(MID_COPY, CATCH_UP, BEFORE_FENCE, BEFORE_COMMIT, AFTER_COMMIT, QUERY_MID_SCAN);
+      List.of(
+          MID_COPY,
+          CATCH_UP,
+          BEFORE_FENCE,
+          BEFORE_COMMIT,
+          AFTER_COMMIT,
+          QUERY_MID_SCAN,
+          TXN_BEFORE_RECORD,
+          TXN_AFTER_RECORD);
 
   private static final Failpoints NONE = new Failpoints(Map.of(), null);
 

@@ -73,6 +73,9 @@ final class LocalStore implements AutoCloseable {
   private final ColumnFamilyHandle data;
   private final ColumnFamilyHandle meta;
   private final ColumnFamilyHandle changes;
+  // Transaction locks and records (see TxnLocks), apart from the data so that no scan, count or
+  // migration copy of the data meets them.
+  private final ColumnFamilyHandle transactions;
   private final WriteOptions writeOptions;
   private final Path tableFiles;
   private final StorageFaults faults = new StorageFaults();
@@ -104,6 +107,7 @@ final class LocalStore implements AutoCloseable {
     this.data = handles.get(0);
     this.meta = handles.get(1);
     this.changes = handles.get(2);
+    this.transactions = handles.get(3);
     this.writeOptions = new WriteOptions().setSync(sync);
   }
 
@@ -141,8 +145,9 @@ final class LocalStore implements AutoCloseable {
             List.of(
                 new ColumnFamilyDescriptor(RocksDB.DEFAULT_COLUMN_FAMILY, dataOptions),
                 new ColumnFamilyDescriptor("meta".getBytes(StandardCharsets.UTF_8), metaOptions),
+                new ColumnFamilyDescriptor("changes".getBytes(StandardCharsets.UTF_8), metaOptions),
                 new ColumnFamilyDescriptor(
-                    "changes".getBytes(StandardCharsets.UTF_8), metaOptions)));
+                    "transactions".getBytes(StandardCharsets.UTF_8), metaOptions)));
     List<ColumnFamilyHandle> handles = new ArrayList<>();
     try {
       byte[] upgradeFamily = LayoutUpgrade.UPGRADE_FAMILY.getBytes(StandardCharsets.UTF_8);
@@ -152,7 +157,7 @@ final class LocalStore implements AutoCloseable {
       RocksDB db = RocksDB.open(dbOptions, dir.toString(), descriptors, handles);
       try {
         LayoutUpgrade.run(
-            db, handles.get(0), handles.get(1), handles.size() > 3 ? handles.get(3) : null);
+            db, handles.get(0), handles.get(1), handles.size() > 4 ? handles.get(4) : null);
       } catch (RocksDBException | RuntimeException e) {
         handles.forEach(ColumnFamilyHandle::close);
         db.close();
@@ -161,7 +166,7 @@ final class LocalStore implements AutoCloseable {
       Path tableFiles = dir.resolveSibling(dir.getFileName() + "-table-files");
       deleteTableFiles(tableFiles);
       return new LocalStore(
-          dbOptions, dataOptions, metaOptions, db, handles.subList(0, 3), sync, tableFiles);
+          dbOptions, dataOptions, metaOptions, db, handles.subList(0, 4), sync, tableFiles);
     } catch (RocksDBException | RuntimeException e) {
       dbOptions.close();
       dataOptions.close();
@@ -339,6 +344,14 @@ final class LocalStore implements AutoCloseable {
       return apply(() -> writes.delete(meta, key.getBytes(StandardCharsets.UTF_8)));
     }
 
+    Batch putTxn(byte[] key, byte[] value) {
+      return apply(() -> writes.put(transactions, key, value));
+    }
+
+    Batch deleteTxn(byte[] key) {
+      return apply(() -> writes.delete(transactions, key));
+    }
+
     /** Records a change of a migration's log under its sequence number. */
     Batch putChange(String log, long sequence, byte[] change) {
       return apply(() -> writes.put(changes, changeKey(log, sequence), change));
@@ -423,6 +436,20 @@ final class LocalStore implements AutoCloseable {
                 key.length == prefix.length
                     && Arrays.equals(key, 0, nameLength, prefix, 0, nameLength);
             return sameLog ? sequenceOf(key) : 0L;
+          }
+        });
+  }
+
+  /** Every transaction lock and record entry, in key order. */
+  void forEachTxn(java.util.function.BiConsumer<byte[], byte[]> visitor) {
+    guarded(
+        "read",
+        () -> {
+          try (RocksIterator it = db.newIterator(transactions)) {
+            for (it.seekToFirst(); it.isValid(); it.next()) {
+              visitor.accept(it.key(), it.value());
+            }
+            it.status();
           }
         });
   }
@@ -876,6 +903,7 @@ final class LocalStore implements AutoCloseable {
       data.close();
       meta.close();
       changes.close();
+      transactions.close();
       db.close();
       dbOptions.close();
       dataOptions.close();

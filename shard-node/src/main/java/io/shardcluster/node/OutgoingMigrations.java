@@ -21,6 +21,7 @@ import io.shardcluster.routing.MovingSet;
 import io.shardcluster.routing.RoutingTable;
 import io.shardcluster.rpc.RoutingTables;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -74,6 +75,9 @@ final class OutgoingMigrations {
     // Serializes writes of moving keys with sequence numbering and with the fence.
     final ReentrantLock lock = new ReentrantLock();
     volatile boolean fenced;
+    // Set while the fence waits for transactions on the moving keys to finish: no new ones lock
+    // them, while those that hold locks may still commit or roll back.
+    volatile boolean fencing;
     long lastSequence;
     long ackedSequence;
     long droppedBefore;
@@ -199,6 +203,32 @@ final class OutgoingMigrations {
     return outgoing;
   }
 
+  /** What a fence waits for: the end of the transactions holding locks on the moving keys. */
+  interface TransactionDrain {
+    /** Returns once no transaction locks a key of the set; fails if that takes too long. */
+    void awaitUnlocked(MovingSet moving, Keyspace routed);
+  }
+
+  private volatile TransactionDrain transactions = (moving, routed) -> {};
+
+  void drainTransactionsWith(TransactionDrain drain) {
+    this.transactions = drain;
+  }
+
+  /**
+   * Refuses a transaction's lock of a key that a migration is fencing or has fenced: the lock would
+   * have to move with the key.
+   */
+  void checkLockable(RoutingTable table, Keyspace routed, byte[] key) {
+    for (Outgoing outgoing : active) {
+      if ((outgoing.fencing || outgoing.fenced)
+          && outgoing.moving.keyspace().equals(routed.name())
+          && outgoing.moving.contains(routed, key)) {
+        throw fenced(table, outgoing);
+      }
+    }
+  }
+
   /** Refuses a read of a key that a fenced migration is moving. */
   void checkReadable(RoutingTable table, String keyspace, Keyspace routed, byte[] key) {
     for (Outgoing outgoing : active) {
@@ -222,25 +252,50 @@ final class OutgoingMigrations {
   void write(RoutingTable table, String keyspace, Keyspace routed, List<Mutation> mutations) {
     long stamp = recording.readLock();
     try {
-      writeRecorded(table, keyspace, routed, mutations);
+      if (active.isEmpty()) {
+        apply(Collections.nCopies(mutations.size(), routed), mutations, null, null);
+      } else {
+        writeRecorded(table, Collections.nCopies(mutations.size(), routed), mutations, null);
+      }
+    } finally {
+      recording.unlockRead(stamp);
+    }
+  }
+
+  /**
+   * Applies mutations of any keyspaces ({@code routed.get(i)} is the keyspace of mutation i) and
+   * the extra writes in one atomic batch, as {@link #write} does: a transaction's writes with the
+   * removal of its locks.
+   */
+  void write(
+      RoutingTable table,
+      List<Keyspace> routed,
+      List<Mutation> mutations,
+      Consumer<LocalStore.Batch> extra) {
+    long stamp = recording.readLock();
+    try {
+      writeRecorded(table, routed, mutations, extra);
     } finally {
       recording.unlockRead(stamp);
     }
   }
 
   private void writeRecorded(
-      RoutingTable table, String keyspace, Keyspace routed, List<Mutation> mutations) {
+      RoutingTable table,
+      List<Keyspace> routed,
+      List<Mutation> mutations,
+      @Nullable Consumer<LocalStore.Batch> extra) {
     List<Outgoing> current = active;
     if (current.isEmpty()) {
-      apply(routed, mutations, null);
+      apply(routed, mutations, null, extra);
       return;
     }
     Outgoing[] owners = new Outgoing[mutations.size()];
     TreeMap<String, Outgoing> involved = new TreeMap<>();
     for (int i = 0; i < mutations.size(); i++) {
       for (Outgoing outgoing : current) {
-        if (outgoing.moving.keyspace().equals(keyspace)
-            && outgoing.moving.contains(routed, mutations.get(i).key())) {
+        if (outgoing.moving.keyspace().equals(routed.get(i).name())
+            && outgoing.moving.contains(routed.get(i), mutations.get(i).key())) {
           owners[i] = outgoing;
           involved.put(outgoing.id(), outgoing);
           break;
@@ -248,7 +303,7 @@ final class OutgoingMigrations {
       }
     }
     if (involved.isEmpty()) {
-      apply(routed, mutations, null);
+      apply(routed, mutations, null, extra);
       return;
     }
     // Locks in id order, so two batches touching the same migrations cannot deadlock.
@@ -261,19 +316,23 @@ final class OutgoingMigrations {
           throw fenced(table, outgoing);
         }
       }
-      apply(routed, mutations, owners);
+      apply(routed, mutations, owners, extra);
     } finally {
       locked.forEach(outgoing -> outgoing.lock.unlock());
     }
   }
 
-  private void apply(Keyspace keyspace, List<Mutation> mutations, Outgoing @Nullable [] owners) {
-    if (owners == null && mutations.size() == 1) {
+  private void apply(
+      List<Keyspace> routed,
+      List<Mutation> mutations,
+      Outgoing @Nullable [] owners,
+      @Nullable Consumer<LocalStore.Batch> extra) {
+    if (owners == null && extra == null && mutations.size() == 1) {
       Mutation only = mutations.get(0);
       if (only.value() == null) {
-        store.delete(keyspace, only.key());
+        store.delete(routed.get(0), only.key());
       } else {
-        store.put(keyspace, only.key(), only.value());
+        store.put(routed.get(0), only.key(), only.value());
       }
       return;
     }
@@ -282,9 +341,9 @@ final class OutgoingMigrations {
     for (int i = 0; i < mutations.size(); i++) {
       Mutation mutation = mutations.get(i);
       if (mutation.value() == null) {
-        batch.delete(keyspace, mutation.key());
+        batch.delete(routed.get(i), mutation.key());
       } else {
-        batch.put(keyspace, mutation.key(), mutation.value());
+        batch.put(routed.get(i), mutation.key(), mutation.value());
       }
       Outgoing outgoing = owners == null ? null : owners[i];
       if (outgoing != null) {
@@ -301,6 +360,9 @@ final class OutgoingMigrations {
         batch.putChange(outgoing.id(), sequences[i], change.build().toByteArray());
         outgoing.lastSequence = sequences[i];
       }
+    }
+    if (extra != null) {
+      extra.accept(batch);
     }
     store.write(batch);
     if (owners != null) {
@@ -433,6 +495,17 @@ final class OutgoingMigrations {
   /** Fences the moving keys, durably. Returns the last logged sequence: nothing follows it. */
   long fence(String id) {
     Outgoing outgoing = get(id);
+    if (!outgoing.fenced) {
+      // Transaction locks do not move with the keys: let those on moving keys end first.
+      outgoing.fencing = true;
+      try {
+        transactions.awaitUnlocked(
+            outgoing.moving, routing.get().keyspace(outgoing.moving.keyspace()));
+      } catch (RuntimeException e) {
+        outgoing.fencing = false;
+        throw e;
+      }
+    }
     outgoing.lock.lock();
     try {
       if (!outgoing.fenced) {

@@ -15,6 +15,7 @@ import io.shardcluster.routing.ScanOrder;
 import io.shardcluster.rpc.Limits;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.List;
 import java.util.Optional;
 import org.jspecify.annotations.Nullable;
@@ -31,6 +32,25 @@ final class Shard {
   private final NodeMetrics metrics;
   private final OutgoingMigrations outgoing;
   private final Ownership ownership;
+  private TxnGuard transactions = TxnGuard.NONE;
+
+  /** What plain reads and writes owe to transactions' locks (see {@link Transactions}). */
+  interface TxnGuard {
+    TxnGuard NONE =
+        new TxnGuard() {
+          @Override
+          public void beforePlainRead(Keyspace routed, byte[] key) {}
+
+          @Override
+          public void plainWrite(List<Keyspace> routed, List<byte[]> keys, Runnable write) {
+            write.run();
+          }
+        };
+
+    void beforePlainRead(Keyspace routed, byte[] key);
+
+    void plainWrite(List<Keyspace> routed, List<byte[]> keys, Runnable write);
+  }
 
   /** The routing table a request is judged by. */
   interface Routing {
@@ -56,8 +76,18 @@ final class Shard {
     this.ownership = ownership;
   }
 
+  /** Makes plain reads and writes respect transactions' locks. Call before serving. */
+  void guardWith(TxnGuard transactions) {
+    this.transactions = transactions;
+  }
+
   String nodeId() {
     return nodeId;
+  }
+
+  /** The table to judge a request routed at the epoch by. */
+  RoutingTable table(long epoch) {
+    return routing.table(epoch);
   }
 
   /** Scan streams opened since this node started. */
@@ -83,6 +113,7 @@ final class Shard {
     if (!outgoing.isEmpty()) {
       outgoing.checkReadable(table, keyspace, routed, key);
     }
+    transactions.beforePlainRead(routed, key);
     byte[] value = store.get(routed, key);
     metrics.recordReads(1, start);
     return Optional.ofNullable(value);
@@ -114,6 +145,7 @@ final class Shard {
       if (!outgoing.isEmpty()) {
         outgoing.checkReadable(table, keyspace, routed, key);
       }
+      transactions.beforePlainRead(routed, key);
     }
     List<byte[]> values = store.multiGet(routed, keys);
     metrics.recordReads(keys.size(), start);
@@ -138,10 +170,16 @@ final class Shard {
     }
     RoutingTable table = routing.table(epoch);
     Keyspace routed = null;
+    List<byte[]> keys = new ArrayList<>(mutations.size());
     for (Mutation mutation : mutations) {
       routed = checkOwned(table, keyspace, mutation.key());
+      keys.add(mutation.key());
     }
-    outgoing.write(table, keyspace, requireNonNull(routed), mutations);
+    Keyspace owned = requireNonNull(routed);
+    transactions.plainWrite(
+        Collections.nCopies(keys.size(), owned),
+        keys,
+        () -> outgoing.write(table, keyspace, owned, mutations));
   }
 
   /**
@@ -222,7 +260,7 @@ final class Shard {
   }
 
   /** The keyspace's routing if this node owns the key; a wrong-shard error otherwise. */
-  private Keyspace checkOwned(RoutingTable table, String keyspace, byte[] key) {
+  Keyspace checkOwned(RoutingTable table, String keyspace, byte[] key) {
     Keyspace routed = keyspace(table, keyspace);
     String owner;
     Optional<DirectoryEntry> entry =

@@ -40,6 +40,8 @@ import org.rocksdb.RocksDBException;
 public final class ShardNodeServer {
   private static final Logger logger = Logger.getLogger(ShardNodeServer.class.getName());
   private static final Duration ROUTING_FETCH_TIMEOUT = Duration.ofSeconds(2);
+  // How often a node settles what transactions left behind (records to resolve, expired locks).
+  private static final Duration TXN_RESOLVE_INTERVAL = Duration.ofMillis(500);
   private static final Duration RECOUNT_CHECK = Duration.ofSeconds(1);
   // Directory-keyspace group entries kept; a miss asks the coordinator.
   private static final long GROUP_CACHE_ENTRIES = 1_000_000;
@@ -181,6 +183,41 @@ public final class ShardNodeServer {
             Executors.newCachedThreadPool(
                 DaemonThreads.numbered(identity.nodeId() + "-migration-")));
     Shard shard = new Shard(identity.nodeId(), store, this::tableFor, metrics, outgoing, ownership);
+    TxnPeers peers =
+        new TxnPeers(
+            identity.nodeId(), routing::cached, this::tableAtLeast, ownership, migrationChannels);
+    Transactions transactions =
+        new Transactions(
+            identity.nodeId(),
+            store,
+            shard,
+            outgoing,
+            peers,
+            System::currentTimeMillis,
+            config.failpoints());
+    peers.local(transactions);
+    shard.guardWith(transactions);
+    outgoing.drainTransactionsWith(transactions);
+    ExecutorService txnExecutor =
+        lifecycle.shutDownOnStop(
+            Executors.newCachedThreadPool(DaemonThreads.numbered(identity.nodeId() + "-txn-")));
+    ScheduledExecutorService resolver =
+        lifecycle.shutDownOnStop(
+            Executors.newSingleThreadScheduledExecutor(
+                DaemonThreads.named(identity.nodeId() + "-txn-resolver")));
+    var unusedResolver =
+        resolver.scheduleWithFixedDelay(
+            () -> {
+              try {
+                transactions.resolveInBackground();
+              } catch (RuntimeException e) {
+                // A failed pass (storage closing, a peer away) is tried again at the next one.
+                logger.log(Level.WARNING, "transaction resolver: " + e.getMessage(), e);
+              }
+            },
+            TXN_RESOLVE_INTERVAL.toMillis(),
+            TXN_RESOLVE_INTERVAL.toMillis(),
+            TimeUnit.MILLISECONDS);
     countSchedule = new CountSchedule(config.countInterval(), RECOUNT_SETTLE);
     ScheduledExecutorService counter =
         lifecycle.shutDownOnStop(
@@ -227,6 +264,7 @@ public final class ShardNodeServer {
                 queryExecutor,
                 lookupExecutor,
                 config.failpoints()))
+        .addService(new TransactionService(transactions, shard, txnExecutor))
         .addService(
             new KeyMigrationService(
                 outgoing,

@@ -69,7 +69,8 @@ final class ShardNodeService extends ShardNodeGrpc.ShardNodeImplBase {
 
   /**
    * @param queries runs queries, off gRPC's I/O threads
-   * @param lookups runs a request again once the group lookup it needed has completed
+   * @param lookups runs a request again once the group lookup it needed has completed, or where it
+   *     may wait for a transaction's record
    */
   ShardNodeService(
       Shard shard,
@@ -97,7 +98,12 @@ final class ShardNodeService extends ShardNodeGrpc.ShardNodeImplBase {
   private <T> void unary(StreamObserver<T> observer, Supplier<T> body) {
     T response;
     try {
-      response = Ownership.withoutWaiting(body);
+      response = Ownership.withoutWaiting(() -> Transactions.withoutBlocking(body));
+    } catch (Transactions.MustBlock needed) {
+      // A transaction's lock in the way, to settle from its record at another node.
+      Context context = Context.current();
+      lookups.execute(() -> context.run(() -> ServerResponses.unary(observer, body)));
+      return;
     } catch (Ownership.LookupNeeded needed) {
       Context context = Context.current();
       var unused =

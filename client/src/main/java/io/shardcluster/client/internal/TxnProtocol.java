@@ -1,0 +1,323 @@
+package io.shardcluster.client.internal;
+
+import com.google.protobuf.ByteString;
+import io.grpc.Deadline;
+import io.shardcluster.client.TransactionOutcomeUnknownException;
+import io.shardcluster.errors.ErrorCode;
+import io.shardcluster.errors.ShardClusterException;
+import io.shardcluster.errors.WrongShardException;
+import io.shardcluster.proto.v1.GetResponse;
+import io.shardcluster.proto.v1.MultiGetResponse;
+import io.shardcluster.proto.v1.TransactionsGrpc;
+import io.shardcluster.proto.v1.TxnCommitRequest;
+import io.shardcluster.proto.v1.TxnCommitResponse;
+import io.shardcluster.proto.v1.TxnEndRequest;
+import io.shardcluster.proto.v1.TxnEndResponse;
+import io.shardcluster.proto.v1.TxnKey;
+import io.shardcluster.proto.v1.TxnMeta;
+import io.shardcluster.proto.v1.TxnPrepareRequest;
+import io.shardcluster.proto.v1.TxnPrepareResponse;
+import io.shardcluster.proto.v1.TxnReadRequest;
+import io.shardcluster.proto.v1.TxnWrite;
+import io.shardcluster.routing.Keyspace;
+import io.shardcluster.routing.RoutingTable;
+import io.shardcluster.rpc.NodeChannels;
+import io.shardcluster.rpc.RoutingCache;
+import io.shardcluster.rpc.StatusErrors;
+import io.shardcluster.rpc.UnaryFuture;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The client's side of a transaction's commit protocol, over the {@link Dispatcher}: reads under
+ * shared locks; then, for a transaction that writes, the prepare of the primary key (which writes
+ * the pending record), the prepares of every other key, and the commit of the record at the
+ * primary's node, the commit point; a transaction whose keys all live on one node commits in one
+ * call instead, and a read-only one only checks that its locks held. Blocking calls.
+ */
+public final class TxnProtocol {
+  private final Dispatcher dispatcher;
+  private final RoutingCache routing;
+  private final NodeChannels channels;
+
+  public TxnProtocol(Dispatcher dispatcher, RoutingCache routing, NodeChannels channels) {
+    this.dispatcher = dispatcher;
+    this.routing = routing;
+    this.channels = channels;
+  }
+
+  /** A key a transaction read or wrote; {@code write} with a null value is a delete. */
+  public record Item(String keyspace, byte[] key, boolean write, byte @Nullable [] value) {
+    TxnKey toKey() {
+      return TxnKey.newBuilder().setKeyspace(keyspace).setKey(ByteString.copyFrom(key)).build();
+    }
+
+    TxnWrite toWrite() {
+      TxnWrite.Builder write =
+          TxnWrite.newBuilder().setKeyspace(keyspace).setKey(ByteString.copyFrom(key));
+      if (value == null) {
+        write.setDelete(true);
+      } else {
+        write.setValue(ByteString.copyFrom(value));
+      }
+      return write.build();
+    }
+  }
+
+  /** Reads the keys under shared locks; their values in the keys' order. */
+  public List<Optional<byte[]>> read(
+      TxnMeta meta, String keyspace, List<byte[]> keys, Deadline deadline) {
+    List<Integer> indexes = new ArrayList<>(keys.size());
+    for (int i = 0; i < keys.size(); i++) {
+      indexes.add(i);
+    }
+    @SuppressWarnings({"unchecked", "rawtypes"}) // an array of a generic type cannot be made
+    Optional<byte[]>[] results = new Optional[keys.size()];
+    Arrays.fill(results, Optional.empty());
+    await(
+        dispatcher.dispatch(
+            keyspace,
+            false,
+            indexes,
+            keys::get,
+            new Dispatcher.Batching<>(Integer.MAX_VALUE, Long.MAX_VALUE, i -> 0),
+            (node, batch, epoch) -> {
+              TxnReadRequest.Builder request =
+                  TxnReadRequest.newBuilder().setTxn(meta).setKeyspace(keyspace).setEpoch(epoch);
+              batch.forEach(i -> request.addKeys(ByteString.copyFrom(keys.get(i))));
+              UnaryFuture<MultiGetResponse> call = new UnaryFuture<>();
+              txn(node).txnRead(request.build(), call);
+              return call.thenAccept(
+                  response -> {
+                    for (int j = 0; j < batch.size(); j++) {
+                      GetResponse one = response.getResults(j);
+                      if (one.getFound()) {
+                        results[batch.get(j)] = Optional.of(one.getValue().toByteArray());
+                      }
+                    }
+                  });
+            },
+            deadline));
+    return List.of(results);
+  }
+
+  /**
+   * Commits. Throws ABORTED (and rolls back) if the transaction lost a conflict or expired, and
+   * {@link TransactionOutcomeUnknownException} if the commit's answer was lost.
+   */
+  public void commit(TxnMeta meta, List<Item> items, Deadline deadline) {
+    List<Item> writes = items.stream().filter(Item::write).toList();
+    if (writes.isEmpty()) {
+      forEachNode(items, deadline, (node, batch) -> end(node, meta, batch, true));
+      return;
+    }
+    String single = singleOwner(items);
+    if (single != null && commitOnePhase(meta, single, items, deadline)) {
+      return;
+    }
+    Item primary = writes.get(0);
+    List<Item> others = new ArrayList<>(items);
+    others.remove(primary);
+    try {
+      prepare(meta, List.of(primary), true, others, deadline);
+      prepare(meta, others, false, List.of(), deadline);
+    } catch (RuntimeException e) {
+      rollback(meta, items, deadline);
+      throw e;
+    }
+    try {
+      await(
+          dispatcher.dispatch(
+              primary.keyspace(),
+              false,
+              List.of(primary),
+              Item::key,
+              Dispatcher.Batching.single(),
+              (node, batch, epoch) -> {
+                UnaryFuture<TxnCommitResponse> call = new UnaryFuture<>();
+                txn(node)
+                    .txnCommit(
+                        TxnCommitRequest.newBuilder().setTxn(meta).setEpoch(epoch).build(), call);
+                return call.thenAccept(response -> {});
+              },
+              deadline));
+    } catch (ShardClusterException e) {
+      if (e.code() == ErrorCode.ABORTED) {
+        rollback(meta, items, deadline);
+        throw e;
+      }
+      throw new TransactionOutcomeUnknownException(e);
+    }
+  }
+
+  /** Drops what the transaction holds on every node it touched; best effort. */
+  public void rollback(TxnMeta meta, List<Item> items, Deadline deadline) {
+    try {
+      forEachNode(items, deadline, (node, batch) -> end(node, meta, batch, false));
+    } catch (RuntimeException e) {
+      // The nodes abort what is left once the transaction expires.
+    }
+  }
+
+  private void prepare(
+      TxnMeta meta, List<Item> items, boolean primary, List<Item> participants, Deadline deadline) {
+    if (items.isEmpty()) {
+      return;
+    }
+    forEachNode(
+        items,
+        deadline,
+        (node, batch) -> {
+          TxnPrepareRequest.Builder request =
+              TxnPrepareRequest.newBuilder().setTxn(meta).setPrimary(primary);
+          for (Item item : batch) {
+            if (item.write()) {
+              request.addWrites(item.toWrite());
+            } else {
+              request.addReads(item.toKey());
+            }
+          }
+          participants.forEach(item -> request.addParticipants(item.toKey()));
+          return (epoch) -> {
+            UnaryFuture<TxnPrepareResponse> call = new UnaryFuture<>();
+            txn(node).txnPrepare(request.setEpoch(epoch).build(), call);
+            return call.thenAccept(response -> {});
+          };
+        });
+  }
+
+  private EpochCall end(
+      io.shardcluster.proto.v1.ShardNodeGrpc.ShardNodeStub node,
+      TxnMeta meta,
+      List<Item> batch,
+      boolean validate) {
+    TxnEndRequest.Builder request = TxnEndRequest.newBuilder().setTxn(meta).setValidate(validate);
+    for (Item item : batch) {
+      if (!item.write()) {
+        request.addReads(item.toKey());
+      }
+    }
+    return epoch -> {
+      UnaryFuture<TxnEndResponse> call = new UnaryFuture<>();
+      txn(node).txnEnd(request.build(), call);
+      return call.thenAccept(response -> {});
+    };
+  }
+
+  /**
+   * One call to the only node the keys live on: true if it committed; false if the keys turned out
+   * to be elsewhere (nothing was applied; the caller goes the two-phase way).
+   */
+  private boolean commitOnePhase(TxnMeta meta, String owner, List<Item> items, Deadline deadline) {
+    RoutingTable table = routing.cached();
+    String address = table.address(owner).orElse("");
+    if (address.isEmpty()) {
+      return false;
+    }
+    TxnCommitRequest.Builder request =
+        TxnCommitRequest.newBuilder().setTxn(meta).setOnePhase(true).setEpoch(table.epoch());
+    for (Item item : items) {
+      if (item.write()) {
+        request.addWrites(item.toWrite());
+      } else {
+        request.addReads(item.toKey());
+      }
+    }
+    UnaryFuture<TxnCommitResponse> call = new UnaryFuture<>();
+    TransactionsGrpc.newStub(channels.channel(address))
+        .withDeadline(deadline)
+        .txnCommit(request.build(), call);
+    try {
+      await(call);
+      return true;
+    } catch (WrongShardException e) {
+      var unused = routing.refresh();
+      return false;
+    } catch (ShardClusterException e) {
+      if (e.code() == ErrorCode.ABORTED || e.code() == ErrorCode.INVALID_ARGUMENT) {
+        rollback(meta, items, deadline);
+        throw e;
+      }
+      throw new TransactionOutcomeUnknownException(e);
+    }
+  }
+
+  /** The node every key lives on by the cached table, or null (several, or a directory). */
+  private @Nullable String singleOwner(List<Item> items) {
+    RoutingTable table = routing.cached();
+    String owner = null;
+    for (Item item : items) {
+      Keyspace keyspace = table.keyspaces().get(item.keyspace());
+      if (keyspace == null || keyspace.isDirectory()) {
+        return null;
+      }
+      String itemOwner = keyspace.ownerOf(item.key());
+      if (itemOwner == null || (owner != null && !owner.equals(itemOwner))) {
+        return null;
+      }
+      owner = itemOwner;
+    }
+    return owner;
+  }
+
+  /** A call at the epoch the dispatcher routed with. */
+  @FunctionalInterface
+  private interface EpochCall {
+    CompletableFuture<Void> send(long epoch);
+  }
+
+  @FunctionalInterface
+  private interface NodeCall {
+    EpochCall prepare(io.shardcluster.proto.v1.ShardNodeGrpc.ShardNodeStub node, List<Item> batch);
+  }
+
+  /**
+   * Sends each node one call with all its items (per keyspace), the nodes in parallel; retried like
+   * any request.
+   */
+  private void forEachNode(List<Item> items, Deadline deadline, NodeCall call) {
+    Map<String, List<Item>> byKeyspace = new LinkedHashMap<>();
+    for (Item item : items) {
+      byKeyspace.computeIfAbsent(item.keyspace(), k -> new ArrayList<>()).add(item);
+    }
+    List<CompletableFuture<Void>> sends = new ArrayList<>();
+    byKeyspace.forEach(
+        (keyspace, batch) ->
+            sends.add(
+                dispatcher.dispatch(
+                    keyspace,
+                    batch.stream().anyMatch(Item::write),
+                    batch,
+                    Item::key,
+                    new Dispatcher.Batching<>(Integer.MAX_VALUE, Long.MAX_VALUE, item -> 0),
+                    (node, nodeBatch, epoch) -> call.prepare(node, nodeBatch).send(epoch),
+                    deadline)));
+    await(CompletableFuture.allOf(sends.toArray(CompletableFuture[]::new)));
+  }
+
+  private static TransactionsGrpc.TransactionsStub txn(
+      io.shardcluster.proto.v1.ShardNodeGrpc.ShardNodeStub node) {
+    TransactionsGrpc.TransactionsStub stub = TransactionsGrpc.newStub(node.getChannel());
+    Deadline deadline = node.getCallOptions().getDeadline();
+    return deadline == null ? stub : stub.withDeadline(deadline);
+  }
+
+  private static <T> T await(CompletableFuture<T> future) {
+    try {
+      return future.get();
+    } catch (ExecutionException e) {
+      throw StatusErrors.fromStatus(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      future.cancel(true);
+      throw new ShardClusterException(ErrorCode.CANCELLED, "interrupted");
+    }
+  }
+}

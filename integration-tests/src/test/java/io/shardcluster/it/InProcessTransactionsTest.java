@@ -163,13 +163,13 @@ class InProcessTransactionsTest {
   void counter_incrementedByManyClients_countsEveryAcknowledgedCommit() throws Exception {
     client.put("counter", "0");
     AtomicInteger acknowledged = new AtomicInteger();
-    ExecutorService pool = Executors.newFixedThreadPool(16);
+    ExecutorService pool = Executors.newFixedThreadPool(32);
     List<Future<?>> done = new ArrayList<>();
-    for (int t = 0; t < 16; t++) {
+    for (int t = 0; t < 32; t++) {
       done.add(
           pool.submit(
               () -> {
-                for (int i = 0; i < 10; i++) {
+                for (int i = 0; i < 5; i++) {
                   client.transaction(
                       tx -> {
                         long value = Long.parseLong(tx.get("counter").orElseThrow());
@@ -185,6 +185,7 @@ class InProcessTransactionsTest {
     pool.shutdown();
     assertThat(acknowledged.get()).isEqualTo(160);
     assertThat(client.get("counter")).contains("160");
+    assertThat(client.admin().transactions()).isEmpty();
   }
 
   @Test

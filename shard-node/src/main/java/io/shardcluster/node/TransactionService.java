@@ -21,6 +21,7 @@ import io.shardcluster.proto.v1.TxnReadRequest;
 import io.shardcluster.proto.v1.TxnResolveRequest;
 import io.shardcluster.proto.v1.TxnResolveResponse;
 import io.shardcluster.routing.Keyspace;
+import io.shardcluster.rpc.StatusErrors;
 import io.shardcluster.server.ServerResponses;
 import java.util.ArrayList;
 import java.util.List;
@@ -42,8 +43,23 @@ final class TransactionService extends TransactionsGrpc.TransactionsImplBase {
     this.executor = executor;
   }
 
+  /**
+   * Answers on the calling thread (often one of gRPC's I/O threads) unless the body must wait for
+   * another node or a group lookup: then it runs again on the executor, where it may.
+   */
   private <T> void offload(StreamObserver<T> observer, Supplier<T> body) {
-    executor.execute(Context.current().wrap(() -> ServerResponses.unary(observer, body)));
+    T response;
+    try {
+      response = Ownership.withoutWaiting(() -> Transactions.withoutBlocking(body));
+    } catch (Transactions.MustBlock | Ownership.LookupNeeded needed) {
+      executor.execute(Context.current().wrap(() -> ServerResponses.unary(observer, body)));
+      return;
+    } catch (RuntimeException | Error e) {
+      observer.onError(StatusErrors.toStatus(e));
+      return;
+    }
+    observer.onNext(response);
+    observer.onCompleted();
   }
 
   @Override

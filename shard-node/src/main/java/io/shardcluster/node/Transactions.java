@@ -710,6 +710,9 @@ final class Transactions implements OutgoingMigrations.TransactionDrain, Shard.T
    * here: committed, its locks here are applied; aborted, dropped. Returns the state.
    */
   private TxnStateProto settle(Holder holder, boolean abort) {
+    if (MUST_NOT_BLOCK.get()) {
+      throw new MustBlock();
+    }
     TxnStateProto state = peers.check(holder.meta, abort);
     if (state != TxnStateProto.TXN_STATE_PENDING) {
       resolve(holder.id, state == TxnStateProto.TXN_STATE_COMMITTED);

@@ -80,6 +80,22 @@ final class BenchCommand extends DataCommand {
   boolean json;
 
   @Option(
+      names = "--txn",
+      description =
+          "Bank transfers instead: --keys accounts, each thread moving amounts between two"
+              + " accounts on different nodes in a transaction, one auditor checking the total in a"
+              + " read-only transaction; compared with single-key puts from as many threads."
+              + " Exits 1 if a total was wrong.")
+  boolean txn;
+
+  @Option(
+      names = "--no-audit",
+      negatable = true,
+      defaultValue = "true",
+      description = "With --txn: run the auditor alongside the transfers (default: on).")
+  boolean audit;
+
+  @Option(
       names = "--interval",
       defaultValue = "0",
       description =
@@ -100,6 +116,10 @@ final class BenchCommand extends DataCommand {
 
   @Override
   int run(ShardClient client) throws InterruptedException {
+    if (txn) {
+      return new TransferBench(client, out(), threads, keys, duration, warmup, preload, audit, json)
+          .run();
+    }
     if (preload) {
       KeyRangeWorkers.run(
           keys,

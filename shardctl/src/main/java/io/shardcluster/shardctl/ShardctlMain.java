@@ -41,6 +41,7 @@ import picocli.CommandLine.ScopeType;
       VerifyCommand.class,
       BenchCommand.class,
       SimulateCommand.class,
+      TxnCommand.class,
       QueryCommand.class,
     })
 public final class ShardctlMain implements Runnable {

@@ -62,6 +62,12 @@ public final class Shardctl {
       errDone = drain(process.getErrorStream(), err);
     }
 
+    /** SIGKILL, and wait until it is gone. */
+    public void kill() throws InterruptedException {
+      process.destroyForcibly();
+      process.waitFor(30, TimeUnit.SECONDS);
+    }
+
     /** What it has printed on standard output so far. */
     public String outSoFar() {
       return out.toString();

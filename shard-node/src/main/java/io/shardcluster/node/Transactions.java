@@ -407,10 +407,11 @@ final class Transactions implements OutgoingMigrations.TransactionDrain, Shard.T
         throw ShardClusterException.failedPrecondition(
             "transaction " + hex(txn.getId()) + " committed; it cannot be rolled back");
       }
+      long until = deadline(txn);
       if (me != null || record != null) {
         abortHere(txn.getId());
       }
-      ended.put(txn.getId(), clock.getAsLong() + MAX_TIMEOUT_MILLIS);
+      ended.put(txn.getId(), until);
       if (validate && !held) {
         throw ShardClusterException.aborted(
             "transaction "
@@ -477,10 +478,7 @@ final class Transactions implements OutgoingMigrations.TransactionDrain, Shard.T
               .setAgeMillis(Math.max(0, now - holder.meta.getStartMicros() / 1000))
               .setLocks(holder.locks.size()));
     }
-    for (TxnRecordState record : locks.records()) {
-      if (record.getCommitted() && record.getParticipantsCount() == 0) {
-        continue;
-      }
+    for (TxnRecordState record : locks.openRecords()) {
       TxnInfoProto.Builder info =
           byId.computeIfAbsent(
               record.getTxn().getId(),
@@ -507,25 +505,30 @@ final class Transactions implements OutgoingMigrations.TransactionDrain, Shard.T
   void resolveInBackground() {
     long now = clock.getAsLong();
     List<TxnRecordState> toTell = new ArrayList<>();
-    List<Holder> expired = new ArrayList<>();
+    List<Holder> expiredHolders = new ArrayList<>();
     synchronized (this) {
       ended.values().removeIf(until -> until < now);
-      for (TxnRecordState record : new ArrayList<>(locks.records())) {
+      for (TxnRecordState record : new ArrayList<>(locks.openRecords())) {
         if (record.getCommitted()) {
-          if (record.getParticipantsCount() > 0) {
-            toTell.add(record);
-          } else if (now - record.getCommittedMillis() > RECORD_RETENTION_MILLIS) {
-            store.write(store.batch().deleteTxn(TxnLocks.recordKey(record.getTxn().getId())));
-            locks.removeRecord(record.getTxn().getId());
-          }
+          toTell.add(record);
         } else if (now > record.getDeadlineMillis()) {
           abortHere(record.getTxn().getId());
         }
       }
+      LocalStore.Batch expired = store.batch();
+      for (TxnRecordState oldest = locks.oldestRetained();
+          oldest != null && now - oldest.getCommittedMillis() > RECORD_RETENTION_MILLIS;
+          oldest = locks.oldestRetained()) {
+        expired.deleteTxn(TxnLocks.recordKey(oldest.getTxn().getId()));
+        locks.dropOldestRetained();
+      }
+      if (expired.size() > 0) {
+        store.write(expired);
+      }
       for (Holder holder : new ArrayList<>(locks.holders())) {
         if (now > holder.deadlineMillis) {
           if (holder.prepared) {
-            expired.add(holder);
+            expiredHolders.add(holder);
           } else {
             dropLocks(holder);
           }
@@ -535,7 +538,7 @@ final class Transactions implements OutgoingMigrations.TransactionDrain, Shard.T
     for (TxnRecordState record : toTell) {
       tellParticipants(record.getTxn().getId());
     }
-    for (Holder holder : expired) {
+    for (Holder holder : expiredHolders) {
       try {
         settle(holder, true);
       } catch (ShardClusterException e) {
@@ -588,11 +591,9 @@ final class Transactions implements OutgoingMigrations.TransactionDrain, Shard.T
             ended.put(holder.id, holder.deadlineMillis);
           }
         }
-        for (TxnRecordState record : locks.records()) {
+        for (TxnRecordState record : locks.openRecords()) {
           TxnKey primary = record.getTxn().getPrimary();
-          boolean unresolved = !record.getCommitted() || record.getParticipantsCount() > 0;
-          if (unresolved
-              && primary.getKeyspace().equals(routed.name())
+          if (primary.getKeyspace().equals(routed.name())
               && moving.contains(routed, primary.getKey().toByteArray())) {
             records.add(record.getTxn().getId());
           }

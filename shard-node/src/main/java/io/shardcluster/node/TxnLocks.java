@@ -7,6 +7,7 @@ import io.shardcluster.proto.v1.TxnLockState;
 import io.shardcluster.proto.v1.TxnMeta;
 import io.shardcluster.proto.v1.TxnRecordState;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
@@ -82,7 +83,11 @@ final class TxnLocks {
 
   private final Map<LockKey, Map<ByteString, Lock>> byKey = new HashMap<>();
   private final Map<ByteString, Holder> byTxn = new HashMap<>();
-  private final Map<ByteString, TxnRecordState> records = new LinkedHashMap<>();
+  private final Map<ByteString, TxnRecordState> records = new HashMap<>();
+  // Records still to act on: pending, or committed with participants to resolve.
+  private final Map<ByteString, TxnRecordState> open = new LinkedHashMap<>();
+  // Resolved records, kept a while for commits retried after a lost answer; oldest first.
+  private final ArrayDeque<TxnRecordState> retained = new ArrayDeque<>();
 
   /** Whether no transaction holds a lock here. */
   boolean isEmpty() {
@@ -171,15 +176,38 @@ final class TxnLocks {
   }
 
   void putRecord(TxnRecordState record) {
-    records.put(record.getTxn().getId(), record);
+    ByteString id = record.getTxn().getId();
+    records.put(id, record);
+    if (record.getCommitted() && record.getParticipantsCount() == 0) {
+      open.remove(id);
+      retained.add(record);
+    } else {
+      open.put(id, record);
+    }
   }
 
+  /** Forgets a pending record (an abort). */
   void removeRecord(ByteString id) {
     records.remove(id);
+    open.remove(id);
   }
 
-  Collection<TxnRecordState> records() {
-    return records.values();
+  /** The records still to act on: pending, or committed with participants to resolve. */
+  Collection<TxnRecordState> openRecords() {
+    return open.values();
+  }
+
+  /** The oldest resolved record kept for retried commits, if any. */
+  @Nullable TxnRecordState oldestRetained() {
+    return retained.peekFirst();
+  }
+
+  /** Forgets the oldest resolved record. */
+  void dropOldestRetained() {
+    TxnRecordState record = retained.pollFirst();
+    if (record != null) {
+      records.remove(record.getTxn().getId());
+    }
   }
 
   // ---- on disk ----

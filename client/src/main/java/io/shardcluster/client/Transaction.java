@@ -14,20 +14,22 @@ import io.shardcluster.rpc.Limits;
 import java.nio.charset.StandardCharsets;
 import java.security.SecureRandom;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 
 /**
  * A serializable transaction over keys of any keyspaces and any nodes, from {@link
- * ShardClient#begin()}. Reads lock the keys they read (shared) until the transaction ends, and see
- * the transaction's own writes; writes are kept here until {@link #commit()}, which makes them all
- * visible at once or none. A conflict with another transaction (or a plain write of a key it read)
- * aborts one of the two: the younger one, so that a transaction run again keeps its age and gets
- * through. An aborted transaction throws {@link ShardClusterException} with code ABORTED and has
- * changed nothing.
+ * ShardClient#begin()}. Reads (and scans of range keyspaces) lock what they read (shared) until the
+ * transaction ends, and see the transaction's own writes; writes are kept here until {@link
+ * #commit()}, which makes them all visible at once or none. A conflict with another transaction (or
+ * a plain write of a key it read) aborts one of the two: the younger one, so that a transaction run
+ * again keeps its age and gets through. An aborted transaction throws {@link ShardClusterException}
+ * with code ABORTED and has changed nothing.
  *
  * <p>Not thread-safe: one thread uses a transaction. Close it (or use {@link
  * ShardClient#transaction}) so that a transaction not committed is rolled back.
@@ -57,6 +59,8 @@ public final class Transaction implements AutoCloseable {
   private final long startMicros;
   // Every key read or written, in first-touch order; writes replace reads of the same key.
   private final Map<TxnKey, Item> items = new LinkedHashMap<>();
+  // Ranges scanned, each locked on its node.
+  private final List<Item> ranges = new ArrayList<>();
   private long bytes;
   private State state = State.OPEN;
 
@@ -149,6 +153,56 @@ public final class Transaction implements AutoCloseable {
     return values;
   }
 
+  /**
+   * The entries of a range keyspace with keys in [start, end) (an empty end: to the last key), in
+   * key order, as of this transaction, its own writes included; at most {@code limit} (0: all) of
+   * the stored entries are read. No key can appear in the range read, change or go until the
+   * transaction ends (the range is locked on each node it spans). INVALID_ARGUMENT for a hash or
+   * directory keyspace, whose keys are not kept in key order.
+   */
+  public List<KeyValue> scan(String keyspace, byte[] start, byte[] end, int limit) {
+    checkOpen();
+    Keyspace.checkName(keyspace);
+    if (limit < 0) {
+      throw ShardClusterException.invalidArgument("limit must not be negative");
+    }
+    TxnProtocol.ScanPart part;
+    try {
+      part = protocol.scan(meta(), keyspace, start, end, limit, requestDeadline());
+    } catch (RuntimeException e) {
+      fail();
+      throw e;
+    }
+    ranges.addAll(part.locked());
+    TreeMap<byte[], byte[]> rows = new TreeMap<>(Arrays::compareUnsigned);
+    part.entries()
+        .forEach(entry -> rows.put(entry.getKey().toByteArray(), entry.getValue().toByteArray()));
+    for (Item item : items.values()) {
+      if (!item.write() || !item.keyspace().equals(keyspace) || !lockedByScan(part, item.key())) {
+        continue;
+      }
+      if (item.value() == null) {
+        rows.remove(item.key());
+      } else {
+        rows.put(item.key(), item.value());
+      }
+    }
+    List<KeyValue> result = new ArrayList<>(rows.size());
+    rows.forEach((key, value) -> result.add(new KeyValue(key, value)));
+    return result;
+  }
+
+  private static boolean lockedByScan(TxnProtocol.ScanPart part, byte[] key) {
+    for (Item range : part.locked()) {
+      byte[] end = range.rangeEnd();
+      if (Arrays.compareUnsigned(key, range.key()) >= 0
+          && (end == null || end.length == 0 || Arrays.compareUnsigned(key, end) < 0)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   // ---- writes ----
 
   /** Sets a key of the client's keyspace when the transaction commits. */
@@ -198,7 +252,7 @@ public final class Transaction implements AutoCloseable {
   public void commit() {
     checkOpen();
     try {
-      protocol.commit(meta(), List.copyOf(items.values()), requestDeadline());
+      protocol.commit(meta(), all(), requestDeadline());
       state = State.COMMITTED;
     } catch (TransactionOutcomeUnknownException e) {
       state = State.ENDED;
@@ -215,7 +269,7 @@ public final class Transaction implements AutoCloseable {
       return;
     }
     state = State.ENDED;
-    protocol.rollback(meta(), List.copyOf(items.values()), requestDeadline());
+    protocol.rollback(meta(), all(), requestDeadline());
   }
 
   /** Rolls back unless committed. */
@@ -232,8 +286,15 @@ public final class Transaction implements AutoCloseable {
   private void fail() {
     if (state == State.OPEN) {
       state = State.ENDED;
-      protocol.rollback(meta(), List.copyOf(items.values()), requestDeadline());
+      protocol.rollback(meta(), all(), requestDeadline());
     }
+  }
+
+  /** Every key read or written and every range scanned. */
+  private List<Item> all() {
+    List<Item> all = new ArrayList<>(items.values());
+    all.addAll(ranges);
+    return all;
   }
 
   private void track(Item item) {

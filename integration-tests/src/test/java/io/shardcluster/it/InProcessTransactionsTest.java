@@ -3,6 +3,7 @@ package io.shardcluster.it;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.shardcluster.client.KeyValue;
 import io.shardcluster.client.ShardClient;
 import io.shardcluster.client.Transaction;
 import io.shardcluster.errors.ErrorCode;
@@ -186,6 +187,73 @@ class InProcessTransactionsTest {
     assertThat(acknowledged.get()).isEqualTo(160);
     assertThat(client.get("counter")).contains("160");
     assertThat(client.admin().transactions()).isEmpty();
+  }
+
+  private ShardClient rangeKeyspace() {
+    client.admin().createKeyspace("ranges", "range", List.of(bytes("h"), bytes("p")));
+    ShardClient ranges = client.keyspace("ranges");
+    for (String key : List.of("a", "c", "i", "q", "x")) {
+      ranges.put(key, "v-" + key);
+    }
+    return ranges;
+  }
+
+  private static List<String> keys(List<KeyValue> rows) {
+    return rows.stream().map(row -> new String(row.key(), StandardCharsets.UTF_8)).toList();
+  }
+
+  @Test
+  void scan_ofARangeKeyspace_spansNodes_andSeesItsOwnWrites() {
+    rangeKeyspace();
+    try (Transaction tx = client.begin()) {
+      tx.put("ranges", bytes("b"), bytes("new"));
+      tx.delete("ranges", bytes("i"));
+      assertThat(keys(tx.scan("ranges", bytes(""), bytes(""), 0)))
+          .containsExactly("a", "b", "c", "q", "x");
+      assertThat(keys(tx.scan("ranges", bytes("c"), bytes("r"), 0))).containsExactly("c", "q");
+      assertThat(keys(tx.scan("ranges", bytes("a"), bytes(""), 2))).containsExactly("a", "b", "c");
+      tx.commit();
+    }
+    assertThat(client.keyspace("ranges").get("b")).contains("new");
+    assertThat(client.keyspace("ranges").get("i")).isEmpty();
+    assertThat(client.admin().transactions()).isEmpty();
+  }
+
+  @Test
+  void scan_thenAnInsertIntoTheRange_abortsOneOfThem() {
+    ShardClient ranges = rangeKeyspace();
+    // A plain write into a scanned range wins: the scanning transaction aborts.
+    Transaction scanner = client.begin();
+    assertThat(keys(scanner.scan("ranges", bytes("a"), bytes("z"), 0))).hasSize(5);
+    ranges.put("d", "phantom");
+    scanner.put("count", "5");
+    assertThatThrownBy(scanner::commit)
+        .isInstanceOfSatisfying(
+            ShardClusterException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.ABORTED));
+    assertThat(client.get("count")).isEmpty();
+
+    // A younger transaction inserting into the range of an older one's scan aborts itself.
+    Transaction older = client.begin();
+    Transaction younger = client.begin();
+    assertThat(keys(older.scan("ranges", bytes("a"), bytes("z"), 0))).hasSize(6);
+    younger.put("ranges", bytes("e"), bytes("late"));
+    assertThatThrownBy(younger::commit)
+        .isInstanceOfSatisfying(
+            ShardClusterException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.ABORTED));
+    older.put("count", "6");
+    older.commit();
+    assertThat(client.get("count")).contains("6");
+    assertThat(ranges.get("e")).isEmpty();
+  }
+
+  @Test
+  void scan_ofAHashKeyspace_isRefused() {
+    try (Transaction tx = client.begin()) {
+      assertThatThrownBy(() -> tx.scan("default", bytes("a"), bytes("b"), 0))
+          .isInstanceOfSatisfying(
+              ShardClusterException.class,
+              e -> assertThat(e.code()).isEqualTo(ErrorCode.INVALID_ARGUMENT));
+    }
   }
 
   @Test

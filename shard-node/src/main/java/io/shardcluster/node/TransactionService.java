@@ -4,6 +4,7 @@ import com.google.protobuf.UnsafeByteOperations;
 import io.grpc.Context;
 import io.grpc.stub.StreamObserver;
 import io.shardcluster.proto.v1.GetResponse;
+import io.shardcluster.proto.v1.KeyValueProto;
 import io.shardcluster.proto.v1.MultiGetResponse;
 import io.shardcluster.proto.v1.TransactionsGrpc;
 import io.shardcluster.proto.v1.TxnCheckRequest;
@@ -20,6 +21,8 @@ import io.shardcluster.proto.v1.TxnPrepareResponse;
 import io.shardcluster.proto.v1.TxnReadRequest;
 import io.shardcluster.proto.v1.TxnResolveRequest;
 import io.shardcluster.proto.v1.TxnResolveResponse;
+import io.shardcluster.proto.v1.TxnScanRequest;
+import io.shardcluster.proto.v1.TxnScanResponse;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.rpc.StatusErrors;
 import io.shardcluster.server.ServerResponses;
@@ -86,6 +89,31 @@ final class TransactionService extends TransactionsGrpc.TransactionsImplBase {
   }
 
   @Override
+  public void txnScan(TxnScanRequest request, StreamObserver<TxnScanResponse> observer) {
+    offload(
+        observer,
+        () -> {
+          Transactions.ScanResult result =
+              transactions.scan(
+                  request.getTxn(),
+                  keyspace(request.getKeyspace()),
+                  request.getStart().toByteArray(),
+                  request.getEnd().toByteArray(),
+                  request.getLimit(),
+                  request.getEpoch());
+          TxnScanResponse.Builder response =
+              TxnScanResponse.newBuilder().setLocked(result.locked());
+          for (int i = 0; i < result.keys().size(); i++) {
+            response.addEntries(
+                KeyValueProto.newBuilder()
+                    .setKey(UnsafeByteOperations.unsafeWrap(result.keys().get(i)))
+                    .setValue(UnsafeByteOperations.unsafeWrap(result.values().get(i))));
+          }
+          return response.build();
+        });
+  }
+
+  @Override
   public void txnPrepare(TxnPrepareRequest request, StreamObserver<TxnPrepareResponse> observer) {
     offload(
         observer,
@@ -94,6 +122,7 @@ final class TransactionService extends TransactionsGrpc.TransactionsImplBase {
               request.getTxn(),
               request.getWritesList(),
               request.getReadsList(),
+              request.getRangesList(),
               request.getPrimary(),
               request.getParticipantsList(),
               request.getEpoch());
@@ -111,6 +140,7 @@ final class TransactionService extends TransactionsGrpc.TransactionsImplBase {
               request.getOnePhase(),
               request.getWritesList(),
               request.getReadsList(),
+              request.getRangesList(),
               request.getEpoch());
           if (!request.getOnePhase()) {
             // The participants learn the outcome after the client does.
@@ -125,7 +155,11 @@ final class TransactionService extends TransactionsGrpc.TransactionsImplBase {
     offload(
         observer,
         () -> {
-          transactions.end(request.getTxn(), request.getValidate(), request.getReadsList());
+          transactions.end(
+              request.getTxn(),
+              request.getValidate(),
+              request.getReadsList(),
+              request.getRangesList());
           return TxnEndResponse.getDefaultInstance();
         });
   }

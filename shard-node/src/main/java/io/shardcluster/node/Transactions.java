@@ -1,19 +1,24 @@
 package io.shardcluster.node;
 
 import static io.shardcluster.errors.ShardClusterException.requireArgument;
+import static java.util.Objects.requireNonNull;
 
 import com.google.protobuf.ByteString;
 import io.shardcluster.errors.ShardClusterException;
+import io.shardcluster.errors.WrongShardException;
 import io.shardcluster.node.OutgoingMigrations.Mutation;
 import io.shardcluster.node.TxnLocks.Holder;
 import io.shardcluster.node.TxnLocks.Lock;
 import io.shardcluster.node.TxnLocks.LockKey;
+import io.shardcluster.node.TxnLocks.RangeLock;
 import io.shardcluster.proto.v1.TxnInfoProto;
 import io.shardcluster.proto.v1.TxnKey;
 import io.shardcluster.proto.v1.TxnMeta;
+import io.shardcluster.proto.v1.TxnRange;
 import io.shardcluster.proto.v1.TxnRecordState;
 import io.shardcluster.proto.v1.TxnStateProto;
 import io.shardcluster.proto.v1.TxnWrite;
+import io.shardcluster.routing.KeyRange;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.MovingSet;
 import io.shardcluster.routing.RoutingTable;
@@ -177,7 +182,7 @@ final class Transactions implements OutgoingMigrations.TransactionDrain, Shard.T
   public void plainWrite(List<Keyspace> routed, List<byte[]> keys, Runnable write) {
     int[] held = stripesOf(routed, keys);
     for (int round = 0; ; round++) {
-      Lock conflict = null;
+      Holder conflict = null;
       lockStripes(held);
       try {
         if (anyLocks) {
@@ -197,9 +202,9 @@ final class Transactions implements OutgoingMigrations.TransactionDrain, Shard.T
       }
       if (round >= MAX_CONFLICT_ROUNDS) {
         throw ShardClusterException.unavailable(
-            "the key is locked by transaction " + hex(conflict.holder.id) + ", try again");
+            "the key is locked by transaction " + hex(conflict.id) + ", try again");
       }
-      settle(conflict.holder, true);
+      settle(conflict, true);
     }
   }
 
@@ -220,7 +225,7 @@ final class Transactions implements OutgoingMigrations.TransactionDrain, Shard.T
     }
     int[] held = stripesOf(keyspaces, keys);
     for (int round = 0; round < MAX_CONFLICT_ROUNDS; round++) {
-      Lock conflict = null;
+      Holder conflict = null;
       lockStripes(held);
       try {
         synchronized (this) {
@@ -233,7 +238,7 @@ final class Transactions implements OutgoingMigrations.TransactionDrain, Shard.T
           for (byte[] key : keys) {
             Lock intent = locks.intent(new LockKey(keyspace, ByteString.copyFrom(key)));
             if (intent != null && !intent.holder.id.equals(txn.getId())) {
-              conflict = intent;
+              conflict = intent.holder;
               break;
             }
           }
@@ -251,7 +256,91 @@ final class Transactions implements OutgoingMigrations.TransactionDrain, Shard.T
       } finally {
         unlockStripes(held);
       }
-      settleAgainst(txn, conflict.holder);
+      settleAgainst(txn, conflict);
+    }
+    throw abortSelf(txn, "too many conflicts in a row");
+  }
+
+  /** What a transactional scan read, and the range it now holds a lock on. */
+  record ScanResult(List<byte[]> keys, List<byte[]> values, TxnRange locked) {}
+
+  /**
+   * Reads the keys of a range keyspace in [start, end) (an empty end: to the last key), at most
+   * {@code limit} (0: all), under a shared lock of the range read: a key can neither appear in it
+   * nor change until the transaction ends here. The range must lie in one range this node owns.
+   */
+  ScanResult scan(TxnMeta txn, String keyspace, byte[] start, byte[] end, long limit, long epoch) {
+    checkMeta(txn, false);
+    requireArgument(limit >= 0, "limit must not be negative");
+    requireArgument(
+        end.length == 0 || Arrays.compareUnsigned(start, end) < 0,
+        "scan start must be before its end");
+    RoutingTable table = shard.table(epoch);
+    Keyspace routed = shard.checkOwned(table, keyspace, start);
+    requireArgument(
+        routed.isRange(),
+        "a transaction scans only range keyspaces (%s is not one): use get for single keys",
+        keyspace);
+    int index = routed.ranges().indexOf(start);
+    ByteString rangeEnd = routed.ranges().range(index).end();
+    boolean within =
+        rangeEnd.isEmpty()
+            || (end.length > 0
+                && ByteString.unsignedLexicographicalComparator()
+                        .compare(ByteString.copyFrom(end), rangeEnd)
+                    <= 0);
+    if (!within) {
+      throw new WrongShardException(table.epoch(), nodeId, "", "");
+    }
+    outgoing.checkLockable(table, routed, start);
+    int[] all = new int[STRIPES];
+    for (int i = 0; i < STRIPES; i++) {
+      all[i] = i;
+    }
+    for (int round = 0; round < MAX_CONFLICT_ROUNDS; round++) {
+      Holder conflict = null;
+      // Every stripe: no plain write can land in the range between the read and the lock.
+      lockStripes(all);
+      try {
+        List<byte[]> keys = new ArrayList<>();
+        List<byte[]> values = new ArrayList<>();
+        try (LocalStore.Cursor cursor = store.scan(null, routed, start, end, null)) {
+          while ((limit == 0 || keys.size() < limit) && cursor.advance()) {
+            keys.add(cursor.key());
+            values.add(cursor.value());
+          }
+        }
+        boolean cut = limit > 0 && keys.size() == limit;
+        ByteString lockedEnd =
+            cut
+                ? KeyRange.successor(ByteString.copyFrom(keys.get(keys.size() - 1)))
+                : ByteString.copyFrom(end);
+        TxnRange locked =
+            TxnRange.newBuilder()
+                .setKeyspace(keyspace)
+                .setStart(ByteString.copyFrom(start))
+                .setEnd(lockedEnd)
+                .build();
+        synchronized (this) {
+          checkNotEnded(txn);
+          Holder me = locks.holder(txn.getId());
+          if (me != null && me.prepared) {
+            throw ShardClusterException.failedPrecondition(
+                "transaction " + hex(txn.getId()) + " already prepared on node " + nodeId);
+          }
+          List<Lock> intents = locks.intentsIn(locked, txn.getId());
+          if (intents.isEmpty()) {
+            me = locks.holderFor(txn, deadline(txn));
+            locks.addRange(RangeLock.of(me, locked));
+            anyLocks = true;
+            return new ScanResult(keys, values, locked);
+          }
+          conflict = intents.get(0).holder;
+        }
+      } finally {
+        unlockStripes(all);
+      }
+      settleAgainst(txn, requireNonNull(conflict));
     }
     throw abortSelf(txn, "too many conflicts in a row");
   }
@@ -265,6 +354,7 @@ final class Transactions implements OutgoingMigrations.TransactionDrain, Shard.T
       TxnMeta txn,
       List<TxnWrite> writes,
       List<TxnKey> reads,
+      List<TxnRange> ranges,
       boolean primary,
       List<TxnKey> participants,
       long epoch) {
@@ -273,10 +363,10 @@ final class Transactions implements OutgoingMigrations.TransactionDrain, Shard.T
     List<Keyspace> routed = checkWrites(table, writes);
     checkReads(table, reads);
     for (int round = 0; round < MAX_CONFLICT_ROUNDS; round++) {
-      Lock conflict;
+      Holder conflict;
       synchronized (this) {
         Holder me = locks.holder(txn.getId());
-        conflict = validate(txn, me, routed, writes, reads);
+        conflict = validate(txn, me, routed, writes, reads, ranges);
         if (conflict == null) {
           me = locks.holderFor(txn, deadline(txn));
           // The prepare's view names the primary key, which its reads may not have known.
@@ -294,6 +384,9 @@ final class Transactions implements OutgoingMigrations.TransactionDrain, Shard.T
           for (Lock lock : me.locks.values()) {
             batch.putTxn(TxnLocks.lockKey(lock.key, me.id), TxnLocks.lockState(lock));
           }
+          for (RangeLock range : me.ranges) {
+            batch.putTxn(TxnLocks.rangeLockKey(range), TxnLocks.rangeLockState(range));
+          }
           if (primary) {
             TxnRecordState record =
                 TxnRecordState.newBuilder()
@@ -309,7 +402,7 @@ final class Transactions implements OutgoingMigrations.TransactionDrain, Shard.T
           return;
         }
       }
-      settleAgainst(txn, conflict.holder);
+      settleAgainst(txn, conflict);
     }
     throw abortSelf(txn, "too many conflicts in a row");
   }
@@ -320,11 +413,16 @@ final class Transactions implements OutgoingMigrations.TransactionDrain, Shard.T
    * writes here, then resolves its other participants in the background.
    */
   void commit(
-      TxnMeta txn, boolean onePhase, List<TxnWrite> writes, List<TxnKey> reads, long epoch) {
+      TxnMeta txn,
+      boolean onePhase,
+      List<TxnWrite> writes,
+      List<TxnKey> reads,
+      List<TxnRange> ranges,
+      long epoch) {
     checkMeta(txn, !onePhase || !writes.isEmpty());
     RoutingTable table = shard.table(epoch);
     if (onePhase) {
-      commitOnePhase(txn, table, writes, reads);
+      commitOnePhase(txn, table, writes, reads, ranges);
       return;
     }
     shard.checkOwned(
@@ -359,14 +457,18 @@ final class Transactions implements OutgoingMigrations.TransactionDrain, Shard.T
   }
 
   private void commitOnePhase(
-      TxnMeta txn, RoutingTable table, List<TxnWrite> writes, List<TxnKey> reads) {
+      TxnMeta txn,
+      RoutingTable table,
+      List<TxnWrite> writes,
+      List<TxnKey> reads,
+      List<TxnRange> ranges) {
     List<Keyspace> routed = checkWrites(table, writes);
     checkReads(table, reads);
     for (int round = 0; round < MAX_CONFLICT_ROUNDS; round++) {
-      Lock conflict;
+      Holder conflict;
       synchronized (this) {
         Holder me = locks.holder(txn.getId());
-        conflict = validate(txn, me, routed, writes, reads);
+        conflict = validate(txn, me, routed, writes, reads, ranges);
         if (conflict == null) {
           List<Mutation> mutations = new ArrayList<>(writes.size());
           for (TxnWrite write : writes) {
@@ -385,7 +487,7 @@ final class Transactions implements OutgoingMigrations.TransactionDrain, Shard.T
           return;
         }
       }
-      settleAgainst(txn, conflict.holder);
+      settleAgainst(txn, conflict);
     }
     throw abortSelf(txn, "too many conflicts in a row");
   }
@@ -394,13 +496,16 @@ final class Transactions implements OutgoingMigrations.TransactionDrain, Shard.T
    * Ends the transaction here without a commit: drops its locks (and a pending record). With {@code
    * validate}, ABORTED unless the shared locks of the reads were held to the end.
    */
-  void end(TxnMeta txn, boolean validate, List<TxnKey> reads) {
+  void end(TxnMeta txn, boolean validate, List<TxnKey> reads, List<TxnRange> ranges) {
     requireArgument(txn.getId().size() == ID_BYTES, "a transaction id has %s bytes", ID_BYTES);
     synchronized (this) {
       Holder me = locks.holder(txn.getId());
       boolean held = !ended.containsKey(txn.getId());
       for (TxnKey read : reads) {
         held &= me != null && me.locks.containsKey(LockKey.of(read));
+      }
+      for (TxnRange range : ranges) {
+        held &= me != null && me.holdsRange(range);
       }
       TxnRecordState record = locks.record(txn.getId());
       if (record != null && record.getCommitted()) {
@@ -476,7 +581,7 @@ final class Transactions implements OutgoingMigrations.TransactionDrain, Shard.T
               .setNode(nodeId)
               .setState(holder.prepared ? "prepared" : "active")
               .setAgeMillis(Math.max(0, now - holder.meta.getStartMicros() / 1000))
-              .setLocks(holder.locks.size()));
+              .setLocks(holder.locks.size() + holder.ranges.size()));
     }
     for (TxnRecordState record : locks.openRecords()) {
       TxnInfoProto.Builder info =
@@ -629,6 +734,12 @@ final class Transactions implements OutgoingMigrations.TransactionDrain, Shard.T
   }
 
   private static boolean touches(Holder holder, MovingSet moving, Keyspace routed) {
+    for (RangeLock range : holder.ranges) {
+      // A scanned range of the keyspace may reach into what moves: it ends first, to be safe.
+      if (range.keyspace().equals(routed.name())) {
+        return true;
+      }
+    }
     for (LockKey key : holder.locks.keySet()) {
       if (key.keyspace().equals(routed.name())
           && moving.contains(routed, key.key().toByteArray())) {
@@ -646,21 +757,26 @@ final class Transactions implements OutgoingMigrations.TransactionDrain, Shard.T
    * lock of a prepared transaction in the way, to settle from its record. A request that loses
    * aborts itself.
    */
-  private @Nullable Lock woundOrFindPrepared(
+  private @Nullable Holder woundOrFindPrepared(
       @Nullable TxnMeta txn, List<Keyspace> routed, List<byte[]> keys) {
     ByteString self = txn == null ? null : txn.getId();
     for (int i = 0; i < keys.size(); i++) {
       LockKey key = new LockKey(routed.get(i).name(), ByteString.copyFrom(keys.get(i)));
-      for (Lock other : locks.others(key, self)) {
-        if (other.holder.prepared) {
+      List<Holder> others = new ArrayList<>();
+      locks.others(key, self).forEach(lock -> others.add(lock.holder));
+      locks.rangesCovering(key, self).forEach(range -> others.add(range.holder()));
+      for (Holder other : others) {
+        if (other.prepared) {
           return other;
         }
-        if (txn != null && other.holder.olderThan(txn)) {
+        if (txn != null && other.olderThan(txn)) {
           throw abortSelfLocked(
-              txn, "conflict with older transaction " + hex(other.holder.id) + " on a key");
+              txn, "conflict with older transaction " + hex(other.id) + " on a key");
         }
-        dropLocks(other.holder);
-        ended.put(other.holder.id, other.holder.deadlineMillis);
+        if (locks.holder(other.id) != null) {
+          dropLocks(other);
+          ended.put(other.id, other.deadlineMillis);
+        }
       }
     }
     return null;
@@ -671,23 +787,25 @@ final class Transactions implements OutgoingMigrations.TransactionDrain, Shard.T
    * and no other transaction holds a lock on its writes (wounding younger ones that have not
    * prepared). Returns a prepared transaction's lock in the way, if any.
    */
-  private @Nullable Lock validate(
+  private @Nullable Holder validate(
       TxnMeta txn,
       @Nullable Holder me,
       List<Keyspace> routed,
       List<TxnWrite> writes,
-      List<TxnKey> reads) {
+      List<TxnKey> reads,
+      List<TxnRange> ranges) {
     checkNotEnded(txn);
     if (me != null && clock.getAsLong() > me.deadlineMillis) {
       throw abortSelfLocked(txn, "it expired");
     }
     for (TxnKey read : reads) {
       if (me == null || !me.locks.containsKey(LockKey.of(read))) {
-        throw abortSelfLocked(
-            txn,
-            "it lost a read lock on node "
-                + nodeId
-                + " (a conflicting write or transaction, a restart, or a move of the key)");
+        throw abortSelfLocked(txn, lostLock("a read lock"));
+      }
+    }
+    for (TxnRange range : ranges) {
+      if (me == null || !me.holdsRange(range)) {
+        throw abortSelfLocked(txn, lostLock("the lock of a scanned range"));
       }
     }
     List<byte[]> keys = new ArrayList<>(writes.size());
@@ -695,6 +813,14 @@ final class Transactions implements OutgoingMigrations.TransactionDrain, Shard.T
       keys.add(write.getKey().toByteArray());
     }
     return woundOrFindPrepared(txn, routed, keys);
+  }
+
+  private String lostLock(String what) {
+    return "it lost "
+        + what
+        + " on node "
+        + nodeId
+        + " (a conflicting write or transaction, a restart, or a move of the key)";
   }
 
   /** Settles a conflict of {@code txn} with a prepared holder; aborts {@code txn} if it loses. */
@@ -732,6 +858,9 @@ final class Transactions implements OutgoingMigrations.TransactionDrain, Shard.T
     List<Mutation> mutations = new ArrayList<>();
     List<byte[]> deletes = new ArrayList<>();
     if (holder != null) {
+      if (holder.prepared) {
+        holder.ranges.forEach(range -> deletes.add(TxnLocks.rangeLockKey(range)));
+      }
       for (Lock lock : holder.locks.values()) {
         if (holder.prepared) {
           deletes.add(TxnLocks.lockKey(lock.key, holder.id));
@@ -768,6 +897,9 @@ final class Transactions implements OutgoingMigrations.TransactionDrain, Shard.T
       LocalStore.Batch batch = store.batch();
       for (LockKey key : holder.locks.keySet()) {
         batch.deleteTxn(TxnLocks.lockKey(key, holder.id));
+      }
+      for (RangeLock range : holder.ranges) {
+        batch.deleteTxn(TxnLocks.rangeLockKey(range));
       }
       store.write(batch);
     }

@@ -5,6 +5,7 @@ import com.google.protobuf.InvalidProtocolBufferException;
 import io.shardcluster.proto.v1.TxnKey;
 import io.shardcluster.proto.v1.TxnLockState;
 import io.shardcluster.proto.v1.TxnMeta;
+import io.shardcluster.proto.v1.TxnRange;
 import io.shardcluster.proto.v1.TxnRecordState;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
@@ -26,6 +27,7 @@ import org.jspecify.annotations.Nullable;
 final class TxnLocks {
   private static final byte LOCK = 'L';
   private static final byte RECORD = 'R';
+  private static final byte RANGE = 'G';
 
   /** A key of a keyspace, as locks name it. */
   record LockKey(String keyspace, ByteString key) {
@@ -54,6 +56,30 @@ final class TxnLocks {
     }
   }
 
+  /**
+   * A transaction's shared lock of the keys of a range keyspace in [start, end) (empty: to the
+   * last).
+   */
+  record RangeLock(Holder holder, String keyspace, ByteString start, ByteString end) {
+    static RangeLock of(Holder holder, TxnRange range) {
+      return new RangeLock(holder, range.getKeyspace(), range.getStart(), range.getEnd());
+    }
+
+    boolean covers(String keyspace, ByteString key) {
+      return this.keyspace.equals(keyspace) && inRange(key, start, end);
+    }
+
+    boolean sameRange(TxnRange range) {
+      return keyspace.equals(range.getKeyspace())
+          && start.equals(range.getStart())
+          && end.equals(range.getEnd());
+    }
+
+    TxnRange toProto() {
+      return TxnRange.newBuilder().setKeyspace(keyspace).setStart(start).setEnd(end).build();
+    }
+  }
+
   /** A transaction as this node knows it: its locks here and whether it prepared here. */
   static final class Holder {
     final ByteString id;
@@ -61,11 +87,21 @@ final class TxnLocks {
     long deadlineMillis;
     boolean prepared;
     final Map<LockKey, Lock> locks = new LinkedHashMap<>();
+    final List<RangeLock> ranges = new ArrayList<>();
 
     Holder(TxnMeta meta, long deadlineMillis) {
       this.id = meta.getId();
       this.meta = meta;
       this.deadlineMillis = deadlineMillis;
+    }
+
+    boolean holdsRange(TxnRange range) {
+      for (RangeLock lock : ranges) {
+        if (lock.sameRange(range)) {
+          return true;
+        }
+      }
+      return false;
     }
 
     /** Whether this transaction began before the other (wins a conflict with it). */
@@ -83,6 +119,7 @@ final class TxnLocks {
 
   private final Map<LockKey, Map<ByteString, Lock>> byKey = new HashMap<>();
   private final Map<ByteString, Holder> byTxn = new HashMap<>();
+  private final Map<String, List<RangeLock>> rangesByKeyspace = new HashMap<>();
   private final Map<ByteString, TxnRecordState> records = new HashMap<>();
   // Records still to act on: pending, or committed with participants to resolve.
   private final Map<ByteString, TxnRecordState> open = new LinkedHashMap<>();
@@ -144,6 +181,53 @@ final class TxnLocks {
     return byKey.containsKey(key);
   }
 
+  /** Whether the key is in [start, end) (an empty end: no upper bound). */
+  static boolean inRange(ByteString key, ByteString start, ByteString end) {
+    return ByteString.unsignedLexicographicalComparator().compare(key, start) >= 0
+        && (end.isEmpty() || ByteString.unsignedLexicographicalComparator().compare(key, end) < 0);
+  }
+
+  /** Adds a range lock, unless the holder has it already. */
+  void addRange(RangeLock range) {
+    if (range.holder().holdsRange(range.toProto())) {
+      return;
+    }
+    range.holder().ranges.add(range);
+    rangesByKeyspace.computeIfAbsent(range.keyspace(), k -> new ArrayList<>()).add(range);
+  }
+
+  /** The range locks of transactions other than {@code except} that cover the key. */
+  List<RangeLock> rangesCovering(LockKey key, @Nullable ByteString except) {
+    List<RangeLock> ranges = rangesByKeyspace.get(key.keyspace());
+    if (ranges == null) {
+      return List.of();
+    }
+    List<RangeLock> covering = new ArrayList<>();
+    for (RangeLock range : ranges) {
+      if (!range.holder().id.equals(except) && range.covers(key.keyspace(), key.key())) {
+        covering.add(range);
+      }
+    }
+    return covering;
+  }
+
+  /** The intents of transactions other than {@code except} on keys of the range. */
+  List<Lock> intentsIn(TxnRange range, @Nullable ByteString except) {
+    List<Lock> found = new ArrayList<>();
+    for (Map.Entry<LockKey, Map<ByteString, Lock>> entry : byKey.entrySet()) {
+      if (!entry.getKey().keyspace().equals(range.getKeyspace())
+          || !inRange(entry.getKey().key(), range.getStart(), range.getEnd())) {
+        continue;
+      }
+      for (Lock lock : entry.getValue().values()) {
+        if (!lock.read && !lock.holder.id.equals(except)) {
+          found.add(lock);
+        }
+      }
+    }
+    return found;
+  }
+
   /** Adds a lock (replacing the holder's lock on the key, if any). */
   void add(Lock lock) {
     Lock previous = lock.holder.locks.put(lock.key, lock);
@@ -163,6 +247,15 @@ final class TxnLocks {
         locks.remove(holder.id);
         if (locks.isEmpty()) {
           byKey.remove(key);
+        }
+      }
+    }
+    for (RangeLock range : holder.ranges) {
+      List<RangeLock> ranges = rangesByKeyspace.get(range.keyspace());
+      if (ranges != null) {
+        ranges.remove(range);
+        if (ranges.isEmpty()) {
+          rangesByKeyspace.remove(range.keyspace());
         }
       }
     }
@@ -213,11 +306,30 @@ final class TxnLocks {
   // ---- on disk ----
 
   static byte[] lockKey(LockKey key, ByteString txn) {
+    return stored(LOCK, key, txn);
+  }
+
+  static byte[] rangeLockKey(RangeLock range) {
+    return stored(RANGE, new LockKey(range.keyspace(), range.start()), range.holder().id);
+  }
+
+  static byte[] rangeLockState(RangeLock range) {
+    return TxnLockState.newBuilder()
+        .setTxn(range.holder().meta)
+        .setDeadlineMillis(range.holder().deadlineMillis)
+        .setRead(true)
+        .setRange(true)
+        .setRangeEnd(range.end())
+        .build()
+        .toByteArray();
+  }
+
+  private static byte[] stored(byte tag, LockKey key, ByteString txn) {
     byte[] name = key.keyspace().getBytes(StandardCharsets.UTF_8);
-    // 'L', keyspace, 0, key length (4 bytes), key, transaction id: unambiguous for any bytes.
+    // Tag, keyspace, 0, key length (4 bytes), key, transaction id: unambiguous for any bytes.
     byte[] out = new byte[1 + name.length + 1 + 4 + key.key().size() + txn.size()];
     int at = 0;
-    out[at++] = LOCK;
+    out[at++] = tag;
     System.arraycopy(name, 0, out, at, name.length);
     at += name.length + 1;
     int length = key.key().size();
@@ -267,6 +379,11 @@ final class TxnLocks {
             LockKey lockKey = parseLockKey(key);
             Holder holder = holderFor(state.getTxn(), state.getDeadlineMillis());
             holder.prepared = true;
+            if (key[0] == RANGE) {
+              addRange(
+                  new RangeLock(holder, lockKey.keyspace(), lockKey.key(), state.getRangeEnd()));
+              return;
+            }
             byte[] written = state.getDelete() ? null : state.getValue().toByteArray();
             add(new Lock(holder, lockKey, state.getRead(), state.getRead() ? null : written));
           } catch (InvalidProtocolBufferException e) {

@@ -1,5 +1,7 @@
 package io.shardcluster.client.internal;
 
+import static java.util.Objects.requireNonNull;
+
 import com.google.protobuf.ByteString;
 import io.grpc.Deadline;
 import io.shardcluster.client.TransactionOutcomeUnknownException;
@@ -7,6 +9,7 @@ import io.shardcluster.errors.ErrorCode;
 import io.shardcluster.errors.ShardClusterException;
 import io.shardcluster.errors.WrongShardException;
 import io.shardcluster.proto.v1.GetResponse;
+import io.shardcluster.proto.v1.KeyValueProto;
 import io.shardcluster.proto.v1.MultiGetResponse;
 import io.shardcluster.proto.v1.TransactionsGrpc;
 import io.shardcluster.proto.v1.TxnCommitRequest;
@@ -17,7 +20,10 @@ import io.shardcluster.proto.v1.TxnKey;
 import io.shardcluster.proto.v1.TxnMeta;
 import io.shardcluster.proto.v1.TxnPrepareRequest;
 import io.shardcluster.proto.v1.TxnPrepareResponse;
+import io.shardcluster.proto.v1.TxnRange;
 import io.shardcluster.proto.v1.TxnReadRequest;
+import io.shardcluster.proto.v1.TxnScanRequest;
+import io.shardcluster.proto.v1.TxnScanResponse;
 import io.shardcluster.proto.v1.TxnWrite;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.RoutingTable;
@@ -53,8 +59,33 @@ public final class TxnProtocol {
     this.channels = channels;
   }
 
-  /** A key a transaction read or wrote; {@code write} with a null value is a delete. */
-  public record Item(String keyspace, byte[] key, boolean write, byte @Nullable [] value) {
+  /**
+   * A key a transaction read or wrote ({@code write} with a null value is a delete), or a range it
+   * scanned: from {@code key} to {@code rangeEnd} (empty: the last key), locked on its node.
+   */
+  public record Item(
+      String keyspace,
+      byte[] key,
+      boolean write,
+      byte @Nullable [] value,
+      byte @Nullable [] rangeEnd) {
+    /** A key read or written. */
+    public Item(String keyspace, byte[] key, boolean write, byte @Nullable [] value) {
+      this(keyspace, key, write, value, null);
+    }
+
+    boolean isRange() {
+      return rangeEnd != null;
+    }
+
+    TxnRange toRange() {
+      return TxnRange.newBuilder()
+          .setKeyspace(keyspace)
+          .setStart(ByteString.copyFrom(key))
+          .setEnd(ByteString.copyFrom(requireNonNull(rangeEnd)))
+          .build();
+    }
+
     TxnKey toKey() {
       return TxnKey.newBuilder().setKeyspace(keyspace).setKey(ByteString.copyFrom(key)).build();
     }
@@ -106,6 +137,79 @@ public final class TxnProtocol {
             },
             deadline));
     return List.of(results);
+  }
+
+  /** What a transactional scan returned, and the ranges it locked (one per node asked). */
+  public record ScanPart(List<KeyValueProto> entries, List<Item> locked) {}
+
+  /**
+   * The keys of a range keyspace in [start, end) (empty end: to the last key), at most {@code
+   * limit} (0: all), in key order, each node's share read under a lock of the range it covered.
+   */
+  public ScanPart scan(
+      TxnMeta meta, String keyspace, byte[] start, byte[] end, long limit, Deadline deadline) {
+    List<KeyValueProto> entries = new ArrayList<>();
+    List<Item> locked = new ArrayList<>();
+    byte[] from = start;
+    while (limit == 0 || entries.size() < limit) {
+      byte[] pieceStart = from;
+      long left = limit == 0 ? 0 : limit - entries.size();
+      TxnScanResponse[] answer = new TxnScanResponse[1];
+      await(
+          dispatcher.dispatch(
+              keyspace,
+              false,
+              List.of(pieceStart),
+              key -> key,
+              Dispatcher.Batching.single(),
+              (node, batch, epoch) -> {
+                // The piece ends where the owner's range does, by the table this attempt routed
+                // with (a retry after a move routes again).
+                byte[] pieceEnd = pieceEnd(keyspace, pieceStart, end);
+                UnaryFuture<TxnScanResponse> call = new UnaryFuture<>();
+                txn(node)
+                    .txnScan(
+                        TxnScanRequest.newBuilder()
+                            .setTxn(meta)
+                            .setKeyspace(keyspace)
+                            .setStart(ByteString.copyFrom(pieceStart))
+                            .setEnd(ByteString.copyFrom(pieceEnd))
+                            .setLimit(left)
+                            .setEpoch(epoch)
+                            .build(),
+                        call);
+                return call.thenAccept(response -> answer[0] = response);
+              },
+              deadline));
+      TxnScanResponse response = requireNonNull(answer[0]);
+      entries.addAll(response.getEntriesList());
+      TxnRange range = response.getLocked();
+      locked.add(
+          new Item(
+              keyspace, range.getStart().toByteArray(), false, null, range.getEnd().toByteArray()));
+      byte[] reached = range.getEnd().toByteArray();
+      if (reached.length == 0 || (end.length > 0 && Arrays.compareUnsigned(reached, end) >= 0)) {
+        break;
+      }
+      from = reached;
+    }
+    return new ScanPart(entries, locked);
+  }
+
+  /** Where the range holding {@code start} ends, or {@code end} if that comes first. */
+  private byte[] pieceEnd(String keyspace, byte[] start, byte[] end) {
+    Keyspace routed = routing.cached().keyspace(keyspace);
+    if (!routed.isRange()) {
+      throw ShardClusterException.invalidArgument(
+          "a transaction scans only range keyspaces ("
+              + keyspace
+              + " is not one): use get for single keys");
+    }
+    byte[] rangeEnd = routed.ranges().range(routed.ranges().indexOf(start)).end().toByteArray();
+    if (rangeEnd.length == 0) {
+      return end;
+    }
+    return end.length > 0 && Arrays.compareUnsigned(end, rangeEnd) < 0 ? end : rangeEnd;
   }
 
   /**
@@ -180,6 +284,8 @@ public final class TxnProtocol {
           for (Item item : batch) {
             if (item.write()) {
               request.addWrites(item.toWrite());
+            } else if (item.isRange()) {
+              request.addRanges(item.toRange());
             } else {
               request.addReads(item.toKey());
             }
@@ -200,7 +306,9 @@ public final class TxnProtocol {
       boolean validate) {
     TxnEndRequest.Builder request = TxnEndRequest.newBuilder().setTxn(meta).setValidate(validate);
     for (Item item : batch) {
-      if (!item.write()) {
+      if (item.isRange()) {
+        request.addRanges(item.toRange());
+      } else if (!item.write()) {
         request.addReads(item.toKey());
       }
     }
@@ -226,6 +334,8 @@ public final class TxnProtocol {
     for (Item item : items) {
       if (item.write()) {
         request.addWrites(item.toWrite());
+      } else if (item.isRange()) {
+        request.addRanges(item.toRange());
       } else {
         request.addReads(item.toKey());
       }

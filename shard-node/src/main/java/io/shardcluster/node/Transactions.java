@@ -34,6 +34,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.LongSupplier;
 import java.util.logging.Level;
@@ -69,6 +70,8 @@ final class Transactions implements OutgoingMigrations.TransactionDrain, Shard.T
   // How long a fence waits for the transactions on its moving keys.
   static final long DRAIN_MILLIS = 20_000;
   private static final int MAX_CONFLICT_ROUNDS = 16;
+  // How long a read waits for a prepared transaction in its way to end before settling it.
+  private static final long READ_WAIT_MILLIS = 25;
   private static final int STRIPES = 256;
 
   private final String nodeId;
@@ -256,7 +259,7 @@ final class Transactions implements OutgoingMigrations.TransactionDrain, Shard.T
       } finally {
         unlockStripes(held);
       }
-      settleAgainst(txn, conflict);
+      settleRead(txn, conflict);
     }
     throw abortSelf(txn, "too many conflicts in a row");
   }
@@ -340,7 +343,7 @@ final class Transactions implements OutgoingMigrations.TransactionDrain, Shard.T
       } finally {
         unlockStripes(all);
       }
-      settleAgainst(txn, requireNonNull(conflict));
+      settleRead(txn, requireNonNull(conflict));
     }
     throw abortSelf(txn, "too many conflicts in a row");
   }
@@ -824,6 +827,34 @@ final class Transactions implements OutgoingMigrations.TransactionDrain, Shard.T
   }
 
   /** Settles a conflict of {@code txn} with a prepared holder; aborts {@code txn} if it loses. */
+  /**
+   * Settles a read's conflict with a prepared holder: it is in its last round trip, so wait a
+   * little for it to end (it waits for nobody, so this cannot deadlock), and settle it from its
+   * record only if it has not.
+   */
+  private void settleRead(TxnMeta txn, Holder other) {
+    if (MUST_NOT_BLOCK.get()) {
+      throw new MustBlock();
+    }
+    long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(READ_WAIT_MILLIS);
+    synchronized (this) {
+      for (long left = until - System.nanoTime();
+          left > 0 && locks.holder(other.id) == other;
+          left = until - System.nanoTime()) {
+        try {
+          TimeUnit.NANOSECONDS.timedWait(this, left);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw ShardClusterException.unavailable("interrupted");
+        }
+      }
+      if (locks.holder(other.id) != other) {
+        return;
+      }
+    }
+    settleAgainst(txn, other);
+  }
+
   private void settleAgainst(TxnMeta txn, Holder other) {
     boolean older = !other.olderThan(txn);
     TxnStateProto state = settle(other, older);

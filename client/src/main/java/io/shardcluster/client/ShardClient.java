@@ -13,6 +13,7 @@ import io.grpc.Deadline;
 import io.grpc.ManagedChannel;
 import io.shardcluster.client.internal.Dispatcher;
 import io.shardcluster.client.internal.Dispatcher.Batching;
+import io.shardcluster.client.internal.Futures;
 import io.shardcluster.client.internal.MergedScan;
 import io.shardcluster.client.internal.QueryRunner;
 import io.shardcluster.client.internal.RetryPolicy;
@@ -40,7 +41,6 @@ import io.shardcluster.rpc.HostPort;
 import io.shardcluster.rpc.Limits;
 import io.shardcluster.rpc.NodeChannels;
 import io.shardcluster.rpc.RoutingCache;
-import io.shardcluster.rpc.StatusErrors;
 import io.shardcluster.rpc.UnaryFuture;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -51,7 +51,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadLocalRandom;
@@ -573,15 +572,7 @@ public final class ShardClient implements AutoCloseable {
   }
 
   static <T> T await(CompletableFuture<T> future) {
-    try {
-      return future.get();
-    } catch (ExecutionException e) {
-      throw StatusErrors.fromStatus(e);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      future.cancel(true);
-      throw new ShardClusterException(ErrorCode.CANCELLED, "interrupted");
-    }
+    return Futures.await(future);
   }
 
   /** Configures a {@link ShardClient}. */

@@ -29,7 +29,6 @@ import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.RoutingTable;
 import io.shardcluster.rpc.NodeChannels;
 import io.shardcluster.rpc.RoutingCache;
-import io.shardcluster.rpc.StatusErrors;
 import io.shardcluster.rpc.UnaryFuture;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -38,7 +37,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
+import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -112,7 +111,7 @@ public final class TxnProtocol {
     @SuppressWarnings({"unchecked", "rawtypes"}) // an array of a generic type cannot be made
     Optional<byte[]>[] results = new Optional[keys.size()];
     Arrays.fill(results, Optional.empty());
-    await(
+    Futures.await(
         dispatcher.dispatch(
             keyspace,
             false,
@@ -155,7 +154,7 @@ public final class TxnProtocol {
       byte[] pieceStart = from;
       long left = limit == 0 ? 0 : limit - entries.size();
       TxnScanResponse[] answer = new TxnScanResponse[1];
-      await(
+      Futures.await(
           dispatcher.dispatch(
               keyspace,
               false,
@@ -237,7 +236,7 @@ public final class TxnProtocol {
       throw e;
     }
     try {
-      await(
+      Futures.await(
           dispatcher.dispatch(
               primary.keyspace(),
               false,
@@ -281,15 +280,7 @@ public final class TxnProtocol {
         (node, batch) -> {
           TxnPrepareRequest.Builder request =
               TxnPrepareRequest.newBuilder().setTxn(meta).setPrimary(primary);
-          for (Item item : batch) {
-            if (item.write()) {
-              request.addWrites(item.toWrite());
-            } else if (item.isRange()) {
-              request.addRanges(item.toRange());
-            } else {
-              request.addReads(item.toKey());
-            }
-          }
+          sort(batch, request::addWrites, request::addReads, request::addRanges);
           participants.forEach(item -> request.addParticipants(item.toKey()));
           return (epoch) -> {
             UnaryFuture<TxnPrepareResponse> call = new UnaryFuture<>();
@@ -331,21 +322,13 @@ public final class TxnProtocol {
     }
     TxnCommitRequest.Builder request =
         TxnCommitRequest.newBuilder().setTxn(meta).setOnePhase(true).setEpoch(table.epoch());
-    for (Item item : items) {
-      if (item.write()) {
-        request.addWrites(item.toWrite());
-      } else if (item.isRange()) {
-        request.addRanges(item.toRange());
-      } else {
-        request.addReads(item.toKey());
-      }
-    }
+    sort(items, request::addWrites, request::addReads, request::addRanges);
     UnaryFuture<TxnCommitResponse> call = new UnaryFuture<>();
     TransactionsGrpc.newStub(channels.channel(address))
         .withDeadline(deadline)
         .txnCommit(request.build(), call);
     try {
-      await(call);
+      Futures.await(call);
       return true;
     } catch (WrongShardException e) {
       var unused = routing.refresh();
@@ -356,6 +339,23 @@ public final class TxnProtocol {
         throw e;
       }
       throw new TransactionOutcomeUnknownException(e);
+    }
+  }
+
+  /** Hands each item to the request part it belongs in: a write, a key read, a range scanned. */
+  private static void sort(
+      List<Item> items,
+      Consumer<TxnWrite> writes,
+      Consumer<TxnKey> reads,
+      Consumer<TxnRange> ranges) {
+    for (Item item : items) {
+      if (item.write()) {
+        writes.accept(item.toWrite());
+      } else if (item.isRange()) {
+        ranges.accept(item.toRange());
+      } else {
+        reads.accept(item.toKey());
+      }
     }
   }
 
@@ -409,7 +409,7 @@ public final class TxnProtocol {
                     new Dispatcher.Batching<>(Integer.MAX_VALUE, Long.MAX_VALUE, item -> 0),
                     (node, nodeBatch, epoch) -> call.prepare(node, nodeBatch).send(epoch),
                     deadline)));
-    await(CompletableFuture.allOf(sends.toArray(CompletableFuture[]::new)));
+    Futures.await(CompletableFuture.allOf(sends.toArray(CompletableFuture[]::new)));
   }
 
   private static TransactionsGrpc.TransactionsStub txn(
@@ -417,17 +417,5 @@ public final class TxnProtocol {
     TransactionsGrpc.TransactionsStub stub = TransactionsGrpc.newStub(node.getChannel());
     Deadline deadline = node.getCallOptions().getDeadline();
     return deadline == null ? stub : stub.withDeadline(deadline);
-  }
-
-  private static <T> T await(CompletableFuture<T> future) {
-    try {
-      return future.get();
-    } catch (ExecutionException e) {
-      throw StatusErrors.fromStatus(e);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      future.cancel(true);
-      throw new ShardClusterException(ErrorCode.CANCELLED, "interrupted");
-    }
   }
 }

@@ -198,7 +198,10 @@ final class TxnCommand extends DataCommand {
         out().println("no transactions in flight");
         return 0;
       }
-      out().printf("%-16s  %-10s  %-9s  %8s  %5s  %s%n", "ID", "NODE", "STATE", "AGE", "LOCKS", "");
+      out()
+          .printf(
+              "%-16s  %-10s  %-9s  %8s  %5s  %s%n",
+              "ID", "NODE", "STATE", "AGE", "LOCKS", "RECORD");
       for (TransactionInfo info : transactions) {
         out()
             .printf(

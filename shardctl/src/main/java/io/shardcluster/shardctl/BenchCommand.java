@@ -96,6 +96,13 @@ final class BenchCommand extends DataCommand {
   boolean audit;
 
   @Option(
+      names = "--same-node",
+      description =
+          "With --txn: transfer between two accounts on the same node (a one-call commit) instead"
+              + " of on different nodes.")
+  boolean sameNode;
+
+  @Option(
       names = "--interval",
       defaultValue = "0",
       description =
@@ -117,7 +124,8 @@ final class BenchCommand extends DataCommand {
   @Override
   int run(ShardClient client) throws InterruptedException {
     if (txn) {
-      return new TransferBench(client, out(), threads, keys, duration, warmup, preload, audit, json)
+      return new TransferBench(
+              client, out(), threads, keys, duration, warmup, preload, audit, sameNode, json)
           .run();
     }
     if (preload) {

@@ -25,9 +25,10 @@ import org.HdrHistogram.Recorder;
 
 /**
  * {@code shardctl bench --txn}: a bank. Accounts start at {@link #START_BALANCE}; threads move
- * random amounts between random pairs of accounts on different nodes, each in a transaction, while
- * an auditor reads every balance in one read-only transaction and checks the total. Measured side
- * by side with single-key puts from as many threads on the same cluster, in the same run.
+ * random amounts between random pairs of accounts on different nodes (or, to measure the one-call
+ * commit, on the same node), each in a transaction, while an auditor reads every balance in one
+ * read-only transaction and checks the total. Measured side by side with single-key puts from as
+ * many threads on the same cluster, in the same run.
  */
 final class TransferBench {
   static final long START_BALANCE = 1000;
@@ -42,6 +43,7 @@ final class TransferBench {
   private final double warmup;
   private final boolean preload;
   private final boolean audit;
+  private final boolean sameNodePairs;
   private final boolean json;
 
   TransferBench(
@@ -53,6 +55,7 @@ final class TransferBench {
       double warmup,
       boolean preload,
       boolean audit,
+      boolean sameNodePairs,
       boolean json) {
     this.client = client;
     this.out = out;
@@ -62,6 +65,7 @@ final class TransferBench {
     this.warmup = warmup;
     this.preload = preload;
     this.audit = audit;
+    this.sameNodePairs = sameNodePairs;
     this.json = json;
   }
 
@@ -203,12 +207,12 @@ final class TransferBench {
         });
   }
 
-  /** One transfer between two accounts on different nodes (if there are several). */
+  /** One transfer between two accounts on different nodes (or the same, as asked), if there are. */
   private void transfer(
       SplittableRandom random, RoutingTable table, LongAdder aborts, LongAdder unknown) {
     int from = random.nextInt(accounts);
     int to = random.nextInt(accounts);
-    for (int i = 0; i < 8 && sameNode(table, from, to); i++) {
+    for (int i = 0; i < 64 && sameNode(table, from, to) != sameNodePairs; i++) {
       to = random.nextInt(accounts);
     }
     if (to == from) {

@@ -2,6 +2,7 @@ package io.shardcluster.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 import io.shardcluster.client.KeyValue;
 import io.shardcluster.client.ShardClient;
@@ -49,6 +50,15 @@ class InProcessTransactionsTest {
     }
   }
 
+  /**
+   * Waits until no node holds a lock or a record still to resolve (resolution follows the commit).
+   */
+  private void awaitNoTransactions() {
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .untilAsserted(() -> assertThat(client.admin().transactions()).isEmpty());
+  }
+
   /** Two keys that live on different nodes. */
   private List<String> keysOnTwoNodes() {
     RoutingTable table = client.refreshRoutingTable();
@@ -80,7 +90,7 @@ class InProcessTransactionsTest {
 
     assertThat(client.get(keys.get(0))).contains("70");
     assertThat(client.get(keys.get(1))).contains("30");
-    assertThat(client.admin().transactions()).isEmpty();
+    awaitNoTransactions();
   }
 
   @Test
@@ -186,7 +196,7 @@ class InProcessTransactionsTest {
     pool.shutdown();
     assertThat(acknowledged.get()).isEqualTo(160);
     assertThat(client.get("counter")).contains("160");
-    assertThat(client.admin().transactions()).isEmpty();
+    awaitNoTransactions();
   }
 
   private ShardClient rangeKeyspace() {
@@ -216,7 +226,7 @@ class InProcessTransactionsTest {
     }
     assertThat(client.keyspace("ranges").get("b")).contains("new");
     assertThat(client.keyspace("ranges").get("i")).isEmpty();
-    assertThat(client.admin().transactions()).isEmpty();
+    awaitNoTransactions();
   }
 
   @Test
@@ -287,7 +297,7 @@ class InProcessTransactionsTest {
               e -> assertThat(e.code()).isEqualTo(ErrorCode.RESOURCE_EXHAUSTED));
     }
     assertThat(client.get("big-0")).isEqualTo(Optional.empty());
-    assertThat(client.admin().transactions()).isEmpty();
+    awaitNoTransactions();
   }
 
   private static byte[] bytes(String text) {

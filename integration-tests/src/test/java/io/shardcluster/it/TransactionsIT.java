@@ -3,6 +3,7 @@ package io.shardcluster.it;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.shardcluster.client.ClusterAdmin;
 import io.shardcluster.client.ShardClient;
 import io.shardcluster.server.Failpoints;
 import io.shardcluster.testing.LocalCluster;
@@ -82,7 +83,8 @@ class TransactionsIT {
       long auditsPlain = bank.audits.get();
 
       // (b) a node SIGKILLed at a random moment, and restarted.
-      Thread.sleep(ThreadLocalRandom.current().nextInt(500));
+      // A random moment: after a random number of further commits.
+      awaitCommits(bank, ThreadLocalRandom.current().nextInt(1, 50));
       cluster.kill("node-1");
       awaitCommits(bank, 50);
       cluster.restart("node-1");
@@ -129,8 +131,18 @@ class TransactionsIT {
               "--warmup",
               "0",
               "--no-audit");
-      awaitCommits(bank, 200);
-      Thread.sleep(2000 + ThreadLocalRandom.current().nextInt(1000));
+      // Mid-flight: once more transactions are in flight than this test's 10 threads can hold.
+      await()
+          .atMost(Duration.ofSeconds(60))
+          .pollInterval(Duration.ofMillis(50))
+          .until(
+              () ->
+                  client.admin().transactions().stream()
+                          .map(ClusterAdmin.TransactionInfo::id)
+                          .distinct()
+                          .count()
+                      > 10);
+      awaitCommits(bank, ThreadLocalRandom.current().nextInt(1, 100));
       other.kill();
       awaitCommits(bank, 200);
 

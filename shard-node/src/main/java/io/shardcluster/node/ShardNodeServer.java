@@ -264,7 +264,7 @@ public final class ShardNodeServer {
                 queryExecutor,
                 lookupExecutor,
                 config.failpoints()))
-        .addService(new TransactionService(transactions, shard, txnExecutor))
+        .addService(new TransactionService(transactions, shard, ownership, txnExecutor))
         .addService(
             new KeyMigrationService(
                 outgoing,

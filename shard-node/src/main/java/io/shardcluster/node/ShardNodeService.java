@@ -42,7 +42,6 @@ import io.shardcluster.routing.MovingSet;
 import io.shardcluster.rpc.RoutingTables;
 import io.shardcluster.rpc.StatusErrors;
 import io.shardcluster.server.Failpoints;
-import io.shardcluster.server.ServerResponses;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Executor;
@@ -65,6 +64,7 @@ final class ShardNodeService extends ShardNodeGrpc.ShardNodeImplBase {
   private final Supplier<NodeStats> stats;
   private final Executor queries;
   private final Executor lookups;
+  private final UnaryAnswers answers;
   private final Failpoints failpoints;
 
   /**
@@ -86,45 +86,12 @@ final class ShardNodeService extends ShardNodeGrpc.ShardNodeImplBase {
     this.stats = stats;
     this.queries = queries;
     this.lookups = lookups;
+    this.answers = new UnaryAnswers(ownership, lookups);
     this.failpoints = failpoints;
   }
 
-  /**
-   * Answers a unary call. Its body runs on the calling thread (often one of gRPC's I/O threads)
-   * unless it needs a group lookup at the coordinator: then the lookup goes on without holding the
-   * thread, and the body runs again on {@code lookups} once the answer is in. A failed lookup is
-   * the answer. The body must check ownership before it changes anything, as Shard does.
-   */
   private <T> void unary(StreamObserver<T> observer, Supplier<T> body) {
-    T response;
-    try {
-      response = Ownership.withoutWaiting(() -> Transactions.withoutBlocking(body));
-    } catch (Transactions.MustBlock needed) {
-      // A transaction's lock in the way, to settle from its record at another node.
-      Context context = Context.current();
-      lookups.execute(() -> context.run(() -> ServerResponses.unary(observer, body)));
-      return;
-    } catch (Ownership.LookupNeeded needed) {
-      Context context = Context.current();
-      var unused =
-          ownership
-              .lookUp(needed)
-              .whenCompleteAsync(
-                  (answer, error) -> {
-                    if (error != null) {
-                      observer.onError(StatusErrors.toStatus(error));
-                    } else {
-                      context.run(() -> ServerResponses.unary(observer, body));
-                    }
-                  },
-                  lookups);
-      return;
-    } catch (RuntimeException | Error e) {
-      observer.onError(StatusErrors.toStatus(e));
-      return;
-    }
-    observer.onNext(response);
-    observer.onCompleted();
+    answers.answer(observer, body);
   }
 
   @Override

@@ -1,7 +1,6 @@
 package io.shardcluster.node;
 
 import com.google.protobuf.UnsafeByteOperations;
-import io.grpc.Context;
 import io.grpc.stub.StreamObserver;
 import io.shardcluster.proto.v1.GetResponse;
 import io.shardcluster.proto.v1.KeyValueProto;
@@ -24,50 +23,35 @@ import io.shardcluster.proto.v1.TxnResolveResponse;
 import io.shardcluster.proto.v1.TxnScanRequest;
 import io.shardcluster.proto.v1.TxnScanResponse;
 import io.shardcluster.routing.Keyspace;
-import io.shardcluster.rpc.StatusErrors;
-import io.shardcluster.server.ServerResponses;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Executor;
-import java.util.function.Supplier;
 
 /**
- * The transaction RPCs of a node, converted to and from {@link Transactions}. Every call runs on an
- * executor of its own: settling a conflict may wait for another node's answer.
+ * The transaction RPCs of a node, converted to and from {@link Transactions}. A call that must
+ * settle a conflict from another node's record runs again on the executor (see {@link
+ * UnaryAnswers}).
  */
 final class TransactionService extends TransactionsGrpc.TransactionsImplBase {
   private final Transactions transactions;
   private final Shard shard;
   private final Executor executor;
+  private final UnaryAnswers answers;
 
-  TransactionService(Transactions transactions, Shard shard, Executor executor) {
+  /**
+   * @param executor runs the calls that must wait for another node, and resolutions
+   */
+  TransactionService(
+      Transactions transactions, Shard shard, Ownership ownership, Executor executor) {
     this.transactions = transactions;
     this.shard = shard;
     this.executor = executor;
-  }
-
-  /**
-   * Answers on the calling thread (often one of gRPC's I/O threads) unless the body must wait for
-   * another node or a group lookup: then it runs again on the executor, where it may.
-   */
-  private <T> void offload(StreamObserver<T> observer, Supplier<T> body) {
-    T response;
-    try {
-      response = Ownership.withoutWaiting(() -> Transactions.withoutBlocking(body));
-    } catch (Transactions.MustBlock | Ownership.LookupNeeded needed) {
-      executor.execute(Context.current().wrap(() -> ServerResponses.unary(observer, body)));
-      return;
-    } catch (RuntimeException | Error e) {
-      observer.onError(StatusErrors.toStatus(e));
-      return;
-    }
-    observer.onNext(response);
-    observer.onCompleted();
+    this.answers = new UnaryAnswers(ownership, executor);
   }
 
   @Override
   public void txnRead(TxnReadRequest request, StreamObserver<MultiGetResponse> observer) {
-    offload(
+    answers.answer(
         observer,
         () -> {
           List<byte[]> keys = new ArrayList<>(request.getKeysCount());
@@ -90,7 +74,7 @@ final class TransactionService extends TransactionsGrpc.TransactionsImplBase {
 
   @Override
   public void txnScan(TxnScanRequest request, StreamObserver<TxnScanResponse> observer) {
-    offload(
+    answers.answer(
         observer,
         () -> {
           Transactions.ScanResult result =
@@ -115,7 +99,7 @@ final class TransactionService extends TransactionsGrpc.TransactionsImplBase {
 
   @Override
   public void txnPrepare(TxnPrepareRequest request, StreamObserver<TxnPrepareResponse> observer) {
-    offload(
+    answers.answer(
         observer,
         () -> {
           transactions.prepare(
@@ -132,7 +116,7 @@ final class TransactionService extends TransactionsGrpc.TransactionsImplBase {
 
   @Override
   public void txnCommit(TxnCommitRequest request, StreamObserver<TxnCommitResponse> observer) {
-    offload(
+    answers.answer(
         observer,
         () -> {
           transactions.commit(
@@ -152,7 +136,7 @@ final class TransactionService extends TransactionsGrpc.TransactionsImplBase {
 
   @Override
   public void txnEnd(TxnEndRequest request, StreamObserver<TxnEndResponse> observer) {
-    offload(
+    answers.answer(
         observer,
         () -> {
           transactions.end(
@@ -166,7 +150,7 @@ final class TransactionService extends TransactionsGrpc.TransactionsImplBase {
 
   @Override
   public void txnResolve(TxnResolveRequest request, StreamObserver<TxnResolveResponse> observer) {
-    offload(
+    answers.answer(
         observer,
         () -> {
           // Only the owner of a key may say it holds no lock on it any more.
@@ -181,7 +165,7 @@ final class TransactionService extends TransactionsGrpc.TransactionsImplBase {
 
   @Override
   public void txnCheck(TxnCheckRequest request, StreamObserver<TxnCheckResponse> observer) {
-    offload(
+    answers.answer(
         observer,
         () ->
             TxnCheckResponse.newBuilder()
@@ -192,7 +176,7 @@ final class TransactionService extends TransactionsGrpc.TransactionsImplBase {
 
   @Override
   public void txnList(TxnListRequest request, StreamObserver<TxnListResponse> observer) {
-    offload(
+    answers.answer(
         observer,
         () -> TxnListResponse.newBuilder().addAllTransactions(transactions.list()).build());
   }

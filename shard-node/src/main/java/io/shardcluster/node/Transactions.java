@@ -36,6 +36,7 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Consumer;
 import java.util.function.LongSupplier;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -365,13 +366,14 @@ final class Transactions implements OutgoingMigrations.TransactionDrain, Shard.T
     RoutingTable table = shard.table(epoch);
     List<Keyspace> routed = checkWrites(table, writes);
     checkReads(table, reads);
-    for (int round = 0; round < MAX_CONFLICT_ROUNDS; round++) {
-      Holder conflict;
-      synchronized (this) {
-        Holder me = locks.holder(txn.getId());
-        conflict = validate(txn, me, routed, writes, reads, ranges);
-        if (conflict == null) {
-          me = locks.holderFor(txn, deadline(txn));
+    whenValid(
+        txn,
+        routed,
+        writes,
+        reads,
+        ranges,
+        existing -> {
+          Holder me = locks.holderFor(txn, deadline(txn));
           // The prepare's view names the primary key, which its reads may not have known.
           me.meta = txn;
           me.prepared = true;
@@ -402,12 +404,7 @@ final class Transactions implements OutgoingMigrations.TransactionDrain, Shard.T
           }
           anyLocks = true;
           store.write(batch);
-          return;
-        }
-      }
-      settleAgainst(txn, conflict);
-    }
-    throw abortSelf(txn, "too many conflicts in a row");
+        });
   }
 
   /**
@@ -467,12 +464,13 @@ final class Transactions implements OutgoingMigrations.TransactionDrain, Shard.T
       List<TxnRange> ranges) {
     List<Keyspace> routed = checkWrites(table, writes);
     checkReads(table, reads);
-    for (int round = 0; round < MAX_CONFLICT_ROUNDS; round++) {
-      Holder conflict;
-      synchronized (this) {
-        Holder me = locks.holder(txn.getId());
-        conflict = validate(txn, me, routed, writes, reads, ranges);
-        if (conflict == null) {
+    whenValid(
+        txn,
+        routed,
+        writes,
+        reads,
+        ranges,
+        me -> {
           List<Mutation> mutations = new ArrayList<>(writes.size());
           for (TxnWrite write : writes) {
             mutations.add(
@@ -487,6 +485,28 @@ final class Transactions implements OutgoingMigrations.TransactionDrain, Shard.T
             locks.remove(me);
             anyLocks = !locks.isEmpty();
           }
+        });
+  }
+
+  /**
+   * Runs {@code then} (holding {@code this}, with the transaction's holder here, if any) once
+   * {@link #validate} lets the prepare or one-phase commit through, settling the conflicts in its
+   * way first; ABORTED if it loses one, or meets too many in a row.
+   */
+  private void whenValid(
+      TxnMeta txn,
+      List<Keyspace> routed,
+      List<TxnWrite> writes,
+      List<TxnKey> reads,
+      List<TxnRange> ranges,
+      Consumer<@Nullable Holder> then) {
+    for (int round = 0; round < MAX_CONFLICT_ROUNDS; round++) {
+      Holder conflict;
+      synchronized (this) {
+        Holder me = locks.holder(txn.getId());
+        conflict = validate(txn, me, routed, writes, reads, ranges);
+        if (conflict == null) {
+          then.accept(me);
           return;
         }
       }

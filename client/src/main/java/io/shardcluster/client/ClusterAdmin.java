@@ -668,6 +668,18 @@ public final class ClusterAdmin {
         status.getStopped(),
         stats.getStorageFaults(),
         stats.getStorageFault(),
-        stats.getWriteFault());
+        stats.getWriteFault(),
+        status.getReplicasList().stream()
+            .map(
+                replica ->
+                    new ReplicaInfo(
+                        replica.getReplicaId(),
+                        replica.getAddress(),
+                        replica.getLeader(),
+                        replica.getTerm(),
+                        replica.getAppliedIndex(),
+                        replica.getLag(),
+                        replica.getMillisSinceHeartbeat()))
+            .toList());
   }
 }

@@ -81,6 +81,7 @@ public record ClusterHealth(long epoch, List<Check> checks) {
         new Check("coordinator", Status.OK, coordinator + " answers, epoch " + table.epoch()));
     checks.add(nodesCheck(nodes, refusedRegistrations));
     checks.add(reachableCheck(nodes, unanswered, answerMillis));
+    checks.add(replicasCheck(nodes));
     checks.add(storageCheck(nodes));
     checks.add(dataCheck(table, nodes, keyspaces));
     checks.add(migrationsCheck(nodes, recent));
@@ -151,6 +152,52 @@ public record ClusterHealth(long epoch, List<Check> checks) {
    * keys fail with DATA_LOSS until the node's data is restored), or while its storage refuses
    * writes (docs/operations.md).
    */
+  // A replica silent this long (six heartbeats) counts as down.
+  private static final long REPLICA_SILENT_MILLIS = 3_000;
+
+  /** WARN for any replica group with fewer live replicas than it has. */
+  private static Check replicasCheck(List<NodeInfo> nodes) {
+    List<String> under = new ArrayList<>();
+    int groups = 0;
+    for (NodeInfo node : nodes) {
+      if (node.replicas().isEmpty() || node.memberState() == NodeState.REMOVED) {
+        continue;
+      }
+      groups++;
+      List<String> silent = new ArrayList<>();
+      for (ReplicaInfo replica : node.replicas()) {
+        if (replica.millisSinceHeartbeat() > REPLICA_SILENT_MILLIS) {
+          silent.add(
+              String.format(
+                  Locale.ROOT,
+                  "%s silent for %.1f s",
+                  replica.replicaId(),
+                  replica.millisSinceHeartbeat() / 1000.0));
+        }
+      }
+      if (!silent.isEmpty()) {
+        under.add(
+            node.id()
+                + " has "
+                + (node.replicas().size() - silent.size())
+                + " of "
+                + node.replicas().size()
+                + " replicas live ("
+                + String.join(", ", silent)
+                + ")");
+      }
+    }
+    if (!under.isEmpty()) {
+      return new Check("replicas", Status.WARN, String.join("; ", under));
+    }
+    return new Check(
+        "replicas",
+        Status.OK,
+        groups == 0
+            ? "no replica groups (each node is one process)"
+            : "every replica of " + groups + " group(s) is live");
+  }
+
   private static Check storageCheck(List<NodeInfo> nodes) {
     List<String> damaged = new ArrayList<>();
     for (NodeInfo node : nodes) {

@@ -1,5 +1,7 @@
 package io.shardcluster.client;
 
+import java.util.List;
+
 /**
  * One shard node as the coordinator reports it.
  *
@@ -29,6 +31,8 @@ package io.shardcluster.client;
  * @param storageFault what the latest of those said; empty if none
  * @param writeFault why its storage refuses writes now (read-only after an I/O error, until it is
  *     restarted); empty while it takes them
+ * @param replicas the processes of its replica group, the leader first; empty for a node of one
+ *     process
  */
 public record NodeInfo(
     String id,
@@ -49,4 +53,9 @@ public record NodeInfo(
     boolean stopped,
     long storageFaults,
     String storageFault,
-    String writeFault) {}
+    String writeFault,
+    List<ReplicaInfo> replicas) {
+  public NodeInfo {
+    replicas = List.copyOf(replicas);
+  }
+}

@@ -70,7 +70,8 @@ class ClusterHealthTest {
         note.startsWith("drain stopped"),
         0,
         "",
-        "");
+        "",
+        List.of());
   }
 
   private static NodeInfo up(String id) {
@@ -216,7 +217,14 @@ class ClusterHealthTest {
     assertThat(health.checks())
         .extracting(Check::name)
         .containsExactly(
-            "coordinator", "nodes", "reachable", "storage", "data", "migrations", "balance");
+            "coordinator",
+            "nodes",
+            "reachable",
+            "replicas",
+            "storage",
+            "data",
+            "migrations",
+            "balance");
     assertThat(health.checks()).allSatisfy(c -> assertThat(c.status()).isEqualTo(Status.OK));
     assertThat(check(health, "coordinator").detail()).isEqualTo("c:1 answers, epoch 9");
     assertThat(check(health, "reachable").detail())
@@ -224,6 +232,41 @@ class ClusterHealthTest {
     assertThat(check(health, "data").detail()).isEqualTo("every key's owner is up (3 keyspace(s))");
     assertThat(check(health, "balance").detail())
         .isEqualTo("node-3 holds the most, 1.01x the mean by keys, within the balancer's 1.20x");
+  }
+
+  @Test
+  void aReplicaGroupWithASilentReplica_warns_namingTheReplica() {
+    NodeInfo up = up("node-1");
+    NodeInfo grouped =
+        new NodeInfo(
+            up.id(),
+            up.address(),
+            up.state(),
+            up.memberState(),
+            up.share(),
+            up.intervals(),
+            up.keys(),
+            up.bytes(),
+            up.keysStale(),
+            up.readsPerSec(),
+            up.writesPerSec(),
+            up.readP99Millis(),
+            up.writeP99Millis(),
+            up.millisSinceHeartbeat(),
+            up.note(),
+            up.stopped(),
+            up.storageFaults(),
+            up.storageFault(),
+            up.writeFault(),
+            List.of(
+                new ReplicaInfo("a", "h:1", true, 3, 100, 0, 200),
+                new ReplicaInfo("b", "h:11", false, 3, 99, 1, 300),
+                new ReplicaInfo("c", "h:21", false, 2, 40, 60, 12_000)));
+    ClusterHealth health = judge(List.of(grouped, up("node-2"), up("node-3")), List.of(), Map.of());
+
+    assertThat(check(health, "replicas").status()).isEqualTo(Status.WARN);
+    assertThat(check(health, "replicas").detail())
+        .isEqualTo("node-1 has 2 of 3 replicas live (c silent for 12.0 s)");
   }
 
   @Test
@@ -342,7 +385,8 @@ class ClusterHealthTest {
             false,
             3,
             "stored data is damaged (read): Corruption: block checksum mismatch",
-            "");
+            "",
+            List.of());
 
     ClusterHealth health = judge(List.of(up("node-1"), damaged, up("node-3")), List.of(), Map.of());
 

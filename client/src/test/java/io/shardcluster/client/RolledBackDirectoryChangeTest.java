@@ -26,7 +26,8 @@ class RolledBackDirectoryChangeTest {
         false,
         0,
         "",
-        "");
+        "",
+        List.of());
   }
 
   /** A migration a failure rolled back; {@code latest}: of the latest round of its entry. */

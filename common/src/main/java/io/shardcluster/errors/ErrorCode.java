@@ -15,6 +15,11 @@ public enum ErrorCode {
   FAILED_PRECONDITION,
   /** The node asked does not own the key; see {@link WrongShardException}. */
   WRONG_SHARD,
+  /**
+   * The process asked is a follower of its shard's replica group (or a leader that lost its
+   * leadership): it serves nothing; see {@link NotLeaderException}. Retried by the client.
+   */
+  NOT_LEADER,
   /** A node or the coordinator cannot be reached, or is shutting down. */
   UNAVAILABLE,
   /** The operation did not finish within its deadline. */

@@ -235,6 +235,11 @@ public final class RoutingCache implements AutoCloseable {
     listeners.add(listener);
   }
 
+  /** Stops calling a listener added before. */
+  public void removeListener(Consumer<RoutingTable> listener) {
+    listeners.remove(listener);
+  }
+
   /** Subscribes to the coordinator's watch stream, reconnecting whenever it breaks. */
   public void watch() {
     synchronized (lock) {

@@ -7,8 +7,10 @@ import io.grpc.StatusException;
 import io.grpc.StatusRuntimeException;
 import io.grpc.protobuf.StatusProto;
 import io.shardcluster.errors.ErrorCode;
+import io.shardcluster.errors.NotLeaderException;
 import io.shardcluster.errors.ShardClusterException;
 import io.shardcluster.errors.WrongShardException;
+import io.shardcluster.proto.v1.NotLeader;
 import io.shardcluster.proto.v1.WrongShard;
 import java.util.Locale;
 import java.util.concurrent.CancellationException;
@@ -21,7 +23,7 @@ import org.jspecify.annotations.Nullable;
 /**
  * The one mapping between {@link ShardClusterException} and gRPC status, used by every server to
  * answer and by the client to read answers. Wrong-shard errors travel as FAILED_PRECONDITION with a
- * {@link WrongShard} detail.
+ * {@link WrongShard} detail, not-leader answers as UNAVAILABLE with a {@link NotLeader} detail.
  */
 public final class StatusErrors {
   private static final Logger logger = Logger.getLogger(StatusErrors.class.getName());
@@ -46,6 +48,19 @@ public final class StatusErrors {
           com.google.rpc.Status.newBuilder()
               .setCode(Status.Code.FAILED_PRECONDITION.value())
               .setMessage(wrong.getMessage())
+              .addDetails(Any.pack(detail))
+              .build());
+    }
+    if (t instanceof NotLeaderException notLeader) {
+      NotLeader detail =
+          NotLeader.newBuilder()
+              .setNode(notLeader.node())
+              .setLeaderAddress(notLeader.leaderAddress().orElse(""))
+              .build();
+      return StatusProto.toStatusRuntimeException(
+          com.google.rpc.Status.newBuilder()
+              .setCode(Status.Code.UNAVAILABLE.value())
+              .setMessage(notLeader.getMessage())
               .addDetails(Any.pack(detail))
               .build());
     }
@@ -76,10 +91,16 @@ public final class StatusErrors {
       return new ShardClusterException(ErrorCode.INTERNAL, t.toString(), t);
     }
     if (status.getCode() == Status.Code.FAILED_PRECONDITION) {
-      WrongShard detail = wrongShardDetail(t);
+      WrongShard detail = detail(t, WrongShard.class);
       if (detail != null) {
         return new WrongShardException(
             detail.getEpoch(), detail.getNode(), detail.getOwner(), detail.getOwnerAddress());
+      }
+    }
+    if (status.getCode() == Status.Code.UNAVAILABLE) {
+      NotLeader detail = detail(t, NotLeader.class);
+      if (detail != null) {
+        return new NotLeaderException(detail.getNode(), detail.getLeaderAddress());
       }
     }
     String description = status.getDescription();
@@ -92,15 +113,16 @@ public final class StatusErrors {
     return new ShardClusterException(fromGrpcCode(status.getCode()), description, t);
   }
 
-  private static @Nullable WrongShard wrongShardDetail(Throwable t) {
+  private static <T extends com.google.protobuf.Message> @Nullable T detail(
+      Throwable t, Class<T> type) {
     com.google.rpc.Status rich = StatusProto.fromThrowable(t);
     if (rich == null) {
       return null;
     }
     for (Any any : rich.getDetailsList()) {
-      if (any.is(WrongShard.class)) {
+      if (any.is(type)) {
         try {
-          return any.unpack(WrongShard.class);
+          return any.unpack(type);
         } catch (InvalidProtocolBufferException e) {
           return null;
         }
@@ -123,7 +145,7 @@ public final class StatusErrors {
       case NOT_FOUND -> Status.Code.NOT_FOUND;
       case ALREADY_EXISTS -> Status.Code.ALREADY_EXISTS;
       case FAILED_PRECONDITION, WRONG_SHARD -> Status.Code.FAILED_PRECONDITION;
-      case UNAVAILABLE -> Status.Code.UNAVAILABLE;
+      case UNAVAILABLE, NOT_LEADER -> Status.Code.UNAVAILABLE;
       case DEADLINE_EXCEEDED -> Status.Code.DEADLINE_EXCEEDED;
       case RESOURCE_EXHAUSTED -> Status.Code.RESOURCE_EXHAUSTED;
       case ABORTED -> Status.Code.ABORTED;

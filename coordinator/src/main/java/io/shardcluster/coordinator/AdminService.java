@@ -70,7 +70,8 @@ final class AdminService extends AdminGrpc.AdminImplBase {
                     .setState(member.state())
                     .setMemberState(member.recorded())
                     .setShare(member.share())
-                    .setIntervals(member.intervals());
+                    .setIntervals(member.intervals())
+                    .addAllReplicas(cluster.membership().replicas(member.id()));
             rebalancer
                 .waitingFor(member.id())
                 .ifPresent(waiting -> status.setNote(waiting.note()).setStopped(waiting.stopped()));

@@ -80,6 +80,10 @@ final class Liveness {
     return Duration.between(instant, clock.instant());
   }
 
+  Clock clock() {
+    return clock;
+  }
+
   Duration timeout() {
     return timeout;
   }

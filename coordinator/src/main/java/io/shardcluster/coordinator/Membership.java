@@ -6,6 +6,8 @@ import io.shardcluster.errors.ShardClusterException;
 import io.shardcluster.proto.v1.MemberRecord;
 import io.shardcluster.proto.v1.NodeStateProto;
 import io.shardcluster.proto.v1.NodeStats;
+import io.shardcluster.proto.v1.ReplicaInfo;
+import io.shardcluster.proto.v1.ReplicaStatus;
 import io.shardcluster.routing.HashRing;
 import io.shardcluster.routing.Keyspace;
 import io.shardcluster.routing.RoutingTable;
@@ -29,6 +31,7 @@ final class Membership {
   private final Liveness liveness;
   private final DataProbe probe;
   private final RefusedRegistrations refused = new RefusedRegistrations();
+  private final Replicas replicas;
 
   /**
    * A member as operators see it: its recorded state ({@code recorded}: JOINING, UP, DRAINING or
@@ -47,6 +50,7 @@ final class Membership {
     this.cluster = cluster;
     this.liveness = liveness;
     this.probe = probe;
+    this.replicas = new Replicas(liveness.clock());
   }
 
   /**
@@ -55,7 +59,20 @@ final class Membership {
    * (its address may have changed). Returns the routing table to use.
    */
   RoutingTable register(String node, String address, String instance) {
-    return register(node, address, instance, "", "", RoutingTable.empty());
+    return register(
+        node, address, instance, "", "", RoutingTable.empty(), ReplicaStatus.getDefaultInstance());
+  }
+
+  /** As below, for a node without a replica group. */
+  RoutingTable register(
+      String node,
+      String address,
+      String instance,
+      String session,
+      String clusterId,
+      RoutingTable saved) {
+    return register(
+        node, address, instance, session, clusterId, saved, ReplicaStatus.getDefaultInstance());
   }
 
   /**
@@ -72,7 +89,8 @@ final class Membership {
       String instance,
       String session,
       String clusterId,
-      RoutingTable saved) {
+      RoutingTable saved,
+      ReplicaStatus replica) {
     checkNodeId(node);
     HostPort.parse(address);
     requireArgument(instance != null && !instance.isBlank(), "instance id must not be empty");
@@ -80,7 +98,14 @@ final class Membership {
       cluster.recover(new MetadataRecovery.Offer(node, address, instance, clusterId, saved));
     }
     refuseNodeOfAnotherCluster(node, address, clusterId);
-    refuseCopyOfLiveNode(node, instance, session);
+    boolean grouped = !replica.getReplicaId().isEmpty();
+    // A replica group's processes share the node id and its instance id; which of them the
+    // routing table names is decided by leadership (see Replicas), not by sessions.
+    boolean leads =
+        grouped && replicas.report(node, replica.toBuilder().setAddress(address).build());
+    if (!grouped) {
+      refuseCopyOfLiveNode(node, instance, session);
+    }
     ClusterState after =
         cluster.update(
             current -> {
@@ -97,7 +122,7 @@ final class Membership {
               if (known.isPresent() && known.get().getState() != NodeStateProto.REMOVED) {
                 MemberRecord member = known.get();
                 if (!member.getInstanceId().equals(instance)) {
-                  if (liveness.isUp(node)) {
+                  if (liveness.isUp(node) && !grouped) {
                     throw ShardClusterException.alreadyExists(
                         "node id "
                             + node
@@ -113,7 +138,7 @@ final class Membership {
                           + node
                           + " on its own data directory, or remove it first");
                 }
-                if (member.getAddress().equals(address)) {
+                if (member.getAddress().equals(address) || (grouped && !leads)) {
                   return current;
                 }
                 logger.info(node + " re-registered at " + address);
@@ -142,8 +167,10 @@ final class Membership {
               logger.info(node + " is joining at " + address);
               return current.withMember(joining);
             });
-    liveness.heartbeat(node, NodeStats.getDefaultInstance());
-    if (!session.isEmpty()) {
+    if (!grouped || leads) {
+      liveness.heartbeat(node, NodeStats.getDefaultInstance());
+    }
+    if (!session.isEmpty() && !grouped) {
       liveness.session(node, session);
     }
     cluster.membershipChanged();
@@ -217,7 +244,7 @@ final class Membership {
    * this instance id (it should register).
    */
   ClusterState heartbeat(String node, String instance, NodeStats stats) {
-    return heartbeat(node, instance, "", stats);
+    return heartbeat(node, instance, "", stats, ReplicaStatus.getDefaultInstance());
   }
 
   /**
@@ -225,6 +252,12 @@ final class Membership {
    * under the id since this one did.
    */
   ClusterState heartbeat(String node, String instance, String session, NodeStats stats) {
+    return heartbeat(node, instance, session, stats, ReplicaStatus.getDefaultInstance());
+  }
+
+  /** As above, with the process's part in its shard's replica group, if it has one. */
+  ClusterState heartbeat(
+      String node, String instance, String session, NodeStats stats, ReplicaStatus replica) {
     ClusterState current = cluster.state();
     Optional<MemberRecord> member = current.member(node);
     if (member.isPresent()
@@ -238,6 +271,9 @@ final class Membership {
         || !member.get().getInstanceId().equals(instance)) {
       throw ShardClusterException.notFound("node " + node + " is not a member; register first");
     }
+    if (!replica.getReplicaId().isEmpty()) {
+      return replicaHeartbeat(node, stats, replica);
+    }
     Optional<String> registered = liveness.session(node);
     if (!session.isEmpty() && registered.isPresent() && !registered.get().equals(session)) {
       // Another process registered under this id since: this one must register again (and is
@@ -250,6 +286,51 @@ final class Membership {
     }
     liveness.heartbeat(node, stats);
     return current;
+  }
+
+  /**
+   * A heartbeat of a process of a replica group: recorded; if it comes from the leader, it keeps
+   * the shard alive and, if the leader moved, points the routing table at it (a new epoch).
+   */
+  private ClusterState replicaHeartbeat(String node, NodeStats stats, ReplicaStatus replica) {
+    if (!replicas.report(node, replica)) {
+      return cluster.state();
+    }
+    liveness.heartbeat(node, stats);
+    long stateEpochBefore = cluster.state().epoch();
+    String address = replica.getAddress();
+    if (address.isEmpty()) {
+      return cluster.state();
+    }
+    ClusterState after =
+        cluster.update(
+            current -> {
+              Optional<MemberRecord> member = current.member(node);
+              if (member.isEmpty()
+                  || member.get().getState() == NodeStateProto.REMOVED
+                  || member.get().getAddress().equals(address)) {
+                return current;
+              }
+              logger.info(
+                  node
+                      + "'s leader is now replica "
+                      + replica.getReplicaId()
+                      + " at "
+                      + address
+                      + " (term "
+                      + replica.getTerm()
+                      + ")");
+              return current.withMember(member.get().toBuilder().setAddress(address).build());
+            });
+    if (after.epoch() != stateEpochBefore) {
+      cluster.membershipChanged();
+    }
+    return after;
+  }
+
+  /** The replicas of a node's group as last heard from (empty for a node without a group). */
+  List<ReplicaInfo> replicas(String node) {
+    return replicas.of(node);
   }
 
   /** Every member that has not been removed, with its liveness and ring share. */

@@ -35,7 +35,8 @@ final class MembershipService extends MembershipGrpc.MembershipImplBase {
                                 request.getInstanceId(),
                                 request.getSessionId(),
                                 request.getClusterId(),
-                                RoutingTables.fromProto(request.getRouting()))))
+                                RoutingTables.fromProto(request.getRouting()),
+                                request.getReplica())))
                 .setClusterId(cluster.clusterId())
                 .build());
   }
@@ -53,7 +54,8 @@ final class MembershipService extends MembershipGrpc.MembershipImplBase {
                             request.getNodeId(),
                             request.getInstanceId(),
                             request.getSessionId(),
-                            request.getStats())
+                            request.getStats(),
+                            request.getReplica())
                         .epoch())
                 .addAllActiveMigrations(rebalancer.activeFor(request.getNodeId()))
                 .build());

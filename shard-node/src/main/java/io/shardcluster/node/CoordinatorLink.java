@@ -11,6 +11,7 @@ import io.shardcluster.proto.v1.MembershipGrpc;
 import io.shardcluster.proto.v1.NodeStats;
 import io.shardcluster.proto.v1.RegisterRequest;
 import io.shardcluster.proto.v1.RegisterResponse;
+import io.shardcluster.proto.v1.ReplicaStatus;
 import io.shardcluster.rpc.RoutingCache;
 import io.shardcluster.rpc.RoutingTables;
 import io.shardcluster.rpc.StatusErrors;
@@ -39,6 +40,7 @@ final class CoordinatorLink {
   private final MembershipGrpc.MembershipBlockingStub membership;
   private final RoutingCache routing;
   private final Supplier<NodeStats> stats;
+  private final Supplier<ReplicaStatus> replica;
   private final Duration interval;
   private final ScheduledExecutorService scheduler;
   private final Consumer<ShardClusterException> onFatal;
@@ -58,6 +60,7 @@ final class CoordinatorLink {
       ManagedChannel coordinator,
       RoutingCache routing,
       Supplier<NodeStats> stats,
+      Supplier<ReplicaStatus> replica,
       Duration interval,
       ScheduledExecutorService scheduler,
       Consumer<ShardClusterException> onFatal,
@@ -71,6 +74,7 @@ final class CoordinatorLink {
     this.membership = MembershipGrpc.newBlockingStub(coordinator);
     this.routing = routing;
     this.stats = stats;
+    this.replica = replica;
     this.interval = interval;
     this.scheduler = scheduler;
     this.onFatal = onFatal;
@@ -96,6 +100,14 @@ final class CoordinatorLink {
             this::tick, interval.toMillis(), interval.toMillis(), TimeUnit.MILLISECONDS);
   }
 
+  /**
+   * Sends a heartbeat now rather than at the next tick: a replica that just became its group's
+   * leader tells the coordinator at once, so that clients are routed to it within milliseconds.
+   */
+  void heartbeatNow() {
+    var unused = scheduler.submit(this::tick);
+  }
+
   boolean registered() {
     return registered;
   }
@@ -114,6 +126,7 @@ final class CoordinatorLink {
                       .setSessionId(session)
                       .setClusterId(identity.clusterId())
                       .setRouting(RoutingTables.toProto(routing.cached()))
+                      .setReplica(replica.get())
                       .build());
     } catch (RuntimeException e) {
       throw StatusErrors.fromStatus(e);
@@ -153,6 +166,7 @@ final class CoordinatorLink {
                       .setInstanceId(identity.instanceId())
                       .setSessionId(session)
                       .setStats(stats.get())
+                      .setReplica(replica.get())
                       .build());
       long epoch = response.getEpoch();
       activeMigrations.accept(Set.copyOf(response.getActiveMigrationsList()));

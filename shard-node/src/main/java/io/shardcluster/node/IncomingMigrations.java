@@ -217,7 +217,7 @@ final class IncomingMigrations {
                     .setAfterKey(state.getAfterKey())
                     .setResume(!fromStart)
                     .setThrottleBytesPerSec(spec.getThrottleBytesPerSec())
-                    .setTableFiles(true)
+                    .setTableFiles(!store.replicated())
                     .build());
     // Copied keys are new here (stale copies were dropped), so their sum is the checkpoint's.
     MovingChecksum sum = new MovingChecksum();

@@ -77,6 +77,8 @@ final class LocalStore implements AutoCloseable {
   // migration copy of the data meets them.
   private final ColumnFamilyHandle transactions;
   private final WriteOptions writeOptions;
+  // Null: writes go straight into RocksDB. Set: through the replica group's log (see WriteLog).
+  private volatile @Nullable WriteLog log;
   private final Path tableFiles;
   private final StorageFaults faults = new StorageFaults();
   // Native handles must not be used after close: operations hold the read lock, close the write
@@ -268,7 +270,89 @@ final class LocalStore implements AutoCloseable {
         });
   }
 
+  /**
+   * Where the writes of a shard with a replica group go: into the group's log, to be applied to
+   * this store (and every replica's) by {@link #applyLogged} once a majority has them.
+   */
+  interface WriteLog {
+    /**
+     * Returns once the serialized batch is committed in the group's log and applied here; throws
+     * (NOT_LEADER, UNAVAILABLE) if it was not, and then it may or may not be applied later.
+     */
+    void append(byte[] batch);
+  }
+
+  /** From now on, every write (except the routing table this node caches) goes through the log. */
+  void writeThrough(WriteLog log) {
+    this.log = log;
+  }
+
+  /** Whether writes go through a replica group's log: no table-file ingestion then. */
+  boolean replicated() {
+    return log != null;
+  }
+
+  private static final byte[] APPLIED_KEY = "raft.applied".getBytes(StandardCharsets.UTF_8);
+
+  /**
+   * Applies a batch from the replica group's log at the log index, with the index itself in the
+   * same atomic write (so that a restart knows which entries are in); an index at or below the last
+   * applied one is skipped (the log replays from its start after a restart).
+   */
+  void applyLogged(byte[] batch, long index) {
+    guarded(
+        "write",
+        () -> {
+          if (index <= appliedIndexUnguarded()) {
+            return;
+          }
+          try (WriteBatch writes = new WriteBatch(batch)) {
+            writes.put(meta, APPLIED_KEY, longBytes(index));
+            db.write(writeOptions, writes);
+          }
+        });
+  }
+
+  /** The index of the last replica group log entry applied here; 0 for none. */
+  long appliedIndex() {
+    return guarded("read", this::appliedIndexUnguarded);
+  }
+
+  private long appliedIndexUnguarded() throws RocksDBException {
+    byte[] stored = db.get(meta, APPLIED_KEY);
+    if (stored == null) {
+      return 0;
+    }
+    long index = 0;
+    for (byte b : stored) {
+      index = (index << 8) | (b & 0xff);
+    }
+    return index;
+  }
+
+  private static byte[] longBytes(long value) {
+    byte[] bytes = new byte[Long.BYTES];
+    for (int i = 0; i < Long.BYTES; i++) {
+      bytes[i] = (byte) (value >>> (56 - 8 * i));
+    }
+    return bytes;
+  }
+
+  /** Writes the batch: into RocksDB, or through the replica group's log. */
+  private void commit(WriteBatch writes) throws RocksDBException {
+    WriteLog current = log;
+    if (current == null) {
+      db.write(writeOptions, writes);
+    } else {
+      current.append(writes.data());
+    }
+  }
+
   void put(Keyspace keyspace, byte[] key, byte[] value) {
+    if (log != null) {
+      write(batch().put(keyspace, key, value));
+      return;
+    }
     guarded(
         "write",
         () -> {
@@ -277,6 +361,10 @@ final class LocalStore implements AutoCloseable {
   }
 
   void delete(Keyspace keyspace, byte[] key) {
+    if (log != null) {
+      write(batch().delete(keyspace, key));
+      return;
+    }
     guarded(
         "write",
         () -> {
@@ -303,7 +391,10 @@ final class LocalStore implements AutoCloseable {
               return false;
             }
           }
-          db.deleteRange(data, writeOptions, first, end);
+          try (WriteBatch deletes = new WriteBatch()) {
+            deletes.deleteRange(data, first, end);
+            commit(deletes);
+          }
           return true;
         });
   }
@@ -313,8 +404,18 @@ final class LocalStore implements AutoCloseable {
     return new Batch();
   }
 
-  /** Applies the batch atomically, and closes it. */
+  /** Applies the batch atomically (through the replica group's log, if any), and closes it. */
   void write(Batch batch) {
+    try (WriteBatch writes = batch.writes) {
+      guarded("write", () -> commit(writes));
+    }
+  }
+
+  /**
+   * Applies the batch to this replica only, never through the log: for what this process caches for
+   * itself (the routing table it last saw).
+   */
+  private void writeLocally(Batch batch) {
     try (WriteBatch writes = batch.writes) {
       guarded(
           "write",
@@ -555,7 +656,7 @@ final class LocalStore implements AutoCloseable {
             for (Bounds range : bounds) {
               deletes.deleteRange(data, range.lower(), range.upper());
             }
-            db.write(writeOptions, deletes);
+            commit(deletes);
           }
           List<byte[]> files = new ArrayList<>();
           for (Bounds range : bounds) {
@@ -617,6 +718,9 @@ final class LocalStore implements AutoCloseable {
    * gives their keys a sequence number above every write so far.
    */
   void ingest(List<Path> files) {
+    if (log != null) {
+      throw new IllegalStateException("table files cannot go through a replica group's log");
+    }
     guarded(
         "write",
         () -> {
@@ -819,7 +923,7 @@ final class LocalStore implements AutoCloseable {
   }
 
   void saveRouting(byte[] table) {
-    write(batch().putMeta(ROUTING_KEY, table));
+    writeLocally(batch().putMeta(ROUTING_KEY, table));
   }
 
   /** The stored key of a key (see the class comment). */

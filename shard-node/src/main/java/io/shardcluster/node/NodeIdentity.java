@@ -12,6 +12,7 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.Properties;
 import java.util.UUID;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Who a data directory belongs to: the node id, fixed when the directory is created, a random
@@ -31,6 +32,15 @@ record NodeIdentity(String nodeId, String instanceId, String clusterId) {
    * was given.
    */
   static NodeIdentity loadOrCreate(Path dataDir, String requestedId) {
+    return loadOrCreate(dataDir, requestedId, null);
+  }
+
+  /**
+   * As above; a new directory gets {@code instanceIfNew} as its instance id if given (the processes
+   * of a replica group share one: they hold the same data), else a random one.
+   */
+  static NodeIdentity loadOrCreate(
+      Path dataDir, String requestedId, @Nullable String instanceIfNew) {
     Path file = dataDir.resolve(FILE);
     if (Files.exists(file)) {
       Properties properties = new Properties();
@@ -58,7 +68,9 @@ record NodeIdentity(String nodeId, String instanceId, String clusterId) {
       throw ShardClusterException.invalidArgument(
           "data dir " + dataDir + " is new: give the node an id with --id");
     }
-    NodeIdentity created = new NodeIdentity(requestedId, UUID.randomUUID().toString(), "");
+    NodeIdentity created =
+        new NodeIdentity(
+            requestedId, instanceIfNew != null ? instanceIfNew : UUID.randomUUID().toString(), "");
     created.write(file);
     return created;
   }

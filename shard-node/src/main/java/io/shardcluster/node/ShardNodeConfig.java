@@ -4,8 +4,14 @@ import static io.shardcluster.errors.ShardClusterException.requireArgument;
 
 import io.shardcluster.rpc.HostPort;
 import io.shardcluster.server.Failpoints;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.UUID;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A shard node's validated settings.
@@ -23,6 +29,7 @@ import java.time.Duration;
  * @param copyP99Factor outgoing copies slow down while this node's request p99 is above this many
  *     times its p99 before the move (see {@link CopyPacer}); 0 turns that off
  * @param failpoints where to crash or pause, for tests
+ * @param replication this process's replica group, or {@link Replication#NONE}
  */
 public record ShardNodeConfig(
     String nodeId,
@@ -35,7 +42,8 @@ public record ShardNodeConfig(
     int threads,
     Duration countInterval,
     double copyP99Factor,
-    Failpoints failpoints) {
+    Failpoints failpoints,
+    Replication replication) {
   /** Default bound on the foreground p99 while keys are copied away: twice the p99 before. */
   public static final double DEFAULT_COPY_P99_FACTOR = 2.0;
 
@@ -56,5 +64,52 @@ public record ShardNodeConfig(
         "copy p99 factor must be 0 (off) or 1-100, got %s",
         copyP99Factor);
     requireArgument(failpoints != null, "failpoints must not be null");
+    requireArgument(replication != null, "replication must not be null");
+  }
+
+  /**
+   * The shard's replica group: every process of it runs with the same node id and peers, each with
+   * its own replica id.
+   *
+   * @param replicaId this process's id in the group; empty for a shard of one process
+   * @param peers every process of the group, this one included
+   */
+  public record Replication(String replicaId, List<GroupPeer> peers) {
+    /** A shard of one process: writes go straight to its store. */
+    public static final Replication NONE = new Replication("", List.of());
+
+    public Replication {
+      peers = List.copyOf(peers);
+      requireArgument(
+          replicaId.isEmpty() == peers.isEmpty(),
+          "a replica id and the group's peers go together (--replica with --peer)");
+      Set<String> ids = new HashSet<>();
+      for (GroupPeer peer : peers) {
+        requireArgument(ids.add(peer.id()), "replica id %s is given twice", peer.id());
+      }
+      requireArgument(
+          replicaId.isEmpty() || ids.contains(replicaId),
+          "replica %s is not among the peers %s",
+          replicaId,
+          peers);
+    }
+
+    /**
+     * The instance id every process of the group records for its data (they hold the same data),
+     * from the node id and the replica ids; null without a group, or without a node id.
+     */
+    public @Nullable String groupInstance(@Nullable String nodeId) {
+      if (!replicated() || nodeId == null) {
+        return null;
+      }
+      StringBuilder name = new StringBuilder("shardcluster-group/").append(nodeId);
+      peers.stream().map(GroupPeer::id).sorted().forEach(id -> name.append('/').append(id));
+      return "group-" + UUID.nameUUIDFromBytes(name.toString().getBytes(StandardCharsets.UTF_8));
+    }
+
+    /** Whether the shard has a replica group. */
+    public boolean replicated() {
+      return !peers.isEmpty();
+    }
   }
 }

@@ -67,7 +67,7 @@ public final class ShardNodeMain implements Callable<Integer> {
       names = "--threads",
       defaultValue = "16",
       description =
-          "Threads serving requests when --fsync is on; without it, requests run on the I/O threads (default: ${DEFAULT-VALUE}).")
+          "Threads serving requests when --fsync is on or the node has a replica group (--replica); otherwise requests run on the I/O threads (default: ${DEFAULT-VALUE}).")
   private int threads;
 
   @Option(
@@ -85,6 +85,19 @@ public final class ShardNodeMain implements Callable<Integer> {
               + " many times its p99 before the move, and speed up again below it; 0 turns that"
               + " off (default: ${DEFAULT-VALUE}).")
   private double copyP99Factor;
+
+  @Option(
+      names = "--replica",
+      description =
+          "This process's id in its shard's replica group (with --peer): every process of the group runs with the same --id and --peer list, each with its own --replica. Writes are acknowledged once a majority of the group has them; only the leader serves.")
+  private String replica = "";
+
+  @Option(
+      names = "--peer",
+      paramLabel = "ID@HOST:PORT/RAFTPORT",
+      description =
+          "A process of the replica group (this one included): its replica id, the address it serves clients on, and its Raft port. Repeatable.")
+  private List<String> peers = new ArrayList<>();
 
   @Option(
       names = "--failpoint",
@@ -106,7 +119,9 @@ public final class ShardNodeMain implements Callable<Integer> {
             threads,
             Duration.ofMillis(countIntervalMs),
             copyP99Factor,
-            Failpoints.fromConfiguration(failpoints));
+            Failpoints.fromConfiguration(failpoints),
+            new ShardNodeConfig.Replication(
+                replica, peers.stream().map(GroupPeer::parse).toList()));
     ShardNodeServer server =
         new ShardNodeServer(
                 config,

@@ -7,9 +7,13 @@ import io.grpc.ServerBuilder;
 import io.shardcluster.errors.ShardClusterException;
 import io.shardcluster.proto.v1.DirectoryEntryLoad;
 import io.shardcluster.proto.v1.IdentifyResponse;
+import io.shardcluster.proto.v1.KeyMigrationGrpc;
 import io.shardcluster.proto.v1.NodeStats;
 import io.shardcluster.proto.v1.RangeLoad;
+import io.shardcluster.proto.v1.ReplicaStatus;
 import io.shardcluster.proto.v1.RoutingTableProto;
+import io.shardcluster.proto.v1.ShardNodeGrpc;
+import io.shardcluster.proto.v1.TransactionsGrpc;
 import io.shardcluster.routing.RoutingTable;
 import io.shardcluster.rpc.DaemonThreads;
 import io.shardcluster.rpc.GroupOwners;
@@ -22,6 +26,7 @@ import io.shardcluster.server.ServerStartup;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.ExecutorService;
@@ -31,7 +36,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Function;
 import java.util.function.Supplier;
-import java.util.logging.Level;
 import java.util.logging.Logger;
 import org.jspecify.annotations.Nullable;
 import org.rocksdb.RocksDBException;
@@ -40,12 +44,8 @@ import org.rocksdb.RocksDBException;
 public final class ShardNodeServer {
   private static final Logger logger = Logger.getLogger(ShardNodeServer.class.getName());
   private static final Duration ROUTING_FETCH_TIMEOUT = Duration.ofSeconds(2);
-  // How often a node settles what transactions left behind (records to resolve, expired locks).
-  private static final Duration TXN_RESOLVE_INTERVAL = Duration.ofMillis(500);
-  private static final Duration RECOUNT_CHECK = Duration.ofSeconds(1);
   // Directory-keyspace group entries kept; a miss asks the coordinator.
   private static final long GROUP_CACHE_ENTRIES = 1_000_000;
-  private static final Duration RECOUNT_SETTLE = Duration.ofSeconds(3);
 
   private final ShardNodeConfig config;
   private final ServerBuilder<?> serverBuilder;
@@ -55,7 +55,6 @@ public final class ShardNodeServer {
       new AtomicReference<>(NodeStats.getDefaultInstance());
   private final AtomicReference<@Nullable ShardClusterException> fatal = new AtomicReference<>();
   private final Supplier<NodeChannels> lookupChannelFactory;
-  private volatile KeyCounts counts = KeyCounts.NONE;
 
   // Set by start(), before any request, heartbeat or count can use them.
   @SuppressWarnings("NullAway.Init")
@@ -68,10 +67,20 @@ public final class ShardNodeServer {
   private RoutingCache routing;
 
   @SuppressWarnings("NullAway.Init")
-  private OutgoingMigrations outgoing;
+  private LeaderServices services;
 
   @SuppressWarnings("NullAway.Init")
-  private CountSchedule countSchedule;
+  private LeaderStack.Shared shared;
+
+  // Set while this process leads its shard (always, for a shard of one process).
+  private volatile @Nullable LeaderStack stack;
+  private volatile @Nullable ReplicaGroup group;
+  private volatile @Nullable CoordinatorLink link;
+  private volatile boolean stopping;
+  private volatile String address = "";
+  // Opens and closes the leader stack as the group's leadership changes, one change at a time.
+  private final ExecutorService leadership =
+      Executors.newSingleThreadExecutor(DaemonThreads.named("leadership"));
 
   @SuppressWarnings("NullAway.Init")
   private NodeMetrics metrics;
@@ -113,7 +122,9 @@ public final class ShardNodeServer {
    */
   public ShardNodeServer start() {
     Path dataDir = ServerStartup.prepareDataDir(config.dataDir(), DataDirRole.SHARD_NODE);
-    identity = NodeIdentity.loadOrCreate(dataDir, config.nodeId());
+    identity =
+        NodeIdentity.loadOrCreate(
+            dataDir, config.nodeId(), config.replication().groupInstance(config.nodeId()));
     // This process's own id, new at every start: the coordinator tells a restart from a copy of
     // the data directory started while this process still runs.
     String session = UUID.randomUUID().toString();
@@ -133,10 +144,10 @@ public final class ShardNodeServer {
   }
 
   private void startServing(Path dataDir, String session) {
+    String nodeId = identity.nodeId();
     ScheduledExecutorService scheduler =
         lifecycle.shutDownOnStop(
-            Executors.newScheduledThreadPool(
-                1, DaemonThreads.named(identity.nodeId() + "-scheduler")));
+            Executors.newScheduledThreadPool(1, DaemonThreads.named(nodeId + "-scheduler")));
     String coordinatorAddress = config.coordinator().toString();
     ManagedChannel coordinatorChannel =
         lifecycle.shutDownOnStop(channels.apply(coordinatorAddress));
@@ -153,89 +164,26 @@ public final class ShardNodeServer {
       }
     }
     routing.addListener(table -> store.saveRouting(RoutingTables.toProto(table).toByteArray()));
-    routing.addListener(this::deleteDroppedKeyspaces);
-    deleteDroppedKeyspaces(routing.cached());
 
     CopyPacer pacer = new CopyPacer(config.copyP99Factor());
     var unusedPacing =
         scheduler.scheduleAtFixedRate(
             pacer::tick, CopyPacer.TICK_MILLIS, CopyPacer.TICK_MILLIS, TimeUnit.MILLISECONDS);
     metrics = new NodeMetrics(System::nanoTime, pacer::record);
-    outgoing =
-        new OutgoingMigrations(
-            identity.nodeId(), store, routing::cached, this::tableAtLeast, pacer);
     NodeChannels migrationChannels = lifecycle.closeOnStop(new NodeChannels(channels));
     NodeChannels lookupChannels = lifecycle.closeOnStop(lookupChannelFactory.get());
     Ownership ownership =
         new Ownership(
             new GroupOwners(
                 lookupChannels, coordinatorAddress, ROUTING_FETCH_TIMEOUT, GROUP_CACHE_ENTRIES));
-    IncomingMigrations incoming =
-        new IncomingMigrations(
-            identity.nodeId(),
-            store,
-            routing::cached,
-            ownership,
-            migrationChannels,
-            config.failpoints());
-    ExecutorService migrationExecutor =
-        lifecycle.shutDownOnStop(
-            Executors.newCachedThreadPool(
-                DaemonThreads.numbered(identity.nodeId() + "-migration-")));
-    Shard shard = new Shard(identity.nodeId(), store, this::tableFor, metrics, outgoing, ownership);
-    TxnPeers peers =
-        new TxnPeers(
-            identity.nodeId(), routing::cached, this::tableAtLeast, ownership, migrationChannels);
-    Transactions transactions =
-        new Transactions(
-            identity.nodeId(),
-            store,
-            shard,
-            outgoing,
-            peers,
-            System::currentTimeMillis,
-            config.failpoints());
-    peers.local(transactions);
-    shard.guardWith(transactions);
-    outgoing.drainTransactionsWith(transactions);
-    ExecutorService txnExecutor =
-        lifecycle.shutDownOnStop(
-            Executors.newCachedThreadPool(DaemonThreads.numbered(identity.nodeId() + "-txn-")));
-    ScheduledExecutorService resolver =
-        lifecycle.shutDownOnStop(
-            Executors.newSingleThreadScheduledExecutor(
-                DaemonThreads.named(identity.nodeId() + "-txn-resolver")));
-    var unusedResolver =
-        resolver.scheduleWithFixedDelay(
-            () -> {
-              try {
-                transactions.resolveInBackground();
-              } catch (RuntimeException e) {
-                // A failed pass (storage closing, a peer away) is tried again at the next one.
-                logger.log(Level.WARNING, "transaction resolver: " + e.getMessage(), e);
-              }
-            },
-            TXN_RESOLVE_INTERVAL.toMillis(),
-            TXN_RESOLVE_INTERVAL.toMillis(),
-            TimeUnit.MILLISECONDS);
-    countSchedule = new CountSchedule(config.countInterval(), RECOUNT_SETTLE);
-    ScheduledExecutorService counter =
-        lifecycle.shutDownOnStop(
-            Executors.newSingleThreadScheduledExecutor(
-                DaemonThreads.numbered(identity.nodeId() + "-counter-")));
-    var unused =
-        counter.scheduleWithFixedDelay(
-            () -> recount(incoming),
-            0,
-            Math.min(RECOUNT_CHECK.toMillis(), config.countInterval().toMillis()),
-            TimeUnit.MILLISECONDS);
-    if (config.syncWrites()) {
-      // A write waits for its fsync: run handlers on a pool so the waits overlap (group commit)
-      // without stalling the I/O threads.
+    boolean replicated = config.replication().replicated();
+    if (config.syncWrites() || replicated) {
+      // A write waits for its fsync (or its replicas): run handlers on a pool so the waits
+      // overlap (group commit) without stalling the I/O threads.
       serverBuilder.executor(
           lifecycle.shutDownOnStop(
               Executors.newFixedThreadPool(
-                  config.threads(), DaemonThreads.numbered(identity.nodeId() + "-rpc-"))));
+                  config.threads(), DaemonThreads.numbered(nodeId + "-rpc-"))));
     } else {
       // Without fsync a request is a few microseconds of RocksDB work: serve it on the I/O thread
       // and save two thread hops per request (about 1.5x the throughput on two cores).
@@ -244,40 +192,63 @@ public final class ShardNodeServer {
     // Requests that needed a group lookup run again here once it is in (rarely waiting again).
     ExecutorService lookupExecutor =
         lifecycle.shutDownOnStop(
-            Executors.newCachedThreadPool(DaemonThreads.numbered(identity.nodeId() + "-lookup-")));
+            Executors.newCachedThreadPool(DaemonThreads.numbered(nodeId + "-lookup-")));
     ExecutorService queryExecutor =
         lifecycle.shutDownOnStop(
             Executors.newFixedThreadPool(
                 Math.max(2, Runtime.getRuntime().availableProcessors()),
-                DaemonThreads.numbered(identity.nodeId() + "-query-")));
-    serverBuilder
-        .addService(
-            new ShardNodeService(
-                shard,
-                ownership,
-                IdentifyResponse.newBuilder()
-                    .setNodeId(identity.nodeId())
-                    .setInstanceId(identity.instanceId())
-                    .setSessionId(session)
-                    .build(),
-                lastStats::get,
-                queryExecutor,
-                lookupExecutor,
-                config.failpoints()))
-        .addService(new TransactionService(transactions, shard, ownership, txnExecutor))
-        .addService(
-            new KeyMigrationService(
-                outgoing,
-                incoming,
-                migrationExecutor,
-                new MovingKeyEstimate(
-                    store, identity.nodeId(), routing::cached, () -> counts, metrics::writes)));
+                DaemonThreads.numbered(nodeId + "-query-")));
+    services =
+        new LeaderServices(
+            List.of(
+                ShardNodeGrpc.getServiceDescriptor(),
+                TransactionsGrpc.getServiceDescriptor(),
+                KeyMigrationGrpc.getServiceDescriptor()),
+            this::notLeader);
+    serverBuilder.fallbackHandlerRegistry(services);
     Server server = lifecycle.serve(serverBuilder, config.host(), config.port());
 
     // An in-process server has no port; it is reached by the name host:port of its config.
-    String address =
-        config.host() + ":" + (server.getPort() > 0 ? server.getPort() : config.port());
-    CoordinatorLink link =
+    address = config.host() + ":" + (server.getPort() > 0 ? server.getPort() : config.port());
+    if (replicated) {
+      group =
+          lifecycle.closeOnStop(
+              ReplicaGroup.start(
+                  nodeId,
+                  config.replication().replicaId(),
+                  config.replication().peers(),
+                  dataDir.resolve("raft"),
+                  store,
+                  leads -> leadership.execute(this::followLeadership)));
+      store.writeThrough(group);
+    }
+    shared =
+        new LeaderStack.Shared(
+            nodeId,
+            store,
+            routing,
+            this::tableFor,
+            this::tableAtLeast,
+            ownership,
+            metrics,
+            pacer,
+            migrationChannels,
+            queryExecutor,
+            lookupExecutor,
+            IdentifyResponse.newBuilder()
+                .setNodeId(nodeId)
+                .setInstanceId(identity.instanceId())
+                .setSessionId(session)
+                .build(),
+            lastStats::get,
+            config.countInterval(),
+            config.failpoints(),
+            group == null ? null : LeaderServices.confirmedBy(group));
+    lifecycle.closeOnStop(this::closeStack);
+    if (group == null) {
+      openStack();
+    }
+    link =
         new CoordinatorLink(
             identity,
             dataDir,
@@ -287,20 +258,106 @@ public final class ShardNodeServer {
             coordinatorChannel,
             routing,
             this::closeStatsWindow,
+            this::replicaStatus,
             config.heartbeatInterval(),
             scheduler,
             this::failFatally,
-            new MigrationReconciler(outgoing, incoming, System::currentTimeMillis)::reconcile);
+            active -> {
+              LeaderStack current = stack;
+              if (current != null) {
+                current.reconcile(active);
+              }
+            });
     link.start();
     logger.info(
-        identity.nodeId()
+        nodeId
             + " serving on "
             + address
             + " (data dir "
             + config.dataDir()
             + ", fsync "
             + (config.syncWrites() ? "on" : "off")
+            + (replicated ? ", replica " + config.replication().replicaId() : "")
             + ")");
+  }
+
+  /**
+   * Opens or closes the leader stack to match the replica group's leadership. Runs on one thread,
+   * so openings and closings never interleave.
+   */
+  private void followLeadership() {
+    ReplicaGroup replicas = group;
+    if (replicas == null || stopping) {
+      return;
+    }
+    if (!replicas.status().leader()) {
+      if (stack != null) {
+        logger.info(identity.nodeId() + " is no longer the leader of its group; serving nothing");
+        closeStack();
+      }
+      return;
+    }
+    if (stack != null) {
+      return;
+    }
+    try {
+      // Every entry of earlier terms is applied once a read-index round succeeds: the stack is
+      // then built from all that the group has committed.
+      replicas.awaitLinearizable();
+    } catch (RuntimeException e) {
+      logger.info(identity.nodeId() + " could not confirm its leadership: " + e.getMessage());
+      if (replicas.status().leader()) {
+        leadership.execute(this::followLeadership);
+      }
+      return;
+    }
+    openStack();
+    logger.info(
+        identity.nodeId() + " leads its group now (replica " + replicas.status().replicaId() + ")");
+    CoordinatorLink current = link;
+    if (current != null) {
+      current.heartbeatNow();
+    }
+  }
+
+  private synchronized void openStack() {
+    LeaderStack opened = new LeaderStack(shared);
+    stack = opened;
+    services.serve(opened.services());
+  }
+
+  private synchronized void closeStack() {
+    LeaderStack current = stack;
+    services.refuse();
+    stack = null;
+    if (current != null) {
+      current.close();
+    }
+  }
+
+  private ShardClusterException notLeader() {
+    ReplicaGroup replicas = group;
+    return replicas != null
+        ? replicas.notLeader()
+        : ShardClusterException.unavailable(identity.nodeId() + " is starting or stopping");
+  }
+
+  /** This replica's part in its group, for the coordinator; empty for a shard of one process. */
+  private ReplicaStatus replicaStatus() {
+    ReplicaGroup replicas = group;
+    if (replicas == null) {
+      return ReplicaStatus.getDefaultInstance();
+    }
+    ReplicaGroup.Status status = replicas.status();
+    return ReplicaStatus.newBuilder()
+        .setReplicaId(status.replicaId())
+        .setAddress(address)
+        .setLeader(status.leader() && stack != null)
+        .setTerm(status.term())
+        .setAppliedIndex(status.appliedIndex())
+        .setLeaderId(status.leaderId() == null ? "" : status.leaderId())
+        .putAllCommitIndexes(status.peerCommitIndexes())
+        .build();
   }
 
   /**
@@ -329,41 +386,10 @@ public final class ShardNodeServer {
     }
   }
 
-  /** Deletes what this node still holds of keyspaces the table says were dropped. */
-  private void deleteDroppedKeyspaces(RoutingTable table) {
-    for (String dropped : table.droppedKeyspaces()) {
-      if (store.dropKeyspace(dropped)) {
-        logger.info("deleted the keys of dropped keyspace " + dropped);
-      }
-    }
-  }
-
-  /**
-   * Counts the owned keys when {@link CountSchedule} says the count may have changed. A full count
-   * reads every key: not while keys are moving, when it would be stale at once and would slow the
-   * move.
-   */
-  private void recount(IncomingMigrations incoming) {
-    RoutingTable table = routing.cached();
-    if (table.epoch() == 0 || !outgoing.isEmpty() || !incoming.specs().isEmpty()) {
-      return;
-    }
-    long started = System.nanoTime();
-    long sequence = store.latestSequence();
-    if (!countSchedule.due(started, table.epoch(), sequence)) {
-      return;
-    }
-    try {
-      counts = KeyCounts.count(store, table, identity.nodeId(), metrics.writes());
-      countSchedule.counted(table.epoch(), sequence, started, System.nanoTime());
-    } catch (RuntimeException e) {
-      logger.log(Level.WARNING, "counting keys failed", e);
-    }
-  }
-
   private NodeStats closeStatsWindow() {
     NodeMetrics.Window window = metrics.closeWindow();
-    KeyCounts current = counts;
+    LeaderStack leading = stack;
+    KeyCounts current = leading == null ? KeyCounts.NONE : leading.counts();
     NodeStats.Builder stats =
         NodeStats.newBuilder()
             .setKeys(current.keys())
@@ -374,7 +400,7 @@ public final class ShardNodeServer {
             .setWriteP99Ms(window.writeP99Ms())
             .setEpoch(routing.cached().epoch())
             .setCountedAtEpoch(current.epoch())
-            .setKeysStale(countSchedule.stale(routing.cached().epoch(), store.latestSequence()))
+            .setKeysStale(leading == null || leading.countsStale(routing.cached().epoch()))
             .setStorageFaults(store.faults().count())
             .setStorageFault(store.faults().latest())
             .setWriteFault(store.faults().writeFault())
@@ -444,7 +470,9 @@ public final class ShardNodeServer {
 
   /** Stops serving and closes storage; acknowledged writes are already in the log. */
   public synchronized void stop() {
+    stopping = true;
     lifecycle.stop();
+    leadership.shutdownNow();
   }
 
   /** Waits until the server terminates. */

@@ -168,7 +168,8 @@ class ShardNodeServerTest {
             4,
             Duration.ofSeconds(1),
             ShardNodeConfig.DEFAULT_COPY_P99_FACTOR,
-            Failpoints.none());
+            Failpoints.none(),
+            ShardNodeConfig.Replication.NONE);
     return new ShardNodeServer(
             config, InProcessServerBuilder.forName("n1:1"), ShardNodeServerTest::inProcess)
         .start();

@@ -3,6 +3,7 @@ package io.shardcluster.shardctl;
 import io.shardcluster.client.ClusterAdmin;
 import io.shardcluster.client.NodeInfo;
 import io.shardcluster.client.NodeState;
+import io.shardcluster.client.ReplicaInfo;
 import io.shardcluster.client.ShardClient;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -46,6 +47,19 @@ final class NodesCommand extends ClusterCommand {
         row.put("storage_faults", node.storageFaults());
         row.put("storage_fault", node.storageFault());
         row.put("write_fault", node.writeFault());
+        List<Map<String, Object>> replicas = new ArrayList<>();
+        for (ReplicaInfo replica : node.replicas()) {
+          Map<String, Object> entry = new LinkedHashMap<>();
+          entry.put("replica", replica.replicaId());
+          entry.put("address", replica.address());
+          entry.put("role", replica.leader() ? "leader" : "follower");
+          entry.put("term", replica.term());
+          entry.put("applied_index", replica.appliedIndex());
+          entry.put("lag", replica.lag());
+          entry.put("millis_since_heartbeat", replica.millisSinceHeartbeat());
+          replicas.add(entry);
+        }
+        row.put("replicas", replicas);
         list.add(row);
       }
       Output.json(
@@ -98,6 +112,28 @@ final class NodesCommand extends ClusterCommand {
       if (!node.note().isEmpty()) {
         out().println(node.id() + ": " + node.note());
       }
+    }
+    List<List<String>> replicaRows = new ArrayList<>();
+    for (NodeInfo node : nodes.nodes()) {
+      for (ReplicaInfo replica : node.replicas()) {
+        replicaRows.add(
+            List.of(
+                node.id(),
+                replica.replicaId(),
+                replica.address(),
+                replica.leader() ? "leader" : "follower",
+                String.valueOf(replica.term()),
+                String.valueOf(replica.appliedIndex()),
+                replica.leader() ? "-" : String.valueOf(replica.lag()),
+                String.format(Locale.ROOT, "%.1fs ago", replica.millisSinceHeartbeat() / 1000.0)));
+      }
+    }
+    if (!replicaRows.isEmpty()) {
+      out().println();
+      Output.table(
+          out(),
+          List.of("NODE", "REPLICA", "ADDRESS", "ROLE", "TERM", "APPLIED", "LAG", "HEARD"),
+          replicaRows);
     }
     return 0;
   }

@@ -223,7 +223,8 @@ public final class InProcessCluster implements TestCluster {
             4,
             Duration.ofMillis(200),
             ShardNodeConfig.DEFAULT_COPY_P99_FACTOR,
-            failpoints);
+            failpoints,
+            ShardNodeConfig.Replication.NONE);
     ShardNodeServer node =
         new ShardNodeServer(
                 config,

@@ -137,6 +137,81 @@ public final class LocalCluster implements TestCluster {
     return node;
   }
 
+  /**
+   * Starts a shard as a replica group of {@code replicas} processes, named {@code node-a}, {@code
+   * node-b}, ... (each with its own data dir), on free ports; returns their names once each
+   * listens. Kill, freeze or restart them by those names.
+   */
+  public List<String> addGroup(String node, int replicas) throws Exception {
+    List<String> names = new ArrayList<>();
+    List<String> peers = new ArrayList<>();
+    List<Integer> ports = new ArrayList<>();
+    for (int r = 0; r < replicas; r++) {
+      String replica = String.valueOf((char) ('a' + r));
+      int port = freePort();
+      int raftPort = freePort();
+      names.add(node + "-" + replica);
+      ports.add(port);
+      peers.add("--peer");
+      peers.add(replica + "@127.0.0.1:" + port + "/" + raftPort);
+    }
+    for (int r = 0; r < replicas; r++) {
+      String name = names.get(r);
+      List<String> args =
+          new ArrayList<>(
+              List.of(
+                  "--id",
+                  node,
+                  "--port",
+                  String.valueOf(ports.get(r)),
+                  "--data-dir",
+                  dataDir(name).toString(),
+                  "--coordinator",
+                  coordinatorAddress(),
+                  "--heartbeat-interval-ms",
+                  "250",
+                  "--count-interval-ms",
+                  "1000",
+                  "--threads",
+                  "16",
+                  "--replica",
+                  String.valueOf((char) ('a' + r))));
+      args.addAll(peers);
+      JvmProcess process = new JvmProcess(name, jar("shard-node"), dir, args, environment(dir));
+      nodes.put(name, process);
+      process.start();
+    }
+    for (String name : names) {
+      nodes.get(name).awaitListening(START_TIMEOUT);
+    }
+    return names;
+  }
+
+  /**
+   * A cluster of {@code groups} shards ({@code node-1} ...), each a replica group of {@code
+   * replicas} processes (see {@link #addGroup}), every shard UP.
+   */
+  public static LocalCluster startGroups(String testName, int groups, int replicas)
+      throws Exception {
+    LocalCluster cluster = start(testName, 0);
+    try {
+      for (int i = 1; i <= groups; i++) {
+        cluster.addGroup("node-" + i, replicas);
+      }
+      cluster.awaitUp(groups);
+      return cluster;
+    } catch (Exception | Error e) {
+      cluster.close();
+      throw e;
+    }
+  }
+
+  private static int freePort() throws IOException {
+    try (java.net.ServerSocket socket = new java.net.ServerSocket(0)) {
+      return socket.getLocalPort();
+    }
+  }
+
   public Path dataDir(String node) {
     return dir.resolve(node);
   }

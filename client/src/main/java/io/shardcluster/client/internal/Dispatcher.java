@@ -4,6 +4,7 @@ import com.google.protobuf.ByteString;
 import io.grpc.Deadline;
 import io.shardcluster.errors.ErrorCode;
 import io.shardcluster.errors.NodeUnavailableException;
+import io.shardcluster.errors.NotLeaderException;
 import io.shardcluster.errors.ShardClusterException;
 import io.shardcluster.errors.WrongShardException;
 import io.shardcluster.proto.v1.ShardNodeGrpc;
@@ -18,7 +19,9 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -40,6 +43,11 @@ public final class Dispatcher {
   private final NodeChannels channels;
   private final RetryPolicy policy;
   private final ScheduledExecutorService scheduler;
+  // Leaders named by not-leader answers, per node, used while the routing table still gives the
+  // address they were learned under (the coordinator follows the leader within a heartbeat).
+  private final Map<String, LeaderHint> leaders = new ConcurrentHashMap<>();
+
+  private record LeaderHint(String tableAddress, String leaderAddress) {}
 
   /** Sends one owner's batch and completes when the node has answered. */
   @FunctionalInterface
@@ -200,7 +208,7 @@ public final class Dispatcher {
 
   private <T> CompletableFuture<Void> send(
       Request<T> request, String owner, List<T> batch, RoutingTable table, int attempt) {
-    String address = table.address(owner).orElse("");
+    String address = addressOf(table, owner);
     if (address.isEmpty()) {
       return CompletableFuture.failedFuture(
           ShardClusterException.unavailable(
@@ -221,6 +229,20 @@ public final class Dispatcher {
         failure -> retry(request, owner, address, batch, table, attempt, failure));
   }
 
+  /** The owner's address: its leader's, if a not-leader answer named one since the table came. */
+  private String addressOf(RoutingTable table, String owner) {
+    String address = table.address(owner).orElse("");
+    LeaderHint hint = leaders.get(owner);
+    if (hint == null) {
+      return address;
+    }
+    if (hint.tableAddress().equals(address)) {
+      return hint.leaderAddress();
+    }
+    leaders.remove(owner, hint);
+    return address;
+  }
+
   private <T> CompletableFuture<Void> retry(
       Request<T> request,
       String owner,
@@ -230,6 +252,18 @@ public final class Dispatcher {
       int attempt,
       Throwable failure) {
     ShardClusterException error = StatusErrors.fromStatus(failure);
+    boolean toLeader = false;
+    if (error instanceof NotLeaderException notLeader) {
+      Optional<String> leader = notLeader.leaderAddress().filter(named -> !named.equals(address));
+      if (leader.isPresent()) {
+        leaders.put(owner, new LeaderHint(used.address(owner).orElse(""), leader.get()));
+        toLeader = true;
+      } else {
+        leaders.remove(owner);
+      }
+    } else if (error.code() == ErrorCode.UNAVAILABLE) {
+      leaders.remove(owner);
+    }
     if (!policy.shouldRetry(error, attempt) || request.deadline().isExpired()) {
       if (error.code() == ErrorCode.UNAVAILABLE) {
         channels.resetConnectBackoff(address);
@@ -249,6 +283,7 @@ public final class Dispatcher {
       batch.forEach(item -> refused.add(keyspace.grouping().groupOf(request.keyOf().apply(item))));
       groups.forget(request.keyspace(), refused);
     }
+    boolean leaderNamed = toLeader;
     long minEpoch =
         error instanceof WrongShardException wrong
             ? Math.max(wrong.epoch(), used.epoch())
@@ -264,7 +299,8 @@ public final class Dispatcher {
               // fenced for a cutover: go again when the commit's table arrives, or the fence may
               // have been lifted by a rollback when the backoff ends) or the node is down: back
               // off.
-              boolean moved = fresh.epoch() > used.epoch() && fresh.epoch() >= minEpoch;
+              boolean moved =
+                  (fresh.epoch() > used.epoch() && fresh.epoch() >= minEpoch) || leaderNamed;
               boolean nodeBehind =
                   error instanceof WrongShardException wrong && wrong.epoch() < used.epoch();
               long delay = moved ? 0 : policy.backoffMillis(nodeBehind ? 0 : attempt);

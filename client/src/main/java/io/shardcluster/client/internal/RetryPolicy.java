@@ -8,9 +8,10 @@ import java.time.Duration;
 import java.util.concurrent.ThreadLocalRandom;
 
 /**
- * When and how soon a failed request is tried again. Wrong-shard answers are retried after a
- * routing refresh until the attempts or the deadline run out; an unreachable node is retried a few
- * times (its keys may have moved) and then reported; every other error is final.
+ * When and how soon a failed request is tried again. Wrong-shard and not-leader answers are retried
+ * after a routing refresh (or at once at the leader a not-leader answer names) until the attempts
+ * or the deadline run out; an unreachable node is retried a few times (its keys may have moved) and
+ * then reported; every other error is final.
  *
  * @param maxAttempts attempts in all, first included
  * @param unavailableRetries retries of a node that cannot be reached
@@ -45,7 +46,7 @@ public record RetryPolicy(
     if (attempt + 1 >= maxAttempts) {
       return false;
     }
-    if (error.code() == ErrorCode.WRONG_SHARD) {
+    if (error.code() == ErrorCode.WRONG_SHARD || error.code() == ErrorCode.NOT_LEADER) {
       return true;
     }
     return error.code() == ErrorCode.UNAVAILABLE && attempt < unavailableRetries;

@@ -8,6 +8,7 @@ import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.shardcluster.client.NodeInfo;
+import io.shardcluster.client.NodeState;
 import io.shardcluster.client.ReplicaInfo;
 import io.shardcluster.client.ShardClient;
 import io.shardcluster.errors.ErrorCode;
@@ -250,6 +251,43 @@ class ReplicationIT {
       for (int i = 0; i < 2_600; i++) {
         assertThat(client.get("key-" + i)).contains("value-" + i);
       }
+    }
+  }
+
+  @Test
+  void drainBetweenGroups_withATargetFollowerAndTheCoordinatorKilled_losesNothing()
+      throws Exception {
+    // Throttled, so that the move is still running when the processes die.
+    cluster =
+        LocalCluster.startGroups(
+            "replication-move", 2, 3, List.of("--throttle-bytes", "300000", "--balancer", "off"));
+    try (ShardClient client = client()) {
+      String value = "v".repeat(100);
+      for (int i = 0; i < 10_000; i++) {
+        client.put("key-" + i, value + i);
+      }
+      HistoryWorkload load = new HistoryWorkload(client, 100, 4);
+      load.start();
+      awaitAcknowledged(load, 200);
+      assertThat(client.admin().drain("node-2")).isNotEmpty();
+      String target = awaitLeader(client, "node-1", "");
+      String follower = target.endsWith("-a") ? "node-1-b" : "node-1-a";
+      cluster.kill(follower);
+      cluster.kill("coordinator");
+      cluster.restart("coordinator");
+      cluster.restart(follower);
+      await()
+          .atMost(Duration.ofSeconds(120))
+          .pollInterval(Duration.ofMillis(500))
+          .until(() -> node(client, "node-2").memberState() == NodeState.REMOVED);
+      awaitAcknowledged(load, 100);
+      load.close();
+      assertThat(load.history().violations()).isEmpty();
+      assertThat(load.lostWrites()).isEmpty();
+      for (int i = 0; i < 10_000; i++) {
+        assertThat(client.get("key-" + i)).contains(value + i);
+      }
+      assertThat(cluster.storedKeys("node-1")).isGreaterThanOrEqualTo(10_000);
     }
   }
 

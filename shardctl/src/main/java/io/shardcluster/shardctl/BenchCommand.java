@@ -9,9 +9,11 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Phaser;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.atomic.LongAdder;
 import org.HdrHistogram.Histogram;
 import org.HdrHistogram.Recorder;
@@ -109,6 +111,21 @@ final class BenchCommand extends DataCommand {
           "Also print one JSON line every this many seconds (ops/s, p99, errors); 0: off.")
   double interval;
 
+  @Option(
+      names = "--gaps",
+      description =
+          "Also report, per node, the longest time between two successful requests on its keys"
+              + " (how long a node's death or its group's election left its keys unserved).")
+  boolean gaps;
+
+  @Option(
+      names = "--check-acknowledged",
+      description =
+          "Each thread writes its own keys with increasing sequence numbers; at the end every"
+              + " key is read back and any whose last acknowledged write is missing is counted as"
+              + " lost. Exits 1 if one is. Single-key requests only.")
+  boolean checkAcknowledged;
+
   @Override
   void checkUsage() {
     requireUsage(threads >= 1, "--threads must be at least 1");
@@ -118,6 +135,12 @@ final class BenchCommand extends DataCommand {
     requireUsage(warmup >= 0, "--warmup must not be negative");
     requireUsage(batch >= 1, "--batch must be at least 1");
     requireUsage(interval >= 0, "--interval must not be negative");
+    requireUsage(
+        batch == 1 || (!gaps && !checkAcknowledged),
+        "--gaps and --check-acknowledged need single-key requests (--batch 1)");
+    requireUsage(
+        !checkAcknowledged || valueSize >= Long.BYTES,
+        "--check-acknowledged needs --value-size of at least 8");
     requireValueSize(valueSize);
   }
 
@@ -145,7 +168,7 @@ final class BenchCommand extends DataCommand {
 
     LoadLoop load = new LoadLoop(client);
     for (int t = 0; t < threads; t++) {
-      load.startClient(new SplittableRandom(t * 7919L + 17));
+      load.startClient(t, new SplittableRandom(t * 7919L + 17));
     }
     Thread.sleep((long) (warmup * 1000));
     load.latency.reset();
@@ -183,9 +206,16 @@ final class BenchCommand extends DataCommand {
     double seconds = (System.nanoTime() - start) / 1e9;
     load.stop();
     total.add(load.latency.getIntervalHistogram());
+    long lost = checkAcknowledged ? load.lostAcknowledged() : 0;
     report(
-        total, load.ops.sum() / seconds, load.requests.sum() / seconds, load.errors.sum(), seconds);
-    return 0;
+        total,
+        load.ops.sum() / seconds,
+        load.requests.sum() / seconds,
+        load.errors.sum(),
+        seconds,
+        load.maxGapMillis(),
+        lost);
+    return lost > 0 ? 1 : 0;
   }
 
   /**
@@ -200,6 +230,11 @@ final class BenchCommand extends DataCommand {
     final LongAdder requests = new LongAdder();
     final LongAdder errors = new LongAdder();
     final Phaser inFlight = new Phaser(1);
+    // --check-acknowledged: per key, the last sequence number written and the last acknowledged.
+    final AtomicLongArray attempted = new AtomicLongArray(checkAcknowledged ? keys : 0);
+    final AtomicLongArray acknowledged = new AtomicLongArray(checkAcknowledged ? keys : 0);
+    // --gaps: per node, {last success, longest gap} in nanoseconds.
+    final Map<String, long[]> gapsByNode = new ConcurrentHashMap<>();
     volatile boolean measuring;
     volatile boolean stopped;
 
@@ -207,20 +242,22 @@ final class BenchCommand extends DataCommand {
       this.client = client;
     }
 
-    void startClient(SplittableRandom random) {
+    void startClient(int index, SplittableRandom random) {
       inFlight.register();
-      next(random);
+      next(index, random);
     }
 
-    private void next(SplittableRandom random) {
+    private void next(int index, SplittableRandom random) {
       if (stopped) {
         inFlight.arriveAndDeregister();
         return;
       }
       long start = System.nanoTime();
+      // Single-key requests: the key's index, or -1.
+      int[] keyIndex = {-1};
       CompletableFuture<?> request;
       try {
-        request = send(random);
+        request = send(index, random, keyIndex);
       } catch (RuntimeException e) {
         request = CompletableFuture.failedFuture(e);
       }
@@ -229,28 +266,97 @@ final class BenchCommand extends DataCommand {
               (ok, failure) -> {
                 if (measuring) {
                   if (failure == null) {
-                    latency.recordValue(
-                        Math.min(System.nanoTime() - start, TimeUnit.SECONDS.toNanos(60)));
+                    long now = System.nanoTime();
+                    latency.recordValue(Math.min(now - start, TimeUnit.SECONDS.toNanos(60)));
                     ops.add(batch);
                     requests.increment();
+                    if (gaps && keyIndex[0] >= 0) {
+                      recordSuccess(keyIndex[0], now);
+                    }
                   } else {
                     errors.increment();
                   }
                 }
                 if (failure == null) {
-                  next(random);
+                  next(index, random);
                 } else {
                   // Do not spin on a failing cluster, nor recurse on a synchronous failure.
                   CompletableFuture.delayedExecutor(10, TimeUnit.MILLISECONDS)
-                      .execute(() -> next(random));
+                      .execute(() -> next(index, random));
                 }
               });
     }
 
-    private CompletableFuture<?> send(SplittableRandom random) {
+    private void recordSuccess(int key, long now) {
+      String owner = client.route(Values.key(PREFIX, key)).owner();
+      long[] gap = gapsByNode.computeIfAbsent(owner, node -> new long[] {now, 0});
+      synchronized (gap) {
+        gap[1] = Math.max(gap[1], now - gap[0]);
+        gap[0] = Math.max(gap[0], now);
+      }
+    }
+
+    /** The longest gap per node, in milliseconds, as of now (a node still silent counts too). */
+    Map<String, Double> maxGapMillis() {
+      long now = System.nanoTime();
+      Map<String, Double> result = new java.util.TreeMap<>();
+      gapsByNode.forEach(
+          (node, gap) -> {
+            synchronized (gap) {
+              result.put(node, Math.max(gap[1], now - gap[0]) / 1e6);
+            }
+          });
+      return result;
+    }
+
+    /** Keys whose value is older than their last acknowledged write (read back now). */
+    long lostAcknowledged() {
+      long lost = 0;
+      List<Integer> written = new ArrayList<>();
+      for (int k = 0; k < keys; k++) {
+        if (attempted.get(k) > 0) {
+          written.add(k);
+        }
+      }
+      for (int from = 0; from < written.size(); from += 500) {
+        List<Integer> chunk = written.subList(from, Math.min(written.size(), from + 500));
+        List<byte[]> batchKeys = new ArrayList<>();
+        chunk.forEach(k -> batchKeys.add(Values.key(PREFIX, k)));
+        List<java.util.Optional<byte[]>> values = client.multiGet(batchKeys);
+        for (int i = 0; i < chunk.size(); i++) {
+          int k = chunk.get(i);
+          long stored = values.get(i).map(v -> java.nio.ByteBuffer.wrap(v).getLong()).orElse(0L);
+          if (stored < acknowledged.get(k) || stored > attempted.get(k)) {
+            lost++;
+          }
+        }
+      }
+      return lost;
+    }
+
+    private CompletableFuture<?> send(int index, SplittableRandom random, int[] keyIndex) {
       boolean read = random.nextDouble() < readRatio;
       if (batch == 1) {
-        byte[] key = Values.key(PREFIX, random.nextInt(keys));
+        int k;
+        if (checkAcknowledged) {
+          // This client's keys only, so that its writes to a key are in order.
+          int owned = (keys - index + threads - 1) / threads;
+          k = owned <= 0 ? index % keys : index + threads * random.nextInt(owned);
+        } else {
+          k = random.nextInt(keys);
+        }
+        keyIndex[0] = k;
+        byte[] key = Values.key(PREFIX, k);
+        if (checkAcknowledged && !read) {
+          long sequence = attempted.get(k) + 1;
+          attempted.set(k, sequence);
+          byte[] value = new byte[valueSize];
+          random.nextBytes(value);
+          java.nio.ByteBuffer.wrap(value).putLong(sequence);
+          return client
+              .putAsync(key, value)
+              .thenRun(() -> acknowledged.accumulateAndGet(k, sequence, Math::max));
+        }
         if (read) {
           return client.getAsync(key);
         }
@@ -285,7 +391,13 @@ final class BenchCommand extends DataCommand {
   }
 
   private void report(
-      Histogram h, double opsPerSec, double requestsPerSec, long errors, double seconds) {
+      Histogram h,
+      double opsPerSec,
+      double requestsPerSec,
+      long errors,
+      double seconds,
+      Map<String, Double> maxGapMillis,
+      long lost) {
     Map<String, Object> result = new LinkedHashMap<>();
     result.put("ops_per_sec", opsPerSec);
     result.put("requests_per_sec", requestsPerSec);
@@ -300,6 +412,12 @@ final class BenchCommand extends DataCommand {
     result.put("read_ratio", readRatio);
     result.put("batch", batch);
     result.put("seconds", seconds);
+    if (gaps) {
+      result.put("max_gap_ms", maxGapMillis);
+    }
+    if (checkAcknowledged) {
+      result.put("lost_acknowledged", lost);
+    }
     if (json) {
       Output.json(out(), result);
       return;
@@ -326,5 +444,14 @@ final class BenchCommand extends DataCommand {
             h.getValueAtPercentile(99.9) / 1e6,
             h.getMaxValue() / 1e6);
     out().printf(Locale.ROOT, "  errors      %d%n", errors);
+    if (gaps) {
+      maxGapMillis.forEach(
+          (node, gap) ->
+              out()
+                  .printf(Locale.ROOT, "  longest gap %s: %.0f ms without a success%n", node, gap));
+    }
+    if (checkAcknowledged) {
+      out().printf(Locale.ROOT, "  lost        %d acknowledged writes%n", lost);
+    }
   }
 }

@@ -193,7 +193,13 @@ public final class LocalCluster implements TestCluster {
    */
   public static LocalCluster startGroups(String testName, int groups, int replicas)
       throws Exception {
-    LocalCluster cluster = start(testName, 0);
+    return startGroups(testName, groups, replicas, List.of());
+  }
+
+  /** As above, with more coordinator arguments. */
+  public static LocalCluster startGroups(
+      String testName, int groups, int replicas, List<String> coordinatorExtras) throws Exception {
+    LocalCluster cluster = start(testName, 0, coordinatorExtras);
     try {
       for (int i = 1; i <= groups; i++) {
         cluster.addGroup("node-" + i, replicas);

@@ -21,6 +21,7 @@ public final class RoutingTable {
   private final Map<String, String> nodeAddresses;
   private final Map<String, Keyspace> keyspaces;
   private final Set<String> droppedKeyspaces;
+  private final Set<String> replicated;
 
   /**
    * Creates a table.
@@ -44,10 +45,26 @@ public final class RoutingTable {
       Map<String, String> nodeAddresses,
       Map<String, Keyspace> keyspaces,
       Set<String> droppedKeyspaces) {
+    this(epoch, nodeAddresses, keyspaces, droppedKeyspaces, Set.of());
+  }
+
+  /**
+   * Creates a table that also names the nodes that are replica groups.
+   *
+   * @param replicated nodes that are replica groups: while one elects a new leader, requests to it
+   *     are retried until their deadline rather than reported unavailable
+   */
+  public RoutingTable(
+      long epoch,
+      Map<String, String> nodeAddresses,
+      Map<String, Keyspace> keyspaces,
+      Set<String> droppedKeyspaces,
+      Set<String> replicated) {
     this.epoch = epoch;
     this.nodeAddresses = Collections.unmodifiableMap(new TreeMap<>(nodeAddresses));
     this.keyspaces = Collections.unmodifiableMap(new TreeMap<>(keyspaces));
     this.droppedKeyspaces = Collections.unmodifiableSet(new TreeSet<>(droppedKeyspaces));
+    this.replicated = Collections.unmodifiableSet(new TreeSet<>(replicated));
   }
 
   /** The table before anything is known: epoch 0, no nodes, no keyspaces. */
@@ -68,6 +85,16 @@ public final class RoutingTable {
   /** The address of a node, if it is in the table. */
   public Optional<String> address(String node) {
     return Optional.ofNullable(nodeAddresses.get(node));
+  }
+
+  /** Whether the node is a replica group (see {@code docs/replication.md}). */
+  public boolean replicated(String node) {
+    return replicated.contains(node);
+  }
+
+  /** The nodes that are replica groups, sorted. */
+  public Set<String> replicatedNodes() {
+    return replicated;
   }
 
   /** Keyspaces by name, sorted. */
@@ -119,21 +146,22 @@ public final class RoutingTable {
 
   /** A copy at another epoch. */
   public RoutingTable withEpoch(long newEpoch) {
-    return new RoutingTable(newEpoch, nodeAddresses, keyspaces, droppedKeyspaces);
+    return new RoutingTable(newEpoch, nodeAddresses, keyspaces, droppedKeyspaces, replicated);
   }
 
   /** Whether the two tables route alike: same nodes and addresses, same keyspaces. */
   public boolean sameRouting(RoutingTable other) {
     return nodeAddresses.equals(other.nodeAddresses)
         && keyspaces.equals(other.keyspaces)
-        && droppedKeyspaces.equals(other.droppedKeyspaces);
+        && droppedKeyspaces.equals(other.droppedKeyspaces)
+        && replicated.equals(other.replicated);
   }
 
   /** A copy at another epoch with one keyspace replaced or added. */
   public RoutingTable with(long newEpoch, Keyspace keyspace) {
     Map<String, Keyspace> next = new LinkedHashMap<>(keyspaces);
     next.put(keyspace.name(), keyspace);
-    return new RoutingTable(newEpoch, nodeAddresses, next, droppedKeyspaces);
+    return new RoutingTable(newEpoch, nodeAddresses, next, droppedKeyspaces, replicated);
   }
 
   /** A copy at another epoch without the named keyspace, which is then a dropped one. */
@@ -142,7 +170,7 @@ public final class RoutingTable {
     next.remove(keyspace);
     Set<String> dropped = new TreeSet<>(droppedKeyspaces);
     dropped.add(keyspace);
-    return new RoutingTable(newEpoch, nodeAddresses, next, dropped);
+    return new RoutingTable(newEpoch, nodeAddresses, next, dropped, replicated);
   }
 
   @Override
@@ -151,7 +179,8 @@ public final class RoutingTable {
         && epoch == other.epoch
         && nodeAddresses.equals(other.nodeAddresses)
         && keyspaces.equals(other.keyspaces)
-        && droppedKeyspaces.equals(other.droppedKeyspaces);
+        && droppedKeyspaces.equals(other.droppedKeyspaces)
+        && replicated.equals(other.replicated);
   }
 
   @Override

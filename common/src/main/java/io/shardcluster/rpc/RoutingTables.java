@@ -28,6 +28,7 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /** Converts routing tables between their wire form and the domain value. */
 public final class RoutingTables {
@@ -40,7 +41,11 @@ public final class RoutingTables {
         .nodeAddresses()
         .forEach(
             (id, address) ->
-                builder.addNodes(NodeProto.newBuilder().setId(id).setAddress(address)));
+                builder.addNodes(
+                    NodeProto.newBuilder()
+                        .setId(id)
+                        .setAddress(address)
+                        .setReplicated(table.replicated(id))));
     for (Keyspace keyspace : table.keyspaces().values()) {
       if (keyspace.isDirectory()) {
         builder.addKeyspaces(
@@ -83,8 +88,12 @@ public final class RoutingTables {
   /** The domain value of a wire table; INVALID_ARGUMENT if it is malformed. */
   public static RoutingTable fromProto(RoutingTableProto proto) {
     Map<String, String> nodes = new HashMap<>();
+    Set<String> replicated = new HashSet<>();
     for (NodeProto node : proto.getNodesList()) {
       nodes.put(node.getId(), node.getAddress());
+      if (node.getReplicated()) {
+        replicated.add(node.getId());
+      }
     }
     Map<String, Keyspace> keyspaces = new HashMap<>();
     for (var ks : proto.getKeyspacesList()) {
@@ -124,7 +133,11 @@ public final class RoutingTables {
           new Keyspace(ks.getName(), HashRing.of(starts, owners), Directory.of(entries)));
     }
     return new RoutingTable(
-        proto.getEpoch(), nodes, keyspaces, new HashSet<>(proto.getDroppedKeyspacesList()));
+        proto.getEpoch(),
+        nodes,
+        keyspaces,
+        new HashSet<>(proto.getDroppedKeyspacesList()),
+        replicated);
   }
 
   /** The wire form of a directory entry. */

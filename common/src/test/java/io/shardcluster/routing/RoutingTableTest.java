@@ -61,6 +61,24 @@ class RoutingTableTest {
   }
 
   @Test
+  void replicaGroups_surviveTheProtoRoundTripAndEveryCopy() {
+    RoutingTable grouped =
+        new RoutingTable(
+            9,
+            table.nodeAddresses(),
+            table.keyspaces(),
+            java.util.Set.of(),
+            java.util.Set.of("n2"));
+    RoutingTable back = RoutingTables.fromProto(RoutingTables.toProto(grouped));
+    assertThat(back).isEqualTo(grouped).isNotEqualTo(table);
+    assertThat(back.replicated("n2")).isTrue();
+    assertThat(back.replicated("n1")).isFalse();
+    assertThat(back.withEpoch(10).replicated("n2")).isTrue();
+    assertThat(back.without(11, "gone").replicated("n2")).isTrue();
+    assertThat(grouped.sameRouting(table)).isFalse();
+  }
+
+  @Test
   void keyspaceName_invalid_isInvalidArgument() {
     assertThatThrownBy(() -> Keyspace.hash("Bad Name"))
         .hasMessageContaining("keyspace name 'Bad Name'");

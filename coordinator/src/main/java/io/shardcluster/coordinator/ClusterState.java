@@ -9,11 +9,13 @@ import io.shardcluster.routing.MovingSet;
 import io.shardcluster.routing.RoutingTable;
 import io.shardcluster.rpc.RoutingTables;
 import java.util.Collections;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.TreeMap;
 
 /**
@@ -58,12 +60,23 @@ record ClusterState(
     Map<String, MemberRecord> next = new LinkedHashMap<>(members);
     next.put(member.getId(), member);
     Map<String, String> addresses = new LinkedHashMap<>();
+    Set<String> replicated = new HashSet<>();
     next.values().stream()
         .filter(m -> m.getState() != NodeStateProto.REMOVED)
-        .forEach(m -> addresses.put(m.getId(), m.getAddress()));
+        .forEach(
+            m -> {
+              addresses.put(m.getId(), m.getAddress());
+              if (m.getReplicated()) {
+                replicated.add(m.getId());
+              }
+            });
     return new ClusterState(
         new RoutingTable(
-            routing.epoch(), addresses, routing.keyspaces(), routing.droppedKeyspaces()),
+            routing.epoch(),
+            addresses,
+            routing.keyspaces(),
+            routing.droppedKeyspaces(),
+            replicated),
         next,
         migrations);
   }

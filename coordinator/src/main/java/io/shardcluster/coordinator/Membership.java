@@ -138,6 +138,10 @@ final class Membership {
                           + node
                           + " on its own data directory, or remove it first");
                 }
+                if (grouped && !member.getReplicated()) {
+                  member = member.toBuilder().setReplicated(true).build();
+                  current = current.withMember(member);
+                }
                 if (member.getAddress().equals(address) || (grouped && !leads)) {
                   return current;
                 }
@@ -150,6 +154,7 @@ final class Membership {
                       .setAddress(address)
                       .setInstanceId(instance)
                       .setState(NodeStateProto.JOINING)
+                      .setReplicated(grouped)
                       .build();
               if (current.routing().keyspace(Keyspace.DEFAULT).ring().isEmpty()) {
                 logger.info(node + " joined at " + address + " as the first node");

@@ -11,10 +11,12 @@ import io.grpc.ServerServiceDefinition;
 import io.grpc.ServiceDescriptor;
 import io.grpc.StatusRuntimeException;
 import io.shardcluster.errors.ShardClusterException;
+import io.shardcluster.proto.v1.ShardNodeGrpc;
 import io.shardcluster.rpc.StatusErrors;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.Supplier;
 import org.jspecify.annotations.Nullable;
 
@@ -78,11 +80,20 @@ final class LeaderServices extends HandlerRegistry {
     call.close(status.getStatus(), trailers == null ? new Metadata() : trailers);
   }
 
+  // Plain writes need no read-index round: they go through the group's log, which a process
+  // that no longer leads cannot commit to (the append fails with NOT_LEADER).
+  private static final Set<String> PLAIN_WRITES =
+      Set.of(
+          ShardNodeGrpc.getPutMethod().getFullMethodName(),
+          ShardNodeGrpc.getDeleteMethod().getFullMethodName(),
+          ShardNodeGrpc.getMultiPutMethod().getFullMethodName());
+
   /**
    * Lets a call in only once the replica group confirms that this process still leads, after the
    * call arrived (a read-index round shared by concurrent calls): a deposed leader that has not
-   * heard of the election answers NOT_LEADER rather than serving a stale read. Blocks the calling
-   * thread: servers with a replica group run handlers on a pool.
+   * heard of the election answers NOT_LEADER rather than serving a stale read. A call whose caller
+   * gave up meanwhile is dropped, so that it cannot overtake the caller's next write to the same
+   * key. Blocks the calling thread: servers with a replica group run handlers on a pool.
    */
   static ServerInterceptor confirmedBy(ReplicaGroup group) {
     return new ServerInterceptor() {
@@ -90,7 +101,10 @@ final class LeaderServices extends HandlerRegistry {
       public <Q, R> ServerCall.Listener<Q> interceptCall(
           ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next) {
         try {
-          group.awaitLinearizable();
+          if (!PLAIN_WRITES.contains(call.getMethodDescriptor().getFullMethodName())) {
+            group.awaitLinearizable();
+          }
+          ReplicaGroup.refuseIfCancelled();
         } catch (ShardClusterException e) {
           close(call, e);
           return new ServerCall.Listener<>() {};

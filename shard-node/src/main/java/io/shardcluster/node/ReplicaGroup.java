@@ -1,5 +1,7 @@
 package io.shardcluster.node;
 
+import io.grpc.Context;
+import io.shardcluster.errors.ErrorCode;
 import io.shardcluster.errors.NotLeaderException;
 import io.shardcluster.errors.ShardClusterException;
 import io.shardcluster.rpc.DaemonThreads;
@@ -179,8 +181,21 @@ final class ReplicaGroup implements LocalStore.WriteLog, AutoCloseable {
     return TimeDuration.valueOf(duration.toMillis(), TimeUnit.MILLISECONDS);
   }
 
+  /**
+   * CANCELLED if the gRPC call this thread serves was cancelled or ran past its deadline: its
+   * caller has given up, and a write it still made could land after the caller's next one.
+   */
+  static void refuseIfCancelled() {
+    Context context = Context.current();
+    if (context.isCancelled()) {
+      throw new ShardClusterException(
+          ErrorCode.CANCELLED, "the caller gave up before the write was made");
+    }
+  }
+
   @Override
   public void append(byte[] batch) {
+    refuseIfCancelled();
     RaftClientRequest request =
         request(
             Message.valueOf(UnsafeByteOperations.unsafeWrap(batch)),

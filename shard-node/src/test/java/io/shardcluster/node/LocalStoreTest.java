@@ -289,4 +289,31 @@ class LocalStoreTest {
       assertThat(scanned(store.scan(null, HASH, entries, null))).hasSize(10);
     }
   }
+
+  @Test
+  void writeThrough_sendsEveryBatchToTheLog_andApplyLoggedSkipsWhatItHasApplied() throws Exception {
+    try (LocalStore store = LocalStore.open(dir, false)) {
+      List<byte[]> logged = new java.util.ArrayList<>();
+      store.writeThrough(logged::add);
+      assertThat(store.replicated()).isTrue();
+      store.put(HASH, b("k"), b("v1"));
+      store.delete(HASH, b("gone"));
+      assertThat(logged).hasSize(2);
+      assertThat(store.get(HASH, b("k"))).as("not applied until the log says so").isNull();
+
+      store.applyLogged(logged.get(0), 7);
+      assertThat(store.get(HASH, b("k"))).isEqualTo(b("v1"));
+      assertThat(store.appliedIndex()).isEqualTo(7);
+
+      store.put(HASH, b("k"), b("v2"));
+      store.applyLogged(logged.get(2), 7); // a replay of an index already applied: skipped
+      assertThat(store.get(HASH, b("k"))).isEqualTo(b("v1"));
+      store.applyLogged(logged.get(2), 8);
+      assertThat(store.get(HASH, b("k"))).isEqualTo(b("v2"));
+
+      store.saveRouting(b("table"));
+      assertThat(logged).as("the routing cache is this process's own").hasSize(3);
+      assertThat(store.loadRouting()).isEqualTo(b("table"));
+    }
+  }
 }

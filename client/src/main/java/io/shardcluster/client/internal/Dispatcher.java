@@ -264,7 +264,8 @@ public final class Dispatcher {
     } else if (error.code() == ErrorCode.UNAVAILABLE) {
       leaders.remove(owner);
     }
-    if (!policy.shouldRetry(error, attempt) || request.deadline().isExpired()) {
+    if (!policy.shouldRetry(error, attempt, used.replicated(owner))
+        || request.deadline().isExpired()) {
       if (error.code() == ErrorCode.UNAVAILABLE) {
         channels.resetConnectBackoff(address);
       }

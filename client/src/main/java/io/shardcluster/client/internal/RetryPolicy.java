@@ -43,8 +43,20 @@ public record RetryPolicy(
    * Whether a request that failed with the error on attempt {@code attempt} (0-based) may retry.
    */
   public boolean shouldRetry(ShardClusterException error, int attempt) {
+    return shouldRetry(error, attempt, false);
+  }
+
+  /**
+   * As above, for a request to a node that is a replica group ({@code replicaGroup}): an
+   * unreachable one is retried like a wrong shard (its group elects a new leader, and the routing
+   * table follows within seconds), until the attempts or the request's deadline run out.
+   */
+  public boolean shouldRetry(ShardClusterException error, int attempt, boolean replicaGroup) {
     if (attempt + 1 >= maxAttempts) {
       return false;
+    }
+    if (replicaGroup && error.code() == ErrorCode.UNAVAILABLE) {
+      return true;
     }
     if (error.code() == ErrorCode.WRONG_SHARD || error.code() == ErrorCode.NOT_LEADER) {
       return true;

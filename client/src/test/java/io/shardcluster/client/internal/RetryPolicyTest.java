@@ -29,6 +29,14 @@ class RetryPolicyTest {
   }
 
   @Test
+  void unavailableReplicaGroup_isRetriedUntilTheAttemptsRunOut() {
+    ShardClusterException down = ShardClusterException.unavailable("down");
+    assertThat(policy.shouldRetry(down, 3, true)).isTrue();
+    assertThat(policy.shouldRetry(down, 3, false)).isFalse();
+    assertThat(policy.shouldRetry(down, 4, true)).isFalse();
+  }
+
+  @Test
   void shouldRetry_otherErrors_never() {
     assertThat(policy.shouldRetry(ShardClusterException.invalidArgument("bad"), 0)).isFalse();
     assertThat(

@@ -144,6 +144,13 @@ final class ReplicaGroup implements LocalStore.WriteLog, AutoCloseable {
     // followers; a write waits for that. 1 ms (0 makes it spin on a core while idle).
     RaftServerConfigKeys.Log.Appender.setWaitTimeMin(
         properties, TimeDuration.valueOf(1, TimeUnit.MILLISECONDS));
+    // Any Ratis setting can be given as a JVM system property (-Draft.server.rpc.timeout.min=2s):
+    // for tuning and experiments, applied over the settings above.
+    for (String name : System.getProperties().stringPropertyNames()) {
+      if (name.startsWith("raft.")) {
+        properties.set(name, System.getProperty(name));
+      }
+    }
     boolean formatted = Files.isDirectory(dir.resolve(groupId.getUuid().toString()));
     StoreStateMachine machine =
         new StoreStateMachine(store, leader -> leadership.accept(self.equals(leader)));

@@ -146,10 +146,11 @@ public final class LocalCluster implements TestCluster {
     List<String> names = new ArrayList<>();
     List<String> peers = new ArrayList<>();
     List<Integer> ports = new ArrayList<>();
+    List<Integer> free = freePorts(2 * replicas);
     for (int r = 0; r < replicas; r++) {
       String replica = String.valueOf((char) ('a' + r));
-      int port = freePort();
-      int raftPort = freePort();
+      int port = free.get(2 * r);
+      int raftPort = free.get(2 * r + 1);
       names.add(node + "-" + replica);
       ports.add(port);
       peers.add("--peer");
@@ -212,9 +213,18 @@ public final class LocalCluster implements TestCluster {
     }
   }
 
-  private static int freePort() throws IOException {
-    try (java.net.ServerSocket socket = new java.net.ServerSocket(0)) {
-      return socket.getLocalPort();
+  /** Distinct free ports: every socket stays open until all are picked, so none repeats. */
+  private static List<Integer> freePorts(int count) throws IOException {
+    List<java.net.ServerSocket> sockets = new ArrayList<>();
+    try {
+      for (int i = 0; i < count; i++) {
+        sockets.add(new java.net.ServerSocket(0));
+      }
+      return sockets.stream().map(java.net.ServerSocket::getLocalPort).toList();
+    } finally {
+      for (java.net.ServerSocket socket : sockets) {
+        socket.close();
+      }
     }
   }
 

@@ -92,11 +92,6 @@ public final class RoutingTable {
     return replicated.contains(node);
   }
 
-  /** The nodes that are replica groups, sorted. */
-  public Set<String> replicatedNodes() {
-    return replicated;
-  }
-
   /** Keyspaces by name, sorted. */
   public Map<String, Keyspace> keyspaces() {
     return keyspaces;

@@ -87,13 +87,4 @@ final class Replicas {
     replicas.sort(Comparator.comparing(ReplicaInfo::getLeader).reversed());
     return replicas;
   }
-
-  /** Replicas of the node's group that reported within the timeout. */
-  synchronized int live(String node, Duration timeout) {
-    Instant now = clock.instant();
-    return (int)
-        groups.getOrDefault(node, Map.of()).values().stream()
-            .filter(seen -> Duration.between(seen.at(), now).compareTo(timeout) < 0)
-            .count();
-  }
 }

@@ -293,6 +293,9 @@ final class LocalStore implements AutoCloseable {
   }
 
   private static final byte[] APPLIED_KEY = "raft.applied".getBytes(StandardCharsets.UTF_8);
+  // The last log index applied, as stored under APPLIED_KEY; read from the store once (-1: not
+  // yet). Only the group's state machine thread applies entries.
+  private volatile long applied = -1;
 
   /**
    * Applies a batch from the replica group's log at the log index, with the index itself in the
@@ -307,9 +310,12 @@ final class LocalStore implements AutoCloseable {
             return;
           }
           try (WriteBatch writes = new WriteBatch(batch)) {
-            writes.put(meta, APPLIED_KEY, longBytes(index));
+            byte[] stored = new byte[Long.BYTES];
+            putPosition(stored, 0, index);
+            writes.put(meta, APPLIED_KEY, stored);
             db.write(writeOptions, writes);
           }
+          applied = index;
         });
   }
 
@@ -319,23 +325,13 @@ final class LocalStore implements AutoCloseable {
   }
 
   private long appliedIndexUnguarded() throws RocksDBException {
-    byte[] stored = db.get(meta, APPLIED_KEY);
-    if (stored == null) {
-      return 0;
+    long known = applied;
+    if (known < 0) {
+      byte[] stored = db.get(meta, APPLIED_KEY);
+      known = stored == null ? 0 : sequenceOf(stored);
+      applied = known;
     }
-    long index = 0;
-    for (byte b : stored) {
-      index = (index << 8) | (b & 0xff);
-    }
-    return index;
-  }
-
-  private static byte[] longBytes(long value) {
-    byte[] bytes = new byte[Long.BYTES];
-    for (int i = 0; i < Long.BYTES; i++) {
-      bytes[i] = (byte) (value >>> (56 - 8 * i));
-    }
-    return bytes;
+    return known;
   }
 
   /** Writes the batch: into RocksDB, or through the replica group's log. */

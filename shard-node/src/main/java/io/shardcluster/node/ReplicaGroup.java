@@ -302,8 +302,17 @@ final class ReplicaGroup implements LocalStore.WriteLog, AutoCloseable {
     return new NotLeaderException(nodeId, leaderAddress().orElse(""));
   }
 
+  /** Whether this replica leads its group now. */
+  boolean leads() {
+    try {
+      return server.getDivision(group.getGroupId()).getInfo().isLeader();
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
   /** The leader's client address, if this replica knows who leads. */
-  Optional<String> leaderAddress() {
+  private Optional<String> leaderAddress() {
     try {
       RaftServer.Division division = server.getDivision(group.getGroupId());
       RaftPeerId leader = division.getInfo().getLeaderId();

@@ -290,7 +290,7 @@ public final class ShardNodeServer {
     if (replicas == null || stopping) {
       return;
     }
-    if (!replicas.status().leader()) {
+    if (!replicas.leads()) {
       if (stack != null) {
         logger.info(identity.nodeId() + " is no longer the leader of its group; serving nothing");
         closeStack();
@@ -306,7 +306,7 @@ public final class ShardNodeServer {
       replicas.awaitLinearizable();
     } catch (RuntimeException e) {
       logger.info(identity.nodeId() + " could not confirm its leadership: " + e.getMessage());
-      if (replicas.status().leader()) {
+      if (replicas.leads()) {
         leadership.execute(this::followLeadership);
       }
       return;

@@ -4,6 +4,7 @@ import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.shardcluster.errors.ShardClusterException;
 import io.shardcluster.rpc.ProcessDefaults;
 import io.shardcluster.server.Failpoints;
+import io.shardcluster.server.ProcessTempDir;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -161,6 +162,7 @@ public final class CoordinatorMain implements Callable<Integer> {
 
   @Override
   public Integer call() throws InterruptedException {
+    ProcessTempDir.claim(dataDir);
     if (!balancer.equals("on") && !balancer.equals("off")) {
       throw ShardClusterException.invalidArgument(
           "--balancer must be on or off, got '" + balancer + "'");

@@ -5,6 +5,7 @@ import io.shardcluster.errors.ShardClusterException;
 import io.shardcluster.rpc.HostPort;
 import io.shardcluster.rpc.ProcessDefaults;
 import io.shardcluster.server.Failpoints;
+import io.shardcluster.server.ProcessTempDir;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -107,6 +108,7 @@ public final class ShardNodeMain implements Callable<Integer> {
 
   @Override
   public Integer call() throws InterruptedException {
+    ProcessTempDir.claim(dataDir);
     ShardNodeConfig config =
         new ShardNodeConfig(
             id,

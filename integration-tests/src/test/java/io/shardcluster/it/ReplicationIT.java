@@ -213,13 +213,28 @@ class ReplicationIT {
   }
 
   @Test
-  void replicaWithItsDataDirectoryDeleted_isRebuiltFromTheGroup_keyForKey() throws Exception {
-    cluster = LocalCluster.startGroups("replication-wipe", 1, 3);
+  void replicaWithItsDataDirectoryDeleted_installsTheLeadersStore_keyForKey() throws Exception {
+    // Snapshots every 300 entries and small log segments: the log the wiped replica would need
+    // is deleted, so it must install the leader's store, then catch up from the log.
+    cluster =
+        LocalCluster.startGroups(
+            "replication-wipe",
+            1,
+            3,
+            List.of(),
+            List.of(
+                "-Draft.server.snapshot.auto.trigger.threshold=300",
+                "-Draft.server.log.purge.preservation.log.num=50",
+                "-Draft.server.log.purge.gap=50",
+                "-Draft.server.log.segment.size.max=16KB"));
     try (ShardClient client = client()) {
       for (int i = 0; i < 2_000; i++) {
         client.put("key-" + i, "value-" + i);
       }
       String leader = awaitLeader(client, "node-1", "");
+      assertThat(logSegments(cluster.dataDir(leader)))
+          .as("the log's first entries are gone")
+          .noneMatch(name -> name.startsWith("log_0-"));
       String wiped =
           Stream.of("a", "b", "c")
               .map(replica -> "node-1-" + replica)
@@ -232,10 +247,12 @@ class ReplicationIT {
         client.put("key-" + i, "value-" + i);
       }
       cluster.restart(wiped);
-      awaitCaughtUp(client, "node-1", 3);
+      // The leader tells a replica behind its log to install a snapshot when it next has entries
+      // to send it.
       for (int i = 2_500; i < 2_600; i++) {
         client.put("key-" + i, "value-" + i);
       }
+      cluster.process(wiped).awaitLog("installed the leader's store", Duration.ofSeconds(60));
       awaitCaughtUp(client, "node-1", 3);
       // Every replica stopped: their stores, read straight from disk, hold the same keys.
       for (String replica : List.of("node-1-a", "node-1-b", "node-1-c")) {
@@ -315,6 +332,16 @@ class ReplicationIT {
       handles.forEach(ColumnFamilyHandle::close);
     }
     return data;
+  }
+
+  /** The names of a replica's Raft log segment files. */
+  private static List<String> logSegments(Path dataDir) throws IOException {
+    try (Stream<Path> files = Files.walk(dataDir.resolve("raft"))) {
+      return files
+          .map(path -> path.getFileName().toString())
+          .filter(name -> name.startsWith("log_"))
+          .toList();
+    }
   }
 
   private static void deleteTree(Path root) throws IOException {

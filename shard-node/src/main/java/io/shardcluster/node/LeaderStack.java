@@ -151,6 +151,9 @@ final class LeaderStack implements AutoCloseable {
             migrationExecutor,
             new MovingKeyEstimate(
                 store, nodeId, routing::cached, () -> counts, shared.metrics()::writes)));
+    if (store.replicated()) {
+      add(new ReplicaSnapshotService(nodeId, store));
+    }
     Consumer<RoutingTable> dropped = this::deleteDroppedKeyspaces;
     routing.addListener(dropped);
     lifecycle.closeOnStop(() -> routing.removeListener(dropped));

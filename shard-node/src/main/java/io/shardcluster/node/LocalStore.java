@@ -15,6 +15,7 @@ import io.shardcluster.routing.PositionRange;
 import io.shardcluster.routing.ScanOrder;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -292,46 +293,238 @@ final class LocalStore implements AutoCloseable {
     return log != null;
   }
 
+  /** A replica group log entry: its term and index. */
+  record LogPosition(long term, long index) {
+    static final LogPosition NONE = new LogPosition(0, 0);
+
+    byte[] encode() {
+      byte[] stored = new byte[2 * Long.BYTES];
+      putPosition(stored, 0, index);
+      putPosition(stored, Long.BYTES, term);
+      return stored;
+    }
+
+    static LogPosition decode(byte @Nullable [] stored) {
+      if (stored == null) {
+        return NONE;
+      }
+      // Stores written before terms were kept hold the index alone.
+      ByteBuffer buffer = ByteBuffer.wrap(stored);
+      return new LogPosition(
+          stored.length >= 2 * Long.BYTES ? buffer.getLong(Long.BYTES) : 0, buffer.getLong(0));
+    }
+  }
+
   private static final byte[] APPLIED_KEY = "raft.applied".getBytes(StandardCharsets.UTF_8);
-  // The last log index applied, as stored under APPLIED_KEY; read from the store once (-1: not
+  // The log entry a snapshot of this store stands for (see markSnapshot).
+  private static final byte[] SNAPSHOT_KEY = "raft.snapshot".getBytes(StandardCharsets.UTF_8);
+  // Present while a leader's store is being installed here (see beginInstall).
+  private static final byte[] INSTALLING_KEY = "raft.installing".getBytes(StandardCharsets.UTF_8);
+  // The last log entry applied, as stored under APPLIED_KEY; read from the store once (null: not
   // yet). Only the group's state machine thread applies entries.
-  private volatile long applied = -1;
+  private volatile @Nullable LogPosition applied;
 
   /**
-   * Applies a batch from the replica group's log at the log index, with the index itself in the
+   * Applies a batch from the replica group's log at the log entry, with the entry's position in the
    * same atomic write (so that a restart knows which entries are in); an index at or below the last
-   * applied one is skipped (the log replays from its start after a restart).
+   * applied one is skipped (the log replays from the last snapshot after a restart).
    */
-  void applyLogged(byte[] batch, long index) {
+  void applyLogged(byte[] batch, LogPosition position) {
     guarded(
         "write",
         () -> {
-          if (index <= appliedIndexUnguarded()) {
+          if (position.index() <= appliedUnguarded().index()) {
             return;
           }
           try (WriteBatch writes = new WriteBatch(batch)) {
-            byte[] stored = new byte[Long.BYTES];
-            putPosition(stored, 0, index);
-            writes.put(meta, APPLIED_KEY, stored);
+            writes.put(meta, APPLIED_KEY, position.encode());
             db.write(writeOptions, writes);
           }
-          applied = index;
+          applied = position;
         });
   }
 
-  /** The index of the last replica group log entry applied here; 0 for none. */
-  long appliedIndex() {
-    return guarded("read", this::appliedIndexUnguarded);
+  /** The last replica group log entry applied here; {@link LogPosition#NONE} for none. */
+  LogPosition applied() {
+    return guarded("read", this::appliedUnguarded);
   }
 
-  private long appliedIndexUnguarded() throws RocksDBException {
-    long known = applied;
-    if (known < 0) {
-      byte[] stored = db.get(meta, APPLIED_KEY);
-      known = stored == null ? 0 : sequenceOf(stored);
+  private LogPosition appliedUnguarded() throws RocksDBException {
+    LogPosition known = applied;
+    if (known == null) {
+      known = LogPosition.decode(db.get(meta, APPLIED_KEY));
       applied = known;
     }
     return known;
+  }
+
+  /**
+   * Makes this store a snapshot of the group's log up to the last applied entry: every write so far
+   * made durable, and that entry recorded, so the log before it may be deleted. Returns it.
+   */
+  LogPosition markSnapshot() {
+    return guarded(
+        "write",
+        () -> {
+          LogPosition position = appliedUnguarded();
+          db.flushWal(true);
+          try (WriteOptions synced = new WriteOptions().setSync(true)) {
+            db.put(meta, synced, SNAPSHOT_KEY, position.encode());
+          }
+          return position;
+        });
+  }
+
+  /** The log entry of the last snapshot (see {@link #markSnapshot}); NONE if there is none. */
+  LogPosition lastSnapshot() {
+    return guarded("read", () -> LogPosition.decode(db.get(meta, SNAPSHOT_KEY)));
+  }
+
+  /** Receives a whole store, family by family, then the log entry it is at. */
+  interface StoreSink {
+    void rows(int family, List<byte[]> keys, List<byte[]> values);
+
+    void end(LogPosition position);
+  }
+
+  private List<ColumnFamilyHandle> families() {
+    return List.of(data, meta, changes, transactions);
+  }
+
+  /**
+   * Reads this whole store from one RocksDB snapshot: each family's rows in order, in chunks of
+   * about {@code chunkBytes}, then the last log entry applied in that snapshot.
+   */
+  void readAll(int chunkBytes, StoreSink sink) {
+    guarded(
+        "read",
+        () -> {
+          org.rocksdb.Snapshot snapshot = db.getSnapshot();
+          try (ReadOptions options = new ReadOptions().setSnapshot(snapshot).setFillCache(false)) {
+            List<ColumnFamilyHandle> families = families();
+            for (int family = 0; family < families.size(); family++) {
+              try (RocksIterator it = db.newIterator(families.get(family), options)) {
+                List<byte[]> keys = new ArrayList<>();
+                List<byte[]> values = new ArrayList<>();
+                long bytes = 0;
+                for (it.seekToFirst(); it.isValid(); it.next()) {
+                  keys.add(it.key());
+                  values.add(it.value());
+                  bytes += keys.get(keys.size() - 1).length + values.get(values.size() - 1).length;
+                  if (bytes >= chunkBytes) {
+                    sink.rows(family, keys, values);
+                    keys = new ArrayList<>();
+                    values = new ArrayList<>();
+                    bytes = 0;
+                  }
+                }
+                it.status();
+                if (!keys.isEmpty()) {
+                  sink.rows(family, keys, values);
+                }
+              }
+            }
+            sink.end(LogPosition.decode(db.get(meta, options, APPLIED_KEY)));
+          } finally {
+            db.releaseSnapshot(snapshot);
+          }
+          return Boolean.TRUE;
+        });
+  }
+
+  /**
+   * Replaces this store's contents with a replica group leader's (a follower installing a snapshot;
+   * written straight into RocksDB, not through the log). Call {@link StoreInstall#finish} once
+   * every row is in; until then the store is incomplete.
+   */
+  StoreInstall beginInstall() {
+    guarded(
+        "write",
+        () -> {
+          for (ColumnFamilyHandle family : families()) {
+            clear(family);
+          }
+          try (WriteOptions synced = new WriteOptions().setSync(true)) {
+            db.put(meta, synced, INSTALLING_KEY, new byte[0]);
+          }
+          applied = LogPosition.NONE;
+        });
+    return new StoreInstall();
+  }
+
+  /**
+   * Whether an install stopped halfway (the process died during it): the store then holds part of a
+   * leader's rows and nothing else, and must be emptied (see {@link #clearInterruptedInstall}).
+   */
+  boolean installInterrupted() {
+    return guarded("read", () -> db.get(meta, INSTALLING_KEY) != null);
+  }
+
+  /** Empties a store whose install was interrupted, so that it starts over as a new replica's. */
+  void clearInterruptedInstall() {
+    guarded(
+        "write",
+        () -> {
+          for (ColumnFamilyHandle family : families()) {
+            clear(family);
+          }
+          db.flushWal(true);
+          applied = LogPosition.NONE;
+        });
+  }
+
+  /** Deletes every row of a family (whatever its key order). */
+  private void clear(ColumnFamilyHandle family) throws RocksDBException {
+    byte[] first;
+    byte[] last;
+    try (RocksIterator it = db.newIterator(family)) {
+      it.seekToFirst();
+      if (!it.isValid()) {
+        it.status();
+        return;
+      }
+      first = it.key();
+      it.seekToLast();
+      last = it.key();
+    }
+    db.deleteRange(family, writeOptions, first, last);
+    db.delete(family, writeOptions, last);
+  }
+
+  /** A store being replaced by {@link #beginInstall}. */
+  final class StoreInstall {
+    private StoreInstall() {}
+
+    void rows(int family, List<byte[]> keys, List<byte[]> values) {
+      guarded(
+          "write",
+          () -> {
+            ColumnFamilyHandle handle = families().get(family);
+            try (WriteBatch writes = new WriteBatch()) {
+              for (int i = 0; i < keys.size(); i++) {
+                writes.put(handle, keys.get(i), values.get(i));
+              }
+              db.write(writeOptions, writes);
+            }
+          });
+    }
+
+    /** The store now stands for the leader's log up to the position: durable, and a snapshot. */
+    void finish(LogPosition position) {
+      guarded(
+          "write",
+          () -> {
+            try (WriteOptions synced = new WriteOptions().setSync(true);
+                WriteBatch writes = new WriteBatch()) {
+              writes.put(meta, APPLIED_KEY, position.encode());
+              writes.put(meta, SNAPSHOT_KEY, position.encode());
+              writes.delete(meta, INSTALLING_KEY);
+              db.flushWal(true);
+              db.write(synced, writes);
+            }
+            applied = position;
+          });
+    }
   }
 
   /** Writes the batch: into RocksDB, or through the replica group's log. */

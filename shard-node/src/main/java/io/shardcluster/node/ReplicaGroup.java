@@ -4,7 +4,12 @@ import io.grpc.Context;
 import io.shardcluster.errors.ErrorCode;
 import io.shardcluster.errors.NotLeaderException;
 import io.shardcluster.errors.ShardClusterException;
+import io.shardcluster.proto.v1.FetchStoreRequest;
+import io.shardcluster.proto.v1.ReplicaSnapshotsGrpc;
+import io.shardcluster.proto.v1.StoreChunk;
+import io.shardcluster.proto.v1.StoreRow;
 import io.shardcluster.rpc.DaemonThreads;
+import io.shardcluster.rpc.NodeChannels;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -12,7 +17,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -44,6 +51,7 @@ import org.apache.ratis.server.RaftServer;
 import org.apache.ratis.server.RaftServerConfigKeys;
 import org.apache.ratis.server.storage.RaftStorage;
 import org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations;
+import org.apache.ratis.util.SizeInBytes;
 import org.apache.ratis.util.TimeDuration;
 import org.jspecify.annotations.Nullable;
 
@@ -51,8 +59,9 @@ import org.jspecify.annotations.Nullable;
  * This process's place in its shard's replica group, on Apache Ratis: every write batch of the
  * store goes through the group's log ({@link LocalStore.WriteLog}) and is acknowledged once a
  * majority has it on disk and this replica applied it; reads are confirmed by a read-index round
- * (or the leader's lease) shared by concurrent reads ({@link ReadBarrier}). The log is kept whole
- * (no snapshots yet), so a replica that lost its data directory is rebuilt by replaying it.
+ * (or the leader's lease) shared by concurrent reads ({@link ReadBarrier}). The log is compacted
+ * behind snapshots of the store; a replica that needs entries it no longer holds fetches the
+ * leader's store ({@link StoreStateMachine}).
  */
 final class ReplicaGroup implements LocalStore.WriteLog, AutoCloseable {
   private static final Logger logger = Logger.getLogger(ReplicaGroup.class.getName());
@@ -70,6 +79,9 @@ final class ReplicaGroup implements LocalStore.WriteLog, AutoCloseable {
   private static final Duration ELECTION_TIMEOUT_MIN = Duration.ofSeconds(1);
   private static final Duration ELECTION_TIMEOUT_MAX = Duration.ofMillis(1500);
   private static final Duration WRITE_TIMEOUT = Duration.ofSeconds(10);
+  static final long SNAPSHOT_EVERY = 100_000;
+  static final long LOG_KEPT = 20_000;
+  static final long LOG_SEGMENT_BYTES = 8L << 20;
 
   /** What the coordinator and operators see of a replica. */
   record Status(
@@ -109,6 +121,7 @@ final class ReplicaGroup implements LocalStore.WriteLog, AutoCloseable {
       List<GroupPeer> peers,
       Path dir,
       LocalStore store,
+      NodeChannels channels,
       Consumer<Boolean> leadership) {
     RaftPeerId self = RaftPeerId.valueOf(selfId);
     GroupPeer own =
@@ -144,6 +157,16 @@ final class ReplicaGroup implements LocalStore.WriteLog, AutoCloseable {
     // followers; a write waits for that. 1 ms (0 makes it spin on a core while idle).
     RaftServerConfigKeys.Log.Appender.setWaitTimeMin(
         properties, TimeDuration.valueOf(1, TimeUnit.MILLISECONDS));
+    // Log compaction: every SNAPSHOT_EVERY entries the store is made durable and recorded as a
+    // snapshot, and the log before it deleted but for the last LOG_KEPT entries (so that a
+    // replica back after a short absence still catches up from the log). A replica further behind
+    // is told to install a snapshot, which it fetches from the leader (StoreStateMachine).
+    RaftServerConfigKeys.Snapshot.setAutoTriggerEnabled(properties, true);
+    RaftServerConfigKeys.Snapshot.setAutoTriggerThreshold(properties, SNAPSHOT_EVERY);
+    RaftServerConfigKeys.Log.setPurgeUptoSnapshotIndex(properties, true);
+    properties.setLong(RaftServerConfigKeys.Log.PURGE_PRESERVATION_LOG_NUM_KEY, LOG_KEPT);
+    RaftServerConfigKeys.Log.setSegmentSizeMax(properties, SizeInBytes.valueOf(LOG_SEGMENT_BYTES));
+    RaftServerConfigKeys.Log.Appender.setInstallSnapshotEnabled(properties, false);
     // Any Ratis setting can be given as a JVM system property (-Draft.server.rpc.timeout.min=2s):
     // for tuning and experiments, applied over the settings above.
     for (String name : System.getProperties().stringPropertyNames()) {
@@ -151,9 +174,22 @@ final class ReplicaGroup implements LocalStore.WriteLog, AutoCloseable {
         properties.set(name, System.getProperty(name));
       }
     }
-    boolean formatted = Files.isDirectory(dir.resolve(groupId.getUuid().toString()));
+    Path groupDir = dir.resolve(groupId.getUuid().toString());
+    if (store.installInterrupted()) {
+      // Part of a leader's store and nothing else: start over as a new replica, log and all.
+      logger.warning(
+          nodeId + " replica " + selfId + " died installing a snapshot: starting over empty");
+      store.clearInterruptedInstall();
+      deleteTree(groupDir);
+    }
+    boolean formatted = Files.isDirectory(groupDir);
+    Map<RaftPeerId, GroupPeer> byId = new HashMap<>();
+    peers.forEach(peer -> byId.put(RaftPeerId.valueOf(peer.id()), peer));
     StoreStateMachine machine =
-        new StoreStateMachine(store, leader -> leadership.accept(self.equals(leader)));
+        new StoreStateMachine(
+            store,
+            leader -> leadership.accept(self.equals(leader)),
+            leader -> fetchStore(nodeId, selfId, byId.get(leader), store, channels));
     try {
       Files.createDirectories(dir);
       RaftServer server =
@@ -184,6 +220,65 @@ final class ReplicaGroup implements LocalStore.WriteLog, AutoCloseable {
     }
   }
 
+  /** Replaces the store with the leader's whole store, streamed from it. */
+  private static LocalStore.LogPosition fetchStore(
+      String nodeId,
+      String selfId,
+      @Nullable GroupPeer leader,
+      LocalStore store,
+      NodeChannels channels) {
+    if (leader == null) {
+      throw ShardClusterException.unavailable(nodeId + ": the leader is not among the peers");
+    }
+    Iterator<StoreChunk> chunks =
+        ReplicaSnapshotsGrpc.newBlockingStub(channels.channel(leader.address().toString()))
+            .fetchStore(FetchStoreRequest.newBuilder().setReplicaId(selfId).build());
+    LocalStore.StoreInstall install = store.beginInstall();
+    long rows = 0;
+    while (chunks.hasNext()) {
+      StoreChunk chunk = chunks.next();
+      if (chunk.getDone()) {
+        LocalStore.LogPosition position =
+            new LocalStore.LogPosition(chunk.getAppliedTerm(), chunk.getAppliedIndex());
+        install.finish(position);
+        logger.info(
+            nodeId
+                + " replica "
+                + selfId
+                + " installed "
+                + rows
+                + " rows from "
+                + leader.id()
+                + " at log entry "
+                + position.index());
+        return position;
+      }
+      List<byte[]> keys = new ArrayList<>(chunk.getRowsCount());
+      List<byte[]> values = new ArrayList<>(chunk.getRowsCount());
+      for (StoreRow row : chunk.getRowsList()) {
+        keys.add(row.getKey().toByteArray());
+        values.add(row.getValue().toByteArray());
+      }
+      install.rows(chunk.getFamily(), keys, values);
+      rows += keys.size();
+    }
+    throw ShardClusterException.unavailable(
+        nodeId + ": the leader's store ended before its last entry");
+  }
+
+  private static void deleteTree(Path dir) {
+    if (!Files.exists(dir)) {
+      return;
+    }
+    try (var paths = Files.walk(dir)) {
+      for (Path path : (Iterable<Path>) paths.sorted(Comparator.reverseOrder())::iterator) {
+        Files.delete(path);
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot delete " + dir, e);
+    }
+  }
+
   private static TimeDuration millis(Duration duration) {
     return TimeDuration.valueOf(duration.toMillis(), TimeUnit.MILLISECONDS);
   }
@@ -200,9 +295,9 @@ final class ReplicaGroup implements LocalStore.WriteLog, AutoCloseable {
     }
   }
 
+  /** Appends one entry; {@link GroupCommit} in front of it joins concurrent writers' batches. */
   @Override
   public void append(byte[] batch) {
-    refuseIfCancelled();
     RaftClientRequest request =
         request(
             Message.valueOf(UnsafeByteOperations.unsafeWrap(batch)),

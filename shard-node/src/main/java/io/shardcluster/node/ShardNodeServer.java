@@ -4,12 +4,14 @@ import com.google.protobuf.ByteString;
 import io.grpc.ManagedChannel;
 import io.grpc.Server;
 import io.grpc.ServerBuilder;
+import io.grpc.ServiceDescriptor;
 import io.shardcluster.errors.ShardClusterException;
 import io.shardcluster.proto.v1.DirectoryEntryLoad;
 import io.shardcluster.proto.v1.IdentifyResponse;
 import io.shardcluster.proto.v1.KeyMigrationGrpc;
 import io.shardcluster.proto.v1.NodeStats;
 import io.shardcluster.proto.v1.RangeLoad;
+import io.shardcluster.proto.v1.ReplicaSnapshotsGrpc;
 import io.shardcluster.proto.v1.ReplicaStatus;
 import io.shardcluster.proto.v1.RoutingTableProto;
 import io.shardcluster.proto.v1.ShardNodeGrpc;
@@ -25,6 +27,7 @@ import io.shardcluster.server.ServerLifecycle;
 import io.shardcluster.server.ServerStartup;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -46,6 +49,8 @@ public final class ShardNodeServer {
   private static final Duration ROUTING_FETCH_TIMEOUT = Duration.ofSeconds(2);
   // Directory-keyspace group entries kept; a miss asks the coordinator.
   private static final long GROUP_CACHE_ENTRIES = 1_000_000;
+  // Concurrent writers' batches share a replica group log entry up to this size.
+  private static final int MAX_LOG_ENTRY_BYTES = 1 << 20;
 
   private final ShardNodeConfig config;
   private final ServerBuilder<?> serverBuilder;
@@ -198,13 +203,16 @@ public final class ShardNodeServer {
             Executors.newFixedThreadPool(
                 Math.max(2, Runtime.getRuntime().availableProcessors()),
                 DaemonThreads.numbered(nodeId + "-query-")));
-    services =
-        new LeaderServices(
+    List<ServiceDescriptor> leaderServices =
+        new ArrayList<>(
             List.of(
                 ShardNodeGrpc.getServiceDescriptor(),
                 TransactionsGrpc.getServiceDescriptor(),
-                KeyMigrationGrpc.getServiceDescriptor()),
-            this::notLeader);
+                KeyMigrationGrpc.getServiceDescriptor()));
+    if (replicated) {
+      leaderServices.add(ReplicaSnapshotsGrpc.getServiceDescriptor());
+    }
+    services = new LeaderServices(leaderServices, this::notLeader);
     serverBuilder.fallbackHandlerRegistry(services);
     Server server = lifecycle.serve(serverBuilder, config.host(), config.port());
 
@@ -219,8 +227,9 @@ public final class ShardNodeServer {
                   config.replication().peers(),
                   dataDir.resolve("raft"),
                   store,
+                  migrationChannels,
                   leads -> leadership.execute(this::followLeadership)));
-      store.writeThrough(group);
+      store.writeThrough(new GroupCommit(group, MAX_LOG_ENTRY_BYTES));
     }
     shared =
         new LeaderStack.Shared(

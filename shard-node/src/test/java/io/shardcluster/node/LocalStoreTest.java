@@ -301,19 +301,100 @@ class LocalStoreTest {
       assertThat(logged).hasSize(2);
       assertThat(store.get(HASH, b("k"))).as("not applied until the log says so").isNull();
 
-      store.applyLogged(logged.get(0), 7);
+      store.applyLogged(logged.get(0), new LocalStore.LogPosition(1, 7));
       assertThat(store.get(HASH, b("k"))).isEqualTo(b("v1"));
-      assertThat(store.appliedIndex()).isEqualTo(7);
+      assertThat(store.applied()).isEqualTo(new LocalStore.LogPosition(1, 7));
 
       store.put(HASH, b("k"), b("v2"));
-      store.applyLogged(logged.get(2), 7); // a replay of an index already applied: skipped
+      store.applyLogged(
+          logged.get(2),
+          new LocalStore.LogPosition(1, 7)); // a replay of an index already applied: skipped
       assertThat(store.get(HASH, b("k"))).isEqualTo(b("v1"));
-      store.applyLogged(logged.get(2), 8);
+      store.applyLogged(logged.get(2), new LocalStore.LogPosition(2, 8));
       assertThat(store.get(HASH, b("k"))).isEqualTo(b("v2"));
 
       store.saveRouting(b("table"));
       assertThat(logged).as("the routing cache is this process's own").hasSize(3);
       assertThat(store.loadRouting()).isEqualTo(b("table"));
+    }
+  }
+
+  @Test
+  void aStoreReadWhole_installedIntoAnother_replacesItsRows_andCarriesTheLogPosition()
+      throws Exception {
+    Path leaderDir = dir.resolve("leader");
+    Path followerDir = dir.resolve("follower");
+    try (LocalStore leader = LocalStore.open(leaderDir, false);
+        LocalStore follower = LocalStore.open(followerDir, false)) {
+      List<byte[]> logged = new java.util.ArrayList<>();
+      leader.writeThrough(logged::add);
+      for (int i = 0; i < 300; i++) {
+        leader.put(HASH, b("key-" + i), b("value-" + i));
+      }
+      for (int i = 0; i < logged.size(); i++) {
+        leader.applyLogged(logged.get(i), new LocalStore.LogPosition(3, i + 1));
+      }
+      follower.put(HASH, b("stale"), b("only on the follower"));
+      follower.put(HASH, b("key-1"), b("old"));
+
+      LocalStore.StoreInstall install = follower.beginInstall();
+      assertThat(follower.installInterrupted()).as("until it finishes").isTrue();
+      List<Integer> chunks = new java.util.ArrayList<>();
+      leader.readAll(
+          1024,
+          new LocalStore.StoreSink() {
+            @Override
+            public void rows(int family, List<byte[]> keys, List<byte[]> values) {
+              chunks.add(keys.size());
+              install.rows(family, keys, values);
+            }
+
+            @Override
+            public void end(LocalStore.LogPosition position) {
+              install.finish(position);
+            }
+          });
+
+      assertThat(chunks.size()).as("read in chunks of about 1 KiB").isGreaterThan(5);
+      assertThat(follower.get(HASH, b("stale"))).isNull();
+      assertThat(follower.get(HASH, b("key-1"))).isEqualTo(b("value-1"));
+      assertThat(follower.get(HASH, b("key-299"))).isEqualTo(b("value-299"));
+      assertThat(follower.applied()).isEqualTo(new LocalStore.LogPosition(3, 300));
+      assertThat(follower.lastSnapshot()).isEqualTo(new LocalStore.LogPosition(3, 300));
+      assertThat(follower.installInterrupted()).isFalse();
+    }
+    try (LocalStore reopened = LocalStore.open(followerDir, false)) {
+      assertThat(reopened.applied()).as("durable").isEqualTo(new LocalStore.LogPosition(3, 300));
+      assertThat(reopened.get(HASH, b("key-7"))).isEqualTo(b("value-7"));
+    }
+  }
+
+  @Test
+  void anInstallStoppedHalfway_isSeenAtTheNextOpen_andCleared() throws Exception {
+    try (LocalStore store = LocalStore.open(dir, false)) {
+      store.put(HASH, b("old"), b("v"));
+      LocalStore.StoreInstall install = store.beginInstall();
+      install.rows(0, List.of(b("x")), List.of(b("partial")));
+    }
+    try (LocalStore store = LocalStore.open(dir, false)) {
+      assertThat(store.installInterrupted()).isTrue();
+      store.clearInterruptedInstall();
+      assertThat(store.installInterrupted()).isFalse();
+      assertThat(store.get(HASH, b("old"))).isNull();
+      assertThat(store.applied()).isEqualTo(LocalStore.LogPosition.NONE);
+    }
+  }
+
+  @Test
+  void markSnapshot_recordsTheLastAppliedEntry() throws Exception {
+    try (LocalStore store = LocalStore.open(dir, false)) {
+      assertThat(store.lastSnapshot()).isEqualTo(LocalStore.LogPosition.NONE);
+      List<byte[]> logged = new java.util.ArrayList<>();
+      store.writeThrough(logged::add);
+      store.put(HASH, b("k"), b("v"));
+      store.applyLogged(logged.get(0), new LocalStore.LogPosition(2, 41));
+      assertThat(store.markSnapshot()).isEqualTo(new LocalStore.LogPosition(2, 41));
+      assertThat(store.lastSnapshot()).isEqualTo(new LocalStore.LogPosition(2, 41));
     }
   }
 }

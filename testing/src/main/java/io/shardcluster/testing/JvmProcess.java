@@ -30,6 +30,7 @@ public final class JvmProcess {
   private int starts;
 
   private final Map<String, String> environment;
+  private final List<String> jvmOptions;
 
   public JvmProcess(String name, Path jar, Path logDir, List<String> arguments) {
     this(name, jar, logDir, arguments, Map.of());
@@ -37,11 +38,23 @@ public final class JvmProcess {
 
   public JvmProcess(
       String name, Path jar, Path logDir, List<String> arguments, Map<String, String> environment) {
+    this(name, jar, logDir, arguments, environment, List.of());
+  }
+
+  /** A process with JVM options besides {@link #JVM_OPTIONS} (system properties, say). */
+  public JvmProcess(
+      String name,
+      Path jar,
+      Path logDir,
+      List<String> arguments,
+      Map<String, String> environment,
+      List<String> jvmOptions) {
     this.name = name;
     this.jar = jar;
     this.log = logDir.resolve(name + ".log");
     this.arguments = List.copyOf(arguments);
     this.environment = Map.copyOf(environment);
+    this.jvmOptions = List.copyOf(jvmOptions);
   }
 
   public static String javaBinary() {
@@ -57,6 +70,7 @@ public final class JvmProcess {
     List<String> command = new ArrayList<>();
     command.add(javaBinary());
     command.addAll(JVM_OPTIONS);
+    command.addAll(jvmOptions);
     command.add("-jar");
     command.add(jar.toString());
     command.addAll(arguments);

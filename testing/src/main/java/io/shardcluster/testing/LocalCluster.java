@@ -143,6 +143,12 @@ public final class LocalCluster implements TestCluster {
    * listens. Kill, freeze or restart them by those names.
    */
   public List<String> addGroup(String node, int replicas) throws Exception {
+    return addGroup(node, replicas, List.of());
+  }
+
+  /** As above, each process started with these JVM options too (-Draft.* settings, say). */
+  public List<String> addGroup(String node, int replicas, List<String> jvmOptions)
+      throws Exception {
     List<String> names = new ArrayList<>();
     List<String> peers = new ArrayList<>();
     List<Integer> ports = new ArrayList<>();
@@ -178,7 +184,8 @@ public final class LocalCluster implements TestCluster {
                   "--replica",
                   String.valueOf((char) ('a' + r))));
       args.addAll(peers);
-      JvmProcess process = new JvmProcess(name, jar("shard-node"), dir, args, environment(dir));
+      JvmProcess process =
+          new JvmProcess(name, jar("shard-node"), dir, args, environment(dir), jvmOptions);
       nodes.put(name, process);
       process.start();
     }
@@ -200,10 +207,21 @@ public final class LocalCluster implements TestCluster {
   /** As above, with more coordinator arguments. */
   public static LocalCluster startGroups(
       String testName, int groups, int replicas, List<String> coordinatorExtras) throws Exception {
+    return startGroups(testName, groups, replicas, coordinatorExtras, List.of());
+  }
+
+  /** As above, every shard-node process started with these JVM options too. */
+  public static LocalCluster startGroups(
+      String testName,
+      int groups,
+      int replicas,
+      List<String> coordinatorExtras,
+      List<String> nodeJvmOptions)
+      throws Exception {
     LocalCluster cluster = start(testName, 0, coordinatorExtras);
     try {
       for (int i = 1; i <= groups; i++) {
-        cluster.addGroup("node-" + i, replicas);
+        cluster.addGroup("node-" + i, replicas, nodeJvmOptions);
       }
       cluster.awaitUp(groups);
       return cluster;

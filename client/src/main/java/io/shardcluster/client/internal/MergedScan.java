@@ -63,6 +63,9 @@ public final class MergedScan implements KeyValueIterator {
   private @Nullable ByteString lastKey;
   // The epoch of the table the streams were last opened with.
   private long openedAt;
+  // Whether a node the scan asked is a replica group: one that does not answer is electing a
+  // leader, and the scan waits for it as single-key requests do.
+  private boolean askedReplicaGroup;
   private long emitted;
   private int attempt;
   // Rows returned when the last failure happened: progress since then resets the retry budget.
@@ -130,7 +133,7 @@ public final class MergedScan implements KeyValueIterator {
           attempt = 0;
         }
         emittedAtFailure = emitted;
-        if (!policy.shouldRetry(e, attempt)) {
+        if (!policy.shouldRetry(e, attempt, askedReplicaGroup)) {
           close();
           throw e;
         }
@@ -164,6 +167,7 @@ public final class MergedScan implements KeyValueIterator {
     // A range keyspace asks only the owners of the ranges the scan overlaps; a directory keyspace
     // asks every node.
     Set<String> owners = routed.ownersOf(start, to, table.nodeAddresses().keySet());
+    askedReplicaGroup = owners.stream().anyMatch(table::replicated);
     ScanRequest request =
         ScanRequest.newBuilder()
             .setKeyspace(keyspace)

@@ -8,6 +8,7 @@ import com.google.protobuf.ByteString;
 import io.grpc.ConnectivityState;
 import io.grpc.ManagedChannel;
 import io.shardcluster.errors.ErrorCode;
+import io.shardcluster.errors.NotLeaderException;
 import io.shardcluster.errors.ShardClusterException;
 import io.shardcluster.proto.v1.AdminGrpc;
 import io.shardcluster.proto.v1.CreateKeyspaceRequest;
@@ -35,6 +36,8 @@ import io.shardcluster.proto.v1.RebalanceRequest;
 import io.shardcluster.proto.v1.RemoveDirectoryEntryRequest;
 import io.shardcluster.proto.v1.RemoveNodeRequest;
 import io.shardcluster.proto.v1.RemoveNodeResponse;
+import io.shardcluster.proto.v1.ReplaceReplicaRequest;
+import io.shardcluster.proto.v1.ReplicasGrpc;
 import io.shardcluster.proto.v1.RoutingGrpc;
 import io.shardcluster.proto.v1.SetDirectoryEntryRequest;
 import io.shardcluster.proto.v1.ShardNodeGrpc;
@@ -196,6 +199,52 @@ public final class ClusterAdmin {
       int locks,
       boolean primary,
       List<String> participants) {}
+
+  // A configuration change waits for the new configuration to commit through the log.
+  private static final Duration REPLACE_TIMEOUT = Duration.ofSeconds(30);
+
+  /**
+   * Replaces a member of a node's replica group by a new process, through the group's leader (a
+   * Raft configuration change). Start the new process first, with the group's new peer list (the
+   * old member left out, the new one in): once the change commits it installs the leader's store
+   * and catches up. Returns the group's members then, as {@code ID@HOST:PORT/RAFTPORT}.
+   *
+   * @param newPeer the new process, {@code ID@HOST:PORT/RAFTPORT}
+   */
+  public List<String> replaceReplica(String node, String oldReplica, String newPeer) {
+    NodeInfo info =
+        nodes().nodes().stream()
+            .filter(candidate -> candidate.id().equals(node))
+            .findFirst()
+            .orElseThrow(() -> new ShardClusterException(ErrorCode.NOT_FOUND, "no node " + node));
+    if (info.replicas().isEmpty()) {
+      throw new ShardClusterException(
+          ErrorCode.FAILED_PRECONDITION,
+          node + " is one process, not a replica group: there is no replica to replace");
+    }
+    String address = info.address();
+    for (int attempt = 0; ; attempt++) {
+      try {
+        return ReplicasGrpc.newBlockingStub(channels.channel(address))
+            .withDeadlineAfter(REPLACE_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)
+            .replaceReplica(
+                ReplaceReplicaRequest.newBuilder()
+                    .setOldReplica(oldReplica)
+                    .setNewPeer(newPeer)
+                    .build())
+            .getMembersList();
+      } catch (RuntimeException e) {
+        ShardClusterException error = StatusErrors.fromStatus(e);
+        if (error instanceof NotLeaderException notLeader
+            && notLeader.leaderAddress().isPresent()
+            && attempt < 3) {
+          address = notLeader.leaderAddress().get();
+          continue;
+        }
+        throw error;
+      }
+    }
+  }
 
   /**
    * The transactions holding locks or records on the nodes, oldest first: in flight, or left by a
@@ -679,7 +728,9 @@ public final class ClusterAdmin {
                         replica.getTerm(),
                         replica.getAppliedIndex(),
                         replica.getLag(),
-                        replica.getMillisSinceHeartbeat()))
+                        replica.getMillisSinceHeartbeat(),
+                        replica.getHeard(),
+                        replica.getZone()))
             .toList());
   }
 }

@@ -10,6 +10,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import org.jspecify.annotations.Nullable;
 
@@ -82,6 +83,7 @@ public record ClusterHealth(long epoch, List<Check> checks) {
     checks.add(nodesCheck(nodes, refusedRegistrations));
     checks.add(reachableCheck(nodes, unanswered, answerMillis));
     checks.add(replicasCheck(nodes));
+    checks.add(zonesCheck(nodes));
     checks.add(storageCheck(nodes));
     checks.add(dataCheck(table, nodes, keyspaces));
     checks.add(migrationsCheck(nodes, recent));
@@ -155,9 +157,67 @@ public record ClusterHealth(long epoch, List<Check> checks) {
   // A replica silent this long (six heartbeats) counts as down.
   private static final long REPLICA_SILENT_MILLIS = 3_000;
 
-  /** WARN for any replica group with fewer live replicas than it has. */
+  /**
+   * WARN for any replica group with a majority of its replicas in one zone: losing that zone stops
+   * the group (with three replicas, it takes three zones to survive the loss of one).
+   */
+  private static Check zonesCheck(List<NodeInfo> nodes) {
+    Set<String> zones = new TreeSet<>();
+    for (NodeInfo node : nodes) {
+      for (ReplicaInfo replica : node.replicas()) {
+        if (!replica.zone().isEmpty()) {
+          zones.add(replica.zone());
+        }
+      }
+    }
+    if (zones.isEmpty()) {
+      return new Check("zones", Status.OK, "no zones given (shard-node --zone)");
+    }
+    List<String> crowded = new ArrayList<>();
+    for (NodeInfo node : nodes) {
+      if (node.memberState() == NodeState.REMOVED) {
+        continue;
+      }
+      int members = node.replicas().size();
+      Map<String, List<String>> byZone = new TreeMap<>();
+      for (ReplicaInfo replica : node.replicas()) {
+        if (!replica.zone().isEmpty()) {
+          byZone.computeIfAbsent(replica.zone(), z -> new ArrayList<>()).add(replica.replicaId());
+        }
+      }
+      byZone.forEach(
+          (zone, replicas) -> {
+            if (replicas.size() > members / 2) {
+              crowded.add(
+                  node.id()
+                      + "'s replicas "
+                      + String.join(" and ", replicas)
+                      + " share "
+                      + zone
+                      + ": losing "
+                      + zone
+                      + " stops "
+                      + node.id());
+            }
+          });
+    }
+    if (!crowded.isEmpty()) {
+      return new Check(
+          "zones", Status.WARN, String.join("; ", crowded) + " (zones: " + zones + ")");
+    }
+    return new Check(
+        "zones",
+        Status.OK,
+        "no zone holds a majority of a group's replicas (zones: " + zones + ")");
+  }
+
+  /**
+   * WARN for any replica group with fewer live replicas than its configuration has; FAIL for one
+   * with no live majority (it serves nothing until a majority runs again).
+   */
   private static Check replicasCheck(List<NodeInfo> nodes) {
     List<String> under = new ArrayList<>();
+    boolean noMajority = false;
     int groups = 0;
     for (NodeInfo node : nodes) {
       if (node.replicas().isEmpty() || node.memberState() == NodeState.REMOVED) {
@@ -166,7 +226,9 @@ public record ClusterHealth(long epoch, List<Check> checks) {
       groups++;
       List<String> silent = new ArrayList<>();
       for (ReplicaInfo replica : node.replicas()) {
-        if (replica.millisSinceHeartbeat() > REPLICA_SILENT_MILLIS) {
+        if (!replica.heard()) {
+          silent.add(replica.replicaId() + " never heard from");
+        } else if (replica.millisSinceHeartbeat() > REPLICA_SILENT_MILLIS) {
           silent.add(
               String.format(
                   Locale.ROOT,
@@ -176,19 +238,25 @@ public record ClusterHealth(long epoch, List<Check> checks) {
         }
       }
       if (!silent.isEmpty()) {
+        int members = node.replicas().size();
+        int live = members - silent.size();
+        boolean majority = live > members / 2;
+        noMajority |= !majority;
         under.add(
             node.id()
                 + " has "
-                + (node.replicas().size() - silent.size())
+                + live
                 + " of "
-                + node.replicas().size()
+                + members
                 + " replicas live ("
                 + String.join(", ", silent)
-                + ")");
+                + ")"
+                + (majority ? "" : ": no majority, it serves nothing"));
       }
     }
     if (!under.isEmpty()) {
-      return new Check("replicas", Status.WARN, String.join("; ", under));
+      return new Check(
+          "replicas", noMajority ? Status.FAIL : Status.WARN, String.join("; ", under));
     }
     return new Check(
         "replicas",

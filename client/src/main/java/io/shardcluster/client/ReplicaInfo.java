@@ -9,7 +9,10 @@ package io.shardcluster.client;
  * @param term its Raft term
  * @param appliedIndex the index of the last log entry it applied
  * @param lag log entries it is behind the leader, as the leader last reported (0 for the leader)
- * @param millisSinceHeartbeat time since it last reported
+ * @param millisSinceHeartbeat time since it last reported (0 if it never has)
+ * @param heard false for a member of the group's configuration that has not reported since the
+ *     coordinator started: not running, or not reaching the coordinator
+ * @param zone where it runs ({@code shard-node --zone}); empty if not given
  */
 public record ReplicaInfo(
     String replicaId,
@@ -18,4 +21,6 @@ public record ReplicaInfo(
     long term,
     long appliedIndex,
     long lag,
-    long millisSinceHeartbeat) {}
+    long millisSinceHeartbeat,
+    boolean heard,
+    String zone) {}

@@ -221,6 +221,7 @@ class ClusterHealthTest {
             "nodes",
             "reachable",
             "replicas",
+            "zones",
             "storage",
             "data",
             "migrations",
@@ -234,39 +235,110 @@ class ClusterHealthTest {
         .isEqualTo("node-3 holds the most, 1.01x the mean by keys, within the balancer's 1.20x");
   }
 
+  private static NodeInfo grouped(List<ReplicaInfo> replicas) {
+    return grouped("node-1", replicas);
+  }
+
+  private static NodeInfo grouped(String id, List<ReplicaInfo> replicas) {
+    NodeInfo up = up(id);
+    return new NodeInfo(
+        up.id(),
+        up.address(),
+        up.state(),
+        up.memberState(),
+        up.share(),
+        up.intervals(),
+        up.keys(),
+        up.bytes(),
+        up.keysStale(),
+        up.readsPerSec(),
+        up.writesPerSec(),
+        up.readP99Millis(),
+        up.writeP99Millis(),
+        up.millisSinceHeartbeat(),
+        up.note(),
+        up.stopped(),
+        up.storageFaults(),
+        up.storageFault(),
+        up.writeFault(),
+        replicas);
+  }
+
   @Test
   void aReplicaGroupWithASilentReplica_warns_namingTheReplica() {
-    NodeInfo up = up("node-1");
     NodeInfo grouped =
-        new NodeInfo(
-            up.id(),
-            up.address(),
-            up.state(),
-            up.memberState(),
-            up.share(),
-            up.intervals(),
-            up.keys(),
-            up.bytes(),
-            up.keysStale(),
-            up.readsPerSec(),
-            up.writesPerSec(),
-            up.readP99Millis(),
-            up.writeP99Millis(),
-            up.millisSinceHeartbeat(),
-            up.note(),
-            up.stopped(),
-            up.storageFaults(),
-            up.storageFault(),
-            up.writeFault(),
+        grouped(
             List.of(
-                new ReplicaInfo("a", "h:1", true, 3, 100, 0, 200),
-                new ReplicaInfo("b", "h:11", false, 3, 99, 1, 300),
-                new ReplicaInfo("c", "h:21", false, 2, 40, 60, 12_000)));
+                new ReplicaInfo("a", "h:1", true, 3, 100, 0, 200, true, ""),
+                new ReplicaInfo("b", "h:11", false, 3, 99, 1, 300, true, ""),
+                new ReplicaInfo("c", "h:21", false, 2, 40, 60, 12_000, true, "")));
     ClusterHealth health = judge(List.of(grouped, up("node-2"), up("node-3")), List.of(), Map.of());
 
     assertThat(check(health, "replicas").status()).isEqualTo(Status.WARN);
     assertThat(check(health, "replicas").detail())
         .isEqualTo("node-1 has 2 of 3 replicas live (c silent for 12.0 s)");
+  }
+
+  @Test
+  void aMajorityOfAGroupInOneZone_warns() {
+    NodeInfo grouped =
+        grouped(
+            List.of(
+                new ReplicaInfo("a", "h:1", true, 3, 100, 0, 200, true, "z1"),
+                new ReplicaInfo("b", "h:11", false, 3, 100, 0, 300, true, "z2"),
+                new ReplicaInfo("c", "h:21", false, 3, 100, 0, 300, true, "z2")));
+    NodeInfo spread =
+        grouped(
+            "node-2",
+            List.of(
+                new ReplicaInfo("a", "h:2", true, 3, 100, 0, 200, true, "z1"),
+                new ReplicaInfo("b", "h:12", false, 3, 100, 0, 300, true, "z2"),
+                new ReplicaInfo("c", "h:22", false, 3, 100, 0, 300, true, "z3")));
+    ClusterHealth health = judge(List.of(grouped, spread, up("node-3")), List.of(), Map.of());
+
+    assertThat(check(health, "zones").status()).isEqualTo(Status.WARN);
+    assertThat(check(health, "zones").detail())
+        .isEqualTo(
+            "node-1's replicas b and c share z2: losing z2 stops node-1 (zones: [z1, z2, z3])");
+
+    ClusterHealth fine = judge(List.of(spread, up("node-3")), List.of(), Map.of());
+    assertThat(check(fine, "zones").status()).isEqualTo(Status.OK);
+    assertThat(check(fine, "zones").detail())
+        .isEqualTo("no zone holds a majority of a group's replicas (zones: [z1, z2, z3])");
+    assertThat(check(judge(List.of(up("node-3")), List.of(), Map.of()), "zones").detail())
+        .isEqualTo("no zones given (shard-node --zone)");
+  }
+
+  @Test
+  void aMemberOfTheGroupNeverHeardFrom_warnsToo() {
+    NodeInfo grouped =
+        grouped(
+            List.of(
+                new ReplicaInfo("a", "h:1", true, 3, 100, 0, 200, true, ""),
+                new ReplicaInfo("b", "h:11", false, 3, 99, 1, 300, true, ""),
+                new ReplicaInfo("c", "", false, 0, 0, 0, 0, false, "")));
+    ClusterHealth health = judge(List.of(grouped, up("node-2"), up("node-3")), List.of(), Map.of());
+
+    assertThat(check(health, "replicas").status()).isEqualTo(Status.WARN);
+    assertThat(check(health, "replicas").detail())
+        .isEqualTo("node-1 has 2 of 3 replicas live (c never heard from)");
+  }
+
+  @Test
+  void aGroupWithoutALiveMajority_fails() {
+    NodeInfo grouped =
+        grouped(
+            List.of(
+                new ReplicaInfo("a", "h:1", false, 3, 100, 0, 200, true, ""),
+                new ReplicaInfo("b", "h:11", false, 3, 99, 1, 9_000, true, ""),
+                new ReplicaInfo("c", "", false, 0, 0, 0, 0, false, "")));
+    ClusterHealth health = judge(List.of(grouped, up("node-2"), up("node-3")), List.of(), Map.of());
+
+    assertThat(check(health, "replicas").status()).isEqualTo(Status.FAIL);
+    assertThat(check(health, "replicas").detail())
+        .isEqualTo(
+            "node-1 has 1 of 3 replicas live (b silent for 9.0 s, c never heard from):"
+                + " no majority, it serves nothing");
   }
 
   @Test

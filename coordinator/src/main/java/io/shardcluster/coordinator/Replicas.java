@@ -52,7 +52,11 @@ final class Replicas {
     return true;
   }
 
-  /** Each replica of the node's group heard from, the leader first; empty for a lone node. */
+  /**
+   * Each replica of the node's group, the leader first: those heard from, then members of the
+   * group's configuration never heard from (as the leader, or else the latest report, lists it);
+   * empty for a lone node.
+   */
   synchronized List<ReplicaInfo> of(String node) {
     Map<String, Seen> group = groups.getOrDefault(node, Map.of());
     Seen leader =
@@ -60,10 +64,18 @@ final class Replicas {
             .filter(seen -> seen.status().getLeader())
             .max(Comparator.comparingLong(seen -> seen.status().getTerm()))
             .orElse(null);
+    Seen configured =
+        leader != null
+            ? leader
+            : group.values().stream().max(Comparator.comparing(Seen::at)).orElse(null);
     String leaderId = leader == null ? "" : leader.status().getReplicaId();
+    List<String> members = configured == null ? List.of() : configured.status().getMembersList();
     List<ReplicaInfo> replicas = new ArrayList<>();
     for (Seen seen : group.values()) {
       ReplicaStatus status = seen.status();
+      if (!members.isEmpty() && !members.contains(status.getReplicaId())) {
+        continue; // replaced: no longer in the group's configuration
+      }
       boolean leads = status.getReplicaId().equals(leaderId);
       long lag = 0;
       if (leader != null && !leads) {
@@ -82,7 +94,16 @@ final class Replicas {
               .setLag(lag)
               .setMillisSinceHeartbeat(
                   Math.max(1, Duration.between(seen.at(), clock.instant()).toMillis()))
+              .setHeard(true)
+              .setZone(status.getZone())
               .build());
+    }
+    if (configured != null) {
+      for (String member : members) {
+        if (!group.containsKey(member)) {
+          replicas.add(ReplicaInfo.newBuilder().setReplicaId(member).setHeard(false).build());
+        }
+      }
     }
     replicas.sort(Comparator.comparing(ReplicaInfo::getLeader).reversed());
     return replicas;

@@ -1,15 +1,18 @@
 package io.shardcluster.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import com.google.protobuf.ByteString;
 import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.shardcluster.client.KeyValueIterator;
 import io.shardcluster.client.NodeInfo;
 import io.shardcluster.client.NodeState;
 import io.shardcluster.client.ReplicaInfo;
+import io.shardcluster.client.ScanOptions;
 import io.shardcluster.client.ShardClient;
 import io.shardcluster.errors.ErrorCode;
 import io.shardcluster.proto.v1.GetRequest;
@@ -29,7 +32,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -133,6 +139,24 @@ class ReplicationIT {
       HistoryWorkload load = new HistoryWorkload(client, 200, 8);
       load.start();
       awaitAcknowledged(load, 500);
+      // Whole scans meanwhile: a scan rides through an election as single-key requests do.
+      AtomicBoolean scanning = new AtomicBoolean(true);
+      AtomicLong scans = new AtomicLong();
+      List<Throwable> scanFailures = new CopyOnWriteArrayList<>();
+      Thread scanner =
+          new Thread(
+              () -> {
+                while (scanning.get()) {
+                  try (KeyValueIterator rows = client.scan(ScanOptions.all())) {
+                    rows.forEachRemaining(row -> {});
+                    scans.incrementAndGet();
+                  } catch (RuntimeException e) {
+                    scanFailures.add(e);
+                  }
+                }
+              },
+              "scanner");
+      scanner.start();
       String leader = awaitLeader(client, "node-1", "");
       for (int round = 1; round <= 3; round++) {
         cluster.kill(leader);
@@ -147,9 +171,13 @@ class ReplicationIT {
         leader = next;
       }
       load.close();
+      scanning.set(false);
+      scanner.join(60_000);
       System.out.printf(
-          "%,d operations on %d keys recorded, %,d failed during elections%n",
-          load.history().size(), load.history().keys(), load.failed());
+          "%,d operations on %d keys recorded, %,d failed during elections; %,d whole scans%n",
+          load.history().size(), load.history().keys(), load.failed(), scans.get());
+      assertThat(scanFailures).as("scans through three elections").isEmpty();
+      assertThat(scans.get()).isPositive();
       assertThat(load.history().violations()).isEmpty();
       assertThat(load.lostWrites()).isEmpty();
     }
@@ -212,21 +240,18 @@ class ReplicationIT {
     }
   }
 
+  // Snapshots every 300 entries and small log segments: the log a new or wiped replica would need
+  // is deleted, so it must install the leader's store, then catch up from the log.
+  private static final List<String> COMPACTING =
+      List.of(
+          "-Draft.server.snapshot.auto.trigger.threshold=300",
+          "-Draft.server.log.purge.preservation.log.num=50",
+          "-Draft.server.log.purge.gap=50",
+          "-Draft.server.log.segment.size.max=16KB");
+
   @Test
   void replicaWithItsDataDirectoryDeleted_installsTheLeadersStore_keyForKey() throws Exception {
-    // Snapshots every 300 entries and small log segments: the log the wiped replica would need
-    // is deleted, so it must install the leader's store, then catch up from the log.
-    cluster =
-        LocalCluster.startGroups(
-            "replication-wipe",
-            1,
-            3,
-            List.of(),
-            List.of(
-                "-Draft.server.snapshot.auto.trigger.threshold=300",
-                "-Draft.server.log.purge.preservation.log.num=50",
-                "-Draft.server.log.purge.gap=50",
-                "-Draft.server.log.segment.size.max=16KB"));
+    cluster = LocalCluster.startGroups("replication-wipe", 1, 3, List.of(), COMPACTING);
     try (ShardClient client = client()) {
       for (int i = 0; i < 2_000; i++) {
         client.put("key-" + i, "value-" + i);
@@ -266,6 +291,72 @@ class ReplicationIT {
       }
       awaitLeader(client, "node-1", "");
       for (int i = 0; i < 2_600; i++) {
+        assertThat(client.get("key-" + i)).contains("value-" + i);
+      }
+    }
+  }
+
+  @Test
+  void aDeadReplica_replacedByANewProcess_installsTheStore_andTheGroupForgetsIt() throws Exception {
+    cluster = LocalCluster.startGroups("replication-replace", 1, 3, List.of(), COMPACTING);
+    try (ShardClient client = client()) {
+      for (int i = 0; i < 1_500; i++) {
+        client.put("key-" + i, "value-" + i);
+      }
+      String leader = awaitLeader(client, "node-1", "");
+      String dead =
+          Stream.of("a", "b", "c")
+              .map(replica -> "node-1-" + replica)
+              .filter(name -> !name.equals(leader))
+              .findFirst()
+              .orElseThrow();
+      String deadId = dead.substring("node-1-".length());
+      cluster.kill(dead);
+      assertThatThrownBy(
+              () ->
+                  client
+                      .admin()
+                      .replaceReplica(
+                          "node-1", leader.substring("node-1-".length()), "x@127.0.0.1:1/2"))
+          .as("the leader is not replaced while it leads")
+          .hasMessageContaining("leads the group");
+      assertThatThrownBy(() -> client.admin().replaceReplica("node-1", "zz", "x@127.0.0.1:1/2"))
+          .hasMessageContaining("has no replica zz");
+
+      String added = cluster.startReplacement("node-1", deadId, "d", COMPACTING);
+      List<String> members = client.admin().replaceReplica("node-1", deadId, added);
+      assertThat(members)
+          .hasSize(3)
+          .contains(added)
+          .noneMatch(member -> member.startsWith(deadId + "@"));
+      for (int i = 1_500; i < 1_600; i++) {
+        client.put("key-" + i, "value-" + i);
+      }
+      cluster.process("node-1-d").awaitLog("installed the leader's store", Duration.ofSeconds(60));
+      awaitCaughtUp(client, "node-1", 3);
+      assertThat(node(client, "node-1").replicas())
+          .extracting(ReplicaInfo::replicaId)
+          .as("the dead replica is no longer listed")
+          .containsExactlyInAnyOrderElementsOf(
+              Stream.of("a", "b", "c", "d").filter(id -> !id.equals(deadId)).toList());
+
+      // Every member stopped: the new one's store, read straight from disk, is the leader's.
+      List<String> live =
+          Stream.of("a", "b", "c", "d")
+              .filter(id -> !id.equals(deadId))
+              .map(id -> "node-1-" + id)
+              .toList();
+      for (String replica : live) {
+        cluster.process(replica).stop();
+      }
+      Map<String, String> replaced = storedData(cluster.dataDir("node-1-d"));
+      assertThat(replaced).hasSize(1_600);
+      assertThat(replaced).isEqualTo(storedData(cluster.dataDir(leader)));
+      for (String replica : live) {
+        cluster.restart(replica);
+      }
+      awaitLeader(client, "node-1", "");
+      for (int i = 0; i < 1_600; i++) {
         assertThat(client.get("key-" + i)).contains("value-" + i);
       }
     }

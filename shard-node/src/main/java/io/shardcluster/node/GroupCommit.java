@@ -77,7 +77,10 @@ final class GroupCommit implements LocalStore.WriteLog {
     } finally {
       lock.unlock();
     }
-    RuntimeException failure = null;
+    // Until the entry is known to be in, every writer of the round fails; an Error fails them too
+    // (it goes on from here) rather than leaving them waiting.
+    RuntimeException failure =
+        ShardClusterException.unavailable("the replica group's log failed to take a write");
     try {
       if (!round.isEmpty()) {
         entries.append(
@@ -85,19 +88,21 @@ final class GroupCommit implements LocalStore.WriteLog {
                 ? round.get(0).batch
                 : join(round.stream().map(p -> p.batch).toList()));
       }
+      failure = null;
     } catch (RuntimeException e) {
       failure = e;
-    }
-    lock.lock();
-    try {
-      for (Pending pending : round) {
-        pending.done = true;
-        pending.failure = failure;
-      }
-      inFlight = false;
-      roundDone.signalAll();
     } finally {
-      lock.unlock();
+      lock.lock();
+      try {
+        for (Pending pending : round) {
+          pending.done = true;
+          pending.failure = failure;
+        }
+        inFlight = false;
+        roundDone.signalAll();
+      } finally {
+        lock.unlock();
+      }
     }
     rethrow(mine);
   }

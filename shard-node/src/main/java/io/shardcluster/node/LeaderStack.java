@@ -56,6 +56,7 @@ final class LeaderStack implements AutoCloseable {
       Supplier<NodeStats> lastStats,
       Duration countInterval,
       Failpoints failpoints,
+      @Nullable ReplicaGroup replicaGroup,
       @Nullable ServerInterceptor leaderCheck) {}
 
   private final Shared shared;
@@ -151,8 +152,9 @@ final class LeaderStack implements AutoCloseable {
             migrationExecutor,
             new MovingKeyEstimate(
                 store, nodeId, routing::cached, () -> counts, shared.metrics()::writes)));
-    if (store.replicated()) {
-      add(new ReplicaSnapshotService(nodeId, store));
+    ReplicaGroup replicaGroup = shared.replicaGroup();
+    if (replicaGroup != null) {
+      add(new ReplicasService(nodeId, store, replicaGroup));
     }
     Consumer<RoutingTable> dropped = this::deleteDroppedKeyspaces;
     routing.addListener(dropped);

@@ -5,10 +5,11 @@ import io.shardcluster.errors.ErrorCode;
 import io.shardcluster.errors.NotLeaderException;
 import io.shardcluster.errors.ShardClusterException;
 import io.shardcluster.proto.v1.FetchStoreRequest;
-import io.shardcluster.proto.v1.ReplicaSnapshotsGrpc;
+import io.shardcluster.proto.v1.ReplicasGrpc;
 import io.shardcluster.proto.v1.StoreChunk;
 import io.shardcluster.proto.v1.StoreRow;
 import io.shardcluster.rpc.DaemonThreads;
+import io.shardcluster.rpc.HostPort;
 import io.shardcluster.rpc.NodeChannels;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -31,6 +32,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -45,6 +47,7 @@ import org.apache.ratis.protocol.RaftGroup;
 import org.apache.ratis.protocol.RaftGroupId;
 import org.apache.ratis.protocol.RaftPeer;
 import org.apache.ratis.protocol.RaftPeerId;
+import org.apache.ratis.protocol.SetConfigurationRequest;
 import org.apache.ratis.protocol.exceptions.RaftException;
 import org.apache.ratis.server.DivisionInfo;
 import org.apache.ratis.server.RaftServer;
@@ -90,7 +93,8 @@ final class ReplicaGroup implements LocalStore.WriteLog, AutoCloseable {
       long term,
       long appliedIndex,
       @Nullable String leaderId,
-      Map<String, Long> peerCommitIndexes) {}
+      Map<String, Long> peerCommitIndexes,
+      List<String> members) {}
 
   private final String nodeId;
   private final RaftPeerId self;
@@ -132,15 +136,7 @@ final class ReplicaGroup implements LocalStore.WriteLog, AutoCloseable {
                 () ->
                     ShardClusterException.invalidArgument(
                         "replica " + selfId + " is not among the group's peers " + peers));
-    List<RaftPeer> raftPeers = new ArrayList<>();
-    for (GroupPeer peer : peers) {
-      raftPeers.add(
-          RaftPeer.newBuilder()
-              .setId(peer.id())
-              .setAddress(peer.raftAddress())
-              .setClientAddress(peer.address().toString())
-              .build());
-    }
+    List<RaftPeer> raftPeers = peers.stream().map(ReplicaGroup::raftPeer).toList();
     RaftGroupId groupId =
         RaftGroupId.valueOf(
             UUID.nameUUIDFromBytes(("shardcluster/" + nodeId).getBytes(StandardCharsets.UTF_8)));
@@ -153,6 +149,10 @@ final class ReplicaGroup implements LocalStore.WriteLog, AutoCloseable {
     RaftServerConfigKeys.Rpc.setTimeoutMax(properties, millis(ELECTION_TIMEOUT_MAX));
     RaftServerConfigKeys.Read.setOption(properties, RaftServerConfigKeys.Read.Option.LINEARIZABLE);
     RaftServerConfigKeys.Read.setLeaderLeaseEnabled(properties, true);
+    // A process that is not (yet) a member, or back from a partition, asks the others before it
+    // starts an election, so that it cannot depose a working leader with a higher term (a new
+    // replica started before the leader adds it to the group, say).
+    RaftServerConfigKeys.LeaderElection.setPreVote(properties, true);
     // Ratis's leader waits up to 10 ms by default for more entries before it sends them to the
     // followers; a write waits for that. 1 ms (0 makes it spin on a core while idle).
     RaftServerConfigKeys.Log.Appender.setWaitTimeMin(
@@ -183,13 +183,20 @@ final class ReplicaGroup implements LocalStore.WriteLog, AutoCloseable {
       deleteTree(groupDir);
     }
     boolean formatted = Files.isDirectory(groupDir);
-    Map<RaftPeerId, GroupPeer> byId = new HashMap<>();
-    peers.forEach(peer -> byId.put(RaftPeerId.valueOf(peer.id()), peer));
+    // The leader's client address, from the group's current configuration (it may have changed
+    // since this process started: see replace).
+    AtomicReference<@Nullable RaftServer> running = new AtomicReference<>();
     StoreStateMachine machine =
         new StoreStateMachine(
             store,
             leader -> leadership.accept(self.equals(leader)),
-            leader -> fetchStore(nodeId, selfId, byId.get(leader), store, channels));
+            leader ->
+                fetchStore(
+                    nodeId,
+                    selfId,
+                    clientAddress(running.get(), groupId, leader),
+                    store,
+                    channels));
     try {
       Files.createDirectories(dir);
       RaftServer server =
@@ -201,6 +208,7 @@ final class ReplicaGroup implements LocalStore.WriteLog, AutoCloseable {
               .setOption(
                   formatted ? RaftStorage.StartupOption.RECOVER : RaftStorage.StartupOption.FORMAT)
               .build();
+      running.set(server);
       server.start();
       logger.info(
           nodeId
@@ -220,18 +228,40 @@ final class ReplicaGroup implements LocalStore.WriteLog, AutoCloseable {
     }
   }
 
+  private static RaftPeer raftPeer(GroupPeer peer) {
+    return RaftPeer.newBuilder()
+        .setId(peer.id())
+        .setAddress(peer.raftAddress())
+        .setClientAddress(peer.address().toString())
+        .build();
+  }
+
+  private static GroupPeer groupPeer(RaftPeer peer) {
+    HostPort raft = HostPort.parse(peer.getAddress());
+    return new GroupPeer(
+        peer.getId().toString(), HostPort.parse(peer.getClientAddress()), raft.port());
+  }
+
+  private static String clientAddress(
+      @Nullable RaftServer server, RaftGroupId groupId, RaftPeerId replica) {
+    try {
+      RaftPeer peer =
+          server == null ? null : server.getDivision(groupId).getRaftConf().getPeer(replica);
+      if (peer == null) {
+        throw ShardClusterException.unavailable(
+            "replica " + replica + " is not in the group's configuration");
+      }
+      return peer.getClientAddress();
+    } catch (IOException e) {
+      throw ShardClusterException.unavailable("the Raft server is not running: " + e.getMessage());
+    }
+  }
+
   /** Replaces the store with the leader's whole store, streamed from it. */
   private static LocalStore.LogPosition fetchStore(
-      String nodeId,
-      String selfId,
-      @Nullable GroupPeer leader,
-      LocalStore store,
-      NodeChannels channels) {
-    if (leader == null) {
-      throw ShardClusterException.unavailable(nodeId + ": the leader is not among the peers");
-    }
+      String nodeId, String selfId, String leader, LocalStore store, NodeChannels channels) {
     Iterator<StoreChunk> chunks =
-        ReplicaSnapshotsGrpc.newBlockingStub(channels.channel(leader.address().toString()))
+        ReplicasGrpc.newBlockingStub(channels.channel(leader))
             .fetchStore(FetchStoreRequest.newBuilder().setReplicaId(selfId).build());
     LocalStore.StoreInstall install = store.beginInstall();
     long rows = 0;
@@ -247,9 +277,9 @@ final class ReplicaGroup implements LocalStore.WriteLog, AutoCloseable {
                 + selfId
                 + " installed "
                 + rows
-                + " rows from "
-                + leader.id()
-                + " at log entry "
+                + " rows from the leader at "
+                + leader
+                + ", log entry "
                 + position.index());
         return position;
       }
@@ -392,6 +422,66 @@ final class ReplicaGroup implements LocalStore.WriteLog, AutoCloseable {
         nodeId + "'s replica group failed a request: " + (e == null ? "unknown" : e.getMessage()));
   }
 
+  /**
+   * On the leader: replaces member {@code oldId} by {@code added} (a Raft configuration change,
+   * through the log); returns the members once the new configuration is committed. The new process
+   * must run with the new peer list; it installs the leader's store and catches up on its own.
+   */
+  List<GroupPeer> replace(String oldId, GroupPeer added) {
+    RaftServer.Division division;
+    try {
+      division = server.getDivision(group.getGroupId());
+    } catch (IOException e) {
+      throw ShardClusterException.unavailable(nodeId + ": the Raft server is not running");
+    }
+    if (!division.getInfo().isLeader()) {
+      throw notLeader();
+    }
+    List<RaftPeer> current = List.copyOf(division.getRaftConf().getCurrentPeers());
+    List<String> ids = current.stream().map(peer -> peer.getId().toString()).sorted().toList();
+    if (!ids.contains(oldId)) {
+      throw new ShardClusterException(
+          ErrorCode.NOT_FOUND,
+          nodeId + " has no replica " + oldId + " (its replicas: " + ids + ")");
+    }
+    if (ids.contains(added.id())) {
+      throw new ShardClusterException(
+          ErrorCode.ALREADY_EXISTS,
+          nodeId + " already has a replica " + added.id() + " (its replicas: " + ids + ")");
+    }
+    if (oldId.equals(self.toString())) {
+      throw new ShardClusterException(
+          ErrorCode.FAILED_PRECONDITION,
+          nodeId
+              + "'s replica "
+              + oldId
+              + " leads the group: stop it (another one takes over) and replace it then");
+    }
+    List<RaftPeer> next = new ArrayList<>();
+    for (RaftPeer peer : current) {
+      if (!peer.getId().toString().equals(oldId)) {
+        next.add(peer);
+      }
+    }
+    next.add(raftPeer(added));
+    logger.info(nodeId + ": replacing replica " + oldId + " by " + added);
+    RaftClientReply reply;
+    try {
+      reply =
+          server.setConfiguration(
+              new SetConfigurationRequest(
+                  clientId, self, group.getGroupId(), callIds.incrementAndGet(), next));
+    } catch (IOException e) {
+      throw ShardClusterException.unavailable(
+          nodeId + " could not change its replicas: " + e.getMessage());
+    }
+    if (!reply.isSuccess()) {
+      throw failure(reply.getException());
+    }
+    logger.info(nodeId + ": replica " + oldId + " replaced by " + added);
+    return next.stream().map(ReplicaGroup::groupPeer).toList();
+  }
+
   /** The error a process that is not the leader answers with. */
   NotLeaderException notLeader() {
     return new NotLeaderException(nodeId, leaderAddress().orElse(""));
@@ -433,15 +523,21 @@ final class ReplicaGroup implements LocalStore.WriteLog, AutoCloseable {
         }
       }
       RaftPeerId leader = info.getLeaderId();
+      List<String> members =
+          division.getRaftConf().getCurrentPeers().stream()
+              .map(peer -> peer.getId().toString())
+              .sorted()
+              .toList();
       return new Status(
           self.toString(),
           info.isLeader(),
           info.getCurrentTerm(),
           info.getLastAppliedIndex(),
           leader == null ? null : leader.toString(),
-          commits);
+          commits,
+          members);
     } catch (IOException e) {
-      return new Status(self.toString(), false, 0, 0, null, Map.of());
+      return new Status(self.toString(), false, 0, 0, null, Map.of(), List.of());
     }
   }
 

@@ -73,13 +73,26 @@ public record ShardNodeConfig(
    *
    * @param replicaId this process's id in the group; empty for a shard of one process
    * @param peers every process of the group, this one included
+   * @param zone where this process runs (a rack, a data centre); empty if not given
    */
-  public record Replication(String replicaId, List<GroupPeer> peers) {
+  public record Replication(String replicaId, List<GroupPeer> peers, String zone) {
     /** A shard of one process: writes go straight to its store. */
     public static final Replication NONE = new Replication("", List.of());
 
+    /** A replica with no zone given. */
+    public Replication(String replicaId, List<GroupPeer> peers) {
+      this(replicaId, peers, "");
+    }
+
     public Replication {
       peers = List.copyOf(peers);
+      requireArgument(
+          zone.isEmpty() || !replicaId.isEmpty(),
+          "--zone is for a replica of a replica group (with --replica and --peer)");
+      requireArgument(
+          zone.matches("[A-Za-z0-9._-]*"),
+          "zone '%s' may hold only letters, digits, '.', '_' and '-'",
+          zone);
       requireArgument(
           replicaId.isEmpty() == peers.isEmpty(),
           "a replica id and the group's peers go together (--replica with --peer)");
@@ -96,15 +109,15 @@ public record ShardNodeConfig(
 
     /**
      * The instance id every process of the group records for its data (they hold the same data),
-     * from the node id and the replica ids; null without a group, or without a node id.
+     * from the node id alone: a process that replaces a member (with another peer list) records the
+     * same one. Null without a group, or without a node id.
      */
     public @Nullable String groupInstance(@Nullable String nodeId) {
       if (!replicated() || nodeId == null) {
         return null;
       }
-      StringBuilder name = new StringBuilder("shardcluster-group/").append(nodeId);
-      peers.stream().map(GroupPeer::id).sorted().forEach(id -> name.append('/').append(id));
-      return "group-" + UUID.nameUUIDFromBytes(name.toString().getBytes(StandardCharsets.UTF_8));
+      String name = "shardcluster-group/" + nodeId;
+      return "group-" + UUID.nameUUIDFromBytes(name.getBytes(StandardCharsets.UTF_8));
     }
 
     /** Whether the shard has a replica group. */

@@ -101,6 +101,13 @@ public final class ShardNodeMain implements Callable<Integer> {
   private List<String> peers = new ArrayList<>();
 
   @Option(
+      names = "--zone",
+      paramLabel = "NAME",
+      description =
+          "Where this replica runs (a rack, a data centre), shown by shardctl nodes; shardctl health warns when a group's replicas share a zone while the cluster has others. Only with --replica.")
+  private String zone = "";
+
+  @Option(
       names = "--failpoint",
       description =
           "For tests: NAME=crash|pause, where NAME is one of migration.mid-copy, migration.catch-up, query.mid-scan. Repeatable; also read from $SHARDCLUSTER_FAILPOINTS.")
@@ -123,7 +130,7 @@ public final class ShardNodeMain implements Callable<Integer> {
             copyP99Factor,
             Failpoints.fromConfiguration(failpoints),
             new ShardNodeConfig.Replication(
-                replica, peers.stream().map(GroupPeer::parse).toList()));
+                replica, peers.stream().map(GroupPeer::parse).toList(), zone));
     ShardNodeServer server =
         new ShardNodeServer(
                 config,

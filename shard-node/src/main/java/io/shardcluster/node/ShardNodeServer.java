@@ -11,8 +11,8 @@ import io.shardcluster.proto.v1.IdentifyResponse;
 import io.shardcluster.proto.v1.KeyMigrationGrpc;
 import io.shardcluster.proto.v1.NodeStats;
 import io.shardcluster.proto.v1.RangeLoad;
-import io.shardcluster.proto.v1.ReplicaSnapshotsGrpc;
 import io.shardcluster.proto.v1.ReplicaStatus;
+import io.shardcluster.proto.v1.ReplicasGrpc;
 import io.shardcluster.proto.v1.RoutingTableProto;
 import io.shardcluster.proto.v1.ShardNodeGrpc;
 import io.shardcluster.proto.v1.TransactionsGrpc;
@@ -210,7 +210,7 @@ public final class ShardNodeServer {
                 TransactionsGrpc.getServiceDescriptor(),
                 KeyMigrationGrpc.getServiceDescriptor()));
     if (replicated) {
-      leaderServices.add(ReplicaSnapshotsGrpc.getServiceDescriptor());
+      leaderServices.add(ReplicasGrpc.getServiceDescriptor());
     }
     services = new LeaderServices(leaderServices, this::notLeader);
     serverBuilder.fallbackHandlerRegistry(services);
@@ -252,6 +252,7 @@ public final class ShardNodeServer {
             lastStats::get,
             config.countInterval(),
             config.failpoints(),
+            group,
             group == null ? null : LeaderServices.confirmedBy(group));
     lifecycle.closeOnStop(this::closeStack);
     if (group == null) {
@@ -366,6 +367,8 @@ public final class ShardNodeServer {
         .setAppliedIndex(status.appliedIndex())
         .setLeaderId(status.leaderId() == null ? "" : status.leaderId())
         .putAllCommitIndexes(status.peerCommitIndexes())
+        .addAllMembers(status.members())
+        .setZone(config.replication().zone())
         .build();
   }
 

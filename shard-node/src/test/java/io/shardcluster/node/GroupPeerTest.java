@@ -41,8 +41,13 @@ class GroupPeerTest {
     assertThatThrownBy(() -> new ShardNodeConfig.Replication("", peers))
         .hasMessageContaining("go together");
     assertThat(ShardNodeConfig.Replication.NONE.groupInstance("node-1")).isNull();
+    List<GroupPeer> replaced = List.of(GroupPeer.parse("a@h:1/2"), GroupPeer.parse("d@h:5/6"));
     assertThat(new ShardNodeConfig.Replication("a", peers).groupInstance("node-1"))
         .isEqualTo(new ShardNodeConfig.Replication("b", peers).groupInstance("node-1"))
+        .as("a replacement, with the new peer list")
+        .isEqualTo(new ShardNodeConfig.Replication("d", replaced).groupInstance("node-1"))
         .startsWith("group-");
+    assertThat(new ShardNodeConfig.Replication("a", peers).groupInstance("node-2"))
+        .isNotEqualTo(new ShardNodeConfig.Replication("a", peers).groupInstance("node-1"));
   }
 }

@@ -52,11 +52,13 @@ final class NodesCommand extends ClusterCommand {
           Map<String, Object> entry = new LinkedHashMap<>();
           entry.put("replica", replica.replicaId());
           entry.put("address", replica.address());
-          entry.put("role", replica.leader() ? "leader" : "follower");
+          entry.put("role", role(replica));
           entry.put("term", replica.term());
           entry.put("applied_index", replica.appliedIndex());
           entry.put("lag", replica.lag());
           entry.put("millis_since_heartbeat", replica.millisSinceHeartbeat());
+          entry.put("heard", replica.heard());
+          entry.put("zone", replica.zone());
           replicas.add(entry);
         }
         row.put("replicas", replicas);
@@ -116,12 +118,19 @@ final class NodesCommand extends ClusterCommand {
     List<List<String>> replicaRows = new ArrayList<>();
     for (NodeInfo node : nodes.nodes()) {
       for (ReplicaInfo replica : node.replicas()) {
+        if (!replica.heard()) {
+          replicaRows.add(
+              List.of(
+                  node.id(), replica.replicaId(), "-", "-", role(replica), "-", "-", "-", "never"));
+          continue;
+        }
         replicaRows.add(
             List.of(
                 node.id(),
                 replica.replicaId(),
                 replica.address(),
-                replica.leader() ? "leader" : "follower",
+                replica.zone().isEmpty() ? "-" : replica.zone(),
+                role(replica),
                 String.valueOf(replica.term()),
                 String.valueOf(replica.appliedIndex()),
                 replica.leader() ? "-" : String.valueOf(replica.lag()),
@@ -132,9 +141,17 @@ final class NodesCommand extends ClusterCommand {
       out().println();
       Output.table(
           out(),
-          List.of("NODE", "REPLICA", "ADDRESS", "ROLE", "TERM", "APPLIED", "LAG", "HEARD"),
+          List.of("NODE", "REPLICA", "ADDRESS", "ZONE", "ROLE", "TERM", "APPLIED", "LAG", "HEARD"),
           replicaRows);
     }
     return 0;
+  }
+
+  /** A member of the group's configuration that never reported is "unknown": it may not run. */
+  private static String role(ReplicaInfo replica) {
+    if (!replica.heard()) {
+      return "unknown";
+    }
+    return replica.leader() ? "leader" : "follower";
   }
 }

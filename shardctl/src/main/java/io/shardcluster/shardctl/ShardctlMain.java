@@ -35,6 +35,7 @@ import picocli.CommandLine.ScopeType;
       SplitCommand.class,
       DrainCommand.class,
       RemoveCommand.class,
+      ReplicasCommand.class,
       RebalanceCommand.class,
       MigrationsCommand.class,
       LoadCommand.class,

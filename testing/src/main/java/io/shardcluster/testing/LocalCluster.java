@@ -163,36 +163,76 @@ public final class LocalCluster implements TestCluster {
       peers.add(replica + "@127.0.0.1:" + port + "/" + raftPort);
     }
     for (int r = 0; r < replicas; r++) {
-      String name = names.get(r);
-      List<String> args =
-          new ArrayList<>(
-              List.of(
-                  "--id",
-                  node,
-                  "--port",
-                  String.valueOf(ports.get(r)),
-                  "--data-dir",
-                  dataDir(name).toString(),
-                  "--coordinator",
-                  coordinatorAddress(),
-                  "--heartbeat-interval-ms",
-                  "250",
-                  "--count-interval-ms",
-                  "1000",
-                  "--threads",
-                  "16",
-                  "--replica",
-                  String.valueOf((char) ('a' + r))));
-      args.addAll(peers);
-      JvmProcess process =
-          new JvmProcess(name, jar("shard-node"), dir, args, environment(dir), jvmOptions);
-      nodes.put(name, process);
-      process.start();
+      startReplica(node, String.valueOf((char) ('a' + r)), ports.get(r), peers, jvmOptions);
     }
     for (String name : names) {
       nodes.get(name).awaitListening(START_TIMEOUT);
     }
     return names;
+  }
+
+  private void startReplica(
+      String node, String replica, int port, List<String> peers, List<String> jvmOptions)
+      throws IOException {
+    String name = node + "-" + replica;
+    List<String> args =
+        new ArrayList<>(
+            List.of(
+                "--id",
+                node,
+                "--port",
+                String.valueOf(port),
+                "--data-dir",
+                dataDir(name).toString(),
+                "--coordinator",
+                coordinatorAddress(),
+                "--heartbeat-interval-ms",
+                "250",
+                "--count-interval-ms",
+                "1000",
+                "--threads",
+                "16",
+                "--replica",
+                replica));
+    args.addAll(peers);
+    JvmProcess process =
+        new JvmProcess(name, jar("shard-node"), dir, args, environment(dir), jvmOptions);
+    nodes.put(name, process);
+    process.start();
+  }
+
+  /**
+   * Starts the process that is to replace replica {@code oldReplica} of {@code node}'s group: named
+   * {@code node-newReplica}, on free ports, with the group's peer list less the old replica plus
+   * itself. Returns its peer spec ({@code ID@HOST:PORT/RAFTPORT}) once it listens; the group's
+   * leader adds it when told ({@code ClusterAdmin.replaceReplica}).
+   */
+  public String startReplacement(
+      String node, String oldReplica, String newReplica, List<String> jvmOptions) throws Exception {
+    JvmProcess member =
+        nodes.entrySet().stream()
+            .filter(
+                e ->
+                    e.getKey().startsWith(node + "-")
+                        && e.getValue().arguments().contains("--peer"))
+            .map(Map.Entry::getValue)
+            .findFirst()
+            .orElseThrow(() -> new IllegalArgumentException(node + " has no replica group"));
+    List<String> args = member.arguments();
+    List<String> peers = new ArrayList<>();
+    for (int i = 0; i < args.size() - 1; i++) {
+      if (args.get(i).equals("--peer") && !args.get(i + 1).startsWith(oldReplica + "@")) {
+        peers.add("--peer");
+        peers.add(args.get(i + 1));
+      }
+    }
+    List<Integer> free = freePorts(2);
+    String spec = newReplica + "@127.0.0.1:" + free.get(0) + "/" + free.get(1);
+    peers.add("--peer");
+    peers.add(spec);
+    startReplica(node, newReplica, free.get(0), peers, jvmOptions);
+    nodes.get(node + "-" + newReplica).awaitListening(START_TIMEOUT);
+    return spec;
   }
 
   /**

@@ -4,28 +4,47 @@ import com.google.protobuf.UnsafeByteOperations;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import io.shardcluster.proto.v1.FetchStoreRequest;
-import io.shardcluster.proto.v1.ReplicaSnapshotsGrpc;
+import io.shardcluster.proto.v1.ReplaceReplicaRequest;
+import io.shardcluster.proto.v1.ReplaceReplicaResponse;
+import io.shardcluster.proto.v1.ReplicasGrpc;
 import io.shardcluster.proto.v1.StoreChunk;
 import io.shardcluster.proto.v1.StoreRow;
 import io.shardcluster.rpc.DaemonThreads;
 import io.shardcluster.rpc.StatusErrors;
+import io.shardcluster.server.ServerResponses;
 import java.util.List;
 import java.util.logging.Logger;
 
 /**
- * The leader's side of a snapshot install: streams its whole store, as of one applied log entry, to
- * a replica that needs entries the group's log no longer has.
+ * A replica group's own operations, on its leader: streams its whole store, as of one applied log
+ * entry, to a replica that needs entries the group's log no longer has; replaces a member.
  */
-final class ReplicaSnapshotService extends ReplicaSnapshotsGrpc.ReplicaSnapshotsImplBase {
-  private static final Logger logger = Logger.getLogger(ReplicaSnapshotService.class.getName());
+final class ReplicasService extends ReplicasGrpc.ReplicasImplBase {
+  private static final Logger logger = Logger.getLogger(ReplicasService.class.getName());
   static final int CHUNK_BYTES = 1 << 20;
 
   private final String nodeId;
   private final LocalStore store;
+  private final ReplicaGroup group;
 
-  ReplicaSnapshotService(String nodeId, LocalStore store) {
+  ReplicasService(String nodeId, LocalStore store, ReplicaGroup group) {
     this.nodeId = nodeId;
     this.store = store;
+    this.group = group;
+  }
+
+  @Override
+  public void replaceReplica(
+      ReplaceReplicaRequest request, StreamObserver<ReplaceReplicaResponse> observer) {
+    ServerResponses.unary(
+        observer,
+        () -> {
+          GroupPeer added = GroupPeer.parse(request.getNewPeer());
+          List<GroupPeer> members = group.replace(request.getOldReplica(), added);
+          return ReplaceReplicaResponse.newBuilder()
+              .addAllMembers(members.stream().map(GroupPeer::toString).toList())
+              .build();
+        });
   }
 
   @Override

@@ -19,9 +19,14 @@ public final class ProcessTempDir {
 
   /**
    * Empties (or creates) {@code dataDir/tmp} and makes it this JVM's {@code java.io.tmpdir}. Call
-   * first thing, before any library has created a temporary file.
+   * first thing, before any library has created a temporary file. Does nothing if {@code dataDir}
+   * is a file (the server refuses it then).
    */
   public static void claim(Path dataDir) {
+    if (Files.exists(dataDir) && !Files.isDirectory(dataDir)) {
+      // Not a data directory: the server's own checks refuse it with a clear line.
+      return;
+    }
     Path dir = dataDir.resolve("tmp");
     try {
       if (Files.isDirectory(dir)) {

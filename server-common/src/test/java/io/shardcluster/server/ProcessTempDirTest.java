@@ -38,4 +38,12 @@ class ProcessTempDirTest {
     ProcessTempDir.claim(dataDir.resolve("fresh"));
     assertThat(dataDir.resolve("fresh").resolve("tmp")).isEmptyDirectory();
   }
+
+  @Test
+  void aDataDirThatIsAFile_isLeftForTheServerToRefuse() throws Exception {
+    Path file = Files.writeString(dataDir.resolve("not-a-dir"), "x");
+    ProcessTempDir.claim(file);
+    assertThat(file).hasContent("x");
+    assertThat(System.getProperty("java.io.tmpdir")).isEqualTo(before);
+  }
 }

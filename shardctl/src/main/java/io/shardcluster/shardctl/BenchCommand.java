@@ -26,6 +26,9 @@ import picocli.CommandLine.Option;
         "Closed-loop load: each thread sends one request, waits for it, sends the next. Reports ops/s and latency.",
     mixinStandardHelpOptions = true)
 final class BenchCommand extends DataCommand {
+  // --check-acknowledged lists at most this many lost keys and failed requests.
+  private static final int DETAILS = 20;
+
   private static final String PREFIX = "bench:";
 
   @Option(
@@ -214,7 +217,9 @@ final class BenchCommand extends DataCommand {
         load.errors.sum(),
         seconds,
         load.maxGapMillis(),
-        lost);
+        lost,
+        load.lostKeys,
+        load.failures);
     return lost > 0 ? 1 : 0;
   }
 
@@ -233,6 +238,10 @@ final class BenchCommand extends DataCommand {
     // --check-acknowledged: per key, the last sequence number written and the last acknowledged.
     final AtomicLongArray attempted = new AtomicLongArray(checkAcknowledged ? keys : 0);
     final AtomicLongArray acknowledged = new AtomicLongArray(checkAcknowledged ? keys : 0);
+    // --check-acknowledged: what to look at when a write is lost (the first few of each).
+    final List<Map<String, Object>> failures = new java.util.concurrent.CopyOnWriteArrayList<>();
+    final List<Map<String, Object>> lostKeys = new ArrayList<>();
+    final long startedAt = System.currentTimeMillis();
     // --gaps: per node, {last success, longest gap} in nanoseconds.
     final Map<String, long[]> gapsByNode = new ConcurrentHashMap<>();
     volatile boolean measuring;
@@ -275,6 +284,14 @@ final class BenchCommand extends DataCommand {
                     }
                   } else {
                     errors.increment();
+                    if (checkAcknowledged && failures.size() < DETAILS) {
+                      Map<String, Object> failed = new LinkedHashMap<>();
+                      failed.put("at_ms", System.currentTimeMillis() - startedAt);
+                      failed.put("key", keyIndex[0]);
+                      failed.put("attempted", keyIndex[0] >= 0 ? attempted.get(keyIndex[0]) : -1);
+                      failed.put("error", String.valueOf(failure.getMessage()));
+                      failures.add(failed);
+                    }
                   }
                 }
                 if (failure == null) {
@@ -328,6 +345,14 @@ final class BenchCommand extends DataCommand {
           long stored = values.get(i).map(v -> java.nio.ByteBuffer.wrap(v).getLong()).orElse(0L);
           if (stored < acknowledged.get(k) || stored > attempted.get(k)) {
             lost++;
+            if (lostKeys.size() < DETAILS) {
+              Map<String, Object> detail = new LinkedHashMap<>();
+              detail.put("key", k);
+              detail.put("stored", values.get(i).isPresent() ? stored : "missing");
+              detail.put("acknowledged", acknowledged.get(k));
+              detail.put("attempted", attempted.get(k));
+              lostKeys.add(detail);
+            }
           }
         }
       }
@@ -397,7 +422,9 @@ final class BenchCommand extends DataCommand {
       long errors,
       double seconds,
       Map<String, Double> maxGapMillis,
-      long lost) {
+      long lost,
+      List<Map<String, Object>> lostKeys,
+      List<Map<String, Object>> failures) {
     Map<String, Object> result = new LinkedHashMap<>();
     result.put("ops_per_sec", opsPerSec);
     result.put("requests_per_sec", requestsPerSec);
@@ -417,6 +444,8 @@ final class BenchCommand extends DataCommand {
     }
     if (checkAcknowledged) {
       result.put("lost_acknowledged", lost);
+      result.put("lost_keys", lostKeys);
+      result.put("failed_requests", failures);
     }
     if (json) {
       Output.json(out(), result);
@@ -452,6 +481,8 @@ final class BenchCommand extends DataCommand {
     }
     if (checkAcknowledged) {
       out().printf(Locale.ROOT, "  lost        %d acknowledged writes%n", lost);
+      lostKeys.forEach(detail -> out().println("    lost " + detail));
+      failures.forEach(detail -> out().println("    failed " + detail));
     }
   }
 }

@@ -20,6 +20,7 @@ import io.shardcluster.proto.v1.GetResponse;
 import io.shardcluster.proto.v1.PutRequest;
 import io.shardcluster.proto.v1.ShardNodeGrpc;
 import io.shardcluster.rpc.StatusErrors;
+import io.shardcluster.server.FileTrees;
 import io.shardcluster.testing.LocalCluster;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -27,7 +28,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -267,7 +267,7 @@ class ReplicationIT {
               .findFirst()
               .orElseThrow();
       cluster.kill(wiped);
-      deleteTree(cluster.dataDir(wiped));
+      FileTrees.delete(cluster.dataDir(wiped));
       for (int i = 2_000; i < 2_500; i++) {
         client.put("key-" + i, "value-" + i);
       }
@@ -432,14 +432,6 @@ class ReplicationIT {
           .map(path -> path.getFileName().toString())
           .filter(name -> name.startsWith("log_"))
           .toList();
-    }
-  }
-
-  private static void deleteTree(Path root) throws IOException {
-    try (Stream<Path> paths = Files.walk(root)) {
-      for (Path path : paths.sorted(Comparator.reverseOrder()).toList()) {
-        Files.delete(path);
-      }
     }
   }
 }

@@ -4,8 +4,6 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Comparator;
-import java.util.stream.Stream;
 
 /**
  * Gives a server process a temporary directory of its own, inside its data directory. RocksDB
@@ -29,15 +27,7 @@ public final class ProcessTempDir {
     }
     Path dir = dataDir.resolve("tmp");
     try {
-      if (Files.isDirectory(dir)) {
-        try (Stream<Path> paths = Files.walk(dir)) {
-          for (Path path : (Iterable<Path>) paths.sorted(Comparator.reverseOrder())::iterator) {
-            if (!path.equals(dir)) {
-              Files.delete(path);
-            }
-          }
-        }
-      }
+      FileTrees.delete(dir);
       Files.createDirectories(dir);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot prepare the temporary directory " + dir, e);

@@ -428,7 +428,6 @@ final class LocalStore implements AutoCloseable {
           } finally {
             db.releaseSnapshot(snapshot);
           }
-          return Boolean.TRUE;
         });
   }
 
@@ -441,13 +440,10 @@ final class LocalStore implements AutoCloseable {
     guarded(
         "write",
         () -> {
-          for (ColumnFamilyHandle family : families()) {
-            clear(family);
-          }
+          clearAll();
           try (WriteOptions synced = new WriteOptions().setSync(true)) {
             db.put(meta, synced, INSTALLING_KEY, new byte[0]);
           }
-          applied = LogPosition.NONE;
         });
     return new StoreInstall();
   }
@@ -465,12 +461,17 @@ final class LocalStore implements AutoCloseable {
     guarded(
         "write",
         () -> {
-          for (ColumnFamilyHandle family : families()) {
-            clear(family);
-          }
+          clearAll();
           db.flushWal(true);
-          applied = LogPosition.NONE;
         });
+  }
+
+  /** Deletes every row of every family: nothing applied any more. */
+  private void clearAll() throws RocksDBException {
+    for (ColumnFamilyHandle family : families()) {
+      clear(family);
+    }
+    applied = LogPosition.NONE;
   }
 
   /** Deletes every row of a family (whatever its key order). */

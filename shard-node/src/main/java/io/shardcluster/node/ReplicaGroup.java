@@ -11,6 +11,7 @@ import io.shardcluster.proto.v1.StoreRow;
 import io.shardcluster.rpc.DaemonThreads;
 import io.shardcluster.rpc.HostPort;
 import io.shardcluster.rpc.NodeChannels;
+import io.shardcluster.server.FileTrees;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -18,7 +19,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
@@ -180,7 +180,7 @@ final class ReplicaGroup implements LocalStore.WriteLog, AutoCloseable {
       logger.warning(
           nodeId + " replica " + selfId + " died installing a snapshot: starting over empty");
       store.clearInterruptedInstall();
-      deleteTree(groupDir);
+      FileTrees.delete(groupDir);
     }
     boolean formatted = Files.isDirectory(groupDir);
     // The leader's client address, from the group's current configuration (it may have changed
@@ -294,19 +294,6 @@ final class ReplicaGroup implements LocalStore.WriteLog, AutoCloseable {
     }
     throw ShardClusterException.unavailable(
         nodeId + ": the leader's store ended before its last entry");
-  }
-
-  private static void deleteTree(Path dir) {
-    if (!Files.exists(dir)) {
-      return;
-    }
-    try (var paths = Files.walk(dir)) {
-      for (Path path : (Iterable<Path>) paths.sorted(Comparator.reverseOrder())::iterator) {
-        Files.delete(path);
-      }
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot delete " + dir, e);
-    }
   }
 
   private static TimeDuration millis(Duration duration) {

@@ -104,7 +104,7 @@ public final class ShardNodeMain implements Callable<Integer> {
       names = "--zone",
       paramLabel = "NAME",
       description =
-          "Where this replica runs (a rack, a data centre), shown by shardctl nodes; shardctl health warns when a group's replicas share a zone while the cluster has others. Only with --replica.")
+          "Where this replica runs (a rack, a data centre), shown by shardctl nodes; shardctl health warns when one zone holds a majority of a group's replicas. Only with --replica.")
   private String zone = "";
 
   @Option(

@@ -11,13 +11,13 @@ import io.shardcluster.proto.v1.ScanRequest;
 import io.shardcluster.proto.v1.ShardNodeGrpc;
 import io.shardcluster.routing.RoutingTable;
 import io.shardcluster.rpc.NodeChannels;
+import io.shardcluster.server.FileTrees;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -511,15 +511,7 @@ public final class LocalCluster implements TestCluster {
     // run starts dozens of clusters.
     try (var entries = Files.list(dir)) {
       for (Path entry : entries.filter(Files::isDirectory).toList()) {
-        deleteTree(entry);
-      }
-    }
-  }
-
-  private static void deleteTree(Path root) throws IOException {
-    try (var paths = Files.walk(root)) {
-      for (Path path : paths.sorted(Comparator.reverseOrder()).toList()) {
-        Files.deleteIfExists(path);
+        FileTrees.delete(entry);
       }
     }
   }

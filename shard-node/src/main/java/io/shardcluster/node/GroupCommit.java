@@ -61,22 +61,29 @@ final class GroupCommit implements LocalStore.WriteLog {
   @Override
   public void append(byte[] batch) {
     Pending mine = new Pending(batch);
-    List<Pending> round;
     lock.lock();
     try {
       queue.add(mine);
-      while (inFlight && !mine.done) {
-        roundDone.awaitUninterruptibly();
+      // A round takes the queue's oldest batches up to the size cap, so the thread that leads it
+      // may not be in it: it leads (or waits for) rounds until its own batch is done.
+      while (!mine.done) {
+        if (inFlight) {
+          roundDone.awaitUninterruptibly();
+        } else {
+          commitRound();
+        }
       }
-      if (mine.done) {
-        rethrow(mine);
-        return;
-      }
-      inFlight = true;
-      round = takeRound();
     } finally {
       lock.unlock();
     }
+    rethrow(mine);
+  }
+
+  /** Appends the next round as one entry, with the lock released meanwhile; called holding it. */
+  private void commitRound() {
+    inFlight = true;
+    List<Pending> round = takeRound();
+    lock.unlock();
     // Until the entry is known to be in, every writer of the round fails; an Error fails them too
     // (it goes on from here) rather than leaving them waiting.
     RuntimeException failure =
@@ -93,18 +100,13 @@ final class GroupCommit implements LocalStore.WriteLog {
       failure = e;
     } finally {
       lock.lock();
-      try {
-        for (Pending pending : round) {
-          pending.done = true;
-          pending.failure = failure;
-        }
-        inFlight = false;
-        roundDone.signalAll();
-      } finally {
-        lock.unlock();
+      for (Pending pending : round) {
+        pending.done = true;
+        pending.failure = failure;
       }
+      inFlight = false;
+      roundDone.signalAll();
     }
-    rethrow(mine);
   }
 
   /** How many batches wait for the next entry (for tests). */

@@ -146,6 +146,49 @@ class GroupCommitTest {
   }
 
   @Test
+  void everyWriter_returnsOnlyOnceItsBatchIsInTheLog_whenRoundsAreCappedUnderContention()
+      throws Exception {
+    // One batch per entry: the thread that leads a round often finds older batches ahead of its
+    // own, and must not return before its own is in.
+    try (Options options = new Options().setCreateIfMissing(true);
+        RocksDB db = RocksDB.open(options, dir.toString());
+        WriteOptions writeOptions = new WriteOptions()) {
+      LocalStore.WriteLog log =
+          entry -> {
+            try (WriteBatch writes = new WriteBatch(entry)) {
+              db.write(writeOptions, writes);
+            } catch (org.rocksdb.RocksDBException e) {
+              throw new IllegalStateException(e);
+            }
+          };
+      GroupCommit commit = new GroupCommit(log, batch("w0-0000").length);
+      List<String> missing = new CopyOnWriteArrayList<>();
+      List<CompletableFuture<Void>> writers = new ArrayList<>();
+      for (int w = 0; w < 8; w++) {
+        int writer = w;
+        writers.add(
+            CompletableFuture.runAsync(
+                () -> {
+                  for (int i = 0; i < 300; i++) {
+                    String key = String.format("w%d-%04d", writer, i);
+                    commit.append(batchUnchecked(key));
+                    try {
+                      if (db.get(bytes(key)) == null) {
+                        missing.add(key);
+                      }
+                    } catch (org.rocksdb.RocksDBException e) {
+                      throw new IllegalStateException(e);
+                    }
+                  }
+                },
+                command -> new Thread(command).start()));
+      }
+      CompletableFuture.allOf(writers.toArray(CompletableFuture[]::new)).get(60, TimeUnit.SECONDS);
+      assertThat(missing).as("acknowledged before their entry was in the log").isEmpty();
+    }
+  }
+
+  @Test
   void aWriteWhoseCallerHasGone_isLeftOut_andAnsweredCancelled() {
     HeldLog log = new HeldLog();
     log.release.countDown();

@@ -24,6 +24,8 @@ import io.shardcluster.proto.v1.ListKeyspacesRequest;
 import io.shardcluster.proto.v1.ListMigrationsRequest;
 import io.shardcluster.proto.v1.ListNodesRequest;
 import io.shardcluster.proto.v1.ListNodesResponse;
+import io.shardcluster.proto.v1.ListRepairsRequest;
+import io.shardcluster.proto.v1.ListRepairsResponse;
 import io.shardcluster.proto.v1.LookupGroupsRequest;
 import io.shardcluster.proto.v1.Migration;
 import io.shardcluster.proto.v1.MigrationIdRequest;
@@ -124,6 +126,7 @@ public final class ClusterAdmin {
     List<KeyspaceInfo> spaces;
     List<MigrationInfo> recent;
     RebalancePlan balance;
+    Repairs repairs;
     try {
       members = nodes();
       table =
@@ -136,6 +139,7 @@ public final class ClusterAdmin {
       spaces = keyspaces();
       recent = migrations(true);
       balance = rebalance(true);
+      repairs = repairs();
     } catch (ShardClusterException e) {
       if (e.code() == ErrorCode.UNAVAILABLE || e.code() == ErrorCode.DEADLINE_EXCEEDED) {
         return ClusterHealth.coordinatorUnreachable(e.getMessage());
@@ -178,6 +182,7 @@ public final class ClusterAdmin {
         spaces,
         recent,
         balance,
+        repairs,
         unanswered,
         slowestMillis);
   }
@@ -244,6 +249,66 @@ public final class ClusterAdmin {
         throw error;
       }
     }
+  }
+
+  /**
+   * A replica of a group replaced by a spare after it stayed down past the coordinator's {@code
+   * --replace-after}.
+   *
+   * @param phase ADOPTING (the spare takes its place), CATCHING_UP (it installs the leader's store
+   *     and catches up; the group's configuration changes once it has), DONE or FAILED
+   * @param error why it failed; empty otherwise
+   * @param ended when it ended; empty while it runs
+   * @param lag while catching up: log entries the new replica is behind the leader
+   */
+  public record RepairInfo(
+      String node,
+      String deadReplica,
+      String newReplica,
+      String spareAddress,
+      String phase,
+      String error,
+      java.time.Instant started,
+      Optional<java.time.Instant> ended,
+      long lag) {}
+
+  /** A spare process on offer (shard-node --spare), and how long ago it offered itself. */
+  public record SpareInfo(String address, String zone, Duration sinceHeard) {}
+
+  /**
+   * The repairs since the coordinator started, latest first, the spares on offer, and how long a
+   * replica may stay down before it is replaced (zero: never).
+   */
+  public record Repairs(List<RepairInfo> repairs, List<SpareInfo> spares, Duration replaceAfter) {}
+
+  /** The coordinator's repairs of replica groups, and the spares it can take for them. */
+  public Repairs repairs() {
+    ListRepairsResponse response =
+        call(() -> stub().listRepairs(ListRepairsRequest.getDefaultInstance()));
+    return new Repairs(
+        response.getRepairsList().stream()
+            .map(
+                r ->
+                    new RepairInfo(
+                        r.getNodeId(),
+                        r.getDeadReplica(),
+                        r.getNewReplica(),
+                        r.getSpareAddress(),
+                        r.getPhase(),
+                        r.getError(),
+                        java.time.Instant.ofEpochMilli(r.getStartedAtMillis()),
+                        r.getEndedAtMillis() == 0
+                            ? Optional.empty()
+                            : Optional.of(java.time.Instant.ofEpochMilli(r.getEndedAtMillis())),
+                        r.getLag()))
+            .toList(),
+        response.getSparesList().stream()
+            .map(
+                s ->
+                    new SpareInfo(
+                        s.getAddress(), s.getZone(), Duration.ofMillis(s.getMillisSinceHeard())))
+            .toList(),
+        Duration.ofMillis(response.getReplaceAfterMillis()));
   }
 
   /**

@@ -30,8 +30,8 @@ public record ClusterHealth(long epoch, List<Check> checks) {
   }
 
   /**
-   * One check: {@code coordinator}, {@code nodes}, {@code reachable}, {@code data}, {@code
-   * migrations}, {@code balance}.
+   * One check: {@code coordinator}, {@code nodes}, {@code reachable}, {@code replicas}, {@code
+   * repairs}, {@code zones}, {@code storage}, {@code data}, {@code migrations}, {@code balance}.
    */
   public record Check(String name, Status status, String detail) {}
 
@@ -63,6 +63,7 @@ public record ClusterHealth(long epoch, List<Check> checks) {
    *     belongs to another cluster
    * @param recent the migrations running and those that ended lately
    * @param balance the plan a rebalance would carry out now (a dry run)
+   * @param repairs the coordinator's replacements of replicas that stayed down, and its spares
    * @param unanswered the nodes this client tried and that did not answer, with what went wrong
    *     ({@code at ADDRESS is unreachable: ...})
    * @param answerMillis how long the slowest node that answered took
@@ -75,6 +76,7 @@ public record ClusterHealth(long epoch, List<Check> checks) {
       List<ClusterAdmin.KeyspaceInfo> keyspaces,
       List<MigrationInfo> recent,
       RebalancePlan balance,
+      ClusterAdmin.Repairs repairs,
       Map<String, String> unanswered,
       double answerMillis) {
     List<Check> checks = new ArrayList<>();
@@ -83,6 +85,7 @@ public record ClusterHealth(long epoch, List<Check> checks) {
     checks.add(nodesCheck(nodes, refusedRegistrations));
     checks.add(reachableCheck(nodes, unanswered, answerMillis));
     checks.add(replicasCheck(nodes));
+    checks.add(repairsCheck(nodes, repairs));
     checks.add(zonesCheck(nodes));
     checks.add(storageCheck(nodes));
     checks.add(dataCheck(table, nodes, keyspaces));
@@ -264,6 +267,58 @@ public record ClusterHealth(long epoch, List<Check> checks) {
         groups == 0
             ? "no replica groups (each node is one process)"
             : "every replica of " + groups + " group(s) is live");
+  }
+
+  /**
+   * WARN when a group's last repair failed, or when a group has a silent member and no spare can
+   * replace it; OK with the repairs running and the spares on offer otherwise.
+   */
+  private static Check repairsCheck(List<NodeInfo> nodes, ClusterAdmin.Repairs repairs) {
+    if (nodes.stream().allMatch(node -> node.replicas().isEmpty())) {
+      return new Check("repairs", Status.OK, "no replica groups");
+    }
+    List<String> problems = new ArrayList<>();
+    Set<String> seen = new java.util.HashSet<>();
+    int running = 0;
+    for (ClusterAdmin.RepairInfo repair : repairs.repairs()) {
+      if (!seen.add(repair.node())) {
+        continue; // an older repair of the same group
+      }
+      if (repair.phase().equals("FAILED")) {
+        problems.add(
+            repair.node()
+                + ": replacing replica "
+                + repair.deadReplica()
+                + " failed ("
+                + repair.error()
+                + "); it is tried again");
+      } else if (repair.ended().isEmpty()) {
+        running++;
+      }
+    }
+    boolean silentMember =
+        nodes.stream()
+            .flatMap(node -> node.replicas().stream())
+            .anyMatch(r -> !r.heard() || r.millisSinceHeartbeat() > REPLICA_SILENT_MILLIS);
+    String spares = repairs.spares().size() + " spare(s) on offer";
+    if (repairs.replaceAfter().isZero()) {
+      return new Check(
+          "repairs", Status.OK, "replicas that stay down are not replaced (--replace-after 0)");
+    }
+    if (silentMember && repairs.spares().isEmpty() && running == 0) {
+      problems.add(
+          "a replica is down and no spare is on offer to replace it (start shard-node --spare)");
+    }
+    String summary =
+        spares
+            + ", replicas down over "
+            + repairs.replaceAfter().toSeconds()
+            + " s are replaced"
+            + (running > 0 ? "; " + running + " repair(s) running (shardctl repairs)" : "");
+    if (!problems.isEmpty()) {
+      return new Check("repairs", Status.WARN, String.join("; ", problems) + " (" + summary + ")");
+    }
+    return new Check("repairs", Status.OK, summary);
   }
 
   private static Check storageCheck(List<NodeInfo> nodes) {

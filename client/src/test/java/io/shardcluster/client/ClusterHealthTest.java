@@ -16,6 +16,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import org.junit.jupiter.api.Test;
 
 class ClusterHealthTest {
@@ -176,10 +177,30 @@ class ClusterHealthTest {
 
   private static final RebalancePlan EVEN = plan(101, false, true, true);
 
+  private static final ClusterAdmin.Repairs NO_REPAIRS =
+      new ClusterAdmin.Repairs(List.of(), List.of(), java.time.Duration.ofMinutes(5));
+
   private static ClusterHealth judge(
       List<NodeInfo> nodes, List<MigrationInfo> migrations, Map<String, String> unanswered) {
+    return judge(nodes, migrations, unanswered, NO_REPAIRS);
+  }
+
+  private static ClusterHealth judge(
+      List<NodeInfo> nodes,
+      List<MigrationInfo> migrations,
+      Map<String, String> unanswered,
+      ClusterAdmin.Repairs repairs) {
     return ClusterHealth.judge(
-        "c:1", TABLE, nodes, List.of(), KEYSPACES, asListed(migrations), EVEN, unanswered, 1.25);
+        "c:1",
+        TABLE,
+        nodes,
+        List.of(),
+        KEYSPACES,
+        asListed(migrations),
+        EVEN,
+        repairs,
+        unanswered,
+        1.25);
   }
 
   /**
@@ -221,6 +242,7 @@ class ClusterHealthTest {
             "nodes",
             "reachable",
             "replicas",
+            "repairs",
             "zones",
             "storage",
             "data",
@@ -277,6 +299,69 @@ class ClusterHealthTest {
     assertThat(check(health, "replicas").status()).isEqualTo(Status.WARN);
     assertThat(check(health, "replicas").detail())
         .isEqualTo("node-1 has 2 of 3 replicas live (c silent for 12.0 s)");
+  }
+
+  @Test
+  void aSilentReplicaWithNoSpare_warns_andAFailedRepairIsNamed() {
+    NodeInfo grouped =
+        grouped(
+            List.of(
+                new ReplicaInfo("a", "h:1", true, 3, 100, 0, 200, true, ""),
+                new ReplicaInfo("b", "h:11", false, 3, 99, 1, 300, true, ""),
+                new ReplicaInfo("c", "h:21", false, 2, 40, 60, 12_000, true, "")));
+    List<NodeInfo> nodes = List.of(grouped, up("node-2"), up("node-3"));
+
+    ClusterHealth noSpare = judge(nodes, List.of(), Map.of());
+    assertThat(check(noSpare, "repairs").status()).isEqualTo(Status.WARN);
+    assertThat(check(noSpare, "repairs").detail())
+        .startsWith("a replica is down and no spare is on offer to replace it");
+
+    java.time.Instant now = java.time.Instant.now();
+    ClusterAdmin.RepairInfo failed =
+        new ClusterAdmin.RepairInfo(
+            "node-1", "c", "d", "h:31/1031", "FAILED", "leader gone", now, Optional.of(now), 0);
+    ClusterAdmin.RepairInfo olderDone =
+        new ClusterAdmin.RepairInfo(
+            "node-1", "b", "c", "h:21/1021", "DONE", "", now, Optional.of(now), 0);
+    ClusterAdmin.SpareInfo spare =
+        new ClusterAdmin.SpareInfo("h:41", "", java.time.Duration.ofMillis(200));
+    ClusterHealth failedRepair =
+        judge(
+            nodes,
+            List.of(),
+            Map.of(),
+            new ClusterAdmin.Repairs(
+                List.of(failed, olderDone), List.of(spare), java.time.Duration.ofSeconds(30)));
+    assertThat(check(failedRepair, "repairs").status()).isEqualTo(Status.WARN);
+    assertThat(check(failedRepair, "repairs").detail())
+        .isEqualTo(
+            "node-1: replacing replica c failed (leader gone); it is tried again (1 spare(s) on"
+                + " offer, replicas down over 30 s are replaced)");
+
+    ClusterHealth running =
+        judge(
+            nodes,
+            List.of(),
+            Map.of(),
+            new ClusterAdmin.Repairs(
+                List.of(
+                    new ClusterAdmin.RepairInfo(
+                        "node-1",
+                        "c",
+                        "d",
+                        "h:31/1031",
+                        "CATCHING_UP",
+                        "",
+                        now,
+                        Optional.empty(),
+                        500)),
+                List.of(),
+                java.time.Duration.ofSeconds(30)));
+    assertThat(check(running, "repairs").status()).isEqualTo(Status.OK);
+    assertThat(check(running, "repairs").detail())
+        .isEqualTo(
+            "0 spare(s) on offer, replicas down over 30 s are replaced; 1 repair(s) running"
+                + " (shardctl repairs)");
   }
 
   @Test
@@ -478,7 +563,16 @@ class ClusterHealthTest {
 
     ClusterHealth health =
         ClusterHealth.judge(
-            "c:1", TABLE, List.of(), List.of(refusal), KEYSPACES, List.of(), EVEN, Map.of(), 0);
+            "c:1",
+            TABLE,
+            List.of(),
+            List.of(refusal),
+            KEYSPACES,
+            List.of(),
+            EVEN,
+            NO_REPAIRS,
+            Map.of(),
+            0);
 
     assertThat(check(health, "nodes").status()).isEqualTo(Status.FAIL);
     assertThat(check(health, "nodes").detail())

@@ -16,6 +16,8 @@ import io.shardcluster.proto.v1.ListKeyspacesResponse;
 import io.shardcluster.proto.v1.ListMigrationsRequest;
 import io.shardcluster.proto.v1.ListNodesRequest;
 import io.shardcluster.proto.v1.ListNodesResponse;
+import io.shardcluster.proto.v1.ListRepairsRequest;
+import io.shardcluster.proto.v1.ListRepairsResponse;
 import io.shardcluster.proto.v1.Migration;
 import io.shardcluster.proto.v1.MigrationIdRequest;
 import io.shardcluster.proto.v1.MigrationsResponse;
@@ -43,8 +45,11 @@ final class AdminService extends AdminGrpc.AdminImplBase {
   private final Rebalancer rebalancer;
   private final Liveness liveness;
   private final int vnodes;
+  private final Repairs repairs;
 
-  AdminService(Cluster cluster, Rebalancer rebalancer, Liveness liveness, int vnodes) {
+  AdminService(
+      Cluster cluster, Rebalancer rebalancer, Liveness liveness, int vnodes, Repairs repairs) {
+    this.repairs = repairs;
     this.cluster = cluster;
     this.rebalancer = rebalancer;
     this.liveness = liveness;
@@ -348,5 +353,11 @@ final class AdminService extends AdminGrpc.AdminImplBase {
    */
   private <T> T afterMigrations(String what, Supplier<T> change) {
     return cluster.afterMigrations(what, CallerDeadline.waitMs(), change);
+  }
+
+  @Override
+  public void listRepairs(
+      ListRepairsRequest request, StreamObserver<ListRepairsResponse> observer) {
+    ServerResponses.unary(observer, repairs::view);
   }
 }

@@ -33,6 +33,8 @@ import java.time.Duration;
  *     at the key that halves them; 0 turns load splits off
  * @param recoverFromNodes with empty metadata: rebuild membership, routing and the epoch from what
  *     the nodes hold as they register (see {@link MetadataRecovery})
+ * @param replaceAfter how long a member of a replica group may stay down before a spare (shard-node
+ *     --spare) replaces it; zero: never (see {@link Repairs})
  * @param failpoints where to crash or pause, for tests
  */
 public record CoordinatorConfig(
@@ -54,6 +56,7 @@ public record CoordinatorConfig(
     long rangeSplitKeys,
     double rangeSplitOps,
     boolean recoverFromNodes,
+    Duration replaceAfter,
     Failpoints failpoints) {
   /** Default fewest donors of a joining node. */
   public static final int DEFAULT_VNODES = io.shardcluster.routing.TokenAllocator.DEFAULT_VNODES;
@@ -75,6 +78,9 @@ public record CoordinatorConfig(
 
   /** Default time a migration's target may be DOWN before its cutover: 60 seconds. */
   public static final Duration DEFAULT_TARGET_DOWN_TIMEOUT = Duration.ofSeconds(60);
+
+  /** Default time a replica may stay down before a spare replaces it: 5 minutes. */
+  public static final Duration DEFAULT_REPLACE_AFTER = Duration.ofMinutes(5);
 
   public CoordinatorConfig {
     requireArgument(host != null && !host.isBlank(), "host must not be empty");
@@ -113,6 +119,9 @@ public record CoordinatorConfig(
         "balance window must not be negative");
     requireArgument(rangeSplitKeys >= 0, "range split size must not be negative");
     requireArgument(rangeSplitOps >= 0, "range split load must not be negative");
+    requireArgument(
+        replaceAfter != null && (replaceAfter.isZero() || replaceAfter.toMillis() >= 1000),
+        "replace-after must be 0 (never) or at least 1 s");
     requireArgument(failpoints != null, "failpoints must not be null");
   }
 
@@ -137,6 +146,7 @@ public record CoordinatorConfig(
         rangeSplitKeys,
         rangeSplitOps,
         recoverFromNodes,
+        replaceAfter,
         failpoints);
   }
 
@@ -161,6 +171,7 @@ public record CoordinatorConfig(
         DEFAULT_RANGE_SPLIT_KEYS,
         DEFAULT_RANGE_SPLIT_OPS,
         false,
+        DEFAULT_REPLACE_AFTER,
         Failpoints.none());
   }
 }

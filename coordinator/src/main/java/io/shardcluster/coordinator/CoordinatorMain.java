@@ -153,6 +153,14 @@ public final class CoordinatorMain implements Callable<Integer> {
   private boolean recoverFromNodes;
 
   @Option(
+      names = "--replace-after",
+      defaultValue = "300",
+      paramLabel = "SECONDS",
+      description =
+          "A replica of a replica group down longer than this is replaced by a spare (shard-node --spare) that installs the group's data; shardctl repairs shows the progress. 0: never (default: ${DEFAULT-VALUE}).")
+  private long replaceAfterSeconds;
+
+  @Option(
       names = "--failpoint",
       description =
           "For tests: NAME=crash|pause, where NAME is migration.before-fence,"
@@ -187,6 +195,7 @@ public final class CoordinatorMain implements Callable<Integer> {
             rangeSplitKeys,
             rangeSplitOps,
             recoverFromNodes,
+            Duration.ofSeconds(replaceAfterSeconds),
             Failpoints.fromConfiguration(failpoints));
     CoordinatorServer server =
         new CoordinatorServer(

@@ -67,6 +67,7 @@ public final class CoordinatorServer {
           "cannot open coordinator metadata in " + config.dataDir() + ": " + describe(e));
     }
     Rebalancer rebalancer;
+    Repairs repairs;
     try {
       Liveness liveness = new Liveness(clock, config.heartbeatTimeout());
       NodeDataProbe probe =
@@ -83,16 +84,27 @@ public final class CoordinatorServer {
                   config,
                   clock,
                   Ticker.systemTicker()));
+      Spares spares = new Spares(clock, config.heartbeatTimeout());
+      repairs =
+          lifecycle.closeOnStop(
+              new Repairs(
+                  cluster.membership(),
+                  spares,
+                  lifecycle.closeOnStop(new NodeChannels(channels)),
+                  clock,
+                  config.replaceAfter(),
+                  config.heartbeatTimeout()));
       serverBuilder
-          .addService(new MembershipService(cluster, rebalancer))
+          .addService(new MembershipService(cluster, rebalancer, spares))
           .addService(new RoutingService(cluster))
-          .addService(new AdminService(cluster, rebalancer, liveness, config.vnodes()));
+          .addService(new AdminService(cluster, rebalancer, liveness, config.vnodes(), repairs));
       lifecycle.serve(serverBuilder, config.host(), config.port());
     } catch (RuntimeException e) {
       lifecycle.stop();
       throw e;
     }
     rebalancer.start();
+    repairs.start();
     ScheduledExecutorService ticker =
         lifecycle.shutDownOnStop(
             Executors.newSingleThreadScheduledExecutor(

@@ -338,6 +338,11 @@ final class Membership {
     return replicas.of(node);
   }
 
+  /** What the replicas of every group reported (for repairs). */
+  Replicas replicaReports() {
+    return replicas;
+  }
+
   /** Every member that has not been removed, with its liveness and ring share. */
   List<Member> members() {
     ClusterState current = cluster.state();

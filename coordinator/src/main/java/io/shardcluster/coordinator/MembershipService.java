@@ -1,11 +1,15 @@
 package io.shardcluster.coordinator;
 
 import io.grpc.stub.StreamObserver;
+import io.shardcluster.errors.ShardClusterException;
 import io.shardcluster.proto.v1.HeartbeatRequest;
 import io.shardcluster.proto.v1.HeartbeatResponse;
 import io.shardcluster.proto.v1.MembershipGrpc;
+import io.shardcluster.proto.v1.OfferSpareRequest;
+import io.shardcluster.proto.v1.OfferSpareResponse;
 import io.shardcluster.proto.v1.RegisterRequest;
 import io.shardcluster.proto.v1.RegisterResponse;
+import io.shardcluster.rpc.HostPort;
 import io.shardcluster.rpc.RoutingTables;
 import io.shardcluster.server.ServerResponses;
 
@@ -13,10 +17,27 @@ import io.shardcluster.server.ServerResponses;
 final class MembershipService extends MembershipGrpc.MembershipImplBase {
   private final Cluster cluster;
   private final Rebalancer rebalancer;
+  private final Spares spares;
 
-  MembershipService(Cluster cluster, Rebalancer rebalancer) {
+  MembershipService(Cluster cluster, Rebalancer rebalancer, Spares spares) {
     this.cluster = cluster;
     this.rebalancer = rebalancer;
+    this.spares = spares;
+  }
+
+  @Override
+  public void offerSpare(OfferSpareRequest request, StreamObserver<OfferSpareResponse> observer) {
+    ServerResponses.unary(
+        observer,
+        () -> {
+          HostPort.parse(request.getAddress());
+          ShardClusterException.requireArgument(
+              request.getRaftPort() > 0 && request.getRaftPort() <= 65535,
+              "raft port must be 1-65535, got %s",
+              request.getRaftPort());
+          spares.offer(request);
+          return OfferSpareResponse.getDefaultInstance();
+        });
   }
 
   @Override

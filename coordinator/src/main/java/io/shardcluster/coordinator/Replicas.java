@@ -11,6 +11,8 @@ import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
 import java.util.TreeMap;
 
 /**
@@ -107,5 +109,37 @@ final class Replicas {
     }
     replicas.sort(Comparator.comparing(ReplicaInfo::getLeader).reversed());
     return replicas;
+  }
+
+  /** The latest report of the node's leader (the highest term heard), if any. */
+  synchronized Optional<ReplicaStatus> leader(String node) {
+    return groups.getOrDefault(node, Map.of()).values().stream()
+        .filter(seen -> seen.status().getLeader())
+        .max(Comparator.comparingLong(seen -> seen.status().getTerm()))
+        .map(Seen::status);
+  }
+
+  /**
+   * Processes reporting as replicas of the node, within {@code heardWithin}, that are not members
+   * of its group's configuration as its leader reports it: a spare adopted into the group that the
+   * leader has not added yet.
+   */
+  synchronized List<ReplicaStatus> outsiders(String node, Duration heardWithin) {
+    Optional<ReplicaStatus> leader = leader(node);
+    if (leader.isEmpty()) {
+      return List.of();
+    }
+    Instant since = clock.instant().minus(heardWithin);
+    List<String> members = leader.get().getMembersList();
+    return groups.getOrDefault(node, Map.of()).values().stream()
+        .filter(seen -> seen.at().isAfter(since))
+        .map(Seen::status)
+        .filter(status -> !members.contains(status.getReplicaId()))
+        .toList();
+  }
+
+  /** Every replica id the node's processes have reported under (members or not). */
+  synchronized Set<String> idsHeard(String node) {
+    return Set.copyOf(groups.getOrDefault(node, Map.of()).keySet());
   }
 }

@@ -144,6 +144,7 @@ class RebalancerTest {
             defaults.rangeSplitKeys(),
             defaults.rangeSplitOps(),
             false,
+            defaults.replaceAfter(),
             defaults.failpoints());
     Rebalancer rebalancer =
         new Rebalancer(cluster, liveness, nodes, config, clock, Ticker.systemTicker());

@@ -8,6 +8,7 @@ import com.google.protobuf.ByteString;
 import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.shardcluster.client.ClusterAdmin;
 import io.shardcluster.client.KeyValueIterator;
 import io.shardcluster.client.NodeInfo;
 import io.shardcluster.client.NodeState;
@@ -22,6 +23,7 @@ import io.shardcluster.proto.v1.ShardNodeGrpc;
 import io.shardcluster.rpc.StatusErrors;
 import io.shardcluster.server.FileTrees;
 import io.shardcluster.testing.LocalCluster;
+import io.shardcluster.testing.Shardctl;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -272,12 +274,11 @@ class ReplicationIT {
         client.put("key-" + i, "value-" + i);
       }
       cluster.restart(wiped);
-      // The leader tells a replica behind its log to install a snapshot when it next has entries
-      // to send it.
+      // No write now: an idle group rebuilds the replica too.
+      cluster.process(wiped).awaitLog("installed the leader's store", Duration.ofSeconds(60));
       for (int i = 2_500; i < 2_600; i++) {
         client.put("key-" + i, "value-" + i);
       }
-      cluster.process(wiped).awaitLog("installed the leader's store", Duration.ofSeconds(60));
       awaitCaughtUp(client, "node-1", 3);
       // Every replica stopped: their stores, read straight from disk, hold the same keys.
       for (String replica : List.of("node-1-a", "node-1-b", "node-1-c")) {
@@ -293,6 +294,81 @@ class ReplicationIT {
       for (int i = 0; i < 2_600; i++) {
         assertThat(client.get("key-" + i)).contains("value-" + i);
       }
+    }
+  }
+
+  @Test
+  void aReplicaDownPastReplaceAfter_isReplacedByASpare_thatKeepsItsPlaceAcrossARestart()
+      throws Exception {
+    cluster =
+        LocalCluster.startGroups(
+            "replication-repair", 1, 3, List.of("--replace-after", "3"), COMPACTING);
+    try (ShardClient client = client()) {
+      for (int i = 0; i < 1_500; i++) {
+        client.put("key-" + i, "value-" + i);
+      }
+      cluster.startSpare("spare-1", List.of("--zone", "z9"));
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(() -> client.admin().repairs().spares().size() == 1);
+      String leader = awaitLeader(client, "node-1", "");
+      List<String> followers =
+          Stream.of("a", "b", "c")
+              .map(replica -> "node-1-" + replica)
+              .filter(name -> !name.equals(leader))
+              .toList();
+      String dead = followers.get(0);
+      String deadId = dead.substring("node-1-".length());
+      cluster.kill(dead);
+
+      ClusterAdmin.RepairInfo[] done = new ClusterAdmin.RepairInfo[1];
+      await()
+          .atMost(Duration.ofSeconds(90))
+          .pollInterval(Duration.ofMillis(250))
+          .until(
+              () -> {
+                List<ClusterAdmin.RepairInfo> repairs = client.admin().repairs().repairs();
+                assertThat(repairs).noneMatch(r -> r.phase().equals("FAILED"));
+                done[0] =
+                    repairs.stream()
+                        .filter(r -> r.deadReplica().equals(deadId) && r.phase().equals("DONE"))
+                        .findFirst()
+                        .orElse(null);
+                return done[0] != null;
+              });
+      String newId = done[0].newReplica();
+      assertThat(newId).isEqualTo("d");
+      assertThat(client.admin().repairs().spares()).as("the spare is taken").isEmpty();
+      cluster.process("spare-1").awaitLog("installed the leader's store", Duration.ofSeconds(30));
+      for (int i = 1_500; i < 1_600; i++) {
+        client.put("key-" + i, "value-" + i);
+      }
+      awaitCaughtUp(client, "node-1", 3);
+      assertThat(node(client, "node-1").replicas())
+          .extracting(ReplicaInfo::replicaId)
+          .containsExactlyInAnyOrderElementsOf(
+              Stream.of("a", "b", "c", "d").filter(id -> !id.equals(deadId)).toList());
+      assertThat(node(client, "node-1").replicas())
+          .filteredOn(replica -> replica.replicaId().equals("d"))
+          .extracting(ReplicaInfo::zone)
+          .containsExactly("z9");
+      Shardctl.Result listed = cluster.shardctl("repairs");
+      assertThat(listed.exitCode()).isZero();
+      assertThat(listed.out()).contains("DONE").contains(deadId).contains("d@127.0.0.1:");
+
+      // Restarted with the same command line, the adopted spare runs as replica d again.
+      cluster.kill("spare-1");
+      cluster.restart("spare-1");
+      cluster.process("spare-1").awaitLog("replica d", Duration.ofSeconds(30));
+      awaitCaughtUp(client, "node-1", 3);
+      // With the other original follower gone too, the leader and the adopted spare are the
+      // group's majority: every key is read and a write is acknowledged.
+      cluster.kill(followers.get(1));
+      for (int i = 0; i < 1_600; i++) {
+        assertThat(client.get("key-" + i)).contains("value-" + i);
+      }
+      client.put("key-1600", "value-1600");
+      assertThat(client.get("key-1600")).contains("value-1600");
     }
   }
 

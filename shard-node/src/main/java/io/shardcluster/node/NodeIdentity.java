@@ -2,14 +2,8 @@ package io.shardcluster.node;
 
 import io.shardcluster.errors.ShardClusterException;
 import java.io.IOException;
-import java.io.Reader;
-import java.io.Writer;
-import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.Properties;
 import java.util.UUID;
 import org.jspecify.annotations.Nullable;
@@ -43,9 +37,9 @@ record NodeIdentity(String nodeId, String instanceId, String clusterId) {
       Path dataDir, String requestedId, @Nullable String instanceIfNew) {
     Path file = dataDir.resolve(FILE);
     if (Files.exists(file)) {
-      Properties properties = new Properties();
-      try (Reader reader = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
-        properties.load(reader);
+      Properties properties;
+      try {
+        properties = PropertiesFile.read(file);
       } catch (IOException e) {
         throw ShardClusterException.invalidArgument("cannot read " + file + ": " + e.getMessage());
       }
@@ -89,15 +83,8 @@ record NodeIdentity(String nodeId, String instanceId, String clusterId) {
     if (!clusterId.isEmpty()) {
       properties.setProperty("cluster.id", clusterId);
     }
-    Path temp = file.resolveSibling(FILE + ".tmp");
     try {
-      try (Writer writer = Files.newBufferedWriter(temp, StandardCharsets.UTF_8)) {
-        properties.store(writer, "shardcluster node identity; do not edit");
-      }
-      try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.WRITE)) {
-        channel.force(true);
-      }
-      Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE);
+      PropertiesFile.write(file, properties, "shardcluster node identity; do not edit");
     } catch (IOException e) {
       throw ShardClusterException.invalidArgument("cannot write " + file + ": " + e.getMessage());
     }

@@ -94,7 +94,7 @@ final class ReplicaGroup implements LocalStore.WriteLog, AutoCloseable {
       long appliedIndex,
       @Nullable String leaderId,
       Map<String, Long> peerCommitIndexes,
-      List<String> members) {}
+      List<GroupPeer> members) {}
 
   private final String nodeId;
   private final RaftPeerId self;
@@ -510,10 +510,10 @@ final class ReplicaGroup implements LocalStore.WriteLog, AutoCloseable {
         }
       }
       RaftPeerId leader = info.getLeaderId();
-      List<String> members =
+      List<GroupPeer> members =
           division.getRaftConf().getCurrentPeers().stream()
-              .map(peer -> peer.getId().toString())
-              .sorted()
+              .map(ReplicaGroup::groupPeer)
+              .sorted(java.util.Comparator.comparing(GroupPeer::id))
               .toList();
       return new Status(
           self.toString(),

@@ -1,12 +1,19 @@
 package io.shardcluster.node;
 
+import static io.shardcluster.errors.ShardClusterException.requireArgument;
+
+import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.shardcluster.errors.ShardClusterException;
 import io.shardcluster.rpc.HostPort;
+import io.shardcluster.rpc.NodeChannels;
 import io.shardcluster.rpc.ProcessDefaults;
+import io.shardcluster.server.DataDirRole;
 import io.shardcluster.server.Failpoints;
 import io.shardcluster.server.ProcessTempDir;
+import io.shardcluster.server.ServerStartup;
 import java.net.InetSocketAddress;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -104,8 +111,20 @@ public final class ShardNodeMain implements Callable<Integer> {
       names = "--zone",
       paramLabel = "NAME",
       description =
-          "Where this replica runs (a rack, a data centre), shown by shardctl nodes; shardctl health warns when one zone holds a majority of a group's replicas. Only with --replica.")
+          "Where this replica runs (a rack, a data centre), shown by shardctl nodes; shardctl health warns when one zone holds a majority of a group's replicas, and a spare from a zone the group lacks is taken first. Only with --replica or --spare.")
   private String zone = "";
+
+  @Option(
+      names = "--spare",
+      description =
+          "Start as a spare: no shard of its own until the coordinator adopts it in place of a replica of a group that stayed down past the coordinator's --replace-after. It then installs the group's data and runs as that replica, also after a restart (no --id, --replica or --peer).")
+  private boolean spare;
+
+  @Option(
+      names = "--raft-port",
+      description =
+          "With --spare: the port its Raft server will listen on once adopted (default: --port + 1000).")
+  private int raftPort;
 
   @Option(
       names = "--failpoint",
@@ -116,6 +135,16 @@ public final class ShardNodeMain implements Callable<Integer> {
   @Override
   public Integer call() throws InterruptedException {
     ProcessTempDir.claim(dataDir);
+    ShardNodeConfig.Replication replication;
+    if (spare) {
+      SpareAdoption adoption = adoptionOrWait();
+      id = adoption.nodeId();
+      replication = new ShardNodeConfig.Replication(adoption.replicaId(), adoption.peers(), zone);
+    } else {
+      replication =
+          new ShardNodeConfig.Replication(
+              replica, peers.stream().map(GroupPeer::parse).toList(), zone);
+    }
     ShardNodeConfig config =
         new ShardNodeConfig(
             id,
@@ -129,8 +158,7 @@ public final class ShardNodeMain implements Callable<Integer> {
             Duration.ofMillis(countIntervalMs),
             copyP99Factor,
             Failpoints.fromConfiguration(failpoints),
-            new ShardNodeConfig.Replication(
-                replica, peers.stream().map(GroupPeer::parse).toList(), zone));
+            replication);
     ShardNodeServer server =
         new ShardNodeServer(
                 config,
@@ -146,6 +174,39 @@ public final class ShardNodeMain implements Callable<Integer> {
       return 1;
     }
     return 0;
+  }
+
+  /** The adoption saved by an earlier run, or the one the coordinator makes now. */
+  private SpareAdoption adoptionOrWait() throws InterruptedException {
+    if (id != null || !replica.isEmpty() || !peers.isEmpty()) {
+      throw ShardClusterException.invalidArgument(
+          "--spare takes no --id, --replica or --peer: the coordinator gives them when it adopts it");
+    }
+    Path dir = ServerStartup.prepareDataDir(dataDir, DataDirRole.SHARD_NODE);
+    SpareAdoption saved = SpareAdoption.load(dir);
+    if (saved != null) {
+      return saved;
+    }
+    if (Files.exists(dir.resolve(NodeIdentity.FILE))) {
+      throw ShardClusterException.invalidArgument(
+          "data dir " + dir + " belongs to a node already: give a spare a new directory");
+    }
+    HostPort address = new HostPort(host, port);
+    int raft = raftPort > 0 ? raftPort : port + 1000;
+    requireArgument(port > 0, "a spare needs a fixed --port (its peers are told it)");
+    requireArgument(raft <= 65535 && raft != port, "--raft-port %s is not usable", raft);
+    ManagedChannel coordinatorChannel = NodeChannels.plaintext(coordinator);
+    try {
+      SpareNode spareNode =
+          new SpareNode(
+              address, raft, zone, dir, coordinatorChannel, Duration.ofMillis(heartbeatIntervalMs));
+      System.out.println("shard-node spare listening on " + address + ", waiting to be adopted");
+      System.out.flush();
+      return spareNode.awaitAdoption(
+          NettyServerBuilder.forAddress(new InetSocketAddress(host, port)));
+    } finally {
+      coordinatorChannel.shutdownNow();
+    }
   }
 
   public static void main(String[] args) {

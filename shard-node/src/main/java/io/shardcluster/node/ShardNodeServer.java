@@ -367,7 +367,8 @@ public final class ShardNodeServer {
         .setAppliedIndex(status.appliedIndex())
         .setLeaderId(status.leaderId() == null ? "" : status.leaderId())
         .putAllCommitIndexes(status.peerCommitIndexes())
-        .addAllMembers(status.members())
+        .addAllMembers(status.members().stream().map(GroupPeer::id).toList())
+        .addAllPeers(status.members().stream().map(GroupPeer::toString).toList())
         .setZone(config.replication().zone())
         .build();
   }

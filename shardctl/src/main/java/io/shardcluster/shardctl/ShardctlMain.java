@@ -36,6 +36,7 @@ import picocli.CommandLine.ScopeType;
       DrainCommand.class,
       RemoveCommand.class,
       ReplicasCommand.class,
+      RepairsCommand.class,
       RebalanceCommand.class,
       MigrationsCommand.class,
       LoadCommand.class,

@@ -169,6 +169,7 @@ public final class InProcessCluster implements TestCluster {
         rangeSplitKeys,
         rangeSplitOps,
         false,
+        CoordinatorConfig.DEFAULT_REPLACE_AFTER,
         failpoints);
   }
 

@@ -175,30 +175,31 @@ public final class LocalCluster implements TestCluster {
       String node, String replica, int port, List<String> peers, List<String> jvmOptions)
       throws IOException {
     String name = node + "-" + replica;
-    List<String> args =
-        new ArrayList<>(
-            List.of(
-                "--id",
-                node,
-                "--port",
-                String.valueOf(port),
-                "--data-dir",
-                dataDir(name).toString(),
-                "--coordinator",
-                coordinatorAddress(),
-                "--heartbeat-interval-ms",
-                "250",
-                "--count-interval-ms",
-                "1000",
-                "--threads",
-                "16",
-                "--replica",
-                replica));
+    List<String> args = new ArrayList<>(List.of("--id", node));
+    args.addAll(groupProcessArguments(name, port));
+    args.addAll(List.of("--replica", replica));
     args.addAll(peers);
     JvmProcess process =
         new JvmProcess(name, jar("shard-node"), dir, args, environment(dir), jvmOptions);
     nodes.put(name, process);
     process.start();
+  }
+
+  /** What every process of a replica group (or spare) named {@code name} is started with. */
+  private List<String> groupProcessArguments(String name, int port) {
+    return List.of(
+        "--port",
+        String.valueOf(port),
+        "--data-dir",
+        dataDir(name).toString(),
+        "--coordinator",
+        coordinatorAddress(),
+        "--heartbeat-interval-ms",
+        "250",
+        "--count-interval-ms",
+        "1000",
+        "--threads",
+        "16");
   }
 
   /**
@@ -233,6 +234,23 @@ public final class LocalCluster implements TestCluster {
     startReplica(node, newReplica, free.get(0), peers, jvmOptions);
     nodes.get(node + "-" + newReplica).awaitListening(START_TIMEOUT);
     return spec;
+  }
+
+  /**
+   * Starts a spare process (shard-node --spare) named {@code name}, on free ports, with more
+   * arguments ({@code --zone}, say); returns once it listens. Once the coordinator adopts it, it
+   * runs as a replica under the same name.
+   */
+  public JvmProcess startSpare(String name, List<String> extras) throws Exception {
+    List<Integer> free = freePorts(2);
+    List<String> args = new ArrayList<>(List.of("--spare", "--raft-port", "" + free.get(1)));
+    args.addAll(groupProcessArguments(name, free.get(0)));
+    args.addAll(extras);
+    JvmProcess spare = new JvmProcess(name, jar("shard-node"), dir, args, environment(dir));
+    nodes.put(name, spare);
+    spare.start();
+    spare.awaitListening(START_TIMEOUT);
+    return spare;
   }
 
   /**

@@ -1,7 +1,5 @@
 package io.shardcluster.client.internal;
 
-import static java.util.Objects.requireNonNull;
-
 import com.fasterxml.jackson.databind.JsonNode;
 import com.google.protobuf.ByteString;
 import io.grpc.stub.StreamObserver;
@@ -115,15 +113,13 @@ public final class QueryRunner {
         calls.add(Map.entry(part, ask(table, query, sql, part, options)));
       }
       List<Part> moved = new ArrayList<>();
-      ShardClusterException wrongShard = null;
       for (var call : calls) {
         Answer answer = call.getValue().join();
         ShardClusterException error = answer.error();
         if (error == null) {
           gathered.add(answer);
-        } else if (error.code() == ErrorCode.WRONG_SHARD) {
+        } else if (asksAgain(error, table, call.getKey().node(), attempt)) {
           moved.add(call.getKey());
-          wrongShard = error;
         } else if (error.code() == ErrorCode.UNAVAILABLE
             || error.code() == ErrorCode.DEADLINE_EXCEEDED) {
           gathered.missing.put(call.getKey().node(), error.getMessage());
@@ -133,11 +129,6 @@ public final class QueryRunner {
       }
       if (moved.isEmpty()) {
         break;
-      }
-      // Keys moved only where a node answered WRONG_SHARD.
-      ShardClusterException refused = requireNonNull(wrongShard);
-      if (!policy.shouldRetry(refused, attempt)) {
-        throw refused;
       }
       RoutingTable next = routing.awaitNewer(table.epoch(), policy.backoffMillis(attempt));
       if (plan.keyspace().isDirectory()) {
@@ -163,6 +154,20 @@ public final class QueryRunner {
         List.copyOf(gathered.missing.keySet()),
         gathered.scanned,
         gathered.bytes);
+  }
+
+  /**
+   * Whether a part that failed with the error on attempt {@code attempt} is asked again with a
+   * newer routing table: its keys moved (WRONG_SHARD), or its node is a replica group whose leader
+   * changed (NOT_LEADER) or is being elected (UNAVAILABLE), as single-key requests and scans retry,
+   * until the retry policy's attempts run out.
+   */
+  boolean asksAgain(ShardClusterException error, RoutingTable table, String node, int attempt) {
+    return switch (error.code()) {
+      case WRONG_SHARD, NOT_LEADER -> policy.shouldRetry(error, attempt);
+      case UNAVAILABLE -> table.replicated(node) && policy.shouldRetry(error, attempt, true);
+      default -> false;
+    };
   }
 
   /** The error of a query some nodes did not answer: node to its error. */

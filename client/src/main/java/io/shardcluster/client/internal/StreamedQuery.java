@@ -137,13 +137,12 @@ final class StreamedQuery implements QueryResult.Source {
     return next != null;
   }
 
-  /** A part that failed: asked again where keys moved, named where its node did not answer. */
+  /**
+   * A part that failed: asked again where keys moved or its group's new leader serves, named where
+   * its node did not answer.
+   */
   private void failed(Stream stream, ShardClusterException error) {
-    if (error.code() == ErrorCode.WRONG_SHARD) {
-      if (!policy.shouldRetry(error, attempt)) {
-        close();
-        throw error;
-      }
+    if (runner.asksAgain(error, stream.table, stream.part.node(), attempt)) {
       RoutingTable now = routing.awaitNewer(stream.table.epoch(), policy.backoffMillis(attempt));
       attempt++;
       QueryRunner.Part rest = stream.part;

@@ -33,6 +33,7 @@ import io.shardcluster.proto.v1.MigrationPhase;
 import io.shardcluster.proto.v1.MoveDirectoryEntryRequest;
 import io.shardcluster.proto.v1.NodeStats;
 import io.shardcluster.proto.v1.NodeStatus;
+import io.shardcluster.proto.v1.PinLeaderRequest;
 import io.shardcluster.proto.v1.RebalancePlanProto;
 import io.shardcluster.proto.v1.RebalanceRequest;
 import io.shardcluster.proto.v1.RemoveDirectoryEntryRequest;
@@ -46,6 +47,7 @@ import io.shardcluster.proto.v1.ShardNodeGrpc;
 import io.shardcluster.proto.v1.SplitRangeRequest;
 import io.shardcluster.proto.v1.StrategyProto;
 import io.shardcluster.proto.v1.TransactionsGrpc;
+import io.shardcluster.proto.v1.TransferLeaderRequest;
 import io.shardcluster.proto.v1.TxnInfoProto;
 import io.shardcluster.proto.v1.TxnListRequest;
 import io.shardcluster.proto.v1.TxnListResponse;
@@ -217,6 +219,54 @@ public final class ClusterAdmin {
    * @param newPeer the new process, {@code ID@HOST:PORT/RAFTPORT}
    */
   public List<String> replaceReplica(String node, String oldReplica, String newPeer) {
+    return atLeader(
+        node,
+        REPLACE_TIMEOUT,
+        leader ->
+            leader
+                .replaceReplica(
+                    ReplaceReplicaRequest.newBuilder()
+                        .setOldReplica(oldReplica)
+                        .setNewPeer(newPeer)
+                        .build())
+                .getMembersList());
+  }
+
+  /**
+   * Hands the leadership of a node's replica group to its member {@code replica} (a Raft leadership
+   * transfer: the leader brings it up to date, then it starts an election at once); returns once it
+   * leads. A pinned leader ({@link #pinLeader}) is moved back into its zone.
+   */
+  public void transferLeader(String node, String replica) {
+    var unused =
+        atLeader(
+            node,
+            REPLACE_TIMEOUT,
+            leader ->
+                leader.transferLeader(
+                    TransferLeaderRequest.newBuilder().setReplicaId(replica).build()));
+  }
+
+  /**
+   * Pins a node's replica group's leader to a zone: while a member there is live and caught up, the
+   * coordinator hands it the leadership (within seconds, and again after a failover moved it away).
+   * An empty zone unpins it. Kept by the coordinator across restarts; shown by {@link #nodes()} as
+   * {@link NodeInfo#leaderZone()}.
+   */
+  public void pinLeader(String node, String zone) {
+    var unused =
+        call(
+            () ->
+                stub()
+                    .pinLeader(
+                        PinLeaderRequest.newBuilder().setNodeId(node).setZone(zone).build()));
+  }
+
+  /** Calls the leader of the node's replica group, following a not-leader answer's hint. */
+  private <T> T atLeader(
+      String node,
+      Duration timeout,
+      java.util.function.Function<ReplicasGrpc.ReplicasBlockingStub, T> call) {
     NodeInfo info =
         nodes().nodes().stream()
             .filter(candidate -> candidate.id().equals(node))
@@ -225,19 +275,14 @@ public final class ClusterAdmin {
     if (info.replicas().isEmpty()) {
       throw new ShardClusterException(
           ErrorCode.FAILED_PRECONDITION,
-          node + " is one process, not a replica group: there is no replica to replace");
+          node + " is one process, not a replica group: it has no replicas");
     }
     String address = info.address();
     for (int attempt = 0; ; attempt++) {
       try {
-        return ReplicasGrpc.newBlockingStub(channels.channel(address))
-            .withDeadlineAfter(REPLACE_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)
-            .replaceReplica(
-                ReplaceReplicaRequest.newBuilder()
-                    .setOldReplica(oldReplica)
-                    .setNewPeer(newPeer)
-                    .build())
-            .getMembersList();
+        return call.apply(
+            ReplicasGrpc.newBlockingStub(channels.channel(address))
+                .withDeadlineAfter(timeout.toMillis(), TimeUnit.MILLISECONDS));
       } catch (RuntimeException e) {
         ShardClusterException error = StatusErrors.fromStatus(e);
         if (error instanceof NotLeaderException notLeader
@@ -796,6 +841,7 @@ public final class ClusterAdmin {
                         replica.getMillisSinceHeartbeat(),
                         replica.getHeard(),
                         replica.getZone()))
-            .toList());
+            .toList(),
+        status.getLeaderZone());
   }
 }

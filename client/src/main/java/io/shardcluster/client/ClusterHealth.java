@@ -203,6 +203,21 @@ public record ClusterHealth(long epoch, List<Check> checks) {
                       + node.id());
             }
           });
+      Optional<ReplicaInfo> leader =
+          node.replicas().stream().filter(ReplicaInfo::leader).findFirst();
+      if (!node.leaderZone().isEmpty()
+          && leader.isPresent()
+          && !leader.get().zone().equals(node.leaderZone())) {
+        crowded.add(
+            node.id()
+                + "'s leader is pinned to "
+                + node.leaderZone()
+                + " but runs in "
+                + (leader.get().zone().isEmpty() ? "no zone" : leader.get().zone())
+                + " (no live, caught-up replica in "
+                + node.leaderZone()
+                + " yet)");
+      }
     }
     if (!crowded.isEmpty()) {
       return new Check(

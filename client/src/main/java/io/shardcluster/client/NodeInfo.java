@@ -33,6 +33,8 @@ import java.util.List;
  *     restarted); empty while it takes them
  * @param replicas the processes of its replica group, the leader first; empty for a node of one
  *     process
+ * @param leaderZone the zone its replica group's leader is pinned to ({@link
+ *     ClusterAdmin#pinLeader}); empty if none
  */
 public record NodeInfo(
     String id,
@@ -54,7 +56,8 @@ public record NodeInfo(
     long storageFaults,
     String storageFault,
     String writeFault,
-    List<ReplicaInfo> replicas) {
+    List<ReplicaInfo> replicas,
+    String leaderZone) {
   public NodeInfo {
     replicas = List.copyOf(replicas);
   }

@@ -72,7 +72,8 @@ class ClusterHealthTest {
         0,
         "",
         "",
-        List.of());
+        List.of(),
+        "");
   }
 
   private static NodeInfo up(String id) {
@@ -283,7 +284,8 @@ class ClusterHealthTest {
         up.storageFaults(),
         up.storageFault(),
         up.writeFault(),
-        replicas);
+        replicas,
+        "");
   }
 
   @Test
@@ -392,6 +394,36 @@ class ClusterHealthTest {
         .isEqualTo("no zone holds a majority of a group's replicas (zones: [z1, z2, z3])");
     assertThat(check(judge(List.of(up("node-3")), List.of(), Map.of()), "zones").detail())
         .isEqualTo("no zones given (shard-node --zone)");
+
+    NodeInfo pinned =
+        new NodeInfo(
+            spread.id(),
+            spread.address(),
+            spread.state(),
+            spread.memberState(),
+            spread.share(),
+            spread.intervals(),
+            spread.keys(),
+            spread.bytes(),
+            spread.keysStale(),
+            spread.readsPerSec(),
+            spread.writesPerSec(),
+            spread.readP99Millis(),
+            spread.writeP99Millis(),
+            spread.millisSinceHeartbeat(),
+            spread.note(),
+            spread.stopped(),
+            spread.storageFaults(),
+            spread.storageFault(),
+            spread.writeFault(),
+            spread.replicas(),
+            "z3");
+    ClusterHealth away = judge(List.of(pinned, up("node-3")), List.of(), Map.of());
+    assertThat(check(away, "zones").status()).isEqualTo(Status.WARN);
+    assertThat(check(away, "zones").detail())
+        .isEqualTo(
+            "node-2's leader is pinned to z3 but runs in z1 (no live, caught-up replica in z3"
+                + " yet) (zones: [z1, z2, z3])");
   }
 
   @Test
@@ -543,7 +575,8 @@ class ClusterHealthTest {
             3,
             "stored data is damaged (read): Corruption: block checksum mismatch",
             "",
-            List.of());
+            List.of(),
+            "");
 
     ClusterHealth health = judge(List.of(up("node-1"), damaged, up("node-3")), List.of(), Map.of());
 

@@ -27,7 +27,8 @@ class RolledBackDirectoryChangeTest {
         0,
         "",
         "",
-        List.of());
+        List.of(),
+        "");
   }
 
   /** A migration a failure rolled back; {@code latest}: of the latest round of its entry. */

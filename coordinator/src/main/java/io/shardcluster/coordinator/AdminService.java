@@ -24,6 +24,8 @@ import io.shardcluster.proto.v1.MigrationsResponse;
 import io.shardcluster.proto.v1.MoveDirectoryEntryRequest;
 import io.shardcluster.proto.v1.NodeStateProto;
 import io.shardcluster.proto.v1.NodeStatus;
+import io.shardcluster.proto.v1.PinLeaderRequest;
+import io.shardcluster.proto.v1.PinLeaderResponse;
 import io.shardcluster.proto.v1.PlannedMove;
 import io.shardcluster.proto.v1.RebalancePlanProto;
 import io.shardcluster.proto.v1.RebalanceRequest;
@@ -76,7 +78,8 @@ final class AdminService extends AdminGrpc.AdminImplBase {
                     .setMemberState(member.recorded())
                     .setShare(member.share())
                     .setIntervals(member.intervals())
-                    .addAllReplicas(cluster.membership().replicas(member.id()));
+                    .addAllReplicas(cluster.membership().replicas(member.id()))
+                    .setLeaderZone(cluster.membership().leaderZone(member.id()));
             rebalancer
                 .waitingFor(member.id())
                 .ifPresent(waiting -> status.setNote(waiting.note()).setStopped(waiting.stopped()));
@@ -353,6 +356,16 @@ final class AdminService extends AdminGrpc.AdminImplBase {
    */
   private <T> T afterMigrations(String what, Supplier<T> change) {
     return cluster.afterMigrations(what, CallerDeadline.waitMs(), change);
+  }
+
+  @Override
+  public void pinLeader(PinLeaderRequest request, StreamObserver<PinLeaderResponse> observer) {
+    ServerResponses.unary(
+        observer,
+        () -> {
+          cluster.membership().pinLeader(request.getNodeId(), request.getZone());
+          return PinLeaderResponse.getDefaultInstance();
+        });
   }
 
   @Override

@@ -68,6 +68,7 @@ public final class CoordinatorServer {
     }
     Rebalancer rebalancer;
     Repairs repairs;
+    LeaderPins leaderPins;
     try {
       Liveness liveness = new Liveness(clock, config.heartbeatTimeout());
       NodeDataProbe probe =
@@ -94,6 +95,10 @@ public final class CoordinatorServer {
                   clock,
                   config.replaceAfter(),
                   config.heartbeatTimeout()));
+      leaderPins =
+          lifecycle.closeOnStop(
+              new LeaderPins(
+                  cluster.membership(), lifecycle.closeOnStop(new NodeChannels(channels)), clock));
       serverBuilder
           .addService(new MembershipService(cluster, rebalancer, spares))
           .addService(new RoutingService(cluster))
@@ -105,6 +110,7 @@ public final class CoordinatorServer {
     }
     rebalancer.start();
     repairs.start();
+    leaderPins.start();
     ScheduledExecutorService ticker =
         lifecycle.shutDownOnStop(
             Executors.newSingleThreadScheduledExecutor(

@@ -26,6 +26,7 @@ import java.util.regex.Pattern;
 final class Membership {
   private static final Logger logger = Logger.getLogger(Membership.class.getName());
   private static final Pattern NODE_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,63}");
+  private static final Pattern ZONE = Pattern.compile("[A-Za-z0-9._-]{0,64}");
 
   private final Cluster cluster;
   private final Liveness liveness;
@@ -336,6 +337,42 @@ final class Membership {
   /** The replicas of a node's group as last heard from (empty for a node without a group). */
   List<ReplicaInfo> replicas(String node) {
     return replicas.of(node);
+  }
+
+  /**
+   * Pins the node's replica group's leader to a zone (empty: unpins it); see {@link LeaderPins}.
+   * NOT_FOUND for an unknown or removed node, FAILED_PRECONDITION for a node of one process.
+   */
+  void pinLeader(String node, String zone) {
+    requireArgument(
+        ZONE.matcher(zone).matches(),
+        "zone '%s' may hold only letters, digits, '.', '_' and '-'",
+        zone);
+    cluster.update(
+        current -> {
+          MemberRecord member =
+              current
+                  .member(node)
+                  .filter(m -> m.getState() != NodeStateProto.REMOVED)
+                  .orElseThrow(
+                      () ->
+                          new ShardClusterException(
+                              io.shardcluster.errors.ErrorCode.NOT_FOUND, "no node " + node));
+          if (!member.getReplicated()) {
+            throw ShardClusterException.failedPrecondition(
+                node + " is one process, not a replica group: it has no leader to pin");
+          }
+          return current.withMember(member.toBuilder().setLeaderZone(zone).build());
+        });
+    logger.info(
+        zone.isEmpty()
+            ? node + "'s leader is no longer pinned to a zone"
+            : node + "'s leader is pinned to zone " + zone);
+  }
+
+  /** The zone the node's leader is pinned to; empty if none. */
+  String leaderZone(String node) {
+    return cluster.state().member(node).map(MemberRecord::getLeaderZone).orElse("");
   }
 
   /** What the replicas of every group reported (for repairs). */

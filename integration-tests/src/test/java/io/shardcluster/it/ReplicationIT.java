@@ -141,9 +141,11 @@ class ReplicationIT {
       HistoryWorkload load = new HistoryWorkload(client, 200, 8);
       load.start();
       awaitAcknowledged(load, 500);
-      // Whole scans meanwhile: a scan rides through an election as single-key requests do.
+      // Whole scans and queries (one gathered, one streamed) meanwhile: they ride through an
+      // election as single-key requests do.
       AtomicBoolean scanning = new AtomicBoolean(true);
       AtomicLong scans = new AtomicLong();
+      AtomicLong queries = new AtomicLong();
       List<Throwable> scanFailures = new CopyOnWriteArrayList<>();
       Thread scanner =
           new Thread(
@@ -152,7 +154,10 @@ class ReplicationIT {
                   try (KeyValueIterator rows = client.scan(ScanOptions.all())) {
                     rows.forEachRemaining(row -> {});
                     scans.incrementAndGet();
-                  } catch (RuntimeException e) {
+                    assertThat(client.query("SELECT COUNT(*) FROM default").rows()).hasSize(1);
+                    assertThat(client.query("SELECT _key FROM default").rows()).isNotEmpty();
+                    queries.addAndGet(2);
+                  } catch (RuntimeException | AssertionError e) {
                     scanFailures.add(e);
                   }
                 }
@@ -176,9 +181,11 @@ class ReplicationIT {
       scanning.set(false);
       scanner.join(60_000);
       System.out.printf(
-          "%,d operations on %d keys recorded, %,d failed during elections; %,d whole scans%n",
-          load.history().size(), load.history().keys(), load.failed(), scans.get());
-      assertThat(scanFailures).as("scans through three elections").isEmpty();
+          "%,d operations on %d keys recorded, %,d failed during elections; %,d whole scans,"
+              + " %,d queries%n",
+          load.history().size(), load.history().keys(), load.failed(), scans.get(), queries.get());
+      assertThat(scanFailures).as("scans and queries through three elections").isEmpty();
+      assertThat(queries.get()).isPositive();
       assertThat(scans.get()).isPositive();
       assertThat(load.history().violations()).isEmpty();
       assertThat(load.lostWrites()).isEmpty();
@@ -369,6 +376,75 @@ class ReplicationIT {
       }
       client.put("key-1600", "value-1600");
       assertThat(client.get("key-1600")).contains("value-1600");
+    }
+  }
+
+  /** The replica id of the group's leader, once the coordinator routes to it. */
+  private static String leaderId(ShardClient client, String node) {
+    return awaitLeader(client, node, "").substring(node.length() + 1);
+  }
+
+  private static void awaitLeaderIs(ShardClient client, String node, String replica) {
+    await()
+        .atMost(Duration.ofSeconds(45))
+        .pollInterval(Duration.ofMillis(200))
+        .until(() -> leaderId(client, node).equals(replica));
+  }
+
+  @Test
+  void aLeaderPinnedToAZone_movesThere_andComesBackAfterATransferAndAFailover() throws Exception {
+    cluster = LocalCluster.start("replication-pin", 0, List.of());
+    cluster.addGroup("node-1", 3, List.of(), List.of("z1", "z2", "z3"));
+    cluster.awaitUp(1);
+    try (ShardClient client = client()) {
+      for (int i = 0; i < 300; i++) {
+        client.put("key-" + i, "value-" + i);
+      }
+      String first = leaderId(client, "node-1");
+      // Pin the leader to the zone of a replica that does not lead: b in z2, or c in z3.
+      String pinned = first.equals("b") ? "c" : "b";
+      String zone = pinned.equals("b") ? "z2" : "z3";
+      String other =
+          Stream.of("a", "b", "c")
+              .filter(id -> !id.equals(pinned) && !id.equals(first))
+              .findFirst()
+              .orElseThrow();
+
+      Shardctl.Result pin = cluster.shardctl("replicas", "pin", "node-1", zone);
+      assertThat(pin.exitCode()).as(pin.err()).isZero();
+      awaitLeaderIs(client, "node-1", pinned);
+      assertThat(node(client, "node-1").leaderZone()).isEqualTo(zone);
+      assertThat(cluster.shardctl("nodes").out()).contains("node-1: leader pinned to zone " + zone);
+
+      // Handed elsewhere by hand, the leadership goes back into the zone.
+      client.admin().transferLeader("node-1", other);
+      awaitLeaderIs(client, "node-1", pinned);
+
+      // The pinned replica dies: another leads meanwhile (health says so), and once it is back
+      // and caught up it leads again.
+      cluster.kill("node-1-" + pinned);
+      String meanwhile = awaitLeader(client, "node-1", "node-1-" + pinned);
+      assertThat(meanwhile).isNotEqualTo("node-1-" + pinned);
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(
+              () ->
+                  client.admin().health().checks().stream()
+                      .anyMatch(
+                          check ->
+                              check.name().equals("zones")
+                                  && check.detail().contains("leader is pinned to " + zone)));
+      cluster.restart("node-1-" + pinned);
+      awaitLeaderIs(client, "node-1", pinned);
+      for (int i = 0; i < 300; i++) {
+        assertThat(client.get("key-" + i)).contains("value-" + i);
+      }
+
+      Shardctl.Result unknown = cluster.shardctl("replicas", "pin", "node-9", "z1");
+      assertThat(unknown.exitCode()).as("the operation failed").isEqualTo(3);
+      assertThat(unknown.err()).contains("no node node-9");
+      assertThat(cluster.shardctl("replicas", "unpin", "node-1").exitCode()).isZero();
+      assertThat(node(client, "node-1").leaderZone()).isEmpty();
     }
   }
 

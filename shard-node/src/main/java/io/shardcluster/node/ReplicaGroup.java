@@ -48,6 +48,7 @@ import org.apache.ratis.protocol.RaftGroupId;
 import org.apache.ratis.protocol.RaftPeer;
 import org.apache.ratis.protocol.RaftPeerId;
 import org.apache.ratis.protocol.SetConfigurationRequest;
+import org.apache.ratis.protocol.TransferLeadershipRequest;
 import org.apache.ratis.protocol.exceptions.RaftException;
 import org.apache.ratis.server.DivisionInfo;
 import org.apache.ratis.server.RaftServer;
@@ -82,6 +83,7 @@ final class ReplicaGroup implements LocalStore.WriteLog, AutoCloseable {
   private static final Duration ELECTION_TIMEOUT_MIN = Duration.ofSeconds(1);
   private static final Duration ELECTION_TIMEOUT_MAX = Duration.ofMillis(1500);
   private static final Duration WRITE_TIMEOUT = Duration.ofSeconds(10);
+  private static final Duration TRANSFER_TIMEOUT = Duration.ofSeconds(10);
   static final long SNAPSHOT_EVERY = 100_000;
   static final long LOG_KEPT = 20_000;
   static final long LOG_SEGMENT_BYTES = 8L << 20;
@@ -415,15 +417,7 @@ final class ReplicaGroup implements LocalStore.WriteLog, AutoCloseable {
    * must run with the new peer list; it installs the leader's store and catches up on its own.
    */
   List<GroupPeer> replace(String oldId, GroupPeer added) {
-    RaftServer.Division division;
-    try {
-      division = server.getDivision(group.getGroupId());
-    } catch (IOException e) {
-      throw ShardClusterException.unavailable(nodeId + ": the Raft server is not running");
-    }
-    if (!division.getInfo().isLeader()) {
-      throw notLeader();
-    }
+    RaftServer.Division division = leaderDivision();
     List<RaftPeer> current = List.copyOf(division.getRaftConf().getCurrentPeers());
     List<String> ids = current.stream().map(peer -> peer.getId().toString()).sorted().toList();
     if (!ids.contains(oldId)) {
@@ -467,6 +461,55 @@ final class ReplicaGroup implements LocalStore.WriteLog, AutoCloseable {
     }
     logger.info(nodeId + ": replica " + oldId + " replaced by " + added);
     return next.stream().map(ReplicaGroup::groupPeer).toList();
+  }
+
+  /**
+   * On the leader: hands the leadership to member {@code target} (Ratis brings it up to date, then
+   * it starts an election at once); returns once it leads. Nothing to do if this replica is it.
+   */
+  void transferLeadership(String target) {
+    RaftServer.Division division = leaderDivision();
+    if (target.equals(self.toString())) {
+      return;
+    }
+    RaftPeerId targetId = RaftPeerId.valueOf(target);
+    if (division.getRaftConf().getPeer(targetId) == null) {
+      throw new ShardClusterException(
+          ErrorCode.NOT_FOUND, nodeId + " has no replica " + target + " to hand the leadership to");
+    }
+    logger.info(nodeId + ": handing the leadership to replica " + target);
+    RaftClientReply reply;
+    try {
+      reply =
+          server.transferLeadership(
+              new TransferLeadershipRequest(
+                  clientId,
+                  self,
+                  group.getGroupId(),
+                  callIds.incrementAndGet(),
+                  targetId,
+                  TRANSFER_TIMEOUT.toMillis()));
+    } catch (IOException e) {
+      throw ShardClusterException.unavailable(
+          nodeId + " could not hand the leadership to " + target + ": " + e.getMessage());
+    }
+    if (!reply.isSuccess()) {
+      throw failure(reply.getException());
+    }
+  }
+
+  /** This replica's Raft division, if it leads; NOT_LEADER or UNAVAILABLE otherwise. */
+  private RaftServer.Division leaderDivision() {
+    RaftServer.Division division;
+    try {
+      division = server.getDivision(group.getGroupId());
+    } catch (IOException e) {
+      throw ShardClusterException.unavailable(nodeId + ": the Raft server is not running");
+    }
+    if (!division.getInfo().isLeader()) {
+      throw notLeader();
+    }
+    return division;
   }
 
   /** The error a process that is not the leader answers with. */

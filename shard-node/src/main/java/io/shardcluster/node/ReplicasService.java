@@ -9,6 +9,8 @@ import io.shardcluster.proto.v1.ReplaceReplicaResponse;
 import io.shardcluster.proto.v1.ReplicasGrpc;
 import io.shardcluster.proto.v1.StoreChunk;
 import io.shardcluster.proto.v1.StoreRow;
+import io.shardcluster.proto.v1.TransferLeaderRequest;
+import io.shardcluster.proto.v1.TransferLeaderResponse;
 import io.shardcluster.rpc.DaemonThreads;
 import io.shardcluster.rpc.StatusErrors;
 import io.shardcluster.server.ServerResponses;
@@ -44,6 +46,17 @@ final class ReplicasService extends ReplicasGrpc.ReplicasImplBase {
           return ReplaceReplicaResponse.newBuilder()
               .addAllMembers(members.stream().map(GroupPeer::toString).toList())
               .build();
+        });
+  }
+
+  @Override
+  public void transferLeader(
+      TransferLeaderRequest request, StreamObserver<TransferLeaderResponse> observer) {
+    ServerResponses.unary(
+        observer,
+        () -> {
+          group.transferLeadership(request.getReplicaId());
+          return TransferLeaderResponse.getDefaultInstance();
         });
   }
 

@@ -62,6 +62,7 @@ final class NodesCommand extends ClusterCommand {
           replicas.add(entry);
         }
         row.put("replicas", replicas);
+        row.put("leader_zone", node.leaderZone());
         list.add(row);
       }
       Output.json(
@@ -143,6 +144,11 @@ final class NodesCommand extends ClusterCommand {
           out(),
           List.of("NODE", "REPLICA", "ADDRESS", "ZONE", "ROLE", "TERM", "APPLIED", "LAG", "HEARD"),
           replicaRows);
+      for (NodeInfo node : nodes.nodes()) {
+        if (!node.leaderZone().isEmpty()) {
+          out().println(node.id() + ": leader pinned to zone " + node.leaderZone());
+        }
+      }
     }
     return 0;
   }

@@ -149,6 +149,12 @@ public final class LocalCluster implements TestCluster {
   /** As above, each process started with these JVM options too (-Draft.* settings, say). */
   public List<String> addGroup(String node, int replicas, List<String> jvmOptions)
       throws Exception {
+    return addGroup(node, replicas, jvmOptions, List.of());
+  }
+
+  /** As above, replica a in the first of {@code zones}, b in the second, ... (round robin). */
+  public List<String> addGroup(
+      String node, int replicas, List<String> jvmOptions, List<String> zones) throws Exception {
     List<String> names = new ArrayList<>();
     List<String> peers = new ArrayList<>();
     List<Integer> ports = new ArrayList<>();
@@ -163,7 +169,11 @@ public final class LocalCluster implements TestCluster {
       peers.add(replica + "@127.0.0.1:" + port + "/" + raftPort);
     }
     for (int r = 0; r < replicas; r++) {
-      startReplica(node, String.valueOf((char) ('a' + r)), ports.get(r), peers, jvmOptions);
+      List<String> args = new ArrayList<>(peers);
+      if (!zones.isEmpty()) {
+        args.addAll(List.of("--zone", zones.get(r % zones.size())));
+      }
+      startReplica(node, String.valueOf((char) ('a' + r)), ports.get(r), args, jvmOptions);
     }
     for (String name : names) {
       nodes.get(name).awaitListening(START_TIMEOUT);

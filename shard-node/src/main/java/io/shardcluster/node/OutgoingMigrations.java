@@ -252,6 +252,7 @@ final class OutgoingMigrations {
   void write(RoutingTable table, String keyspace, Keyspace routed, List<Mutation> mutations) {
     long stamp = recording.readLock();
     try {
+      refuseIfRoutingMoved(table);
       if (active.isEmpty()) {
         apply(Collections.nCopies(mutations.size(), routed), mutations, null, null);
       } else {
@@ -274,9 +275,25 @@ final class OutgoingMigrations {
       Consumer<LocalStore.Batch> extra) {
     long stamp = recording.readLock();
     try {
+      refuseIfRoutingMoved(table);
       writeRecorded(table, routed, mutations, extra);
     } finally {
       recording.unlockRead(stamp);
+    }
+  }
+
+  /**
+   * Refuses a write whose keys' ownership was checked with a table older than this node's now (the
+   * client retries with the new one). A migration may have ended in between: its keys deleted here,
+   * owned elsewhere, and the migration forgotten, so nothing else would stop the write from landing
+   * here after the delete, acknowledged and never read again. Called holding {@code recording}: a
+   * migration is forgotten under its exclusive lock, and only once this node has the table that
+   * committed it, so a write that no longer sees the migration sees that table.
+   */
+  private void refuseIfRoutingMoved(RoutingTable table) {
+    RoutingTable now = routing.get();
+    if (now.epoch() > table.epoch()) {
+      throw new WrongShardException(now.epoch(), nodeId, "", "");
     }
   }
 

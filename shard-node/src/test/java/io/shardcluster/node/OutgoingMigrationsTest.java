@@ -1,6 +1,7 @@
 package io.shardcluster.node;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.shardcluster.proto.v1.CopyBatch;
 import io.shardcluster.proto.v1.MigrationSpec;
@@ -110,5 +111,29 @@ class OutgoingMigrationsTest {
     }
     assertThat(paidFor).as("bytes that had to wait").isGreaterThan(bytesPerSecond);
     assertThat(seconds).isGreaterThanOrEqualTo(0.95 * paidFor / bytesPerSecond);
+  }
+
+  /**
+   * A write whose ownership was checked with a table older than the node's now is refused: a
+   * migration that ended in between may have deleted its keys here (the race a directory move hit
+   * in CI), and the write must not land after that.
+   */
+  @Test
+  void aWriteCheckedWithAnOlderTable_isRefusedAsWrongShard_andWritesNothing() {
+    RoutingTable older =
+        new RoutingTable(
+            2, table.nodeAddresses(), Map.of(Keyspace.DEFAULT, table.keyspace(Keyspace.DEFAULT)));
+    byte[] key = "fresh".getBytes(StandardCharsets.UTF_8);
+    List<OutgoingMigrations.Mutation> put =
+        List.of(new OutgoingMigrations.Mutation(key, new byte[] {1}));
+
+    assertThatThrownBy(() -> outgoing.write(older, Keyspace.DEFAULT, STORED, put))
+        .isInstanceOfSatisfying(
+            io.shardcluster.errors.WrongShardException.class,
+            e -> assertThat(e.epoch()).as("the node's epoch, for the retry").isEqualTo(3));
+    assertThat(store.multiGet(STORED, List.of(key))).containsOnlyNulls();
+
+    outgoing.write(table, Keyspace.DEFAULT, STORED, put);
+    assertThat(store.multiGet(STORED, List.of(key)).get(0)).isEqualTo(new byte[] {1});
   }
 }

@@ -66,11 +66,14 @@ class GroupCommitTest {
   /** A log whose appends block until released, recording each entry's record count. */
   private static final class HeldLog implements LocalStore.WriteLog {
     final List<Integer> entries = new CopyOnWriteArrayList<>();
+    final java.util.concurrent.atomic.AtomicInteger started =
+        new java.util.concurrent.atomic.AtomicInteger();
     volatile CountDownLatch release = new CountDownLatch(1);
     volatile RuntimeException failure;
 
     @Override
     public void append(byte[] batch) {
+      started.incrementAndGet();
       try {
         release.await(10, TimeUnit.SECONDS);
       } catch (InterruptedException e) {
@@ -95,6 +98,8 @@ class GroupCommitTest {
     HeldLog log = new HeldLog();
     GroupCommit commit = new GroupCommit(log, 1 << 20);
     CompletableFuture<Void> first = appendAsync(commit, batch("first"));
+    // The first entry in flight before the others arrive: they queue behind it.
+    await().atMost(Duration.ofSeconds(10)).until(() -> log.started.get() == 1);
     List<CompletableFuture<Void>> later = new ArrayList<>();
     for (int i = 0; i < 5; i++) {
       later.add(appendAsync(commit, batch("k" + i)));
@@ -112,6 +117,8 @@ class GroupCommitTest {
     HeldLog log = new HeldLog();
     GroupCommit commit = new GroupCommit(log, 1 << 20);
     CompletableFuture<Void> first = appendAsync(commit, batch("first"));
+    // The first entry in flight before the others arrive: they queue behind it.
+    await().atMost(Duration.ofSeconds(10)).until(() -> log.started.get() == 1);
     CompletableFuture<Void> second = appendAsync(commit, batch("a"));
     CompletableFuture<Void> third = appendAsync(commit, batch("b"));
     await().atMost(Duration.ofSeconds(10)).until(() -> commit.queued() == 2);
@@ -131,6 +138,8 @@ class GroupCommitTest {
     byte[] small = batch("s");
     GroupCommit commit = new GroupCommit(log, small.length * 2);
     CompletableFuture<Void> first = appendAsync(commit, batch("first"));
+    // The first entry in flight before the others arrive: they queue behind it.
+    await().atMost(Duration.ofSeconds(10)).until(() -> log.started.get() == 1);
     List<CompletableFuture<Void>> later = new ArrayList<>();
     for (int i = 0; i < 3; i++) {
       later.add(appendAsync(commit, small));

@@ -263,6 +263,10 @@ class ClusterHealthTest {
   }
 
   private static NodeInfo grouped(String id, List<ReplicaInfo> replicas) {
+    return grouped(id, replicas, "");
+  }
+
+  private static NodeInfo grouped(String id, List<ReplicaInfo> replicas, String leaderZone) {
     NodeInfo up = up(id);
     return new NodeInfo(
         up.id(),
@@ -285,7 +289,7 @@ class ClusterHealthTest {
         up.storageFault(),
         up.writeFault(),
         replicas,
-        "");
+        leaderZone);
   }
 
   @Test
@@ -395,29 +399,7 @@ class ClusterHealthTest {
     assertThat(check(judge(List.of(up("node-3")), List.of(), Map.of()), "zones").detail())
         .isEqualTo("no zones given (shard-node --zone)");
 
-    NodeInfo pinned =
-        new NodeInfo(
-            spread.id(),
-            spread.address(),
-            spread.state(),
-            spread.memberState(),
-            spread.share(),
-            spread.intervals(),
-            spread.keys(),
-            spread.bytes(),
-            spread.keysStale(),
-            spread.readsPerSec(),
-            spread.writesPerSec(),
-            spread.readP99Millis(),
-            spread.writeP99Millis(),
-            spread.millisSinceHeartbeat(),
-            spread.note(),
-            spread.stopped(),
-            spread.storageFaults(),
-            spread.storageFault(),
-            spread.writeFault(),
-            spread.replicas(),
-            "z3");
+    NodeInfo pinned = grouped("node-2", spread.replicas(), "z3");
     ClusterHealth away = judge(List.of(pinned, up("node-3")), List.of(), Map.of());
     assertThat(check(away, "zones").status()).isEqualTo(Status.WARN);
     assertThat(check(away, "zones").detail())

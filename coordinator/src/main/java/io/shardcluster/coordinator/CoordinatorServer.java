@@ -75,13 +75,14 @@ public final class CoordinatorServer {
           lifecycle.closeOnStop(
               new NodeDataProbe(new NodeChannels(channels), Duration.ofSeconds(5)));
       cluster = Cluster.open(store, liveness, probe, config.recoverFromNodes());
-      NodeChannels migrationChannels = lifecycle.closeOnStop(new NodeChannels(channels));
+      // One pool of channels to the nodes for everything the coordinator asks of them.
+      NodeChannels nodeChannels = lifecycle.closeOnStop(new NodeChannels(channels));
       rebalancer =
           lifecycle.closeOnStop(
               new Rebalancer(
                   cluster,
                   liveness,
-                  new GrpcMigrationNodes(migrationChannels),
+                  new GrpcMigrationNodes(nodeChannels),
                   config,
                   clock,
                   Ticker.systemTicker()));
@@ -91,14 +92,11 @@ public final class CoordinatorServer {
               new Repairs(
                   cluster.membership(),
                   spares,
-                  lifecycle.closeOnStop(new NodeChannels(channels)),
+                  nodeChannels,
                   clock,
                   config.replaceAfter(),
                   config.heartbeatTimeout()));
-      leaderPins =
-          lifecycle.closeOnStop(
-              new LeaderPins(
-                  cluster.membership(), lifecycle.closeOnStop(new NodeChannels(channels)), clock));
+      leaderPins = lifecycle.closeOnStop(new LeaderPins(cluster.membership(), nodeChannels, clock));
       serverBuilder
           .addService(new MembershipService(cluster, rebalancer, spares))
           .addService(new RoutingService(cluster))

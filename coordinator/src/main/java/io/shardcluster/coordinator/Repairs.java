@@ -63,11 +63,19 @@ final class Repairs implements AutoCloseable {
   @GuardedBy("this")
   private final Map<String, Instant> pausedUntil = new HashMap<>();
 
+  /** Where a repair is (RepairProto.phase). */
+  private enum Phase {
+    ADOPTING,
+    CATCHING_UP,
+    DONE,
+    FAILED
+  }
+
   /** One repair, as it goes. */
   private static final class Repair {
     final RepairPlanner.Plan plan;
     final Instant startedAt;
-    volatile String phase = "ADOPTING";
+    volatile Phase phase = Phase.ADOPTING;
     volatile String error = "";
     volatile Instant endedAt = Instant.EPOCH;
 
@@ -77,7 +85,7 @@ final class Repairs implements AutoCloseable {
     }
 
     boolean ended() {
-      return phase.equals("DONE") || phase.equals("FAILED");
+      return phase == Phase.DONE || phase == Phase.FAILED;
     }
   }
 
@@ -134,7 +142,7 @@ final class Repairs implements AutoCloseable {
         }
         Repair repair = new Repair(plan.get(), clock.instant());
         if (!plan.get().adoptsSpare()) {
-          repair.phase = "CATCHING_UP";
+          repair.phase = Phase.CATCHING_UP;
         }
         String leaderAddress = group.leader().map(ReplicaStatus::getAddress).orElse("");
         synchronized (this) {
@@ -185,7 +193,7 @@ final class Repairs implements AutoCloseable {
           spares.giveBack(plan.spareAddress());
           throw e;
         }
-        repair.phase = "CATCHING_UP";
+        repair.phase = Phase.CATCHING_UP;
       }
       var unused =
           ReplicasGrpc.newBlockingStub(channels.channel(leaderAddress))
@@ -195,12 +203,12 @@ final class Repairs implements AutoCloseable {
                       .setOldReplica(plan.deadReplica())
                       .setNewPeer(plan.newPeer())
                       .build());
-      repair.phase = "DONE";
+      repair.phase = Phase.DONE;
       logger.info(
           plan.node() + ": replica " + plan.deadReplica() + " replaced by " + plan.newPeer());
     } catch (RuntimeException e) {
       repair.error = StatusErrors.fromStatus(e).getMessage();
-      repair.phase = "FAILED";
+      repair.phase = Phase.FAILED;
       logger.warning(
           plan.node() + ": replacing replica " + plan.deadReplica() + " failed: " + repair.error);
       synchronized (this) {
@@ -244,11 +252,11 @@ final class Repairs implements AutoCloseable {
               .setDeadReplica(plan.deadReplica())
               .setNewReplica(plan.newReplica())
               .setSpareAddress(plan.newPeer().substring(plan.newPeer().indexOf('@') + 1))
-              .setPhase(repair.phase)
+              .setPhase(repair.phase.name())
               .setError(repair.error)
               .setStartedAtMillis(repair.startedAt.toEpochMilli())
               .setEndedAtMillis(repair.ended() ? repair.endedAt.toEpochMilli() : 0);
-      if (repair.phase.equals("CATCHING_UP")) {
+      if (repair.phase == Phase.CATCHING_UP) {
         lag(reports, plan).ifPresent(proto::setLag);
       }
       result.add(proto.build());

@@ -5,7 +5,6 @@ import io.shardcluster.proto.v1.OfferSpareRequest;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -50,8 +49,7 @@ final class Spares {
   /** The spares heard from lately, in the order they first offered themselves. */
   synchronized List<Spare> available() {
     Instant since = clock.instant().minus(heardWithin);
-    return new ArrayList<>(
-        offered.values().stream().filter(s -> s.heard().isAfter(since)).toList());
+    return offered.values().stream().filter(s -> s.heard().isAfter(since)).toList();
   }
 
   /** Takes the spare for a repair; false if it is no longer on offer. */
